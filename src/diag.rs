@@ -1,0 +1,157 @@
+//! User-facing diagnostics: one error type for every stage, rendered by miette.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
+
+/// Index of a source file in a [`SourceMap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub u32);
+
+/// A byte range in one source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Span {
+    /// The file the range lies in.
+    pub file: FileId,
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// A span covering `start..end` of `file`.
+    pub fn new(file: FileId, start: usize, end: usize) -> Span {
+        Span { file, start, end }
+    }
+
+    /// The smallest span covering both (which must lie in the same file).
+    pub fn to(self, other: Span) -> Span {
+        Span::new(self.file, self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+/// All source texts of one compilation: the user's file and the stdlib modules it reaches.
+#[derive(Debug, Default, Clone)]
+pub struct SourceMap {
+    files: Vec<Arc<NamedSource<String>>>,
+}
+
+impl SourceMap {
+    /// Registers a source text and returns its id.
+    pub fn add(&mut self, name: &str, text: String) -> FileId {
+        self.files.push(Arc::new(NamedSource::new(name, text)));
+        FileId(self.files.len() as u32 - 1)
+    }
+
+    /// The text of a file.
+    pub fn text(&self, file: FileId) -> &str {
+        self.files[file.0 as usize].inner()
+    }
+
+    /// The name of a file, as given to [`SourceMap::add`].
+    pub fn name(&self, file: FileId) -> &str {
+        self.files[file.0 as usize].name()
+    }
+
+    fn source(&self, file: FileId) -> Arc<NamedSource<String>> {
+        self.files[file.0 as usize].clone()
+    }
+}
+
+/// One user-facing error: a stable code, a message, a labelled span and a help line.
+#[derive(Debug, Clone)]
+pub struct Diag {
+    /// Stable code such as `gradc::shape::mismatch`.
+    pub code: &'static str,
+    /// One-line message.
+    pub message: String,
+    /// Where the problem is, with a short label; `None` for errors without a source location.
+    pub label: Option<(Span, String)>,
+    /// Further labelled spans in the same file (e.g. "declared here").
+    pub notes: Vec<(Span, String)>,
+    /// What the user can do about it.
+    pub help: Option<String>,
+    source: Option<Arc<NamedSource<String>>>,
+}
+
+impl Diag {
+    /// A diagnostic with a code and message and nothing else yet.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Diag {
+        Diag { code, message: message.into(), label: None, notes: vec![], help: None, source: None }
+    }
+
+    /// Points the diagnostic at `span` with `label`.
+    pub fn at(mut self, span: Span, label: impl Into<String>) -> Diag {
+        self.label = Some((span, label.into()));
+        self
+    }
+
+    /// Adds a secondary labelled span (kept only if it lies in the primary span's file).
+    pub fn note(mut self, span: Span, label: impl Into<String>) -> Diag {
+        self.notes.push((span, label.into()));
+        self
+    }
+
+    /// Sets the help line.
+    pub fn help(mut self, help: impl Into<String>) -> Diag {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Attaches the source text the spans point into, ready for rendering.
+    pub fn with_sources(mut self, sources: &SourceMap) -> Diag {
+        if let Some((span, _)) = &self.label {
+            self.source = Some(sources.source(span.file));
+        }
+        self
+    }
+
+    /// Renders without colour at a fixed width: the form snapshots and `--color never` use.
+    pub fn render_plain(&self) -> String {
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor()).with_width(100);
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        handler.render_report(&mut out, self).expect("fmt::Write to String");
+        out
+    }
+}
+
+impl fmt::Display for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diag {}
+
+impl Diagnostic for Diag {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s.as_ref() as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.source.as_ref()?;
+        let (main, text) = self.label.as_ref()?;
+        let primary = LabeledSpan::new_primary_with_span(Some(text.clone()), (main.start, main.end - main.start));
+        let notes = self
+            .notes
+            .iter()
+            .filter(|(s, _)| s.file == main.file)
+            .map(|(s, t)| LabeledSpan::new_with_span(Some(t.clone()), (s.start, s.end - s.start)));
+        Some(Box::new(std::iter::once(primary).chain(notes)))
+    }
+}
+
+/// Shorthand for results on user paths.
+pub type Result<T, E = Diag> = std::result::Result<T, E>;

@@ -1,0 +1,6 @@
+//! gradc: a compiler for `.grad` files, which declare networks, losses, optimizers and
+//! schedules, differentiate them symbolically and JIT-compile the training step with Cranelift.
+
+pub mod diag;
+pub mod ir;
+pub mod syntax;
