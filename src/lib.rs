@@ -3,4 +3,5 @@
 
 pub mod diag;
 pub mod ir;
+pub mod passes;
 pub mod syntax;
