@@ -101,10 +101,10 @@ impl Simplifier {
         let b = args.get(1).copied();
         let ka = a.and_then(|a| self.konst(a));
         let kb = b.and_then(|b| self.konst(b));
+        // An op with fewer operands has `NodeId(0)` in their place, which its arm never reads.
         let (a, b) = (a.unwrap_or(NodeId(0)), b.unwrap_or(NodeId(0)));
-        let same_shape = |s: &Simplifier, x: NodeId| &s.out.ty(x).shape == shape;
         match op {
-            Op::Broadcast(_) | Op::Reshape(_) if same_shape(self, a) => Some(a),
+            Op::Broadcast(_) | Op::Reshape(_) if &self.out.ty(a).shape == shape => Some(a),
             Op::Broadcast(to) => {
                 let inner = self.operand_if(a, op)?;
                 Some(self.emit(Op::Broadcast(to.clone()), vec![inner], ty.clone()))
