@@ -71,7 +71,7 @@ fn role_name(role: InputRole) -> &'static str {
 fn attrs(op: &Op) -> String {
     let axes = |a: &[usize]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
     match op {
-        Op::Broadcast(s) | Op::Reshape(s) => format!("{}", fmt_shape(s)),
+        Op::Broadcast(s) | Op::Reshape(s) => fmt_shape(s),
         Op::Sum(a) | Op::MaxReduce(a) => format!("[{}]", axes(a)),
         Op::MatMul { ta, tb } => match (ta, tb) {
             (false, false) => String::new(),
