@@ -5,4 +5,5 @@ pub mod autodiff;
 pub mod diag;
 pub mod ir;
 pub mod passes;
+pub mod runtime;
 pub mod syntax;
