@@ -1,4 +1,5 @@
 //! The data side of the runtime: a reproducible RNG, parameter initializers, synthetic and CSV
 //! datasets with mini-batching, and training logs.
 
+pub mod init;
 pub mod rng;
