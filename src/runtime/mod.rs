@@ -1,5 +1,6 @@
 //! The data side of the runtime: a reproducible RNG, parameter initializers, synthetic and CSV
 //! datasets with mini-batching, and training logs.
 
+pub mod data;
 pub mod init;
 pub mod rng;
