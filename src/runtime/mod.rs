@@ -4,4 +4,5 @@
 pub mod csv;
 pub mod data;
 pub mod init;
+pub mod log;
 pub mod rng;
