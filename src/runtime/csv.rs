@@ -485,6 +485,26 @@ mod tests {
     }
 
     #[test]
+    fn diagnostic_renders_against_the_grad_source() {
+        let source = "data d = csv(\"pts.csv\", label: \"lable\")\n";
+        let mut sources = crate::diag::SourceMap::default();
+        let id = sources.add("model.grad", source.into());
+        let start = source.find("csv").unwrap();
+        let at = Span::new(id, start, source.len() - 1);
+        let file = TempFile::new("render", b"x1,x2,label\n1,2,0\n");
+        let rendered = load_csv(&file.0, class("lable"), at).unwrap_err().with_sources(&sources).render_plain();
+        for part in [
+            "gradc::data::csv",
+            "there is no column named `lable`",
+            "model.grad",
+            "file loaded here",
+            "available columns: `x1`, `x2`, `label`",
+        ] {
+            assert!(rendered.contains(part), "missing {part:?} in:\n{rendered}");
+        }
+    }
+
+    #[test]
     fn bad_class_labels() {
         for (value, name) in [("1.5", "frac"), ("-1", "neg"), ("cat", "word"), ("3e9", "big")] {
             let text = format!("x,label\n1,0\n2,{value}\n");
