@@ -205,7 +205,7 @@ fn check_n(generator: &str, n: usize, width: usize, span: Span) -> Result<(), Di
     if n.checked_mul(width).is_none_or(|total| total > MAX_ELEMENTS) {
         return Err(arg_error(
             span,
-            format!("{generator}: {n} rows of {width} values is too large to hold in memory"),
+            format!("{generator}: {n} × {width} values is too large to hold in memory"),
             &format!("generated datasets are limited to {MAX_ELEMENTS} values per array"),
         ));
     }
@@ -233,6 +233,19 @@ fn check_count(generator: &str, name: &str, v: usize, span: Span) -> Result<(), 
     Ok(())
 }
 
+/// Checks `1 ≤ classes ≤ n`, so every class has a point (and labels, being below `n`, fit an i32).
+fn check_classes(generator: &str, classes: usize, n: usize, span: Span) -> Result<(), Diag> {
+    check_count(generator, "classes", classes, span)?;
+    if classes > n {
+        return Err(arg_error(
+            span,
+            format!("{generator}: {classes} classes need at least {classes} points, got n = {n}"),
+            "raise `n` or lower `classes`",
+        ));
+    }
+    Ok(())
+}
+
 /// Number of rows of class `c` when `n` rows are interleaved over `classes` classes.
 fn class_size(n: usize, classes: usize, c: usize) -> usize {
     n / classes + usize::from(c < n % classes)
@@ -240,14 +253,14 @@ fn class_size(n: usize, classes: usize, c: usize) -> usize {
 
 /// Class labels `i % classes` for `n` interleaved rows.
 fn interleaved_classes(n: usize, classes: usize) -> Labels {
-    // `classes` was checked to fit the sizes we allocate, far below i32::MAX.
+    // Labels are below `n`, which `check_n` keeps far below i32::MAX.
     Labels::Classes { y: (0..n).map(|i| (i % classes) as i32).collect(), classes }
 }
 
 /// Generates a [`Spirals`] dataset.
 pub fn spirals(p: &Spirals, seed: u64, span: Span) -> Result<Dataset, Diag> {
     check_n("spirals", p.n, 2, span)?;
-    check_count("spirals", "classes", p.classes, span)?;
+    check_classes("spirals", p.classes, p.n, span)?;
     check_std("spirals", "noise", p.noise, span)?;
     if !(p.turns.is_finite() && p.turns >= 0.0) {
         return Err(arg_error(
@@ -272,14 +285,7 @@ pub fn spirals(p: &Spirals, seed: u64, span: Span) -> Result<Dataset, Diag> {
 pub fn blobs(p: &Blobs, seed: u64, span: Span) -> Result<Dataset, Diag> {
     check_count("blobs", "dim", p.dim, span)?;
     check_n("blobs", p.n, p.dim, span)?;
-    check_count("blobs", "classes", p.classes, span)?;
-    if p.classes > p.n {
-        return Err(arg_error(
-            span,
-            format!("blobs: {} classes need at least {} points, got n = {}", p.classes, p.classes, p.n),
-            "raise `n` or lower `classes`",
-        ));
-    }
+    check_classes("blobs", p.classes, p.n, span)?;
     check_std("blobs", "std", p.std, span)?;
     let centre = |c: usize| -> [f64; 2] {
         if p.dim == 1 {
@@ -318,6 +324,13 @@ pub fn xor(p: &Xor, seed: u64, span: Span) -> Result<Dataset, Diag> {
 /// The true weights and bias of the [`linear`] dataset with these arguments and seed.
 pub fn linear_truth(p: &Linear, seed: u64, span: Span) -> Result<LinearTruth, Diag> {
     check_count("linear", "dim", p.dim, span)?;
+    if p.dim > MAX_ELEMENTS {
+        return Err(arg_error(
+            span,
+            format!("linear: `dim` = {} is too large to hold in memory", p.dim),
+            &format!("generated datasets are limited to {MAX_ELEMENTS} values per array"),
+        ));
+    }
     let mut rng = Rng::new(seed).fork("truth");
     let weights = match &p.weights {
         Some(w) if w.len() != p.dim => {
@@ -345,8 +358,8 @@ pub fn linear_truth(p: &Linear, seed: u64, span: Span) -> Result<LinearTruth, Di
 
 /// Generates a [`Linear`] regression dataset (one target per row).
 pub fn linear(p: &Linear, seed: u64, span: Span) -> Result<Dataset, Diag> {
-    let truth = linear_truth(p, seed, span)?;
     check_n("linear", p.n, p.dim, span)?;
+    let truth = linear_truth(p, seed, span)?;
     check_std("linear", "noise", p.noise, span)?;
     let root = Rng::new(seed);
     let (mut xs, mut noise) = (root.fork("x"), root.fork("noise"));
@@ -723,6 +736,8 @@ mod tests {
         assert_eq!(a.features, b.features);
         let y = targets(&b);
         assert!((y[0] - (b.row(0)[0] - 3.0 * b.row(0)[1] + 0.5)).abs() < 1e-5);
+        let huge = linear_truth(&Linear { dim: usize::MAX, ..Linear::default() }, 0, span()).unwrap_err();
+        assert_eq!(huge.message, format!("linear: `dim` = {} is too large to hold in memory", usize::MAX));
     }
 
     #[test]
@@ -756,12 +771,16 @@ mod tests {
             ),
             (blobs(&Blobs { dim: 0, ..Blobs::default() }, 0, span()), "blobs: `dim` must be at least 1"),
             (
+                spirals(&Spirals { n: 3, classes: 5, ..Spirals::default() }, 0, span()),
+                "spirals: 5 classes need at least 5 points, got n = 3",
+            ),
+            (
                 blobs(&Blobs { n: 2, classes: 3, ..Blobs::default() }, 0, span()),
                 "blobs: 3 classes need at least 3 points, got n = 2",
             ),
             (
                 blobs(&Blobs { n: 1 << 40, dim: 1 << 30, ..Blobs::default() }, 0, span()),
-                "blobs: 1099511627776 rows of 1073741824 values is too large to hold in memory",
+                "blobs: 1099511627776 × 1073741824 values is too large to hold in memory",
             ),
             (
                 xor(&Xor { noise: f64::INFINITY, ..Xor::default() }, 0, span()),
@@ -774,6 +793,10 @@ mod tests {
             (
                 linear(&Linear { bias: Some(f64::NAN), ..Linear::default() }, 0, span()),
                 "linear: `bias` must be finite, got NaN",
+            ),
+            (
+                linear(&Linear { n: 3, dim: usize::MAX, ..Linear::default() }, 0, span()),
+                "linear: 3 × 18446744073709551615 values is too large to hold in memory",
             ),
             (sine(&Sine { n: 0, noise: 0.1 }, 0, span()), "sine: `n` must be at least 1"),
         ];
