@@ -81,6 +81,7 @@ impl Dataset {
 /// Class `c`'s `j`-th point has radius `r = j / (n_c - 1)` (evenly spaced in `[0, 1]`) and angle
 /// `θ = 2π·c/classes + 2π·turns·r + noise·z`, `z ~ N(0, 1)`, at `(r·sin θ, r·cos θ)`. Unlike
 /// CS231n's fixed 4-radian offsets, the arms are spread evenly for any number of classes.
+/// Defaults: `n: 200, classes: 2, noise: 0.2, turns: 1`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spirals {
     /// Total number of points.
@@ -103,7 +104,7 @@ impl Default for Spirals {
 ///
 /// Centres are fixed, not random, so clusters never overlap by bad luck: for `dim ≥ 2` they sit
 /// evenly on a circle of radius 5 in the first two coordinates (0 in the rest); for `dim = 1`
-/// they are evenly spaced on `[-5, 5]`.
+/// they are evenly spaced on `[-5, 5]`. Defaults: `n: 200, classes: 3, dim: 2, std: 1`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Blobs {
     /// Total number of points.
@@ -126,6 +127,7 @@ impl Default for Blobs {
 ///
 /// Row `i` lies in quadrant `i % 4` (counter-clockwise from `x, y > 0`), uniformly within it, so
 /// classes alternate row by row; then `noise·z` is added to each coordinate (labels are not noisy).
+/// Defaults: `n: 200, noise: 0.1`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Xor {
     /// Total number of points.
@@ -143,7 +145,7 @@ impl Default for Xor {
 /// `linear(...)`: regression `y = x·w + b + noise·z` with `x ~ N(0, I)`; see [`linear_truth`].
 ///
 /// Features, noise and the drawn truth use separate streams of the seed, so changing `noise` or
-/// giving `weights` does not move the points.
+/// giving `weights` does not move the points. Defaults: `n: 200, dim: 1, noise: 0.1`, drawn truth.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Linear {
     /// Number of rows.
@@ -174,6 +176,8 @@ pub struct LinearTruth {
 }
 
 /// `sine(...)`: regression `y = sin(x) + noise·z` with `x` uniform in `[-π, π)`: one full period.
+///
+/// Features and noise use separate streams of the seed. Defaults: `n: 200, noise: 0.1`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sine {
     /// Number of rows.
