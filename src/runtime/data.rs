@@ -125,7 +125,7 @@ impl Default for Blobs {
 
 /// `xor(...)`: two classes in the four quadrants of `[-1, 1]²`; class 1 where `x·y < 0`.
 ///
-/// Row `i` lies in quadrant `i % 4` (counter-clockwise from `x, y > 0`), uniformly within it, so
+/// Row `i` lies in quadrant `i % 4` (clockwise from `x, y > 0`), uniformly within it, so
 /// classes alternate row by row; then `noise·z` is added to each coordinate (labels are not noisy).
 /// Defaults: `n: 200, noise: 0.1`.
 #[derive(Debug, Clone, PartialEq)]
@@ -313,7 +313,7 @@ pub fn blobs(p: &Blobs, seed: u64, span: Span) -> Result<Dataset, Diag> {
 pub fn xor(p: &Xor, seed: u64, span: Span) -> Result<Dataset, Diag> {
     check_n("xor", p.n, 2, span)?;
     check_std("xor", "noise", p.noise, span)?;
-    // Quadrant signs in row order: (+,+) (+,-)... chosen so the class alternates 0, 1, 0, 1.
+    // Quadrants clockwise from (+,+), so the class alternates 0, 1, 0, 1 row by row.
     const SIGNS: [[f64; 2]; 4] = [[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]];
     let mut rng = Rng::new(seed);
     let mut features = Vec::with_capacity(2 * p.n);
