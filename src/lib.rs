@@ -1,6 +1,7 @@
 //! gradc: a compiler for `.grad` files, which declare networks, losses, optimizers and
 //! schedules, differentiate them symbolically and JIT-compile the training step with Cranelift.
 
+pub mod codegen;
 pub mod diag;
 pub mod ir;
 pub mod syntax;
