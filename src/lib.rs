@@ -2,6 +2,7 @@
 //! schedules, differentiate them symbolically and JIT-compile the training step with Cranelift.
 
 pub mod autodiff;
+pub mod codegen;
 pub mod diag;
 pub mod ir;
 pub mod passes;

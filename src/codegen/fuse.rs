@@ -1,0 +1,945 @@
+//! Fusion: partitions a graph into kernels, the unit of code generation.
+//!
+//! Assumes a graph that passes `Graph::verify`. Guarantees: every node that is not an input, a
+//! constant or a view is computed by exactly one kernel; the kernel graph is acyclic and the
+//! kernels are returned in a valid schedule order; every graph output has a buffer.
+//!
+//! Decisions:
+//! - Views (`Broadcast`, `Reshape`) are never computed: a view of a buffer becomes a strided load
+//!   (stride 0 along broadcast dims, never a copy), a view of a constant stays an immediate. A
+//!   `Reshape` that strides cannot express (e.g. flattening a broadcast) first materialises its
+//!   operand with a copy kernel, as do GEMM/one-hot/argmax operands that are not contiguous.
+//! - A reduction absorbs the elementwise producers (of its input's shape) whose every use is
+//!   inside the reduction's cone, so `sum(exp(x - m))` is one loop whose intermediates stay in
+//!   registers. Such an absorbed set is convex by construction: all its users are inside it.
+//! - The other elementwise nodes are grouped greedily in topological order: a node joins the
+//!   groups of its elementwise operands (equal shapes by the op table, so a group has one
+//!   iteration shape) unless the merged kernel would lie on a cycle of the kernel graph. That is
+//!   checked explicitly, by walking back from the merged kernel's external operands through whole
+//!   kernels (a kernel runs atomically, so reaching any member means depending on all of its
+//!   inputs); reaching the merged kernel again means a cycle and the merge is refused. Multi-output
+//!   groups (an optimizer's m, v and p updates) come from this merging.
+//! - A group member is materialised when it is a graph output or has a user outside its kernel
+//!   (another kernel, or a view, which is read at another iteration shape).
+//! - Kernels are scheduled by a topological sort of the kernel graph, ties broken by the smallest
+//!   node index (deterministic, close to source order); the sort re-checks acyclicity.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::fmt::Write;
+
+use crate::ir::op::fmt_shape;
+use crate::ir::print::fmt_f32;
+use crate::ir::{DType, Graph, Op, OutputRole, Shape, Type};
+
+use super::CodegenError;
+
+/// Index of a value in `Program::values`; the first values are the graph inputs, in order.
+pub type ValueId = usize;
+
+/// Index of an expression in a kernel body.
+pub type ExprId = usize;
+
+/// A buffer in the arena: a graph input, or a result some kernel writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    /// The input's name, or the node's name as the graph printer numbers it (`%3`).
+    pub name: String,
+    /// Element type and shape.
+    pub ty: Type,
+    /// The graph input it is, if any.
+    pub input: Option<usize>,
+}
+
+/// A one-operand elementwise op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    /// `-x`
+    Neg,
+    /// `e^x`
+    Exp,
+    /// natural logarithm
+    Log,
+    /// square root
+    Sqrt,
+    /// `|x|`
+    Abs,
+    /// -1, 0 or 1
+    Sign,
+    /// hyperbolic tangent
+    Tanh,
+}
+
+/// A two-operand elementwise op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
+    /// `a * b`
+    Mul,
+    /// `a / b`
+    Div,
+    /// `a ^ b`
+    Pow,
+    /// maximum, NaN if either is NaN
+    Max,
+    /// `a > b` as 1.0 or 0.0
+    Gt,
+    /// `a == b` as 1.0 or 0.0 (f32 or i32 operands)
+    Eq,
+}
+
+/// One expression of a kernel body; operands precede their users.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// An element of a buffer: at iteration index `i`, element `sum(i[d] * strides[d])`.
+    Load {
+        /// The buffer.
+        value: ValueId,
+        /// Element stride per iteration dim; 0 along broadcast dims.
+        strides: Vec<usize>,
+    },
+    /// An immediate.
+    Const(f32),
+    /// A unary op.
+    Unary(UnOp, ExprId),
+    /// A binary op.
+    Binary(BinOp, ExprId, ExprId),
+}
+
+/// What a reduction combines with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReduceKind {
+    /// Sum, from 0.
+    Sum,
+    /// Maximum, from -inf, NaN if any element is NaN.
+    Max,
+}
+
+/// A fused elementwise loop over one iteration shape, with one or more outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Elementwise {
+    /// The iteration shape (the shape of every output).
+    pub shape: Shape,
+    /// The body, evaluated at every index.
+    pub body: Vec<Expr>,
+    /// Expressions stored, each contiguously into a value of the iteration shape.
+    pub outputs: Vec<(ExprId, ValueId)>,
+}
+
+/// A reduction over some axes of `shape`, with its fused producer chain as the body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reduce {
+    /// The iteration (input) shape.
+    pub shape: Shape,
+    /// Reduced axes, ascending.
+    pub axes: Vec<usize>,
+    /// Combining op.
+    pub kind: ReduceKind,
+    /// The body, evaluated at every index of `shape`.
+    pub body: Vec<Expr>,
+    /// The expression reduced.
+    pub root: ExprId,
+    /// The result: `shape` without `axes`, contiguous.
+    pub out: ValueId,
+}
+
+/// A matrix product `out[m, n] = op(a) @ op(b)`, done by GEMM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatMul {
+    /// Left operand, contiguous (`[m, k]`, or `[k, m]` when `ta`).
+    pub a: ValueId,
+    /// Right operand, contiguous (`[k, n]`, or `[n, k]` when `tb`).
+    pub b: ValueId,
+    /// Use `a` transposed.
+    pub ta: bool,
+    /// Use `b` transposed.
+    pub tb: bool,
+    /// Rows of the result.
+    pub m: usize,
+    /// Columns of the result.
+    pub n: usize,
+    /// Inner dimension.
+    pub k: usize,
+    /// The result, contiguous `[m, n]`.
+    pub out: ValueId,
+}
+
+/// One kernel of the schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kernel {
+    /// A fused elementwise loop.
+    Elementwise(Elementwise),
+    /// A reduction with its fused producers.
+    Reduce(Reduce),
+    /// A GEMM call.
+    MatMul(MatMul),
+    /// i32 labels `[n]` to f32 one-hot rows `[n, classes]`.
+    OneHot {
+        /// The labels, contiguous.
+        labels: ValueId,
+        /// Row length.
+        classes: usize,
+        /// The result.
+        out: ValueId,
+    },
+    /// Index of the largest element along `axis` of a contiguous f32 value.
+    Argmax {
+        /// The operand, contiguous.
+        x: ValueId,
+        /// The reduced axis.
+        axis: usize,
+        /// The i32 result.
+        out: ValueId,
+    },
+}
+
+impl Kernel {
+    /// The values the kernel reads.
+    pub fn reads(&self) -> Vec<ValueId> {
+        let loads = |body: &[Expr]| {
+            body.iter()
+                .filter_map(|e| match e {
+                    Expr::Load { value, .. } => Some(*value),
+                    Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) => None,
+                })
+                .collect()
+        };
+        match self {
+            Kernel::Elementwise(k) => loads(&k.body),
+            Kernel::Reduce(k) => loads(&k.body),
+            Kernel::MatMul(k) => vec![k.a, k.b],
+            Kernel::OneHot { labels, .. } => vec![*labels],
+            Kernel::Argmax { x, .. } => vec![*x],
+        }
+    }
+
+    /// The values the kernel writes.
+    pub fn writes(&self) -> Vec<ValueId> {
+        match self {
+            Kernel::Elementwise(k) => k.outputs.iter().map(|&(_, v)| v).collect(),
+            Kernel::Reduce(k) => vec![k.out],
+            Kernel::MatMul(k) => vec![k.out],
+            Kernel::OneHot { out, .. } | Kernel::Argmax { out, .. } => vec![*out],
+        }
+    }
+}
+
+/// A graph output and the value holding it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramOutput {
+    /// The output's name.
+    pub name: String,
+    /// What it means; `Param` and `State` outputs replace the input of the same name.
+    pub role: OutputRole,
+    /// The value holding it after the last kernel.
+    pub value: ValueId,
+}
+
+/// A graph partitioned into scheduled kernels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    /// The graph's name, used for the generated function.
+    pub name: String,
+    /// Every buffer: the graph inputs first, in order, then kernel results.
+    pub values: Vec<Value>,
+    /// Kernels in schedule order.
+    pub kernels: Vec<Kernel>,
+    /// The graph outputs, in order.
+    pub outputs: Vec<ProgramOutput>,
+}
+
+impl Program {
+    /// The graph input an in-place output replaces, if the output is in place.
+    pub fn in_place_target(&self, o: &ProgramOutput) -> Option<ValueId> {
+        match o.role {
+            OutputRole::Param | OutputRole::State => {
+                self.values.iter().position(|v| v.input.is_some() && v.name == o.name)
+            }
+            OutputRole::Loss | OutputRole::Metric | OutputRole::Grad | OutputRole::Lr => None,
+        }
+    }
+}
+
+/// Row-major element strides of a shape.
+pub fn row_major(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// Partitions a graph into scheduled kernels.
+pub fn fuse(graph: &Graph) -> Result<Program, CodegenError> {
+    let mut f = Fuser::new(graph);
+    f.absorb_into_reductions();
+    f.group_elementwise();
+    f.build()
+}
+
+/// The kernels of a graph, printed: what `gradc ir --stage kernels` shows.
+pub fn print_kernels(graph: &Graph) -> Result<String, CodegenError> {
+    Ok(print_program(&fuse(graph)?))
+}
+
+/// The kernel a node belongs to while partitioning; cycle checks treat each as one unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Unit {
+    /// A node alone: input, constant, view, GEMM, one-hot, argmax, or an ungrouped node.
+    Node(usize),
+    /// An elementwise group.
+    Group(usize),
+    /// A reduction (keyed by its node) with the producers it absorbed.
+    Reduce(usize),
+}
+
+/// What a view chain resolves to.
+enum Resolved {
+    Const(f32),
+    Strided(ValueId, Vec<usize>),
+}
+
+struct Fuser<'g> {
+    g: &'g Graph,
+    users: Vec<Vec<usize>>,
+    is_output: Vec<bool>,
+    /// The reduction each absorbed node belongs to.
+    absorbed: Vec<Option<usize>>,
+    /// Absorbed producers and the reduction itself, ascending, keyed by the reduction node.
+    reduce_members: HashMap<usize, Vec<usize>>,
+    group_of: Vec<Option<usize>>,
+    /// Members ascending; groups merged into another are left empty.
+    groups: Vec<Vec<usize>>,
+    values: Vec<Value>,
+    value_of: Vec<Option<ValueId>>,
+    /// A copy of an input, per input, for outputs that name an input node.
+    input_copy: HashMap<usize, ValueId>,
+    names: Vec<String>,
+    /// Kernels with their tie-break priority, not yet scheduled.
+    kernels: Vec<(usize, Kernel)>,
+}
+
+impl<'g> Fuser<'g> {
+    fn new(g: &'g Graph) -> Fuser<'g> {
+        let n = g.nodes.len();
+        let mut users = vec![Vec::new(); n];
+        for (i, node) in g.nodes.iter().enumerate() {
+            for a in &node.args {
+                users[a.index()].push(i);
+            }
+        }
+        let mut is_output = vec![false; n];
+        for o in &g.outputs {
+            is_output[o.node.index()] = true;
+        }
+        // The numbering of `ir::print`: inputs by name, constants by value, the rest %0, %1, ...
+        let mut next = 0;
+        let names = g
+            .nodes
+            .iter()
+            .map(|node| match &node.op {
+                Op::Input(k) => g.inputs[*k].name.clone(),
+                Op::Const(c) => fmt_f32(*c),
+                _ => {
+                    next += 1;
+                    format!("%{}", next - 1)
+                }
+            })
+            .collect();
+        let values = g
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(k, i)| Value { name: i.name.clone(), ty: i.ty.clone(), input: Some(k) })
+            .collect();
+        let mut value_of = vec![None; n];
+        for (i, node) in g.nodes.iter().enumerate() {
+            if let Op::Input(k) = node.op {
+                value_of[i] = Some(k);
+            }
+        }
+        Fuser {
+            g,
+            users,
+            is_output,
+            absorbed: vec![None; n],
+            reduce_members: HashMap::new(),
+            group_of: vec![None; n],
+            groups: Vec::new(),
+            values,
+            value_of,
+            input_copy: HashMap::new(),
+            names,
+            kernels: Vec::new(),
+        }
+    }
+
+    fn op(&self, x: usize) -> &'g Op {
+        &self.g.nodes[x].op
+    }
+
+    fn args(&self, x: usize) -> impl Iterator<Item = usize> + 'g {
+        self.g.nodes[x].args.iter().map(|a| a.index())
+    }
+
+    fn shape(&self, x: usize) -> &'g Shape {
+        &self.g.nodes[x].ty.shape
+    }
+
+    fn is_reduction(&self, x: usize) -> bool {
+        matches!(self.op(x), Op::Sum(_) | Op::MaxReduce(_))
+    }
+
+    /// Gives each reduction the elementwise producers of its input's shape that only it uses.
+    fn absorb_into_reductions(&mut self) {
+        for r in 0..self.g.nodes.len() {
+            if !self.is_reduction(r) {
+                continue;
+            }
+            let arg = self.g.nodes[r].args[0].index();
+            let shape = self.shape(arg);
+            let mut set = BTreeSet::new();
+            // Largest index first: every user of a candidate is decided before the candidate.
+            let mut heap = BinaryHeap::from([arg]);
+            let mut seen = HashSet::from([arg]);
+            while let Some(x) = heap.pop() {
+                let fits = self.op(x).is_elementwise()
+                    && !self.is_output[x]
+                    && self.absorbed[x].is_none()
+                    && self.shape(x) == shape
+                    && self.users[x].iter().all(|&u| u == r || set.contains(&u));
+                if fits {
+                    set.insert(x);
+                    for a in self.args(x) {
+                        if seen.insert(a) {
+                            heap.push(a);
+                        }
+                    }
+                }
+            }
+            for &x in &set {
+                self.absorbed[x] = Some(r);
+            }
+            let mut members: Vec<usize> = set.into_iter().collect();
+            members.push(r);
+            self.reduce_members.insert(r, members);
+        }
+    }
+
+    fn unit(&self, x: usize) -> Unit {
+        if let Some(g) = self.group_of[x] {
+            Unit::Group(g)
+        } else if let Some(r) = self.absorbed[x] {
+            Unit::Reduce(r)
+        } else if self.is_reduction(x) {
+            Unit::Reduce(x)
+        } else {
+            Unit::Node(x)
+        }
+    }
+
+    /// The nodes of a unit.
+    fn unit_nodes(&self, u: Unit) -> Vec<usize> {
+        match u {
+            Unit::Node(x) => vec![x],
+            Unit::Group(g) => self.groups[g].clone(),
+            Unit::Reduce(r) => self.reduce_members[&r].clone(),
+        }
+    }
+
+    /// The largest node index in a unit.
+    fn unit_last(&self, u: Unit) -> usize {
+        match u {
+            Unit::Node(x) | Unit::Reduce(x) => x,
+            Unit::Group(g) => self.groups[g].last().copied().unwrap_or(0),
+        }
+    }
+
+    /// Whether running `merged` (node indices) as one kernel would put it on a cycle of kernels.
+    fn creates_cycle(&self, merged: &[usize]) -> bool {
+        let inside: HashSet<usize> = merged.iter().copied().collect();
+        let lo = merged.iter().copied().min().unwrap_or(0);
+        let mut seen: HashSet<Unit> = HashSet::new();
+        let mut stack: Vec<Unit> = Vec::new();
+        let mut frontier: Vec<usize> =
+            merged.iter().flat_map(|&m| self.args(m)).filter(|a| !inside.contains(a)).collect();
+        loop {
+            for a in frontier.drain(..) {
+                let u = self.unit(a);
+                // A unit whose nodes all precede `merged` cannot depend on it.
+                if self.unit_last(u) >= lo && seen.insert(u) {
+                    stack.push(u);
+                }
+            }
+            let Some(u) = stack.pop() else { return false };
+            for m in self.unit_nodes(u) {
+                for a in self.args(m) {
+                    if inside.contains(&a) {
+                        return true;
+                    }
+                    frontier.push(a);
+                }
+            }
+        }
+    }
+
+    /// Groups the elementwise nodes that no reduction absorbed.
+    fn group_elementwise(&mut self) {
+        for x in 0..self.g.nodes.len() {
+            if !self.op(x).is_elementwise() || self.absorbed[x].is_some() {
+                continue;
+            }
+            let mut merged = vec![x];
+            let mut taken: Vec<usize> = Vec::new();
+            for a in self.args(x) {
+                let Some(g) = self.group_of[a] else { continue };
+                if taken.contains(&g) {
+                    continue;
+                }
+                let mut trial = merged.clone();
+                trial.extend_from_slice(&self.groups[g]);
+                if !self.creates_cycle(&trial) {
+                    merged = trial;
+                    taken.push(g);
+                }
+            }
+            merged.sort_unstable();
+            let id = match taken.first() {
+                Some(&g) => g,
+                None => {
+                    self.groups.push(Vec::new());
+                    self.groups.len() - 1
+                }
+            };
+            for &g in &taken {
+                self.groups[g].clear();
+            }
+            for &m in &merged {
+                self.group_of[m] = Some(id);
+            }
+            self.groups[id] = merged;
+        }
+    }
+
+    fn new_value(&mut self, name: String, ty: Type) -> ValueId {
+        self.values.push(Value { name, ty, input: None });
+        self.values.len() - 1
+    }
+
+    /// Builds every kernel and schedules them.
+    fn build(mut self) -> Result<Program, CodegenError> {
+        let n = self.g.nodes.len();
+        // Values for every node a kernel writes, in node order so that names read in order.
+        for x in 0..n {
+            let materialised = match self.op(x) {
+                Op::Input(_) | Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) => false,
+                Op::Sum(_) | Op::MaxReduce(_) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => true,
+                _ if self.absorbed[x].is_some() => false,
+                _ => self.is_output[x] || self.users[x].iter().any(|&u| self.group_of[u] != self.group_of[x]),
+            };
+            if materialised {
+                self.value_of[x] = Some(self.new_value(self.names[x].clone(), self.g.nodes[x].ty.clone()));
+            }
+        }
+        for gi in 0..self.groups.len() {
+            if self.groups[gi].is_empty() {
+                continue;
+            }
+            let members = self.groups[gi].clone();
+            let (body, map) = self.body(&members)?;
+            let outputs = members.iter().filter_map(|m| self.value_of[*m].map(|v| (map[m], v))).collect();
+            let shape = self.shape(members[0]).clone();
+            self.kernels.push((members[0], Kernel::Elementwise(Elementwise { shape, body, outputs })));
+        }
+        for x in 0..n {
+            let kernel = match self.op(x) {
+                Op::Sum(axes) | Op::MaxReduce(axes) => {
+                    let members = self.reduce_members[&x].clone();
+                    let (mut body, map) = self.body(&members[..members.len() - 1])?;
+                    let arg = self.g.nodes[x].args[0].index();
+                    let root = match map.get(&arg) {
+                        Some(&e) => e,
+                        None => {
+                            body.push(self.leaf(arg)?);
+                            body.len() - 1
+                        }
+                    };
+                    let kind = if matches!(self.op(x), Op::Sum(_)) { ReduceKind::Sum } else { ReduceKind::Max };
+                    let out = self.value(x)?;
+                    Kernel::Reduce(Reduce { shape: self.shape(arg).clone(), axes: axes.clone(), kind, body, root, out })
+                }
+                Op::MatMul { ta, tb } => {
+                    let (a, b) = (self.g.nodes[x].args[0].index(), self.g.nodes[x].args[1].index());
+                    let k = if *ta { self.shape(a)[0] } else { self.shape(a)[1] };
+                    let (m, nn) = (self.shape(x)[0], self.shape(x)[1]);
+                    let (a, b) = (self.contiguous(a)?, self.contiguous(b)?);
+                    Kernel::MatMul(MatMul { a, b, ta: *ta, tb: *tb, m, n: nn, k, out: self.value(x)? })
+                }
+                Op::OneHot(classes) => {
+                    let labels = self.contiguous(self.g.nodes[x].args[0].index())?;
+                    Kernel::OneHot { labels, classes: *classes, out: self.value(x)? }
+                }
+                Op::Argmax(axis) => {
+                    let operand = self.contiguous(self.g.nodes[x].args[0].index())?;
+                    Kernel::Argmax { x: operand, axis: *axis, out: self.value(x)? }
+                }
+                _ => continue,
+            };
+            let prio = match self.op(x) {
+                Op::Sum(_) | Op::MaxReduce(_) => self.reduce_members[&x][0],
+                _ => x,
+            };
+            self.kernels.push((prio, kernel));
+        }
+        let mut outputs = Vec::new();
+        for o in &self.g.outputs {
+            let x = o.node.index();
+            let value = match self.op(x) {
+                Op::Input(k)
+                    if matches!(o.role, OutputRole::Param | OutputRole::State) && self.g.inputs[*k].name == o.name =>
+                {
+                    *k
+                }
+                Op::Input(k) => self.copy_of_input(*k, x),
+                Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) => self.materialise(x)?,
+                _ => self.value(x)?,
+            };
+            outputs.push(ProgramOutput { name: o.name.clone(), role: o.role, value });
+        }
+        let kernels = schedule(self.kernels, self.values.len())?;
+        Ok(Program { name: self.g.name.clone(), values: self.values, kernels, outputs })
+    }
+
+    fn value(&self, x: usize) -> Result<ValueId, CodegenError> {
+        self.value_of[x].ok_or_else(|| CodegenError::Internal(format!("node {} has no buffer", self.names[x])))
+    }
+
+    /// The body of a kernel made of `members` (ascending); operands outside it become leaves.
+    fn body(&mut self, members: &[usize]) -> Result<(Vec<Expr>, HashMap<usize, ExprId>), CodegenError> {
+        let mut body = Vec::new();
+        let mut map: HashMap<usize, ExprId> = HashMap::new();
+        for &m in members {
+            let mut args = Vec::new();
+            for a in self.args(m) {
+                let e = match map.get(&a) {
+                    Some(&e) => e,
+                    None => {
+                        let leaf = self.leaf(a)?;
+                        body.push(leaf);
+                        map.insert(a, body.len() - 1);
+                        body.len() - 1
+                    }
+                };
+                args.push(e);
+            }
+            body.push(apply(self.op(m), &args)?);
+            map.insert(m, body.len() - 1);
+        }
+        Ok((body, map))
+    }
+
+    /// The leaf expression reading node `x` (outside the kernel) at the kernel's iteration index.
+    fn leaf(&mut self, x: usize) -> Result<Expr, CodegenError> {
+        Ok(match self.resolve(x)? {
+            Resolved::Const(c) => Expr::Const(c),
+            Resolved::Strided(value, strides) => Expr::Load { value, strides },
+        })
+    }
+
+    /// Follows a chain of views down to a constant or a buffer with strides over `x`'s shape.
+    fn resolve(&mut self, x: usize) -> Result<Resolved, CodegenError> {
+        match self.op(x) {
+            Op::Const(c) => Ok(Resolved::Const(*c)),
+            Op::Broadcast(to) => {
+                let a = self.g.nodes[x].args[0].index();
+                Ok(match self.resolve(a)? {
+                    Resolved::Const(c) => Resolved::Const(c),
+                    Resolved::Strided(v, s) => {
+                        let from = self.shape(a);
+                        let lead = to.len() - from.len();
+                        let strides = (0..to.len())
+                            .map(|i| if i < lead || from[i - lead] == 1 { 0 } else { s[i - lead] })
+                            .collect();
+                        Resolved::Strided(v, strides)
+                    }
+                })
+            }
+            Op::Reshape(to) => {
+                let a = self.g.nodes[x].args[0].index();
+                Ok(match self.resolve(a)? {
+                    Resolved::Const(c) => Resolved::Const(c),
+                    Resolved::Strided(v, s) => match reshape_strides(self.shape(a), &s, to) {
+                        Some(strides) => Resolved::Strided(v, strides),
+                        None => Resolved::Strided(self.materialise(a)?, row_major(to)),
+                    },
+                })
+            }
+            _ => Ok(Resolved::Strided(self.value(x)?, row_major(self.shape(x)))),
+        }
+    }
+
+    /// A contiguous buffer holding node `x`, materialising views that are not contiguous.
+    fn contiguous(&mut self, x: usize) -> Result<ValueId, CodegenError> {
+        if let Resolved::Strided(v, s) = self.resolve(x)? {
+            let shape = self.shape(x);
+            let dense = row_major(shape);
+            if (0..shape.len()).all(|i| shape[i] == 1 || s[i] == dense[i]) {
+                return Ok(v);
+            }
+        }
+        self.materialise(x)
+    }
+
+    /// A buffer holding node `x` (a constant or a view), written by a copy kernel.
+    fn materialise(&mut self, x: usize) -> Result<ValueId, CodegenError> {
+        if let Some(v) = self.value_of[x] {
+            return Ok(v);
+        }
+        let leaf = self.leaf(x)?;
+        let name = match self.op(x) {
+            Op::Const(_) => format!("const {}", self.names[x]),
+            _ => self.names[x].clone(),
+        };
+        let v = self.new_value(name, self.g.nodes[x].ty.clone());
+        self.value_of[x] = Some(v);
+        let shape = self.shape(x).clone();
+        self.kernels.push((x, Kernel::Elementwise(Elementwise { shape, body: vec![leaf], outputs: vec![(0, v)] })));
+        Ok(v)
+    }
+
+    /// A copy of input `k` (read by node `x`), for an output that names an input.
+    fn copy_of_input(&mut self, k: usize, x: usize) -> ValueId {
+        if let Some(&v) = self.input_copy.get(&k) {
+            return v;
+        }
+        let ty = self.g.inputs[k].ty.clone();
+        let v = self.new_value(format!("copy {}", self.g.inputs[k].name), ty.clone());
+        self.input_copy.insert(k, v);
+        let body = vec![Expr::Load { value: k, strides: row_major(&ty.shape) }];
+        self.kernels.push((x, Kernel::Elementwise(Elementwise { shape: ty.shape, body, outputs: vec![(0, v)] })));
+        v
+    }
+}
+
+/// The body expression for an elementwise op applied to `args`.
+fn apply(op: &Op, args: &[ExprId]) -> Result<Expr, CodegenError> {
+    let un = |u| Ok(Expr::Unary(u, args[0]));
+    let bin = |b| Ok(Expr::Binary(b, args[0], args[1]));
+    match op {
+        Op::Neg => un(UnOp::Neg),
+        Op::Exp => un(UnOp::Exp),
+        Op::Log => un(UnOp::Log),
+        Op::Sqrt => un(UnOp::Sqrt),
+        Op::Abs => un(UnOp::Abs),
+        Op::Sign => un(UnOp::Sign),
+        Op::Tanh => un(UnOp::Tanh),
+        Op::Add => bin(BinOp::Add),
+        Op::Sub => bin(BinOp::Sub),
+        Op::Mul => bin(BinOp::Mul),
+        Op::Div => bin(BinOp::Div),
+        Op::Pow => bin(BinOp::Pow),
+        Op::Max => bin(BinOp::Max),
+        Op::Gt => bin(BinOp::Gt),
+        Op::Eq => bin(BinOp::Eq),
+        Op::Input(_)
+        | Op::Const(_)
+        | Op::Broadcast(_)
+        | Op::Reshape(_)
+        | Op::Sum(_)
+        | Op::MaxReduce(_)
+        | Op::MatMul { .. }
+        | Op::OneHot(_)
+        | Op::Argmax(_) => Err(CodegenError::Internal(format!("`{}` inside an elementwise kernel", op.name()))),
+    }
+}
+
+/// Strides that read `old` (with strides `strides`) as shape `new` without a copy, if any exist.
+///
+/// numpy's no-copy reshape: each run of new dims must map onto a run of old dims that is
+/// contiguous with respect to the old strides.
+fn reshape_strides(old: &[usize], strides: &[usize], new: &[usize]) -> Option<Vec<usize>> {
+    if old.iter().product::<usize>() == 0 {
+        return Some(row_major(new));
+    }
+    let (od, os): (Vec<usize>, Vec<usize>) =
+        old.iter().zip(strides).filter(|(&d, _)| d != 1).map(|(&d, &s)| (d, s)).unzip();
+    let mut out = vec![0; new.len()];
+    let (mut oi, mut ni) = (0, 0);
+    while ni < new.len() && oi < od.len() {
+        let (mut nj, mut oj) = (ni + 1, oi + 1);
+        let (mut np, mut op) = (new[ni], od[oi]);
+        while np != op {
+            if np < op {
+                np *= new[nj];
+                nj += 1;
+            } else {
+                op *= od[oj];
+                oj += 1;
+            }
+        }
+        if (oi..oj - 1).any(|k| os[k] != od[k + 1] * os[k + 1]) {
+            return None;
+        }
+        out[nj - 1] = os[oj - 1];
+        for k in (ni + 1..nj).rev() {
+            out[k - 1] = out[k] * new[k];
+        }
+        ni = nj;
+        oi = oj;
+    }
+    Some(out)
+}
+
+/// Orders kernels topologically (ties by priority); an error if the kernel graph has a cycle.
+fn schedule(kernels: Vec<(usize, Kernel)>, n_values: usize) -> Result<Vec<Kernel>, CodegenError> {
+    let mut producer = vec![None; n_values];
+    for (i, (_, k)) in kernels.iter().enumerate() {
+        for v in k.writes() {
+            producer[v] = Some(i);
+        }
+    }
+    let mut consumers = vec![Vec::new(); kernels.len()];
+    let mut pending = vec![0usize; kernels.len()];
+    for (i, (_, k)) in kernels.iter().enumerate() {
+        let deps: BTreeSet<usize> = k.reads().into_iter().filter_map(|v| producer[v]).collect();
+        pending[i] = deps.len();
+        for d in deps {
+            consumers[d].push(i);
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<(usize, usize)>> =
+        (0..kernels.len()).filter(|&i| pending[i] == 0).map(|i| Reverse((kernels[i].0, i))).collect();
+    let mut order = Vec::with_capacity(kernels.len());
+    while let Some(Reverse((_, i))) = ready.pop() {
+        order.push(i);
+        for &c in &consumers[i] {
+            pending[c] -= 1;
+            if pending[c] == 0 {
+                ready.push(Reverse((kernels[c].0, c)));
+            }
+        }
+    }
+    if order.len() != kernels.len() {
+        return Err(CodegenError::Internal("fusion produced a cycle between kernels".into()));
+    }
+    let mut slots: Vec<Option<Kernel>> = kernels.into_iter().map(|(_, k)| Some(k)).collect();
+    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
+}
+
+impl UnOp {
+    /// The op table's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnOp::Neg => "neg",
+            UnOp::Exp => "exp",
+            UnOp::Log => "log",
+            UnOp::Sqrt => "sqrt",
+            UnOp::Abs => "abs",
+            UnOp::Sign => "sign",
+            UnOp::Tanh => "tanh",
+        }
+    }
+}
+
+impl BinOp {
+    /// The op table's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BinOp::Add => "add",
+            BinOp::Sub => "sub",
+            BinOp::Mul => "mul",
+            BinOp::Div => "div",
+            BinOp::Pow => "pow",
+            BinOp::Max => "max",
+            BinOp::Gt => "gt",
+            BinOp::Eq => "eq",
+        }
+    }
+}
+
+/// The dtype an expression produces.
+pub fn expr_dtype(program_values: &[Value], body: &[Expr], e: ExprId) -> DType {
+    match &body[e] {
+        Expr::Load { value, .. } => program_values[*value].ty.dtype,
+        Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) => DType::F32,
+    }
+}
+
+/// Prints a program: one block per kernel, in schedule order, then the outputs.
+pub fn print_program(p: &Program) -> String {
+    let name = |v: ValueId| p.values[v].name.clone();
+    let mut out = format!("kernels {} ({} kernels)\n", p.name, p.kernels.len());
+    let body = |out: &mut String, body: &[Expr], shape: &[usize]| {
+        let dense = row_major(shape);
+        for (i, e) in body.iter().enumerate() {
+            let rhs = match e {
+                Expr::Load { value, strides } if *strides == dense => format!("load {}", name(*value)),
+                Expr::Load { value, strides } => format!("load {} strides {}", name(*value), fmt_shape(strides)),
+                Expr::Const(c) => format!("const {}", fmt_f32(*c)),
+                Expr::Unary(op, a) => format!("{} e{a}", op.name()),
+                Expr::Binary(op, a, b) => format!("{} e{a}, e{b}", op.name()),
+            };
+            // Writing to a String cannot fail.
+            writeln!(out, "    e{i} = {rhs}").expect("write to String");
+        }
+    };
+    for (i, k) in p.kernels.iter().enumerate() {
+        match k {
+            Kernel::Elementwise(k) => {
+                let outs: Vec<String> = k.outputs.iter().map(|&(_, v)| name(v)).collect();
+                writeln!(out, "k{i} elementwise {} -> {}", fmt_shape(&k.shape), outs.join(", "))
+                    .expect("write to String");
+                body(&mut out, &k.body, &k.shape);
+                for &(e, v) in &k.outputs {
+                    writeln!(out, "    {} <- e{e}", name(v)).expect("write to String");
+                }
+            }
+            Kernel::Reduce(k) => {
+                let kind = match k.kind {
+                    ReduceKind::Sum => "sum",
+                    ReduceKind::Max => "max",
+                };
+                writeln!(
+                    out,
+                    "k{i} reduce.{kind} {} over {} -> {}",
+                    fmt_shape(&k.axes),
+                    fmt_shape(&k.shape),
+                    name(k.out)
+                )
+                .expect("write to String");
+                body(&mut out, &k.body, &k.shape);
+                writeln!(out, "    {} <- {kind} e{}", name(k.out), k.root).expect("write to String");
+            }
+            Kernel::MatMul(k) => {
+                let t = |t: bool| if t { "t" } else { "n" };
+                writeln!(
+                    out,
+                    "k{i} matmul.{}{} {} = {} @ {}  (m={} n={} k={})",
+                    t(k.ta),
+                    t(k.tb),
+                    name(k.out),
+                    name(k.a),
+                    name(k.b),
+                    k.m,
+                    k.n,
+                    k.k
+                )
+                .expect("write to String");
+            }
+            Kernel::OneHot { labels, classes, out: o } => {
+                writeln!(out, "k{i} one_hot[{classes}] {} = {}", name(*o), name(*labels)).expect("write to String");
+            }
+            Kernel::Argmax { x, axis, out: o } => {
+                writeln!(out, "k{i} argmax[{axis}] {} = {}", name(*o), name(*x)).expect("write to String");
+            }
+        }
+    }
+    for o in &p.outputs {
+        let arrow = if p.in_place_target(o).is_some() { "<-" } else { "=" };
+        writeln!(out, "output {} {arrow} {}", o.name, name(o.value)).expect("write to String");
+    }
+    out
+}

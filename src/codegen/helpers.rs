@@ -1,0 +1,159 @@
+//! Rust functions the generated code calls: GEMM, one-hot, argmax and `powf`.
+//!
+//! Decisions: GEMM goes to the `gemm` crate, which reaches ~96% of peak and takes row and column
+//! strides, so transposed operands cost nothing. One-hot and argmax are short, branchy loops run
+//! once per step over small data; calling out keeps them obviously right at ~2 ns per call.
+//! `powf` is called per element for a general exponent (integral constant exponents are
+//! multiplications, emitted inline), so a negative base with an integral exponent is exact.
+//! Every function is registered by name with the JIT builder, so no symbol is looked up in the
+//! process at large.
+
+use cranelift_codegen::ir::{types, AbiParam, FuncRef, Function, Signature};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Linkage, Module};
+
+use super::CodegenError;
+
+/// Products with at least this many multiply-adds (m·n·k) use two threads when allowed; below,
+/// thread hand-off costs more than it saves.
+pub(crate) const PARALLEL_MIN_FLOPS: usize = 1 << 21;
+
+/// `dst[m, n] = op(a) @ op(b)`, where element (i, p) of op(a) is `a[i * a_rs + p * a_cs]` and
+/// element (p, j) of op(b) is `b[p * b_rs + j * b_cs]`; `dst` is row-major.
+///
+/// # Safety
+/// The pointers must address buffers that hold every element those strides reach, and `dst`
+/// must not overlap `a` or `b`.
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn gradc_matmul(
+    dst: *mut f32,
+    a: *const f32,
+    b: *const f32,
+    m: usize,
+    n: usize,
+    k: usize,
+    a_rs: isize,
+    a_cs: isize,
+    b_rs: isize,
+    b_cs: isize,
+    threads: usize,
+) {
+    if k == 0 {
+        // SAFETY: `dst` holds m·n elements.
+        unsafe { std::ptr::write_bytes(dst, 0, m * n) };
+        return;
+    }
+    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: guaranteed by the caller. `read_dst = false` makes gemm ignore alpha and write
+    // dst = beta·(a @ b), so beta is 1.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            n as isize,
+            false,
+            a,
+            a_cs,
+            a_rs,
+            b,
+            b_cs,
+            b_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
+/// Writes one-hot rows `out[n, classes]` for i32 `labels[n]`; a label outside the range gives a
+/// zero row.
+///
+/// # Safety
+/// `labels` must hold `n` elements and `out` `n · classes`.
+unsafe extern "C" fn gradc_one_hot(labels: *const i32, n: usize, classes: usize, out: *mut f32) {
+    // SAFETY: guaranteed by the caller; the arena holds no Rust references during a run.
+    let (labels, out) =
+        unsafe { (std::slice::from_raw_parts(labels, n), std::slice::from_raw_parts_mut(out, n * classes)) };
+    out.fill(0.0);
+    for (row, &label) in labels.iter().enumerate() {
+        if let Ok(c) = usize::try_from(label) {
+            if c < classes {
+                out[row * classes + c] = 1.0;
+            }
+        }
+    }
+}
+
+/// For `x` viewed as `[outer, len, inner]`, writes the index along `len` of the largest element
+/// (the first on ties; a NaN is never larger, unless first) to `out[outer, inner]`.
+///
+/// # Safety
+/// `x` must hold `outer · len · inner` elements and `out` `outer · inner`.
+unsafe extern "C" fn gradc_argmax(x: *const f32, outer: usize, len: usize, inner: usize, out: *mut i32) {
+    // SAFETY: guaranteed by the caller.
+    let (x, out) = unsafe {
+        (std::slice::from_raw_parts(x, outer * len * inner), std::slice::from_raw_parts_mut(out, outer * inner))
+    };
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |j: usize| x[(o * len + j) * inner + i];
+            let mut best = 0;
+            for j in 1..len {
+                if at(j) > at(best) {
+                    best = j;
+                }
+            }
+            // An empty axis has no index: -1, as the interpreter says.
+            out[o * inner + i] = if len == 0 { -1 } else { best as i32 };
+        }
+    }
+}
+
+/// `a^b`.
+extern "C" fn gradc_powf(a: f32, b: f32) -> f32 {
+    a.powf(b)
+}
+
+/// The helpers as the generated function refers to them.
+pub(crate) struct Callees {
+    /// `gradc_matmul`.
+    pub(crate) matmul: FuncRef,
+    /// `gradc_one_hot`.
+    pub(crate) one_hot: FuncRef,
+    /// `gradc_argmax`.
+    pub(crate) argmax: FuncRef,
+    /// `gradc_powf`.
+    pub(crate) powf: FuncRef,
+}
+
+/// Registers every helper's address with the JIT builder.
+pub(crate) fn register(jit: &mut JITBuilder) {
+    jit.symbol("gradc_matmul", gradc_matmul as *const u8);
+    jit.symbol("gradc_one_hot", gradc_one_hot as *const u8);
+    jit.symbol("gradc_argmax", gradc_argmax as *const u8);
+    jit.symbol("gradc_powf", gradc_powf as *const u8);
+}
+
+/// Declares the helpers in the module and makes them callable from `func`.
+pub(crate) fn declare(module: &mut JITModule, func: &mut Function) -> Result<Callees, CodegenError> {
+    let ptr = module.target_config().pointer_type();
+    let mut import = |name: &str, params: &[types::Type], ret: Option<types::Type>| -> Result<FuncRef, CodegenError> {
+        let mut sig: Signature = module.make_signature();
+        sig.params.extend(params.iter().map(|&t| AbiParam::new(t)));
+        sig.returns.extend(ret.map(AbiParam::new));
+        let id = module.declare_function(name, Linkage::Import, &sig)?;
+        Ok(module.declare_func_in_func(id, func))
+    };
+    Ok(Callees {
+        matmul: import("gradc_matmul", &[ptr; 11], None)?,
+        one_hot: import("gradc_one_hot", &[ptr; 4], None)?,
+        argmax: import("gradc_argmax", &[ptr; 5], None)?,
+        powf: import("gradc_powf", &[types::F32, types::F32], Some(types::F32))?,
+    })
+}

@@ -1,0 +1,618 @@
+//! Lowering: scheduled kernels and their memory plan become one CLIF function `step(arena)`.
+//!
+//! Assumes a program from `fuse` and its plan from `memplan`. Guarantees: every access stays
+//! inside the buffer the plan gave its value; kernels run in schedule order, then the plan's
+//! final copies.
+//!
+//! Decisions:
+//! - Loops: each kernel's iteration space is a list of dims with, per buffer ("stream"), an
+//!   element stride. Size-1 dims are dropped and neighbouring dims merged when every stream is
+//!   contiguous across them, then the outer dims become nested counted loops that carry one
+//!   pointer per stream, and the innermost dim is the "row".
+//! - A row is vectorised with `f32x4` when every load is stride 1 or stride 0 along it (stride-0
+//!   loads are hoisted out of the row and splatted), with a scalar remainder loop; other rows
+//!   run scalar. Trip counts are static, so loops are do-while and empty loops are not emitted.
+//! - Reductions whose innermost dim is reduced (softmax over axis 1, a full sum) keep a register
+//!   accumulator: `f32x4` partial results over the row, then a horizontal combine. Reductions
+//!   whose innermost dim is kept (a bias gradient, sum over axis 0) fill the output with the
+//!   identity and accumulate into the output row, vectorised along the kept axis.
+//! - An integral constant exponent with |c| <= 8 becomes multiplications (by squaring); other
+//!   exponents call `powf` per element (per lane in vector code).
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, Function, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+
+use super::fuse::{
+    expr_dtype, row_major, BinOp, Elementwise, Expr, ExprId, Kernel, MatMul, Program, Reduce, ReduceKind, UnOp, ValueId,
+};
+use super::helpers::{Callees, PARALLEL_MIN_FLOPS};
+use super::math::{Emit, Width};
+use super::memplan::Plan;
+use super::CodegenError;
+use crate::ir::DType;
+
+/// Builds the body of `func` (whose signature is `(pointer)`) from the program and its plan.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn lower(
+    program: &Program,
+    plan: &Plan,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    config: TargetFrontendConfig,
+    callees: &Callees,
+    fma: bool,
+    threads: usize,
+) -> Result<(), CodegenError> {
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let arena = b.block_params(entry)[0];
+    let mut l = Lowerer { b, arena, program, plan, callees, fma, threads };
+    for k in &program.kernels {
+        l.kernel(k)?;
+    }
+    for &(from, to) in &plan.copies {
+        let shape = vec![program.values[from].ty.numel()];
+        let body = vec![Expr::Load { value: from, strides: vec![1] }];
+        l.elementwise(&Elementwise { shape, body, outputs: vec![(0, to)] })?;
+    }
+    l.b.ins().return_(&[]);
+    l.b.finalize(config);
+    Ok(())
+}
+
+/// One loop dim: its extent, whether it is reduced, and each stream's element stride along it.
+#[derive(Debug, Clone)]
+struct Dim {
+    n: usize,
+    reduced: bool,
+    strides: Vec<usize>,
+}
+
+/// Drops size-1 dims and merges neighbours of one kind across which every stream is contiguous;
+/// never returns an empty list (a single element is one dim of size 1).
+fn collapse(dims: Vec<Dim>, streams: usize) -> Vec<Dim> {
+    let mut out: Vec<Dim> = Vec::new();
+    for d in dims.into_iter().filter(|d| d.n != 1) {
+        if let Some(prev) = out.last_mut() {
+            if prev.reduced == d.reduced && prev.strides.iter().zip(&d.strides).all(|(&p, &s)| p == s * d.n) {
+                prev.n *= d.n;
+                prev.strides = d.strides;
+                continue;
+            }
+        }
+        out.push(d);
+    }
+    if out.is_empty() {
+        out.push(Dim { n: 1, reduced: false, strides: vec![0; streams] });
+    }
+    out
+}
+
+/// A load of the row: its expression, its element stride along the row and its row pointer.
+#[derive(Debug, Clone, Copy)]
+struct RowLoad {
+    expr: ExprId,
+    stride: usize,
+    ptr: Value,
+}
+
+/// Code emitted inside a loop nest, given one pointer per stream.
+type Inner<'s, 'a> = dyn FnMut(&mut Lowerer<'a>, &[Value]) -> Result<(), CodegenError> + 's;
+
+/// What a row does with the body's values at element `i`.
+type Sink<'s, 'a> = dyn FnMut(&mut Lowerer<'a>, Width, Value, &[Option<Value>]) -> Result<(), CodegenError> + 's;
+
+struct Lowerer<'a> {
+    b: FunctionBuilder<'a>,
+    arena: Value,
+    program: &'a Program,
+    plan: &'a Plan,
+    callees: &'a Callees,
+    fma: bool,
+    threads: usize,
+}
+
+/// Memory flags for arena accesses: they never trap (the plan keeps them in bounds); alignment
+/// is not promised because rows start anywhere.
+fn flags() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+impl<'a> Lowerer<'a> {
+    fn kernel(&mut self, k: &Kernel) -> Result<(), CodegenError> {
+        match k {
+            Kernel::Elementwise(e) => self.elementwise(e),
+            Kernel::Reduce(r) => self.reduce(r),
+            Kernel::MatMul(m) => {
+                self.matmul(m);
+                Ok(())
+            }
+            Kernel::OneHot { labels, classes, out } => {
+                let n = self.program.values[*labels].ty.numel();
+                let args = [self.ptr(*labels), self.int(n), self.int(*classes), self.ptr(*out)];
+                self.b.ins().call(self.callees.one_hot, &args);
+                Ok(())
+            }
+            Kernel::Argmax { x, axis, out } => {
+                let shape = &self.program.values[*x].ty.shape;
+                let outer: usize = shape[..*axis].iter().product();
+                let inner: usize = shape[axis + 1..].iter().product();
+                let args = [self.ptr(*x), self.int(outer), self.int(shape[*axis]), self.int(inner), self.ptr(*out)];
+                self.b.ins().call(self.callees.argmax, &args);
+                Ok(())
+            }
+        }
+    }
+
+    /// The address of a value's buffer.
+    fn ptr(&mut self, v: ValueId) -> Value {
+        let bytes = self.plan.offsets[v] * 4;
+        if bytes == 0 {
+            self.arena
+        } else {
+            self.b.ins().iadd_imm_s(self.arena, bytes as i64)
+        }
+    }
+
+    fn int(&mut self, x: usize) -> Value {
+        self.b.ins().iconst(types::I64, x as i64)
+    }
+
+    fn emit(&mut self, w: Width) -> Emit<'_, 'a> {
+        Emit { b: &mut self.b, w, fma: self.fma }
+    }
+
+    /// `for i in (start..end).step_by(step)` with static bounds; `body` gets `i` as an i64.
+    fn counted_loop(
+        &mut self,
+        start: usize,
+        end: usize,
+        step: usize,
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<(), CodegenError>,
+    ) -> Result<(), CodegenError> {
+        if start >= end {
+            return Ok(());
+        }
+        if start + step >= end {
+            let i = self.int(start);
+            return body(self, i);
+        }
+        let var = self.b.declare_var(types::I64);
+        let first = self.int(start);
+        self.b.def_var(var, first);
+        let header = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(var);
+        body(self, i)?;
+        let next = self.b.ins().iadd_imm_s(i, step as i64);
+        self.b.def_var(var, next);
+        let more = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, next, end as i64);
+        self.b.ins().brif(more, header, &[], exit, &[]);
+        self.b.seal_block(header);
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+        Ok(())
+    }
+
+    /// Nested loops over `dims`, advancing one pointer per stream; `inner` runs in the innermost.
+    fn nest(&mut self, dims: &[Dim], ptrs: &[Value], inner: &mut Inner<'_, 'a>) -> Result<(), CodegenError> {
+        let Some((d, rest)) = dims.split_first() else { return inner(self, ptrs) };
+        self.counted_loop(0, d.n, 1, &mut |s, i| {
+            let mut next = Vec::with_capacity(ptrs.len());
+            for (&p, &st) in ptrs.iter().zip(&d.strides) {
+                next.push(if st == 0 {
+                    p
+                } else {
+                    let off = s.b.ins().imul_imm_s(i, (st * 4) as i64);
+                    s.b.ins().iadd(p, off)
+                });
+            }
+            s.nest(rest, &next, inner)
+        })
+    }
+
+    /// The address of element `i` of a row with this element stride.
+    fn elem(&mut self, ptr: Value, i: Value, stride: usize) -> Value {
+        match stride {
+            0 => ptr,
+            1 => {
+                let off = self.b.ins().ishl_imm_s(i, 2);
+                self.b.ins().iadd(ptr, off)
+            }
+            s => {
+                let off = self.b.ins().imul_imm_s(i, (s * 4) as i64);
+                self.b.ins().iadd(ptr, off)
+            }
+        }
+    }
+
+    /// The CLIF type of a value's elements at a width.
+    fn lane_type(&self, dtype: DType, w: Width) -> types::Type {
+        match dtype {
+            DType::F32 => w.f(),
+            DType::I32 => w.i(),
+        }
+    }
+
+    /// One row of `n` elements: evaluates `body` at each and hands the values to `sink`.
+    fn row(
+        &mut self,
+        body: &[Expr],
+        loads: &[RowLoad],
+        n: usize,
+        vectorise: bool,
+        sink: &mut Sink<'_, 'a>,
+    ) -> Result<(), CodegenError> {
+        let values = &self.program.values;
+        let dtypes: Vec<DType> = loads.iter().map(|l| expr_dtype(values, body, l.expr)).collect();
+        // Loads that do not move along the row are read once.
+        let mut hoisted: Vec<Option<Value>> = vec![None; loads.len()];
+        for (j, l) in loads.iter().enumerate() {
+            if l.stride == 0 {
+                let ty = self.lane_type(dtypes[j], Width::Scalar);
+                hoisted[j] = Some(self.b.ins().load(ty, flags(), l.ptr, 0));
+            }
+        }
+        let nv = if vectorise { n / 4 * 4 } else { 0 };
+        if nv > 0 {
+            let splats: Vec<Option<Value>> =
+                hoisted.iter().map(|h| h.map(|s| self.emit(Width::Vector).widen(s))).collect();
+            self.counted_loop(0, nv, 4, &mut |s, i| {
+                let mut leaves = vec![None; body.len()];
+                for (j, l) in loads.iter().enumerate() {
+                    leaves[l.expr] = Some(match splats[j] {
+                        Some(v) => v,
+                        None => {
+                            let addr = s.elem(l.ptr, i, 1);
+                            let ty = s.lane_type(dtypes[j], Width::Vector);
+                            s.b.ins().load(ty, flags(), addr, 0)
+                        }
+                    });
+                }
+                let vals = s.eval(body, Width::Vector, leaves)?;
+                sink(s, Width::Vector, i, &vals)
+            })?;
+        }
+        self.counted_loop(nv, n, 1, &mut |s, i| {
+            let mut leaves = vec![None; body.len()];
+            for (j, l) in loads.iter().enumerate() {
+                leaves[l.expr] = Some(match hoisted[j] {
+                    Some(v) => v,
+                    None => {
+                        let addr = s.elem(l.ptr, i, l.stride);
+                        let ty = s.lane_type(dtypes[j], Width::Scalar);
+                        s.b.ins().load(ty, flags(), addr, 0)
+                    }
+                });
+            }
+            let vals = s.eval(body, Width::Scalar, leaves)?;
+            sink(s, Width::Scalar, i, &vals)
+        })
+    }
+
+    /// Evaluates a body at one width; `leaves` holds the loaded values of the `Load` expressions.
+    fn eval(
+        &mut self,
+        body: &[Expr],
+        w: Width,
+        mut vals: Vec<Option<Value>>,
+    ) -> Result<Vec<Option<Value>>, CodegenError> {
+        let missing = || CodegenError::Internal("a kernel body uses a value before defining it".into());
+        for (e, expr) in body.iter().enumerate() {
+            let v = match expr {
+                Expr::Load { .. } => continue,
+                Expr::Const(c) => self.emit(w).c(*c),
+                Expr::Unary(op, a) => {
+                    let x = vals[*a].ok_or_else(missing)?;
+                    let mut m = self.emit(w);
+                    match op {
+                        UnOp::Neg => m.b.ins().fneg(x),
+                        UnOp::Exp => m.exp(x),
+                        UnOp::Log => m.log(x),
+                        UnOp::Sqrt => m.b.ins().sqrt(x),
+                        UnOp::Abs => m.b.ins().fabs(x),
+                        UnOp::Sign => m.sign(x),
+                        UnOp::Tanh => m.tanh(x),
+                    }
+                }
+                Expr::Binary(op, a, b) => {
+                    let (x, y) = (vals[*a].ok_or_else(missing)?, vals[*b].ok_or_else(missing)?);
+                    let ints = expr_dtype(&self.program.values, body, *a) == DType::I32;
+                    match op {
+                        BinOp::Add => self.emit(w).add(x, y),
+                        BinOp::Sub => self.emit(w).sub(x, y),
+                        BinOp::Mul => self.emit(w).mul(x, y),
+                        BinOp::Div => self.emit(w).div(x, y),
+                        BinOp::Pow => match body[*b] {
+                            Expr::Const(c) if c == c.trunc() && c.abs() <= 8.0 => self.powi(w, x, c as i32),
+                            _ => self.powf(w, x, y),
+                        },
+                        BinOp::Max => {
+                            let number = matches!(body[*b], Expr::Const(c) if !c.is_nan());
+                            self.emit(w).max(x, y, number)
+                        }
+                        BinOp::Gt => {
+                            let mut m = self.emit(w);
+                            let gt = m.cmp(cranelift_codegen::ir::condcodes::FloatCC::GreaterThan, x, y);
+                            m.one_if(gt)
+                        }
+                        BinOp::Eq if ints => {
+                            let mut m = self.emit(w);
+                            let eq = m.int_eq(x, y);
+                            m.one_if(eq)
+                        }
+                        BinOp::Eq => {
+                            let mut m = self.emit(w);
+                            let eq = m.cmp(cranelift_codegen::ir::condcodes::FloatCC::Equal, x, y);
+                            m.one_if(eq)
+                        }
+                    }
+                }
+            };
+            vals[e] = Some(v);
+        }
+        Ok(vals)
+    }
+
+    /// `x^c` for an integral constant by squaring; `x^0` is 1 (as `powf` says, even for NaN).
+    fn powi(&mut self, w: Width, x: Value, c: i32) -> Value {
+        let mut m = self.emit(w);
+        let mut result: Option<Value> = None;
+        let mut base = x;
+        let mut e = c.unsigned_abs();
+        while e > 0 {
+            if e & 1 == 1 {
+                result = Some(match result {
+                    Some(r) => m.mul(r, base),
+                    None => base,
+                });
+            }
+            e >>= 1;
+            if e > 0 {
+                base = m.mul(base, base);
+            }
+        }
+        let r = match result {
+            Some(r) => r,
+            None => return m.c(1.0),
+        };
+        if c < 0 {
+            let one = m.c(1.0);
+            m.div(one, r)
+        } else {
+            r
+        }
+    }
+
+    /// `x^y` through the `powf` helper, lane by lane in vector code.
+    fn powf(&mut self, w: Width, x: Value, y: Value) -> Value {
+        match w {
+            Width::Scalar => {
+                let call = self.b.ins().call(self.callees.powf, &[x, y]);
+                self.b.inst_results(call)[0]
+            }
+            Width::Vector => {
+                let mut out = x;
+                for lane in 0..4u8 {
+                    let (a, b) = (self.b.ins().extractlane(x, lane), self.b.ins().extractlane(y, lane));
+                    let call = self.b.ins().call(self.callees.powf, &[a, b]);
+                    let r = self.b.inst_results(call)[0];
+                    out = self.b.ins().insertlane(out, r, lane);
+                }
+                out
+            }
+        }
+    }
+
+    /// The `Load` expressions of a body with their strides.
+    fn loads(body: &[Expr]) -> Vec<(ExprId, ValueId, &[usize])> {
+        body.iter()
+            .enumerate()
+            .filter_map(|(e, x)| match x {
+                Expr::Load { value, strides } => Some((e, *value, strides.as_slice())),
+                Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) => None,
+            })
+            .collect()
+    }
+
+    /// Whether a row may run four lanes at a time: long enough, every load stride 0 or 1.
+    fn vectorisable(n: usize, strides: &[usize]) -> bool {
+        n >= 4 && strides.iter().all(|&s| s <= 1)
+    }
+
+    fn elementwise(&mut self, k: &Elementwise) -> Result<(), CodegenError> {
+        if k.shape.contains(&0) {
+            return Ok(());
+        }
+        let loads = Self::loads(&k.body);
+        let out_strides = row_major(&k.shape);
+        let streams = loads.len() + k.outputs.len();
+        let dims: Vec<Dim> = (0..k.shape.len())
+            .map(|d| {
+                let mut strides: Vec<usize> = loads.iter().map(|l| l.2[d]).collect();
+                strides.extend(k.outputs.iter().map(|_| out_strides[d]));
+                Dim { n: k.shape[d], reduced: false, strides }
+            })
+            .collect();
+        let dims = collapse(dims, streams);
+        let (row, outer) = dims.split_last().expect("collapse never returns an empty list");
+        let mut ptrs: Vec<Value> = loads.iter().map(|l| self.ptr(l.1)).collect();
+        for &(_, v) in &k.outputs {
+            ptrs.push(self.ptr(v));
+        }
+        let vectorise = Self::vectorisable(row.n, &row.strides[..loads.len()]);
+        self.nest(outer, &ptrs, &mut |s, ptrs| {
+            let row_loads: Vec<RowLoad> = loads
+                .iter()
+                .enumerate()
+                .map(|(j, l)| RowLoad { expr: l.0, stride: row.strides[j], ptr: ptrs[j] })
+                .collect();
+            let out_ptrs = &ptrs[loads.len()..];
+            s.row(&k.body, &row_loads, row.n, vectorise, &mut |s, _w, i, vals| {
+                for (j, &(e, _)) in k.outputs.iter().enumerate() {
+                    let v = vals[e].ok_or_else(|| CodegenError::Internal("an output has no value".into()))?;
+                    let addr = s.elem(out_ptrs[j], i, row.strides[loads.len() + j]);
+                    s.b.ins().store(flags(), v, addr, 0);
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// Combines an accumulator with a new value.
+    fn combine(&mut self, kind: ReduceKind, w: Width, acc: Value, x: Value) -> Value {
+        match kind {
+            ReduceKind::Sum => self.emit(w).add(acc, x),
+            ReduceKind::Max => self.emit(w).max(acc, x, false),
+        }
+    }
+
+    fn identity(kind: ReduceKind) -> f32 {
+        match kind {
+            ReduceKind::Sum => 0.0,
+            ReduceKind::Max => f32::NEG_INFINITY,
+        }
+    }
+
+    /// Stores `c` into `n` elements from `ptr`.
+    fn fill(&mut self, ptr: Value, n: usize, c: f32) -> Result<(), CodegenError> {
+        let nv = n / 4 * 4;
+        let v = self.emit(Width::Vector).c(c);
+        self.counted_loop(0, nv, 4, &mut |s, i| {
+            let addr = s.elem(ptr, i, 1);
+            s.b.ins().store(flags(), v, addr, 0);
+            Ok(())
+        })?;
+        let x = self.emit(Width::Scalar).c(c);
+        self.counted_loop(nv, n, 1, &mut |s, i| {
+            let addr = s.elem(ptr, i, 1);
+            s.b.ins().store(flags(), x, addr, 0);
+            Ok(())
+        })
+    }
+
+    fn reduce(&mut self, k: &Reduce) -> Result<(), CodegenError> {
+        let out_shape: Vec<usize> = (0..k.shape.len()).filter(|d| !k.axes.contains(d)).map(|d| k.shape[d]).collect();
+        let out_numel: usize = out_shape.iter().product();
+        let out_ptr = self.ptr(k.out);
+        let init = Self::identity(k.kind);
+        if k.shape.contains(&0) {
+            return self.fill(out_ptr, out_numel, init);
+        }
+        let loads = Self::loads(&k.body);
+        let out_dense = row_major(&out_shape);
+        let mut kept = 0;
+        let dims: Vec<Dim> = (0..k.shape.len())
+            .map(|d| {
+                let reduced = k.axes.contains(&d);
+                let mut strides: Vec<usize> = loads.iter().map(|l| l.2[d]).collect();
+                strides.push(if reduced { 0 } else { out_dense[kept] });
+                if !reduced {
+                    kept += 1;
+                }
+                Dim { n: k.shape[d], reduced, strides }
+            })
+            .collect();
+        let mut ptrs: Vec<Value> = loads.iter().map(|l| self.ptr(l.1)).collect();
+        ptrs.push(out_ptr);
+        let streams = ptrs.len();
+        let innermost_reduced = dims.iter().rev().find(|d| d.n > 1).is_some_and(|d| d.reduced);
+        if innermost_reduced {
+            // Kept dims outside, reduced dims inside: a register accumulator per output element.
+            let (red, keep): (Vec<Dim>, Vec<Dim>) = dims.into_iter().partition(|d| d.reduced);
+            let keep = collapse(keep, streams);
+            let red = collapse(red, streams);
+            let (row, red_outer) = red.split_last().expect("collapse never returns an empty list");
+            let vectorise = Self::vectorisable(row.n, &row.strides[..loads.len()]);
+            self.nest(&keep, &ptrs, &mut |s, ptrs| {
+                let sacc = s.b.declare_var(types::F32);
+                let init_s = s.emit(Width::Scalar).c(init);
+                s.b.def_var(sacc, init_s);
+                let vacc = s.b.declare_var(types::F32X4);
+                let init_v = s.emit(Width::Vector).c(init);
+                s.b.def_var(vacc, init_v);
+                s.nest(red_outer, ptrs, &mut |s, ptrs| {
+                    let row_loads: Vec<RowLoad> = loads
+                        .iter()
+                        .enumerate()
+                        .map(|(j, l)| RowLoad { expr: l.0, stride: row.strides[j], ptr: ptrs[j] })
+                        .collect();
+                    s.row(&k.body, &row_loads, row.n, vectorise, &mut |s, w, _i, vals| {
+                        let x = vals[k.root].ok_or_else(|| CodegenError::Internal("reduced value missing".into()))?;
+                        let var = if w == Width::Vector { vacc } else { sacc };
+                        let acc = s.b.use_var(var);
+                        let acc = s.combine(k.kind, w, acc, x);
+                        s.b.def_var(var, acc);
+                        Ok(())
+                    })
+                })?;
+                let mut total = s.b.use_var(sacc);
+                if vectorise {
+                    let v = s.b.use_var(vacc);
+                    let lanes: Vec<Value> = (0..4u8).map(|l| s.b.ins().extractlane(v, l)).collect();
+                    let lo = s.combine(k.kind, Width::Scalar, lanes[0], lanes[1]);
+                    let hi = s.combine(k.kind, Width::Scalar, lanes[2], lanes[3]);
+                    let all = s.combine(k.kind, Width::Scalar, lo, hi);
+                    total = s.combine(k.kind, Width::Scalar, total, all);
+                }
+                s.b.ins().store(flags(), total, ptrs[streams - 1], 0);
+                Ok(())
+            })
+        } else {
+            // The innermost dim is kept: accumulate into the output row.
+            self.fill(out_ptr, out_numel, init)?;
+            let dims = collapse(dims, streams);
+            let (row, outer) = dims.split_last().expect("collapse never returns an empty list");
+            let out_stride = row.strides[streams - 1];
+            let vectorise = Self::vectorisable(row.n, &row.strides[..loads.len()]) && out_stride == 1;
+            self.nest(outer, &ptrs, &mut |s, ptrs| {
+                let row_loads: Vec<RowLoad> = loads
+                    .iter()
+                    .enumerate()
+                    .map(|(j, l)| RowLoad { expr: l.0, stride: row.strides[j], ptr: ptrs[j] })
+                    .collect();
+                let out_row = ptrs[streams - 1];
+                s.row(&k.body, &row_loads, row.n, vectorise, &mut |s, w, i, vals| {
+                    let x = vals[k.root].ok_or_else(|| CodegenError::Internal("reduced value missing".into()))?;
+                    let addr = s.elem(out_row, i, out_stride);
+                    let acc = s.b.ins().load(w.f(), flags(), addr, 0);
+                    let acc = s.combine(k.kind, w, acc, x);
+                    s.b.ins().store(flags(), acc, addr, 0);
+                    Ok(())
+                })
+            })
+        }
+    }
+
+    fn matmul(&mut self, k: &MatMul) {
+        if k.m == 0 || k.n == 0 {
+            return;
+        }
+        // op(a)[i, p] and op(b)[p, j] as (row, column) strides into the stored matrices.
+        let (a_rs, a_cs) = if k.ta { (1, k.m) } else { (k.k, 1) };
+        let (b_rs, b_cs) = if k.tb { (1, k.k) } else { (k.n, 1) };
+        let big = k.m.saturating_mul(k.n).saturating_mul(k.k) >= PARALLEL_MIN_FLOPS;
+        let threads = if big { self.threads } else { 1 };
+        let args = [
+            self.ptr(k.out),
+            self.ptr(k.a),
+            self.ptr(k.b),
+            self.int(k.m),
+            self.int(k.n),
+            self.int(k.k),
+            self.int(a_rs),
+            self.int(a_cs),
+            self.int(b_rs),
+            self.int(b_cs),
+            self.int(threads),
+        ];
+        self.b.ins().call(self.callees.matmul, &args);
+    }
+}

@@ -1,0 +1,342 @@
+//! Code generation: a graph becomes one native function that runs the whole step.
+//!
+//! The pipeline, one file per stage:
+//! - [`fuse`] partitions the graph into kernels (fused elementwise loops, reductions with their
+//!   producer chains, GEMM calls, one-hot and argmax);
+//! - [`memplan`] places every buffer in one arena: inputs persistent, temporaries reused by
+//!   liveness, in-place parameter and state updates written straight into the input when safe;
+//! - `lower` emits one Cranelift function `step(arena)` that runs every kernel in schedule order,
+//!   with `f32x4` loops and polynomial `exp`/`log`/`tanh` from `math`, calling the Rust helpers
+//!   in `helpers` for GEMM, one-hot, argmax and `powf`;
+//! - [`Executable`] owns the JIT module, the arena and the entry point: one native call per `run`.
+//!
+//! Decisions: `fuse` and `memplan` live here rather than in `src/passes/` because they produce
+//! code-generation data (kernels, arena offsets), not graphs; the graph passes stay graph → graph.
+//! The arena is addressed through the function's one argument rather than baked-in addresses, so
+//! the code does not depend on where the arena was allocated.
+
+pub mod fuse;
+mod helpers;
+mod lower;
+mod math;
+pub mod memplan;
+
+use std::time::{Duration, Instant};
+
+use cranelift_codegen::ir::{AbiParam, Function, UserFuncName};
+use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, Linkage, Module, ModuleError};
+
+use crate::ir::{DType, Graph};
+
+pub use fuse::print_kernels;
+pub use memplan::print_plan;
+
+/// How to compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Run Cranelift's IR verifier (costs 30–60% compile time; for tests).
+    pub verify: bool,
+    /// Keep the CLIF text of the compiled function, for `gradc ir --stage clif`.
+    pub keep_clif: bool,
+    /// Threads GEMM may use: 1, or 2 for large products.
+    pub threads: usize,
+}
+
+impl Default for CompileOptions {
+    fn default() -> CompileOptions {
+        CompileOptions { verify: false, keep_clif: false, threads: 1 }
+    }
+}
+
+/// What went wrong in code generation: internal faults or resource limits, never user errors.
+#[derive(Debug, thiserror::Error)]
+pub enum CodegenError {
+    /// The graph broke an invariant the code generator relies on.
+    #[error("internal code generator error: {0}")]
+    Internal(String),
+    /// The arena the plan needs cannot be allocated.
+    #[error("the step needs an arena of {bytes} bytes, which cannot be allocated")]
+    ArenaTooLarge {
+        /// Requested size.
+        bytes: usize,
+    },
+    /// The host is not a Cranelift target or a setting was rejected.
+    #[error("cannot set up the native code generator: {0}")]
+    Isa(String),
+    /// Cranelift's verifier rejected the generated function (a code generator bug).
+    #[error("generated code failed verification:\n{0}")]
+    Verifier(String),
+    /// Cranelift failed to compile or link the function (boxed: the error is large).
+    #[error("cranelift: {0}")]
+    Module(#[source] Box<ModuleError>),
+}
+
+impl From<ModuleError> for CodegenError {
+    fn from(e: ModuleError) -> CodegenError {
+        CodegenError::Module(Box::new(e))
+    }
+}
+
+/// Figures about one compilation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Kernels in the schedule, final in-place copies included.
+    pub kernels: usize,
+    /// CLIF instructions in the generated function before optimisation.
+    pub clif_insts: usize,
+    /// Size of the arena.
+    pub arena_bytes: usize,
+    /// Wall time of `Executable::compile`.
+    pub compile_time: Duration,
+}
+
+/// Where a named input or output lives in the arena.
+#[derive(Debug, Clone)]
+struct Slot {
+    name: String,
+    dtype: DType,
+    offset: usize,
+    len: usize,
+}
+
+/// The compiled step: owns the JIT code, the arena and the kernel schedule.
+pub struct Executable {
+    /// Always `Some` until `drop`, which frees the code with it.
+    module: Option<JITModule>,
+    entry: StepFn,
+    arena: Arena,
+    inputs: Vec<Slot>,
+    outputs: Vec<Slot>,
+    kernels: String,
+    clif: Option<String>,
+    stats: Stats,
+}
+
+/// The compiled function: takes the arena's base address.
+type StepFn = unsafe extern "C" fn(*mut u8);
+
+/// Turns the finalized code address into a callable function pointer.
+///
+/// # Safety
+/// `code` must be the finalized address of a function defined with the signature `(i64)` and the
+/// host's default calling convention, and the JIT module that owns it must outlive every call.
+unsafe fn step_fn(code: *const u8) -> StepFn {
+    // SAFETY: guaranteed by the caller; a code pointer and a fn pointer have the same size.
+    unsafe { std::mem::transmute::<*const u8, StepFn>(code) }
+}
+
+impl Executable {
+    /// Compiles a graph: fuse, plan memory, lower to CLIF, JIT.
+    pub fn compile(graph: &Graph, opts: &CompileOptions) -> Result<Executable, CodegenError> {
+        let start = Instant::now();
+        let program = fuse::fuse(graph)?;
+        let plan = memplan::plan(&program)?;
+        let arena = Arena::new(plan.slots)?;
+
+        let isa = native_isa(opts)?;
+        let fma = isa.has_native_fma();
+        let mut jit = JITBuilder::with_isa(isa, default_libcall_names());
+        helpers::register(&mut jit);
+        let mut module = JITModule::new(jit);
+
+        let mut sig = module.make_signature();
+        sig.params.push(AbiParam::new(module.target_config().pointer_type()));
+        let func_id = module.declare_function(&program.name, Linkage::Local, &sig)?;
+        let mut ctx =
+            Context::for_function(Function::with_name_signature(UserFuncName::user(0, func_id.as_u32()), sig));
+        let callees = helpers::declare(&mut module, &mut ctx.func)?;
+        let mut fctx = FunctionBuilderContext::new();
+        let threads = opts.threads.clamp(1, 2);
+        lower::lower(&program, &plan, &mut ctx.func, &mut fctx, module.target_config(), &callees, fma, threads)?;
+
+        let clif_insts = ctx.func.layout.blocks().map(|b| ctx.func.layout.block_insts(b).count()).sum();
+        let clif = opts.keep_clif.then(|| ctx.func.display().to_string());
+        if let Err(e) = module.define_function(func_id, &mut ctx) {
+            return Err(match e {
+                ModuleError::Compilation(cranelift_codegen::CodegenError::Verifier(errors)) => CodegenError::Verifier(
+                    cranelift_codegen::print_errors::pretty_verifier_error(&ctx.func, None, errors),
+                ),
+                e => CodegenError::from(e),
+            });
+        }
+        module.finalize_definitions()?;
+        // SAFETY: `func_id` was defined above with signature `(pointer)`, the default calling
+        // convention; the module is stored in the Executable and freed only when it drops.
+        let entry = unsafe { step_fn(module.get_finalized_function(func_id)) };
+
+        let slot = |name: &str, v: fuse::ValueId| Slot {
+            name: name.to_string(),
+            dtype: program.values[v].ty.dtype,
+            offset: plan.offsets[v],
+            len: program.values[v].ty.numel(),
+        };
+        let inputs = graph.inputs.iter().enumerate().map(|(k, i)| slot(&i.name, k)).collect();
+        let outputs =
+            program.outputs.iter().map(|o| slot(&o.name, program.in_place_target(o).unwrap_or(o.value))).collect();
+        let stats = Stats {
+            kernels: program.kernels.len() + plan.copies.len(),
+            clif_insts,
+            arena_bytes: plan.slots * 4,
+            compile_time: start.elapsed(),
+        };
+        Ok(Executable {
+            module: Some(module),
+            entry,
+            arena,
+            inputs,
+            outputs,
+            kernels: fuse::print_program(&program),
+            clif,
+            stats,
+        })
+    }
+
+    /// The index of a named input, for the `slot_mut` fast path.
+    pub fn input_slot(&self, name: &str) -> Option<usize> {
+        self.inputs.iter().position(|s| s.name == name)
+    }
+
+    /// The storage of the input with index `slot` (as from `input_slot`), as f32; panics on a bad index.
+    pub fn slot_mut(&mut self, slot: usize) -> &mut [f32] {
+        let s = &self.inputs[slot];
+        self.arena.f32s_mut(s.offset, s.len)
+    }
+
+    /// The storage of an f32 input, to fill before `run`.
+    pub fn input_mut(&mut self, name: &str) -> Option<&mut [f32]> {
+        let s = self.inputs.iter().find(|s| s.name == name && s.dtype == DType::F32)?;
+        Some(self.arena.f32s_mut(s.offset, s.len))
+    }
+
+    /// The storage of an i32 input (labels), to fill before `run`.
+    pub fn input_i32_mut(&mut self, name: &str) -> Option<&mut [i32]> {
+        let s = self.inputs.iter().find(|s| s.name == name && s.dtype == DType::I32)?;
+        Some(self.arena.i32s_mut(s.offset, s.len))
+    }
+
+    /// An f32 input's current value: after `run`, parameters and state hold their new values.
+    pub fn input(&self, name: &str) -> Option<&[f32]> {
+        let s = self.inputs.iter().find(|s| s.name == name && s.dtype == DType::F32)?;
+        Some(self.arena.f32s(s.offset, s.len))
+    }
+
+    /// An f32 output of the last `run` (for in-place outputs, the updated input).
+    pub fn output(&self, name: &str) -> Option<&[f32]> {
+        let s = self.outputs.iter().find(|s| s.name == name && s.dtype == DType::F32)?;
+        Some(self.arena.f32s(s.offset, s.len))
+    }
+
+    /// An i32 output of the last `run`, e.g. predicted classes.
+    pub fn output_i32(&self, name: &str) -> Option<&[i32]> {
+        let s = self.outputs.iter().find(|s| s.name == name && s.dtype == DType::I32)?;
+        Some(self.arena.i32s(s.offset, s.len))
+    }
+
+    /// Runs the step: one call into native code.
+    pub fn run(&mut self) {
+        // SAFETY: the code reads and writes only arena slots below `plan.slots`, which is the
+        // arena's length (memplan places every buffer inside it); the module is alive.
+        unsafe { (self.entry)(self.arena.as_mut_ptr()) }
+    }
+
+    /// The CLIF text of the compiled function, when compiled with `keep_clif`.
+    pub fn clif(&self) -> Option<&str> {
+        self.clif.as_deref()
+    }
+
+    /// The kernel schedule, as `print_kernels` prints it.
+    pub fn kernels(&self) -> &str {
+        &self.kernels
+    }
+
+    /// Figures about the compilation.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+}
+
+impl Drop for Executable {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: `entry` points into this module's code and is never called after drop.
+            unsafe { module.free_memory() }
+        }
+    }
+}
+
+/// The host ISA with its native features (FMA, SSE4.1, AVX), so `fma` and `nearest` are instructions.
+fn native_isa(opts: &CompileOptions) -> Result<OwnedTargetIsa, CodegenError> {
+    let mut flags = settings::builder();
+    let set = |flags: &mut settings::Builder, k: &str, v: &str| {
+        flags.set(k, v).map_err(|e| CodegenError::Isa(format!("setting {k}={v}: {e}")))
+    };
+    set(&mut flags, "opt_level", "speed")?;
+    set(&mut flags, "is_pic", "false")?;
+    set(&mut flags, "use_colocated_libcalls", "false")?;
+    set(&mut flags, "enable_verifier", if opts.verify { "true" } else { "false" })?;
+    let isa = cranelift_native::builder().map_err(|e| CodegenError::Isa(e.to_string()))?;
+    isa.finish(settings::Flags::new(flags)).map_err(|e| CodegenError::Isa(e.to_string()))
+}
+
+/// One cache line of the arena; the type gives the arena its 64-byte alignment.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([f32; 16]);
+
+/// The step's memory: 4-byte slots, 64-byte aligned, allocated once at compile time.
+struct Arena {
+    lines: Vec<Line>,
+}
+
+impl Arena {
+    fn new(slots: usize) -> Result<Arena, CodegenError> {
+        let n = slots.div_ceil(16).max(1);
+        let mut lines = Vec::new();
+        lines.try_reserve_exact(n).map_err(|_| CodegenError::ArenaTooLarge { bytes: n * 64 })?;
+        lines.resize(n, Line([0.0; 16]));
+        Ok(Arena { lines })
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.lines.as_mut_ptr().cast()
+    }
+
+    fn flat(&self) -> &[f32] {
+        // SAFETY: `Line` is `repr(C)` around `[f32; 16]` with no padding (64 bytes, align 64),
+        // so `n` lines are exactly `16 * n` contiguous f32s.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<f32>(), self.lines.len() * 16) }
+    }
+
+    fn flat_mut(&mut self) -> &mut [f32] {
+        // SAFETY: as in `flat`.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<f32>(), self.lines.len() * 16) }
+    }
+
+    fn f32s(&self, offset: usize, len: usize) -> &[f32] {
+        &self.flat()[offset..offset + len]
+    }
+
+    fn f32s_mut(&mut self, offset: usize, len: usize) -> &mut [f32] {
+        &mut self.flat_mut()[offset..offset + len]
+    }
+
+    fn i32s(&self, offset: usize, len: usize) -> &[i32] {
+        let f = self.f32s(offset, len);
+        // SAFETY: f32 and i32 have the same size and alignment and every bit pattern is valid for both.
+        unsafe { std::slice::from_raw_parts(f.as_ptr().cast::<i32>(), f.len()) }
+    }
+
+    fn i32s_mut(&mut self, offset: usize, len: usize) -> &mut [i32] {
+        let f = self.f32s_mut(offset, len);
+        // SAFETY: as in `i32s`; the borrow of `f` is moved into the result.
+        unsafe { std::slice::from_raw_parts_mut(f.as_mut_ptr().cast::<i32>(), f.len()) }
+    }
+}
+
+#[cfg(test)]
+mod tests;

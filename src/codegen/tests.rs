@@ -1,0 +1,837 @@
+//! JIT against the reference interpreter on every op, alone and fused; approximation error
+//! bounds; snapshots of the kernels and memory plan of a small MLP training step.
+
+use super::*;
+use crate::ir::interp::{eval, Tensor};
+use crate::ir::{Input, InputRole, NodeId, Op, OutputRole, Type};
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.next()
+    }
+}
+
+fn opts() -> CompileOptions {
+    CompileOptions { verify: true, keep_clif: false, threads: 1 }
+}
+
+fn f32_input(g: &mut Graph, name: &str, shape: &[usize]) -> NodeId {
+    g.add_input(name, Type::f32(shape.to_vec()), InputRole::Data)
+}
+
+fn push(g: &mut Graph, op: Op, args: &[NodeId]) -> NodeId {
+    g.push(op, args.to_vec()).expect("test graphs are well-typed")
+}
+
+/// Random data for an input: f32 uniform in `range`, i32 labels in `0..5`; rounded to f32.
+fn random_input(i: &Input, rng: &mut Rng, range: (f64, f64)) -> Tensor {
+    let n = i.ty.numel();
+    let data = match i.ty.dtype {
+        DType::F32 => (0..n).map(|_| f64::from(rng.uniform(range.0, range.1) as f32)).collect(),
+        DType::I32 => (0..n).map(|_| (rng.next() * 5.0).floor()).collect(),
+    };
+    Tensor::new(i.ty.shape.clone(), data)
+}
+
+/// Whether a JIT result matches the interpreter: 1e-5 relative plus an absolute term scaled by
+/// the tensor's largest magnitude (sums and products round in f32 against an f64 oracle).
+fn close(got: f64, want: f64, scale: f64) -> bool {
+    if want.is_nan() {
+        return got.is_nan();
+    }
+    // The oracle computes in f64; a result beyond f32's range is an f32 infinity.
+    if (want as f32).is_infinite() {
+        return got == f64::from(want as f32);
+    }
+    (got - want).abs() <= 1e-5 * want.abs() + 1e-6 * (1.0 + scale)
+}
+
+/// Compiles `g`, runs it on `inputs` and compares every output (and every in-place update) with
+/// the interpreter; returns the executable for further checks.
+fn check_with(g: &Graph, inputs: &[Tensor]) -> Executable {
+    g.verify().expect("test graph verifies");
+    let mut exe = Executable::compile(g, &opts()).unwrap_or_else(|e| panic!("compile failed: {e}"));
+    for (t, i) in inputs.iter().zip(&g.inputs) {
+        match i.ty.dtype {
+            DType::F32 => {
+                let dst = exe.input_mut(&i.name).expect("f32 input");
+                for (d, &s) in dst.iter_mut().zip(&t.data) {
+                    *d = s as f32;
+                }
+            }
+            DType::I32 => {
+                let dst = exe.input_i32_mut(&i.name).expect("i32 input");
+                for (d, &s) in dst.iter_mut().zip(&t.data) {
+                    *d = s as i32;
+                }
+            }
+        }
+    }
+    exe.run();
+    let want = eval(g, inputs);
+    for (o, w) in g.outputs.iter().zip(&want) {
+        let got: Vec<f64> = match g.ty(o.node).dtype {
+            DType::F32 => exe.output(&o.name).expect("f32 output").iter().map(|&x| f64::from(x)).collect(),
+            DType::I32 => exe.output_i32(&o.name).expect("i32 output").iter().map(|&x| f64::from(x)).collect(),
+        };
+        assert_eq!(got.len(), w.data.len(), "output `{}` has the wrong length", o.name);
+        let scale = w.data.iter().filter(|x| x.is_finite()).fold(0.0f64, |m, x| m.max(x.abs()));
+        for (j, (&a, &b)) in got.iter().zip(&w.data).enumerate() {
+            assert!(close(a, b, scale), "output `{}`[{j}]: jit {a}, interpreter {b}\n{}", o.name, exe.kernels());
+        }
+    }
+    exe
+}
+
+/// `check_with` on random inputs in `range`.
+fn check_range(g: &Graph, range: (f64, f64)) -> Executable {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let inputs: Vec<Tensor> = g.inputs.iter().map(|i| random_input(i, &mut rng, range)).collect();
+    check_with(g, &inputs)
+}
+
+fn check(g: &Graph) -> Executable {
+    check_range(g, (-2.0, 2.0))
+}
+
+/// Inner sizes that exercise the vector body, the scalar remainder and both.
+const SHAPES: [&[usize]; 8] = [&[], &[1], &[3], &[4], &[7], &[33], &[5, 7], &[2, 3, 9]];
+
+mod ops {
+    use super::*;
+
+    fn unary(op: Op, range: (f64, f64)) {
+        for shape in SHAPES {
+            let mut g = Graph::new("unary");
+            let x = f32_input(&mut g, "x", shape);
+            let y = push(&mut g, op.clone(), &[x]);
+            g.add_output("y", y, OutputRole::Metric);
+            check_range(&g, range);
+        }
+    }
+
+    #[test]
+    fn neg() {
+        unary(Op::Neg, (-3.0, 3.0));
+    }
+
+    #[test]
+    fn exp() {
+        unary(Op::Exp, (-30.0, 30.0));
+    }
+
+    #[test]
+    fn log() {
+        unary(Op::Log, (1e-3, 1e3));
+    }
+
+    #[test]
+    fn sqrt() {
+        unary(Op::Sqrt, (0.0, 100.0));
+    }
+
+    #[test]
+    fn abs() {
+        unary(Op::Abs, (-3.0, 3.0));
+    }
+
+    #[test]
+    fn tanh() {
+        unary(Op::Tanh, (-6.0, 6.0));
+    }
+
+    #[test]
+    fn sign_with_zeros() {
+        let mut g = Graph::new("sign");
+        let x = f32_input(&mut g, "x", &[9]);
+        let y = push(&mut g, Op::Sign, &[x]);
+        g.add_output("y", y, OutputRole::Metric);
+        let data = vec![-2.0, 0.0, 3.0, -0.0, 1e-30, -1e-30, 5.0, -5.0, 0.0];
+        check_with(&g, &[Tensor::new(vec![9], data)]);
+    }
+
+    fn binary(op: Op, range: (f64, f64)) {
+        for shape in SHAPES {
+            let mut g = Graph::new("binary");
+            let a = f32_input(&mut g, "a", shape);
+            let b = f32_input(&mut g, "b", shape);
+            let y = push(&mut g, op.clone(), &[a, b]);
+            g.add_output("y", y, OutputRole::Metric);
+            check_range(&g, range);
+        }
+    }
+
+    #[test]
+    fn add() {
+        binary(Op::Add, (-3.0, 3.0));
+    }
+
+    #[test]
+    fn sub() {
+        binary(Op::Sub, (-3.0, 3.0));
+    }
+
+    #[test]
+    fn mul() {
+        binary(Op::Mul, (-3.0, 3.0));
+    }
+
+    #[test]
+    fn div() {
+        binary(Op::Div, (0.5, 3.0));
+    }
+
+    #[test]
+    fn pow_general() {
+        binary(Op::Pow, (0.1, 3.0));
+    }
+
+    #[test]
+    fn max() {
+        binary(Op::Max, (-3.0, 3.0));
+    }
+
+    #[test]
+    fn gt() {
+        binary(Op::Gt, (-3.0, 3.0));
+    }
+
+    #[test]
+    fn eq_f32_with_ties() {
+        let mut g = Graph::new("eq");
+        let a = f32_input(&mut g, "a", &[7]);
+        let b = f32_input(&mut g, "b", &[7]);
+        let y = push(&mut g, Op::Eq, &[a, b]);
+        g.add_output("y", y, OutputRole::Metric);
+        let a_data = Tensor::new(vec![7], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+        let b_data = Tensor::new(vec![7], vec![1.0, 0.0, 3.0, 0.0, 5.0, 6.0, 0.0]);
+        check_with(&g, &[a_data, b_data]);
+    }
+
+    #[test]
+    fn max_propagates_nan_from_either_side() {
+        let mut g = Graph::new("max_nan");
+        let a = f32_input(&mut g, "a", &[5]);
+        let b = f32_input(&mut g, "b", &[5]);
+        let y = push(&mut g, Op::Max, &[a, b]);
+        let zero = g.constant(0.0);
+        let z = push(&mut g, Op::Broadcast(vec![5]), &[zero]);
+        let relu = push(&mut g, Op::Max, &[a, z]);
+        g.add_output("y", y, OutputRole::Metric);
+        g.add_output("relu", relu, OutputRole::Metric);
+        let nan = f64::NAN;
+        let a_data = Tensor::new(vec![5], vec![nan, 1.0, -1.0, nan, 2.0]);
+        let b_data = Tensor::new(vec![5], vec![1.0, nan, -2.0, nan, 3.0]);
+        check_with(&g, &[a_data, b_data]);
+    }
+
+    /// `x ^ c` for constants: squaring for integral c (negative bases included), `powf` otherwise.
+    #[test]
+    fn pow_constant_exponents() {
+        for c in [2.0, 3.0, -1.0, 0.0, 1.0, 8.0, -3.0, 0.5, 2.5, 9.0] {
+            let mut g = Graph::new("powc");
+            let x = f32_input(&mut g, "x", &[7]);
+            let k = g.constant(c);
+            let kb = push(&mut g, Op::Broadcast(vec![7]), &[k]);
+            let y = push(&mut g, Op::Pow, &[x, kb]);
+            g.add_output("y", y, OutputRole::Metric);
+            let range = if c == c.trunc() { (-2.0, 2.0) } else { (0.1, 2.0) };
+            check_range(&g, range);
+        }
+    }
+
+    /// `(theta - 3)^2` on a scalar parameter, as the quadratic example writes it.
+    #[test]
+    fn pow_of_negative_base_scalar() {
+        let mut g = Graph::new("quadratic");
+        let theta = g.add_input("theta", Type::f32(vec![]), InputRole::Param);
+        let three = g.constant(3.0);
+        let d = push(&mut g, Op::Sub, &[theta, three]);
+        let two = g.constant(2.0);
+        let loss = push(&mut g, Op::Pow, &[d, two]);
+        g.add_output("loss", loss, OutputRole::Loss);
+        check_with(&g, &[Tensor::scalar(0.0)]);
+        // A general exponent with a negative base and integral value goes through powf.
+        let mut g = Graph::new("pow_input_exponent");
+        let a = f32_input(&mut g, "a", &[5]);
+        let b = f32_input(&mut g, "b", &[5]);
+        let y = push(&mut g, Op::Pow, &[a, b]);
+        g.add_output("y", y, OutputRole::Metric);
+        let a_data = Tensor::new(vec![5], vec![-3.0, -2.0, -1.5, 2.0, -0.5]);
+        let b_data = Tensor::new(vec![5], vec![2.0, 3.0, 2.0, 0.5, -2.0]);
+        check_with(&g, &[a_data, b_data]);
+    }
+}
+
+mod views {
+    use super::*;
+
+    #[test]
+    fn broadcast_rows_columns_and_scalars() {
+        for (m, n) in [(1, 1), (3, 7), (5, 4), (2, 33)] {
+            let mut g = Graph::new("bcast");
+            let x = f32_input(&mut g, "x", &[m, n]);
+            let row = f32_input(&mut g, "row", &[n]);
+            let col = f32_input(&mut g, "col", &[m, 1]);
+            let s = f32_input(&mut g, "s", &[]);
+            let rb = push(&mut g, Op::Broadcast(vec![m, n]), &[row]);
+            let cb = push(&mut g, Op::Broadcast(vec![m, n]), &[col]);
+            let sb = push(&mut g, Op::Broadcast(vec![m, n]), &[s]);
+            let half = g.constant(0.5);
+            let hb = push(&mut g, Op::Broadcast(vec![m, n]), &[half]);
+            let a = push(&mut g, Op::Add, &[x, rb]);
+            let b = push(&mut g, Op::Mul, &[a, cb]);
+            let c = push(&mut g, Op::Sub, &[b, sb]);
+            let d = push(&mut g, Op::Mul, &[c, hb]);
+            g.add_output("y", d, OutputRole::Metric);
+            let exe = check(&g);
+            assert_eq!(exe.stats().kernels, 1, "one fused loop:\n{}", exe.kernels());
+        }
+    }
+
+    #[test]
+    fn broadcast_of_rank3_middle_axis() {
+        let mut g = Graph::new("bcast3");
+        let x = f32_input(&mut g, "x", &[3, 1, 5]);
+        let y = f32_input(&mut g, "y", &[3, 4, 5]);
+        let xb = push(&mut g, Op::Broadcast(vec![3, 4, 5]), &[x]);
+        let z = push(&mut g, Op::Mul, &[xb, y]);
+        g.add_output("z", z, OutputRole::Metric);
+        check(&g);
+    }
+
+    /// Flattening a broadcast cannot be a strided view: the broadcast is materialised first.
+    #[test]
+    fn reshape_of_broadcast_materialises() {
+        let mut g = Graph::new("reshape_bcast");
+        let x = f32_input(&mut g, "x", &[3]);
+        let y = f32_input(&mut g, "y", &[6]);
+        let xb = push(&mut g, Op::Broadcast(vec![2, 3]), &[x]);
+        let xr = push(&mut g, Op::Reshape(vec![6]), &[xb]);
+        let z = push(&mut g, Op::Add, &[xr, y]);
+        g.add_output("z", z, OutputRole::Metric);
+        let exe = check(&g);
+        assert_eq!(exe.stats().kernels, 2, "{}", exe.kernels());
+    }
+
+    /// Reshapes that keep contiguity are free, including splitting a broadcast row.
+    #[test]
+    fn reshape_views() {
+        let mut g = Graph::new("reshape");
+        let x = f32_input(&mut g, "x", &[4, 6]);
+        let r = f32_input(&mut g, "r", &[6]);
+        let xr = push(&mut g, Op::Reshape(vec![2, 2, 6]), &[x]);
+        let rb = push(&mut g, Op::Broadcast(vec![2, 2, 6]), &[r]);
+        let rr = push(&mut g, Op::Reshape(vec![2, 2, 2, 3]), &[rb]);
+        let xr2 = push(&mut g, Op::Reshape(vec![2, 2, 2, 3]), &[xr]);
+        let z = push(&mut g, Op::Mul, &[xr2, rr]);
+        g.add_output("z", z, OutputRole::Metric);
+        let exe = check(&g);
+        assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
+    }
+
+    /// Outputs that are a constant, a view or an input get their own buffers.
+    #[test]
+    fn outputs_that_are_not_computed() {
+        let mut g = Graph::new("copies");
+        let x = f32_input(&mut g, "x", &[2, 3]);
+        let lr = g.constant(0.25);
+        let xb = push(&mut g, Op::Reshape(vec![3, 2]), &[x]);
+        g.add_output("lr", lr, OutputRole::Lr);
+        g.add_output("xr", xb, OutputRole::Metric);
+        g.add_output("x_again", x, OutputRole::Metric);
+        check(&g);
+    }
+}
+
+mod reductions {
+    use super::*;
+
+    fn reduce(op: fn(Vec<usize>) -> Op, shape: &[usize], axes: Vec<usize>, fused: bool) {
+        let mut g = Graph::new("reduce");
+        let x = f32_input(&mut g, "x", shape);
+        let src = if fused {
+            let e = push(&mut g, Op::Exp, &[x]);
+            let h = g.constant(0.5);
+            let hb = push(&mut g, Op::Broadcast(shape.to_vec()), &[h]);
+            push(&mut g, Op::Mul, &[e, hb])
+        } else {
+            x
+        };
+        let y = push(&mut g, op(axes.clone()), &[src]);
+        g.add_output("y", y, OutputRole::Metric);
+        let exe = check(&g);
+        assert_eq!(exe.stats().kernels, 1, "producers fuse into the reduction:\n{}", exe.kernels());
+    }
+
+    fn every_axis_set(op: fn(Vec<usize>) -> Op) {
+        let shapes: [&[usize]; 7] = [&[1], &[7], &[33], &[3, 5], &[4, 9], &[8, 1], &[2, 3, 9]];
+        for shape in shapes {
+            let rank = shape.len();
+            for mask in 0..(1usize << rank) {
+                let axes: Vec<usize> = (0..rank).filter(|a| mask & (1 << a) != 0).collect();
+                for fused in [false, true] {
+                    reduce(op, shape, axes.clone(), fused);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sum_over_every_axis_set() {
+        every_axis_set(Op::Sum);
+    }
+
+    #[test]
+    fn max_over_every_axis_set() {
+        every_axis_set(Op::MaxReduce);
+    }
+
+    #[test]
+    fn big_sums_both_loop_orders() {
+        for (shape, axes) in [(vec![64, 1000], vec![1]), (vec![1000, 64], vec![0]), (vec![100_003], vec![0])] {
+            let mut g = Graph::new("big");
+            let x = f32_input(&mut g, "x", &shape);
+            let y = push(&mut g, Op::Sum(axes), &[x]);
+            g.add_output("y", y, OutputRole::Metric);
+            check(&g);
+        }
+    }
+
+    #[test]
+    fn max_reduce_propagates_nan() {
+        let mut g = Graph::new("max_nan");
+        let x = f32_input(&mut g, "x", &[2, 9]);
+        let y = push(&mut g, Op::MaxReduce(vec![1]), &[x]);
+        let z = push(&mut g, Op::MaxReduce(vec![0]), &[x]);
+        g.add_output("rows", y, OutputRole::Metric);
+        g.add_output("cols", z, OutputRole::Metric);
+        let mut data: Vec<f64> = (0..18).map(f64::from).collect();
+        data[3] = f64::NAN;
+        data[17] = f64::NAN;
+        check_with(&g, &[Tensor::new(vec![2, 9], data)]);
+    }
+
+    /// Softmax: the exp feeds both the sum and the division, so it is materialised, and the
+    /// division must not merge with the exp's kernel through the sum (that would be a cycle).
+    #[test]
+    fn softmax_avoids_cycles() {
+        let mut g = Graph::new("softmax");
+        let x = f32_input(&mut g, "x", &[5, 7]);
+        let m = push(&mut g, Op::MaxReduce(vec![1]), &[x]);
+        let mr = push(&mut g, Op::Reshape(vec![5, 1]), &[m]);
+        let mb = push(&mut g, Op::Broadcast(vec![5, 7]), &[mr]);
+        let z = push(&mut g, Op::Sub, &[x, mb]);
+        let e = push(&mut g, Op::Exp, &[z]);
+        let s = push(&mut g, Op::Sum(vec![1]), &[e]);
+        let sr = push(&mut g, Op::Reshape(vec![5, 1]), &[s]);
+        let sb = push(&mut g, Op::Broadcast(vec![5, 7]), &[sr]);
+        let p = push(&mut g, Op::Div, &[e, sb]);
+        g.add_output("p", p, OutputRole::Metric);
+        let exe = check(&g);
+        assert_eq!(exe.stats().kernels, 4, "{}", exe.kernels());
+    }
+}
+
+mod matmul {
+    use super::*;
+
+    fn product(m: usize, n: usize, k: usize, ta: bool, tb: bool, threads: usize) {
+        let mut g = Graph::new("matmul");
+        let a = f32_input(&mut g, "a", &if ta { [k, m] } else { [m, k] });
+        let b = f32_input(&mut g, "b", &if tb { [n, k] } else { [k, n] });
+        let c = push(&mut g, Op::MatMul { ta, tb }, &[a, b]);
+        g.add_output("c", c, OutputRole::Metric);
+        let mut rng = Rng(7);
+        let inputs: Vec<Tensor> = g.inputs.iter().map(|i| random_input(i, &mut rng, (-1.0, 1.0))).collect();
+        let mut exe = Executable::compile(&g, &CompileOptions { threads, ..opts() }).expect("compiles");
+        for (t, i) in inputs.iter().zip(&g.inputs) {
+            let dst = exe.input_mut(&i.name).expect("input");
+            dst.iter_mut().zip(&t.data).for_each(|(d, &s)| *d = s as f32);
+        }
+        exe.run();
+        let want = &eval(&g, &inputs)[0];
+        let got = exe.output("c").expect("output");
+        for (j, (&a, &b)) in got.iter().zip(&want.data).enumerate() {
+            assert!(close(f64::from(a), b, (k as f64).sqrt()), "{m}x{n}x{k} ta={ta} tb={tb} [{j}]: {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn all_transposes_and_odd_sizes() {
+        for (m, n, k) in [(1, 1, 1), (7, 5, 3), (3, 1, 8), (1, 9, 2)] {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    product(m, n, k, ta, tb, 1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mnist_layer_one_and_two_threads() {
+        for ta in [false, true] {
+            for tb in [false, true] {
+                product(64, 128, 784, ta, tb, 1);
+            }
+        }
+        product(64, 128, 784, false, false, 2);
+    }
+
+    /// A broadcast operand is not contiguous: it is materialised before the GEMM.
+    #[test]
+    fn broadcast_operand() {
+        let mut g = Graph::new("bcast_mm");
+        let a = f32_input(&mut g, "a", &[3]);
+        let b = f32_input(&mut g, "b", &[3, 4]);
+        let ab = push(&mut g, Op::Broadcast(vec![2, 3]), &[a]);
+        let c = push(&mut g, Op::MatMul { ta: false, tb: false }, &[ab, b]);
+        g.add_output("c", c, OutputRole::Metric);
+        check(&g);
+    }
+}
+
+mod ints {
+    use super::*;
+
+    #[test]
+    fn one_hot_argmax_eq_accuracy() {
+        let mut g = Graph::new("acc");
+        let logits = f32_input(&mut g, "logits", &[6, 5]);
+        let y = g.add_input("y", Type::new(DType::I32, vec![6]), InputRole::Label);
+        let oh = push(&mut g, Op::OneHot(5), &[y]);
+        let am = push(&mut g, Op::Argmax(1), &[logits]);
+        let eq = push(&mut g, Op::Eq, &[am, y]);
+        let hits = push(&mut g, Op::Sum(vec![0]), &[eq]);
+        let am0 = push(&mut g, Op::Argmax(0), &[logits]);
+        g.add_output("oh", oh, OutputRole::Metric);
+        g.add_output("pred", am, OutputRole::Metric);
+        g.add_output("hits", hits, OutputRole::Metric);
+        g.add_output("pred0", am0, OutputRole::Metric);
+        let mut rng = Rng(3);
+        let mut lt = random_input(&g.inputs[0], &mut rng, (-1.0, 1.0));
+        // Ties resolve to the first index.
+        lt.data[5..10].copy_from_slice(&[0.5, 0.9, 0.9, 0.1, 0.9]);
+        let labels = Tensor::new(vec![6], vec![1.0, 1.0, 4.0, -1.0, 5.0, 0.0]);
+        check_with(&g, &[lt, labels]);
+    }
+
+    #[test]
+    fn eq_on_i32_vectorised() {
+        let mut g = Graph::new("eq_i32");
+        let a = g.add_input("a", Type::new(DType::I32, vec![11]), InputRole::Label);
+        let b = g.add_input("b", Type::new(DType::I32, vec![11]), InputRole::Label);
+        let e = push(&mut g, Op::Eq, &[a, b]);
+        g.add_output("e", e, OutputRole::Metric);
+        check(&g);
+    }
+}
+
+mod in_place {
+    use super::*;
+
+    /// Adam's m, v and p updates are one loop with three in-place outputs.
+    #[test]
+    fn adam_is_one_multi_output_kernel() {
+        let mut g = Graph::new("adam");
+        let shape = vec![13, 7];
+        let p = g.add_input("w", Type::f32(shape.clone()), InputRole::Param);
+        let m = g.add_input("w.m", Type::f32(shape.clone()), InputRole::State);
+        let v = g.add_input("w.v", Type::f32(shape.clone()), InputRole::State);
+        let grad = g.add_input("w.grad", Type::f32(shape.clone()), InputRole::Grad);
+        let c = |g: &mut Graph, x: f32| {
+            let k = g.constant(x);
+            push(g, Op::Broadcast(shape.clone()), &[k])
+        };
+        let (b1, omb1, b2, omb2, lr, eps) =
+            (c(&mut g, 0.9), c(&mut g, 0.1), c(&mut g, 0.999), c(&mut g, 0.001), c(&mut g, 0.01), c(&mut g, 1e-8));
+        let m1 = push(&mut g, Op::Mul, &[b1, m]);
+        let m2 = push(&mut g, Op::Mul, &[omb1, grad]);
+        let m_new = push(&mut g, Op::Add, &[m1, m2]);
+        let v1 = push(&mut g, Op::Mul, &[b2, v]);
+        let gg = push(&mut g, Op::Mul, &[grad, grad]);
+        let v2 = push(&mut g, Op::Mul, &[omb2, gg]);
+        let v_new = push(&mut g, Op::Add, &[v1, v2]);
+        let sq = push(&mut g, Op::Sqrt, &[v_new]);
+        let den = push(&mut g, Op::Add, &[sq, eps]);
+        let step = push(&mut g, Op::Div, &[m_new, den]);
+        let upd = push(&mut g, Op::Mul, &[lr, step]);
+        let p_new = push(&mut g, Op::Sub, &[p, upd]);
+        g.add_output("w", p_new, OutputRole::Param);
+        g.add_output("w.m", m_new, OutputRole::State);
+        g.add_output("w.v", v_new, OutputRole::State);
+        let mut rng = Rng(11);
+        let mut inputs: Vec<Tensor> = g.inputs.iter().map(|i| random_input(i, &mut rng, (-1.0, 1.0))).collect();
+        inputs[2].data.iter_mut().for_each(|x| *x = x.abs());
+        let exe = check_with(&g, &inputs);
+        assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
+        let plan = memplan::print_plan(&g).expect("plans");
+        assert!(!plan.contains("copy"), "every update is written in place:\n{plan}");
+    }
+
+    /// A kernel that reads the parameter after its update kernel must see the old value: the
+    /// update goes to a temporary and is copied back after the last kernel.
+    #[test]
+    fn param_read_after_update_sees_old_value() {
+        let mut g = Graph::new("late_read");
+        let x = f32_input(&mut g, "x", &[3, 4]);
+        let w = g.add_input("w", Type::f32(vec![4, 5]), InputRole::Param);
+        let half = g.constant(0.5);
+        let hb = push(&mut g, Op::Broadcast(vec![4, 5]), &[half]);
+        let w_new = push(&mut g, Op::Mul, &[w, hb]);
+        let y = push(&mut g, Op::MatMul { ta: false, tb: false }, &[x, w]);
+        let loss = push(&mut g, Op::Sum(vec![0, 1]), &[y]);
+        g.add_output("w", w_new, OutputRole::Param);
+        g.add_output("loss", loss, OutputRole::Loss);
+        let exe = check(&g);
+        let order = exe.kernels();
+        assert!(order.find("elementwise").expect("update") < order.find("matmul").expect("matmul"), "{order}");
+        let plan = memplan::print_plan(&g).expect("plans");
+        assert!(plan.contains("after the last kernel: copy"), "{plan}");
+    }
+
+    /// Parameters updated from each other's old values (a swap) must not see the new ones.
+    #[test]
+    fn swapped_params() {
+        let mut g = Graph::new("swap");
+        let a = g.add_input("a", Type::f32(vec![5]), InputRole::Param);
+        let b = g.add_input("b", Type::f32(vec![5]), InputRole::Param);
+        g.add_output("a", b, OutputRole::Param);
+        g.add_output("b", a, OutputRole::Param);
+        check(&g);
+    }
+
+    /// An update that keeps its parameter as it is needs no kernel at all.
+    #[test]
+    fn identity_update_is_free() {
+        let mut g = Graph::new("same");
+        let a = g.add_input("a", Type::f32(vec![5]), InputRole::Param);
+        g.add_output("a", a, OutputRole::Param);
+        let exe = check(&g);
+        assert_eq!(exe.stats().kernels, 0);
+    }
+}
+
+/// A hand-written training step of a 2-layer MLP with softmax cross-entropy, SGD and accuracy.
+fn mlp_step(batch: usize, features: usize, hidden: usize, classes: usize) -> Graph {
+    let (b, f, h, c) = (batch, features, hidden, classes);
+    let mut g = Graph::new("train_step");
+    let x = f32_input(&mut g, "x", &[b, f]);
+    let y = g.add_input("y", Type::new(DType::I32, vec![b]), InputRole::Label);
+    let w1 = g.add_input("h1.w", Type::f32(vec![f, h]), InputRole::Param);
+    let b1 = g.add_input("h1.b", Type::f32(vec![h]), InputRole::Param);
+    let w2 = g.add_input("out.w", Type::f32(vec![h, c]), InputRole::Param);
+    let b2 = g.add_input("out.b", Type::f32(vec![c]), InputRole::Param);
+    let k = |g: &mut Graph, v: f32, shape: &[usize]| {
+        let k = g.constant(v);
+        push(g, Op::Broadcast(shape.to_vec()), &[k])
+    };
+    // Forward.
+    let xw = push(&mut g, Op::MatMul { ta: false, tb: false }, &[x, w1]);
+    let b1b = push(&mut g, Op::Broadcast(vec![b, h]), &[b1]);
+    let pre = push(&mut g, Op::Add, &[xw, b1b]);
+    let zero = k(&mut g, 0.0, &[b, h]);
+    let act = push(&mut g, Op::Max, &[pre, zero]);
+    let hw = push(&mut g, Op::MatMul { ta: false, tb: false }, &[act, w2]);
+    let b2b = push(&mut g, Op::Broadcast(vec![b, c]), &[b2]);
+    let logits = push(&mut g, Op::Add, &[hw, b2b]);
+    // Softmax cross-entropy.
+    let mx = push(&mut g, Op::MaxReduce(vec![1]), &[logits]);
+    let mxr = push(&mut g, Op::Reshape(vec![b, 1]), &[mx]);
+    let mxb = push(&mut g, Op::Broadcast(vec![b, c]), &[mxr]);
+    let z = push(&mut g, Op::Sub, &[logits, mxb]);
+    let e = push(&mut g, Op::Exp, &[z]);
+    let s = push(&mut g, Op::Sum(vec![1]), &[e]);
+    let ls = push(&mut g, Op::Log, &[s]);
+    let lsr = push(&mut g, Op::Reshape(vec![b, 1]), &[ls]);
+    let lsb = push(&mut g, Op::Broadcast(vec![b, c]), &[lsr]);
+    let logp = push(&mut g, Op::Sub, &[z, lsb]);
+    let oh = push(&mut g, Op::OneHot(c), &[y]);
+    let picked = push(&mut g, Op::Mul, &[oh, logp]);
+    let total = push(&mut g, Op::Sum(vec![0, 1]), &[picked]);
+    let inv_b = g.constant(-1.0 / b as f32);
+    let loss = push(&mut g, Op::Mul, &[total, inv_b]);
+    // Accuracy.
+    let pred = push(&mut g, Op::Argmax(1), &[logits]);
+    let hit = push(&mut g, Op::Eq, &[pred, y]);
+    let hits = push(&mut g, Op::Sum(vec![0]), &[hit]);
+    let inv_b1 = g.constant(1.0 / b as f32);
+    let acc = push(&mut g, Op::Mul, &[hits, inv_b1]);
+    // Backward: dlogits = (softmax - onehot) / B.
+    let sr = push(&mut g, Op::Reshape(vec![b, 1]), &[s]);
+    let sb = push(&mut g, Op::Broadcast(vec![b, c]), &[sr]);
+    let sm = push(&mut g, Op::Div, &[e, sb]);
+    let diff = push(&mut g, Op::Sub, &[sm, oh]);
+    let ib = k(&mut g, 1.0 / b as f32, &[b, c]);
+    let dlogits = push(&mut g, Op::Mul, &[diff, ib]);
+    let dw2 = push(&mut g, Op::MatMul { ta: true, tb: false }, &[act, dlogits]);
+    let db2 = push(&mut g, Op::Sum(vec![0]), &[dlogits]);
+    let dact = push(&mut g, Op::MatMul { ta: false, tb: true }, &[dlogits, w2]);
+    let zero2 = k(&mut g, 0.0, &[b, h]);
+    let mask = push(&mut g, Op::Gt, &[pre, zero2]);
+    let dpre = push(&mut g, Op::Mul, &[dact, mask]);
+    let dw1 = push(&mut g, Op::MatMul { ta: true, tb: false }, &[x, dpre]);
+    let db1 = push(&mut g, Op::Sum(vec![0]), &[dpre]);
+    // SGD.
+    let sgd = |g: &mut Graph, p: NodeId, dp: NodeId, name: &str| {
+        let shape = g.ty(p).shape.clone();
+        let lr = k(g, 0.1, &shape);
+        let step = push(g, Op::Mul, &[lr, dp]);
+        let p_new = push(g, Op::Sub, &[p, step]);
+        g.add_output(name, p_new, OutputRole::Param);
+    };
+    sgd(&mut g, w1, dw1, "h1.w");
+    sgd(&mut g, b1, db1, "h1.b");
+    sgd(&mut g, w2, dw2, "out.w");
+    sgd(&mut g, b2, db2, "out.b");
+    g.add_output("loss", loss, OutputRole::Loss);
+    g.add_output("accuracy", acc, OutputRole::Metric);
+    g
+}
+
+mod mlp {
+    use super::*;
+
+    #[test]
+    fn train_step_matches_interpreter() {
+        let g = mlp_step(8, 6, 5, 3);
+        let mut rng = Rng(5);
+        let mut inputs: Vec<Tensor> = g.inputs.iter().map(|i| random_input(i, &mut rng, (-1.0, 1.0))).collect();
+        inputs[1].data.iter_mut().for_each(|l| *l = (*l).min(2.0));
+        check_with(&g, &inputs);
+    }
+
+    /// A learnable problem (the label is the sign of the first feature) loses most of its loss.
+    #[test]
+    fn train_step_trains() {
+        let g = mlp_step(16, 4, 8, 3);
+        let mut exe = Executable::compile(&g, &opts()).expect("compiles");
+        let mut rng = Rng(9);
+        for (i, input) in g.inputs.iter().enumerate() {
+            if input.ty.dtype == DType::F32 {
+                let t = random_input(input, &mut rng, (-1.0, 1.0));
+                exe.slot_mut(i).iter_mut().zip(&t.data).for_each(|(d, &s)| *d = s as f32);
+            }
+        }
+        let x: Vec<f32> = exe.input("x").expect("x").to_vec();
+        let labels = exe.input_i32_mut("y").expect("labels");
+        labels.iter_mut().enumerate().for_each(|(r, l)| *l = i32::from(x[r * 4] > 0.0));
+        exe.run();
+        let first = exe.output("loss").expect("loss")[0];
+        for _ in 0..300 {
+            exe.run();
+        }
+        let last = exe.output("loss").expect("loss")[0];
+        assert!(last < first * 0.5, "loss went from {first} to {last}");
+        assert_eq!(exe.output("accuracy").expect("accuracy"), [1.0]);
+    }
+
+    #[test]
+    fn kernels_snapshot() {
+        insta::assert_snapshot!(print_kernels(&mlp_step(4, 6, 5, 3)).expect("fuses"));
+    }
+
+    #[test]
+    fn memory_plan_snapshot() {
+        insta::assert_snapshot!(print_plan(&mlp_step(4, 6, 5, 3)).expect("plans"));
+    }
+
+    #[test]
+    fn stats_and_clif() {
+        let g = mlp_step(4, 6, 5, 3);
+        let exe = Executable::compile(&g, &CompileOptions { keep_clif: true, ..opts() }).expect("compiles");
+        let clif = exe.clif().expect("kept");
+        assert!(clif.contains("call fn") && clif.contains("f32x4"), "{clif}");
+        let stats = exe.stats();
+        assert!(stats.clif_insts > 100 && stats.arena_bytes > 0, "{stats:?}");
+    }
+}
+
+/// Maximum relative errors of the polynomial approximations over dense sweeps.
+mod approx {
+    use super::*;
+
+    /// Runs `op` over `xs` (vector body and scalar remainder both cover the sweep) and returns the
+    /// largest relative error against f64.
+    fn max_rel_error(op: Op, xs: &[f32], exact: fn(f64) -> f64) -> f64 {
+        let mut g = Graph::new("sweep");
+        let x = f32_input(&mut g, "x", &[xs.len()]);
+        let y = push(&mut g, op.clone(), &[x]);
+        g.add_output("y", y, OutputRole::Metric);
+        let mut worst = 0.0f64;
+        // The same points through the vector loop and, shifted by one, the scalar remainder.
+        let mut exe = Executable::compile(&g, &opts()).expect("compiles");
+        exe.input_mut("x").expect("x").copy_from_slice(xs);
+        exe.run();
+        for (&x, &y) in xs.iter().zip(exe.output("y").expect("y")) {
+            let want = exact(f64::from(x));
+            worst = worst.max(((f64::from(y) - want) / want).abs());
+        }
+        let mut g1 = Graph::new("scalar");
+        let x1 = f32_input(&mut g1, "x", &[3]);
+        let y1 = push(&mut g1, op, &[x1]);
+        g1.add_output("y", y1, OutputRole::Metric);
+        let mut exe1 = Executable::compile(&g1, &opts()).expect("compiles");
+        for chunk in xs.chunks(3997).map(|c| &c[..3.min(c.len())]) {
+            let mut buf = [1.0f32; 3];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            exe1.input_mut("x").expect("x").copy_from_slice(&buf);
+            exe1.run();
+            for (&x, &y) in buf.iter().zip(exe1.output("y").expect("y")) {
+                let want = exact(f64::from(x));
+                worst = worst.max(((f64::from(y) - want) / want).abs());
+            }
+        }
+        worst
+    }
+
+    fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f32> {
+        (0..n).map(|i| (lo + (hi - lo) * i as f64 / (n - 1) as f64) as f32).collect()
+    }
+
+    #[test]
+    fn exp_error() {
+        let err = max_rel_error(Op::Exp, &linspace(-87.0, 88.0, 1 << 20), f64::exp);
+        eprintln!("exp max relative error {err:e}");
+        assert!(err <= 1e-7, "exp max relative error {err:e}");
+    }
+
+    #[test]
+    fn log_error() {
+        let xs: Vec<f32> = linspace(-30.0, 30.0, 1 << 20).iter().map(|&t| 10f64.powf(f64::from(t)) as f32).collect();
+        let err = max_rel_error(Op::Log, &xs, f64::ln);
+        eprintln!("log max relative error {err:e}");
+        assert!(err <= 1e-7, "log max relative error {err:e}");
+    }
+
+    #[test]
+    fn tanh_error() {
+        let xs: Vec<f32> = linspace(-10.0, 10.0, 1 << 20).into_iter().filter(|&x| x != 0.0).collect();
+        let err = max_rel_error(Op::Tanh, &xs, f64::tanh);
+        eprintln!("tanh max relative error {err:e}");
+        assert!(err <= 1.5e-7, "tanh max relative error {err:e}");
+    }
+
+    #[test]
+    fn special_values() {
+        let specials = [0.0, -0.0, 1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40, -1.0, 100.0, -200.0];
+        let mut g = Graph::new("specials");
+        let x = f32_input(&mut g, "x", &[specials.len()]);
+        for (name, op) in [("exp", Op::Exp), ("log", Op::Log), ("tanh", Op::Tanh)] {
+            let y = push(&mut g, op, &[x]);
+            g.add_output(name, y, OutputRole::Metric);
+        }
+        let t = Tensor::new(vec![specials.len()], specials.iter().map(|&v| f64::from(v)).collect());
+        check_with(&g, &[t]);
+    }
+}
