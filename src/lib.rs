@@ -4,7 +4,9 @@
 pub mod autodiff;
 pub mod codegen;
 pub mod diag;
+pub mod driver;
 pub mod ir;
 pub mod passes;
 pub mod runtime;
+pub mod sema;
 pub mod syntax;

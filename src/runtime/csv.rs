@@ -6,9 +6,6 @@
 //! are skipped; `\n` and `\r\n` line ends are both fine. Every data field must be a finite
 //! number. Anything else is a [`Diag`] naming the file, line and column.
 
-// `Diag` is the project-wide error type; it is large, but errors here are rare and one-off.
-#![allow(clippy::result_large_err)]
-
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::{self, Write};

@@ -8,9 +8,6 @@
 //! - Arguments come from the user's `.grad` file, so bad ones are [`Diag`]s pointing at the
 //!   generator expression.
 
-// `Diag` is the project-wide error type; it is large, but errors here are rare and one-off.
-#![allow(clippy::result_large_err)]
-
 use std::f64::consts::{PI, TAU};
 
 use super::rng::Rng;
@@ -395,6 +392,35 @@ pub fn sine(p: &Sine, seed: u64, span: Span) -> Result<Dataset, Diag> {
         y.push((x.sin() + p.noise * noise.normal()) as f32);
     }
     Ok(Dataset { features, n: p.n, d: 1, labels: Labels::Targets { y, k: 1 } })
+}
+
+/// `random(...)`: features uniform in `[-1, 1)` and labels uniform over the classes, unrelated
+/// to each other: a workload for benchmarks, where only the shapes matter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Random {
+    /// Number of rows.
+    pub n: usize,
+    /// Number of features.
+    pub dim: usize,
+    /// Number of classes.
+    pub classes: usize,
+}
+
+/// Generates a [`Random`] dataset.
+pub fn random(p: &Random, seed: u64, span: Span) -> Result<Dataset, Diag> {
+    check_n("random", p.n, p.dim.max(1), span)?;
+    if p.dim == 0 || p.classes == 0 {
+        return Err(arg_error(
+            span,
+            "random: `dim` and `classes` must be at least 1".into(),
+            "e.g. `random(n: 1000, dim: 784, classes: 10)`",
+        ));
+    }
+    let root = Rng::new(seed);
+    let (mut xs, mut ys) = (root.fork("x"), root.fork("y"));
+    let features = (0..p.n * p.dim).map(|_| xs.uniform_range(-1.0, 1.0) as f32).collect();
+    let y = (0..p.n).map(|_| ys.below(p.classes as u64) as i32).collect();
+    Ok(Dataset { features, n: p.n, d: p.dim, labels: Labels::Classes { y, classes: p.classes } })
 }
 
 /// Per-feature mean and standard deviation, as applied by [`standardize`].

@@ -7,9 +7,6 @@
 //! PyTorch rejects fan-based initializers below rank 2; we define `fan_in = fan_out = n` for a
 //! vector of length `n` and `1` for a scalar, so `he_normal` on a bias means something.
 
-// `Diag` is the project-wide error type; it is large, but errors here are rare and one-off.
-#![allow(clippy::result_large_err)]
-
 use super::rng::Rng;
 use crate::diag::{Diag, Span};
 

@@ -41,30 +41,61 @@ impl<W: Write> MetricsLog<W> {
     /// # Panics
     /// If `metrics` has a different length than the list of names.
     pub fn log(&mut self, step: u64, loss: f32, lr: f32, metrics: &[f32]) -> io::Result<()> {
-        assert_eq!(metrics.len(), self.keys.len(), "one value per metric name");
+        self.record(&Record { step, loss, lr, metrics, params: &[], last: false })
+    }
+
+    /// Writes one line: the step's numbers, then each parameter (a number, or an array for
+    /// a tensor), then `"final": true` on the line that closes a run.
+    ///
+    /// # Panics
+    /// If `metrics` has a different length than the list of names, or a parameter is named like a key.
+    pub fn record(&mut self, r: &Record<'_>) -> io::Result<()> {
+        assert_eq!(r.metrics.len(), self.keys.len(), "one value per metric name");
         let line = &mut self.line;
         line.clear();
         // Writing to a String cannot fail.
-        let _ = write!(line, "{{\"step\": {step}");
-        let named = [("\"loss\"", loss), ("\"lr\"", lr)].into_iter();
-        let values = named.chain(self.keys.iter().map(String::as_str).zip(metrics.iter().copied()));
-        let mut non_finite = Vec::new();
+        let _ = write!(line, "{{\"step\": {}", r.step);
+        let named = [("\"loss\"", r.loss), ("\"lr\"", r.lr)].into_iter();
+        let values = named.chain(self.keys.iter().map(String::as_str).zip(r.metrics.iter().copied()));
+        let mut non_finite: Vec<String> = Vec::new();
         for (key, value) in values {
             line.push_str(", ");
             line.push_str(key);
             line.push_str(": ");
-            if value.is_finite() {
-                push_f32(line, value);
-            } else {
-                line.push_str("null");
-                non_finite.push(key);
+            push_value(line, value, &mut non_finite, key);
+        }
+        for (name, values) in r.params {
+            assert!(
+                !["step", "loss", "lr", "final", "non_finite"].contains(&name.as_str()),
+                "parameter `{name}` shadows a key"
+            );
+            let key = json_string(name);
+            line.push_str(", ");
+            line.push_str(&key);
+            line.push_str(": ");
+            match values.as_slice() {
+                [v] => push_value(line, *v, &mut non_finite, &key),
+                vs => {
+                    line.push('[');
+                    for (i, v) in vs.iter().enumerate() {
+                        if i > 0 {
+                            line.push_str(", ");
+                        }
+                        push_value(line, *v, &mut non_finite, &key);
+                    }
+                    line.push(']');
+                }
             }
         }
+        if r.last {
+            line.push_str(", \"final\": true");
+        }
         if !non_finite.is_empty() {
+            non_finite.dedup();
             line.push_str(", \"non_finite\": [");
             line.push_str(&non_finite.join(", "));
             line.push(']');
-            self.first_non_finite.get_or_insert(step);
+            self.first_non_finite.get_or_insert(r.step);
         }
         line.push_str("}\n");
         self.out.write_all(line.as_bytes())?;
@@ -79,6 +110,33 @@ impl<W: Write> MetricsLog<W> {
     /// The underlying writer.
     pub fn into_inner(self) -> W {
         self.out
+    }
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// Steps taken.
+    pub step: u64,
+    /// The loss (of this step's batch, or over the data on the final line).
+    pub loss: f32,
+    /// The learning rate used.
+    pub lr: f32,
+    /// One value per metric name.
+    pub metrics: &'a [f32],
+    /// Parameters to include, by name.
+    pub params: &'a [(String, Vec<f32>)],
+    /// Marks the line that closes a run.
+    pub last: bool,
+}
+
+/// Appends a number, or `null` (noting `key`) when it is not finite.
+fn push_value(line: &mut String, value: f32, non_finite: &mut Vec<String>, key: &str) {
+    if value.is_finite() {
+        push_f32(line, value);
+    } else {
+        line.push_str("null");
+        non_finite.push(key.to_string());
     }
 }
 

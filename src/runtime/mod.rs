@@ -6,3 +6,5 @@ pub mod data;
 pub mod init;
 pub mod log;
 pub mod rng;
+pub mod source;
+pub mod train;

@@ -2,5 +2,6 @@
 
 pub mod ast;
 mod parse;
+pub mod print;
 
 pub use parse::{parse, KEYWORDS, MAX_EXPR_DEPTH, MAX_NESTING};
