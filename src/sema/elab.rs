@@ -321,7 +321,15 @@ impl<'m> Elab<'m> {
 
     /// Applies a binary elementwise op with numpy broadcasting.
     fn broadcast_op(&mut self, op: Op, a: NodeId, b: NodeId, span: Span) -> Result<NodeId, Diag> {
-        let (sa, sb) = (self.g.ty(a).shape.clone(), self.g.ty(b).shape.clone());
+        let (ta, tb) = (self.g.ty(a).clone(), self.g.ty(b).clone());
+        let numeric = ta.dtype == DType::F32 && tb.dtype == DType::F32;
+        if op != Op::Eq && !numeric {
+            let msg = format!("`{}` needs f32 operands, found {ta} and {tb}", op.name());
+            return Err(self.locate(Diag::new("gradc::type::dtype", msg.clone())
+                .at(span, msg)
+                .help("i32 values are class labels; turn them into f32 rows with one_hot(labels, classes)")));
+        }
+        let (sa, sb) = (ta.shape, tb.shape);
         let Some(shape) = broadcast_shapes(&sa, &sb) else {
             let msg = format!("cannot broadcast {} with {}", fmt_shape(&sa), fmt_shape(&sb));
             return Err(self.locate(
