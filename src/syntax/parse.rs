@@ -52,8 +52,26 @@ const HELP_SYNTAX: &str = "check the syntax near here; see docs/LANGUAGE.md";
 #[grammar = "../grammar/grad.pest"]
 struct GradParser;
 
+/// Stack of the thread `parse` runs on: 8 times what the deepest accepted input needs in a
+/// debug build (about 1 MiB for pest, 2 MiB for lowering); only the pages touched are committed.
+const PARSE_STACK_BYTES: usize = 16 << 20;
+
 /// Parses one source file into its AST; every span refers to `file`.
+///
+/// Runs on a thread of its own with a known stack, so that the nesting bounds above are safe
+/// whatever stack the caller has (a test thread's 2 MiB is about what a debug build needs).
 pub fn parse(source: &str, file: FileId) -> Result<File, Diag> {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new().name("gradc-parse".to_string()).stack_size(PARSE_STACK_BYTES);
+        match thread.spawn_scoped(scope, || parse_on_this_stack(source, file)) {
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had (a resource limit): the caller's stack is the next best.
+            Err(_) => parse_on_this_stack(source, file),
+        }
+    })
+}
+
+fn parse_on_this_stack(source: &str, file: FileId) -> Result<File, Diag> {
     let scan = scan(source, file)?;
     let mut pairs = GradParser::parse(Rule::file, source).map_err(|err| syntax_error(&err, source, file, &scan))?;
     let file_pair = pairs.next().expect("grammar: a successful parse of `file` is one pair");
@@ -67,6 +85,8 @@ pub fn parse(source: &str, file: FileId) -> Result<File, Diag> {
 struct Scan {
     /// The innermost bracket still open at the end of the file, as (offset, character).
     unclosed: Option<(usize, char)>,
+    /// Where a block comment starts that is never closed.
+    open_comment: Option<usize>,
 }
 
 /// Walks the text as the grammar tokenises it (skipping comments and strings) and rejects bracket
@@ -75,6 +95,7 @@ fn scan(source: &str, file: FileId) -> Result<Scan, Diag> {
     let bytes = source.as_bytes();
     // Open brackets; never longer than MAX_NESTING + 1.
     let mut open: Vec<(usize, char)> = Vec::new();
+    let mut open_comment = None;
     let mut i = 0;
     // All delimiters are ASCII, so walking bytes never splits a character that matters.
     while i < bytes.len() {
@@ -83,13 +104,19 @@ fn scan(source: &str, file: FileId) -> Result<Scan, Diag> {
                 i = source[i..].find('\n').map_or(bytes.len(), |n| i + n);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = source[i + 2..].find("*/").map_or(bytes.len(), |n| i + 2 + n + 2);
+                i = match source[i + 2..].find("*/") {
+                    Some(n) => i + 2 + n + 2,
+                    None => {
+                        open_comment = Some(i);
+                        bytes.len()
+                    }
+                };
             }
             b'"' => {
                 i += 1;
                 // A string ends at its closing quote or, unterminated, at the end of the line.
                 while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    i += if bytes[i] == b'\\' && bytes.get(i + 1) != Some(&b'\n') { 2 } else { 1 };
                 }
                 i += 1;
             }
@@ -112,7 +139,7 @@ fn scan(source: &str, file: FileId) -> Result<Scan, Diag> {
             _ => i += 1,
         }
     }
-    Ok(Scan { unclosed: open.last().copied() })
+    Ok(Scan { unclosed: open.last().copied(), open_comment })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,10 +164,10 @@ fn syntax_error(err: &pest::error::Error<Rule>, source: &str, file: FileId, scan
     };
     let found = describe_found(source, pos);
     let rest = &source[pos.min(source.len())..];
-    if rest.starts_with("/*") {
-        // The comment never ends, so pest could not skip it and saw a stray `/`.
+    if let Some(at) = scan.open_comment.filter(|&at| pos >= at) {
+        // pest could not skip the comment, so it read `/*` as operators or stray characters.
         return Diag::new(CODE_PARSE, "unterminated block comment")
-            .at(Span::new(file, pos, pos + 2), "this comment is never closed")
+            .at(Span::new(file, at, at + 2), "this comment is never closed")
             .help("close it with `*/`");
     }
     if positives.contains(&Rule::quote) && positives.contains(&Rule::escape) {
@@ -463,18 +490,19 @@ fn expr_too_deep(span: Span, depth: usize) -> Diag {
 }
 
 impl Lower {
-    /// Where a pair's text starts and its last token ends.
+    /// Where a pair's text lies: exact for tokens and for rules that end in one (`)`, `}`).
     ///
     /// A rule ending in an optional part or a repetition (`x = e`, whose `e` may continue with
     /// an operator) keeps the whitespace and comments pest skipped before trying that part, so
-    /// the pair's own end can lie past the text. Its last token's end cannot: tokens are atomic.
-    /// The walk costs the children of each pair on the way, and stops at the first bracket.
+    /// its end can lie past the text; those rules use [`Lower::span_until`] instead.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
-        let mut last = pair.clone();
-        while let Some(child) = last.clone().into_inner().next_back() {
-            last = child;
-        }
-        Span::new(self.file, pair.as_span().start(), last.as_span().end())
+        let s = pair.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    /// From a pair's start to `end`, the end of its last lowered part.
+    fn span_until(&self, pair: &Pair<'_, Rule>, end: usize) -> Span {
+        Span::new(self.file, pair.as_span().start(), end)
     }
 
     fn lower_file(&self, pair: Pair<'_, Rule>) -> Result<File, Diag> {
@@ -531,24 +559,25 @@ impl Lower {
     }
 
     fn lower_param_decl(&self, pair: Pair<'_, Rule>) -> Result<ParamDecl, Diag> {
-        let span = self.span(&pair);
+        let start = pair.clone();
         let mut parts = parts(pair);
         let name = self.lower_ident(next(&mut parts, "param name"));
         let ty = self.lower_ty(next(&mut parts, "param type"))?;
-        let init = parts.next().map(|p| self.lower_expr(p)).transpose()?.map(|o| o.expr);
-        Ok(ParamDecl { name, ty, init, span })
+        let init = parts.next().map(|p| self.lower_expr(p)).transpose()?;
+        let end = init.as_ref().map_or(ty.span().end, |init| init.outer.end);
+        Ok(ParamDecl { name, ty, init: init.map(|o| o.expr), span: self.span_until(&start, end) })
     }
 
     fn lower_data_item(&self, pair: Pair<'_, Rule>) -> Result<DataDecl, Diag> {
-        let span = self.span(&pair);
+        let start = pair.clone();
         let mut parts = parts(pair);
         let name = self.lower_ident(next(&mut parts, "data name"));
-        let value = self.lower_expr(next(&mut parts, "data value"))?.expr;
-        Ok(DataDecl { name, value, span })
+        let value = self.lower_expr(next(&mut parts, "data value"))?;
+        Ok(DataDecl { name, span: self.span_until(&start, value.outer.end), value: value.expr })
     }
 
     fn lower_func_item(&self, pair: Pair<'_, Rule>) -> Result<FuncDecl, Diag> {
-        let span = self.span(&pair);
+        let start = pair.clone();
         let mut parts = parts(pair);
         let keyword = next(&mut parts, "function keyword");
         let kind = match keyword.as_rule() {
@@ -566,8 +595,8 @@ impl Lower {
             ret = Some(self.lower_ty(p)?);
             p = next(&mut parts, "function body");
         }
-        let body = self.lower_body(p)?;
-        Ok(FuncDecl { kind, name, params, ret, body, span })
+        let (body, end) = self.lower_body(p)?;
+        Ok(FuncDecl { kind, name, params, ret, body, span: self.span_until(&start, end) })
     }
 
     fn lower_optimizer_item(&self, pair: Pair<'_, Rule>) -> Result<FuncDecl, Diag> {
@@ -580,7 +609,7 @@ impl Lower {
     }
 
     fn lower_loss_item(&self, pair: Pair<'_, Rule>) -> Result<FuncDecl, Diag> {
-        let span = self.span(&pair);
+        let start = pair.clone();
         let mut parts = parts(pair);
         // The loss is named by its keyword, which is what a user would point at.
         let name = self.lower_ident(next(&mut parts, "loss keyword"));
@@ -590,8 +619,8 @@ impl Lower {
             params = self.lower_formals(p)?;
             p = next(&mut parts, "loss body");
         }
-        let body = self.lower_body(p)?;
-        Ok(FuncDecl { kind: FuncKind::Loss, name, params, ret: None, body, span })
+        let (body, end) = self.lower_body(p)?;
+        Ok(FuncDecl { kind: FuncKind::Loss, name, params, ret: None, body, span: self.span_until(&start, end) })
     }
 
     fn lower_train_item(&self, pair: Pair<'_, Rule>) -> Result<TrainBlock, Diag> {
@@ -637,7 +666,9 @@ impl Lower {
     }
 
     fn lower_ty_tensor(&self, pair: Pair<'_, Rule>) -> Result<TypeExpr, Diag> {
-        let span = self.span(&pair);
+        // The last token is `]` or, for a scalar, the dtype; the pair may reach further.
+        let last = pair.clone().into_inner().next_back().expect("grammar: a tensor type has a dtype");
+        let span = self.span_until(&pair, last.as_span().end());
         let mut parts = parts(pair);
         let dtype = self.lower_dtype(next(&mut parts, "dtype"));
         let dims = parts
@@ -669,11 +700,18 @@ impl Lower {
         Ok(Dim::Lit(size, span))
     }
 
-    /// The silent `body` rule leaves one pair: the expression after `=`, or a block.
-    fn lower_body(&self, p: Pair<'_, Rule>) -> Result<Block, Diag> {
+    /// The silent `body` rule leaves one pair: the expression after `=`, or a block. Returns
+    /// the block and where the body's text ends.
+    fn lower_body(&self, p: Pair<'_, Rule>) -> Result<(Block, usize), Diag> {
         match p.as_rule() {
-            Rule::expr => Ok(Block { stmts: vec![], result: Some(self.lower_expr(p)?.expr) }),
-            Rule::block => self.lower_block(p),
+            Rule::expr => {
+                let result = self.lower_expr(p)?;
+                Ok((Block { stmts: vec![], result: Some(result.expr) }, result.outer.end))
+            }
+            Rule::block => {
+                let end = p.as_span().end();
+                Ok((self.lower_block(p)?, end))
+            }
             _ => grammar_bug(&p),
         }
     }
@@ -702,16 +740,16 @@ impl Lower {
     }
 
     fn lower_let_stmt(&self, pair: Pair<'_, Rule>) -> Result<Stmt, Diag> {
-        let span = self.span(&pair);
+        let start = pair.clone();
         let mut parts = parts(pair);
         let name = self.lower_ident(next(&mut parts, "let name"));
-        let value = self.lower_expr(next(&mut parts, "let value"))?.expr;
-        Ok(Stmt::Let { name, value, span })
+        let value = self.lower_expr(next(&mut parts, "let value"))?;
+        Ok(Stmt::Let { name, span: self.span_until(&start, value.outer.end), value: value.expr })
     }
 
     /// `x = e` binds; `x op= e` becomes `x = x op e`, the new nodes spanning the statement.
     fn lower_assign_stmt(&self, pair: Pair<'_, Rule>) -> Result<Stmt, Diag> {
-        let span = self.span(&pair);
+        let start = pair.clone();
         let mut parts = parts(pair);
         let name = self.lower_ident(next(&mut parts, "assigned name"));
         let mut p = next(&mut parts, "assigned value");
@@ -726,6 +764,7 @@ impl Lower {
             p = next(&mut parts, "assigned value");
         }
         let rhs = self.lower_expr(p)?;
+        let span = self.span_until(&start, rhs.outer.end);
         let value = match op {
             None => rhs.expr,
             Some(op) => {
@@ -739,15 +778,22 @@ impl Lower {
     }
 
     fn lower_state_stmt(&self, pair: Pair<'_, Rule>) -> Result<Stmt, Diag> {
-        let span = self.span(&pair);
-        let vars = parts(pair).map(|p| self.lower_state_var(p)).collect::<Result<_, _>>()?;
-        Ok(Stmt::State { vars, span })
+        let start = pair.clone();
+        let mut vars = vec![];
+        let mut end = start.as_span().end();
+        for p in parts(pair) {
+            let (name, value) = self.lower_state_var(p)?;
+            end = value.outer.end;
+            vars.push((name, value.expr));
+        }
+        Ok(Stmt::State { vars, span: self.span_until(&start, end) })
     }
 
-    fn lower_state_var(&self, pair: Pair<'_, Rule>) -> Result<(Ident, Expr), Diag> {
+    /// A state variable and its initial value, whose end is the statement's so far.
+    fn lower_state_var(&self, pair: Pair<'_, Rule>) -> Result<(Ident, Operand), Diag> {
         let mut parts = parts(pair);
         let name = self.lower_ident(next(&mut parts, "state name"));
-        let value = self.lower_expr(next(&mut parts, "state value"))?.expr;
+        let value = self.lower_expr(next(&mut parts, "state value"))?;
         Ok((name, value))
     }
 
@@ -1471,6 +1517,10 @@ train {
             assert_eq!(ex(name), name);
             assert_eq!(ex(&format!("{name}(1)")), format!("({name} 1)"));
         }
+        // ... so they do not start declarations either.
+        for src in ["losses = 1", "database d = x", "model_a m(x) = x", "params w: f32"] {
+            assert_eq!(err(src).message, "expected a declaration", "{src}");
+        }
     }
 
     #[test]
@@ -1690,6 +1740,9 @@ train {
         assert_eq!(err("train {}\nx = 1").message, "expected a declaration or end of file");
         assert_eq!(err("fn f(x) x").message, "expected `{`, `->` or `=`");
         assert_eq!(err("/* open").message, "unterminated block comment");
+        let d = err("loss = 1 /* open\n x");
+        assert_eq!((d.message.as_str(), d.label.unwrap().0), ("unterminated block comment", sp(9, 11)));
+        assert_eq!(err("loss = 1 $ /* open").message, "expected a declaration, an operator or end of file");
         assert_eq!(err("loss = \"open\nx").message, "unterminated string");
         assert_eq!(err(r#"loss = "a\q""#).message, "unknown escape sequence in a string");
     }
@@ -1712,8 +1765,13 @@ train {
     }
 
     #[test]
-    fn deepest_accepted_nesting_parses_in_a_test_thread() {
-        // Test threads have small stacks (2 MiB), smaller than a main thread's.
+    fn deepest_accepted_nesting_parses_even_on_a_small_stack() {
+        // `parse` brings its own stack: a caller on 256 KiB is fine (a debug build needs ~2 MiB).
+        let small = std::thread::Builder::new().stack_size(256 << 10);
+        small.spawn(deepest_accepted_nesting).unwrap().join().unwrap();
+    }
+
+    fn deepest_accepted_nesting() {
         let depth = MAX_NESTING - 2; // `loss(...) { ... }`: braces and formals count too.
         let parens = format!("loss = {}x{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
         assert_eq!(ex(&parens[7..]), "x");
@@ -1757,19 +1815,6 @@ train {
         let list = format!("loss = [{}]", "1,".repeat(100_000));
         let file = ok(&list);
         assert!(matches!(&func(&file, 0).body.result.as_ref().unwrap().kind, ExprKind::List(v) if v.len() == 100_000));
-    }
-
-    #[test]
-    #[ignore = "timing; run with --release -- --ignored"]
-    fn one_megabyte_line_timing() {
-        let src = format!("loss = 1{}", "+1".repeat(500_000));
-        let start = std::time::Instant::now();
-        let _ = parse(&src, F);
-        println!("1 MB of `+1`: {:?}", start.elapsed());
-        let src = format!("loss = f({})", "1,".repeat(500_000));
-        let start = std::time::Instant::now();
-        let _ = parse(&src, F);
-        println!("1 MB call: {:?}", start.elapsed());
     }
 
     // --- Spans ----------------------------------------------------------------------------------
