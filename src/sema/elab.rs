@@ -325,9 +325,11 @@ impl<'m> Elab<'m> {
         let numeric = ta.dtype == DType::F32 && tb.dtype == DType::F32;
         if op != Op::Eq && !numeric {
             let msg = format!("`{}` needs f32 operands, found {ta} and {tb}", op.name());
-            return Err(self.locate(Diag::new("gradc::type::dtype", msg.clone())
-                .at(span, msg)
-                .help("i32 values are class labels; turn them into f32 rows with one_hot(labels, classes)")));
+            return Err(self.locate(
+                Diag::new("gradc::type::dtype", msg.clone())
+                    .at(span, msg)
+                    .help("i32 values are class labels; turn them into f32 rows with one_hot(labels, classes)"),
+            ));
         }
         let (sa, sb) = (ta.shape, tb.shape);
         let Some(shape) = broadcast_shapes(&sa, &sb) else {

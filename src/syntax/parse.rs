@@ -10,10 +10,6 @@
 //!
 //! Everything else in the grammar is flat repetition, which pest runs as loops.
 
-// `Diag` (src/diag.rs) is the project-wide error type and is 144 bytes; errors are the cold
-// path here, and shrinking it (boxing its fields) is a change for diag.rs, not for each stage.
-#![allow(clippy::result_large_err)]
-
 use std::cell::Cell;
 
 use pest::error::{ErrorVariant, InputLocation};
