@@ -181,3 +181,85 @@ fn expected(what: &str, span: Span, found: &str) -> Diag {
         .at(span, format!("this is {found}"))
         .help(format!("write {what} here"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resolves and lowers a program over 2-feature, 2-class data with batch 4.
+    fn lower(src: &str) -> Result<Lowered, String> {
+        let mut sources = SourceMap::default();
+        let user = sources.add("test.grad", src.to_string());
+        let render = |d: Diag, s: &SourceMap| d.with_sources(s).render_plain();
+        let file = crate::syntax::parse(src, user).map_err(|d| render(d, &sources))?;
+        let module = resolve(file, user, &mut sources).map_err(|d| render(d, &sources))?;
+        let shape = module.takes_data().then_some(DataShape { features: 2, labels: LabelShape::Classes(2) });
+        module.lower(shape, 4).map_err(|d| render(d, &sources))
+    }
+
+    fn names(l: &Lowered) -> Vec<&str> {
+        l.params.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    const HEADER: &str = "use std.nn.*\nuse std.loss.cross_entropy\ndata d = spirals(n: 8)\n";
+    const TRAIN: &str = "train { data = d, optimizer = adam(lr: 0.01), steps = 1, metrics = [accuracy] }\n";
+
+    #[test]
+    fn nested_layers_nest_names() {
+        let src = format!(
+            "{HEADER}layer block(x, n: int) {{\n h = relu(dense(x, n))\n dense(h, n)\n}}\n\
+             model m(x: f32[B, 2]) -> f32[B, 2] {{\n b1 = block(x, 3)\n dense(b1, 2)\n}}\n\
+             loss(x, y) = cross_entropy(m(x), y)\n{TRAIN}"
+        );
+        let l = lower(&src).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names(&l), ["b1.h.w", "b1.h.b", "b1.out.w", "b1.out.b", "out.w", "out.b"]);
+        assert_eq!(l.params[0].shape, [2, 3]);
+    }
+
+    #[test]
+    fn second_instance_in_one_binding_gets_a_suffix() {
+        let src = format!(
+            "{HEADER}model m(x: f32[B, 2]) -> f32[B, 2] {{\n h = dense(dense(x, 3), 2)\n h\n}}\n\
+             loss(x, y) = cross_entropy(m(x), y)\n{TRAIN}"
+        );
+        let l = lower(&src).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names(&l), ["h.w", "h.b", "h_2.w", "h_2.b"]);
+    }
+
+    #[test]
+    fn the_model_is_shared_by_loss_and_metrics() {
+        let src = format!(
+            "{HEADER}model m(x: f32[B, 2]) -> f32[B, 2] {{ dense(x, 2) }}\nloss(x, y) = cross_entropy(m(x), y)\n{TRAIN}"
+        );
+        let l = lower(&src).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names(&l), ["out.w", "out.b"], "metrics reuse the loss's parameters");
+        assert!(l.forward.output("accuracy").is_some());
+    }
+
+    #[test]
+    fn optimizer_state_is_named_after_its_parameter() {
+        let l = lower("param w: f32[3] = ones\nloss = sum(w^2)\ntrain { optimizer = adam(lr: 0.1), steps = 1 }\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let states: Vec<&str> = l.states.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(states, ["w.m", "w.v"]);
+        assert!(l.update.output("lr").is_some());
+        assert_eq!(l.update.verify(), Ok(()));
+    }
+
+    #[test]
+    fn a_fn_cannot_declare_parameters() {
+        let err = lower("fn f(x) {\n param w: f32 = 0.0\n x * w\n}\nparam t: f32 = 1.0\nloss = f(t)\ntrain { optimizer = sgd(lr: 0.1), steps = 1 }\n")
+            .expect_err("must fail");
+        assert!(err.contains("gradc::param::in_fn"), "{err}");
+    }
+
+    #[test]
+    fn one_parameter_name_with_two_shapes_is_an_error() {
+        let src = format!(
+            "{HEADER}model m(x: f32[B, 2]) -> f32[B, 2] {{ dense(x, 2) }}\nmodel n(x: f32[B, 2]) -> f32[B, 3] {{ dense(x, 3) }}\n\
+             loss(x, y) = cross_entropy(m(x), y) + mean(n(x))\ntrain {{ data = d, optimizer = sgd(lr: 0.1), steps = 1 }}\n"
+        );
+        let err = lower(&src).expect_err("out.w is [2,2] and [2,3]");
+        assert!(err.contains("gradc::param::shape"), "{err}");
+    }
+}
