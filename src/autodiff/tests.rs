@@ -64,7 +64,7 @@ fn op(g: &mut Graph, op: Op, args: &[NodeId]) -> NodeId {
 
 /// Appends the constant `c` broadcast to `shape`.
 fn splat(g: &mut Graph, c: f32, shape: &[usize]) -> NodeId {
-    let k = g.constant(c);
+    let k = g.constant(f64::from(c));
     op(g, Op::Broadcast(shape.to_vec()), &[k])
 }
 
@@ -419,7 +419,7 @@ fn mlp() -> Graph {
     let target = op(&mut g, Op::Sum(vec![1]), &[picked]);
     let ce = op(&mut g, Op::Sub, &[lse, target]);
     let total = op(&mut g, Op::Sum(vec![0]), &[ce]);
-    let inv = g.constant(1.0 / n as f32);
+    let inv = g.constant(1.0 / n as f64);
     let loss = op(&mut g, Op::Mul, &[total, inv]);
     g.add_output("loss", loss, OutputRole::Loss);
     // accuracy = mean(argmax(logits) == y)
@@ -455,7 +455,7 @@ fn backward_snapshot() {
 
 /// SGD with an inverse-square-root schedule: `lr = base / sqrt(t)`, `p <- p - lr * g` for
 /// every parameter of `forward`.
-fn sgd(forward: &Graph, base: f32) -> Graph {
+fn sgd(forward: &Graph, base: f64) -> Graph {
     let mut u = Graph::new("update");
     let step = u.add_input("t", Type::scalar(DType::F32), InputRole::Step);
     let b = u.constant(base);
@@ -525,7 +525,7 @@ fn compose_sgd_matches_manual_step() {
     let names: Vec<&str> = ts.outputs.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(names, ["loss", "accuracy", "h1.w", "h1.b", "out.w", "out.b", "lr"]);
     assert_eq!(tout[..2], bout[..2]);
-    let lr = f64::from(0.1f32) / 2.0;
+    let lr = 0.1 / 2.0;
     for (j, o) in ts.outputs.iter().enumerate().filter(|(_, o)| o.role == OutputRole::Param) {
         let k = f.input_index(&o.name).unwrap();
         let grad = &bout[b.outputs.iter().position(|bo| bo.name == format!("{}.grad", o.name)).unwrap()];

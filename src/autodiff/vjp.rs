@@ -12,7 +12,7 @@ pub(super) fn push(g: &mut Graph, op: Op, args: Vec<NodeId>) -> NodeId {
 }
 
 /// The f32 constant `value` at `shape`: a scalar `Const`, broadcast unless `shape` is `[]`.
-pub(super) fn splat(g: &mut Graph, value: f32, shape: &[usize]) -> NodeId {
+pub(super) fn splat(g: &mut Graph, value: f64, shape: &[usize]) -> NodeId {
     let c = g.constant(value);
     if shape.is_empty() {
         c

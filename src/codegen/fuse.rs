@@ -29,7 +29,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::fmt::Write;
 
 use crate::ir::op::fmt_shape;
-use crate::ir::print::fmt_f32;
+use crate::ir::print::{fmt_const, fmt_f32};
 use crate::ir::{DType, Graph, Op, OutputRole, Shape, Type};
 
 use super::CodegenError;
@@ -342,7 +342,7 @@ impl<'g> Fuser<'g> {
             .iter()
             .map(|node| match &node.op {
                 Op::Input(k) => g.inputs[*k].name.clone(),
-                Op::Const(c) => fmt_f32(*c),
+                Op::Const(c) => fmt_const(*c),
                 _ => {
                     next += 1;
                     format!("%{}", next - 1)
@@ -652,7 +652,7 @@ impl<'g> Fuser<'g> {
     /// Follows a chain of views down to a constant or a buffer with strides over `x`'s shape.
     fn resolve(&mut self, x: usize) -> Result<Resolved, CodegenError> {
         match self.op(x) {
-            Op::Const(c) => Ok(Resolved::Const(*c)),
+            Op::Const(c) => Ok(Resolved::Const(*c as f32)),
             Op::Broadcast(to) => {
                 let a = self.g.nodes[x].args[0].index();
                 Ok(match self.resolve(a)? {

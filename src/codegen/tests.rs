@@ -550,7 +550,7 @@ mod in_place {
         let v = g.add_input("w.v", Type::f32(shape.clone()), InputRole::State);
         let grad = g.add_input("w.grad", Type::f32(shape.clone()), InputRole::Grad);
         let c = |g: &mut Graph, x: f32| {
-            let k = g.constant(x);
+            let k = g.constant(f64::from(x));
             push(g, Op::Broadcast(shape.clone()), &[k])
         };
         let (b1, omb1, b2, omb2, lr, eps) =
@@ -633,7 +633,7 @@ fn mlp_step(batch: usize, features: usize, hidden: usize, classes: usize) -> Gra
     let w2 = g.add_input("out.w", Type::f32(vec![h, c]), InputRole::Param);
     let b2 = g.add_input("out.b", Type::f32(vec![c]), InputRole::Param);
     let k = |g: &mut Graph, v: f32, shape: &[usize]| {
-        let k = g.constant(v);
+        let k = g.constant(f64::from(v));
         push(g, Op::Broadcast(shape.to_vec()), &[k])
     };
     // Forward.
@@ -659,13 +659,13 @@ fn mlp_step(batch: usize, features: usize, hidden: usize, classes: usize) -> Gra
     let oh = push(&mut g, Op::OneHot(c), &[y]);
     let picked = push(&mut g, Op::Mul, &[oh, logp]);
     let total = push(&mut g, Op::Sum(vec![0, 1]), &[picked]);
-    let inv_b = g.constant(-1.0 / b as f32);
+    let inv_b = g.constant(-1.0 / b as f64);
     let loss = push(&mut g, Op::Mul, &[total, inv_b]);
     // Accuracy.
     let pred = push(&mut g, Op::Argmax(1), &[logits]);
     let hit = push(&mut g, Op::Eq, &[pred, y]);
     let hits = push(&mut g, Op::Sum(vec![0]), &[hit]);
-    let inv_b1 = g.constant(1.0 / b as f32);
+    let inv_b1 = g.constant(1.0 / b as f64);
     let acc = push(&mut g, Op::Mul, &[hits, inv_b1]);
     // Backward: dlogits = (softmax - onehot) / B.
     let sr = push(&mut g, Op::Reshape(vec![b, 1]), &[s]);

@@ -58,7 +58,7 @@ impl Simplifier {
     }
 
     /// The scalar constant `id` holds at every element, if it is a `Const` or a broadcast of one.
-    fn konst(&self, id: NodeId) -> Option<f32> {
+    fn konst(&self, id: NodeId) -> Option<f64> {
         let node = self.out.node(id);
         if let Op::Const(c) = node.op {
             Some(c)
@@ -76,7 +76,7 @@ impl Simplifier {
     }
 
     /// The f32 constant `value` at `shape`.
-    fn splat(&mut self, value: f32, shape: &[usize]) -> NodeId {
+    fn splat(&mut self, value: f64, shape: &[usize]) -> NodeId {
         let c = self.out.constant(value);
         if shape.is_empty() {
             c
@@ -89,11 +89,11 @@ impl Simplifier {
     fn rewrite(&mut self, op: &Op, args: &[NodeId], ty: &Type) -> Option<NodeId> {
         let shape = &ty.shape;
         if op.is_elementwise() {
-            let consts: Option<Vec<f32>> = args.iter().map(|&a| self.konst(a)).collect();
+            let consts: Option<Vec<f64>> = args.iter().map(|&a| self.konst(a)).collect();
             if let Some(cs) = consts {
-                let scalars: Vec<Tensor> = cs.iter().map(|&c| Tensor::scalar(f64::from(c))).collect();
+                let scalars: Vec<Tensor> = cs.iter().map(|&c| Tensor::scalar(c)).collect();
                 let refs: Vec<&Tensor> = scalars.iter().collect();
-                let value = eval_op(op, &refs, &Type::scalar(DType::F32)).data[0] as f32;
+                let value = eval_op(op, &refs, &Type::scalar(DType::F32)).data[0];
                 return Some(self.splat(value, shape));
             }
         }

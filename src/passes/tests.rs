@@ -11,7 +11,7 @@ fn op(g: &mut Graph, op: Op, args: &[NodeId]) -> NodeId {
 }
 
 fn splat(g: &mut Graph, c: f32, shape: &[usize]) -> NodeId {
-    let k = g.constant(c);
+    let k = g.constant(f64::from(c));
     op(g, Op::Broadcast(shape.to_vec()), &[k])
 }
 

@@ -164,7 +164,7 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
             e.frames.pop();
             Some(e.scalar(v.ok_or_else(|| no_result(&s.decl))?, s.span, "a schedule")?)
         }
-        (Some(Val::Num(base)), None) => Some(e.g.constant(*base as f32)),
+        (Some(Val::Num(base)), None) => Some(e.g.constant(*base)),
         (_, Some(s)) => {
             return Err(Diag::new(
                 "gradc::train::schedule",
@@ -291,7 +291,7 @@ impl<'m> Elab<'m> {
     fn tensor(&mut self, v: Val, span: Span) -> Result<NodeId, Diag> {
         match v {
             Val::Tensor(n) => Ok(n),
-            Val::Num(x) => Ok(self.g.constant(x as f32)),
+            Val::Num(x) => Ok(self.g.constant(x)),
             other => Err(self.locate(expected("a number or tensor", span, &other.describe(&self.g)))),
         }
     }
@@ -977,7 +977,7 @@ impl<'m> Elab<'m> {
                 let mut r = self.push(op, vec![x], span)?;
                 if name == "mean" {
                     let count: usize = axes.iter().map(|&i| shape[i]).product();
-                    let c = self.g.constant(count as f32);
+                    let c = self.g.constant(count as f64);
                     r = self.broadcast_op(Op::Div, r, c, span)?;
                 }
                 if keepdims {
