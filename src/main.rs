@@ -125,7 +125,7 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
         if rows > 0 { format!("{rows} rows, batch {}", compiled.batch) } else { "no data".into() },
     );
     let summary = train::train(&compiled, cfg, &mut std::io::stderr()).map_err(|d| (d, front.sources.clone()))?;
-    println!("final loss   {:.6}", summary.final_loss);
+    println!("final loss   {}", fmt_loss(summary.final_loss));
     for (name, value) in &summary.metrics {
         println!("{name:<12} {:.4}", value);
     }
@@ -137,6 +137,15 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
     println!("steps/s      {:.0}", summary.steps_per_sec());
     println!("compile time {:.1} ms", summary.compile.as_secs_f64() * 1e3);
     Ok(())
+}
+
+/// Six significant digits, in scientific notation once the loss is small.
+fn fmt_loss(loss: f64) -> String {
+    if loss != 0.0 && loss.abs() < 1e-3 {
+        format!("{loss:.5e}")
+    } else {
+        format!("{loss:.6}")
+    }
 }
 
 fn ir(file: &Path, stage: Stage) -> CliResult {

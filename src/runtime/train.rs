@@ -34,6 +34,21 @@ pub struct RunConfig {
     pub verify: bool,
 }
 
+/// One logged point of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogPoint {
+    /// Steps taken.
+    pub step: usize,
+    /// That step's batch loss.
+    pub loss: f64,
+    /// That step's learning rate.
+    pub lr: f64,
+    /// Metrics over the whole training set, in the order of `Summary::metrics`.
+    pub metrics: Vec<(String, f64)>,
+    /// Parameters of at most 16 elements, after the step.
+    pub params: Vec<(String, Vec<f32>)>,
+}
+
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct Summary {
@@ -45,6 +60,8 @@ pub struct Summary {
     pub metrics: Vec<(String, f64)>,
     /// Final parameter values by name.
     pub params: Vec<(String, Vec<f32>)>,
+    /// Every logged point, in order.
+    pub history: Vec<LogPoint>,
     /// Time in the training loop.
     pub wall: Duration,
     /// Time from source to native code.
@@ -168,6 +185,7 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
 
     let started = Instant::now();
     let mut last_lr = f64::NAN;
+    let mut history = Vec::new();
     for step in 0..total {
         let in_epoch = step % per_epoch;
         if in_epoch == 0 {
@@ -239,7 +257,7 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         };
         log.record(&record).map_err(io_error)?;
     }
-    Ok(Summary { steps: total, final_loss, metrics, params, wall, compile })
+    Ok(Summary { steps: total, final_loss, metrics, params, history, wall, compile })
 }
 
 /// An in-place bar on a terminal; otherwise a line at each log point.
