@@ -223,8 +223,8 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
                 eval.take_state(&main.exe, &param_names);
                 run_eval(&mut eval, data, &all_rows, &metric_names).1
             };
+            let params = read_params(&main.exe, &small_params);
             if let Some(log) = &mut log {
-                let params = read_params(&main.exe, &small_params);
                 let values: Vec<f32> = metrics.iter().map(|m| m.1 as f32).collect();
                 let record = Record {
                     step: step as u64 + 1,
@@ -236,6 +236,7 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
                 };
                 log.record(&record).map_err(io_error)?;
             }
+            history.push(LogPoint { step: step + 1, loss, lr: last_lr, metrics, params });
             progress.update(step as u64 + 1, loss as f32).map_err(io_error)?;
         }
     }
