@@ -96,10 +96,38 @@ pub struct Compiled {
 /// Compiles a parsed file to optimised graphs; data files are read here.
 pub fn compile(front: &mut Front) -> Result<Compiled, Diag> {
     let started = Instant::now();
+    let module = resolve(front)?;
+    compile_module(module, &front.dir, started)
+}
+
+/// Compiles each run of the file's `compare` block, labelled as written; the runs share the
+/// model, the data, the initial weights and the data order, and differ in optimizer or schedule.
+pub fn compile_variants(front: &mut Front) -> Result<Vec<(String, Compiled)>, Diag> {
+    let started = Instant::now();
+    let module = resolve(front)?;
+    let labels = module.variants();
+    if labels.is_empty() {
+        return Err(Diag::new("gradc::compare::missing", "this program has no compare block")
+            .at(crate::diag::Span::new(front.user, 0, 0), "expected a `compare { ... }` block in this file")
+            .help("add e.g. `compare { optimizers = [sgd(lr: 0.1), adam(lr: 0.01)] }`"));
+    }
+    let mut runs = Vec::new();
+    for (i, label) in labels.into_iter().enumerate() {
+        runs.push((label, compile_module(module.with_variant(i), &front.dir, started)?));
+    }
+    Ok(runs)
+}
+
+/// Resolves the parsed file against the stdlib (the AST moves into the module).
+fn resolve(front: &mut Front) -> Result<Module, Diag> {
     let ast = std::mem::replace(&mut front.ast, ast::File { items: vec![] });
-    let module = sema::resolve(ast, front.user, &mut front.sources)?;
+    sema::resolve(ast, front.user, &mut front.sources)
+}
+
+/// Loads the data and lowers, differentiates and optimises a resolved program.
+fn compile_module(module: Module, dir: &Path, started: Instant) -> Result<Compiled, Diag> {
     let data = match module.data() {
-        Some(spec) => Some(runtime::source::load(spec, &front.dir)?),
+        Some(spec) => Some(runtime::source::load(spec, dir)?),
         None => None,
     };
     let shape = data.as_ref().map(data_shape);

@@ -262,4 +262,28 @@ mod tests {
         let err = lower(&src).expect_err("out.w is [2,2] and [2,3]");
         assert!(err.contains("gradc::param::shape"), "{err}");
     }
+
+    #[test]
+    fn compare_block_crosses_optimizers_with_schedules() {
+        let src = "param t: f32 = 0.0\nloss = t^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1 }\n\
+                   compare { optimizers = [sgd(lr: 0.1), adam(lr: 0.01)], schedules = [constant, exponential(gamma: 0.9)] }\n";
+        let mut sources = SourceMap::default();
+        let user = sources.add("test.grad", src.to_string());
+        let file = crate::syntax::parse(src, user).expect("parses");
+        let module =
+            resolve(file, user, &mut sources).unwrap_or_else(|d| panic!("{}", d.with_sources(&sources).render_plain()));
+        assert_eq!(
+            module.variants(),
+            [
+                "sgd(lr: 0.1) + constant",
+                "sgd(lr: 0.1) + exponential(gamma: 0.9)",
+                "adam(lr: 0.01) + constant",
+                "adam(lr: 0.01) + exponential(gamma: 0.9)"
+            ]
+        );
+        let adam = module.with_variant(3);
+        assert_eq!(adam.train().optimizer, "adam");
+        let lowered = adam.lower(None, 1).expect("lowers");
+        assert_eq!(lowered.states.len(), 2, "Adam's m and v");
+    }
 }
