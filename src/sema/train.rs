@@ -126,6 +126,13 @@ const HYPER_RULES: &[(&str, f64, f64, bool, bool)] = &[
     ("gamma", 0.0, f64::INFINITY, false, false),
     ("weight_decay", 0.0, f64::INFINITY, true, false),
     ("steps", 1.0, f64::INFINITY, true, false),
+    ("dampening", 0.0, 1.0, true, true),
+    ("lr_decay", 0.0, f64::INFINITY, true, false),
+    ("initial_accumulator_value", 0.0, f64::INFINITY, true, false),
+    ("lr_power", f64::NEG_INFINITY, 0.0, false, true),
+    ("l1", 0.0, f64::INFINITY, true, false),
+    ("l2", 0.0, f64::INFINITY, true, false),
+    ("momentum_decay", 0.0, f64::INFINITY, true, false),
 ];
 
 /// A compile-time value in a train block.
@@ -265,7 +272,11 @@ fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl>) -> Resul
                 .at(arg.value.span, "given again here")
                 .help("give each argument once"));
         }
-        let value = number(&arg.value)?;
+        let value = match const_eval(&arg.value)? {
+            // Flags such as `nesterov: true` are hyper-parameters too, as 1 or 0.
+            Const::Bool(b) => f64::from(u8::from(b)),
+            _ => number(&arg.value)?,
+        };
         check_hyper(&formal.name.name, value, arg.value.span)?;
         bound.push((formal.name.name.clone(), value, arg.value.span));
     }

@@ -1263,6 +1263,7 @@ train {
                 Item::Data(d) => format!("data {}", d.name.name),
                 Item::Func(f) => format!("{:?} {}", f.kind, f.name.name),
                 Item::Train(_) => "train".to_string(),
+                Item::Compare(_) => "compare".to_string(),
             })
             .collect();
         assert_eq!(
