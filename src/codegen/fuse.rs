@@ -22,7 +22,9 @@
 //! - A group member is materialised when it is a graph output or has a user outside its kernel
 //!   (another kernel, or a view, which is read at another iteration shape).
 //! - Kernels are scheduled by a topological sort of the kernel graph, ties broken by the smallest
-//!   node index (deterministic, close to source order); the sort re-checks acyclicity.
+//!   node index (deterministic, close to source order), except that kernels writing a parameter
+//!   or state update go as late as dependencies allow, so they can update in place; the sort
+//!   re-checks acyclicity.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
@@ -609,7 +611,21 @@ impl<'g> Fuser<'g> {
             };
             outputs.push(ProgramOutput { name: o.name.clone(), role: o.role, value });
         }
-        let kernels = schedule(self.kernels, self.values.len())?;
+        // Kernels that compute a parameter or state update run as late as their users allow, so
+        // that they tend to be the last reader of the input they replace (then memplan can
+        // write the update in place).
+        let updates: HashSet<ValueId> = outputs
+            .iter()
+            .filter(|o| matches!(o.role, OutputRole::Param | OutputRole::State))
+            .map(|o| o.value)
+            .collect();
+        let late = self.g.nodes.len();
+        let kernels = self
+            .kernels
+            .into_iter()
+            .map(|(prio, k)| (if k.writes().iter().any(|v| updates.contains(v)) { late + prio } else { prio }, k))
+            .collect();
+        let kernels = schedule(kernels, self.values.len())?;
         Ok(Program { name: self.g.name.clone(), values: self.values, kernels, outputs })
     }
 

@@ -201,16 +201,20 @@ impl Emit<'_, '_> {
         const LOG2E: f32 = std::f32::consts::LOG2_E;
         const C1: f32 = 0.693_359_4;
         const C2: f32 = -2.121_944_4e-4;
+        const MAGIC: f32 = 12_582_912.0;
         const P: [f32; 6] = [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_66, 0.5];
-        // Clamp with NaN passing through: `x < lo` is false for NaN.
+        // Clamp with NaN passing through (each select keeps `x` when the compare is false, as
+        // for NaN); these forms lower to one `maxps`/`minps` each.
         let (lo, hi) = (self.c(-104.0), self.c(88.8));
         let below = self.cmp(FloatCC::LessThan, x, lo);
         let x = self.sel(below, lo, x);
-        let above = self.cmp(FloatCC::GreaterThan, x, hi);
+        let above = self.cmp(FloatCC::LessThan, hi, x);
         let x = self.sel(above, hi, x);
-        let l2e = self.c(LOG2E);
-        let t = self.mul(x, l2e);
-        let n = self.b.ins().nearest(t);
+        // n = round(x log2 e): adding 1.5 * 2^23 rounds to an integer in the low mantissa bits,
+        // which give n as an integer too (|n| < 2^22), so no `nearest` or conversion is needed.
+        let magic = self.c(MAGIC);
+        let t = self.mul_add_c(x, LOG2E, magic);
+        let n = self.sub(t, magic);
         let r = self.mul_add_c(n, -C1, x);
         let r = self.mul_add_c(n, -C2, r);
         let p = self.poly(r, &P);
@@ -219,8 +223,9 @@ impl Emit<'_, '_> {
         let one = self.c(1.0);
         let y = self.add(y, one);
         // 2^n as 2^n1 * 2^n2 with both halves in range, n in [-150, 129].
-        let ty = self.w.i();
-        let ni = self.b.ins().fcvt_to_sint_sat(ty, n);
+        let t_bits = self.bits_of(t);
+        let magic_bits = self.ci(MAGIC.to_bits() as i32);
+        let ni = self.b.ins().isub(t_bits, magic_bits);
         let shift = self.b.ins().iconst(types::I32, 1);
         let n1 = self.b.ins().sshr(ni, shift);
         let n2 = self.b.ins().isub(ni, n1);

@@ -518,6 +518,7 @@ mod ints {
         g.add_output("pred", am, OutputRole::Metric);
         g.add_output("hits", hits, OutputRole::Metric);
         g.add_output("pred0", am0, OutputRole::Metric);
+        g.add_output("labels", y, OutputRole::Metric);
         let mut rng = Rng(3);
         let mut lt = random_input(&g.inputs[0], &mut rng, (-1.0, 1.0));
         // Ties resolve to the first index.
@@ -595,7 +596,22 @@ mod in_place {
         g.add_output("loss", loss, OutputRole::Loss);
         let exe = check(&g);
         let order = exe.kernels();
-        assert!(order.find("elementwise").expect("update") < order.find("matmul").expect("matmul"), "{order}");
+        assert!(order.find("matmul").expect("matmul") < order.find("elementwise").expect("update"), "{order}");
+        let plan = memplan::print_plan(&g).expect("plans");
+        assert!(plan.contains("in place of w"), "the update runs last and writes in place:\n{plan}");
+        // A later reader the schedule cannot move: the update feeds the loss, which also reads w.
+        let mut g = Graph::new("late_read");
+        let w = g.add_input("w", Type::f32(vec![4]), InputRole::Param);
+        let half = g.constant(0.5);
+        let hb = push(&mut g, Op::Broadcast(vec![4]), &[half]);
+        let w_new = push(&mut g, Op::Mul, &[w, hb]);
+        let total = push(&mut g, Op::Sum(vec![0]), &[w_new]);
+        let tr = push(&mut g, Op::Reshape(vec![1]), &[total]);
+        let tb = push(&mut g, Op::Broadcast(vec![4]), &[tr]);
+        let y = push(&mut g, Op::Mul, &[w, tb]);
+        g.add_output("w", w_new, OutputRole::Param);
+        g.add_output("y", y, OutputRole::Metric);
+        check(&g);
         let plan = memplan::print_plan(&g).expect("plans");
         assert!(plan.contains("after the last kernel: copy"), "{plan}");
     }
