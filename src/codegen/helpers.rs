@@ -24,6 +24,7 @@ pub(crate) const PARALLEL_MIN_FLOPS: usize = 1 << 21;
 /// # Safety
 /// The pointers must address buffers that hold every element those strides reach, and `dst`
 /// must not overlap `a` or `b`.
+// The generated code passes everything in registers and on the stack; a struct would need building in memory.
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C" fn gradc_matmul(
     dst: *mut f32,

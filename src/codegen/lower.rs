@@ -33,17 +33,25 @@ use super::memplan::Plan;
 use super::CodegenError;
 use crate::ir::DType;
 
+/// What the generated code may assume about the machine.
+#[derive(Clone, Copy)]
+pub(crate) struct Target {
+    /// Pointer type and calling convention.
+    pub(crate) config: TargetFrontendConfig,
+    /// Whether `fma` is an instruction (else it is emitted as a multiply and an add).
+    pub(crate) fma: bool,
+    /// Threads GEMM may use for large products.
+    pub(crate) threads: usize,
+}
+
 /// Builds the body of `func` (whose signature is `(pointer)`) from the program and its plan.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn lower(
     program: &Program,
     plan: &Plan,
+    callees: &Callees,
+    target: Target,
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
-    config: TargetFrontendConfig,
-    callees: &Callees,
-    fma: bool,
-    threads: usize,
 ) -> Result<(), CodegenError> {
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
@@ -51,7 +59,7 @@ pub(crate) fn lower(
     b.switch_to_block(entry);
     b.seal_block(entry);
     let arena = b.block_params(entry)[0];
-    let mut l = Lowerer { b, arena, program, plan, callees, fma, threads };
+    let mut l = Lowerer { b, arena, program, plan, callees, fma: target.fma, threads: target.threads };
     for k in &program.kernels {
         l.kernel(k)?;
     }
@@ -61,7 +69,7 @@ pub(crate) fn lower(
         l.elementwise(&Elementwise { shape, body, outputs: vec![(0, to)] })?;
     }
     l.b.ins().return_(&[]);
-    l.b.finalize(config);
+    l.b.finalize(target.config);
     Ok(())
 }
 

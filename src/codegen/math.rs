@@ -82,18 +82,22 @@ impl Emit<'_, '_> {
         }
     }
 
+    /// `a + b`
     pub(crate) fn add(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().fadd(a, b)
     }
 
+    /// `a - b`
     pub(crate) fn sub(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().fsub(a, b)
     }
 
+    /// `a * b`
     pub(crate) fn mul(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().fmul(a, b)
     }
 
+    /// `a / b`
     pub(crate) fn div(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().fdiv(a, b)
     }

@@ -151,8 +151,8 @@ impl Executable {
             Context::for_function(Function::with_name_signature(UserFuncName::user(0, func_id.as_u32()), sig));
         let callees = helpers::declare(&mut module, &mut ctx.func)?;
         let mut fctx = FunctionBuilderContext::new();
-        let threads = opts.threads.clamp(1, 2);
-        lower::lower(&program, &plan, &mut ctx.func, &mut fctx, module.target_config(), &callees, fma, threads)?;
+        let target = lower::Target { config: module.target_config(), fma, threads: opts.threads.clamp(1, 2) };
+        lower::lower(&program, &plan, &callees, target, &mut ctx.func, &mut fctx)?;
 
         let clif_insts = ctx.func.layout.blocks().map(|b| ctx.func.layout.block_insts(b).count()).sum();
         let clif = opts.keep_clif.then(|| ctx.func.display().to_string());
