@@ -959,3 +959,24 @@ pub fn print_program(p: &Program) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reshape_strides_follow_numpy() {
+        // Contiguous data reshapes freely.
+        assert_eq!(reshape_strides(&[4, 6], &[6, 1], &[2, 2, 6]), Some(vec![12, 6, 1]));
+        assert_eq!(reshape_strides(&[2, 3], &[3, 1], &[6]), Some(vec![1]));
+        // A broadcast row can gain or split dims but not be flattened.
+        assert_eq!(reshape_strides(&[2, 3], &[0, 1], &[2, 1, 3]), Some(vec![0, 3, 1]));
+        assert_eq!(reshape_strides(&[2, 6], &[0, 1], &[2, 2, 3]), Some(vec![0, 3, 1]));
+        assert_eq!(reshape_strides(&[2, 3], &[0, 1], &[6]), None);
+        // A broadcast column flattens when the repeated dims are inner.
+        assert_eq!(reshape_strides(&[3, 2, 2], &[1, 0, 0], &[3, 4]), Some(vec![1, 0]));
+        // Scalars and empty tensors.
+        assert_eq!(reshape_strides(&[1, 1], &[0, 0], &[1]), Some(vec![0]));
+        assert_eq!(reshape_strides(&[0, 3], &[3, 1], &[3, 0]), Some(vec![0, 1]));
+    }
+}

@@ -273,6 +273,54 @@ mod ops {
     }
 }
 
+/// Every elementwise op in one fused chain, stored at two points, and the same chain reduced.
+#[test]
+fn every_op_in_one_fused_chain() {
+    for shape in [vec![3usize], vec![5, 7], vec![2, 3, 9]] {
+        let mut g = Graph::new("chain");
+        let a = f32_input(&mut g, "a", &shape);
+        let b = f32_input(&mut g, "b", &shape);
+        let k = |g: &mut Graph, v: f32| {
+            let c = g.constant(v);
+            push(g, Op::Broadcast(shape.clone()), &[c])
+        };
+        let (tenth, one, two) = (k(&mut g, 0.1), k(&mut g, 1.0), k(&mut g, 2.0));
+        let t1 = push(&mut g, Op::Mul, &[a, tenth]);
+        let t2 = push(&mut g, Op::Exp, &[t1]);
+        let bb = push(&mut g, Op::Mul, &[b, b]);
+        let t3 = push(&mut g, Op::Add, &[t2, bb]);
+        let t4 = push(&mut g, Op::Log, &[t3]);
+        let t5 = push(&mut g, Op::Add, &[t4, one]);
+        let t6 = push(&mut g, Op::Sqrt, &[t5]);
+        let t7 = push(&mut g, Op::Sub, &[t6, a]);
+        let t8 = push(&mut g, Op::Tanh, &[t7]);
+        let t9 = push(&mut g, Op::Abs, &[t8]);
+        let t10 = push(&mut g, Op::Add, &[t9, one]);
+        let t11 = push(&mut g, Op::Pow, &[t10, b]);
+        let t12 = push(&mut g, Op::Pow, &[t11, two]);
+        let d = push(&mut g, Op::Sub, &[a, b]);
+        let t13 = push(&mut g, Op::Sign, &[d]);
+        let t14 = push(&mut g, Op::Max, &[t12, t13]);
+        let t15 = push(&mut g, Op::Gt, &[t14, a]);
+        let t16 = push(&mut g, Op::Eq, &[t15, t13]);
+        let t17 = push(&mut g, Op::Div, &[t14, t10]);
+        let t18 = push(&mut g, Op::Neg, &[t17]);
+        let t19 = push(&mut g, Op::Add, &[t18, t16]);
+        g.add_output("mid", t8, OutputRole::Metric);
+        g.add_output("end", t19, OutputRole::Metric);
+        let exe = check(&g);
+        assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
+
+        // The same chain feeding a reduction (without the mid output) is one loop too.
+        g.outputs.clear();
+        let all: Vec<usize> = (0..shape.len()).collect();
+        let total = push(&mut g, Op::Sum(all), &[t19]);
+        g.add_output("total", total, OutputRole::Loss);
+        let exe = check(&g);
+        assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
+    }
+}
+
 mod views {
     use super::*;
 
