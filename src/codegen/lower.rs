@@ -24,10 +24,10 @@ use cranelift_codegen::ir::{types, Function, InstBuilder, MemFlagsData, Value};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
-use super::fuse::{
+use super::helpers::{Callees, PARALLEL_MIN_FLOPS};
+use super::kernel::{
     expr_dtype, row_major, BinOp, Elementwise, Expr, ExprId, Kernel, MatMul, Program, Reduce, ReduceKind, UnOp, ValueId,
 };
-use super::helpers::{Callees, PARALLEL_MIN_FLOPS};
 use super::math::{Emit, Width};
 use super::memplan::Plan;
 use super::CodegenError;

@@ -1,8 +1,8 @@
 //! Code generation: a graph becomes one native function that runs the whole step.
 //!
 //! The pipeline, one file per stage:
-//! - [`fuse`] partitions the graph into kernels (fused elementwise loops, reductions with their
-//!   producer chains, GEMM calls, one-hot and argmax);
+//! - [`fuse`] partitions the graph into the kernels of [`kernel`] (fused elementwise loops,
+//!   reductions with their producer chains, GEMM calls, one-hot and argmax);
 //! - [`memplan`] places every buffer in one arena: inputs persistent, temporaries reused by
 //!   liveness, in-place parameter and state updates written straight into the input when safe;
 //! - `lower` emits one Cranelift function `step(arena)` that runs every kernel in schedule order,
@@ -17,6 +17,7 @@
 
 pub mod fuse;
 mod helpers;
+pub mod kernel;
 mod lower;
 mod math;
 pub mod memplan;
@@ -169,7 +170,7 @@ impl Executable {
         // convention; the module is stored in the Executable and freed only when it drops.
         let entry = unsafe { step_fn(module.get_finalized_function(func_id)) };
 
-        let slot = |name: &str, v: fuse::ValueId| Slot {
+        let slot = |name: &str, v: kernel::ValueId| Slot {
             name: name.to_string(),
             dtype: program.values[v].ty.dtype,
             offset: plan.offsets[v],
@@ -190,7 +191,7 @@ impl Executable {
             arena,
             inputs,
             outputs,
-            kernels: fuse::print_program(&program),
+            kernels: kernel::print_program(&program),
             clif,
             stats,
         })
