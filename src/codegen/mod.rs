@@ -147,7 +147,8 @@ impl Executable {
 
         let mut sig = module.make_signature();
         sig.params.push(AbiParam::new(module.target_config().pointer_type()));
-        let func_id = module.declare_function(&program.name, Linkage::Local, &sig)?;
+        // A fixed name: graph names are free text and could collide with a helper.
+        let func_id = module.declare_function("gradc_step", Linkage::Local, &sig)?;
         let mut ctx =
             Context::for_function(Function::with_name_signature(UserFuncName::user(0, func_id.as_u32()), sig));
         let callees = helpers::declare(&mut module, &mut ctx.func)?;
