@@ -18,7 +18,8 @@
 //!   checked explicitly, by walking back from the merged kernel's external operands through whole
 //!   kernels (a kernel runs atomically, so reaching any member means depending on all of its
 //!   inputs); reaching the merged kernel again means a cycle and the merge is refused. Multi-output
-//!   groups (an optimizer's m, v and p updates) come from this merging.
+//!   groups (an optimizer's m, v and p updates) come from this merging. Then groups of one shape
+//!   that read a common operand are merged too (same check), so the operand is read once.
 //! - A group member is materialised when it is a graph output or has a user outside its kernel
 //!   (another kernel, or a view, which is read at another iteration shape).
 //! - Kernels are scheduled by a topological sort of the kernel graph, ties broken by the smallest
@@ -42,6 +43,7 @@ pub fn fuse(graph: &Graph) -> Result<Program, CodegenError> {
     let mut f = Fuser::new(graph);
     f.absorb_into_reductions();
     f.group_elementwise();
+    f.merge_siblings();
     f.build()
 }
 
@@ -286,6 +288,55 @@ impl<'g> Fuser<'g> {
                 self.group_of[m] = Some(id);
             }
             self.groups[id] = merged;
+        }
+    }
+
+    /// Merges groups of one shape that read a common operand from memory (the same node, so the
+    /// same view), so that it is read once: a max-reduction's gradient mask and the softmax
+    /// numerator, say, both read the logits and the row maxima.
+    fn merge_siblings(&mut self) {
+        // For each operand read from memory, one reading member per group, in group order.
+        let mut readers: Vec<Vec<usize>> = vec![Vec::new(); self.g.nodes.len()];
+        for (gi, members) in self.groups.iter().enumerate() {
+            for &m in members {
+                for a in self.args(m) {
+                    if self.group_of[a] != Some(gi)
+                        && self.reads_memory(a)
+                        && !readers[a].iter().any(|&r| self.group_of[r] == Some(gi))
+                    {
+                        readers[a].push(m);
+                    }
+                }
+            }
+        }
+        for list in readers {
+            let Some((&first, rest)) = list.split_first() else { continue };
+            for &m in rest {
+                let (Some(target), Some(other)) = (self.group_of[first], self.group_of[m]) else { continue };
+                if target == other || self.shape(first) != self.shape(m) {
+                    continue;
+                }
+                let mut trial = self.groups[target].clone();
+                trial.extend_from_slice(&self.groups[other]);
+                if self.creates_cycle(&trial) {
+                    continue;
+                }
+                trial.sort_unstable();
+                for &x in &self.groups[other] {
+                    self.group_of[x] = Some(target);
+                }
+                self.groups[other].clear();
+                self.groups[target] = trial;
+            }
+        }
+    }
+
+    /// Whether reading node `x` reads memory (a view chain that ends in a buffer, not a constant).
+    fn reads_memory(&self, x: usize) -> bool {
+        match self.op(x) {
+            Op::Const(_) => false,
+            Op::Broadcast(_) | Op::Reshape(_) => self.reads_memory(self.g.nodes[x].args[0].index()),
+            _ => true,
         }
     }
 

@@ -896,6 +896,7 @@ mod approx {
             g.add_output(name, y, OutputRole::Metric);
         }
         let t = Tensor::new(vec![specials.len()], specials.iter().map(|&v| f64::from(v)).collect());
-        check_with(&g, &[t]);
+        let exe = check_with(&g, &[t]);
+        assert_eq!(exe.stats().kernels, 1, "siblings reading x are one loop:\n{}", exe.kernels());
     }
 }
