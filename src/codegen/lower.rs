@@ -1,4 +1,4 @@
-//! Lowering: scheduled kernels and their memory plan become one CLIF function `step(arena)`.
+//! Lowering: scheduled kernels and their memory plan become one CLIF function `gradc_step(arena)`.
 //!
 //! Assumes a program from `fuse` and its plan from `memplan`. Guarantees: every access stays
 //! inside the buffer the plan gave its value; kernels run in schedule order, then the plan's
