@@ -1,1 +1,166 @@
-fn main() {}
+//! The `gradc` command line: argument parsing and output only; the work is in the library.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use gradc::diag::{Diag, SourceMap};
+use gradc::driver;
+use gradc::runtime::train::{self, RunConfig};
+
+/// gradc: compile and train `.grad` models.
+#[derive(Parser)]
+#[command(name = "gradc", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile FILE and train it, printing progress and a summary.
+    Run {
+        /// The .grad file.
+        file: PathBuf,
+        /// Train for N steps (overrides the train block).
+        #[arg(long, value_name = "N")]
+        steps: Option<usize>,
+        /// Train for N epochs (overrides the train block).
+        #[arg(long, value_name = "N")]
+        epochs: Option<usize>,
+        /// Seed for initialisation and shuffling (overrides the train block).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Write one JSON object per logged step to FILE.
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// Log every N steps.
+        #[arg(long, value_name = "N")]
+        log_every: Option<usize>,
+        /// Threads for large matrix products.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// Report errors in FILE without running it.
+    Check {
+        /// The .grad file.
+        file: PathBuf,
+    },
+    /// Print FILE's program at one stage of the pipeline.
+    Ir {
+        /// The .grad file.
+        file: PathBuf,
+        /// Which stage to print.
+        #[arg(long, value_enum, default_value = "optimized")]
+        stage: Stage,
+    },
+}
+
+/// Pipeline stages `gradc ir` can print.
+#[derive(Clone, Copy, ValueEnum)]
+enum Stage {
+    Ast,
+    Forward,
+    Backward,
+    Update,
+    Optimized,
+    Kernels,
+    Clif,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { file, steps, epochs, seed, log, log_every, threads } => {
+            let cfg = RunConfig { steps, epochs, seed, log, log_every, threads, verify: false };
+            run(&file, &cfg)
+        }
+        Command::Check { file } => check(&file),
+        Command::Ir { file, stage } => ir(&file, stage),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((diag, sources)) => {
+            report(&diag.with_sources(&sources));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult = Result<(), (Diag, SourceMap)>;
+
+fn report(diag: &Diag) {
+    if std::io::stderr().is_terminal() {
+        eprintln!("{:?}", miette::Report::new(diag.clone()));
+    } else {
+        eprint!("{}", diag.render_plain());
+    }
+}
+
+fn front_and_compile(file: &Path) -> Result<(driver::Front, driver::Compiled), (Diag, SourceMap)> {
+    let mut front = driver::parse(file)?;
+    match driver::compile(&mut front) {
+        Ok(c) => Ok((front, c)),
+        Err(d) => Err((d, front.sources)),
+    }
+}
+
+fn check(file: &Path) -> CliResult {
+    front_and_compile(file)?;
+    eprintln!("{}: no errors", file.display());
+    Ok(())
+}
+
+fn run(file: &Path, cfg: &RunConfig) -> CliResult {
+    let (front, compiled) = front_and_compile(file)?;
+    let t = compiled.module.train();
+    let rows = compiled.data.as_ref().map_or(0, |d| d.n);
+    eprintln!(
+        "gradc: {} — {} parameters ({} values), optimizer {}, {}",
+        file.display(),
+        compiled.lowered.params.len(),
+        compiled.lowered.params.iter().map(|p| p.shape.iter().product::<usize>()).sum::<usize>(),
+        t.optimizer,
+        if rows > 0 { format!("{rows} rows, batch {}", compiled.batch) } else { "no data".into() },
+    );
+    let summary = train::train(&compiled, cfg, &mut std::io::stderr()).map_err(|d| (d, front.sources.clone()))?;
+    println!("final loss   {:.6}", summary.final_loss);
+    for (name, value) in &summary.metrics {
+        println!("{name:<12} {:.4}", value);
+    }
+    for (name, values) in summary.params.iter().filter(|(_, v)| v.len() == 1) {
+        println!("{name:<12} {:.6}", values[0]);
+    }
+    println!("steps        {}", summary.steps);
+    println!("wall time    {:.3} s", summary.wall.as_secs_f64());
+    println!("steps/s      {:.0}", summary.steps_per_sec());
+    println!("compile time {:.1} ms", summary.compile.as_secs_f64() * 1e3);
+    Ok(())
+}
+
+fn ir(file: &Path, stage: Stage) -> CliResult {
+    if let Stage::Ast = stage {
+        let front = driver::parse(file)?;
+        print!("{}", gradc::syntax::print::print(&front.ast));
+        return Ok(());
+    }
+    let (front, c) = front_and_compile(file)?;
+    let text = match stage {
+        Stage::Ast => unreachable!("handled above"),
+        Stage::Forward => gradc::ir::print::print(&c.lowered.forward),
+        Stage::Backward => gradc::ir::print::print(&c.backward),
+        Stage::Update => gradc::ir::print::print(&c.lowered.update),
+        Stage::Optimized => gradc::ir::print::print(&c.optimized),
+        Stage::Kernels | Stage::Clif => {
+            let opts = gradc::codegen::CompileOptions { verify: true, keep_clif: true, threads: 1 };
+            let exe = driver::jit(&c.optimized, &opts).map_err(|d| (d, front.sources.clone()))?;
+            match stage {
+                Stage::Kernels => exe.kernels().to_string(),
+                _ => exe.clif().unwrap_or_default().to_string(),
+            }
+        }
+    };
+    print!("{text}");
+    Ok(())
+}

@@ -27,10 +27,11 @@
 //!   or state update go as late as dependencies allow, so they can update in place; the sort
 //!   re-checks acyclicity.
 
-use crate::ir::print::fmt_f32;
-use crate::ir::{Graph, Op, OutputRole, Shape, Type};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+
+use crate::ir::print::fmt_const;
+use crate::ir::{Graph, Op, OutputRole, Shape, Type};
 
 use super::kernel::{
     print_program, row_major, BinOp, Elementwise, Expr, ExprId, Kernel, MatMul, Program, ProgramOutput, Reduce,
@@ -65,7 +66,7 @@ enum Unit {
 
 /// What a view chain resolves to.
 enum Resolved {
-    Const(f32),
+    Const(f64),
     Strided(ValueId, Vec<usize>),
 }
 
@@ -109,7 +110,7 @@ impl<'g> Fuser<'g> {
             .iter()
             .map(|node| match &node.op {
                 Op::Input(k) => g.inputs[*k].name.clone(),
-                Op::Const(c) => fmt_f32(*c),
+                Op::Const(c) => fmt_const(*c),
                 _ => {
                     next += 1;
                     format!("%{}", next - 1)

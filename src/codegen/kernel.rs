@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::ir::op::fmt_shape;
-use crate::ir::print::fmt_f32;
+use crate::ir::print::fmt_const;
 use crate::ir::{DType, OutputRole, Shape, Type};
 
 /// Index of a value in `Program::values`; the first values are the graph inputs, in order.
@@ -77,8 +77,8 @@ pub enum Expr {
         /// Element stride per iteration dim; 0 along broadcast dims.
         strides: Vec<usize>,
     },
-    /// An immediate.
-    Const(f32),
+    /// An immediate, held in f64 like the graph's constants (f32 code rounds it).
+    Const(f64),
     /// A unary op.
     Unary(UnOp, ExprId),
     /// A binary op.
@@ -297,7 +297,7 @@ pub fn print_program(p: &Program) -> String {
             let rhs = match e {
                 Expr::Load { value, strides } if *strides == dense => format!("load {}", name(*value)),
                 Expr::Load { value, strides } => format!("load {} strides {}", name(*value), fmt_shape(strides)),
-                Expr::Const(c) => format!("const {}", fmt_f32(*c)),
+                Expr::Const(c) => format!("const {}", fmt_const(*c)),
                 Expr::Unary(op, a) => format!("{} e{a}", op.name()),
                 Expr::Binary(op, a, b) => format!("{} e{a}, e{b}", op.name()),
             };

@@ -280,7 +280,7 @@ fn every_op_in_one_fused_chain() {
         let mut g = Graph::new("chain");
         let a = f32_input(&mut g, "a", &shape);
         let b = f32_input(&mut g, "b", &shape);
-        let k = |g: &mut Graph, v: f32| {
+        let k = |g: &mut Graph, v: f64| {
             let c = g.constant(v);
             push(g, Op::Broadcast(shape.clone()), &[c])
         };
@@ -318,6 +318,32 @@ fn every_op_in_one_fused_chain() {
         g.add_output("total", total, OutputRole::Loss);
         let exe = check(&g);
         assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
+    }
+}
+
+/// Scalar kernels compute in f64 and round once: `1 - beta2^t` at t = 1 is 0.001 to f32
+/// precision, not `1 - 0.999f32` (1.3e-5 off), as PyTorch computes bias corrections in Python
+/// floats; transcendentals in them are Rust's f64 functions.
+#[test]
+fn scalar_kernels_compute_in_double() {
+    let mut g = Graph::new("bias_correction");
+    let t = g.add_input("t", Type::f32(vec![]), InputRole::Step);
+    let beta2 = g.constant(0.999);
+    let p = push(&mut g, Op::Pow, &[beta2, t]);
+    let one = g.constant(1.0);
+    let bc = push(&mut g, Op::Sub, &[one, p]);
+    let e = push(&mut g, Op::Exp, &[bc]);
+    let l = push(&mut g, Op::Log, &[bc]);
+    let th = push(&mut g, Op::Tanh, &[bc]);
+    for (name, node) in [("bc2", bc), ("exp", e), ("log", l), ("tanh", th)] {
+        g.add_output(name, node, OutputRole::Metric);
+    }
+    let mut exe = Executable::compile(&g, &opts()).expect("compiles");
+    exe.input_mut("t").expect("t")[0] = 1.0;
+    exe.run();
+    let bc = 1.0 - 0.999f64;
+    for (name, want) in [("bc2", bc), ("exp", bc.exp()), ("log", bc.ln()), ("tanh", bc.tanh())] {
+        assert_eq!(exe.output(name).expect("output")[0], want as f32, "{name}");
     }
 }
 
@@ -598,7 +624,7 @@ mod in_place {
         let m = g.add_input("w.m", Type::f32(shape.clone()), InputRole::State);
         let v = g.add_input("w.v", Type::f32(shape.clone()), InputRole::State);
         let grad = g.add_input("w.grad", Type::f32(shape.clone()), InputRole::Grad);
-        let c = |g: &mut Graph, x: f32| {
+        let c = |g: &mut Graph, x: f64| {
             let k = g.constant(x);
             push(g, Op::Broadcast(shape.clone()), &[k])
         };
@@ -696,7 +722,7 @@ fn mlp_step(batch: usize, features: usize, hidden: usize, classes: usize) -> Gra
     let b1 = g.add_input("h1.b", Type::f32(vec![h]), InputRole::Param);
     let w2 = g.add_input("out.w", Type::f32(vec![h, c]), InputRole::Param);
     let b2 = g.add_input("out.b", Type::f32(vec![c]), InputRole::Param);
-    let k = |g: &mut Graph, v: f32, shape: &[usize]| {
+    let k = |g: &mut Graph, v: f64, shape: &[usize]| {
         let k = g.constant(v);
         push(g, Op::Broadcast(shape.to_vec()), &[k])
     };
@@ -723,20 +749,20 @@ fn mlp_step(batch: usize, features: usize, hidden: usize, classes: usize) -> Gra
     let oh = push(&mut g, Op::OneHot(c), &[y]);
     let picked = push(&mut g, Op::Mul, &[oh, logp]);
     let total = push(&mut g, Op::Sum(vec![0, 1]), &[picked]);
-    let inv_b = g.constant(-1.0 / b as f32);
+    let inv_b = g.constant(-1.0 / b as f64);
     let loss = push(&mut g, Op::Mul, &[total, inv_b]);
     // Accuracy.
     let pred = push(&mut g, Op::Argmax(1), &[logits]);
     let hit = push(&mut g, Op::Eq, &[pred, y]);
     let hits = push(&mut g, Op::Sum(vec![0]), &[hit]);
-    let inv_b1 = g.constant(1.0 / b as f32);
+    let inv_b1 = g.constant(1.0 / b as f64);
     let acc = push(&mut g, Op::Mul, &[hits, inv_b1]);
     // Backward: dlogits = (softmax - onehot) / B.
     let sr = push(&mut g, Op::Reshape(vec![b, 1]), &[s]);
     let sb = push(&mut g, Op::Broadcast(vec![b, c]), &[sr]);
     let sm = push(&mut g, Op::Div, &[e, sb]);
     let diff = push(&mut g, Op::Sub, &[sm, oh]);
-    let ib = k(&mut g, 1.0 / b as f32, &[b, c]);
+    let ib = k(&mut g, 1.0 / b as f64, &[b, c]);
     let dlogits = push(&mut g, Op::Mul, &[diff, ib]);
     let dw2 = push(&mut g, Op::MatMul { ta: true, tb: false }, &[act, dlogits]);
     let db2 = push(&mut g, Op::Sum(vec![0]), &[dlogits]);

@@ -119,8 +119,8 @@ impl Graph {
         NodeId(self.nodes.len() as u32 - 1)
     }
 
-    /// Appends a scalar f32 constant.
-    pub fn constant(&mut self, value: f32) -> NodeId {
+    /// Appends a scalar f32 constant (its value kept in f64).
+    pub fn constant(&mut self, value: f64) -> NodeId {
         self.push_typed(Op::Const(value), vec![], Type::scalar(DType::F32))
     }
 

@@ -93,7 +93,7 @@ fn reduce(x: &Tensor, axes: &[usize], out: &[usize], init: f64, f: impl Fn(f64, 
 pub fn eval_op(op: &Op, args: &[&Tensor], out: &Type) -> Tensor {
     let result = match op {
         Op::Input(k) => panic!("input {k} is bound by the caller, not evaluated"),
-        Op::Const(c) => Tensor::scalar(f64::from(*c)),
+        Op::Const(c) => Tensor::scalar(*c),
         Op::Neg => map(args[0], |x| -x),
         Op::Exp => map(args[0], f64::exp),
         Op::Log => map(args[0], f64::ln),

@@ -12,8 +12,9 @@ use super::{DType, Shape, Type};
 pub enum Op {
     /// The graph input with this index in `Graph::inputs`.
     Input(usize),
-    /// A scalar f32 constant.
-    Const(f32),
+    /// A scalar f32 constant, held in f64 so that scalar arithmetic on it (a schedule, a bias
+    /// correction) can run in double precision, as PyTorch's Python-float hyper-parameters do.
+    Const(f64),
     /// `-x`
     Neg,
     /// `e^x`

@@ -16,7 +16,7 @@ pub fn print(graph: &Graph) -> String {
     for node in &graph.nodes {
         let name = match &node.op {
             Op::Input(k) => graph.inputs[*k].name.clone(),
-            Op::Const(c) => fmt_f32(*c),
+            Op::Const(c) => fmt_const(*c),
             _ => {
                 next += 1;
                 format!("%{}", next - 1)
@@ -71,7 +71,7 @@ fn role_name(role: InputRole) -> &'static str {
 fn attrs(op: &Op) -> String {
     let axes = |a: &[usize]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
     match op {
-        Op::Broadcast(s) | Op::Reshape(s) => format!("{}", fmt_shape(s)),
+        Op::Broadcast(s) | Op::Reshape(s) => fmt_shape(s),
         Op::Sum(a) | Op::MaxReduce(a) => format!("[{}]", axes(a)),
         Op::MatMul { ta, tb } => match (ta, tb) {
             (false, false) => String::new(),
@@ -89,8 +89,16 @@ fn attrs(op: &Op) -> String {
 }
 
 /// Formats a constant so that it reads back exactly: shortest round-trip form, always with a `.`.
+pub fn fmt_const(c: f64) -> String {
+    with_point(format!("{c:?}"))
+}
+
+/// Formats an f32 the same way, at f32's shortest round-trip precision.
 pub fn fmt_f32(c: f32) -> String {
-    let s = format!("{c:?}");
+    with_point(format!("{c:?}"))
+}
+
+fn with_point(s: String) -> String {
     if s.contains(['.', 'e', 'N', 'i']) {
         s
     } else {

@@ -1,0 +1,147 @@
+//! The pipeline, stage by stage: read → parse → resolve → load data → elaborate →
+//! differentiate → compose → optimise → compile. `main.rs` calls these; tests call them too.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::codegen::{CompileOptions, Executable};
+use crate::diag::{Diag, FileId, SourceMap};
+use crate::ir::Graph;
+use crate::runtime::data::Dataset;
+use crate::sema::{self, DataShape, LabelShape, Lowered, Module};
+use crate::syntax::{self, ast};
+use crate::{autodiff, passes, runtime};
+
+/// Largest source file accepted, so a mistaken path to a huge file fails fast.
+const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
+/// A parsed and resolved program with its sources.
+pub struct Front {
+    /// Every source text, for rendering diagnostics.
+    pub sources: SourceMap,
+    /// The user's file.
+    pub user: FileId,
+    /// The directory data paths are relative to.
+    pub dir: PathBuf,
+    /// The syntax tree of the user's file.
+    pub ast: ast::File,
+}
+
+/// Reads a `.grad` file: every way a path can be unusable is a diagnostic.
+pub fn read(path: &Path) -> Result<(SourceMap, FileId), Diag> {
+    let shown = path.display().to_string();
+    let io = |code: &'static str, msg: String, help: &str| Diag::new(code, msg).help(help.to_string());
+    let meta = std::fs::metadata(path).map_err(|e| {
+        io(
+            "gradc::io::missing",
+            format!("cannot read `{shown}`: {e}"),
+            "check the path; it is relative to the current directory",
+        )
+    })?;
+    if meta.is_dir() {
+        return Err(io("gradc::io::directory", format!("`{shown}` is a directory"), "pass a .grad file"));
+    }
+    if meta.len() > MAX_SOURCE_BYTES {
+        return Err(io(
+            "gradc::io::too_large",
+            format!("`{shown}` is {} bytes, too large for a .grad file", meta.len()),
+            "pass a .grad source file (at most 16 MiB)",
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| io("gradc::io::read", format!("cannot read `{shown}`: {e}"), "check the file's permissions"))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        io(
+            "gradc::io::utf8",
+            format!("`{shown}` is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            "save the file as UTF-8",
+        )
+    })?;
+    let mut sources = SourceMap::default();
+    let user = sources.add(&shown, text);
+    Ok((sources, user))
+}
+
+/// Reads and parses a file.
+pub fn parse(path: &Path) -> Result<Front, (Diag, SourceMap)> {
+    let (sources, user) = read(path).map_err(|d| (d, SourceMap::default()))?;
+    let ast = match syntax::parse(sources.text(user), user) {
+        Ok(ast) => ast,
+        Err(d) => return Err((d.with_sources(&sources), sources)),
+    };
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(Front { sources, user, dir, ast })
+}
+
+/// Everything compiled from one program, stage by stage.
+pub struct Compiled {
+    /// The resolved program.
+    pub module: Module,
+    /// The training data, if any.
+    pub data: Option<Dataset>,
+    /// Rows per training step.
+    pub batch: usize,
+    /// Forward and update graphs at the training batch size.
+    pub lowered: Lowered,
+    /// The forward graph with gradients.
+    pub backward: Graph,
+    /// forward + backward + update, before optimisation.
+    pub train_step: Graph,
+    /// The train step after the optimisation passes.
+    pub optimized: Graph,
+    /// Time spent from source to graphs.
+    pub frontend_time: Duration,
+}
+
+/// Compiles a parsed file to optimised graphs; data files are read here.
+pub fn compile(front: &mut Front) -> Result<Compiled, Diag> {
+    let started = Instant::now();
+    let ast = std::mem::replace(&mut front.ast, ast::File { items: vec![] });
+    let module = sema::resolve(ast, front.user, &mut front.sources)?;
+    let data = match module.data() {
+        Some(spec) => Some(runtime::source::load(spec, &front.dir)?),
+        None => None,
+    };
+    let shape = data.as_ref().map(data_shape);
+    let rows = data.as_ref().map_or(1, |d| d.n);
+    let batch = module.train().batch.unwrap_or(rows).min(rows).max(1);
+    let lowered = module.lower(shape, batch)?;
+    let backward = autodiff::backward(&lowered.forward);
+    let train_step = autodiff::compose(&backward, &lowered.update);
+    let optimized = passes::optimize(&train_step);
+    Ok(Compiled { module, data, batch, lowered, backward, train_step, optimized, frontend_time: started.elapsed() })
+}
+
+/// The shape the elaborator needs from a dataset.
+pub fn data_shape(d: &Dataset) -> DataShape {
+    let labels = match &d.labels {
+        runtime::data::Labels::Classes { classes, .. } => LabelShape::Classes(*classes),
+        runtime::data::Labels::Targets { k, .. } => LabelShape::Targets(*k),
+        runtime::data::Labels::None => LabelShape::Targets(0),
+    };
+    DataShape { features: d.d, labels }
+}
+
+/// Compiles a graph to native code, mapping resource errors to diagnostics.
+pub fn jit(graph: &Graph, opts: &CompileOptions) -> Result<Executable, Diag> {
+    Executable::compile(graph, opts).map_err(|e| {
+        Diag::new("gradc::codegen::failed", format!("code generation failed for `{}`: {e}", graph.name)).help(
+            "this is a limit of the compiler (e.g. a tensor too large for memory); please report it with the program",
+        )
+    })
+}
+
+/// The graph of `forward` at another batch size, optimised: used for evaluation and short batches.
+pub fn forward_at(c: &Compiled, rows: usize) -> Result<Graph, Diag> {
+    let shape = c.data.as_ref().map(data_shape);
+    let lowered = c.module.lower(shape, rows)?;
+    Ok(passes::optimize(&lowered.forward))
+}
+
+/// The optimised train step at another batch size (for a last, shorter batch).
+pub fn train_step_at(c: &Compiled, rows: usize) -> Result<Graph, Diag> {
+    let shape = c.data.as_ref().map(data_shape);
+    let lowered = c.module.lower(shape, rows)?;
+    let backward = autodiff::backward(&lowered.forward);
+    Ok(passes::optimize(&autodiff::compose(&backward, &lowered.update)))
+}

@@ -1,0 +1,162 @@
+//! Algebraic simplification. Assumes a verified graph; guarantees the same inputs and outputs,
+//! every node of the same type as the node it replaces, and no rule left to apply, in one
+//! forward sweep (operands are simplified before their users, and each rewrite's new nodes are
+//! simplified as they are built). Nodes a rewrite leaves unused stay: DCE removes them.
+//!
+//! Rules, where a constant seen through a `Broadcast` counts as that constant:
+//! elementwise ops on constants fold (computed by the reference interpreter, rounded to f32);
+//! `bcast(bcast x)` and `reshape(reshape x)` collapse; a broadcast or reshape to the operand's
+//! own shape, and a sum or max over no axes, is the operand; `x*1`, `1*x`, `x+0`, `0+x`, `x-0`,
+//! `x/1`, `--x` and `x^1` are `x`; `x*0` and `0*x` are `0`; `x^0` is `1`; `x^2` is `x*x`;
+//! `x^0.5` is `sqrt x`; `x^-1` is `1/x`; `x-(-y)` is `x+y`; `x+(-y)` and `(-y)+x` are `x-y`.
+//! These hold for real numbers; IEEE corner cases are not kept: `0*x` is `0` even when `x` is
+//! an infinity or NaN, the sign of a zero may change, and `(-inf)^0.5` becomes `NaN`.
+
+use crate::ir::interp::{eval_op, Tensor};
+use crate::ir::{DType, Graph, NodeId, Op, Type};
+
+/// Simplifies every node, building the result in one forward sweep.
+pub fn run(g: &Graph) -> Graph {
+    let mut s = Simplifier {
+        out: Graph { name: g.name.clone(), inputs: g.inputs.clone(), nodes: Vec::new(), outputs: Vec::new() },
+    };
+    let mut map: Vec<NodeId> = Vec::with_capacity(g.nodes.len());
+    for node in &g.nodes {
+        let args: Vec<NodeId> = node.args.iter().map(|a| map[a.index()]).collect();
+        let id = match node.op {
+            Op::Input(_) => s.out.push_typed(node.op.clone(), args, node.ty.clone()),
+            _ => s.emit(node.op.clone(), args, node.ty.clone()),
+        };
+        map.push(id);
+    }
+    for o in &g.outputs {
+        s.out.add_output(&o.name, map[o.node.index()], o.role);
+    }
+    s.out
+}
+
+/// The graph being built.
+struct Simplifier {
+    out: Graph,
+}
+
+impl Simplifier {
+    /// The node for `op(args)` of type `ty`: an existing or simpler node when a rule applies.
+    fn emit(&mut self, op: Op, args: Vec<NodeId>, ty: Type) -> NodeId {
+        match self.rewrite(&op, &args, &ty) {
+            Some(x) => {
+                assert_eq!(
+                    self.out.ty(x),
+                    &ty,
+                    "internal compiler error: simplify changed the type of `{}`",
+                    op.name()
+                );
+                x
+            }
+            None => self.out.push_typed(op, args, ty),
+        }
+    }
+
+    /// The scalar constant `id` holds at every element, if it is a `Const` or a broadcast of one.
+    fn konst(&self, id: NodeId) -> Option<f64> {
+        let node = self.out.node(id);
+        if let Op::Const(c) = node.op {
+            Some(c)
+        } else if let Op::Broadcast(_) = node.op {
+            self.konst(node.args[0])
+        } else {
+            None
+        }
+    }
+
+    /// The operand of `id` if it is a node of this op (unary ops only).
+    fn operand_if(&self, id: NodeId, op: &Op) -> Option<NodeId> {
+        let node = self.out.node(id);
+        (std::mem::discriminant(&node.op) == std::mem::discriminant(op)).then(|| node.args[0])
+    }
+
+    /// The f32 constant `value` at `shape`.
+    fn splat(&mut self, value: f64, shape: &[usize]) -> NodeId {
+        let c = self.out.constant(value);
+        if shape.is_empty() {
+            c
+        } else {
+            self.out.push_typed(Op::Broadcast(shape.to_vec()), vec![c], Type::f32(shape.to_vec()))
+        }
+    }
+
+    /// A simpler node equal to `op(args)`, if a rule applies.
+    fn rewrite(&mut self, op: &Op, args: &[NodeId], ty: &Type) -> Option<NodeId> {
+        let shape = &ty.shape;
+        if op.is_elementwise() {
+            let consts: Option<Vec<f64>> = args.iter().map(|&a| self.konst(a)).collect();
+            if let Some(cs) = consts {
+                let scalars: Vec<Tensor> = cs.iter().map(|&c| Tensor::scalar(c)).collect();
+                let refs: Vec<&Tensor> = scalars.iter().collect();
+                let value = eval_op(op, &refs, &Type::scalar(DType::F32)).data[0];
+                return Some(self.splat(value, shape));
+            }
+        }
+        let a = args.first().copied();
+        let b = args.get(1).copied();
+        let ka = a.and_then(|a| self.konst(a));
+        let kb = b.and_then(|b| self.konst(b));
+        // An op with fewer operands has `NodeId(0)` in their place, which its arm never reads.
+        let (a, b) = (a.unwrap_or(NodeId(0)), b.unwrap_or(NodeId(0)));
+        match op {
+            Op::Broadcast(_) | Op::Reshape(_) if &self.out.ty(a).shape == shape => Some(a),
+            Op::Broadcast(to) => {
+                let inner = self.operand_if(a, op)?;
+                Some(self.emit(Op::Broadcast(to.clone()), vec![inner], ty.clone()))
+            }
+            Op::Reshape(to) => match (ka, self.operand_if(a, op)) {
+                (Some(c), _) => Some(self.splat(c, to)),
+                (None, Some(inner)) => Some(self.emit(Op::Reshape(to.clone()), vec![inner], ty.clone())),
+                (None, None) => None,
+            },
+            Op::Sum(axes) | Op::MaxReduce(axes) => axes.is_empty().then_some(a),
+            Op::Mul => match (ka, kb) {
+                (_, Some(1.0)) => Some(a),
+                (Some(1.0), _) => Some(b),
+                (Some(0.0), _) | (_, Some(0.0)) => Some(self.splat(0.0, shape)),
+                _ => None,
+            },
+            Op::Add => {
+                if kb == Some(0.0) {
+                    return Some(a);
+                }
+                if ka == Some(0.0) {
+                    return Some(b);
+                }
+                if let Some(y) = self.operand_if(b, &Op::Neg) {
+                    return Some(self.emit(Op::Sub, vec![a, y], ty.clone()));
+                }
+                let y = self.operand_if(a, &Op::Neg)?;
+                Some(self.emit(Op::Sub, vec![b, y], ty.clone()))
+            }
+            Op::Sub => {
+                if kb == Some(0.0) {
+                    Some(a)
+                } else {
+                    let y = self.operand_if(b, &Op::Neg)?;
+                    Some(self.emit(Op::Add, vec![a, y], ty.clone()))
+                }
+            }
+            Op::Div => (kb == Some(1.0)).then_some(a),
+            Op::Neg => self.operand_if(a, &Op::Neg),
+            Op::Pow => match kb {
+                Some(1.0) => Some(a),
+                Some(0.0) => Some(self.splat(1.0, shape)),
+                Some(2.0) => Some(self.emit(Op::Mul, vec![a, a], ty.clone())),
+                Some(0.5) => Some(self.emit(Op::Sqrt, vec![a], ty.clone())),
+                Some(-1.0) => {
+                    let one = self.splat(1.0, shape);
+                    Some(self.emit(Op::Div, vec![one, a], ty.clone()))
+                }
+                _ => None,
+            },
+            Op::Input(_) | Op::Const(_) | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh => None,
+            Op::Max | Op::Gt | Op::Eq | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => None,
+        }
+    }
+}

@@ -1,0 +1,584 @@
+//! Loading datasets from CSV files, and writing them back.
+//!
+//! The accepted format is RFC 4180 with a little leniency: the first non-blank line is a header
+//! naming the columns; fields are separated by commas; a field may be quoted with `"` (and then
+//! contain commas, newlines and `""` for a quote); spaces around fields are ignored; blank lines
+//! are skipped; `\n` and `\r\n` line ends are both fine. Every data field must be a finite
+//! number. Anything else is a [`Diag`] naming the file, line and column.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::data::{Dataset, Labels};
+use crate::diag::{Diag, Span};
+
+/// Which columns of a CSV file hold the labels; all other columns are features.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabelSpec {
+    /// No labels: every column is a feature.
+    None,
+    /// Classification: the named column holds class indices `0, 1, …`; `classes` is the largest plus one.
+    Class(String),
+    /// Regression: the named columns, in this order, are the targets.
+    Targets(Vec<String>),
+}
+
+/// Reads a dataset from the CSV file at `path` (already resolved against the `.grad` file's
+/// directory); `span` is the expression that named the file, for diagnostics.
+pub fn load_csv(path: &Path, label: LabelSpec, span: Span) -> Result<Dataset, Diag> {
+    let file = path.display().to_string();
+    let missing =
+        |message: String, help: &str| Diag::new("gradc::data::missing", message).at(span, "file named here").help(help);
+    if path.is_dir() {
+        return Err(missing(format!("`{file}` is a directory, not a CSV file"), "name a .csv file inside it"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        missing(
+            format!("cannot read `{file}`: {e}"),
+            "paths are relative to the directory of the .grad file; check the name and permissions",
+        )
+    })?;
+    let ctx = Context { file: &file, span };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+            return Err(ctx.error(format!("line {line} is not valid UTF-8 text"), "save the file as UTF-8"));
+        }
+    };
+    // Spreadsheet programs often start UTF-8 files with a byte-order mark.
+    parse(text.strip_prefix('\u{feff}').unwrap_or(&text), &label, &ctx)
+}
+
+/// Writes `ds` as CSV with a header: features `x1…xd`, then `label`, or `y` (`y1…yk` for k > 1).
+///
+/// Numbers are printed in their shortest form that reads back as the same f32, so
+/// [`load_csv`] restores the dataset exactly.
+pub fn write_csv(ds: &Dataset, out: &mut dyn Write) -> io::Result<()> {
+    let mut header: Vec<String> = (1..=ds.d).map(|j| format!("x{j}")).collect();
+    match &ds.labels {
+        Labels::None => {}
+        Labels::Classes { .. } => header.push("label".into()),
+        Labels::Targets { k: 1, .. } => header.push("y".into()),
+        Labels::Targets { k, .. } => header.extend((1..=*k).map(|j| format!("y{j}"))),
+    }
+    writeln!(out, "{}", header.join(","))?;
+    for i in 0..ds.n {
+        let mut sep = "";
+        for x in ds.row(i) {
+            write!(out, "{sep}{x}")?;
+            sep = ",";
+        }
+        match &ds.labels {
+            Labels::None => {}
+            Labels::Classes { y, .. } => write!(out, "{sep}{}", y[i])?,
+            Labels::Targets { y, k } => {
+                for t in &y[i * k..(i + 1) * k] {
+                    write!(out, "{sep}{t}")?;
+                    sep = ",";
+                }
+            }
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// What every CSV diagnostic needs: the file's name and the expression that loaded it.
+struct Context<'a> {
+    file: &'a str,
+    span: Span,
+}
+
+impl Context<'_> {
+    /// A `gradc::data::csv` diagnostic about this file.
+    fn error(&self, message: String, help: &str) -> Diag {
+        Diag::new("gradc::data::csv", format!("`{}`: {message}", self.file))
+            .at(self.span, "file loaded here")
+            .help(help)
+    }
+}
+
+/// How each column is used.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    Feature,
+    Class,
+    /// Regression target with its position in the target list.
+    Target(usize),
+}
+
+/// Parses the whole text of a CSV file.
+fn parse(text: &str, label: &LabelSpec, ctx: &Context) -> Result<Dataset, Diag> {
+    let mut records = Records { text, pos: 0, line: 1 };
+    let mut fields = Vec::new();
+    let bad_record = |(line, message): (usize, String)| {
+        ctx.error(format!("line {line}: {message}"), "quote fields that contain commas or quotes, e.g. \"a, b\"")
+    };
+    if records.next(&mut fields).map_err(bad_record)?.is_none() {
+        return Err(ctx.error("the file is empty".into(), "the first line must name the columns, e.g. `x1,x2,label`"));
+    }
+    let header: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    let roles = roles(&header, label, ctx)?;
+    let d = roles.iter().filter(|&&r| r == Role::Feature).count();
+    let k = roles.iter().filter(|r| matches!(r, Role::Target(_))).count();
+    let mut features = Vec::new();
+    let mut classes = Vec::new();
+    let mut targets = Vec::new();
+    let mut n = 0;
+    while let Some(line) = records.next(&mut fields).map_err(bad_record)? {
+        if fields.len() != header.len() {
+            return Err(ctx.error(
+                format!("line {line} has {} fields, but the header has {}", fields.len(), header.len()),
+                "every row needs one value per header column; look for a missing or extra comma",
+            ));
+        }
+        // Targets are stored in the order the user listed them, not file order.
+        targets.resize((n + 1) * k, 0.0);
+        for (col, (field, role)) in fields.iter().zip(&roles).enumerate() {
+            let at = || format!("line {line}, column {} (`{}`)", col + 1, header[col]);
+            match *role {
+                Role::Feature => features.push(number(field, &at, ctx)?),
+                Role::Target(t) => targets[n * k + t] = number(field, &at, ctx)?,
+                Role::Class => classes.push(class(field, &at, ctx)?),
+            }
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return Err(
+            ctx.error("the header is not followed by any data rows".into(), "add rows of numbers below the header")
+        );
+    }
+    let labels = match label {
+        LabelSpec::None => Labels::None,
+        LabelSpec::Class(_) => {
+            let classes_count = classes.iter().max().map_or(0, |&m| m as usize + 1);
+            Labels::Classes { y: classes, classes: classes_count }
+        }
+        LabelSpec::Targets(_) => Labels::Targets { y: targets, k },
+    };
+    Ok(Dataset { features, n, d, labels })
+}
+
+/// Assigns a role to each header column, checking the label columns exist.
+fn roles(header: &[String], label: &LabelSpec, ctx: &Context) -> Result<Vec<Role>, Diag> {
+    let mut seen = HashSet::new();
+    if let Some(dup) = header.iter().find(|h| !seen.insert(h.as_str())) {
+        return Err(
+            ctx.error(format!("two columns are named `{dup}`"), "give every column in the header a distinct name")
+        );
+    }
+    let find = |name: &str| {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            let available: Vec<String> = header.iter().map(|h| format!("`{h}`")).collect();
+            ctx.error(
+                format!("there is no column named `{name}`"),
+                &format!("available columns: {}", available.join(", ")),
+            )
+        })
+    };
+    let mut roles = vec![Role::Feature; header.len()];
+    match label {
+        LabelSpec::None => {}
+        LabelSpec::Class(name) => roles[find(name)?] = Role::Class,
+        LabelSpec::Targets(names) => {
+            if names.is_empty() {
+                return Err(
+                    ctx.error("no target columns were named".into(), "name at least one regression target column")
+                );
+            }
+            for (t, name) in names.iter().enumerate() {
+                let col = find(name)?;
+                if roles[col] != Role::Feature {
+                    return Err(ctx.error(format!("target column `{name}` is named twice"), "name each target once"));
+                }
+                roles[col] = Role::Target(t);
+            }
+        }
+    }
+    if !roles.contains(&Role::Feature) {
+        return Err(ctx.error(
+            "no feature columns are left once the labels are taken out".into(),
+            "a dataset needs at least one input column besides its labels",
+        ));
+    }
+    Ok(roles)
+}
+
+/// Parses a feature or target value; `at` describes where it is.
+fn number(field: &str, at: &dyn Fn() -> String, ctx: &Context) -> Result<f32, Diag> {
+    let help = "every field below the header must be a number; fix or remove this row";
+    if field.is_empty() {
+        return Err(ctx.error(format!("{} is empty", at()), "fill in the missing value or remove the row"));
+    }
+    let v: f64 = field.parse().map_err(|_| ctx.error(format!("{}: `{field}` is not a number", at()), help))?;
+    if !v.is_finite() {
+        return Err(ctx.error(format!("{}: `{field}` is not a finite number", at()), help));
+    }
+    if v.abs() > f64::from(f32::MAX) {
+        return Err(ctx.error(format!("{}: `{field}` is too large for f32", at()), help));
+    }
+    Ok(v as f32)
+}
+
+/// Parses a class label: a non-negative integer (`2` or `2.0`) that fits an i32.
+fn class(field: &str, at: &dyn Fn() -> String, ctx: &Context) -> Result<i32, Diag> {
+    if field.is_empty() {
+        return Err(ctx.error(format!("{} is empty", at()), "fill in the missing label or remove the row"));
+    }
+    match field.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.fract() == 0.0 && v <= f64::from(i32::MAX) => Ok(v as i32),
+        _ => Err(ctx.error(
+            format!("{}: class label `{field}` is not a non-negative integer", at()),
+            "class labels must be 0, 1, …, K-1; for a numeric target, load the column as a regression target",
+        )),
+    }
+}
+
+/// A cursor over the records of a CSV text.
+struct Records<'a> {
+    text: &'a str,
+    /// Byte offset of the next unread character.
+    pos: usize,
+    /// 1-based line number at `pos`.
+    line: usize,
+}
+
+/// What ended a field.
+enum End {
+    Comma,
+    Record,
+}
+
+impl<'a> Records<'a> {
+    /// Reads the next non-blank record into `fields` and returns the line it starts on, or
+    /// `None` at the end; errors carry a line number and a message.
+    fn next(&mut self, fields: &mut Vec<Cow<'a, str>>) -> Result<Option<usize>, (usize, String)> {
+        fields.clear();
+        loop {
+            let rest = &self.text[self.pos..];
+            if rest.is_empty() {
+                return Ok(None);
+            }
+            let line_len = rest.find('\n').map_or(rest.len(), |i| i + 1);
+            if !rest[..line_len].trim().is_empty() {
+                break;
+            }
+            self.pos += line_len;
+            self.line += 1;
+        }
+        let start = self.line;
+        loop {
+            let (field, end) = self.field()?;
+            fields.push(field);
+            if let End::Record = end {
+                return Ok(Some(start));
+            }
+        }
+    }
+
+    /// Reads one field and the comma, line end or end of text after it.
+    fn field(&mut self) -> Result<(Cow<'a, str>, End), (usize, String)> {
+        let bytes = self.text.as_bytes();
+        self.skip_spaces();
+        if bytes.get(self.pos) != Some(&b'"') {
+            let start = self.pos;
+            while !matches!(bytes.get(self.pos), None | Some(b',' | b'\n')) {
+                self.pos += 1;
+            }
+            let value = self.text[start..self.pos].trim();
+            return Ok((Cow::Borrowed(value), self.delimiter()));
+        }
+        let open_line = self.line;
+        self.pos += 1;
+        let mut value = String::new();
+        let mut start = self.pos;
+        loop {
+            match bytes.get(self.pos) {
+                None => return Err((open_line, "a quoted field is never closed".into())),
+                Some(b'"') if bytes.get(self.pos + 1) == Some(&b'"') => {
+                    // `""` inside quotes is one literal quote.
+                    value.push_str(&self.text[start..=self.pos]);
+                    self.pos += 2;
+                    start = self.pos;
+                }
+                Some(b'"') => break,
+                Some(b'\n') => {
+                    self.line += 1;
+                    self.pos += 1;
+                }
+                Some(_) => self.pos += 1,
+            }
+        }
+        value.push_str(&self.text[start..self.pos]);
+        self.pos += 1;
+        self.skip_spaces();
+        if !matches!(bytes.get(self.pos), None | Some(b',' | b'\n')) {
+            return Err((self.line, "unexpected text after a closing quote".into()));
+        }
+        Ok((Cow::Owned(value), self.delimiter()))
+    }
+
+    /// Skips spaces, tabs and carriage returns (which precede `\n` in CRLF files).
+    fn skip_spaces(&mut self) {
+        while matches!(self.text.as_bytes().get(self.pos), Some(b' ' | b'\t' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes the comma or line end at `pos`, if any, and says which ended the field.
+    fn delimiter(&mut self) -> End {
+        match self.text.as_bytes().get(self.pos) {
+            Some(b',') => {
+                self.pos += 1;
+                End::Comma
+            }
+            Some(b'\n') => {
+                self.pos += 1;
+                self.line += 1;
+                End::Record
+            }
+            _ => End::Record,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::FileId;
+    use crate::runtime::data::{blobs, Blobs};
+    use std::path::PathBuf;
+
+    fn span() -> Span {
+        Span::new(FileId(0), 5, 25)
+    }
+
+    /// A file in the temp directory, removed when dropped.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, contents: &[u8]) -> TempFile {
+            let path = std::env::temp_dir().join(format!("gradc-csv-{}-{name}.csv", std::process::id()));
+            std::fs::write(&path, contents).expect("write temp file");
+            TempFile(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn load(name: &str, contents: &str, label: LabelSpec) -> Result<Dataset, Diag> {
+        let file = TempFile::new(name, contents.as_bytes());
+        load_csv(&file.0, label, span())
+    }
+
+    fn class(name: &str) -> LabelSpec {
+        LabelSpec::Class(name.into())
+    }
+
+    /// Loads `contents` expecting a `gradc::data::csv` error and returns its message after the file name.
+    fn csv_error(name: &str, contents: &str, label: LabelSpec) -> (String, String) {
+        let d = load(name, contents, label).expect_err("should fail");
+        assert_eq!(d.code, "gradc::data::csv", "{}", d.message);
+        assert_eq!(d.label.as_ref().map(|l| l.0), Some(span()));
+        let (_, message) = d.message.split_once("`: ").expect("message starts with the file name");
+        (message.to_string(), d.help.expect("every error has help"))
+    }
+
+    #[test]
+    fn loads_classes() {
+        let ds = load("classes", "x1,x2,label\n1,2,0\n-3.5, 4e1 ,2\n\n0.5,.25,1\n", class("label")).unwrap();
+        assert_eq!((ds.n, ds.d), (3, 2));
+        assert_eq!(ds.features, [1.0, 2.0, -3.5, 40.0, 0.5, 0.25]);
+        assert_eq!(ds.labels, Labels::Classes { y: vec![0, 2, 1], classes: 3 });
+    }
+
+    #[test]
+    fn label_column_may_be_anywhere_and_integral_floats_are_classes() {
+        let ds = load("labelfirst", "y,a\n1.0,7\n0,8\n", class("y")).unwrap();
+        assert_eq!(ds.features, [7.0, 8.0]);
+        assert_eq!(ds.labels, Labels::Classes { y: vec![1, 0], classes: 2 });
+    }
+
+    #[test]
+    fn loads_targets_in_the_listed_order() {
+        let text = "t2,x,t1\n1,2,3\n4,5,6\n";
+        let ds = load("targets", text, LabelSpec::Targets(vec!["t1".into(), "t2".into()])).unwrap();
+        assert_eq!((ds.n, ds.d, ds.features.clone()), (2, 1, vec![2.0, 5.0]));
+        assert_eq!(ds.labels, Labels::Targets { y: vec![3.0, 1.0, 6.0, 4.0], k: 2 });
+    }
+
+    #[test]
+    fn handles_quotes_crlf_bom_and_no_labels() {
+        let text = "\u{feff}\"a\",\" b \"\r\n\"1\" , 2\r\n  \r\n\"3\",\"4\"";
+        let ds = load("quotes", text, LabelSpec::None).unwrap();
+        assert_eq!((ds.n, ds.d, ds.labels.clone()), (2, 2, Labels::None));
+        assert_eq!(ds.features, [1.0, 2.0, 3.0, 4.0]);
+        // Quoted header names keep inner text, including commas, newlines and doubled quotes.
+        let ds = load("quoted-names", "\"x, \"\"1\"\"\",\"multi\nline\"\n1,2\n", class("multi\nline")).unwrap();
+        assert_eq!(ds.features, [1.0]);
+        let err = load("quoted-names2", "\"x, \"\"1\"\"\",y\n1,2\n", class("nope")).unwrap_err();
+        assert_eq!(err.help.as_deref(), Some("available columns: `x, \"1\"`, `y`"));
+    }
+
+    #[test]
+    fn missing_file_and_directory() {
+        let d = load_csv(Path::new("/definitely/not/here.csv"), LabelSpec::None, span()).unwrap_err();
+        assert_eq!(d.code, "gradc::data::missing");
+        assert!(d.message.starts_with("cannot read `/definitely/not/here.csv`: "), "{}", d.message);
+        assert!(d.help.is_some() && d.label.is_some());
+        let d = load_csv(&std::env::temp_dir(), LabelSpec::None, span()).unwrap_err();
+        assert_eq!(d.code, "gradc::data::missing");
+        assert!(d.message.ends_with("is a directory, not a CSV file"), "{}", d.message);
+    }
+
+    #[test]
+    fn empty_file_and_header_only() {
+        assert_eq!(csv_error("empty", "", LabelSpec::None).0, "the file is empty");
+        assert_eq!(csv_error("blank", "\n  \n", LabelSpec::None).0, "the file is empty");
+        assert_eq!(csv_error("header", "a,b\n", LabelSpec::None).0, "the header is not followed by any data rows");
+    }
+
+    #[test]
+    fn bad_numbers_name_line_and_column() {
+        let text = "x1,x2,label\n1,2,0\n\n3,abc,1\n";
+        assert_eq!(csv_error("badnum", text, class("label")).0, "line 4, column 2 (`x2`): `abc` is not a number");
+        let text = "x1,x2\n1,\n";
+        let (message, help) = csv_error("emptyfield", text, LabelSpec::None);
+        assert_eq!(message, "line 2, column 2 (`x2`) is empty");
+        assert_eq!(help, "fill in the missing value or remove the row");
+        assert_eq!(
+            csv_error("nan", "x\nNaN\n", LabelSpec::None).0,
+            "line 2, column 1 (`x`): `NaN` is not a finite number"
+        );
+        assert_eq!(
+            csv_error("huge", "x\n1e39\n", LabelSpec::None).0,
+            "line 2, column 1 (`x`): `1e39` is too large for f32"
+        );
+    }
+
+    #[test]
+    fn ragged_rows() {
+        let (message, help) = csv_error("ragged", "a,b,c\n1,2,3\n4,5\n", LabelSpec::None);
+        assert_eq!(message, "line 3 has 2 fields, but the header has 3");
+        assert!(help.contains("missing or extra comma"));
+        assert_eq!(csv_error("extra", "a,b\n1,2,\n", LabelSpec::None).0, "line 2 has 3 fields, but the header has 2");
+    }
+
+    #[test]
+    fn unknown_label_column_lists_the_columns() {
+        let (message, help) = csv_error("nolabel", "x1,x2,label\n1,2,0\n", class("lable"));
+        assert_eq!(message, "there is no column named `lable`");
+        assert_eq!(help, "available columns: `x1`, `x2`, `label`");
+        let spec = LabelSpec::Targets(vec!["y".into()]);
+        assert_eq!(csv_error("notarget", "x,z\n1,2\n", spec).0, "there is no column named `y`");
+    }
+
+    #[test]
+    fn diagnostic_renders_against_the_grad_source() {
+        let source = "data d = csv(\"pts.csv\", label: \"lable\")\n";
+        let mut sources = crate::diag::SourceMap::default();
+        let id = sources.add("model.grad", source.into());
+        let start = source.find("csv").unwrap();
+        let at = Span::new(id, start, source.len() - 1);
+        let file = TempFile::new("render", b"x1,x2,label\n1,2,0\n");
+        let rendered = load_csv(&file.0, class("lable"), at).unwrap_err().with_sources(&sources).render_plain();
+        for part in [
+            "gradc::data::csv",
+            "there is no column named `lable`",
+            "model.grad",
+            "file loaded here",
+            "available columns: `x1`, `x2`, `label`",
+        ] {
+            assert!(rendered.contains(part), "missing {part:?} in:\n{rendered}");
+        }
+    }
+
+    #[test]
+    fn bad_class_labels() {
+        for (value, name) in [("1.5", "frac"), ("-1", "neg"), ("cat", "word"), ("3e9", "big")] {
+            let text = format!("x,label\n1,0\n2,{value}\n");
+            let (message, help) = csv_error(name, &text, class("label"));
+            assert_eq!(
+                message,
+                format!("line 3, column 2 (`label`): class label `{value}` is not a non-negative integer")
+            );
+            assert!(help.starts_with("class labels must be 0, 1"));
+        }
+    }
+
+    #[test]
+    fn structural_errors() {
+        assert_eq!(csv_error("dup", "a,b,a\n1,2,3\n", LabelSpec::None).0, "two columns are named `a`");
+        assert_eq!(
+            csv_error("unclosed", "a,b\n1,\"2\n3,4\n", LabelSpec::None).0,
+            "line 2: a quoted field is never closed"
+        );
+        assert_eq!(
+            csv_error("afterquote", "a,b\n1,\"2\"x\n", LabelSpec::None).0,
+            "line 2: unexpected text after a closing quote"
+        );
+        assert_eq!(
+            csv_error("onlylabel", "label\n1\n", class("label")).0,
+            "no feature columns are left once the labels are taken out"
+        );
+        assert_eq!(csv_error("notargets", "a,b\n1,2\n", LabelSpec::Targets(vec![])).0, "no target columns were named");
+        let twice = LabelSpec::Targets(vec!["b".into(), "b".into()]);
+        assert_eq!(csv_error("twice", "a,b\n1,2\n", twice).0, "target column `b` is named twice");
+        let file = TempFile::new("latin1", b"a,b\n1,2\n3,\xe94\n");
+        let d = load_csv(&file.0, LabelSpec::None, span()).unwrap_err();
+        assert_eq!(d.code, "gradc::data::csv");
+        assert!(d.message.ends_with("line 3 is not valid UTF-8 text"), "{}", d.message);
+    }
+
+    #[test]
+    fn write_then_load_round_trips() {
+        let ds = blobs(&Blobs { n: 25, classes: 4, dim: 3, std: 0.3 }, 3, span()).unwrap();
+        let mut text = Vec::new();
+        write_csv(&ds, &mut text).unwrap();
+        let file = TempFile::new("roundtrip", &text);
+        assert_eq!(load_csv(&file.0, class("label"), span()).unwrap(), ds);
+        let targets =
+            Dataset { features: vec![0.1, 0.2], n: 2, d: 1, labels: Labels::Targets { y: vec![1e-7, -3.0], k: 1 } };
+        let mut text = Vec::new();
+        write_csv(&targets, &mut text).unwrap();
+        assert_eq!(String::from_utf8(text).unwrap(), "x1,y\n0.1,0.0000001\n0.2,-3\n");
+    }
+
+    /// The committed example file: 3 classes × 100 points, 2 features, seed 1.
+    fn example_blobs() -> Vec<u8> {
+        let ds = blobs(&Blobs { n: 300, classes: 3, dim: 2, std: 1.0 }, 1, span()).unwrap();
+        let mut text = Vec::new();
+        write_csv(&ds, &mut text).unwrap();
+        text
+    }
+
+    fn example_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/blobs.csv")
+    }
+
+    /// Regenerates `examples/data/blobs.csv`: `cargo test --lib regenerate_example -- --ignored`.
+    #[test]
+    #[ignore]
+    fn regenerate_example_blobs_csv() {
+        std::fs::create_dir_all(example_path().parent().unwrap()).unwrap();
+        std::fs::write(example_path(), example_blobs()).unwrap();
+    }
+
+    /// The committed example still matches the generator, byte for byte, and loads cleanly.
+    #[test]
+    fn example_blobs_csv_is_current() {
+        let committed = std::fs::read(example_path()).expect("examples/data/blobs.csv exists");
+        assert!(committed == example_blobs(), "examples/data/blobs.csv is stale; see regenerate_example_blobs_csv");
+        let ds = load_csv(&example_path(), class("label"), span()).unwrap();
+        assert_eq!((ds.n, ds.d), (300, 2));
+        assert!(matches!(ds.labels, Labels::Classes { classes: 3, .. }));
+    }
+}

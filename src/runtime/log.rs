@@ -1,0 +1,465 @@
+//! Training output: a JSON-lines metrics log and a human-readable progress display.
+
+use std::fmt::Write as _;
+use std::io::{self, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+/// Writes one JSON object per logged step, e.g. `{"step": 10, "loss": 0.123, "lr": 0.001, "accuracy": 0.97}`.
+///
+/// Keys are always `step`, `loss`, `lr`, then the metrics in the order given to [`MetricsLog::new`].
+/// Numbers are printed in their shortest form that parses back to the same f32. JSON has no NaN
+/// or infinity, so such values are written as `null` and the line gains a
+/// `"non_finite": [...]` key listing them; [`MetricsLog::first_non_finite`] reports the first step.
+/// Each line is flushed as it is written, so a crash or kill leaves only whole lines.
+#[derive(Debug)]
+pub struct MetricsLog<W: Write> {
+    out: W,
+    /// Metric names as quoted, escaped JSON strings, ready to write.
+    keys: Vec<String>,
+    /// Reused for each line, so logging does not allocate once warmed up.
+    line: String,
+    first_non_finite: Option<u64>,
+}
+
+impl<W: Write> MetricsLog<W> {
+    /// A log writing to `out` whose lines carry the named metrics after `step`, `loss` and `lr`.
+    ///
+    /// # Panics
+    /// If a metric name repeats or is `step`, `loss`, `lr` or `non_finite` (duplicate JSON keys).
+    pub fn new(out: W, metrics: &[&str]) -> MetricsLog<W> {
+        let mut taken = vec!["step", "loss", "lr", "non_finite"];
+        for &name in metrics {
+            assert!(!taken.contains(&name), "metric name `{name}` is used twice or reserved");
+            taken.push(name);
+        }
+        let keys = metrics.iter().map(|m| json_string(m)).collect();
+        MetricsLog { out, keys, line: String::new(), first_non_finite: None }
+    }
+
+    /// Writes the line for one step; `metrics` are in the order of the names given to [`MetricsLog::new`].
+    ///
+    /// # Panics
+    /// If `metrics` has a different length than the list of names.
+    pub fn log(&mut self, step: u64, loss: f32, lr: f32, metrics: &[f32]) -> io::Result<()> {
+        self.record(&Record { step, loss, lr, metrics, params: &[], last: false })
+    }
+
+    /// Writes one line: the step's numbers, then each parameter (a number, or an array for
+    /// a tensor), then `"final": true` on the line that closes a run.
+    ///
+    /// # Panics
+    /// If `metrics` has a different length than the list of names, or a parameter is named like a key.
+    pub fn record(&mut self, r: &Record<'_>) -> io::Result<()> {
+        assert_eq!(r.metrics.len(), self.keys.len(), "one value per metric name");
+        let line = &mut self.line;
+        line.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(line, "{{\"step\": {}", r.step);
+        let named = [("\"loss\"", r.loss), ("\"lr\"", r.lr)].into_iter();
+        let values = named.chain(self.keys.iter().map(String::as_str).zip(r.metrics.iter().copied()));
+        let mut non_finite: Vec<String> = Vec::new();
+        for (key, value) in values {
+            line.push_str(", ");
+            line.push_str(key);
+            line.push_str(": ");
+            push_value(line, value, &mut non_finite, key);
+        }
+        for (name, values) in r.params {
+            assert!(
+                !["step", "loss", "lr", "final", "non_finite"].contains(&name.as_str()),
+                "parameter `{name}` shadows a key"
+            );
+            let key = json_string(name);
+            line.push_str(", ");
+            line.push_str(&key);
+            line.push_str(": ");
+            match values.as_slice() {
+                [v] => push_value(line, *v, &mut non_finite, &key),
+                vs => {
+                    line.push('[');
+                    for (i, v) in vs.iter().enumerate() {
+                        if i > 0 {
+                            line.push_str(", ");
+                        }
+                        push_value(line, *v, &mut non_finite, &key);
+                    }
+                    line.push(']');
+                }
+            }
+        }
+        if r.last {
+            line.push_str(", \"final\": true");
+        }
+        if !non_finite.is_empty() {
+            non_finite.dedup();
+            line.push_str(", \"non_finite\": [");
+            line.push_str(&non_finite.join(", "));
+            line.push(']');
+            self.first_non_finite.get_or_insert(r.step);
+        }
+        line.push_str("}\n");
+        self.out.write_all(line.as_bytes())?;
+        self.out.flush()
+    }
+
+    /// The first logged step at which some value was NaN or infinite.
+    pub fn first_non_finite(&self) -> Option<u64> {
+        self.first_non_finite
+    }
+
+    /// The underlying writer.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// Steps taken.
+    pub step: u64,
+    /// The loss (of this step's batch, or over the data on the final line).
+    pub loss: f32,
+    /// The learning rate used.
+    pub lr: f32,
+    /// One value per metric name.
+    pub metrics: &'a [f32],
+    /// Parameters to include, by name.
+    pub params: &'a [(String, Vec<f32>)],
+    /// Marks the line that closes a run.
+    pub last: bool,
+}
+
+/// Appends a number, or `null` (noting `key`) when it is not finite.
+fn push_value(line: &mut String, value: f32, non_finite: &mut Vec<String>, key: &str) {
+    if value.is_finite() {
+        push_f32(line, value);
+    } else {
+        line.push_str("null");
+        non_finite.push(key.to_string());
+    }
+}
+
+/// Appends `s` as a JSON string literal, quotes included.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c < ' ' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Appends a finite f32 as a JSON number that parses back to the same value.
+fn push_f32(out: &mut String, v: f32) {
+    let a = v.abs();
+    // Rust's `{}` and `{:e}` both print the shortest round-trip digits; `{}` never uses an
+    // exponent, which is unreadable for tiny or huge values.
+    if a != 0.0 && !(1e-5..1e16).contains(&a) {
+        let _ = write!(out, "{v:e}");
+    } else {
+        let start = out.len();
+        let _ = write!(out, "{v}");
+        // Keep integral values visibly floats (`2.0`, not `2`) so readers type them consistently.
+        if !out[start..].contains('.') {
+            out.push_str(".0");
+        }
+    }
+}
+
+/// How [`Progress`] shows itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressStyle {
+    /// A line every `every` steps (none if 0) plus one at the last step: for logs and pipes.
+    Lines {
+        /// Steps between lines.
+        every: u64,
+    },
+    /// One line redrawn in place at most ten times a second: for terminals.
+    Bar,
+}
+
+/// Shows training progress: step/total, loss, steps per second and the estimated time left.
+#[derive(Debug)]
+pub struct Progress<W: Write> {
+    out: W,
+    total: u64,
+    style: ProgressStyle,
+    start: Instant,
+    /// When the bar was last drawn, for throttling.
+    last_draw: Option<Duration>,
+    /// The last step a line was printed for, so [`Progress::finish`] does not repeat it.
+    last_step: Option<u64>,
+}
+
+/// Minimum time between two redraws of the bar.
+const REDRAW: Duration = Duration::from_millis(100);
+
+/// Width of the bar between its brackets, in characters.
+const BAR_WIDTH: usize = 24;
+
+impl Progress<io::Stderr> {
+    /// Progress on stderr: a bar if it is a terminal, otherwise a line every `every` steps.
+    pub fn stderr(total: u64, every: u64) -> Progress<io::Stderr> {
+        let style = if io::stderr().is_terminal() { ProgressStyle::Bar } else { ProgressStyle::Lines { every } };
+        Progress::new(io::stderr(), total, style)
+    }
+}
+
+impl<W: Write> Progress<W> {
+    /// Progress towards `total` steps written to `out`; the clock starts now.
+    pub fn new(out: W, total: u64, style: ProgressStyle) -> Progress<W> {
+        Progress { out, total, style, start: Instant::now(), last_draw: None, last_step: None }
+    }
+
+    /// Reports that `step` steps are done and the latest loss.
+    pub fn update(&mut self, step: u64, loss: f32) -> io::Result<()> {
+        self.update_at(step, loss, self.start.elapsed())
+    }
+
+    /// Like [`Progress::update`], with the time since the start given (deterministic for tests and replays).
+    pub fn update_at(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
+        match self.style {
+            ProgressStyle::Lines { every } => {
+                if step == self.total || (step > 0 && step.is_multiple_of(every)) {
+                    self.print_line(step, loss, elapsed)?;
+                }
+                Ok(())
+            }
+            ProgressStyle::Bar => {
+                let due = self.last_draw.is_none_or(|last| elapsed >= last + REDRAW);
+                if due || step == self.total {
+                    self.draw_bar(step, loss, elapsed)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Shows the final state (unless just shown) and ends the bar's line.
+    pub fn finish(&mut self, step: u64, loss: f32) -> io::Result<()> {
+        self.finish_at(step, loss, self.start.elapsed())
+    }
+
+    /// Like [`Progress::finish`], with the time since the start given.
+    pub fn finish_at(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
+        match self.style {
+            ProgressStyle::Lines { .. } if self.last_step == Some(step) => Ok(()),
+            ProgressStyle::Lines { .. } => self.print_line(step, loss, elapsed),
+            ProgressStyle::Bar => {
+                self.draw_bar(step, loss, elapsed)?;
+                writeln!(self.out)?;
+                self.out.flush()
+            }
+        }
+    }
+
+    /// The underlying writer.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn print_line(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
+        let width = self.total.to_string().len();
+        writeln!(self.out, "step {step:>width$}/{}  {}", self.total, self.stats(step, loss, elapsed))?;
+        self.last_step = Some(step);
+        self.out.flush()
+    }
+
+    fn draw_bar(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
+        let done = if self.total == 0 {
+            BAR_WIDTH
+        } else {
+            (step.min(self.total) as f64 / self.total as f64 * BAR_WIDTH as f64) as usize
+        };
+        let bar = format!("{}{}", "#".repeat(done), "-".repeat(BAR_WIDTH - done));
+        // `\r` returns to the start of the line; `ESC [K` clears what a longer previous draw left.
+        write!(self.out, "\r[{bar}] {step}/{}  {}\x1b[K", self.total, self.stats(step, loss, elapsed))?;
+        self.last_draw = Some(elapsed);
+        self.last_step = Some(step);
+        self.out.flush()
+    }
+
+    /// `loss 0.1234  56.7 steps/s  ETA 1m05s`.
+    fn stats(&self, step: u64, loss: f32, elapsed: Duration) -> String {
+        let secs = elapsed.as_secs_f64();
+        let (rate, eta) = if secs > 0.0 && step > 0 {
+            let rate = step as f64 / secs;
+            let left = self.total.saturating_sub(step) as f64 / rate;
+            (format_rate(rate), format_duration(left))
+        } else {
+            ("--".to_string(), "--".to_string())
+        };
+        format!("loss {}  {rate} steps/s  ETA {eta}", format_loss(loss))
+    }
+}
+
+/// Four decimals in the usual range, scientific notation for tiny or huge losses.
+fn format_loss(loss: f32) -> String {
+    let a = loss.abs();
+    if !loss.is_finite() || a == 0.0 || (1e-2..1e5).contains(&a) {
+        format!("{loss:.4}")
+    } else {
+        format!("{loss:.3e}")
+    }
+}
+
+/// About three significant digits.
+fn format_rate(rate: f64) -> String {
+    if rate >= 100.0 {
+        format!("{rate:.0}")
+    } else if rate >= 10.0 {
+        format!("{rate:.1}")
+    } else {
+        format!("{rate:.2}")
+    }
+}
+
+/// `42s`, `3m07s` or `2h05m`, rounded to whole seconds.
+fn format_duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(bytes: Vec<u8>) -> String {
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn metrics_lines_have_keys_in_order() {
+        let mut log = MetricsLog::new(Vec::new(), &["accuracy", "val_loss"]);
+        log.log(10, 0.123, 0.001, &[0.97, 0.25]).unwrap();
+        log.log(20, 2.0, 1e-7, &[1.0, 3e20]).unwrap();
+        assert_eq!(log.first_non_finite(), None);
+        assert_eq!(
+            text(log.into_inner()),
+            "{\"step\": 10, \"loss\": 0.123, \"lr\": 0.001, \"accuracy\": 0.97, \"val_loss\": 0.25}\n\
+             {\"step\": 20, \"loss\": 2.0, \"lr\": 1e-7, \"accuracy\": 1.0, \"val_loss\": 3e20}\n"
+        );
+    }
+
+    #[test]
+    fn non_finite_values_are_null_and_flagged() {
+        let mut log = MetricsLog::new(Vec::new(), &["acc"]);
+        log.log(1, 0.5, 0.1, &[0.5]).unwrap();
+        log.log(2, f32::NAN, 0.1, &[f32::INFINITY]).unwrap();
+        log.log(3, f32::NEG_INFINITY, 0.1, &[0.5]).unwrap();
+        assert_eq!(log.first_non_finite(), Some(2));
+        let out = text(log.into_inner());
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[1],
+            "{\"step\": 2, \"loss\": null, \"lr\": 0.1, \"acc\": null, \"non_finite\": [\"loss\", \"acc\"]}"
+        );
+        assert_eq!(lines[2], "{\"step\": 3, \"loss\": null, \"lr\": 0.1, \"acc\": 0.5, \"non_finite\": [\"loss\"]}");
+    }
+
+    #[test]
+    fn floats_round_trip_exactly() {
+        let mut rng = crate::runtime::rng::Rng::new(1);
+        let mut specials =
+            vec![0.0, -0.0, 1.0, -2.5, f32::MIN_POSITIVE, f32::MAX, f32::MIN, 1e-45, 0.1, 1e-5, 9.99e15, 1e16];
+        specials.extend((0..2000).map(|_| f32::from_bits(rng.next_u64() as u32)).filter(|v| v.is_finite()));
+        let mut s = String::new();
+        for v in specials {
+            s.clear();
+            push_f32(&mut s, v);
+            let back: f32 = s.parse().unwrap_or_else(|_| panic!("`{s}` does not parse"));
+            assert_eq!(back.to_bits(), v.to_bits(), "{v:?} printed as {s}");
+            // JSON numbers: no leading `+`, no bare `.5` or `5.`, no `inf`/`NaN`.
+            assert!(!s.starts_with('+') && !s.starts_with('.') && !s.ends_with('.') && !s.contains("inf"), "{s}");
+        }
+    }
+
+    #[test]
+    fn metric_names_are_escaped() {
+        assert_eq!(json_string("plain"), "\"plain\"");
+        assert_eq!(json_string("a\"b\\c\nd\te\u{1}é"), "\"a\\\"b\\\\c\\nd\\te\\u0001é\"");
+        let mut log = MetricsLog::new(Vec::new(), &["top \"5\""]);
+        log.log(0, 1.0, 1.0, &[0.5]).unwrap();
+        assert_eq!(text(log.into_inner()), "{\"step\": 0, \"loss\": 1.0, \"lr\": 1.0, \"top \\\"5\\\"\": 0.5}\n");
+    }
+
+    #[test]
+    #[should_panic(expected = "metric name `loss` is used twice or reserved")]
+    fn reserved_metric_names_panic() {
+        MetricsLog::new(Vec::new(), &["loss"]);
+    }
+
+    #[test]
+    fn progress_lines_every_n_steps() {
+        let mut p = Progress::new(Vec::new(), 250, ProgressStyle::Lines { every: 100 });
+        for step in 1..=250 {
+            p.update_at(step, 1.0 / step as f32, Duration::from_millis(step * 20)).unwrap();
+        }
+        p.finish_at(250, 0.004, Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            text(p.into_inner()),
+            "step 100/250  loss 0.0100  50.0 steps/s  ETA 3s\n\
+             step 200/250  loss 5.000e-3  50.0 steps/s  ETA 1s\n\
+             step 250/250  loss 4.000e-3  50.0 steps/s  ETA 0s\n"
+        );
+    }
+
+    #[test]
+    fn progress_finish_prints_an_early_stop() {
+        let mut p = Progress::new(Vec::new(), 10_000, ProgressStyle::Lines { every: 1000 });
+        p.update_at(0, f32::NAN, Duration::ZERO).unwrap();
+        p.finish_at(42, f32::NAN, Duration::from_secs(3)).unwrap();
+        assert_eq!(text(p.into_inner()), "step    42/10000  loss NaN  14.0 steps/s  ETA 11m51s\n");
+        let mut p = Progress::new(Vec::new(), 5, ProgressStyle::Lines { every: 0 });
+        p.finish_at(0, 1.0, Duration::ZERO).unwrap();
+        assert_eq!(text(p.into_inner()), "step 0/5  loss 1.0000  -- steps/s  ETA --\n");
+    }
+
+    #[test]
+    fn progress_bar_redraws_in_place_and_throttles() {
+        let mut p = Progress::new(Vec::new(), 8, ProgressStyle::Bar);
+        p.update_at(1, 0.5, Duration::from_millis(10)).unwrap();
+        p.update_at(2, 0.5, Duration::from_millis(50)).unwrap(); // within 100 ms: skipped
+        p.update_at(4, 0.25, Duration::from_millis(200)).unwrap();
+        p.finish_at(8, 0.125, Duration::from_millis(400)).unwrap();
+        let out = text(p.into_inner());
+        let draws: Vec<&str> = out.split('\r').filter(|s| !s.is_empty()).collect();
+        assert_eq!(
+            draws,
+            [
+                "[###---------------------] 1/8  loss 0.5000  100 steps/s  ETA 0s\x1b[K",
+                "[############------------] 4/8  loss 0.2500  20.0 steps/s  ETA 0s\x1b[K",
+                "[########################] 8/8  loss 0.1250  20.0 steps/s  ETA 0s\x1b[K\n",
+            ]
+        );
+    }
+
+    #[test]
+    fn durations_rates_and_losses_format_compactly() {
+        assert_eq!(format_duration(0.4), "0s");
+        assert_eq!(format_duration(59.6), "1m00s");
+        assert_eq!(format_duration(187.0), "3m07s");
+        assert_eq!(format_duration(7500.0), "2h05m");
+        assert_eq!(format_rate(1234.5), "1234");
+        assert_eq!(format_rate(5.678), "5.68");
+        assert_eq!(format_loss(0.0), "0.0000");
+        assert_eq!(format_loss(123456.0), "1.235e5");
+        assert_eq!(format_loss(f32::INFINITY), "inf");
+    }
+}

@@ -1,0 +1,75 @@
+//! Built-in functions: the primitives `.grad` code is written in, and the initializers.
+
+/// Every built-in name; user code may not redefine them.
+pub const NAMES: &[&str] = &[
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "sign",
+    "tanh",
+    "sum",
+    "mean",
+    "max",
+    "maximum",
+    "minimum",
+    "one_hot",
+    "argmax",
+    "reshape",
+    "zeros",
+    "ones",
+    "constant",
+    "normal",
+    "uniform",
+    "xavier_normal",
+    "xavier_uniform",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "kaiming_normal",
+    "kaiming_uniform",
+];
+
+/// A built-in's formal parameter names, in positional order, with defaults where optional.
+pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
+    const X: &[(&str, Option<f64>)] = &[("x", None)];
+    Some(match name {
+        "exp" | "log" | "sqrt" | "abs" | "sign" | "tanh" => X,
+        // axis and keepdims default to "all axes" and false; NaN marks "not given".
+        "sum" | "mean" | "max" => &[("x", None), ("axis", Some(f64::NAN)), ("keepdims", Some(0.0))],
+        "maximum" | "minimum" => &[("a", None), ("b", None)],
+        "one_hot" => &[("labels", None), ("classes", None)],
+        "argmax" => &[("x", None), ("axis", Some(-1.0))],
+        "reshape" => &[("x", None), ("shape", None)],
+        "zeros" | "ones" => &[],
+        "constant" => &[("value", None)],
+        "normal" => &[("mean", Some(0.0)), ("std", Some(1.0))],
+        "uniform" => &[("lo", Some(0.0)), ("hi", Some(1.0))],
+        "xavier_normal" | "xavier_uniform" | "glorot_normal" | "glorot_uniform" => &[("gain", Some(1.0))],
+        "he_normal" | "he_uniform" | "kaiming_normal" | "kaiming_uniform" => {
+            &[("gain", Some(std::f64::consts::SQRT_2))]
+        }
+        _ => return None,
+    })
+}
+
+/// Whether a built-in names an initializer, usable as a value without a call (`init: he_normal`).
+pub fn is_initializer(name: &str) -> bool {
+    matches!(
+        name,
+        "zeros"
+            | "ones"
+            | "constant"
+            | "normal"
+            | "uniform"
+            | "xavier_normal"
+            | "xavier_uniform"
+            | "glorot_normal"
+            | "glorot_uniform"
+            | "he_normal"
+            | "he_uniform"
+            | "kaiming_normal"
+            | "kaiming_uniform"
+    )
+}

@@ -1,0 +1,265 @@
+//! Semantic analysis: resolves names and imports, checks the train block, and elaborates the
+//! program into graph IR, checking shapes with the op table's rules as it goes.
+//!
+//! Elaboration is tracing: functions and layers are inlined at each call with the argument
+//! shapes of that call, so a `.grad` function is shape-polymorphic without a type system of
+//! its own, and every shape error is found with the call that caused it.
+
+mod builtins;
+mod elab;
+mod scope;
+mod train;
+
+use std::collections::BTreeMap;
+
+use crate::diag::{Diag, FileId, SourceMap, Span};
+use crate::ir::Graph;
+use crate::syntax::ast;
+
+pub use scope::Module;
+
+/// How a parameter's initial value is drawn, as the source wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InitSpec {
+    /// All zeros.
+    Zeros,
+    /// Every element this value.
+    Constant(f64),
+    /// Normal with this mean and standard deviation.
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        std: f64,
+    },
+    /// Uniform on [lo, hi).
+    Uniform {
+        /// Lower bound.
+        lo: f64,
+        /// Upper bound.
+        hi: f64,
+    },
+    /// Glorot/Xavier normal with this gain.
+    XavierNormal(f64),
+    /// Glorot/Xavier uniform with this gain.
+    XavierUniform(f64),
+    /// He/Kaiming normal (fan-in) with this gain.
+    HeNormal(f64),
+    /// He/Kaiming uniform (fan-in) with this gain.
+    HeUniform(f64),
+}
+
+/// A trainable parameter found by elaboration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamInfo {
+    /// Full name, e.g. `h1.w`.
+    pub name: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// How it starts.
+    pub init: InitSpec,
+    /// The declaration.
+    pub span: Span,
+}
+
+/// Per-parameter optimizer state found by elaboration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateInfo {
+    /// Full name, e.g. `h1.w.m`.
+    pub name: String,
+    /// Its shape (the parameter's).
+    pub shape: Vec<usize>,
+    /// Its starting value.
+    pub init: f32,
+}
+
+/// Where training data comes from, as the `data` declaration said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    /// A built-in synthetic generator with numeric arguments (defaults filled in).
+    Generator {
+        /// `spirals`, `blobs`, `xor`, `linear` or `sine`.
+        name: String,
+        /// Arguments by name.
+        args: BTreeMap<String, f64>,
+    },
+    /// A CSV file with a header row.
+    Csv {
+        /// The path as written, relative to the `.grad` file.
+        path: String,
+        /// The label column (classification) or target column (regression).
+        column: String,
+        /// `true` for `label:` (integer classes), `false` for `target:` (regression).
+        classes: bool,
+    },
+}
+
+/// A resolved `data` declaration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSpec {
+    /// Its name.
+    pub name: String,
+    /// Where the rows come from.
+    pub source: DataSource,
+    /// Standardize features to zero mean and unit variance (`|> standardize`).
+    pub standardize: bool,
+    /// The source expression, for diagnostics about the data.
+    pub span: Span,
+}
+
+/// The shape of the data the loss is applied to, known once the data is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataShape {
+    /// Number of feature columns.
+    pub features: usize,
+    /// The labels' kind.
+    pub labels: LabelShape,
+}
+
+/// What labels the data has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelShape {
+    /// Integer class labels `i32[B]` with this many classes.
+    Classes(usize),
+    /// Regression targets `f32[B, k]`.
+    Targets(usize),
+}
+
+/// The checked `train` block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// The dataset, if the loss takes data.
+    pub data: Option<DataSpec>,
+    /// Rows per step; `None` for full-batch.
+    pub batch: Option<usize>,
+    /// Passes over the data.
+    pub epochs: Option<usize>,
+    /// Update steps (takes precedence over epochs when both are given).
+    pub steps: Option<usize>,
+    /// Reshuffle the rows every epoch.
+    pub shuffle: bool,
+    /// Seed for initialisation, shuffling and synthetic data.
+    pub seed: u64,
+    /// Log every this many steps; `None` chooses about 20 lines per run.
+    pub log_every: Option<usize>,
+    /// Metric functions to evaluate, with where they were named.
+    pub metrics: Vec<(String, Span)>,
+    /// The optimizer's name, for reports.
+    pub optimizer: String,
+    /// The block.
+    pub span: Span,
+}
+
+/// The graphs of a program at one batch size, with what the runtime needs to run them.
+#[derive(Debug, Clone)]
+pub struct Lowered {
+    /// Loss and metrics from data and parameters.
+    pub forward: Graph,
+    /// New parameters and optimizer state from parameters, gradients, state and the step.
+    pub update: Graph,
+    /// Every parameter, in input order.
+    pub params: Vec<ParamInfo>,
+    /// Every optimizer state variable, in input order.
+    pub states: Vec<StateInfo>,
+}
+
+/// Parses the embedded stdlib, resolves names and checks the train block of a parsed file.
+pub fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) -> Result<Module, Diag> {
+    scope::resolve(file, user, sources)
+}
+
+impl Module {
+    /// Elaborates the forward and update graphs for batches of `batch` rows of data of this shape.
+    pub fn lower(&self, data: Option<DataShape>, batch: usize) -> Result<Lowered, Diag> {
+        elab::lower(self, data, batch)
+    }
+}
+
+/// A diagnostic for a compile-time value where one was expected but something else was given.
+fn expected(what: &str, span: Span, found: &str) -> Diag {
+    Diag::new("gradc::type::expected", format!("expected {what}, found {found}"))
+        .at(span, format!("this is {found}"))
+        .help(format!("write {what} here"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Resolves and lowers a program over 2-feature, 2-class data with batch 4.
+    fn lower(src: &str) -> Result<Lowered, String> {
+        let mut sources = SourceMap::default();
+        let user = sources.add("test.grad", src.to_string());
+        let render = |d: Diag, s: &SourceMap| d.with_sources(s).render_plain();
+        let file = crate::syntax::parse(src, user).map_err(|d| render(d, &sources))?;
+        let module = resolve(file, user, &mut sources).map_err(|d| render(d, &sources))?;
+        let shape = module.takes_data().then_some(DataShape { features: 2, labels: LabelShape::Classes(2) });
+        module.lower(shape, 4).map_err(|d| render(d, &sources))
+    }
+
+    fn names(l: &Lowered) -> Vec<&str> {
+        l.params.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    const HEADER: &str = "use std.nn.*\nuse std.loss.cross_entropy\ndata d = spirals(n: 8)\n";
+    const TRAIN: &str = "train { data = d, optimizer = adam(lr: 0.01), steps = 1, metrics = [accuracy] }\n";
+
+    #[test]
+    fn nested_layers_nest_names() {
+        let src = format!(
+            "{HEADER}layer block(x, n: int) {{\n h = relu(dense(x, n))\n dense(h, n)\n}}\n\
+             model m(x: f32[B, 2]) -> f32[B, 2] {{\n b1 = block(x, 3)\n dense(b1, 2)\n}}\n\
+             loss(x, y) = cross_entropy(m(x), y)\n{TRAIN}"
+        );
+        let l = lower(&src).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names(&l), ["b1.h.w", "b1.h.b", "b1.out.w", "b1.out.b", "out.w", "out.b"]);
+        assert_eq!(l.params[0].shape, [2, 3]);
+    }
+
+    #[test]
+    fn second_instance_in_one_binding_gets_a_suffix() {
+        let src = format!(
+            "{HEADER}model m(x: f32[B, 2]) -> f32[B, 2] {{\n h = dense(dense(x, 3), 2)\n h\n}}\n\
+             loss(x, y) = cross_entropy(m(x), y)\n{TRAIN}"
+        );
+        let l = lower(&src).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names(&l), ["h.w", "h.b", "h_2.w", "h_2.b"]);
+    }
+
+    #[test]
+    fn the_model_is_shared_by_loss_and_metrics() {
+        let src = format!(
+            "{HEADER}model m(x: f32[B, 2]) -> f32[B, 2] {{ dense(x, 2) }}\nloss(x, y) = cross_entropy(m(x), y)\n{TRAIN}"
+        );
+        let l = lower(&src).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names(&l), ["out.w", "out.b"], "metrics reuse the loss's parameters");
+        assert!(l.forward.output("accuracy").is_some());
+    }
+
+    #[test]
+    fn optimizer_state_is_named_after_its_parameter() {
+        let l = lower("param w: f32[3] = ones\nloss = sum(w^2)\ntrain { optimizer = adam(lr: 0.1), steps = 1 }\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let states: Vec<&str> = l.states.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(states, ["w.m", "w.v"]);
+        assert!(l.update.output("lr").is_some());
+        assert_eq!(l.update.verify(), Ok(()));
+    }
+
+    #[test]
+    fn a_fn_cannot_declare_parameters() {
+        let err = lower("fn f(x) {\n param w: f32 = 0.0\n x * w\n}\nparam t: f32 = 1.0\nloss = f(t)\ntrain { optimizer = sgd(lr: 0.1), steps = 1 }\n")
+            .expect_err("must fail");
+        assert!(err.contains("gradc::param::in_fn"), "{err}");
+    }
+
+    #[test]
+    fn one_parameter_name_with_two_shapes_is_an_error() {
+        let src = format!(
+            "{HEADER}model m(x: f32[B, 2]) -> f32[B, 2] {{ dense(x, 2) }}\nmodel n(x: f32[B, 2]) -> f32[B, 3] {{ dense(x, 3) }}\n\
+             loss(x, y) = cross_entropy(m(x), y) + mean(n(x))\ntrain {{ data = d, optimizer = sgd(lr: 0.1), steps = 1 }}\n"
+        );
+        let err = lower(&src).expect_err("out.w is [2,2] and [2,3]");
+        assert!(err.contains("gradc::param::shape"), "{err}");
+    }
+}

@@ -1,0 +1,238 @@
+//! Name resolution: the embedded stdlib modules, `use` imports, and the item tables that
+//! function bodies look names up in.
+
+use std::collections::HashMap;
+
+use super::train::{self, Partial};
+use super::{builtins, DataSpec, TrainConfig};
+use crate::diag::{Diag, FileId, SourceMap, Span};
+use crate::syntax::ast::{self, FuncDecl, FuncKind, Item};
+
+/// The stdlib modules, embedded in the binary: (module path, file name, source).
+const STDLIB: &[(&str, &str, &str)] = &[
+    ("std.nn", "stdlib/nn.grad", include_str!("../../stdlib/nn.grad")),
+    ("std.loss", "stdlib/loss.grad", include_str!("../../stdlib/loss.grad")),
+    ("std.metrics", "stdlib/metrics.grad", include_str!("../../stdlib/metrics.grad")),
+    ("std.optim", "stdlib/optim.grad", include_str!("../../stdlib/optim.grad")),
+    ("std.schedule", "stdlib/schedule.grad", include_str!("../../stdlib/schedule.grad")),
+];
+
+/// Modules whose names every file sees without a `use`: what a train block refers to.
+const PRELUDE: &[&str] = &["std.optim", "std.schedule", "std.metrics"];
+
+/// A resolved program: its items by name and its checked train block.
+#[derive(Debug)]
+pub struct Module {
+    /// The user's file.
+    pub(super) user: FileId,
+    /// Functions visible from the user's file: its own, the imported and the prelude's.
+    pub(super) user_funcs: HashMap<String, FuncDecl>,
+    /// Every stdlib function, which is what stdlib bodies see.
+    pub(super) std_funcs: HashMap<String, (String, FuncDecl)>,
+    /// Top-level parameter declarations, in order.
+    pub(super) params: Vec<ast::ParamDecl>,
+    /// The loss.
+    pub(super) loss: FuncDecl,
+    /// The model whose output metrics are computed on, if metrics are asked for.
+    pub(super) model: Option<FuncDecl>,
+    /// The optimizer with its hyper-parameters.
+    pub(super) optimizer: Partial,
+    /// The schedule, if any.
+    pub(super) schedule: Option<Partial>,
+    /// The checked train block.
+    pub(super) train: TrainConfig,
+}
+
+impl Module {
+    /// The checked train block.
+    pub fn train(&self) -> &TrainConfig {
+        &self.train
+    }
+
+    /// Whether the loss takes data (features and labels) rather than being a function of parameters alone.
+    pub fn takes_data(&self) -> bool {
+        !self.loss.params.is_empty()
+    }
+
+    /// Looks up a function visible from `file`.
+    pub(super) fn func(&self, file: FileId, name: &str) -> Option<&FuncDecl> {
+        if file == self.user {
+            self.user_funcs.get(name)
+        } else {
+            self.std_funcs.get(name).map(|(_, f)| f)
+        }
+    }
+
+    /// The stdlib module that defines `name`, for a "did you forget `use`" hint.
+    pub(super) fn std_module_of(&self, name: &str) -> Option<&str> {
+        self.std_funcs.get(name).map(|(m, _)| m.as_str())
+    }
+
+    /// Every name visible from `file`, for suggestions.
+    pub(super) fn visible_names(&self, file: FileId) -> Vec<&str> {
+        let mut names: Vec<&str> = if file == self.user {
+            self.user_funcs.keys().map(|s| s.as_str()).collect()
+        } else {
+            self.std_funcs.keys().map(|s| s.as_str()).collect()
+        };
+        names.extend(builtins::NAMES);
+        names.extend(self.params.iter().map(|p| p.name.name.as_str()));
+        names
+    }
+}
+
+/// Parses the stdlib into `sources` and resolves the user's file against it.
+pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) -> Result<Module, Diag> {
+    let mut std_funcs: HashMap<String, (String, FuncDecl)> = HashMap::new();
+    let mut modules: HashMap<&str, Vec<String>> = HashMap::new();
+    for (module, name, text) in STDLIB {
+        let id = sources.add(name, text.to_string());
+        // The stdlib is part of the compiler; a parse error in it is a build defect that tests catch.
+        let parsed = crate::syntax::parse(text, id).map_err(|d| d.with_sources(sources))?;
+        for item in parsed.items {
+            if let Item::Func(f) = item {
+                modules.entry(module).or_default().push(f.name.name.clone());
+                std_funcs.insert(f.name.name.clone(), (module.to_string(), f));
+            }
+        }
+    }
+
+    let mut user_funcs: HashMap<String, FuncDecl> = HashMap::new();
+    for module in PRELUDE {
+        for name in &modules[module] {
+            user_funcs.insert(name.clone(), std_funcs[name].1.clone());
+        }
+    }
+    let mut params = Vec::new();
+    let mut data: HashMap<String, ast::DataDecl> = HashMap::new();
+    let mut loss: Option<FuncDecl> = None;
+    let mut train_block: Option<ast::TrainBlock> = None;
+    let mut defined: HashMap<String, Span> = HashMap::new();
+    let mut define = |name: &ast::Ident| -> Result<(), Diag> {
+        if builtins::NAMES.contains(&name.name.as_str()) {
+            return Err(Diag::new(
+                "gradc::name::builtin",
+                format!("`{}` is a built-in and cannot be redefined", name.name),
+            )
+            .at(name.span, "redefined here")
+            .help("choose another name"));
+        }
+        if let Some(prev) = defined.insert(name.name.clone(), name.span) {
+            return Err(Diag::new("gradc::name::duplicate", format!("`{}` is defined twice", name.name))
+                .at(name.span, "defined again here")
+                .note(prev, "first defined here")
+                .help("rename one of them"));
+        }
+        Ok(())
+    };
+
+    for item in file.items {
+        match item {
+            Item::Use(u) => {
+                let path: Vec<&str> = u.module.iter().map(|i| i.name.as_str()).collect();
+                let path = path.join(".");
+                let module_span = u.module[0].span.to(u.module[u.module.len() - 1].span);
+                let Some(names) = modules.get(path.as_str()) else {
+                    let known: Vec<&str> = STDLIB.iter().map(|m| m.0).collect();
+                    return Err(Diag::new("gradc::name::module", format!("there is no module `{path}`"))
+                        .at(module_span, "unknown module")
+                        .help(format!("the stdlib modules are {}", known.join(", "))));
+                };
+                let wanted: Vec<(String, Span)> = if u.glob {
+                    names.iter().map(|n| (n.clone(), u.span)).collect()
+                } else {
+                    u.names.iter().map(|n| (n.name.clone(), n.span)).collect()
+                };
+                for (name, span) in wanted {
+                    if !names.contains(&name) {
+                        return Err(Diag::new("gradc::name::unknown", format!("`{path}` has no item `{name}`"))
+                            .at(span, "not in this module")
+                            .help(format!("`{path}` defines {}", names.join(", "))));
+                    }
+                    user_funcs.insert(name.clone(), std_funcs[&name].1.clone());
+                }
+            }
+            Item::Param(p) => {
+                define(&p.name)?;
+                params.push(p);
+            }
+            Item::Data(d) => {
+                define(&d.name)?;
+                data.insert(d.name.name.clone(), d);
+            }
+            Item::Func(f) if f.kind == FuncKind::Loss => {
+                if let Some(prev) = &loss {
+                    return Err(Diag::new("gradc::name::duplicate", "the loss is defined twice")
+                        .at(f.name.span, "defined again here")
+                        .note(prev.name.span, "first defined here")
+                        .help("a program has one loss; combine terms with `+`"));
+                }
+                loss = Some(f);
+            }
+            Item::Func(f) => {
+                define(&f.name)?;
+                user_funcs.insert(f.name.name.clone(), f);
+            }
+            Item::Train(t) => {
+                if let Some(prev) = &train_block {
+                    return Err(Diag::new("gradc::train::duplicate", "there are two train blocks")
+                        .at(t.span, "second train block")
+                        .note(prev.span, "first train block")
+                        .help("merge them into one"));
+                }
+                train_block = Some(t);
+            }
+        }
+    }
+    let whole_file = Span::new(user, 0, sources.text(user).len());
+    let Some(loss) = loss else {
+        return Err(Diag::new("gradc::program::no_loss", "this program has no loss")
+            .at(Span::new(user, 0, 0), "expected a `loss` declaration in this file")
+            .help("declare what to minimise, e.g. `loss = (theta - 3.0)^2` or `loss(x, y) = mse(model(x), y)`"));
+    };
+    let Some(block) = train_block else {
+        return Err(Diag::new("gradc::train::missing", "this program has no train block")
+            .at(Span::new(user, whole_file.end, whole_file.end), "expected a `train { ... }` block")
+            .help("add e.g. `train { optimizer = sgd(lr: 0.1), steps = 100 }`"));
+    };
+    let models: Vec<&FuncDecl> = user_funcs.values().filter(|f| f.kind == FuncKind::Model).collect();
+    let checked = train::check(&block, &user_funcs, &data, !loss.params.is_empty())?;
+    let model = match (checked.config.metrics.is_empty(), models.as_slice()) {
+        (true, _) => None,
+        (false, [m]) => Some((*m).clone()),
+        (false, []) => {
+            return Err(Diag::new("gradc::train::metrics", "metrics need a `model` to evaluate")
+                .at(checked.config.metrics[0].1, "computed on the model's output")
+                .help("declare the network as `model name(x: f32[B, D]) { ... }` and call it from the loss"))
+        }
+        (false, _) => {
+            return Err(Diag::new("gradc::train::metrics", "metrics need exactly one `model`, found several")
+                .at(checked.config.metrics[0].1, "computed on the model's output")
+                .help("keep one `model` declaration and make the others `layer`s"))
+        }
+    };
+    Ok(Module {
+        user,
+        user_funcs,
+        std_funcs,
+        params,
+        loss,
+        model,
+        optimizer: checked.optimizer,
+        schedule: checked.schedule,
+        train: checked.config,
+    })
+}
+
+/// The loss, for callers that report on it.
+impl Module {
+    /// The span of the loss declaration.
+    pub fn loss_span(&self) -> Span {
+        self.loss.span
+    }
+
+    /// The data the train block names, if any.
+    pub fn data(&self) -> Option<&DataSpec> {
+        self.train.data.as_ref()
+    }
+}

@@ -1,0 +1,416 @@
+//! The train block and `data` declarations: compile-time values only, checked key by key.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{DataSource, DataSpec, TrainConfig};
+use crate::diag::{Diag, Span};
+use crate::syntax::ast::{self, BinOp, Expr, ExprKind, FuncDecl, FuncKind};
+
+/// An optimizer or schedule with its hyper-parameters bound: `adam(lr: 0.01)`.
+#[derive(Debug, Clone)]
+pub struct Partial {
+    /// The declaration.
+    pub decl: FuncDecl,
+    /// Hyper-parameters given at the use site, by formal name.
+    pub args: Vec<(String, f64, Span)>,
+    /// The use site.
+    pub span: Span,
+}
+
+/// The result of checking a train block.
+pub struct Checked {
+    /// The plain settings.
+    pub config: TrainConfig,
+    /// The optimizer.
+    pub optimizer: Partial,
+    /// The schedule, if one was given.
+    pub schedule: Option<Partial>,
+}
+
+/// The keys a train block accepts, for the unknown-key help.
+const KEYS: &[&str] =
+    &["data", "batch", "epochs", "steps", "shuffle", "seed", "optimizer", "schedule", "metrics", "log_every"];
+
+/// Built-in data sources: name and (argument, default) pairs.
+const GENERATORS: &[(&str, &[(&str, f64)])] = &[
+    ("spirals", &[("n", 200.0), ("classes", 2.0), ("noise", 0.1), ("turns", 1.0), ("seed", 0.0)]),
+    ("blobs", &[("n", 300.0), ("classes", 3.0), ("dim", 2.0), ("std", 1.0), ("seed", 0.0)]),
+    ("xor", &[("n", 200.0), ("noise", 0.1), ("seed", 0.0)]),
+    ("linear", &[("n", 100.0), ("dim", 3.0), ("noise", 0.01), ("seed", 0.0)]),
+    ("sine", &[("n", 200.0), ("noise", 0.05), ("seed", 0.0)]),
+    ("random", &[("n", 1000.0), ("dim", 10.0), ("classes", 2.0), ("seed", 0.0)]),
+];
+
+/// Range rules for hyper-parameters, by the conventional name of the formal.
+/// (name, lowest allowed, highest allowed, lowest inclusive, highest inclusive)
+const HYPER_RULES: &[(&str, f64, f64, bool, bool)] = &[
+    ("lr", 0.0, f64::INFINITY, false, false),
+    ("eps", 0.0, f64::INFINITY, true, false),
+    ("momentum", 0.0, 1.0, true, false),
+    ("beta", 0.0, 1.0, true, false),
+    ("beta1", 0.0, 1.0, true, false),
+    ("beta2", 0.0, 1.0, true, false),
+    ("alpha", 0.0, 1.0, true, false),
+    ("rho", 0.0, 1.0, true, false),
+    ("gamma", 0.0, f64::INFINITY, false, false),
+    ("weight_decay", 0.0, f64::INFINITY, true, false),
+    ("steps", 1.0, f64::INFINITY, true, false),
+];
+
+/// A compile-time value in a train block.
+enum Const {
+    Num(f64),
+    Bool(bool),
+    Name(ast::Ident),
+    Call(ast::Ident, Vec<ast::Arg>),
+    List(Vec<Expr>),
+    Str(String),
+}
+
+fn const_eval(e: &Expr) -> Result<Const, Diag> {
+    Ok(match &e.kind {
+        ExprKind::Num(n) => Const::Num(*n),
+        ExprKind::Bool(b) => Const::Bool(*b),
+        ExprKind::Str(s) => Const::Str(s.clone()),
+        ExprKind::Name(i) => Const::Name(i.clone()),
+        ExprKind::Call { func, args } => Const::Call(func.clone(), args.clone()),
+        ExprKind::List(items) => Const::List(items.clone()),
+        ExprKind::Neg(inner) => Const::Num(-number(inner)?),
+        ExprKind::Binary(op, a, b) => {
+            let (a, b) = (number(a)?, number(b)?);
+            Const::Num(match op {
+                BinOp::Add => a + b,
+                BinOp::Sub => a - b,
+                BinOp::Mul => a * b,
+                BinOp::Div => a / b,
+                BinOp::Pow => a.powf(b),
+                _ => return Err(not_constant(e)),
+            })
+        }
+    })
+}
+
+fn not_constant(e: &Expr) -> Diag {
+    Diag::new("gradc::train::constant", "expected a compile-time value")
+        .at(e.span, "not a constant")
+        .help("train settings and hyper-parameters are numbers, names or calls like `adam(lr: 1e-3)`")
+}
+
+/// Evaluates a compile-time number.
+pub(super) fn number(e: &Expr) -> Result<f64, Diag> {
+    match const_eval(e)? {
+        Const::Num(n) if n.is_finite() => Ok(n),
+        Const::Num(_) => Err(Diag::new("gradc::train::value", "this value is not finite")
+            .at(e.span, "overflows")
+            .help("use a finite number")),
+        _ => Err(super::expected("a number", e.span, "not a number")),
+    }
+}
+
+fn count(e: &Expr, what: &str, min: f64) -> Result<usize, Diag> {
+    let n = number(e)?;
+    if n.fract() != 0.0 || n < min || n > u32::MAX as f64 {
+        return Err(Diag::new(
+            "gradc::train::value",
+            format!("`{what}` must be a whole number of at least {min}, not {n}"),
+        )
+        .at(e.span, "out of range")
+        .help(format!("set `{what}` to a whole number ≥ {min}")));
+    }
+    Ok(n as usize)
+}
+
+/// Checks a hyper-parameter against the range rule for its name.
+pub(super) fn check_hyper(name: &str, value: f64, span: Span) -> Result<(), Diag> {
+    let bad = |why: String| {
+        Diag::new("gradc::hyper::range", format!("bad value for `{name}`: {why}"))
+            .at(span, "out of range")
+            .help(format!("`{name}` {why}; see the optimizer's definition in stdlib/optim.grad"))
+    };
+    if !value.is_finite() {
+        return Err(bad("it must be a finite number".into()));
+    }
+    if let Some(&(_, lo, hi, lo_in, hi_in)) = HYPER_RULES.iter().find(|r| r.0 == name) {
+        let above = if lo_in { value >= lo } else { value > lo };
+        let below = if hi_in { value <= hi } else { value < hi };
+        if !(above && below) {
+            let range = match (hi.is_finite(), lo_in) {
+                (false, false) => format!("must be greater than {lo}"),
+                (false, true) => format!("must be at least {lo}"),
+                (true, _) => {
+                    format!("must lie in {}{lo}, {hi}{}", if lo_in { "[" } else { "(" }, if hi_in { "]" } else { ")" })
+                }
+            };
+            return Err(bad(format!("{range}, not {value}")));
+        }
+    }
+    Ok(())
+}
+
+/// Binds a use of an optimizer or schedule (`adam(lr: 1e-3)` or `constant`) to its declaration.
+fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl>) -> Result<Partial, Diag> {
+    let what = if kind == FuncKind::Optimizer { "an optimizer" } else { "a schedule" };
+    let (name, args) = match const_eval(e)? {
+        Const::Name(n) => (n, vec![]),
+        Const::Call(n, a) => (n, a),
+        _ => return Err(super::expected(what, e.span, "not a name or call")),
+    };
+    let decl = match funcs.get(&name.name) {
+        Some(d) if d.kind == kind => d.clone(),
+        found => {
+            let mut options: Vec<&str> =
+                funcs.values().filter(|f| f.kind == kind).map(|f| f.name.name.as_str()).collect();
+            options.sort();
+            let msg = match found {
+                Some(_) => format!("`{}` is not {what}", name.name),
+                None => format!("unknown {} `{}`", &what[what.find(' ').map_or(0, |i| i + 1)..], name.name),
+            };
+            return Err(Diag::new("gradc::name::unknown", msg)
+                .at(name.span, "not found")
+                .help(format!("available: {}", options.join(", "))));
+        }
+    };
+    let mut bound: Vec<(String, f64, Span)> = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        let formal = match &arg.name {
+            Some(n) => match decl.params.iter().find(|f| f.name.name == n.name) {
+                Some(f) => f,
+                None => return Err(unknown_argument(&decl, n)),
+            },
+            None => match decl.params.get(i) {
+                Some(f) => f,
+                None => {
+                    return Err(Diag::new(
+                        "gradc::call::arity",
+                        format!("`{}` takes {} arguments, given {}", decl.name.name, decl.params.len(), args.len()),
+                    )
+                    .at(arg.value.span, "one too many")
+                    .help(format!("its parameters are {}", formal_list(&decl))))
+                }
+            },
+        };
+        if bound.iter().any(|b| b.0 == formal.name.name) {
+            return Err(Diag::new("gradc::call::duplicate", format!("`{}` is given twice", formal.name.name))
+                .at(arg.value.span, "given again here")
+                .help("give each argument once"));
+        }
+        let value = number(&arg.value)?;
+        check_hyper(&formal.name.name, value, arg.value.span)?;
+        bound.push((formal.name.name.clone(), value, arg.value.span));
+    }
+    for f in &decl.params {
+        if f.default.is_none() && !bound.iter().any(|b| b.0 == f.name.name) {
+            return Err(Diag::new(
+                "gradc::call::missing",
+                format!("`{}` needs a value for `{}`", decl.name.name, f.name.name),
+            )
+            .at(e.span, format!("`{}` is not given", f.name.name))
+            .help(format!("write e.g. `{}({}: ...)`", decl.name.name, f.name.name)));
+        }
+    }
+    Ok(Partial { decl, args: bound, span: e.span })
+}
+
+/// The diagnostic for a named argument the callee does not have.
+pub(super) fn unknown_argument(decl: &FuncDecl, name: &ast::Ident) -> Diag {
+    Diag::new("gradc::call::argument", format!("`{}` has no parameter named `{}`", decl.name.name, name.name))
+        .at(name.span, "unknown argument")
+        .help(format!("its parameters are {}", formal_list(decl)))
+}
+
+fn formal_list(decl: &FuncDecl) -> String {
+    if decl.params.is_empty() {
+        return "none".into();
+    }
+    decl.params.iter().map(|f| format!("`{}`", f.name.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// Checks the train block against the program's functions and data declarations.
+pub(super) fn check(
+    block: &ast::TrainBlock,
+    funcs: &HashMap<String, FuncDecl>,
+    data: &HashMap<String, ast::DataDecl>,
+    takes_data: bool,
+) -> Result<Checked, Diag> {
+    let mut config = TrainConfig {
+        data: None,
+        batch: None,
+        epochs: None,
+        steps: None,
+        shuffle: true,
+        seed: 0,
+        log_every: None,
+        metrics: vec![],
+        optimizer: String::new(),
+        span: block.span,
+    };
+    let mut optimizer = None;
+    let mut schedule = None;
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for (key, value) in &block.entries {
+        if let Some(prev) = seen.insert(key.name.as_str(), key.span) {
+            return Err(Diag::new("gradc::train::duplicate", format!("`{}` is set twice", key.name))
+                .at(key.span, "set again here")
+                .note(prev, "first set here")
+                .help("set each key once"));
+        }
+        match key.name.as_str() {
+            "data" => {
+                let Const::Name(name) = const_eval(value)? else {
+                    return Err(super::expected("the name of a `data` declaration", value.span, "not a name"));
+                };
+                let Some(decl) = data.get(&name.name) else {
+                    return Err(Diag::new("gradc::name::unknown", format!("no data named `{}`", name.name))
+                        .at(name.span, "not declared")
+                        .help("declare it, e.g. `data d = spirals(n: 200)`"));
+                };
+                config.data = Some(data_spec(decl)?);
+            }
+            "batch" => config.batch = Some(count(value, "batch", 1.0)?),
+            "epochs" => config.epochs = Some(count(value, "epochs", 1.0)?),
+            "steps" => config.steps = Some(count(value, "steps", 1.0)?),
+            "log_every" => config.log_every = Some(count(value, "log_every", 1.0)?),
+            "seed" => config.seed = count(value, "seed", 0.0)? as u64,
+            "shuffle" => match const_eval(value)? {
+                Const::Bool(b) => config.shuffle = b,
+                _ => return Err(super::expected("`true` or `false`", value.span, "not a boolean")),
+            },
+            "optimizer" => {
+                let p = partial(value, FuncKind::Optimizer, funcs)?;
+                config.optimizer = p.decl.name.name.clone();
+                optimizer = Some(p);
+            }
+            "schedule" => schedule = Some(partial(value, FuncKind::Schedule, funcs)?),
+            "metrics" => {
+                let Const::List(items) = const_eval(value)? else {
+                    return Err(super::expected("a list such as `[accuracy]`", value.span, "not a list"));
+                };
+                for item in items {
+                    match const_eval(&item)? {
+                        Const::Name(n) if funcs.get(&n.name).is_some_and(|f| f.kind == FuncKind::Fn) => {
+                            config.metrics.push((n.name.clone(), n.span))
+                        }
+                        _ => {
+                            return Err(Diag::new("gradc::train::metrics", "unknown metric")
+                                .at(item.span, "not a metric function")
+                                .help("metrics are functions of (model output, labels), e.g. `accuracy`"))
+                        }
+                    }
+                }
+            }
+            _ => {
+                return Err(Diag::new("gradc::train::key", format!("unknown train setting `{}`", key.name))
+                    .at(key.span, "not a train setting")
+                    .help(format!("the settings are {}", KEYS.join(", "))))
+            }
+        }
+    }
+    let missing = |field: &str, example: &str| {
+        Diag::new("gradc::train::missing", format!("the train block has no `{field}`"))
+            .at(block.span, format!("`{field}` is missing"))
+            .help(format!("add e.g. `{example}`"))
+    };
+    let Some(optimizer) = optimizer else {
+        return Err(missing("optimizer", "optimizer = sgd(lr: 0.1)"));
+    };
+    if config.steps.is_none() && config.epochs.is_none() {
+        return Err(missing("steps` or `epochs", "steps = 100"));
+    }
+    match (&config.data, takes_data) {
+        (None, true) => return Err(missing("data", "data = d")),
+        (Some(_), false) => {
+            return Err(Diag::new("gradc::train::data", "the loss takes no data, but the train block names some")
+                .at(seen["data"], "data given here")
+                .help("give the loss parameters, e.g. `loss(x, y) = ...`, or remove `data`"))
+        }
+        _ => {}
+    }
+    Ok(Checked { config, optimizer, schedule })
+}
+
+/// Resolves a `data` declaration: a generator or CSV file, optionally `|> standardize`d.
+fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
+    let mut e = &decl.value;
+    let mut standardize = false;
+    loop {
+        let ExprKind::Call { func, args } = &e.kind else {
+            return Err(super::expected(
+                "a data source such as `spirals(n: 200)` or `csv(\"f.csv\", label: \"y\")`",
+                e.span,
+                "not a call",
+            ));
+        };
+        if func.name == "standardize" && args.len() == 1 && args[0].name.is_none() {
+            standardize = true;
+            e = &args[0].value;
+            continue;
+        }
+        let source = if func.name == "csv" {
+            csv_source(e, args)?
+        } else if let Some((name, formals)) = GENERATORS.iter().find(|g| g.0 == func.name) {
+            let mut bound: BTreeMap<String, f64> = formals.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+            for arg in args {
+                let Some(n) = &arg.name else {
+                    return Err(Diag::new("gradc::data::argument", "data generator arguments are named")
+                        .at(arg.value.span, "unnamed")
+                        .help(format!("write e.g. `{name}(n: 200)`")));
+                };
+                if !bound.contains_key(&n.name) {
+                    let names: Vec<&str> = formals.iter().map(|f| f.0).collect();
+                    return Err(Diag::new(
+                        "gradc::call::argument",
+                        format!("`{name}` has no parameter named `{}`", n.name),
+                    )
+                    .at(n.span, "unknown argument")
+                    .help(format!("its parameters are {}", names.join(", "))));
+                }
+                let v = number(&arg.value)?;
+                let integral = n.name != "noise" && n.name != "std" && n.name != "turns";
+                if v < 0.0 || (integral && v.fract() != 0.0) || v > 1e7 {
+                    return Err(Diag::new("gradc::data::argument", format!("bad value {v} for `{}`", n.name))
+                        .at(arg.value.span, "out of range")
+                        .help(if integral {
+                            "use a whole number between 0 and 10,000,000"
+                        } else {
+                            "use a non-negative number"
+                        }));
+                }
+                bound.insert(n.name.clone(), v);
+            }
+            DataSource::Generator { name: name.to_string(), args: bound }
+        } else {
+            let names: Vec<&str> = GENERATORS.iter().map(|g| g.0).collect();
+            return Err(Diag::new("gradc::data::source", format!("unknown data source `{}`", func.name))
+                .at(func.span, "not a data source")
+                .help(format!("use csv(\"file.csv\", label: \"column\") or one of {}", names.join(", "))));
+        };
+        return Ok(DataSpec { name: decl.name.name.clone(), source, standardize, span: decl.value.span });
+    }
+}
+
+fn csv_source(e: &Expr, args: &[ast::Arg]) -> Result<DataSource, Diag> {
+    let mut path = None;
+    let mut column = None;
+    for arg in args {
+        let text = match const_eval(&arg.value)? {
+            Const::Str(s) => s,
+            _ => return Err(super::expected("a string", arg.value.span, "not a string")),
+        };
+        match arg.name.as_ref().map(|n| n.name.as_str()) {
+            None | Some("path") => path = Some(text),
+            Some("label") => column = Some((text, true)),
+            Some("target") => column = Some((text, false)),
+            Some(_) => {
+                return Err(Diag::new("gradc::call::argument", "`csv` takes a path and `label:` or `target:`")
+                    .at(arg.value.span, "unknown argument")
+                    .help("write `csv(\"file.csv\", label: \"class\")` or `csv(\"file.csv\", target: \"y\")`"))
+            }
+        }
+    }
+    match (path, column) {
+        (Some(path), Some((column, classes))) => Ok(DataSource::Csv { path, column, classes }),
+        _ => Err(Diag::new("gradc::data::csv", "`csv` needs a path and a label or target column")
+            .at(e.span, "incomplete")
+            .help("write `csv(\"file.csv\", label: \"class\")` or `csv(\"file.csv\", target: \"y\")`")),
+    }
+}

@@ -1,0 +1,49 @@
+//! Helpers shared by the end-to-end tests: running the CLI and reading its JSON-lines log.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (tests run from it).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the `gradc` binary with arguments, from the repository root.
+pub fn gradc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gradc")).args(args).current_dir(root()).output().expect("spawn gradc")
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gradc-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// Runs `gradc run FILE --log LOG` plus extra arguments; returns the parsed log lines and stdout.
+pub fn run_logged(file: &str, extra: &[&str]) -> (Vec<serde_json::Value>, String) {
+    let dir = temp_dir(&file.replace(['/', '.'], "_"));
+    let log = dir.join("log.jsonl");
+    let log_s = log.to_str().expect("utf-8 temp path");
+    let mut args = vec!["run", file, "--log", log_s];
+    args.extend_from_slice(extra);
+    let out = gradc(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "gradc run {file} failed:\n{}\n{}", stdout, String::from_utf8_lossy(&out.stderr));
+    let lines = read_log(&log);
+    (lines, stdout)
+}
+
+/// Parses a JSON-lines file.
+pub fn read_log(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).expect("read log");
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}"))).collect()
+}
+
+/// A number from a log line.
+pub fn num(line: &serde_json::Value, key: &str) -> f64 {
+    line[key].as_f64().unwrap_or_else(|| panic!("no number `{key}` in {line}"))
+}

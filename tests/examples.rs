@@ -1,0 +1,127 @@
+//! End-to-end runs of the bundled examples through the CLI, checked against closed forms.
+
+mod common;
+
+use common::{gradc, num, run_logged};
+
+/// Every logged step of a one-parameter run: (loss before the update, θ after it).
+fn trajectory(file: &str) -> Vec<(f64, f64)> {
+    let (lines, _) = run_logged(file, &[]);
+    let steps: Vec<&serde_json::Value> = lines.iter().filter(|l| l.get("final").is_none()).collect();
+    assert_eq!(steps.len(), 100, "one line per step");
+    for (i, l) in steps.iter().enumerate() {
+        assert_eq!(num(l, "step") as usize, i + 1);
+    }
+    steps.iter().map(|l| (num(l, "loss"), num(l, "theta"))).collect()
+}
+
+/// Checks a run against the closed-form update `rule(θ, g, t) -> θ'` from θ = 0, in f64.
+fn check_against(file: &str, mut rule: impl FnMut(f64, f64, f64) -> f64) {
+    let got = trajectory(file);
+    let mut theta = 0.0f64;
+    for (t, &(loss, theta_after)) in got.iter().enumerate() {
+        let expected_loss = (theta - 3.0).powi(2);
+        assert!(
+            (loss - expected_loss).abs() <= 1e-6 * expected_loss.max(1.0),
+            "{file} step {}: loss {loss} vs {expected_loss}",
+            t + 1
+        );
+        theta = rule(theta, 2.0 * (theta - 3.0), (t + 1) as f64);
+        assert!((theta_after - theta).abs() <= 1e-6, "{file} step {}: θ {theta_after} vs closed form {theta}", t + 1);
+    }
+}
+
+#[test]
+fn quadratic_gradient_descent_converges_to_3() {
+    check_against("examples/quadratic.grad", |p, g, _| p - 0.1 * g);
+    let got = trajectory("examples/quadratic.grad");
+    assert!((got[99].1 - 3.0).abs() <= 1e-6, "θ ends at {}", got[99].1);
+}
+
+#[test]
+fn quadratic_momentum_matches_closed_form() {
+    let mut buf = 0.0;
+    check_against("examples/quadratic_momentum.grad", |p, g, _| {
+        buf = 0.9 * buf + g;
+        p - 0.01 * buf
+    });
+}
+
+#[test]
+fn quadratic_rmsprop_matches_closed_form() {
+    let mut sq = 0.0;
+    check_against("examples/quadratic_rmsprop.grad", |p, g, _| {
+        sq = 0.99 * sq + 0.01 * g * g;
+        p - 0.01 * g / (sq.sqrt() + 1e-8)
+    });
+}
+
+#[test]
+fn quadratic_adam_matches_closed_form() {
+    let (mut m, mut v) = (0.0, 0.0);
+    check_against("examples/quadratic_adam.grad", |p, g, t| {
+        m = 0.9 * m + 0.1 * g;
+        v = 0.999 * v + 0.001 * g * g;
+        let step = 0.1 / (1.0 - 0.9f64.powf(t));
+        p - step * m / (v.sqrt() / (1.0 - 0.999f64.powf(t)).sqrt() + 1e-8)
+    });
+}
+
+#[test]
+fn linear_regression_recovers_true_weights() {
+    let (lines, _) = run_logged("examples/linear_regression.grad", &[]);
+    let last = lines.last().expect("a final line");
+    assert_eq!(last["final"], serde_json::Value::Bool(true));
+    let truth = gradc::runtime::data::linear_truth(
+        &gradc::runtime::data::Linear { n: 200, dim: 3, noise: 0.001, weights: None, bias: None },
+        7,
+        gradc::diag::Span::new(gradc::diag::FileId(0), 0, 0),
+    )
+    .expect("valid generator arguments");
+    let w: Vec<f64> = last["w"].as_array().expect("w logged").iter().map(|v| v.as_f64().expect("number")).collect();
+    assert_eq!(w.len(), 3);
+    for (learned, true_w) in w.iter().zip(&truth.weights) {
+        assert!((learned - true_w).abs() <= 1e-3, "w {w:?} vs truth {:?}", truth.weights);
+    }
+    assert!((num(last, "b") - truth.bias).abs() <= 1e-3, "b {} vs {}", num(last, "b"), truth.bias);
+}
+
+#[test]
+fn spiral_mlp_reaches_97_percent() {
+    let (lines, stdout) = run_logged("examples/spiral_mlp.grad", &[]);
+    let last = lines.last().expect("a final line");
+    let acc = num(last, "accuracy");
+    assert!(acc >= 0.97, "training accuracy {acc}\n{stdout}");
+    for key in ["final loss", "accuracy", "wall time", "steps/s", "compile time"] {
+        assert!(stdout.contains(key), "summary lacks `{key}`:\n{stdout}");
+    }
+}
+
+#[test]
+fn blobs_softmax_from_csv_classifies() {
+    let (lines, _) = run_logged("examples/blobs_softmax.grad", &[]);
+    let acc = num(lines.last().expect("a final line"), "accuracy");
+    assert!(acc >= 0.95, "training accuracy {acc}");
+}
+
+#[test]
+fn flags_override_the_train_block() {
+    let (lines, stdout) = run_logged("examples/quadratic.grad", &["--steps", "7", "--log-every", "7"]);
+    assert!(stdout.contains("steps        7"), "{stdout}");
+    assert_eq!(num(&lines[0], "step"), 7.0);
+    let (a, _) = run_logged("examples/spiral_mlp.grad", &["--epochs", "1", "--seed", "5"]);
+    let (b, _) = run_logged("examples/spiral_mlp.grad", &["--epochs", "1", "--seed", "5"]);
+    assert_eq!(a, b, "the same seed gives the same run");
+}
+
+#[test]
+fn check_accepts_every_example() {
+    for entry in std::fs::read_dir(common::root().join("examples")).expect("examples dir") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().is_some_and(|e| e == "grad") {
+            let rel = format!("examples/{}", path.file_name().expect("file name").to_string_lossy());
+            let out = gradc(&["check", &rel]);
+            assert!(out.status.success(), "{rel}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}

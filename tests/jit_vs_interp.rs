@@ -1,0 +1,86 @@
+//! The JIT against the reference interpreter on every example: one train step and one
+//! evaluation from the same starting point must agree to 1e-5 relative.
+
+use std::path::Path;
+
+use gradc::codegen::CompileOptions;
+use gradc::driver;
+use gradc::ir::interp::{self, Tensor};
+use gradc::ir::{DType, Graph, InputRole, OutputRole};
+use gradc::runtime::data::{Dataset, Labels};
+use gradc::runtime::train::initial_values;
+
+/// Input values for `graph`: parameters and state from the run's initialisation, the first
+/// rows of the data, and step 1.
+fn inputs(graph: &Graph, start: &[(String, Vec<f32>)], data: Option<&Dataset>) -> Vec<Vec<f64>> {
+    graph
+        .inputs
+        .iter()
+        .map(|input| {
+            let n = input.ty.numel();
+            match input.role {
+                InputRole::Param | InputRole::State => {
+                    let (_, v) = start.iter().find(|(name, _)| name == &input.name).expect("initial value");
+                    v.iter().map(|&x| f64::from(x)).collect()
+                }
+                InputRole::Step => vec![1.0],
+                InputRole::Data => data.expect("data").features[..n].iter().map(|&x| f64::from(x)).collect(),
+                InputRole::Label => match &data.expect("data").labels {
+                    Labels::Classes { y, .. } => y[..n].iter().map(|&c| f64::from(c)).collect(),
+                    Labels::Targets { y, .. } => y[..n].iter().map(|&x| f64::from(x)).collect(),
+                    Labels::None => panic!("labels expected"),
+                },
+                InputRole::Grad => panic!("a composed graph has no gradient inputs"),
+            }
+        })
+        .collect()
+}
+
+/// Runs `graph` both ways and compares every output (in-place ones through their inputs).
+fn compare(name: &str, graph: &Graph, values: &[Vec<f64>]) {
+    let opts = CompileOptions { verify: true, keep_clif: false, threads: 1 };
+    let mut exe = driver::jit(graph, &opts).expect("compiles");
+    for (input, v) in graph.inputs.iter().zip(values) {
+        match input.ty.dtype {
+            DType::F32 => {
+                exe.input_mut(&input.name).expect("input").iter_mut().zip(v).for_each(|(d, &s)| *d = s as f32)
+            }
+            DType::I32 => {
+                exe.input_i32_mut(&input.name).expect("input").iter_mut().zip(v).for_each(|(d, &s)| *d = s as i32)
+            }
+        }
+    }
+    exe.run();
+    let tensors: Vec<Tensor> =
+        graph.inputs.iter().zip(values).map(|(i, v)| Tensor { shape: i.ty.shape.clone(), data: v.clone() }).collect();
+    let expected = interp::eval(graph, &tensors);
+    for (out, want) in graph.outputs.iter().zip(&expected) {
+        let got: Vec<f32> = match out.role {
+            OutputRole::Param | OutputRole::State => exe.input(&out.name).expect("in-place input").to_vec(),
+            _ => exe.output(&out.name).expect("output").to_vec(),
+        };
+        let scale = want.data.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        for (k, (&g, &w)) in got.iter().zip(&want.data).enumerate() {
+            let tol = 1e-5 * (w.abs() + scale).max(1e-30);
+            assert!((f64::from(g) - w).abs() <= tol, "{name}: output `{}`[{k}]: JIT {g} vs interpreter {w}", out.name);
+        }
+    }
+}
+
+#[test]
+fn every_example_agrees_with_the_interpreter() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::env::set_current_dir(root).expect("cd to the repository");
+    insta::glob!("../examples", "*.grad", |path| {
+        let rel = path.strip_prefix(root).expect("inside the repository");
+        let name = rel.display().to_string();
+        let mut front = driver::parse(rel).unwrap_or_else(|(d, s)| panic!("{}", d.with_sources(&s).render_plain()));
+        let c =
+            driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
+        let start = initial_values(&c, c.module.train().seed);
+        compare(&name, &c.optimized, &inputs(&c.optimized, &start, c.data.as_ref()));
+        let rows = c.data.as_ref().map_or(1, |d| d.n);
+        let eval = driver::forward_at(&c, rows).expect("forward graph");
+        compare(&name, &eval, &inputs(&eval, &start, c.data.as_ref()));
+    });
+}
