@@ -18,6 +18,9 @@
 //!   identity and accumulate into the output row, vectorised along the kept axis.
 //! - An integral constant exponent with |c| <= 8 becomes multiplications (by squaring); other
 //!   exponents call `powf` per element (per lane in vector code).
+//! - Elementwise kernels of one element (bias corrections, schedules, loss scaling) compute in
+//!   f64 and round once when stored, as PyTorch's Python-float hyper-parameter arithmetic does;
+//!   their exp/log/tanh/pow call Rust's f64 functions. Reductions always accumulate in f32.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, Function, InstBuilder, MemFlagsData, Value};
