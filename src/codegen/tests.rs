@@ -852,20 +852,29 @@ mod approx {
     use super::*;
 
     /// Runs `op` over `xs` (vector body and scalar remainder both cover the sweep) and returns the
-    /// largest relative error against f64.
-    fn max_rel_error(op: Op, xs: &[f32], exact: fn(f64) -> f64) -> f64 {
+    /// largest absolute and relative errors against f64 (a NaN where the exact value is a number
+    /// counts as infinitely wrong; an exact zero has no relative error when it is hit exactly).
+    fn errors(op: Op, xs: &[f32], exact: fn(f64) -> f64) -> (f64, f64) {
+        let (mut abs, mut rel) = (0.0f64, 0.0f64);
+        let mut account = |x: f32, y: f32| {
+            let (want, got) = (exact(f64::from(x)), f64::from(y));
+            if got == want || (want.is_nan() && got.is_nan()) {
+                return;
+            }
+            let err = if got.is_nan() { f64::INFINITY } else { (got - want).abs() };
+            abs = abs.max(err);
+            rel = rel.max(err / want.abs());
+        };
         let mut g = Graph::new("sweep");
         let x = f32_input(&mut g, "x", &[xs.len()]);
         let y = push(&mut g, op.clone(), &[x]);
         g.add_output("y", y, OutputRole::Metric);
-        let mut worst = 0.0f64;
         // The same points through the vector loop and, shifted by one, the scalar remainder.
         let mut exe = Executable::compile(&g, &opts()).expect("compiles");
         exe.input_mut("x").expect("x").copy_from_slice(xs);
         exe.run();
         for (&x, &y) in xs.iter().zip(exe.output("y").expect("y")) {
-            let want = exact(f64::from(x));
-            worst = worst.max(((f64::from(y) - want) / want).abs());
+            account(x, y);
         }
         let mut g1 = Graph::new("scalar");
         let x1 = f32_input(&mut g1, "x", &[3]);
@@ -878,11 +887,15 @@ mod approx {
             exe1.input_mut("x").expect("x").copy_from_slice(&buf);
             exe1.run();
             for (&x, &y) in buf.iter().zip(exe1.output("y").expect("y")) {
-                let want = exact(f64::from(x));
-                worst = worst.max(((f64::from(y) - want) / want).abs());
+                account(x, y);
             }
         }
-        worst
+        (abs, rel)
+    }
+
+    /// The largest relative error of `op` over `xs`, as `errors` measures it.
+    fn max_rel_error(op: Op, xs: &[f32], exact: fn(f64) -> f64) -> f64 {
+        errors(op, xs, exact).1
     }
 
     fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f32> {
@@ -912,12 +925,59 @@ mod approx {
         assert!(err <= 1.5e-7, "tanh max relative error {err:e}");
     }
 
+    /// The f32 values nearest to `k π/2` for every quadrant the polynomial reduces (|x| <= 8192),
+    /// with two neighbours on each side: where sin or cos is closest to zero, so an inexact
+    /// reduction would show as a large relative error.
+    fn near_zeros() -> Vec<f32> {
+        let mut xs = Vec::new();
+        for k in 1..=5215 {
+            let centre = (f64::from(k) * std::f64::consts::FRAC_PI_2) as f32;
+            for d in -2i32..=2 {
+                let x = f32::from_bits(centre.to_bits().wrapping_add_signed(d));
+                if x <= 8192.0 {
+                    xs.extend([x, -x]);
+                }
+            }
+        }
+        xs
+    }
+
+    #[test]
+    fn sin_cos_error() {
+        let dense = linspace(-100.0, 100.0, 1 << 20);
+        let wide = linspace(-8192.0, 8192.0, 1 << 20);
+        let hard = near_zeros();
+        for (name, op, exact) in [("sin", Op::Sin, f64::sin as fn(f64) -> f64), ("cos", Op::Cos, f64::cos)] {
+            let (abs, rel) = errors(op.clone(), &dense, exact);
+            eprintln!("{name} over [-100, 100]: max absolute error {abs:e}, max relative error {rel:e}");
+            assert!(abs <= 1.2e-7 && rel <= 2e-7, "{name} over [-100, 100]: abs {abs:e} rel {rel:e}");
+            let (abs, rel) = errors(op.clone(), &wide, exact);
+            eprintln!("{name} over [-8192, 8192]: max absolute error {abs:e}, max relative error {rel:e}");
+            assert!(abs <= 1.2e-7 && rel <= 2e-7, "{name} over [-8192, 8192]: abs {abs:e} rel {rel:e}");
+            let (abs, rel) = errors(op, &hard, exact);
+            eprintln!("{name} next to multiples of pi/2: max absolute error {abs:e}, max relative error {rel:e}");
+            assert!(abs <= 1.2e-7 && rel <= 2e-7, "{name} next to k pi/2: abs {abs:e} rel {rel:e}");
+        }
+    }
+
+    /// Beyond the polynomial's range Rust's `sinf`/`cosf` take over: the result is the f32 that
+    /// f64 gives, to a unit in the last place.
+    #[test]
+    fn sin_cos_beyond_the_polynomial() {
+        let xs: Vec<f32> = linspace(8192.0, 1e7, 4099).into_iter().chain([3.0e38, -1.0e20, 65536.0]).collect();
+        for (op, exact) in [(Op::Sin, f64::sin as fn(f64) -> f64), (Op::Cos, f64::cos)] {
+            let (abs, _) = errors(op, &xs, exact);
+            assert!(abs <= 6e-8, "{abs:e}");
+        }
+    }
+
     #[test]
     fn special_values() {
         let specials = [0.0, -0.0, 1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40, -1.0, 100.0, -200.0];
         let mut g = Graph::new("specials");
         let x = f32_input(&mut g, "x", &[specials.len()]);
-        for (name, op) in [("exp", Op::Exp), ("log", Op::Log), ("tanh", Op::Tanh)] {
+        for op in [Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos, Op::Floor] {
+            let name = op.name();
             let y = push(&mut g, op, &[x]);
             g.add_output(name, y, OutputRole::Metric);
         }
