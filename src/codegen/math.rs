@@ -1,5 +1,5 @@
 //! Width-generic CLIF emitters: constants, comparisons, selects, NaN-propagating max, and
-//! polynomial `exp`, `log` and `tanh` that work the same on `f32` and `f32x4`.
+//! polynomial `exp`, `log`, `tanh`, `sin` and `cos` that work the same on `f32` and `f32x4`.
 //!
 //! Decisions:
 //! - `exp` and `log` are the Cephes single-precision algorithms (range reduction by `n·ln 2` in
@@ -11,23 +11,27 @@
 //! - `tanh` is Cephes' odd polynomial for |x| < 0.625 and `1 - 2/(e^{2|x|}+1)` with the sign of x
 //!   beyond, both computed and blended (no branches, so it vectorises).
 //! - `sin` and `cos` are Cephes' single-precision polynomials (degree 7 odd for sin, degree 8
-//!   even for cos, on [-π/4, π/4]) after a Cody–Waite reduction `|x| = q·π/2 + r` with π/2 in
-//!   four parts: the first three have 11 significant bits, so `q·part` is exact for q < 2^13,
-//!   and together they hold π/2 to 8e-20, so `r` is right to a few units of 2^-60 at the
-//!   reduction's limit and the error stays relative even next to the zeros of sin and cos. `q`
-//!   is found with the same 1.5·2^23 rounding trick as `exp`; its low two bits pick the
-//!   polynomial (sin or cos of r) and the sign, which is applied by flipping the sign bit, so
-//!   the code has no branches. The reduction holds for |x| <= [`TRIG_MAX`] (8192, q <= 5215);
-//!   lowering checks that bound (with NaN failing it) and calls Rust's `sinf`/`cosf` for a
-//!   vector or element beyond it, so huge arguments and inf/NaN are exact too. Measured errors
-//!   are asserted in `codegen::tests::approx`.
+//!   even for cos, on [-π/4, π/4]) after a Cody–Waite reduction `|x| = q·π/2 + r`, with π/2 in
+//!   four parts: the first three have 11 significant bits, so `q·part` is exact for q < 2^13
+//!   (and each subtraction is exact or cancels into the next), and the four together are π/2
+//!   to 8.3e-20, so the reduction is off by at most 5e-16 at |x| = 8192 and the error stays
+//!   relative even next to the zeros of sin and cos. `q` comes from the same 1.5·2^23 rounding
+//!   trick as in `exp`; its low two bits pick the polynomial (sin r or cos r) and the sign,
+//!   applied by flipping the sign bit, so there are no branches. Both polynomials are computed
+//!   for every lane. The reduction holds for |x| <= [`TRIG_MAX`] = 8192 (q <= 5215); lowering
+//!   checks that bound per vector (NaN fails it) and calls Rust's `sinf`/`cosf` on every lane of
+//!   a vector that is beyond it, so huge arguments, inf and NaN come out as Rust computes them.
+//!   Measured (with and without FMA): max relative error 1.7e-7 and max absolute error 9.8e-8
+//!   over [-8192, 8192] and next to every multiple of π/2 there. Why not call Rust for every
+//!   element: on the build machine the polynomial runs at ~1 ns per element in `f32x4` loops,
+//!   a per-lane call to `sinf` at ~3 ns, and a plain Rust `sinf` loop at ~2 ns.
 //! - Max(a, b) is `a < b ? b : a`, which Cranelift lowers to one `maxps` (it returns `a` when
 //!   either is NaN), plus a select that propagates a NaN `b`, so the result is NaN when either
 //!   operand is, as the interpreter's IEEE `maximum`. When `b` cannot be NaN (a constant, as in
 //!   ReLU) the fixup is skipped.
 //!
 //! - These approximations are for f32 and f32x4; f64 (scalar-kernel) code calls Rust's `exp`,
-//!   `ln`, `tanh` and `powf` instead, since it runs once per step.
+//!   `ln`, `tanh`, `powf`, `sin` and `cos` instead, since it runs once per step.
 //!
 //! Measured maximum relative errors over dense sweeps are asserted in `codegen::tests::approx`.
 
