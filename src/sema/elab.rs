@@ -157,8 +157,13 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
             e.frames.push(e.frame(s.span, &s.decl.name.name, true));
             let mut env = e.hyper_env(s)?;
             env.vars.insert("base".into(), Val::Num(*base));
-            let one = e.g.constant(1.0);
-            let step = e.push(Op::Sub, vec![t, one], s.span)?;
+            // `step` counts updates made, or epochs completed with `schedule_by = epoch`.
+            let step = if m.train.schedule_by_epoch {
+                e.g.add_input("epoch", Type::scalar(DType::F32), InputRole::Step)
+            } else {
+                let one = e.g.constant(1.0);
+                e.push(Op::Sub, vec![t, one], s.span)?
+            };
             env.vars.insert("step".into(), Val::Tensor(step));
             let v = e.block(&s.decl.body, &mut env)?;
             e.frames.pop();
@@ -174,6 +179,14 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
             .help("remove the schedule, or give the optimizer an `lr` parameter"))
         }
         _ => None,
+    };
+    // Reduce-on-plateau scales the learning rate from the runtime, which watches the metric.
+    let lr = match (lr, &m.train.plateau) {
+        (Some(lr), Some(_)) => {
+            let scale = e.g.add_input("lr_scale", Type::scalar(DType::F32), InputRole::Step);
+            Some(e.push(Op::Mul, vec![lr, scale], opt.span)?)
+        }
+        (lr, _) => lr,
     };
 
     let mut states = Vec::new();
