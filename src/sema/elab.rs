@@ -190,8 +190,41 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
     };
 
     let mut states = Vec::new();
+    for group in &m.train.param_groups {
+        if !params.iter().any(|p| group.matches(&p.name)) {
+            let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+            return Err(Diag::new(
+                "gradc::train::group",
+                format!("the pattern \"{}\" matches no parameter", group.pattern),
+            )
+            .at(group.span, "matches nothing")
+            .help(format!("the parameters are {}", names.join(", "))));
+        }
+    }
     for (p, &(pn, gn)) in params.iter().zip(&p_nodes) {
         let mut env = Env { vars: hyper.vars.clone(), file: hyper.file };
+        let mut lr = lr;
+        for group in m.train.param_groups.iter().filter(|g| g.matches(&p.name)) {
+            for (key, value) in &group.set {
+                match key.as_str() {
+                    "lr_mult" => {
+                        if let Some(l) = lr {
+                            let mult = e.g.constant(*value);
+                            lr = Some(e.push(Op::Mul, vec![l, mult], group.span)?);
+                        }
+                    }
+                    "decay_mult" => {
+                        if let Some(Val::Num(wd)) = env.vars.get("weight_decay") {
+                            let wd = wd * value;
+                            env.vars.insert("weight_decay".into(), Val::Num(wd));
+                        }
+                    }
+                    _ => {
+                        env.vars.insert(key.clone(), Val::Num(*value));
+                    }
+                }
+            }
+        }
         if let Some(lr) = lr {
             env.vars.insert("lr".into(), Val::Tensor(lr));
         }

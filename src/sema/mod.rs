@@ -160,8 +160,38 @@ pub struct TrainConfig {
     pub plateau: Option<Plateau>,
     /// The schedule's `step` counts epochs rather than updates (`schedule_by = epoch`).
     pub schedule_by_epoch: bool,
+    /// Per-parameter hyper-parameters, applied in order to the parameters they match.
+    pub param_groups: Vec<ParamGroup>,
     /// The block.
     pub span: Span,
+}
+
+/// `group("*.b", weight_decay: 0)`: hyper-parameters for the parameters whose names match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamGroup {
+    /// A name pattern where `*` matches any run of characters (dots included).
+    pub pattern: String,
+    /// Settings: an optimizer hyper-parameter's new value, or `lr_mult` / `decay_mult`
+    /// (Caffe's multipliers of the learning rate and of `weight_decay`).
+    pub set: Vec<(String, f64)>,
+    /// Where the group was written.
+    pub span: Span,
+}
+
+impl ParamGroup {
+    /// Whether the pattern matches a parameter name.
+    pub fn matches(&self, name: &str) -> bool {
+        glob(self.pattern.as_bytes(), name.as_bytes())
+    }
+}
+
+/// `*` matches any run of bytes; everything else matches itself.
+fn glob(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| glob(rest, &name[i..])),
+        Some((c, rest)) => name.first() == Some(c) && glob(rest, &name[1..]),
+    }
 }
 
 /// Gradient clipping, as torch.nn.utils.clip_grad_norm_ / clip_grad_value_.
@@ -351,5 +381,21 @@ mod tests {
         assert_eq!(adam.train().optimizer, "adam");
         let lowered = adam.lower(None, 1).expect("lowers");
         assert_eq!(lowered.states.len(), 2, "Adam's m and v");
+    }
+
+    #[test]
+    fn param_groups_match_names_by_glob() {
+        let g = |p: &str| ParamGroup { pattern: p.into(), set: vec![], span: Span::new(FileId(0), 0, 0) };
+        assert!(g("*.b").matches("h1.b"));
+        assert!(g("h1.*").matches("h1.w"));
+        assert!(!g("h1.*").matches("h2.w"));
+        assert!(g("*").matches("anything.at.all"));
+        assert!(!g("*.b").matches("h1.bias"));
+        let err = lower("param w: f32 = 1.0\nloss = w^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1, param_groups = [group(\"*.b\", lr_mult: 0)] }\n")
+            .expect_err("no parameter is named *.b");
+        assert!(err.contains("gradc::train::group") && err.contains("the parameters are w"), "{err}");
+        let err = lower("param w: f32 = 1.0\nloss = w^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1, param_groups = [group(\"w\", beta2: 0.5)] }\n")
+            .expect_err("sgd has no beta2");
+        assert!(err.contains("has no hyper-parameter `beta2`"), "{err}");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Clip, Converge, DataSource, DataSpec, EarlyStop, Plateau, TrainConfig};
+use super::{Clip, Converge, DataSource, DataSpec, EarlyStop, ParamGroup, Plateau, TrainConfig};
 use crate::diag::{Diag, Span};
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, FuncDecl, FuncKind};
 
@@ -116,6 +116,7 @@ const KEYS: &[&str] = &[
     "early_stop",
     "converge",
     "plateau",
+    "param_groups",
 ];
 
 /// Built-in data sources: name and (argument, default) pairs.
@@ -346,6 +347,7 @@ pub(super) fn check(
         converge: vec![],
         plateau: None,
         schedule_by_epoch: false,
+        param_groups: vec![],
         span: block.span,
     };
     let mut optimizer = None;
@@ -405,6 +407,18 @@ pub(super) fn check(
                 }
             }
             "plateau" => config.plateau = Some(plateau(value)?),
+            "param_groups" => {
+                let Const::List(items) = const_eval(value)? else {
+                    return Err(super::expected(
+                        "a list such as `[group(\"*.b\", weight_decay: 0)]`",
+                        value.span,
+                        "not a list",
+                    ));
+                };
+                for item in &items {
+                    config.param_groups.push(param_group(item)?);
+                }
+            }
             "metrics" => {
                 let Const::List(items) = const_eval(value)? else {
                     return Err(super::expected("a list such as `[accuracy]`", value.span, "not a list"));
@@ -455,6 +469,20 @@ pub(super) fn check(
                 .at(s.span, "a schedule")
                 .note(seen["plateau"], "and reduce-on-plateau")
                 .help("use one of them, as PyTorch runs ReduceLROnPlateau on its own"));
+        }
+    }
+    for group in &config.param_groups {
+        for (key, _) in &group.set {
+            let known =
+                key == "lr_mult" || key == "decay_mult" || optimizer.decl.params.iter().any(|f| &f.name.name == key);
+            if !known {
+                return Err(Diag::new(
+                    "gradc::train::group",
+                    format!("`{}` has no hyper-parameter `{key}`", optimizer.decl.name.name),
+                )
+                .at(group.span, "in this group")
+                .help(format!("a group sets `lr_mult`, `decay_mult` or one of {}", formal_list(&optimizer.decl))));
+            }
         }
     }
     let val = config.data.as_ref().is_some_and(|d| d.validation.is_some());
@@ -539,6 +567,42 @@ fn monitored(e: &Expr) -> Result<String, Diag> {
         Const::Name(n) => Ok(n.name),
         _ => Err(super::expected("a monitored quantity such as `val_loss`", e.span, "not a name")),
     }
+}
+
+/// `group("pattern", key: value, ...)`.
+fn param_group(e: &Expr) -> Result<ParamGroup, Diag> {
+    let (name, args) = call_of(e, "`group(\"pattern\", setting: value)`")?;
+    let pattern = match (name.name.as_str(), args.first()) {
+        ("group", Some(ast::Arg { name: None, value })) => match const_eval(value)? {
+            Const::Str(s) => s,
+            _ => return Err(super::expected("a name pattern string such as \"*.b\"", value.span, "not a string")),
+        },
+        _ => return Err(super::expected("`group(\"pattern\", setting: value)`", e.span, "something else")),
+    };
+    let mut set = Vec::new();
+    for a in &args[1..] {
+        let Some(key) = &a.name else {
+            return Err(super::expected("a named setting such as `weight_decay: 0`", a.value.span, "an unnamed value"));
+        };
+        let v = match const_eval(&a.value)? {
+            Const::Bool(b) => f64::from(u8::from(b)),
+            _ => number(&a.value)?,
+        };
+        if key.name == "lr_mult" || key.name == "decay_mult" {
+            if v < 0.0 {
+                return Err(Diag::new(
+                    "gradc::hyper::range",
+                    format!("bad value for `{}`: must be at least 0, not {v}", key.name),
+                )
+                .at(a.value.span, "out of range")
+                .help("multipliers scale a hyper-parameter; use 0 to switch it off"));
+            }
+        } else {
+            check_hyper(&key.name, v, a.value.span)?;
+        }
+        set.push((key.name.clone(), v));
+    }
+    Ok(ParamGroup { pattern, set, span: e.span })
 }
 
 /// `global_norm(5.0)` or `value(0.5)`.
