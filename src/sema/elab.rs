@@ -925,14 +925,10 @@ impl<'m> Elab<'m> {
         // Arithmetic with a compile-time list applies to each element: `step >= milestones`.
         match (a, b) {
             (Val::List(xs), b) => {
-                return Ok(Val::List(
-                    xs.into_iter().map(|x| self.binary(op, x, b.clone(), span)).collect::<Result<_, _>>()?,
-                ))
+                Ok(Val::List(xs.into_iter().map(|x| self.binary(op, x, b.clone(), span)).collect::<Result<_, _>>()?))
             }
             (a, Val::List(ys)) => {
-                return Ok(Val::List(
-                    ys.into_iter().map(|y| self.binary(op, a.clone(), y, span)).collect::<Result<_, _>>()?,
-                ))
+                Ok(Val::List(ys.into_iter().map(|y| self.binary(op, a.clone(), y, span)).collect::<Result<_, _>>()?))
             }
             (a, b) => self.scalar_binary(op, a, b, span),
         }

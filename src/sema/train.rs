@@ -25,7 +25,7 @@ pub struct Partial {
 #[derive(Debug, Clone)]
 pub enum Sched {
     /// A single schedule.
-    One(Partial),
+    One(Box<Partial>),
     /// `first then next`, switching at step `at`.
     Then {
         /// The schedule before the switch.
@@ -70,7 +70,7 @@ fn schedule(e: &Expr, funcs: &HashMap<String, FuncDecl>) -> Result<Sched, Diag> 
         ExprKind::Binary(BinOp::Mul, a, b) => {
             Ok(Sched::Product(Box::new(schedule(a, funcs)?), Box::new(schedule(b, funcs)?)))
         }
-        _ => Ok(Sched::One(partial(e, FuncKind::Schedule, funcs)?)),
+        _ => Ok(Sched::One(Box::new(partial(e, FuncKind::Schedule, funcs)?))),
     }
 }
 
