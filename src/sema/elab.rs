@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use super::builtins;
 use super::scope::Module;
-use super::train::{check_hyper, unknown_argument, Partial};
+use super::train::{check_hyper, unknown_argument, Partial, Sched};
 use super::{expected, DataShape, InitSpec, LabelShape, Lowered, ParamInfo, StateInfo};
 use crate::diag::{Diag, FileId, Span};
 use crate::ir::op::{broadcast_shapes, checked_numel, fmt_shape};
@@ -154,31 +154,71 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
     let hyper = e.hyper_env(opt)?;
     let lr = match (hyper.vars.get("lr"), &m.schedule) {
         (Some(Val::Num(base)), Some(s)) => {
-            e.frames.push(e.frame(s.span, &s.decl.name.name, true));
-            let mut env = e.hyper_env(s)?;
-            env.vars.insert("base".into(), Val::Num(*base));
-            let one = e.g.constant(1.0);
-            let step = e.push(Op::Sub, vec![t, one], s.span)?;
-            env.vars.insert("step".into(), Val::Tensor(step));
-            let v = e.block(&s.decl.body, &mut env)?;
-            e.frames.pop();
-            Some(e.scalar(v.ok_or_else(|| no_result(&s.decl))?, s.span, "a schedule")?)
+            // `step` counts updates made, or epochs completed with `schedule_by = epoch`.
+            let step = if m.train.schedule_by_epoch {
+                e.g.add_input("epoch", Type::scalar(DType::F32), InputRole::Step)
+            } else {
+                let one = e.g.constant(1.0);
+                e.push(Op::Sub, vec![t, one], opt.span)?
+            };
+            Some(e.schedule(s, *base, step)?)
         }
         (Some(Val::Num(base)), None) => Some(e.g.constant(*base)),
-        (_, Some(s)) => {
+        (_, Some(_)) => {
             return Err(Diag::new(
                 "gradc::train::schedule",
                 format!("`{}` has no `lr` for a schedule to drive", opt.decl.name.name),
             )
-            .at(s.span, "schedule given here")
+            .at(opt.span, "this optimizer has no `lr`")
             .help("remove the schedule, or give the optimizer an `lr` parameter"))
         }
         _ => None,
     };
+    // Reduce-on-plateau scales the learning rate from the runtime, which watches the metric.
+    let lr = match (lr, &m.train.plateau) {
+        (Some(lr), Some(_)) => {
+            let scale = e.g.add_input("lr_scale", Type::scalar(DType::F32), InputRole::Step);
+            Some(e.push(Op::Mul, vec![lr, scale], opt.span)?)
+        }
+        (lr, _) => lr,
+    };
 
     let mut states = Vec::new();
+    for group in &m.train.param_groups {
+        if !params.iter().any(|p| group.matches(&p.name)) {
+            let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+            return Err(Diag::new(
+                "gradc::train::group",
+                format!("the pattern \"{}\" matches no parameter", group.pattern),
+            )
+            .at(group.span, "matches nothing")
+            .help(format!("the parameters are {}", names.join(", "))));
+        }
+    }
     for (p, &(pn, gn)) in params.iter().zip(&p_nodes) {
         let mut env = Env { vars: hyper.vars.clone(), file: hyper.file };
+        let mut lr = lr;
+        for group in m.train.param_groups.iter().filter(|g| g.matches(&p.name)) {
+            for (key, value) in &group.set {
+                match key.as_str() {
+                    "lr_mult" => {
+                        if let Some(l) = lr {
+                            let mult = e.g.constant(*value);
+                            lr = Some(e.push(Op::Mul, vec![l, mult], group.span)?);
+                        }
+                    }
+                    "decay_mult" => {
+                        if let Some(Val::Num(wd)) = env.vars.get("weight_decay") {
+                            let wd = wd * value;
+                            env.vars.insert("weight_decay".into(), Val::Num(wd));
+                        }
+                    }
+                    _ => {
+                        env.vars.insert(key.clone(), Val::Num(*value));
+                    }
+                }
+            }
+        }
         if let Some(lr) = lr {
             env.vars.insert("lr".into(), Val::Tensor(lr));
         }
@@ -405,6 +445,42 @@ impl<'m> Elab<'m> {
         self.push(op, vec![a, b], span)
     }
 
+    /// The learning rate a schedule gives at `step` for base rate `base`, a scalar node.
+    fn schedule(&mut self, s: &Sched, base: f64, step: NodeId) -> Result<NodeId, Diag> {
+        match s {
+            Sched::One(p) => {
+                self.frames.push(self.frame(p.span, &p.decl.name.name, true));
+                let mut env = self.hyper_env(p)?;
+                env.vars.insert("base".into(), Val::Num(base));
+                env.vars.insert("step".into(), Val::Tensor(step));
+                let v = self.block(&p.decl.body, &mut env)?;
+                let v = v.ok_or_else(|| self.locate(no_result(&p.decl)))?;
+                let node = self.scalar(v, p.span, "a schedule")?;
+                self.frames.pop();
+                Ok(node)
+            }
+            Sched::Then { first, at, next } => {
+                let a = self.schedule(first, base, step)?;
+                let at_node = self.g.constant(*at);
+                let span = self.frames.last().map_or(Span::new(self.m.user, 0, 0), |f| f.call);
+                let shifted = self.push(Op::Sub, vec![step, at_node], span)?;
+                let b = self.schedule(next, base, shifted)?;
+                let before = self.push(Op::Gt, vec![at_node, step], span)?;
+                let picked =
+                    self.select(&[(Val::Tensor(before), span), (Val::Tensor(a), span), (Val::Tensor(b), span)], span)?;
+                self.tensor(picked, span)
+            }
+            Sched::Product(a, b) => {
+                let span = self.frames.last().map_or(Span::new(self.m.user, 0, 0), |f| f.call);
+                let x = self.schedule(a, base, step)?;
+                let y = self.schedule(b, base, step)?;
+                let xy = self.push(Op::Mul, vec![x, y], span)?;
+                let base = self.g.constant(base);
+                self.push(Op::Div, vec![xy, base], span)
+            }
+        }
+    }
+
     /// The prefix for parameters declared in the innermost frame, claiming an instance name.
     fn prefix(&mut self, depth: usize) -> String {
         if let Some(p) = &self.frames[depth].prefix {
@@ -529,6 +605,9 @@ impl<'m> Elab<'m> {
         let mut env = Env { vars: HashMap::new(), file: p.decl.name.span.file };
         for (name, value, _) in &p.args {
             env.vars.insert(name.clone(), Val::Num(*value));
+        }
+        for (name, values) in &p.lists {
+            env.vars.insert(name.clone(), Val::List(values.iter().map(|&v| Val::Num(v)).collect()));
         }
         for f in &p.decl.params {
             if env.vars.contains_key(&f.name.name) {
@@ -843,6 +922,19 @@ impl<'m> Elab<'m> {
     }
 
     fn binary(&mut self, op: BinOp, a: Val, b: Val, span: Span) -> Result<Val, Diag> {
+        // Arithmetic with a compile-time list applies to each element: `step >= milestones`.
+        match (a, b) {
+            (Val::List(xs), b) => {
+                Ok(Val::List(xs.into_iter().map(|x| self.binary(op, x, b.clone(), span)).collect::<Result<_, _>>()?))
+            }
+            (a, Val::List(ys)) => {
+                Ok(Val::List(ys.into_iter().map(|y| self.binary(op, a.clone(), y, span)).collect::<Result<_, _>>()?))
+            }
+            (a, b) => self.scalar_binary(op, a, b, span),
+        }
+    }
+
+    fn scalar_binary(&mut self, op: BinOp, a: Val, b: Val, span: Span) -> Result<Val, Diag> {
         if let (Val::Num(x), Val::Num(y)) = (&a, &b) {
             let (x, y) = (*x, *y);
             return Ok(match op {
@@ -1029,6 +1121,9 @@ impl<'m> Elab<'m> {
                 if let Val::Num(x) = a[0].0 {
                     return Ok(Val::Num(x));
                 }
+                if let Val::List(items) = &a[0].0 {
+                    return self.fold_list(name, items.clone(), span);
+                }
                 let x = self.tensor(a[0].0.clone(), a[0].1)?;
                 let shape = self.g.ty(x).shape.clone();
                 let axes = self.axes(&a[1], shape.len())?;
@@ -1109,6 +1204,26 @@ impl<'m> Elab<'m> {
         }
     }
 
+    /// `sum`, `mean` or `max` of a compile-time list's elements (numbers or scalars).
+    fn fold_list(&mut self, name: &str, items: Vec<Val>, span: Span) -> Result<Val, Diag> {
+        let n = items.len();
+        let mut iter = items.into_iter();
+        let Some(mut acc) = iter.next() else {
+            return Err(self.locate(expected("a non-empty list", span, "an empty list")));
+        };
+        for item in iter {
+            acc = if name == "max" {
+                self.builtin("maximum", vec![(acc, span), (item, span)], span)?
+            } else {
+                self.binary(BinOp::Add, acc, item, span)?
+            };
+        }
+        if name == "mean" {
+            acc = self.binary(BinOp::Div, acc, Val::Num(n as f64), span)?;
+        }
+        Ok(acc)
+    }
+
     /// `where(cond, a, b)`: a compile-time condition picks a branch; a tensor condition (1.0 or
     /// 0.0 per element) blends `cond * a + (1 - cond) * b`, so both branches must be finite.
     fn select(&mut self, a: &[(Val, Span)], span: Span) -> Result<Val, Diag> {
@@ -1166,9 +1281,9 @@ impl<'m> Elab<'m> {
 }
 
 fn then_unsupported(span: Span) -> Diag {
-    Diag::new("gradc::schedule::then", "`then` composes schedules, which this version does not support yet")
-        .at(span, "not supported")
-        .help("use a single schedule")
+    Diag::new("gradc::schedule::then", "`then` composes schedules, and only in a train block's `schedule`")
+        .at(span, "not a schedule composition")
+        .help("write e.g. `schedule = warmup(steps: 100) then cosine(total: 900)` in the train block")
 }
 
 fn type_text(dtype: ast::DTypeName, dims: &[ast::Dim]) -> String {

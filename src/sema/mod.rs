@@ -103,6 +103,8 @@ pub struct DataSpec {
     pub source: DataSource,
     /// Standardize features to zero mean and unit variance (`|> standardize`).
     pub standardize: bool,
+    /// Fraction of rows held out for validation (`|> split(val: 0.2)`).
+    pub validation: Option<f64>,
     /// The source expression, for diagnostics about the data.
     pub span: Span,
 }
@@ -146,8 +148,102 @@ pub struct TrainConfig {
     pub metrics: Vec<(String, Span)>,
     /// The optimizer's name, for reports.
     pub optimizer: String,
+    /// Gradient clipping, applied between backward and update.
+    pub clip: Option<Clip>,
+    /// Micro-batches whose gradients are summed (and averaged) before each update.
+    pub accumulate: usize,
+    /// Stop when a monitored metric stops improving.
+    pub early_stop: Option<EarlyStop>,
+    /// Stop when the run has converged by any of these criteria.
+    pub converge: Vec<Converge>,
+    /// Reduce the learning rate when a monitored metric plateaus.
+    pub plateau: Option<Plateau>,
+    /// The schedule's `step` counts epochs rather than updates (`schedule_by = epoch`).
+    pub schedule_by_epoch: bool,
+    /// Per-parameter hyper-parameters, applied in order to the parameters they match.
+    pub param_groups: Vec<ParamGroup>,
     /// The block.
     pub span: Span,
+}
+
+/// `group("*.b", weight_decay: 0)`: hyper-parameters for the parameters whose names match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamGroup {
+    /// A name pattern where `*` matches any run of characters (dots included).
+    pub pattern: String,
+    /// Settings: an optimizer hyper-parameter's new value, or `lr_mult` / `decay_mult`
+    /// (Caffe's multipliers of the learning rate and of `weight_decay`).
+    pub set: Vec<(String, f64)>,
+    /// Where the group was written.
+    pub span: Span,
+}
+
+impl ParamGroup {
+    /// Whether the pattern matches a parameter name.
+    pub fn matches(&self, name: &str) -> bool {
+        glob(self.pattern.as_bytes(), name.as_bytes())
+    }
+}
+
+/// `*` matches any run of bytes; everything else matches itself.
+fn glob(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| glob(rest, &name[i..])),
+        Some((c, rest)) => name.first() == Some(c) && glob(rest, &name[1..]),
+    }
+}
+
+/// Gradient clipping, as torch.nn.utils.clip_grad_norm_ / clip_grad_value_.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Clip {
+    /// Scale all gradients by `min(1, max_norm / (norm + 1e-6))`, `norm` over every parameter.
+    GlobalNorm(f64),
+    /// Clamp every gradient element to `[-v, v]`.
+    Value(f64),
+}
+
+/// Early stopping: `early_stop = patience(3, on: val_loss, min_delta: 0, restore: true)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyStop {
+    /// Evaluations without improvement before stopping.
+    pub patience: usize,
+    /// The monitored value: `loss`, `val_loss`, a metric or `val_<metric>`.
+    pub on: String,
+    /// The smallest change that counts as improvement.
+    pub min_delta: f64,
+    /// Restore the parameters of the best evaluation when stopping.
+    pub restore: bool,
+}
+
+/// A convergence criterion.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Converge {
+    /// Stop when the norm of a step's parameter change falls below this.
+    UpdateNorm(f64),
+    /// Stop when the loss changes by less than this between steps.
+    LossChange(f64),
+}
+
+/// torch.optim.lr_scheduler.ReduceLROnPlateau, evaluated once per epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plateau {
+    /// The monitored value, as for early stopping.
+    pub on: String,
+    /// Higher is better (`mode: max`).
+    pub maximize: bool,
+    /// Multiplier applied to the learning rate on a plateau.
+    pub factor: f64,
+    /// Epochs without improvement before reducing.
+    pub patience: usize,
+    /// Improvement threshold.
+    pub threshold: f64,
+    /// The threshold is relative (`threshold_mode: rel`) rather than absolute.
+    pub relative: bool,
+    /// Epochs to wait after a reduction before counting again.
+    pub cooldown: usize,
+    /// The learning rate never goes below this.
+    pub min_lr: f64,
 }
 
 /// The graphs of a program at one batch size, with what the runtime needs to run them.
@@ -285,5 +381,21 @@ mod tests {
         assert_eq!(adam.train().optimizer, "adam");
         let lowered = adam.lower(None, 1).expect("lowers");
         assert_eq!(lowered.states.len(), 2, "Adam's m and v");
+    }
+
+    #[test]
+    fn param_groups_match_names_by_glob() {
+        let g = |p: &str| ParamGroup { pattern: p.into(), set: vec![], span: Span::new(FileId(0), 0, 0) };
+        assert!(g("*.b").matches("h1.b"));
+        assert!(g("h1.*").matches("h1.w"));
+        assert!(!g("h1.*").matches("h2.w"));
+        assert!(g("*").matches("anything.at.all"));
+        assert!(!g("*.b").matches("h1.bias"));
+        let err = lower("param w: f32 = 1.0\nloss = w^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1, param_groups = [group(\"*.b\", lr_mult: 0)] }\n")
+            .expect_err("no parameter is named *.b");
+        assert!(err.contains("gradc::train::group") && err.contains("the parameters are w"), "{err}");
+        let err = lower("param w: f32 = 1.0\nloss = w^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1, param_groups = [group(\"w\", beta2: 0.5)] }\n")
+            .expect_err("sgd has no beta2");
+        assert!(err.contains("has no hyper-parameter `beta2`"), "{err}");
     }
 }
