@@ -889,6 +889,9 @@ impl<'m> Elab<'m> {
                 return Ok(Val::Tensor(n));
             }
         }
+        if id.name == "pi" {
+            return Ok(Val::Num(std::f64::consts::PI));
+        }
         if builtins::is_initializer(&id.name) {
             return self.call(id, vec![], id.span, env);
         }
@@ -1105,6 +1108,9 @@ impl<'m> Elab<'m> {
             "abs" => Some(unary(Op::Abs, f64::abs)),
             "sign" => Some(unary(Op::Sign, |x| if x == 0.0 { 0.0 } else { x.signum() })),
             "tanh" => Some(unary(Op::Tanh, f64::tanh)),
+            "floor" => Some(unary(Op::Floor, f64::floor)),
+            "cos" => Some(unary(Op::Cos, f64::cos)),
+            "sin" => Some(unary(Op::Sin, f64::sin)),
             _ => None,
         };
         if let Some((op, f)) = elementwise {
@@ -1224,8 +1230,8 @@ impl<'m> Elab<'m> {
         Ok(acc)
     }
 
-    /// `where(cond, a, b)`: a compile-time condition picks a branch; a tensor condition (1.0 or
-    /// 0.0 per element) blends `cond * a + (1 - cond) * b`, so both branches must be finite.
+    /// `where(cond, a, b)`: a compile-time condition picks a branch; a tensor condition (nonzero
+    /// per element) selects elementwise, broadcasting the three operands together.
     fn select(&mut self, a: &[(Val, Span)], span: Span) -> Result<Val, Diag> {
         match &a[0].0 {
             Val::Bool(c) => return Ok(if *c { a[1].0.clone() } else { a[2].0.clone() }),
@@ -1235,11 +1241,25 @@ impl<'m> Elab<'m> {
         let c = self.tensor(a[0].0.clone(), a[0].1)?;
         let x = self.tensor(a[1].0.clone(), a[1].1)?;
         let y = self.tensor(a[2].0.clone(), a[2].1)?;
-        let picked = self.broadcast_op(Op::Mul, c, x, span)?;
-        let one = self.g.constant(1.0);
-        let rest = self.broadcast_op(Op::Sub, one, c, span)?;
-        let other = self.broadcast_op(Op::Mul, rest, y, span)?;
-        Ok(Val::Tensor(self.broadcast_op(Op::Add, picked, other, span)?))
+        let shapes = [&self.g.ty(c).shape, &self.g.ty(x).shape, &self.g.ty(y).shape];
+        let shape = broadcast_shapes(shapes[0], shapes[1]).and_then(|s| broadcast_shapes(&s, shapes[2]));
+        let Some(shape) = shape else {
+            let msg = format!(
+                "cannot broadcast {}, {} and {} together",
+                fmt_shape(shapes[0]),
+                fmt_shape(shapes[1]),
+                fmt_shape(shapes[2])
+            );
+            return Err(self.locate(
+                Diag::new("gradc::shape::broadcast", msg.clone())
+                    .at(span, msg)
+                    .help("shapes align on the right; each dimension must be equal or 1"),
+            ));
+        };
+        let c = self.as_shape(Val::Tensor(c), &shape, span)?;
+        let x = self.as_shape(Val::Tensor(x), &shape, span)?;
+        let y = self.as_shape(Val::Tensor(y), &shape, span)?;
+        Ok(Val::Tensor(self.push(Op::Select, vec![c, x, y], span)?))
     }
 
     fn initializer(&self, name: &str, a: &[(Val, Span)]) -> Result<Val, Diag> {
