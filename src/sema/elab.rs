@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::builtins;
 use super::scope::Module;
 use super::train::{check_hyper, unknown_argument, Partial, Sched};
-use super::{expected, DataShape, InitSpec, LabelShape, Lowered, ParamInfo, StateInfo};
+use super::{expected, DataShape, Init, LabelShape, Lowered, ParamInfo, StateInfo};
 use crate::diag::{Diag, FileId, Span};
 use crate::ir::op::{broadcast_shapes, checked_numel, fmt_shape};
 use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, Type};
@@ -25,7 +25,7 @@ enum Val {
     /// A compile-time boolean.
     Bool(bool),
     /// A parameter initializer.
-    Init(InitSpec),
+    Init(Init),
     /// A list of compile-time values.
     List(Vec<Val>),
     /// A string.
@@ -565,10 +565,10 @@ impl<'m> Elab<'m> {
             n => format!("{}{}", self.prefix(n - 1), decl.name.name),
         };
         let init = match &decl.init {
-            None => InitSpec::Zeros,
+            None => Init::Zeros,
             Some(expr) => match self.expr(expr, env)? {
                 Val::Init(i) => i,
-                Val::Num(c) => InitSpec::Constant(c),
+                Val::Num(c) => Init::Constant(c),
                 other => {
                     return Err(self.locate(expected(
                         "an initializer such as `normal(std: 0.1)`",
@@ -1206,7 +1206,7 @@ impl<'m> Elab<'m> {
                 }
                 Ok(Val::Tensor(self.push(Op::Reshape(shape), vec![x], span)?))
             }
-            _ => self.initializer(name, &a),
+            _ => self.initializer(name, &a, span),
         }
     }
 
@@ -1262,40 +1262,21 @@ impl<'m> Elab<'m> {
         Ok(Val::Tensor(self.push(Op::Select, vec![c, x, y], span)?))
     }
 
-    fn initializer(&self, name: &str, a: &[(Val, Span)]) -> Result<Val, Diag> {
+    fn initializer(&self, name: &str, a: &[(Val, Span)], span: Span) -> Result<Val, Diag> {
         let n = |i: usize| self.num(&a[i], "a number");
         let init = match name {
-            "zeros" => InitSpec::Zeros,
-            "ones" => InitSpec::Constant(1.0),
-            "constant" => InitSpec::Constant(n(0)?),
-            "normal" => {
-                let std = n(1)?;
-                if std < 0.0 {
-                    return Err(self.locate(
-                        Diag::new("gradc::hyper::range", "a standard deviation cannot be negative")
-                            .at(a[1].1, "negative")
-                            .help("use std ≥ 0"),
-                    ));
-                }
-                InitSpec::Normal { mean: n(0)?, std }
-            }
-            "uniform" => {
-                let (lo, hi) = (n(0)?, n(1)?);
-                if lo > hi {
-                    return Err(self.locate(
-                        Diag::new("gradc::hyper::range", format!("uniform range [{lo}, {hi}) is empty"))
-                            .at(a[0].1, "lo above hi")
-                            .help("use lo ≤ hi"),
-                    ));
-                }
-                InitSpec::Uniform { lo, hi }
-            }
-            "xavier_normal" | "glorot_normal" => InitSpec::XavierNormal(n(0)?),
-            "xavier_uniform" | "glorot_uniform" => InitSpec::XavierUniform(n(0)?),
-            "he_normal" | "kaiming_normal" => InitSpec::HeNormal(n(0)?),
-            "he_uniform" | "kaiming_uniform" => InitSpec::HeUniform(n(0)?),
+            "zeros" => Init::Zeros,
+            "ones" => Init::Constant(1.0),
+            "constant" => Init::Constant(n(0)?),
+            "normal" => Init::Normal { mean: n(0)?, std: n(1)? },
+            "uniform" => Init::Uniform { lo: n(0)?, hi: n(1)? },
+            "xavier_normal" | "glorot_normal" => Init::XavierNormal { gain: n(0)? },
+            "xavier_uniform" | "glorot_uniform" => Init::XavierUniform { gain: n(0)? },
+            "he_normal" | "kaiming_normal" => Init::HeNormal { gain: n(0)? },
+            "he_uniform" | "kaiming_uniform" => Init::HeUniform { gain: n(0)? },
             _ => unreachable!("builtins::formals lists only names handled here"),
         };
+        init.check(span).map_err(|d| self.locate(d))?;
         Ok(Val::Init(init))
     }
 }
