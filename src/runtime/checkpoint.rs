@@ -120,20 +120,29 @@ pub fn save(path: &Path, params: &[ParamInfo], values: &[(String, Vec<f32>)]) ->
         Diag::new("gradc::checkpoint::write", format!("cannot encode the checkpoint `{shown}`: {e}"))
             .help("this is a limit of the safetensors format; please report it with the program")
     })?;
-    let write_err = |e: std::io::Error| {
-        Diag::new("gradc::checkpoint::write", format!("cannot write the checkpoint `{shown}`: {e}"))
-            .help("check that the directory exists and is writable")
-    };
-    let temp = temp_path(path).map_err(write_err)?;
+    let temp = temp_path(path).map_err(|e| write_error(path, e))?;
     let written = std::fs::File::create(&temp)
         .and_then(|mut f| f.write_all(&encoded).and_then(|()| f.sync_all()))
         .and_then(|()| std::fs::rename(&temp, path));
     if let Err(e) = written {
         // Best effort: the temporary file may not exist if creating it failed.
         let _ = std::fs::remove_file(&temp);
-        return Err(write_err(e));
+        return Err(write_error(path, e));
     }
     Ok(())
+}
+
+/// Checks that [`save`] will be able to write `path`, by creating and removing its temporary
+/// file: run before training, so a mistyped directory is reported before the run, not after it.
+pub fn check_writable(path: &Path) -> Result<(), Diag> {
+    let temp = temp_path(path).map_err(|e| write_error(path, e))?;
+    std::fs::File::create(&temp).map_err(|e| write_error(path, e))?;
+    std::fs::remove_file(&temp).map_err(|e| write_error(path, e))
+}
+
+fn write_error(path: &Path, e: std::io::Error) -> Diag {
+    Diag::new("gradc::checkpoint::write", format!("cannot write the checkpoint `{}`: {e}", path.display()))
+        .help("check that the directory exists and is writable")
 }
 
 /// A temporary file next to `path` (a rename is atomic only within one file system), named
@@ -225,6 +234,8 @@ mod tests {
     #[test]
     fn save_into_a_missing_directory_is_a_diagnostic() {
         let path = dir("no_dir").join("absent").join("w.safetensors");
+        assert_eq!(check_writable(&path).expect_err("no directory").code, "gradc::checkpoint::write");
+        check_writable(&dir("no_dir").join("w.safetensors")).expect("the directory exists");
         let d = save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])]).expect_err("no directory");
         assert_eq!(d.code, "gradc::checkpoint::write");
         assert!(d.render_plain().contains("w.safetensors"));

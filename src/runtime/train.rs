@@ -314,6 +314,9 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
             main.exe.input_mut(&name).expect("param inputs exist").copy_from_slice(&values);
         }
     }
+    if let Some(path) = &cfg.save {
+        checkpoint::check_writable(path)?;
+    }
     let param_names: Vec<String> = c.lowered.params.iter().map(|p| p.name.clone()).collect();
     let small_params: Vec<String> =
         c.lowered.params.iter().filter(|p| p.shape.iter().product::<usize>() <= 16).map(|p| p.name.clone()).collect();
