@@ -17,7 +17,10 @@ trajectory of the algorithm and every difference is gradc's rounding. Optimizers
 are torch.optim's, single-tensor code path; FTRL is Keras' update written out in numpy (no
 TensorFlow), and the inverse-decay schedule is plain Python.
 
-Usage: python3 tests/parity/gen.py   (needs torch, numpy, safetensors; from any directory)
+Usage: python3 tests/parity/gen.py, from any directory, after `pip install torch numpy safetensors`
+(everything runs on the CPU). To cover a new optimizer or schedule, add it to CONFIGS, regenerate,
+and write tests/parity/<name>.grad once the stdlib has it: until then tests/parity.rs reports the
+configuration as expected but missing.
 """
 
 import json
