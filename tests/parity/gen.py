@@ -117,6 +117,10 @@ def schedule(cls, **kw):
     return f"{cls.__name__}({args(kw)})", lambda opt: cls(opt, **kw)
 
 
+def exponential_times_step(opt):
+    return sched.ChainedScheduler([sched.ExponentialLR(opt, gamma=0.97), sched.StepLR(opt, step_size=10, gamma=0.5)])
+
+
 def warmup_then_cosine(opt):
     warmup = sched.LinearLR(opt, start_factor=0.1, total_iters=10)
     return sched.SequentialLR(opt, [warmup, sched.CosineAnnealingLR(opt, T_max=40, eta_min=0.0)], milestones=[10])
@@ -160,6 +164,7 @@ CONFIGS = {
     # start_factor 1/10 over 9 iterations is lr = base * min((step + 1) / 10, 1): gradc's
     # linear_warmup(steps: 10).
     "sched_linear_warmup": (SGD, schedule(sched.LinearLR, start_factor=0.1, end_factor=1.0, total_iters=9)),
+    "sched_linear": (SGD, schedule(sched.LinearLR, start_factor=1.0, end_factor=0.2, total_iters=30)),
     # OneCycleLR and CyclicLR would also cycle the momentum; gradc's schedules set only the lr.
     "sched_one_cycle": (
         SGD,
@@ -173,6 +178,10 @@ CONFIGS = {
         SGD,
         ("SequentialLR([LinearLR(start_factor=0.1, total_iters=10), CosineAnnealingLR(T_max=40)], milestones=[10])",
          warmup_then_cosine),
+    ),
+    "sched_chained": (
+        SGD,
+        ("ChainedScheduler([ExponentialLR(gamma=0.97), StepLR(step_size=10, gamma=0.5)])", exponential_times_step),
     ),
     "sched_inverse_decay": (SGD, schedule(InverseDecay, gamma=0.1, power=0.5)),
 }
