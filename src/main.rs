@@ -142,7 +142,12 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
     if summary.stopped != train::StopReason::Completed {
         println!("stopped      {}", summary.stopped);
     }
-    println!("wall time    {:.3} s", summary.wall.as_secs_f64());
+    let wall = summary.wall.as_secs_f64();
+    if wall < 1.0 {
+        println!("wall time    {:.2} ms", wall * 1e3);
+    } else {
+        println!("wall time    {wall:.3} s");
+    }
     println!("steps/s      {:.0}", summary.steps_per_sec());
     println!("compile time {:.1} ms", summary.compile.as_secs_f64() * 1e3);
     Ok(())
