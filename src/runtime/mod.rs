@@ -5,6 +5,7 @@ pub mod csv;
 pub mod data;
 pub mod init;
 pub mod log;
+pub mod plot;
 pub mod rng;
 pub mod source;
 pub mod train;
