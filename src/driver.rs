@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::autodiff::control;
 use crate::codegen::{CompileOptions, Executable};
 use crate::diag::{Diag, FileId, SourceMap};
 use crate::ir::Graph;
 use crate::runtime::data::Dataset;
-use crate::sema::{self, DataShape, LabelShape, Lowered, Module};
+use crate::sema::{self, Converge, DataShape, LabelShape, Lowered, Module};
 use crate::syntax::{self, ast};
 use crate::{autodiff, passes, runtime};
 
@@ -79,6 +80,8 @@ pub struct Compiled {
     pub module: Module,
     /// The training data, if any.
     pub data: Option<Dataset>,
+    /// The held-out validation data, if the data declaration splits some off.
+    pub val: Option<Dataset>,
     /// Rows per training step.
     pub batch: usize,
     /// Forward and update graphs at the training batch size.
@@ -96,20 +99,79 @@ pub struct Compiled {
 /// Compiles a parsed file to optimised graphs; data files are read here.
 pub fn compile(front: &mut Front) -> Result<Compiled, Diag> {
     let started = Instant::now();
+    let module = resolve(front)?;
+    compile_module(module, &front.dir, started)
+}
+
+/// Compiles each run of the file's `compare` block, labelled as written; the runs share the
+/// model, the data, the initial weights and the data order, and differ in optimizer or schedule.
+pub fn compile_variants(front: &mut Front) -> Result<Vec<(String, Compiled)>, Diag> {
+    let started = Instant::now();
+    let module = resolve(front)?;
+    let labels = module.variants();
+    if labels.is_empty() {
+        return Err(Diag::new("gradc::compare::missing", "this program has no compare block")
+            .at(crate::diag::Span::new(front.user, 0, 0), "expected a `compare { ... }` block in this file")
+            .help("add e.g. `compare { optimizers = [sgd(lr: 0.1), adam(lr: 0.01)] }`"));
+    }
+    let mut runs = Vec::new();
+    for (i, label) in labels.into_iter().enumerate() {
+        runs.push((label, compile_module(module.with_variant(i), &front.dir, started)?));
+    }
+    Ok(runs)
+}
+
+/// Resolves the parsed file against the stdlib (the AST moves into the module).
+fn resolve(front: &mut Front) -> Result<Module, Diag> {
     let ast = std::mem::replace(&mut front.ast, ast::File { items: vec![] });
-    let module = sema::resolve(ast, front.user, &mut front.sources)?;
-    let data = match module.data() {
-        Some(spec) => Some(runtime::source::load(spec, &front.dir)?),
-        None => None,
+    sema::resolve(ast, front.user, &mut front.sources)
+}
+
+/// Loads the data and lowers, differentiates and optimises a resolved program.
+fn compile_module(module: Module, dir: &Path, started: Instant) -> Result<Compiled, Diag> {
+    let (data, val) = match module.data() {
+        Some(spec) => {
+            let (train, val) = runtime::source::load(spec, dir, module.train().seed)?;
+            (Some(train), val)
+        }
+        None => (None, None),
     };
     let shape = data.as_ref().map(data_shape);
     let rows = data.as_ref().map_or(1, |d| d.n);
     let batch = module.train().batch.unwrap_or(rows).min(rows).max(1);
     let lowered = module.lower(shape, batch)?;
-    let backward = autodiff::backward(&lowered.forward);
-    let train_step = autodiff::compose(&backward, &lowered.update);
+    let (backward, train_step) = step_graphs(&module, &lowered);
     let optimized = passes::optimize(&train_step);
-    Ok(Compiled { module, data, batch, lowered, backward, train_step, optimized, frontend_time: started.elapsed() })
+    Ok(Compiled {
+        module,
+        data,
+        val,
+        batch,
+        lowered,
+        backward,
+        train_step,
+        optimized,
+        frontend_time: started.elapsed(),
+    })
+}
+
+/// The backward graph (with clipping and accumulation, as the train block asks) and the
+/// composed train step (with the update norm, if a convergence test needs it).
+fn step_graphs(module: &Module, lowered: &Lowered) -> (Graph, Graph) {
+    let train = module.train();
+    let mut backward = autodiff::backward(&lowered.forward);
+    let mut update = lowered.update.clone();
+    if let Some(clip) = train.clip {
+        backward = control::clip(&backward, clip);
+    }
+    if train.accumulate > 1 {
+        (backward, update) = control::accumulate(&backward, &update, train.accumulate);
+    }
+    let mut train_step = autodiff::compose(&backward, &update);
+    if train.converge.iter().any(|c| matches!(c, Converge::UpdateNorm(_))) {
+        train_step = control::update_norm(&train_step);
+    }
+    (backward, train_step)
 }
 
 /// The shape the elaborator needs from a dataset.
@@ -142,6 +204,5 @@ pub fn forward_at(c: &Compiled, rows: usize) -> Result<Graph, Diag> {
 pub fn train_step_at(c: &Compiled, rows: usize) -> Result<Graph, Diag> {
     let shape = c.data.as_ref().map(data_shape);
     let lowered = c.module.lower(shape, rows)?;
-    let backward = autodiff::backward(&lowered.forward);
-    Ok(passes::optimize(&autodiff::compose(&backward, &lowered.update)))
+    Ok(passes::optimize(&step_graphs(&c.module, &lowered).1))
 }

@@ -133,6 +133,9 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
         println!("{name:<12} {:.6}", values[0]);
     }
     println!("steps        {}", summary.steps);
+    if summary.stopped != train::StopReason::Completed {
+        println!("stopped      {}", summary.stopped);
+    }
     println!("wall time    {:.3} s", summary.wall.as_secs_f64());
     println!("steps/s      {:.0}", summary.steps_per_sec());
     println!("compile time {:.1} ms", summary.compile.as_secs_f64() * 1e3);

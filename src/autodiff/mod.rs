@@ -2,6 +2,7 @@
 //! of the loss with respect to every parameter, and [`compose`] joins it with an optimizer's
 //! update graph into the `train_step` graph.
 
+pub mod control;
 mod vjp;
 
 #[cfg(test)]

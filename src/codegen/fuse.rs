@@ -18,265 +18,33 @@
 //!   checked explicitly, by walking back from the merged kernel's external operands through whole
 //!   kernels (a kernel runs atomically, so reaching any member means depending on all of its
 //!   inputs); reaching the merged kernel again means a cycle and the merge is refused. Multi-output
-//!   groups (an optimizer's m, v and p updates) come from this merging.
+//!   groups (an optimizer's m, v and p updates) come from this merging. Then groups of one shape
+//!   that read a common operand are merged too (same check), so the operand is read once.
 //! - A group member is materialised when it is a graph output or has a user outside its kernel
 //!   (another kernel, or a view, which is read at another iteration shape).
 //! - Kernels are scheduled by a topological sort of the kernel graph, ties broken by the smallest
-//!   node index (deterministic, close to source order); the sort re-checks acyclicity.
+//!   node index (deterministic, close to source order), except that kernels writing a parameter
+//!   or state update go as late as dependencies allow, so they can update in place; the sort
+//!   re-checks acyclicity.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
-use std::fmt::Write;
 
-use crate::ir::op::fmt_shape;
-use crate::ir::print::{fmt_const, fmt_f32};
-use crate::ir::{DType, Graph, Op, OutputRole, Shape, Type};
+use crate::ir::print::fmt_const;
+use crate::ir::{Graph, Op, OutputRole, Shape, Type};
 
+use super::kernel::{
+    print_program, row_major, BinOp, Elementwise, Expr, ExprId, Kernel, MatMul, Program, ProgramOutput, Reduce,
+    ReduceKind, UnOp, Value, ValueId,
+};
 use super::CodegenError;
-
-/// Index of a value in `Program::values`; the first values are the graph inputs, in order.
-pub type ValueId = usize;
-
-/// Index of an expression in a kernel body.
-pub type ExprId = usize;
-
-/// A buffer in the arena: a graph input, or a result some kernel writes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Value {
-    /// The input's name, or the node's name as the graph printer numbers it (`%3`).
-    pub name: String,
-    /// Element type and shape.
-    pub ty: Type,
-    /// The graph input it is, if any.
-    pub input: Option<usize>,
-}
-
-/// A one-operand elementwise op.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnOp {
-    /// `-x`
-    Neg,
-    /// `e^x`
-    Exp,
-    /// natural logarithm
-    Log,
-    /// square root
-    Sqrt,
-    /// `|x|`
-    Abs,
-    /// -1, 0 or 1
-    Sign,
-    /// hyperbolic tangent
-    Tanh,
-}
-
-/// A two-operand elementwise op.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinOp {
-    /// `a + b`
-    Add,
-    /// `a - b`
-    Sub,
-    /// `a * b`
-    Mul,
-    /// `a / b`
-    Div,
-    /// `a ^ b`
-    Pow,
-    /// maximum, NaN if either is NaN
-    Max,
-    /// `a > b` as 1.0 or 0.0
-    Gt,
-    /// `a == b` as 1.0 or 0.0 (f32 or i32 operands)
-    Eq,
-}
-
-/// One expression of a kernel body; operands precede their users.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
-    /// An element of a buffer: at iteration index `i`, element `sum(i[d] * strides[d])`.
-    Load {
-        /// The buffer.
-        value: ValueId,
-        /// Element stride per iteration dim; 0 along broadcast dims.
-        strides: Vec<usize>,
-    },
-    /// An immediate.
-    Const(f32),
-    /// A unary op.
-    Unary(UnOp, ExprId),
-    /// A binary op.
-    Binary(BinOp, ExprId, ExprId),
-}
-
-/// What a reduction combines with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReduceKind {
-    /// Sum, from 0.
-    Sum,
-    /// Maximum, from -inf, NaN if any element is NaN.
-    Max,
-}
-
-/// A fused elementwise loop over one iteration shape, with one or more outputs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Elementwise {
-    /// The iteration shape (the shape of every output).
-    pub shape: Shape,
-    /// The body, evaluated at every index.
-    pub body: Vec<Expr>,
-    /// Expressions stored, each contiguously into a value of the iteration shape.
-    pub outputs: Vec<(ExprId, ValueId)>,
-}
-
-/// A reduction over some axes of `shape`, with its fused producer chain as the body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reduce {
-    /// The iteration (input) shape.
-    pub shape: Shape,
-    /// Reduced axes, ascending.
-    pub axes: Vec<usize>,
-    /// Combining op.
-    pub kind: ReduceKind,
-    /// The body, evaluated at every index of `shape`.
-    pub body: Vec<Expr>,
-    /// The expression reduced.
-    pub root: ExprId,
-    /// The result: `shape` without `axes`, contiguous.
-    pub out: ValueId,
-}
-
-/// A matrix product `out[m, n] = op(a) @ op(b)`, done by GEMM.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MatMul {
-    /// Left operand, contiguous (`[m, k]`, or `[k, m]` when `ta`).
-    pub a: ValueId,
-    /// Right operand, contiguous (`[k, n]`, or `[n, k]` when `tb`).
-    pub b: ValueId,
-    /// Use `a` transposed.
-    pub ta: bool,
-    /// Use `b` transposed.
-    pub tb: bool,
-    /// Rows of the result.
-    pub m: usize,
-    /// Columns of the result.
-    pub n: usize,
-    /// Inner dimension.
-    pub k: usize,
-    /// The result, contiguous `[m, n]`.
-    pub out: ValueId,
-}
-
-/// One kernel of the schedule.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Kernel {
-    /// A fused elementwise loop.
-    Elementwise(Elementwise),
-    /// A reduction with its fused producers.
-    Reduce(Reduce),
-    /// A GEMM call.
-    MatMul(MatMul),
-    /// i32 labels `[n]` to f32 one-hot rows `[n, classes]`.
-    OneHot {
-        /// The labels, contiguous.
-        labels: ValueId,
-        /// Row length.
-        classes: usize,
-        /// The result.
-        out: ValueId,
-    },
-    /// Index of the largest element along `axis` of a contiguous f32 value.
-    Argmax {
-        /// The operand, contiguous.
-        x: ValueId,
-        /// The reduced axis.
-        axis: usize,
-        /// The i32 result.
-        out: ValueId,
-    },
-}
-
-impl Kernel {
-    /// The values the kernel reads.
-    pub fn reads(&self) -> Vec<ValueId> {
-        let loads = |body: &[Expr]| {
-            body.iter()
-                .filter_map(|e| match e {
-                    Expr::Load { value, .. } => Some(*value),
-                    Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) => None,
-                })
-                .collect()
-        };
-        match self {
-            Kernel::Elementwise(k) => loads(&k.body),
-            Kernel::Reduce(k) => loads(&k.body),
-            Kernel::MatMul(k) => vec![k.a, k.b],
-            Kernel::OneHot { labels, .. } => vec![*labels],
-            Kernel::Argmax { x, .. } => vec![*x],
-        }
-    }
-
-    /// The values the kernel writes.
-    pub fn writes(&self) -> Vec<ValueId> {
-        match self {
-            Kernel::Elementwise(k) => k.outputs.iter().map(|&(_, v)| v).collect(),
-            Kernel::Reduce(k) => vec![k.out],
-            Kernel::MatMul(k) => vec![k.out],
-            Kernel::OneHot { out, .. } | Kernel::Argmax { out, .. } => vec![*out],
-        }
-    }
-}
-
-/// A graph output and the value holding it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProgramOutput {
-    /// The output's name.
-    pub name: String,
-    /// What it means; `Param` and `State` outputs replace the input of the same name.
-    pub role: OutputRole,
-    /// The value holding it after the last kernel.
-    pub value: ValueId,
-}
-
-/// A graph partitioned into scheduled kernels.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Program {
-    /// The graph's name, used for the generated function.
-    pub name: String,
-    /// Every buffer: the graph inputs first, in order, then kernel results.
-    pub values: Vec<Value>,
-    /// Kernels in schedule order.
-    pub kernels: Vec<Kernel>,
-    /// The graph outputs, in order.
-    pub outputs: Vec<ProgramOutput>,
-}
-
-impl Program {
-    /// The graph input an in-place output replaces, if the output is in place.
-    pub fn in_place_target(&self, o: &ProgramOutput) -> Option<ValueId> {
-        match o.role {
-            OutputRole::Param | OutputRole::State => {
-                self.values.iter().position(|v| v.input.is_some() && v.name == o.name)
-            }
-            OutputRole::Loss | OutputRole::Metric | OutputRole::Grad | OutputRole::Lr => None,
-        }
-    }
-}
-
-/// Row-major element strides of a shape.
-pub fn row_major(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
-}
 
 /// Partitions a graph into scheduled kernels.
 pub fn fuse(graph: &Graph) -> Result<Program, CodegenError> {
     let mut f = Fuser::new(graph);
     f.absorb_into_reductions();
     f.group_elementwise();
+    f.merge_siblings();
     f.build()
 }
 
@@ -298,7 +66,7 @@ enum Unit {
 
 /// What a view chain resolves to.
 enum Resolved {
-    Const(f32),
+    Const(f64),
     Strided(ValueId, Vec<usize>),
 }
 
@@ -524,6 +292,55 @@ impl<'g> Fuser<'g> {
         }
     }
 
+    /// Merges groups of one shape that read a common operand from memory (the same node, so the
+    /// same view), so that it is read once: a max-reduction's gradient mask and the softmax
+    /// numerator, say, both read the logits and the row maxima.
+    fn merge_siblings(&mut self) {
+        // For each operand read from memory, one reading member per group, in group order.
+        let mut readers: Vec<Vec<usize>> = vec![Vec::new(); self.g.nodes.len()];
+        for (gi, members) in self.groups.iter().enumerate() {
+            for &m in members {
+                for a in self.args(m) {
+                    if self.group_of[a] != Some(gi)
+                        && self.reads_memory(a)
+                        && !readers[a].iter().any(|&r| self.group_of[r] == Some(gi))
+                    {
+                        readers[a].push(m);
+                    }
+                }
+            }
+        }
+        for list in readers {
+            let Some((&first, rest)) = list.split_first() else { continue };
+            for &m in rest {
+                let (Some(target), Some(other)) = (self.group_of[first], self.group_of[m]) else { continue };
+                if target == other || self.shape(first) != self.shape(m) {
+                    continue;
+                }
+                let mut trial = self.groups[target].clone();
+                trial.extend_from_slice(&self.groups[other]);
+                if self.creates_cycle(&trial) {
+                    continue;
+                }
+                trial.sort_unstable();
+                for &x in &self.groups[other] {
+                    self.group_of[x] = Some(target);
+                }
+                self.groups[other].clear();
+                self.groups[target] = trial;
+            }
+        }
+    }
+
+    /// Whether reading node `x` reads memory (a view chain that ends in a buffer, not a constant).
+    fn reads_memory(&self, x: usize) -> bool {
+        match self.op(x) {
+            Op::Const(_) => false,
+            Op::Broadcast(_) | Op::Reshape(_) => self.reads_memory(self.g.nodes[x].args[0].index()),
+            _ => true,
+        }
+    }
+
     fn new_value(&mut self, name: String, ty: Type) -> ValueId {
         self.values.push(Value { name, ty, input: None });
         self.values.len() - 1
@@ -609,7 +426,21 @@ impl<'g> Fuser<'g> {
             };
             outputs.push(ProgramOutput { name: o.name.clone(), role: o.role, value });
         }
-        let kernels = schedule(self.kernels, self.values.len())?;
+        // Kernels that compute a parameter or state update run as late as their users allow, so
+        // that they tend to be the last reader of the input they replace (then memplan can
+        // write the update in place).
+        let updates: HashSet<ValueId> = outputs
+            .iter()
+            .filter(|o| matches!(o.role, OutputRole::Param | OutputRole::State))
+            .map(|o| o.value)
+            .collect();
+        let late = self.g.nodes.len();
+        let kernels = self
+            .kernels
+            .into_iter()
+            .map(|(prio, k)| (if k.writes().iter().any(|v| updates.contains(v)) { late + prio } else { prio }, k))
+            .collect();
+        let kernels = schedule(kernels, self.values.len())?;
         Ok(Program { name: self.g.name.clone(), values: self.values, kernels, outputs })
     }
 
@@ -652,7 +483,7 @@ impl<'g> Fuser<'g> {
     /// Follows a chain of views down to a constant or a buffer with strides over `x`'s shape.
     fn resolve(&mut self, x: usize) -> Result<Resolved, CodegenError> {
         match self.op(x) {
-            Op::Const(c) => Ok(Resolved::Const(*c as f32)),
+            Op::Const(c) => Ok(Resolved::Const(*c)),
             Op::Broadcast(to) => {
                 let a = self.g.nodes[x].args[0].index();
                 Ok(match self.resolve(a)? {
@@ -829,117 +660,23 @@ fn schedule(kernels: Vec<(usize, Kernel)>, n_values: usize) -> Result<Vec<Kernel
     Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
-impl UnOp {
-    /// The op table's name for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            UnOp::Neg => "neg",
-            UnOp::Exp => "exp",
-            UnOp::Log => "log",
-            UnOp::Sqrt => "sqrt",
-            UnOp::Abs => "abs",
-            UnOp::Sign => "sign",
-            UnOp::Tanh => "tanh",
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl BinOp {
-    /// The op table's name for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            BinOp::Add => "add",
-            BinOp::Sub => "sub",
-            BinOp::Mul => "mul",
-            BinOp::Div => "div",
-            BinOp::Pow => "pow",
-            BinOp::Max => "max",
-            BinOp::Gt => "gt",
-            BinOp::Eq => "eq",
-        }
+    #[test]
+    fn reshape_strides_follow_numpy() {
+        // Contiguous data reshapes freely.
+        assert_eq!(reshape_strides(&[4, 6], &[6, 1], &[2, 2, 6]), Some(vec![12, 6, 1]));
+        assert_eq!(reshape_strides(&[2, 3], &[3, 1], &[6]), Some(vec![1]));
+        // A broadcast row can gain or split dims but not be flattened.
+        assert_eq!(reshape_strides(&[2, 3], &[0, 1], &[2, 1, 3]), Some(vec![0, 3, 1]));
+        assert_eq!(reshape_strides(&[2, 6], &[0, 1], &[2, 2, 3]), Some(vec![0, 3, 1]));
+        assert_eq!(reshape_strides(&[2, 3], &[0, 1], &[6]), None);
+        // A broadcast column flattens when the repeated dims are inner.
+        assert_eq!(reshape_strides(&[3, 2, 2], &[1, 0, 0], &[3, 4]), Some(vec![1, 0]));
+        // Scalars and empty tensors.
+        assert_eq!(reshape_strides(&[1, 1], &[0, 0], &[1]), Some(vec![0]));
+        assert_eq!(reshape_strides(&[0, 3], &[3, 1], &[3, 0]), Some(vec![0, 1]));
     }
-}
-
-/// The dtype an expression produces.
-pub fn expr_dtype(program_values: &[Value], body: &[Expr], e: ExprId) -> DType {
-    match &body[e] {
-        Expr::Load { value, .. } => program_values[*value].ty.dtype,
-        Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) => DType::F32,
-    }
-}
-
-/// Prints a program: one block per kernel, in schedule order, then the outputs.
-pub fn print_program(p: &Program) -> String {
-    let name = |v: ValueId| p.values[v].name.clone();
-    let mut out = format!("kernels {} ({} kernels)\n", p.name, p.kernels.len());
-    let body = |out: &mut String, body: &[Expr], shape: &[usize]| {
-        let dense = row_major(shape);
-        for (i, e) in body.iter().enumerate() {
-            let rhs = match e {
-                Expr::Load { value, strides } if *strides == dense => format!("load {}", name(*value)),
-                Expr::Load { value, strides } => format!("load {} strides {}", name(*value), fmt_shape(strides)),
-                Expr::Const(c) => format!("const {}", fmt_f32(*c)),
-                Expr::Unary(op, a) => format!("{} e{a}", op.name()),
-                Expr::Binary(op, a, b) => format!("{} e{a}, e{b}", op.name()),
-            };
-            // Writing to a String cannot fail.
-            writeln!(out, "    e{i} = {rhs}").expect("write to String");
-        }
-    };
-    for (i, k) in p.kernels.iter().enumerate() {
-        match k {
-            Kernel::Elementwise(k) => {
-                let outs: Vec<String> = k.outputs.iter().map(|&(_, v)| name(v)).collect();
-                writeln!(out, "k{i} elementwise {} -> {}", fmt_shape(&k.shape), outs.join(", "))
-                    .expect("write to String");
-                body(&mut out, &k.body, &k.shape);
-                for &(e, v) in &k.outputs {
-                    writeln!(out, "    {} <- e{e}", name(v)).expect("write to String");
-                }
-            }
-            Kernel::Reduce(k) => {
-                let kind = match k.kind {
-                    ReduceKind::Sum => "sum",
-                    ReduceKind::Max => "max",
-                };
-                writeln!(
-                    out,
-                    "k{i} reduce.{kind} {} over {} -> {}",
-                    fmt_shape(&k.axes),
-                    fmt_shape(&k.shape),
-                    name(k.out)
-                )
-                .expect("write to String");
-                body(&mut out, &k.body, &k.shape);
-                writeln!(out, "    {} <- {kind} e{}", name(k.out), k.root).expect("write to String");
-            }
-            Kernel::MatMul(k) => {
-                let t = |t: bool| if t { "t" } else { "n" };
-                writeln!(
-                    out,
-                    "k{i} matmul.{}{} {} = {} @ {}  (m={} n={} k={})",
-                    t(k.ta),
-                    t(k.tb),
-                    name(k.out),
-                    name(k.a),
-                    name(k.b),
-                    k.m,
-                    k.n,
-                    k.k
-                )
-                .expect("write to String");
-            }
-            Kernel::OneHot { labels, classes, out: o } => {
-                writeln!(out, "k{i} one_hot[{classes}] {} = {}", name(*o), name(*labels)).expect("write to String");
-            }
-            Kernel::Argmax { x, axis, out: o } => {
-                writeln!(out, "k{i} argmax[{axis}] {} = {}", name(*o), name(*x)).expect("write to String");
-            }
-        }
-    }
-    for o in &p.outputs {
-        let arrow = if p.in_place_target(o).is_some() { "<-" } else { "=" };
-        writeln!(out, "output {} {arrow} {}", o.name, name(o.value)).expect("write to String");
-    }
-    out
 }

@@ -1,4 +1,5 @@
-//! Rust functions the generated code calls: GEMM, one-hot, argmax and `powf`.
+//! Rust functions the generated code calls: GEMM, one-hot, argmax, `powf`, and the f64
+//! transcendentals of scalar kernels.
 //!
 //! Decisions: GEMM goes to the `gemm` crate, which reaches ~96% of peak and takes row and column
 //! strides, so transposed operands cost nothing. One-hot and argmax are short, branchy loops run
@@ -14,9 +15,11 @@ use cranelift_module::{Linkage, Module};
 
 use super::CodegenError;
 
-/// Products with at least this many multiply-adds (m·n·k) use two threads when allowed; below,
-/// thread hand-off costs more than it saves.
-pub(crate) const PARALLEL_MIN_FLOPS: usize = 1 << 21;
+/// Products with at least this many multiply-adds (m·n·k) use two threads when allowed. Measured
+/// with gemm 0.19 on the 2-core build machine: below 2^20 gemm does not split the work anyway
+/// (speedup 1.00), at 2^20 two threads give 1.26x, at 64x128x784 2.0x; a few shapes (256^3)
+/// lose up to 7%.
+pub(crate) const PARALLEL_MIN_FLOPS: usize = 1 << 20;
 
 /// `dst[m, n] = op(a) @ op(b)`, where element (i, p) of op(a) is `a[i * a_rs + p * a_cs]` and
 /// element (p, j) of op(b) is `b[p * b_rs + j * b_cs]`; `dst` is row-major.
@@ -24,6 +27,7 @@ pub(crate) const PARALLEL_MIN_FLOPS: usize = 1 << 21;
 /// # Safety
 /// The pointers must address buffers that hold every element those strides reach, and `dst`
 /// must not overlap `a` or `b`.
+// The generated code passes everything in registers and on the stack; a struct would need building in memory.
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C" fn gradc_matmul(
     dst: *mut f32,
@@ -120,6 +124,26 @@ extern "C" fn gradc_powf(a: f32, b: f32) -> f32 {
     a.powf(b)
 }
 
+/// `e^x` in f64, for scalar kernels.
+extern "C" fn gradc_exp64(x: f64) -> f64 {
+    x.exp()
+}
+
+/// `ln x` in f64, for scalar kernels.
+extern "C" fn gradc_log64(x: f64) -> f64 {
+    x.ln()
+}
+
+/// `tanh x` in f64, for scalar kernels.
+extern "C" fn gradc_tanh64(x: f64) -> f64 {
+    x.tanh()
+}
+
+/// `a^b` in f64, for scalar kernels.
+extern "C" fn gradc_pow64(a: f64, b: f64) -> f64 {
+    a.powf(b)
+}
+
 /// The helpers as the generated function refers to them.
 pub(crate) struct Callees {
     /// `gradc_matmul`.
@@ -130,6 +154,14 @@ pub(crate) struct Callees {
     pub(crate) argmax: FuncRef,
     /// `gradc_powf`.
     pub(crate) powf: FuncRef,
+    /// `gradc_exp64`.
+    pub(crate) exp64: FuncRef,
+    /// `gradc_log64`.
+    pub(crate) log64: FuncRef,
+    /// `gradc_tanh64`.
+    pub(crate) tanh64: FuncRef,
+    /// `gradc_pow64`.
+    pub(crate) pow64: FuncRef,
 }
 
 /// Registers every helper's address with the JIT builder.
@@ -138,6 +170,10 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("gradc_one_hot", gradc_one_hot as *const u8);
     jit.symbol("gradc_argmax", gradc_argmax as *const u8);
     jit.symbol("gradc_powf", gradc_powf as *const u8);
+    jit.symbol("gradc_exp64", gradc_exp64 as *const u8);
+    jit.symbol("gradc_log64", gradc_log64 as *const u8);
+    jit.symbol("gradc_tanh64", gradc_tanh64 as *const u8);
+    jit.symbol("gradc_pow64", gradc_pow64 as *const u8);
 }
 
 /// Declares the helpers in the module and makes them callable from `func`.
@@ -155,5 +191,9 @@ pub(crate) fn declare(module: &mut JITModule, func: &mut Function) -> Result<Cal
         one_hot: import("gradc_one_hot", &[ptr; 4], None)?,
         argmax: import("gradc_argmax", &[ptr; 5], None)?,
         powf: import("gradc_powf", &[types::F32, types::F32], Some(types::F32))?,
+        exp64: import("gradc_exp64", &[types::F64], Some(types::F64))?,
+        log64: import("gradc_log64", &[types::F64], Some(types::F64))?,
+        tanh64: import("gradc_tanh64", &[types::F64], Some(types::F64))?,
+        pow64: import("gradc_pow64", &[types::F64, types::F64], Some(types::F64))?,
     })
 }

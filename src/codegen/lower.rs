@@ -1,4 +1,4 @@
-//! Lowering: scheduled kernels and their memory plan become one CLIF function `step(arena)`.
+//! Lowering: scheduled kernels and their memory plan become one CLIF function `gradc_step(arena)`.
 //!
 //! Assumes a program from `fuse` and its plan from `memplan`. Guarantees: every access stays
 //! inside the buffer the plan gave its value; kernels run in schedule order, then the plan's
@@ -18,32 +18,43 @@
 //!   identity and accumulate into the output row, vectorised along the kept axis.
 //! - An integral constant exponent with |c| <= 8 becomes multiplications (by squaring); other
 //!   exponents call `powf` per element (per lane in vector code).
+//! - Elementwise kernels of one element (bias corrections, schedules, loss scaling) compute in
+//!   f64 and round once when stored, as PyTorch's Python-float hyper-parameter arithmetic does;
+//!   their exp/log/tanh/pow call Rust's f64 functions. Reductions always accumulate in f32.
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, Function, InstBuilder, MemFlagsData, Value};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
-use super::fuse::{
+use super::helpers::{Callees, PARALLEL_MIN_FLOPS};
+use super::kernel::{
     expr_dtype, row_major, BinOp, Elementwise, Expr, ExprId, Kernel, MatMul, Program, Reduce, ReduceKind, UnOp, ValueId,
 };
-use super::helpers::{Callees, PARALLEL_MIN_FLOPS};
 use super::math::{Emit, Width};
 use super::memplan::Plan;
 use super::CodegenError;
 use crate::ir::DType;
 
+/// What the generated code may assume about the machine.
+#[derive(Clone, Copy)]
+pub(crate) struct Target {
+    /// Pointer type and calling convention.
+    pub(crate) config: TargetFrontendConfig,
+    /// Whether `fma` is an instruction (else it is emitted as a multiply and an add).
+    pub(crate) fma: bool,
+    /// Threads GEMM may use for large products.
+    pub(crate) threads: usize,
+}
+
 /// Builds the body of `func` (whose signature is `(pointer)`) from the program and its plan.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn lower(
     program: &Program,
     plan: &Plan,
+    callees: &Callees,
+    target: Target,
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
-    config: TargetFrontendConfig,
-    callees: &Callees,
-    fma: bool,
-    threads: usize,
 ) -> Result<(), CodegenError> {
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
@@ -51,7 +62,7 @@ pub(crate) fn lower(
     b.switch_to_block(entry);
     b.seal_block(entry);
     let arena = b.block_params(entry)[0];
-    let mut l = Lowerer { b, arena, program, plan, callees, fma, threads };
+    let mut l = Lowerer { b, arena, program, plan, callees, fma: target.fma, threads: target.threads };
     for k in &program.kernels {
         l.kernel(k)?;
     }
@@ -61,7 +72,7 @@ pub(crate) fn lower(
         l.elementwise(&Elementwise { shape, body, outputs: vec![(0, to)] })?;
     }
     l.b.ins().return_(&[]);
-    l.b.finalize(config);
+    l.b.finalize(target.config);
     Ok(())
 }
 
@@ -233,21 +244,37 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// The CLIF type of a value's elements at a width.
-    fn lane_type(&self, dtype: DType, w: Width) -> types::Type {
-        match dtype {
-            DType::F32 => w.f(),
-            DType::I32 => w.i(),
+    /// Loads an element (four at `Vector` width) of a buffer of `dtype`; f32 data is widened to
+    /// f64 at `Double` width, i32 data stays i32.
+    fn load(&mut self, dtype: DType, w: Width, addr: Value) -> Value {
+        let ty = match (dtype, w) {
+            (DType::F32, Width::Vector) => types::F32X4,
+            (DType::I32, Width::Vector) => types::I32X4,
+            (DType::F32, Width::Scalar | Width::Double) => types::F32,
+            (DType::I32, Width::Scalar | Width::Double) => types::I32,
+        };
+        let v = self.b.ins().load(ty, flags(), addr, 0);
+        if dtype == DType::F32 && w == Width::Double {
+            self.b.ins().fpromote(types::F64, v)
+        } else {
+            v
         }
     }
 
-    /// One row of `n` elements: evaluates `body` at each and hands the values to `sink`.
+    /// Stores a value, rounding f64 to the buffer's f32.
+    fn store(&mut self, v: Value, addr: Value) {
+        let v = if self.b.func.dfg.value_type(v) == types::F64 { self.b.ins().fdemote(types::F32, v) } else { v };
+        self.b.ins().store(flags(), v, addr, 0);
+    }
+
+    /// One row of `n` elements: evaluates `body` at each and hands the values to `sink`; four at
+    /// a time when `vectorise`, the rest one at a time at width `single` (`Scalar` or `Double`).
     fn row(
         &mut self,
         body: &[Expr],
         loads: &[RowLoad],
         n: usize,
-        vectorise: bool,
+        (vectorise, single): (bool, Width),
         sink: &mut Sink<'_, 'a>,
     ) -> Result<(), CodegenError> {
         let values = &self.program.values;
@@ -256,8 +283,7 @@ impl<'a> Lowerer<'a> {
         let mut hoisted: Vec<Option<Value>> = vec![None; loads.len()];
         for (j, l) in loads.iter().enumerate() {
             if l.stride == 0 {
-                let ty = self.lane_type(dtypes[j], Width::Scalar);
-                hoisted[j] = Some(self.b.ins().load(ty, flags(), l.ptr, 0));
+                hoisted[j] = Some(self.load(dtypes[j], single, l.ptr));
             }
         }
         let nv = if vectorise { n / 4 * 4 } else { 0 };
@@ -271,8 +297,7 @@ impl<'a> Lowerer<'a> {
                         Some(v) => v,
                         None => {
                             let addr = s.elem(l.ptr, i, 1);
-                            let ty = s.lane_type(dtypes[j], Width::Vector);
-                            s.b.ins().load(ty, flags(), addr, 0)
+                            s.load(dtypes[j], Width::Vector, addr)
                         }
                     });
                 }
@@ -287,13 +312,12 @@ impl<'a> Lowerer<'a> {
                     Some(v) => v,
                     None => {
                         let addr = s.elem(l.ptr, i, l.stride);
-                        let ty = s.lane_type(dtypes[j], Width::Scalar);
-                        s.b.ins().load(ty, flags(), addr, 0)
+                        s.load(dtypes[j], single, addr)
                     }
                 });
             }
-            let vals = s.eval(body, Width::Scalar, leaves)?;
-            sink(s, Width::Scalar, i, &vals)
+            let vals = s.eval(body, single, leaves)?;
+            sink(s, single, i, &vals)
         })
     }
 
@@ -311,14 +335,18 @@ impl<'a> Lowerer<'a> {
                 Expr::Const(c) => self.emit(w).c(*c),
                 Expr::Unary(op, a) => {
                     let x = vals[*a].ok_or_else(missing)?;
+                    let double = w == Width::Double;
                     let mut m = self.emit(w);
                     match op {
                         UnOp::Neg => m.b.ins().fneg(x),
+                        UnOp::Exp if double => self.call(self.callees.exp64, &[x]),
                         UnOp::Exp => m.exp(x),
+                        UnOp::Log if double => self.call(self.callees.log64, &[x]),
                         UnOp::Log => m.log(x),
                         UnOp::Sqrt => m.b.ins().sqrt(x),
                         UnOp::Abs => m.b.ins().fabs(x),
                         UnOp::Sign => m.sign(x),
+                        UnOp::Tanh if double => self.call(self.callees.tanh64, &[x]),
                         UnOp::Tanh => m.tanh(x),
                     }
                 }
@@ -391,19 +419,22 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// `x^y` through the `powf` helper, lane by lane in vector code.
+    /// Calls a helper that returns one value.
+    fn call(&mut self, f: cranelift_codegen::ir::FuncRef, args: &[Value]) -> Value {
+        let call = self.b.ins().call(f, args);
+        self.b.inst_results(call)[0]
+    }
+
+    /// `x^y` through the `powf` helper (lane by lane in vector code), or `pow64` in f64.
     fn powf(&mut self, w: Width, x: Value, y: Value) -> Value {
         match w {
-            Width::Scalar => {
-                let call = self.b.ins().call(self.callees.powf, &[x, y]);
-                self.b.inst_results(call)[0]
-            }
+            Width::Scalar => self.call(self.callees.powf, &[x, y]),
+            Width::Double => self.call(self.callees.pow64, &[x, y]),
             Width::Vector => {
                 let mut out = x;
                 for lane in 0..4u8 {
                     let (a, b) = (self.b.ins().extractlane(x, lane), self.b.ins().extractlane(y, lane));
-                    let call = self.b.ins().call(self.callees.powf, &[a, b]);
-                    let r = self.b.inst_results(call)[0];
+                    let r = self.call(self.callees.powf, &[a, b]);
                     out = self.b.ins().insertlane(out, r, lane);
                 }
                 out
@@ -447,7 +478,9 @@ impl<'a> Lowerer<'a> {
         for &(_, v) in &k.outputs {
             ptrs.push(self.ptr(v));
         }
-        let vectorise = Self::vectorisable(row.n, &row.strides[..loads.len()]);
+        // A kernel of one element is scalar hyper-parameter arithmetic: compute it in f64.
+        let single = if k.shape.iter().product::<usize>() == 1 { Width::Double } else { Width::Scalar };
+        let mode = (Self::vectorisable(row.n, &row.strides[..loads.len()]), single);
         self.nest(outer, &ptrs, &mut |s, ptrs| {
             let row_loads: Vec<RowLoad> = loads
                 .iter()
@@ -455,11 +488,11 @@ impl<'a> Lowerer<'a> {
                 .map(|(j, l)| RowLoad { expr: l.0, stride: row.strides[j], ptr: ptrs[j] })
                 .collect();
             let out_ptrs = &ptrs[loads.len()..];
-            s.row(&k.body, &row_loads, row.n, vectorise, &mut |s, _w, i, vals| {
+            s.row(&k.body, &row_loads, row.n, mode, &mut |s, _w, i, vals| {
                 for (j, &(e, _)) in k.outputs.iter().enumerate() {
                     let v = vals[e].ok_or_else(|| CodegenError::Internal("an output has no value".into()))?;
                     let addr = s.elem(out_ptrs[j], i, row.strides[loads.len() + j]);
-                    s.b.ins().store(flags(), v, addr, 0);
+                    s.store(v, addr);
                 }
                 Ok(())
             })
@@ -484,13 +517,13 @@ impl<'a> Lowerer<'a> {
     /// Stores `c` into `n` elements from `ptr`.
     fn fill(&mut self, ptr: Value, n: usize, c: f32) -> Result<(), CodegenError> {
         let nv = n / 4 * 4;
-        let v = self.emit(Width::Vector).c(c);
+        let v = self.emit(Width::Vector).c(f64::from(c));
         self.counted_loop(0, nv, 4, &mut |s, i| {
             let addr = s.elem(ptr, i, 1);
             s.b.ins().store(flags(), v, addr, 0);
             Ok(())
         })?;
-        let x = self.emit(Width::Scalar).c(c);
+        let x = self.emit(Width::Scalar).c(f64::from(c));
         self.counted_loop(nv, n, 1, &mut |s, i| {
             let addr = s.elem(ptr, i, 1);
             s.b.ins().store(flags(), x, addr, 0);
@@ -533,10 +566,10 @@ impl<'a> Lowerer<'a> {
             let vectorise = Self::vectorisable(row.n, &row.strides[..loads.len()]);
             self.nest(&keep, &ptrs, &mut |s, ptrs| {
                 let sacc = s.b.declare_var(types::F32);
-                let init_s = s.emit(Width::Scalar).c(init);
+                let init_s = s.emit(Width::Scalar).c(f64::from(init));
                 s.b.def_var(sacc, init_s);
                 let vacc = s.b.declare_var(types::F32X4);
-                let init_v = s.emit(Width::Vector).c(init);
+                let init_v = s.emit(Width::Vector).c(f64::from(init));
                 s.b.def_var(vacc, init_v);
                 s.nest(red_outer, ptrs, &mut |s, ptrs| {
                     let row_loads: Vec<RowLoad> = loads
@@ -544,7 +577,7 @@ impl<'a> Lowerer<'a> {
                         .enumerate()
                         .map(|(j, l)| RowLoad { expr: l.0, stride: row.strides[j], ptr: ptrs[j] })
                         .collect();
-                    s.row(&k.body, &row_loads, row.n, vectorise, &mut |s, w, _i, vals| {
+                    s.row(&k.body, &row_loads, row.n, (vectorise, Width::Scalar), &mut |s, w, _i, vals| {
                         let x = vals[k.root].ok_or_else(|| CodegenError::Internal("reduced value missing".into()))?;
                         let var = if w == Width::Vector { vacc } else { sacc };
                         let acc = s.b.use_var(var);
@@ -579,7 +612,7 @@ impl<'a> Lowerer<'a> {
                     .map(|(j, l)| RowLoad { expr: l.0, stride: row.strides[j], ptr: ptrs[j] })
                     .collect();
                 let out_row = ptrs[streams - 1];
-                s.row(&k.body, &row_loads, row.n, vectorise, &mut |s, w, i, vals| {
+                s.row(&k.body, &row_loads, row.n, (vectorise, Width::Scalar), &mut |s, w, i, vals| {
                     let x = vals[k.root].ok_or_else(|| CodegenError::Internal("reduced value missing".into()))?;
                     let addr = s.elem(out_row, i, out_stride);
                     let acc = s.b.ins().load(w.f(), flags(), addr, 0);

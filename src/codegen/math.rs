@@ -15,19 +15,25 @@
 //!   operand is, as the interpreter's IEEE `maximum`. When `b` cannot be NaN (a constant, as in
 //!   ReLU) the fixup is skipped.
 //!
+//! - These approximations are for f32 and f32x4; f64 (scalar-kernel) code calls Rust's `exp`,
+//!   `ln`, `tanh` and `powf` instead, since it runs once per step.
+//!
 //! Measured maximum relative errors over dense sweeps are asserted in `codegen::tests::approx`.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 
-/// Scalar code or four lanes at a time.
+/// How values are computed: one f32, four f32 lanes, or one f64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Width {
     /// One `f32`.
     Scalar,
     /// An `f32x4`.
     Vector,
+    /// One `f64`: scalar kernels (hyper-parameter arithmetic such as `1 - beta2^t`) compute in
+    /// double precision, as PyTorch does with Python floats, and round once when stored.
+    Double,
 }
 
 impl Width {
@@ -36,14 +42,16 @@ impl Width {
         match self {
             Width::Scalar => types::F32,
             Width::Vector => types::F32X4,
+            Width::Double => types::F64,
         }
     }
 
-    /// The integer type of the same shape.
-    pub(crate) fn i(self) -> Type {
+    /// The integer type of the same shape, for bit manipulation.
+    fn i(self) -> Type {
         match self {
             Width::Scalar => types::I32,
             Width::Vector => types::I32X4,
+            Width::Double => types::I64,
         }
     }
 }
@@ -59,10 +67,15 @@ pub(crate) struct Emit<'x, 'f> {
 }
 
 impl Emit<'_, '_> {
-    /// A float constant.
-    pub(crate) fn c(&mut self, v: f32) -> Value {
-        let s = self.b.ins().f32const(v);
-        self.widen(s)
+    /// A float constant (rounded to f32 unless the width is `Double`).
+    pub(crate) fn c(&mut self, v: f64) -> Value {
+        match self.w {
+            Width::Double => self.b.ins().f64const(v),
+            Width::Scalar | Width::Vector => {
+                let s = self.b.ins().f32const(v as f32);
+                self.widen(s)
+            }
+        }
     }
 
     /// An i32 constant.
@@ -74,7 +87,7 @@ impl Emit<'_, '_> {
     /// A scalar, splatted when vector.
     pub(crate) fn widen(&mut self, s: Value) -> Value {
         match self.w {
-            Width::Scalar => s,
+            Width::Scalar | Width::Double => s,
             Width::Vector => {
                 let ty = self.b.func.dfg.value_type(s).by(4).expect("a 32-bit lane type has an x4 vector type");
                 self.b.ins().splat(ty, s)
@@ -82,18 +95,22 @@ impl Emit<'_, '_> {
         }
     }
 
+    /// `a + b`
     pub(crate) fn add(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().fadd(a, b)
     }
 
+    /// `a - b`
     pub(crate) fn sub(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().fsub(a, b)
     }
 
+    /// `a * b`
     pub(crate) fn mul(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().fmul(a, b)
     }
 
+    /// `a / b`
     pub(crate) fn div(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().fdiv(a, b)
     }
@@ -110,15 +127,15 @@ impl Emit<'_, '_> {
 
     /// `a * b + c` with a constant `b`.
     fn mul_add_c(&mut self, a: Value, b: f32, c: Value) -> Value {
-        let b = self.c(b);
+        let b = self.c(f64::from(b));
         self.mul_add(a, b, c)
     }
 
     /// Horner evaluation of `coeffs[0] x^(n-1) + ... + coeffs[n-1]`.
     fn poly(&mut self, x: Value, coeffs: &[f32]) -> Value {
-        let mut p = self.c(coeffs[0]);
+        let mut p = self.c(f64::from(coeffs[0]));
         for &c in &coeffs[1..] {
-            let c = self.c(c);
+            let c = self.c(f64::from(c));
             p = self.mul_add(p, x, c);
         }
         p
@@ -129,7 +146,7 @@ impl Emit<'_, '_> {
     pub(crate) fn cmp(&mut self, cc: FloatCC, a: Value, b: Value) -> Value {
         let m = self.b.ins().fcmp(cc, a, b);
         match self.w {
-            Width::Scalar => m,
+            Width::Scalar | Width::Double => m,
             Width::Vector => self.b.ins().bitcast(types::F32X4, MemFlagsData::new(), m),
         }
     }
@@ -137,7 +154,7 @@ impl Emit<'_, '_> {
     /// `m ? a : b` for a mask from `cmp` (or an i32 lane mask converted by `int_mask`).
     pub(crate) fn sel(&mut self, m: Value, a: Value, b: Value) -> Value {
         match self.w {
-            Width::Scalar => self.b.ins().select(m, a, b),
+            Width::Scalar | Width::Double => self.b.ins().select(m, a, b),
             Width::Vector => self.b.ins().bitselect(m, a, b),
         }
     }
@@ -152,7 +169,7 @@ impl Emit<'_, '_> {
     pub(crate) fn int_eq(&mut self, a: Value, b: Value) -> Value {
         let m = self.b.ins().icmp(cranelift_codegen::ir::condcodes::IntCC::Equal, a, b);
         match self.w {
-            Width::Scalar => m,
+            Width::Scalar | Width::Double => m,
             Width::Vector => self.b.ins().bitcast(types::F32X4, MemFlagsData::new(), m),
         }
     }
@@ -198,19 +215,24 @@ impl Emit<'_, '_> {
 
     /// `e^x` (Cephes `expf`).
     pub(crate) fn exp(&mut self, x: Value) -> Value {
+        debug_assert!(self.w != Width::Double, "f64 code calls Rust for transcendentals");
         const LOG2E: f32 = std::f32::consts::LOG2_E;
         const C1: f32 = 0.693_359_4;
         const C2: f32 = -2.121_944_4e-4;
+        const MAGIC: f32 = 12_582_912.0;
         const P: [f32; 6] = [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_66, 0.5];
-        // Clamp with NaN passing through: `x < lo` is false for NaN.
+        // Clamp with NaN passing through (each select keeps `x` when the compare is false, as
+        // for NaN); these forms lower to one `maxps`/`minps` each.
         let (lo, hi) = (self.c(-104.0), self.c(88.8));
         let below = self.cmp(FloatCC::LessThan, x, lo);
         let x = self.sel(below, lo, x);
-        let above = self.cmp(FloatCC::GreaterThan, x, hi);
+        let above = self.cmp(FloatCC::LessThan, hi, x);
         let x = self.sel(above, hi, x);
-        let l2e = self.c(LOG2E);
-        let t = self.mul(x, l2e);
-        let n = self.b.ins().nearest(t);
+        // n = round(x log2 e): adding 1.5 * 2^23 rounds to an integer in the low mantissa bits,
+        // which give n as an integer too (|n| < 2^22), so no `nearest` or conversion is needed.
+        let magic = self.c(f64::from(MAGIC));
+        let t = self.mul_add_c(x, LOG2E, magic);
+        let n = self.sub(t, magic);
         let r = self.mul_add_c(n, -C1, x);
         let r = self.mul_add_c(n, -C2, r);
         let p = self.poly(r, &P);
@@ -219,8 +241,9 @@ impl Emit<'_, '_> {
         let one = self.c(1.0);
         let y = self.add(y, one);
         // 2^n as 2^n1 * 2^n2 with both halves in range, n in [-150, 129].
-        let ty = self.w.i();
-        let ni = self.b.ins().fcvt_to_sint_sat(ty, n);
+        let t_bits = self.bits_of(t);
+        let magic_bits = self.ci(MAGIC.to_bits() as i32);
+        let ni = self.b.ins().isub(t_bits, magic_bits);
         let shift = self.b.ins().iconst(types::I32, 1);
         let n1 = self.b.ins().sshr(ni, shift);
         let n2 = self.b.ins().isub(ni, n1);
@@ -231,6 +254,7 @@ impl Emit<'_, '_> {
 
     /// The natural logarithm (Cephes `logf`); 0 gives -inf, negatives and NaN give NaN.
     pub(crate) fn log(&mut self, x0: Value) -> Value {
+        debug_assert!(self.w != Width::Double, "f64 code calls Rust for transcendentals");
         const SQRTHF: f32 = std::f32::consts::FRAC_1_SQRT_2;
         const Q1: f32 = -2.121_944_4e-4;
         const Q2: f32 = 0.693_359_4;
@@ -246,7 +270,7 @@ impl Emit<'_, '_> {
             0.333_333_3,
         ];
         // Subnormals: scale by 2^23 and take 23 off the exponent.
-        let min_normal = self.c(f32::MIN_POSITIVE);
+        let min_normal = self.c(f64::from(f32::MIN_POSITIVE));
         let tiny = self.cmp(FloatCC::LessThan, x0, min_normal);
         let scale = self.c(8_388_608.0);
         let scaled = self.mul(x0, scale);
@@ -268,7 +292,7 @@ impl Emit<'_, '_> {
         let mbits = self.b.ins().bor(mbits, half);
         let m = self.float_of(mbits);
         // m in [0.5, 1): below sqrt(1/2) use 2m - 1 and one less in the exponent.
-        let sqrthf = self.c(SQRTHF);
+        let sqrthf = self.c(f64::from(SQRTHF));
         let small = self.cmp(FloatCC::LessThan, m, sqrthf);
         let one = self.c(1.0);
         let e_dec = self.sel(small, one, zero);
@@ -286,20 +310,21 @@ impl Emit<'_, '_> {
         let r = self.add(m, y);
         let r = self.mul_add_c(e, Q2, r);
 
-        let inf = self.c(f32::INFINITY);
+        let inf = self.c(f64::INFINITY);
         let is_inf = self.cmp(FloatCC::Equal, x0, inf);
         let r = self.sel(is_inf, inf, r);
         let zero = self.c(0.0);
         let is_zero = self.cmp(FloatCC::Equal, x0, zero);
-        let minus_inf = self.c(f32::NEG_INFINITY);
+        let minus_inf = self.c(f64::NEG_INFINITY);
         let r = self.sel(is_zero, minus_inf, r);
         let bad = self.cmp(FloatCC::UnorderedOrLessThan, x0, zero);
-        let nan = self.c(f32::NAN);
+        let nan = self.c(f64::NAN);
         self.sel(bad, nan, r)
     }
 
     /// The hyperbolic tangent (Cephes `tanhf`).
     pub(crate) fn tanh(&mut self, x: Value) -> Value {
+        debug_assert!(self.w != Width::Double, "f64 code calls Rust for transcendentals");
         const P: [f32; 5] = [-0.005_704_988_7, 0.020_639_088, -0.053_739_715, 0.133_314_42, -0.333_332_8];
         // |x| < 0.625: x + x^3 P(x^2).
         let z = self.mul(x, x);

@@ -19,7 +19,8 @@
 
 use std::fmt::Write;
 
-use super::fuse::{self, row_major, Expr, Kernel, Program, ValueId};
+use super::fuse;
+use super::kernel::{row_major, Expr, Kernel, Program, ValueId};
 use super::CodegenError;
 use crate::ir::Graph;
 

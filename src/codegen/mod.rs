@@ -1,11 +1,11 @@
 //! Code generation: a graph becomes one native function that runs the whole step.
 //!
 //! The pipeline, one file per stage:
-//! - [`fuse`] partitions the graph into kernels (fused elementwise loops, reductions with their
-//!   producer chains, GEMM calls, one-hot and argmax);
+//! - [`fuse`] partitions the graph into the kernels of [`kernel`] (fused elementwise loops,
+//!   reductions with their producer chains, GEMM calls, one-hot and argmax);
 //! - [`memplan`] places every buffer in one arena: inputs persistent, temporaries reused by
 //!   liveness, in-place parameter and state updates written straight into the input when safe;
-//! - `lower` emits one Cranelift function `step(arena)` that runs every kernel in schedule order,
+//! - `lower` emits one Cranelift function `gradc_step(arena)` that runs every kernel in schedule order,
 //!   with `f32x4` loops and polynomial `exp`/`log`/`tanh` from `math`, calling the Rust helpers
 //!   in `helpers` for GEMM, one-hot, argmax and `powf`;
 //! - [`Executable`] owns the JIT module, the arena and the entry point: one native call per `run`.
@@ -17,6 +17,7 @@
 
 pub mod fuse;
 mod helpers;
+pub mod kernel;
 mod lower;
 mod math;
 pub mod memplan;
@@ -29,7 +30,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
 use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{default_libcall_names, Linkage, Module, ModuleError};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module, ModuleError};
 
 use crate::ir::{DType, Graph};
 
@@ -143,33 +144,21 @@ impl Executable {
         let mut jit = JITBuilder::with_isa(isa, default_libcall_names());
         helpers::register(&mut jit);
         let mut module = JITModule::new(jit);
-
-        let mut sig = module.make_signature();
-        sig.params.push(AbiParam::new(module.target_config().pointer_type()));
-        let func_id = module.declare_function(&program.name, Linkage::Local, &sig)?;
-        let mut ctx =
-            Context::for_function(Function::with_name_signature(UserFuncName::user(0, func_id.as_u32()), sig));
-        let callees = helpers::declare(&mut module, &mut ctx.func)?;
-        let mut fctx = FunctionBuilderContext::new();
         let threads = opts.threads.clamp(1, 2);
-        lower::lower(&program, &plan, &mut ctx.func, &mut fctx, module.target_config(), &callees, fma, threads)?;
-
-        let clif_insts = ctx.func.layout.blocks().map(|b| ctx.func.layout.block_insts(b).count()).sum();
-        let clif = opts.keep_clif.then(|| ctx.func.display().to_string());
-        if let Err(e) = module.define_function(func_id, &mut ctx) {
-            return Err(match e {
-                ModuleError::Compilation(cranelift_codegen::CodegenError::Verifier(errors)) => CodegenError::Verifier(
-                    cranelift_codegen::print_errors::pretty_verifier_error(&ctx.func, None, errors),
-                ),
-                e => CodegenError::from(e),
-            });
-        }
-        module.finalize_definitions()?;
-        // SAFETY: `func_id` was defined above with signature `(pointer)`, the default calling
+        let defined = define_step(&mut module, &program, &plan, fma, threads, opts.keep_clif);
+        let (func_id, clif, clif_insts) = match defined {
+            Ok(defined) => defined,
+            Err(e) => {
+                // SAFETY: no pointer into the module's code was handed out.
+                unsafe { module.free_memory() };
+                return Err(e);
+            }
+        };
+        // SAFETY: `func_id` was defined with signature `(pointer)` and the default calling
         // convention; the module is stored in the Executable and freed only when it drops.
         let entry = unsafe { step_fn(module.get_finalized_function(func_id)) };
 
-        let slot = |name: &str, v: fuse::ValueId| Slot {
+        let slot = |name: &str, v: kernel::ValueId| Slot {
             name: name.to_string(),
             dtype: program.values[v].ty.dtype,
             offset: plan.offsets[v],
@@ -190,7 +179,7 @@ impl Executable {
             arena,
             inputs,
             outputs,
-            kernels: fuse::print_program(&program),
+            kernels: kernel::print_program(&program),
             clif,
             stats,
         })
@@ -258,6 +247,40 @@ impl Executable {
     pub fn stats(&self) -> Stats {
         self.stats
     }
+}
+
+/// Declares, lowers, compiles and links the step function; returns its id, and its CLIF text
+/// (when asked) and instruction count.
+fn define_step(
+    module: &mut JITModule,
+    program: &kernel::Program,
+    plan: &memplan::Plan,
+    fma: bool,
+    threads: usize,
+    keep_clif: bool,
+) -> Result<(FuncId, Option<String>, usize), CodegenError> {
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(module.target_config().pointer_type()));
+    // A fixed name: graph names are free text and could collide with a helper.
+    let func_id = module.declare_function("gradc_step", Linkage::Local, &sig)?;
+    let mut ctx = Context::for_function(Function::with_name_signature(UserFuncName::user(0, func_id.as_u32()), sig));
+    let callees = helpers::declare(module, &mut ctx.func)?;
+    let mut fctx = FunctionBuilderContext::new();
+    let target = lower::Target { config: module.target_config(), fma, threads };
+    lower::lower(program, plan, &callees, target, &mut ctx.func, &mut fctx)?;
+
+    let clif_insts = ctx.func.layout.blocks().map(|b| ctx.func.layout.block_insts(b).count()).sum();
+    let clif = keep_clif.then(|| ctx.func.display().to_string());
+    if let Err(e) = module.define_function(func_id, &mut ctx) {
+        return Err(match e {
+            ModuleError::Compilation(cranelift_codegen::CodegenError::Verifier(errors)) => {
+                CodegenError::Verifier(cranelift_codegen::print_errors::pretty_verifier_error(&ctx.func, None, errors))
+            }
+            e => CodegenError::from(e),
+        });
+    }
+    module.finalize_definitions()?;
+    Ok((func_id, clif, clif_insts))
 }
 
 impl Drop for Executable {

@@ -273,6 +273,80 @@ mod ops {
     }
 }
 
+/// Every elementwise op in one fused chain, stored at two points, and the same chain reduced.
+#[test]
+fn every_op_in_one_fused_chain() {
+    for shape in [vec![3usize], vec![5, 7], vec![2, 3, 9]] {
+        let mut g = Graph::new("chain");
+        let a = f32_input(&mut g, "a", &shape);
+        let b = f32_input(&mut g, "b", &shape);
+        let k = |g: &mut Graph, v: f64| {
+            let c = g.constant(v);
+            push(g, Op::Broadcast(shape.clone()), &[c])
+        };
+        let (tenth, one, two) = (k(&mut g, 0.1), k(&mut g, 1.0), k(&mut g, 2.0));
+        let t1 = push(&mut g, Op::Mul, &[a, tenth]);
+        let t2 = push(&mut g, Op::Exp, &[t1]);
+        let bb = push(&mut g, Op::Mul, &[b, b]);
+        let t3 = push(&mut g, Op::Add, &[t2, bb]);
+        let t4 = push(&mut g, Op::Log, &[t3]);
+        let t5 = push(&mut g, Op::Add, &[t4, one]);
+        let t6 = push(&mut g, Op::Sqrt, &[t5]);
+        let t7 = push(&mut g, Op::Sub, &[t6, a]);
+        let t8 = push(&mut g, Op::Tanh, &[t7]);
+        let t9 = push(&mut g, Op::Abs, &[t8]);
+        let t10 = push(&mut g, Op::Add, &[t9, one]);
+        let t11 = push(&mut g, Op::Pow, &[t10, b]);
+        let t12 = push(&mut g, Op::Pow, &[t11, two]);
+        let d = push(&mut g, Op::Sub, &[a, b]);
+        let t13 = push(&mut g, Op::Sign, &[d]);
+        let t14 = push(&mut g, Op::Max, &[t12, t13]);
+        let t15 = push(&mut g, Op::Gt, &[t14, a]);
+        let t16 = push(&mut g, Op::Eq, &[t15, t13]);
+        let t17 = push(&mut g, Op::Div, &[t14, t10]);
+        let t18 = push(&mut g, Op::Neg, &[t17]);
+        let t19 = push(&mut g, Op::Add, &[t18, t16]);
+        g.add_output("mid", t8, OutputRole::Metric);
+        g.add_output("end", t19, OutputRole::Metric);
+        let exe = check(&g);
+        assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
+
+        // The same chain feeding a reduction (without the mid output) is one loop too.
+        g.outputs.clear();
+        let all: Vec<usize> = (0..shape.len()).collect();
+        let total = push(&mut g, Op::Sum(all), &[t19]);
+        g.add_output("total", total, OutputRole::Loss);
+        let exe = check(&g);
+        assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
+    }
+}
+
+/// Scalar kernels compute in f64 and round once: `1 - beta2^t` at t = 1 is 0.001 to f32
+/// precision, not `1 - 0.999f32` (1.3e-5 off), as PyTorch computes bias corrections in Python
+/// floats; transcendentals in them are Rust's f64 functions.
+#[test]
+fn scalar_kernels_compute_in_double() {
+    let mut g = Graph::new("bias_correction");
+    let t = g.add_input("t", Type::f32(vec![]), InputRole::Step);
+    let beta2 = g.constant(0.999);
+    let p = push(&mut g, Op::Pow, &[beta2, t]);
+    let one = g.constant(1.0);
+    let bc = push(&mut g, Op::Sub, &[one, p]);
+    let e = push(&mut g, Op::Exp, &[bc]);
+    let l = push(&mut g, Op::Log, &[bc]);
+    let th = push(&mut g, Op::Tanh, &[bc]);
+    for (name, node) in [("bc2", bc), ("exp", e), ("log", l), ("tanh", th)] {
+        g.add_output(name, node, OutputRole::Metric);
+    }
+    let mut exe = Executable::compile(&g, &opts()).expect("compiles");
+    exe.input_mut("t").expect("t")[0] = 1.0;
+    exe.run();
+    let bc = 1.0 - 0.999f64;
+    for (name, want) in [("bc2", bc), ("exp", bc.exp()), ("log", bc.ln()), ("tanh", bc.tanh())] {
+        assert_eq!(exe.output(name).expect("output")[0], want as f32, "{name}");
+    }
+}
+
 mod views {
     use super::*;
 
@@ -518,6 +592,7 @@ mod ints {
         g.add_output("pred", am, OutputRole::Metric);
         g.add_output("hits", hits, OutputRole::Metric);
         g.add_output("pred0", am0, OutputRole::Metric);
+        g.add_output("labels", y, OutputRole::Metric);
         let mut rng = Rng(3);
         let mut lt = random_input(&g.inputs[0], &mut rng, (-1.0, 1.0));
         // Ties resolve to the first index.
@@ -549,8 +624,8 @@ mod in_place {
         let m = g.add_input("w.m", Type::f32(shape.clone()), InputRole::State);
         let v = g.add_input("w.v", Type::f32(shape.clone()), InputRole::State);
         let grad = g.add_input("w.grad", Type::f32(shape.clone()), InputRole::Grad);
-        let c = |g: &mut Graph, x: f32| {
-            let k = g.constant(f64::from(x));
+        let c = |g: &mut Graph, x: f64| {
+            let k = g.constant(x);
             push(g, Op::Broadcast(shape.clone()), &[k])
         };
         let (b1, omb1, b2, omb2, lr, eps) =
@@ -595,7 +670,22 @@ mod in_place {
         g.add_output("loss", loss, OutputRole::Loss);
         let exe = check(&g);
         let order = exe.kernels();
-        assert!(order.find("elementwise").expect("update") < order.find("matmul").expect("matmul"), "{order}");
+        assert!(order.find("matmul").expect("matmul") < order.find("elementwise").expect("update"), "{order}");
+        let plan = memplan::print_plan(&g).expect("plans");
+        assert!(plan.contains("in place of w"), "the update runs last and writes in place:\n{plan}");
+        // A later reader the schedule cannot move: the update feeds the loss, which also reads w.
+        let mut g = Graph::new("late_read");
+        let w = g.add_input("w", Type::f32(vec![4]), InputRole::Param);
+        let half = g.constant(0.5);
+        let hb = push(&mut g, Op::Broadcast(vec![4]), &[half]);
+        let w_new = push(&mut g, Op::Mul, &[w, hb]);
+        let total = push(&mut g, Op::Sum(vec![0]), &[w_new]);
+        let tr = push(&mut g, Op::Reshape(vec![1]), &[total]);
+        let tb = push(&mut g, Op::Broadcast(vec![4]), &[tr]);
+        let y = push(&mut g, Op::Mul, &[w, tb]);
+        g.add_output("w", w_new, OutputRole::Param);
+        g.add_output("y", y, OutputRole::Metric);
+        check(&g);
         let plan = memplan::print_plan(&g).expect("plans");
         assert!(plan.contains("after the last kernel: copy"), "{plan}");
     }
@@ -632,8 +722,8 @@ fn mlp_step(batch: usize, features: usize, hidden: usize, classes: usize) -> Gra
     let b1 = g.add_input("h1.b", Type::f32(vec![h]), InputRole::Param);
     let w2 = g.add_input("out.w", Type::f32(vec![h, c]), InputRole::Param);
     let b2 = g.add_input("out.b", Type::f32(vec![c]), InputRole::Param);
-    let k = |g: &mut Graph, v: f32, shape: &[usize]| {
-        let k = g.constant(f64::from(v));
+    let k = |g: &mut Graph, v: f64, shape: &[usize]| {
+        let k = g.constant(v);
         push(g, Op::Broadcast(shape.to_vec()), &[k])
     };
     // Forward.
@@ -672,7 +762,7 @@ fn mlp_step(batch: usize, features: usize, hidden: usize, classes: usize) -> Gra
     let sb = push(&mut g, Op::Broadcast(vec![b, c]), &[sr]);
     let sm = push(&mut g, Op::Div, &[e, sb]);
     let diff = push(&mut g, Op::Sub, &[sm, oh]);
-    let ib = k(&mut g, 1.0 / b as f32, &[b, c]);
+    let ib = k(&mut g, 1.0 / b as f64, &[b, c]);
     let dlogits = push(&mut g, Op::Mul, &[diff, ib]);
     let dw2 = push(&mut g, Op::MatMul { ta: true, tb: false }, &[act, dlogits]);
     let db2 = push(&mut g, Op::Sum(vec![0]), &[dlogits]);
@@ -832,6 +922,7 @@ mod approx {
             g.add_output(name, y, OutputRole::Metric);
         }
         let t = Tensor::new(vec![specials.len()], specials.iter().map(|&v| f64::from(v)).collect());
-        check_with(&g, &[t]);
+        let exe = check_with(&g, &[t]);
+        assert_eq!(exe.stats().kernels, 1, "siblings reading x are one loop:\n{}", exe.kernels());
     }
 }

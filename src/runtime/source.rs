@@ -7,8 +7,9 @@ use super::data::{self, Dataset};
 use crate::diag::Diag;
 use crate::sema::{DataSource, DataSpec};
 
-/// Loads or generates the dataset a `data` declaration describes; CSV paths are relative to `dir`.
-pub fn load(spec: &DataSpec, dir: &Path) -> Result<Dataset, Diag> {
+/// Loads or generates the dataset a `data` declaration describes (CSV paths are relative to
+/// `dir`), and splits off the validation rows it asks for, drawn with `seed`.
+pub fn load(spec: &DataSpec, dir: &Path, seed: u64) -> Result<(Dataset, Option<Dataset>), Diag> {
     let mut ds = match &spec.source {
         DataSource::Csv { path, column, classes } => {
             let label =
@@ -52,8 +53,16 @@ pub fn load(spec: &DataSpec, dir: &Path) -> Result<Dataset, Diag> {
             }
         }
     };
+    let Some(val) = spec.validation else {
+        if spec.standardize {
+            data::standardize(&mut ds);
+        }
+        return Ok((ds, None));
+    };
+    let (mut train, mut held_out) = data::split(&ds, 1.0 - val, seed, spec.span)?;
     if spec.standardize {
-        data::standardize(&mut ds);
+        // Statistics of the training rows only, applied to both: no peeking at validation data.
+        data::standardize(&mut train).apply(&mut held_out);
     }
-    Ok(ds)
+    Ok((train, Some(held_out)))
 }

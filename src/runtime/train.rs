@@ -13,7 +13,7 @@ use crate::codegen::{CompileOptions, Executable};
 use crate::diag::Diag;
 use crate::driver::{self, Compiled};
 use crate::ir::{Graph, InputRole, OutputRole};
-use crate::sema::InitSpec;
+use crate::sema::{Converge, EarlyStop, InitSpec, Plateau};
 
 /// Overrides from the command line.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +62,8 @@ pub struct Summary {
     pub params: Vec<(String, Vec<f32>)>,
     /// Every logged point, in order.
     pub history: Vec<LogPoint>,
+    /// Why the run ended.
+    pub stopped: StopReason,
     /// Time in the training loop.
     pub wall: Duration,
     /// Time from source to native code.
@@ -78,6 +80,7 @@ impl Summary {
 /// Native code for one batch size, with where its data inputs are.
 struct Step {
     exe: Executable,
+    outputs: Vec<(String, OutputRole)>,
     x: Option<String>,
     y: Option<String>,
 }
@@ -85,7 +88,12 @@ struct Step {
 impl Step {
     fn new(graph: &Graph, opts: &CompileOptions) -> Result<Step, Diag> {
         let named = |role| graph.inputs.iter().find(|i| i.role == role).map(|i| i.name.clone());
-        Ok(Step { exe: driver::jit(graph, opts)?, x: named(InputRole::Data), y: named(InputRole::Label) })
+        Ok(Step {
+            exe: driver::jit(graph, opts)?,
+            outputs: graph.outputs.iter().map(|o| (o.name.clone(), o.role)).collect(),
+            x: named(InputRole::Data),
+            y: named(InputRole::Label),
+        })
     }
 
     /// Copies the dataset rows `rows` (as many as this step takes) into the data inputs.
@@ -116,12 +124,142 @@ impl Step {
         }
     }
 
+    /// Sets a scalar step input (`t`, `apply`, `epoch`, `lr_scale`) if the graph has it.
+    fn set_step(&mut self, name: &str, value: f64) {
+        if let Some(slot) = self.exe.input_mut(name) {
+            slot[0] = value as f32;
+        }
+    }
+
+    /// The names of the graph's outputs with this role.
+    fn exe_outputs(&self, role: OutputRole) -> Vec<String> {
+        self.outputs.iter().filter(|o| o.1 == role).map(|o| o.0.clone()).collect()
+    }
+
     /// Copies parameters and optimizer state from another executable.
     fn take_state(&mut self, from: &Executable, names: &[String]) {
         for name in names {
             if let (Some(src), Some(dst)) = (from.input(name), self.exe.input_mut(name)) {
                 dst.copy_from_slice(src);
             }
+        }
+    }
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StopReason {
+    /// It ran every step it was asked for.
+    Completed,
+    /// The monitored value stopped improving.
+    EarlyStopped {
+        /// The monitored quantity.
+        on: String,
+        /// Its best value.
+        best: f64,
+        /// The epoch (from 1) of the best value.
+        best_epoch: usize,
+        /// Whether the best parameters were restored.
+        restored: bool,
+    },
+    /// A convergence criterion was met.
+    Converged {
+        /// `update_norm` or `loss_change`.
+        criterion: &'static str,
+        /// The value that fell below the tolerance.
+        value: f64,
+    },
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Completed => f.write_str("completed"),
+            StopReason::EarlyStopped { on, best, best_epoch, restored } => {
+                let r = if *restored { ", its parameters restored" } else { "" };
+                write!(f, "early stopping: `{on}` stopped improving; best {best:.6} at epoch {best_epoch}{r}")
+            }
+            StopReason::Converged { criterion, value } => write!(f, "converged: `{criterion}` fell to {value:.3e}"),
+        }
+    }
+}
+
+/// Tracks a monitored value for early stopping (Keras' rule: improvement beyond `min_delta`).
+struct EarlyStopper<'a> {
+    spec: &'a EarlyStop,
+    best: f64,
+    best_epoch: usize,
+    wait: usize,
+    best_params: Vec<(String, Vec<f32>)>,
+}
+
+impl EarlyStopper<'_> {
+    /// Whether higher is better: accuracies are maximised, losses minimised.
+    fn maximize(&self) -> bool {
+        !self.spec.on.ends_with("loss")
+    }
+
+    /// Records an evaluation; returns true when patience has run out.
+    fn observe(&mut self, value: f64, epoch: usize, exe: &Executable, params: &[String]) -> bool {
+        let improved = if self.maximize() {
+            value > self.best + self.spec.min_delta
+        } else {
+            value < self.best - self.spec.min_delta
+        };
+        if improved {
+            self.best = value;
+            self.best_epoch = epoch;
+            self.wait = 0;
+            if self.spec.restore {
+                self.best_params = read_params(exe, params);
+            }
+            return false;
+        }
+        self.wait += 1;
+        self.wait >= self.spec.patience
+    }
+}
+
+/// torch.optim.lr_scheduler.ReduceLROnPlateau's state machine.
+struct PlateauState<'a> {
+    spec: &'a Plateau,
+    best: f64,
+    bad_epochs: usize,
+    cooldown: usize,
+    /// Multiplier of the scheduled learning rate, fed to the graph's `lr_scale` input.
+    scale: f64,
+}
+
+impl PlateauState<'_> {
+    fn is_better(&self, a: f64) -> bool {
+        let t = self.spec.threshold;
+        match (self.spec.maximize, self.spec.relative) {
+            (false, true) => a < self.best * (1.0 - t),
+            (false, false) => a < self.best - t,
+            (true, true) => a > self.best * (1.0 + t),
+            (true, false) => a > self.best + t,
+        }
+    }
+
+    /// One epoch's value of the monitored quantity; `lr` is the learning rate now in use.
+    fn step(&mut self, value: f64, lr: f64) {
+        if self.is_better(value) {
+            self.best = value;
+            self.bad_epochs = 0;
+        } else {
+            self.bad_epochs += 1;
+        }
+        if self.cooldown > 0 {
+            self.cooldown -= 1;
+            self.bad_epochs = 0;
+        }
+        if self.bad_epochs > self.spec.patience {
+            let new_lr = (lr * self.spec.factor).max(self.spec.min_lr);
+            if lr - new_lr > 1e-8 {
+                self.scale *= new_lr / lr;
+            }
+            self.cooldown = self.spec.cooldown;
+            self.bad_epochs = 0;
         }
     }
 }
@@ -136,11 +274,13 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
     let full_batches = rows / batch;
     let tail = rows % batch;
     let per_epoch = full_batches + usize::from(tail > 0);
+    let k = train.accumulate;
+    // Steps are updates; with accumulation each takes `k` micro-batches.
     let total = match (cfg.steps, cfg.epochs, train.steps, train.epochs) {
         (Some(s), _, _, _) => s,
-        (None, Some(e), _, _) => e * per_epoch,
+        (None, Some(e), _, _) => (e * per_epoch).div_ceil(k),
         (None, None, Some(s), _) => s,
-        (None, None, None, Some(e)) => e * per_epoch,
+        (None, None, None, Some(e)) => (e * per_epoch).div_ceil(k),
         (None, None, None, None) => unreachable!("train::check requires steps or epochs"),
     };
     let mut main = Step::new(&c.optimized, &opts)?;
@@ -149,6 +289,10 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         n => Some(Step::new(&driver::train_step_at(c, n)?, &opts)?),
     };
     let mut eval = Step::new(&driver::forward_at(c, rows)?, &opts)?;
+    let mut val_eval = match &c.val {
+        Some(v) => Some(Step::new(&driver::forward_at(c, v.n)?, &opts)?),
+        None => None,
+    };
     let compile = c.frontend_time + compile_started.elapsed();
 
     // Parameters and state start in the main executable; the others copy them when they run.
@@ -162,8 +306,12 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
     let param_names: Vec<String> = c.lowered.params.iter().map(|p| p.name.clone()).collect();
     let small_params: Vec<String> =
         c.lowered.params.iter().filter(|p| p.shape.iter().product::<usize>() <= 16).map(|p| p.name.clone()).collect();
-    let metric_names: Vec<String> =
-        c.optimized.outputs.iter().filter(|o| o.role == OutputRole::Metric).map(|o| o.name.clone()).collect();
+    let train_metrics: Vec<String> = eval.exe_outputs(OutputRole::Metric);
+    let mut metric_names = train_metrics.clone();
+    if val_eval.is_some() {
+        metric_names.push("val_loss".into());
+        metric_names.extend(train_metrics.iter().map(|m| format!("val_{m}")));
+    }
 
     let metric_refs: Vec<&str> = metric_names.iter().map(String::as_str).collect();
     let mut log = match &cfg.log {
@@ -181,15 +329,36 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
     let shuffle = if train.shuffle { Some(rng.fork("shuffle")) } else { None };
     let mut batcher = Batcher::new(rows, batch, shuffle, train.span)?;
     let all_rows: Vec<usize> = (0..rows).collect();
+    let val_rows: Vec<usize> = (0..c.val.as_ref().map_or(0, |v| v.n)).collect();
     let data = c.data.as_ref();
+    let mut stopper = train.early_stop.as_ref().map(|spec| EarlyStopper {
+        spec,
+        best: if spec.on.ends_with("loss") { f64::INFINITY } else { f64::NEG_INFINITY },
+        best_epoch: 0,
+        wait: 0,
+        best_params: vec![],
+    });
+    let mut plateau = train.plateau.as_ref().map(|spec| PlateauState {
+        spec,
+        best: if spec.maximize { f64::NEG_INFINITY } else { f64::INFINITY },
+        bad_epochs: 0,
+        cooldown: 0,
+        scale: 1.0,
+    });
+    let converge = &train.converge;
 
     let started = Instant::now();
     let mut last_lr = f64::NAN;
+    let mut last_loss = f64::NAN;
     let mut history = Vec::new();
-    for step in 0..total {
-        let in_epoch = step % per_epoch;
+    let mut stopped = StopReason::Completed;
+    let mut updates = 0;
+    let mut micro = 0;
+    'training: while updates < total {
+        let in_epoch = micro % per_epoch;
+        let epoch = micro / per_epoch;
         if in_epoch == 0 {
-            batcher.start_epoch((step / per_epoch) as u64);
+            batcher.start_epoch(epoch as u64);
         }
         let is_short = in_epoch == full_batches;
         let runner = match (&mut short, is_short) {
@@ -202,32 +371,53 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         if let Some(d) = data {
             runner.load_rows(d, batcher.indices(in_epoch));
         }
-        runner.exe.input_mut("t").expect("step input exists")[0] = (step + 1) as f32;
+        let applies = (micro + 1) % k == 0;
+        runner.set_step("t", (micro / k + 1) as f64);
+        runner.set_step("apply", f64::from(u8::from(applies)));
+        runner.set_step("epoch", epoch as f64);
+        runner.set_step("lr_scale", plateau.as_ref().map_or(1.0, |p| p.scale));
         runner.exe.run();
         let loss = runner.exe.output("loss").expect("loss output")[0] as f64;
         last_lr = runner.exe.output("lr").map_or(f64::NAN, |l| l[0] as f64);
+        let update_norm = runner.exe.output("update_norm").map(|u| u[0] as f64);
         if is_short {
             if let Some(s) = &short {
                 main.take_state(&s.exe, &carried);
             }
         }
         if !loss.is_finite() {
-            return Err(Diag::new("gradc::train::diverged", format!("the loss became {loss} at step {}", step + 1))
+            return Err(Diag::new("gradc::train::diverged", format!("the loss became {loss} at step {}", updates + 1))
                 .help(format!("training diverged; lower the learning rate (it was {last_lr}) or clip gradients")));
         }
-        let logged = (step + 1) % log_every == 0 || step + 1 == total;
+        micro += 1;
+        if !applies {
+            continue;
+        }
+        updates += 1;
+        let epoch_done = data.is_none() || micro % per_epoch == 0;
+        let logged = updates % log_every == 0 || updates == total;
+        let monitoring = epoch_done && (stopper.is_some() || plateau.is_some());
+        let metrics = if (logged && !metric_names.is_empty()) || monitoring {
+            evaluate(
+                &mut eval,
+                val_eval.as_mut(),
+                &main.exe,
+                data,
+                c.val.as_ref(),
+                &all_rows,
+                &val_rows,
+                &param_names,
+                &train_metrics,
+            )
+        } else {
+            vec![]
+        };
         if logged {
-            let metrics = if metric_names.is_empty() {
-                vec![]
-            } else {
-                eval.take_state(&main.exe, &param_names);
-                run_eval(&mut eval, data, &all_rows, &metric_names).1
-            };
             let params = read_params(&main.exe, &small_params);
             if let Some(log) = &mut log {
-                let values: Vec<f32> = metrics.iter().map(|m| m.1 as f32).collect();
+                let values: Vec<f32> = metric_names.iter().map(|n| lookup(&metrics, n) as f32).collect();
                 let record = Record {
-                    step: step as u64 + 1,
+                    step: updates as u64,
                     loss: loss as f32,
                     lr: last_lr as f32,
                     metrics: &values,
@@ -236,20 +426,60 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
                 };
                 log.record(&record).map_err(io_error)?;
             }
-            history.push(LogPoint { step: step + 1, loss, lr: last_lr, metrics, params });
-            progress.update(step as u64 + 1, loss as f32).map_err(io_error)?;
+            history.push(LogPoint { step: updates, loss, lr: last_lr, metrics: metrics.clone(), params });
+            progress.update(updates as u64, loss as f32).map_err(io_error)?;
+        }
+        for criterion in converge {
+            let (name, value, tol) = match *criterion {
+                Converge::UpdateNorm(tol) => ("update_norm", update_norm.unwrap_or(f64::INFINITY), tol),
+                Converge::LossChange(tol) => ("loss_change", (loss - last_loss).abs(), tol),
+            };
+            if value < tol {
+                stopped = StopReason::Converged { criterion: name, value };
+                break 'training;
+            }
+        }
+        last_loss = loss;
+        if monitoring {
+            let epochs_done = if data.is_none() { updates } else { micro / per_epoch };
+            if let Some(p) = &mut plateau {
+                p.step(lookup(&metrics, &p.spec.on), last_lr);
+            }
+            if let Some(s) = &mut stopper {
+                if s.observe(lookup(&metrics, &s.spec.on), epochs_done, &main.exe, &param_names) {
+                    if s.spec.restore {
+                        for (name, values) in &s.best_params {
+                            main.exe.input_mut(name).expect("param input exists").copy_from_slice(values);
+                        }
+                    }
+                    stopped = StopReason::EarlyStopped {
+                        on: s.spec.on.clone(),
+                        best: s.best,
+                        best_epoch: s.best_epoch,
+                        restored: s.spec.restore,
+                    };
+                    break 'training;
+                }
+            }
         }
     }
     let wall = started.elapsed();
     eval.take_state(&main.exe, &param_names);
-    let (final_loss, metrics) = run_eval(&mut eval, data, &all_rows, &metric_names);
+    let (final_loss, metrics) = run_eval(&mut eval, data, &all_rows, &train_metrics);
+    let mut metrics = metrics;
+    if let (Some(v), Some(val)) = (val_eval.as_mut(), c.val.as_ref()) {
+        v.take_state(&main.exe, &param_names);
+        let (val_loss, val_metrics) = run_eval(v, Some(val), &val_rows, &train_metrics);
+        metrics.push(("val_loss".into(), val_loss));
+        metrics.extend(val_metrics.into_iter().map(|(n, x)| (format!("val_{n}"), x)));
+    }
     let params = read_params(&main.exe, &param_names);
-    progress.finish(total as u64, final_loss as f32).map_err(io_error)?;
+    progress.finish(updates as u64, final_loss as f32).map_err(io_error)?;
     if let Some(log) = &mut log {
         let small = read_params(&main.exe, &small_params);
-        let values: Vec<f32> = metrics.iter().map(|m| m.1 as f32).collect();
+        let values: Vec<f32> = metric_names.iter().map(|n| lookup(&metrics, n) as f32).collect();
         let record = Record {
-            step: total as u64,
+            step: updates as u64,
             loss: final_loss as f32,
             lr: last_lr as f32,
             metrics: &values,
@@ -258,7 +488,38 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         };
         log.record(&record).map_err(io_error)?;
     }
-    Ok(Summary { steps: total, final_loss, metrics, params, history, wall, compile })
+    Ok(Summary { steps: updates, final_loss, metrics, params, history, stopped, wall, compile })
+}
+
+/// A named value from a list, NaN if absent.
+fn lookup(values: &[(String, f64)], name: &str) -> f64 {
+    values.iter().find(|(n, _)| n == name).map_or(f64::NAN, |v| v.1)
+}
+
+/// Loss and metrics over the training set (as `loss`, `<metric>`) and the validation set
+/// (as `val_loss`, `val_<metric>`) with the parameters of `from`.
+#[allow(clippy::too_many_arguments)] // the two evaluators and their data travel in pairs
+fn evaluate(
+    eval: &mut Step,
+    val_eval: Option<&mut Step>,
+    from: &Executable,
+    data: Option<&Dataset>,
+    val: Option<&Dataset>,
+    rows: &[usize],
+    val_rows: &[usize],
+    params: &[String],
+    metrics: &[String],
+) -> Vec<(String, f64)> {
+    eval.take_state(from, params);
+    let (loss, mut out) = run_eval(eval, data, rows, metrics);
+    out.insert(0, ("loss".into(), loss));
+    if let (Some(v), Some(val)) = (val_eval, val) {
+        v.take_state(from, params);
+        let (val_loss, val_metrics) = run_eval(v, Some(val), val_rows, metrics);
+        out.push(("val_loss".into(), val_loss));
+        out.extend(val_metrics.into_iter().map(|(n, x)| (format!("val_{n}"), x)));
+    }
+    out
 }
 
 /// An in-place bar on a terminal; otherwise a line at each log point.

@@ -16,6 +16,8 @@ pub const NAMES: &[&str] = &[
     "one_hot",
     "argmax",
     "reshape",
+    "where",
+    "clip",
     "zeros",
     "ones",
     "constant",
@@ -39,6 +41,8 @@ pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
         // axis and keepdims default to "all axes" and false; NaN marks "not given".
         "sum" | "mean" | "max" => &[("x", None), ("axis", Some(f64::NAN)), ("keepdims", Some(0.0))],
         "maximum" | "minimum" => &[("a", None), ("b", None)],
+        "where" => &[("cond", None), ("a", None), ("b", None)],
+        "clip" => &[("x", None), ("lo", None), ("hi", None)],
         "one_hot" => &[("labels", None), ("classes", None)],
         "argmax" => &[("x", None), ("axis", Some(-1.0))],
         "reshape" => &[("x", None), ("shape", None)],

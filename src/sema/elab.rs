@@ -157,8 +157,13 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
             e.frames.push(e.frame(s.span, &s.decl.name.name, true));
             let mut env = e.hyper_env(s)?;
             env.vars.insert("base".into(), Val::Num(*base));
-            let one = e.g.constant(1.0);
-            let step = e.push(Op::Sub, vec![t, one], s.span)?;
+            // `step` counts updates made, or epochs completed with `schedule_by = epoch`.
+            let step = if m.train.schedule_by_epoch {
+                e.g.add_input("epoch", Type::scalar(DType::F32), InputRole::Step)
+            } else {
+                let one = e.g.constant(1.0);
+                e.push(Op::Sub, vec![t, one], s.span)?
+            };
             env.vars.insert("step".into(), Val::Tensor(step));
             let v = e.block(&s.decl.body, &mut env)?;
             e.frames.pop();
@@ -174,6 +179,14 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
             .help("remove the schedule, or give the optimizer an `lr` parameter"))
         }
         _ => None,
+    };
+    // Reduce-on-plateau scales the learning rate from the runtime, which watches the metric.
+    let lr = match (lr, &m.train.plateau) {
+        (Some(lr), Some(_)) => {
+            let scale = e.g.add_input("lr_scale", Type::scalar(DType::F32), InputRole::Step);
+            Some(e.push(Op::Mul, vec![lr, scale], opt.span)?)
+        }
+        (lr, _) => lr,
     };
 
     let mut states = Vec::new();
@@ -229,7 +242,67 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
     if let Some(lr) = lr {
         e.g.add_output("lr", lr, OutputRole::Lr);
     }
-    Ok((e.g, states))
+    let (g, live) = without_dead_state(&e.g);
+    states.retain(|s| live.contains(&s.name));
+    Ok((g, states))
+}
+
+/// Drops optimizer state that cannot affect the parameters (e.g. `sgd`'s momentum buffer when
+/// `momentum = 0`): a state is live if a new parameter, the lr or a live state's new value
+/// reads it. Returns the graph without the dead states' inputs and outputs, and the live names.
+fn without_dead_state(g: &Graph) -> (Graph, Vec<String>) {
+    let mut needed = vec![false; g.nodes.len()];
+    let mark = |needed: &mut Vec<bool>, root: NodeId| {
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            if !std::mem::replace(&mut needed[n.index()], true) {
+                stack.extend(g.node(n).args.iter().copied());
+            }
+        }
+    };
+    for o in g.outputs.iter().filter(|o| o.role != OutputRole::State) {
+        mark(&mut needed, o.node);
+    }
+    let reads = |needed: &Vec<bool>, name: &str| {
+        g.nodes.iter().enumerate().any(|(i, n)| needed[i] && matches!(n.op, Op::Input(k) if g.inputs[k].name == name))
+    };
+    let mut live: Vec<String> = Vec::new();
+    loop {
+        let newly: Vec<&crate::ir::Output> = g
+            .outputs
+            .iter()
+            .filter(|o| o.role == OutputRole::State && !live.contains(&o.name) && reads(&needed, &o.name))
+            .collect();
+        if newly.is_empty() {
+            break;
+        }
+        for o in newly {
+            live.push(o.name.clone());
+            mark(&mut needed, o.node);
+        }
+    }
+    // Rebuild: keep every non-state input, the live states, and the nodes outputs reach.
+    let keep_input = |k: usize| g.inputs[k].role != InputRole::State || live.contains(&g.inputs[k].name);
+    let mut out = Graph::new(&g.name);
+    let mut map: Vec<Option<NodeId>> = vec![None; g.nodes.len()];
+    for (i, node) in g.nodes.iter().enumerate() {
+        map[i] = match node.op {
+            Op::Input(k) if keep_input(k) => Some(out.add_input(&g.inputs[k].name, node.ty.clone(), g.inputs[k].role)),
+            Op::Input(_) => None,
+            _ if needed[i] => {
+                let args =
+                    node.args.iter().map(|a| map[a.index()].expect("a needed node's operands are kept")).collect();
+                Some(out.push_typed(node.op.clone(), args, node.ty.clone()))
+            }
+            _ => None,
+        };
+    }
+    for o in &g.outputs {
+        if o.role != OutputRole::State || live.contains(&o.name) {
+            out.add_output(&o.name, map[o.node.index()].expect("outputs are kept"), o.role);
+        }
+    }
+    (out, live)
 }
 
 /// Elaborates both graphs.
@@ -1002,6 +1075,12 @@ impl<'m> Elab<'m> {
                 let m = self.broadcast_op(Op::Max, nx, ny, span)?;
                 Ok(Val::Tensor(self.push(Op::Neg, vec![m], span)?))
             }
+            "where" => self.select(&a, span),
+            "clip" => {
+                // clip(x, lo, hi) = min(max(x, lo), hi)
+                let lo = self.builtin("maximum", vec![a[0].clone(), a[1].clone()], span)?;
+                self.builtin("minimum", vec![(lo, span), a[2].clone()], span)
+            }
             "one_hot" => {
                 let labels = self.tensor(a[0].0.clone(), a[0].1)?;
                 let classes = self.num(&a[1], "a number of classes")?;
@@ -1041,6 +1120,24 @@ impl<'m> Elab<'m> {
             }
             _ => self.initializer(name, &a),
         }
+    }
+
+    /// `where(cond, a, b)`: a compile-time condition picks a branch; a tensor condition (1.0 or
+    /// 0.0 per element) blends `cond * a + (1 - cond) * b`, so both branches must be finite.
+    fn select(&mut self, a: &[(Val, Span)], span: Span) -> Result<Val, Diag> {
+        match &a[0].0 {
+            Val::Bool(c) => return Ok(if *c { a[1].0.clone() } else { a[2].0.clone() }),
+            Val::Num(c) => return Ok(if *c != 0.0 { a[1].0.clone() } else { a[2].0.clone() }),
+            _ => {}
+        }
+        let c = self.tensor(a[0].0.clone(), a[0].1)?;
+        let x = self.tensor(a[1].0.clone(), a[1].1)?;
+        let y = self.tensor(a[2].0.clone(), a[2].1)?;
+        let picked = self.broadcast_op(Op::Mul, c, x, span)?;
+        let one = self.g.constant(1.0);
+        let rest = self.broadcast_op(Op::Sub, one, c, span)?;
+        let other = self.broadcast_op(Op::Mul, rest, y, span)?;
+        Ok(Val::Tensor(self.broadcast_op(Op::Add, picked, other, span)?))
     }
 
     fn initializer(&self, name: &str, a: &[(Val, Span)]) -> Result<Val, Diag> {

@@ -103,6 +103,8 @@ pub struct DataSpec {
     pub source: DataSource,
     /// Standardize features to zero mean and unit variance (`|> standardize`).
     pub standardize: bool,
+    /// Fraction of rows held out for validation (`|> split(val: 0.2)`).
+    pub validation: Option<f64>,
     /// The source expression, for diagnostics about the data.
     pub span: Span,
 }
@@ -146,8 +148,72 @@ pub struct TrainConfig {
     pub metrics: Vec<(String, Span)>,
     /// The optimizer's name, for reports.
     pub optimizer: String,
+    /// Gradient clipping, applied between backward and update.
+    pub clip: Option<Clip>,
+    /// Micro-batches whose gradients are summed (and averaged) before each update.
+    pub accumulate: usize,
+    /// Stop when a monitored metric stops improving.
+    pub early_stop: Option<EarlyStop>,
+    /// Stop when the run has converged by any of these criteria.
+    pub converge: Vec<Converge>,
+    /// Reduce the learning rate when a monitored metric plateaus.
+    pub plateau: Option<Plateau>,
+    /// The schedule's `step` counts epochs rather than updates (`schedule_by = epoch`).
+    pub schedule_by_epoch: bool,
     /// The block.
     pub span: Span,
+}
+
+/// Gradient clipping, as torch.nn.utils.clip_grad_norm_ / clip_grad_value_.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Clip {
+    /// Scale all gradients by `min(1, max_norm / (norm + 1e-6))`, `norm` over every parameter.
+    GlobalNorm(f64),
+    /// Clamp every gradient element to `[-v, v]`.
+    Value(f64),
+}
+
+/// Early stopping: `early_stop = patience(3, on: val_loss, min_delta: 0, restore: true)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyStop {
+    /// Evaluations without improvement before stopping.
+    pub patience: usize,
+    /// The monitored value: `loss`, `val_loss`, a metric or `val_<metric>`.
+    pub on: String,
+    /// The smallest change that counts as improvement.
+    pub min_delta: f64,
+    /// Restore the parameters of the best evaluation when stopping.
+    pub restore: bool,
+}
+
+/// A convergence criterion.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Converge {
+    /// Stop when the norm of a step's parameter change falls below this.
+    UpdateNorm(f64),
+    /// Stop when the loss changes by less than this between steps.
+    LossChange(f64),
+}
+
+/// torch.optim.lr_scheduler.ReduceLROnPlateau, evaluated once per epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plateau {
+    /// The monitored value, as for early stopping.
+    pub on: String,
+    /// Higher is better (`mode: max`).
+    pub maximize: bool,
+    /// Multiplier applied to the learning rate on a plateau.
+    pub factor: f64,
+    /// Epochs without improvement before reducing.
+    pub patience: usize,
+    /// Improvement threshold.
+    pub threshold: f64,
+    /// The threshold is relative (`threshold_mode: rel`) rather than absolute.
+    pub relative: bool,
+    /// Epochs to wait after a reduction before counting again.
+    pub cooldown: usize,
+    /// The learning rate never goes below this.
+    pub min_lr: f64,
 }
 
 /// The graphs of a program at one batch size, with what the runtime needs to run them.
@@ -261,5 +327,29 @@ mod tests {
         );
         let err = lower(&src).expect_err("out.w is [2,2] and [2,3]");
         assert!(err.contains("gradc::param::shape"), "{err}");
+    }
+
+    #[test]
+    fn compare_block_crosses_optimizers_with_schedules() {
+        let src = "param t: f32 = 0.0\nloss = t^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1 }\n\
+                   compare { optimizers = [sgd(lr: 0.1), adam(lr: 0.01)], schedules = [constant, exponential(gamma: 0.9)] }\n";
+        let mut sources = SourceMap::default();
+        let user = sources.add("test.grad", src.to_string());
+        let file = crate::syntax::parse(src, user).expect("parses");
+        let module =
+            resolve(file, user, &mut sources).unwrap_or_else(|d| panic!("{}", d.with_sources(&sources).render_plain()));
+        assert_eq!(
+            module.variants(),
+            [
+                "sgd(lr: 0.1) + constant",
+                "sgd(lr: 0.1) + exponential(gamma: 0.9)",
+                "adam(lr: 0.01) + constant",
+                "adam(lr: 0.01) + exponential(gamma: 0.9)"
+            ]
+        );
+        let adam = module.with_variant(3);
+        assert_eq!(adam.train().optimizer, "adam");
+        let lowered = adam.lower(None, 1).expect("lowers");
+        assert_eq!(lowered.states.len(), 2, "Adam's m and v");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::train::{self, Partial};
+use super::train::{self, Partial, Variant};
 use super::{builtins, DataSpec, TrainConfig};
 use crate::diag::{Diag, FileId, SourceMap, Span};
 use crate::syntax::ast::{self, FuncDecl, FuncKind, Item};
@@ -21,7 +21,7 @@ const STDLIB: &[(&str, &str, &str)] = &[
 const PRELUDE: &[&str] = &["std.optim", "std.schedule", "std.metrics"];
 
 /// A resolved program: its items by name and its checked train block.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Module {
     /// The user's file.
     pub(super) user: FileId,
@@ -41,12 +41,29 @@ pub struct Module {
     pub(super) schedule: Option<Partial>,
     /// The checked train block.
     pub(super) train: TrainConfig,
+    /// The runs of a `compare` block; empty without one.
+    pub(super) variants: Vec<Variant>,
 }
 
 impl Module {
     /// The checked train block.
     pub fn train(&self) -> &TrainConfig {
         &self.train
+    }
+
+    /// The labels of the runs a `compare` block asks for; empty without one.
+    pub fn variants(&self) -> Vec<String> {
+        self.variants.iter().map(|v| v.label.clone()).collect()
+    }
+
+    /// This program with the optimizer and schedule of the `compare` block's run `index`.
+    pub fn with_variant(&self, index: usize) -> Module {
+        let v = &self.variants[index];
+        let mut m = self.clone();
+        m.train.optimizer = v.optimizer.decl.name.name.clone();
+        m.optimizer = v.optimizer.clone();
+        m.schedule = v.schedule.clone();
+        m
     }
 
     /// Whether the loss takes data (features and labels) rather than being a function of parameters alone.
@@ -107,6 +124,7 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
     let mut data: HashMap<String, ast::DataDecl> = HashMap::new();
     let mut loss: Option<FuncDecl> = None;
     let mut train_block: Option<ast::TrainBlock> = None;
+    let mut compare_block: Option<ast::TrainBlock> = None;
     let mut defined: HashMap<String, Span> = HashMap::new();
     let mut define = |name: &ast::Ident| -> Result<(), Diag> {
         if builtins::NAMES.contains(&name.name.as_str()) {
@@ -173,6 +191,15 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
                 define(&f.name)?;
                 user_funcs.insert(f.name.name.clone(), f);
             }
+            Item::Compare(c) => {
+                if let Some(prev) = &compare_block {
+                    return Err(Diag::new("gradc::compare::duplicate", "there are two compare blocks")
+                        .at(c.span, "second compare block")
+                        .note(prev.span, "first compare block")
+                        .help("merge them into one"));
+                }
+                compare_block = Some(c);
+            }
             Item::Train(t) => {
                 if let Some(prev) = &train_block {
                     return Err(Diag::new("gradc::train::duplicate", "there are two train blocks")
@@ -211,7 +238,13 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
                 .help("keep one `model` declaration and make the others `layer`s"))
         }
     };
+    let base = (checked.optimizer.clone(), checked.schedule.clone());
+    let variants = match &compare_block {
+        Some(block) => train::compare(block, &user_funcs, sources.text(user), &base)?,
+        None => vec![],
+    };
     Ok(Module {
+        variants,
         user,
         user_funcs,
         std_funcs,

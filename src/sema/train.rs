@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{DataSource, DataSpec, TrainConfig};
+use super::{Clip, Converge, DataSource, DataSpec, EarlyStop, Plateau, TrainConfig};
 use crate::diag::{Diag, Span};
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, FuncDecl, FuncKind};
 
@@ -17,6 +17,77 @@ pub struct Partial {
     pub span: Span,
 }
 
+/// One run of a `compare` block: an optimizer and schedule replacing the train block's.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// The run's name: the optimizer (and schedule) as written.
+    pub label: String,
+    /// The optimizer.
+    pub optimizer: Partial,
+    /// The schedule.
+    pub schedule: Option<Partial>,
+}
+
+/// Checks a `compare` block: every optimizer crossed with every schedule; a list left out
+/// means the train block's choice.
+pub(super) fn compare(
+    block: &ast::TrainBlock,
+    funcs: &HashMap<String, FuncDecl>,
+    text: &str,
+    base: &(Partial, Option<Partial>),
+) -> Result<Vec<Variant>, Diag> {
+    let mut optimizers: Vec<(String, Partial)> = Vec::new();
+    let mut schedules: Vec<(String, Option<Partial>)> = Vec::new();
+    for (key, value) in &block.entries {
+        let (kind, what) = match key.name.as_str() {
+            "optimizers" => (FuncKind::Optimizer, "a list of optimizers"),
+            "schedules" => (FuncKind::Schedule, "a list of schedules"),
+            _ => {
+                return Err(Diag::new("gradc::compare::key", format!("unknown compare setting `{}`", key.name))
+                    .at(key.span, "not a compare setting")
+                    .help("the settings are optimizers and schedules"))
+            }
+        };
+        let ExprKind::List(items) = &value.kind else {
+            return Err(super::expected(what, value.span, "not a list"));
+        };
+        for item in items {
+            let label = text[item.span.start..item.span.end].to_string();
+            let p = partial(item, kind, funcs)?;
+            if kind == FuncKind::Optimizer {
+                optimizers.push((label, p));
+            } else {
+                schedules.push((label, Some(p)));
+            }
+        }
+    }
+    if optimizers.is_empty() && schedules.is_empty() {
+        return Err(Diag::new("gradc::compare::empty", "the compare block names no runs")
+            .at(block.span, "nothing to compare")
+            .help("list them, e.g. `compare { optimizers = [sgd(lr: 0.1), adam(lr: 0.01)] }`"));
+    }
+    let single_optimizer = optimizers.is_empty();
+    if single_optimizer {
+        optimizers.push((String::new(), base.0.clone()));
+    }
+    let single_schedule = schedules.is_empty();
+    if single_schedule {
+        schedules.push((String::new(), base.1.clone()));
+    }
+    let mut variants = Vec::new();
+    for (olabel, o) in &optimizers {
+        for (slabel, s) in &schedules {
+            let label = match (single_optimizer, single_schedule) {
+                (false, true) => olabel.clone(),
+                (true, false) => slabel.clone(),
+                _ => format!("{olabel} + {slabel}"),
+            };
+            variants.push(Variant { label, optimizer: o.clone(), schedule: s.clone() });
+        }
+    }
+    Ok(variants)
+}
+
 /// The result of checking a train block.
 pub struct Checked {
     /// The plain settings.
@@ -28,8 +99,24 @@ pub struct Checked {
 }
 
 /// The keys a train block accepts, for the unknown-key help.
-const KEYS: &[&str] =
-    &["data", "batch", "epochs", "steps", "shuffle", "seed", "optimizer", "schedule", "metrics", "log_every"];
+const KEYS: &[&str] = &[
+    "data",
+    "batch",
+    "epochs",
+    "steps",
+    "shuffle",
+    "seed",
+    "optimizer",
+    "schedule",
+    "schedule_by",
+    "metrics",
+    "log_every",
+    "clip",
+    "accumulate",
+    "early_stop",
+    "converge",
+    "plateau",
+];
 
 /// Built-in data sources: name and (argument, default) pairs.
 const GENERATORS: &[(&str, &[(&str, f64)])] = &[
@@ -55,6 +142,13 @@ const HYPER_RULES: &[(&str, f64, f64, bool, bool)] = &[
     ("gamma", 0.0, f64::INFINITY, false, false),
     ("weight_decay", 0.0, f64::INFINITY, true, false),
     ("steps", 1.0, f64::INFINITY, true, false),
+    ("dampening", 0.0, 1.0, true, true),
+    ("lr_decay", 0.0, f64::INFINITY, true, false),
+    ("initial_accumulator_value", 0.0, f64::INFINITY, true, false),
+    ("lr_power", f64::NEG_INFINITY, 0.0, false, true),
+    ("l1", 0.0, f64::INFINITY, true, false),
+    ("l2", 0.0, f64::INFINITY, true, false),
+    ("momentum_decay", 0.0, f64::INFINITY, true, false),
 ];
 
 /// A compile-time value in a train block.
@@ -194,7 +288,11 @@ fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl>) -> Resul
                 .at(arg.value.span, "given again here")
                 .help("give each argument once"));
         }
-        let value = number(&arg.value)?;
+        let value = match const_eval(&arg.value)? {
+            // Flags such as `nesterov: true` are hyper-parameters too, as 1 or 0.
+            Const::Bool(b) => f64::from(u8::from(b)),
+            _ => number(&arg.value)?,
+        };
         check_hyper(&formal.name.name, value, arg.value.span)?;
         bound.push((formal.name.name.clone(), value, arg.value.span));
     }
@@ -242,6 +340,12 @@ pub(super) fn check(
         log_every: None,
         metrics: vec![],
         optimizer: String::new(),
+        clip: None,
+        accumulate: 1,
+        early_stop: None,
+        converge: vec![],
+        plateau: None,
+        schedule_by_epoch: false,
         span: block.span,
     };
     let mut optimizer = None;
@@ -281,6 +385,26 @@ pub(super) fn check(
                 optimizer = Some(p);
             }
             "schedule" => schedule = Some(partial(value, FuncKind::Schedule, funcs)?),
+            "schedule_by" => {
+                config.schedule_by_epoch = match const_eval(value)? {
+                    Const::Name(n) if n.name == "epoch" => true,
+                    Const::Name(n) if n.name == "step" => false,
+                    _ => return Err(super::expected("`step` or `epoch`", value.span, "something else")),
+                }
+            }
+            "accumulate" => config.accumulate = count(value, "accumulate", 1.0)?,
+            "clip" => config.clip = Some(clip(value)?),
+            "early_stop" => config.early_stop = Some(early_stop(value)?),
+            "converge" => {
+                let items = match const_eval(value)? {
+                    Const::List(items) => items,
+                    _ => vec![value.clone()],
+                };
+                for item in &items {
+                    config.converge.push(converge(item)?);
+                }
+            }
+            "plateau" => config.plateau = Some(plateau(value)?),
             "metrics" => {
                 let Const::List(items) = const_eval(value)? else {
                     return Err(super::expected("a list such as `[accuracy]`", value.span, "not a list"));
@@ -325,13 +449,189 @@ pub(super) fn check(
         }
         _ => {}
     }
+    if let Some(s) = &schedule {
+        if config.plateau.is_some() {
+            return Err(Diag::new("gradc::train::plateau", "`plateau` and `schedule` both set the learning rate")
+                .at(s.span, "a schedule")
+                .note(seen["plateau"], "and reduce-on-plateau")
+                .help("use one of them, as PyTorch runs ReduceLROnPlateau on its own"));
+        }
+    }
+    let val = config.data.as_ref().is_some_and(|d| d.validation.is_some());
+    let monitored = config
+        .early_stop
+        .as_ref()
+        .map(|e| (&e.on, "early_stop"))
+        .into_iter()
+        .chain(config.plateau.as_ref().map(|p| (&p.on, "plateau")));
+    for (on, key) in monitored {
+        if on.starts_with("val_") && !val {
+            return Err(Diag::new(
+                "gradc::train::validation",
+                format!("`{key}` watches `{on}`, but the data has no validation split"),
+            )
+            .at(seen[key], "needs validation data")
+            .help("hold out rows with `data d = ... |> split(val: 0.2)`, or watch `loss`"));
+        }
+        let metric = on.strip_prefix("val_").unwrap_or(on);
+        if metric != "loss" && !config.metrics.iter().any(|m| m.0 == metric) {
+            return Err(Diag::new("gradc::train::monitor", format!("`{key}` watches `{on}`, which is not computed"))
+                .at(seen[key], "unknown quantity")
+                .help(format!("watch `loss` or `val_loss`, or add `{metric}` to `metrics`")));
+        }
+    }
     Ok(Checked { config, optimizer, schedule })
+}
+
+/// The call form of a compile-time value: name and arguments.
+fn call_of(e: &Expr, what: &str) -> Result<(ast::Ident, Vec<ast::Arg>), Diag> {
+    match const_eval(e)? {
+        Const::Call(n, a) => Ok((n, a)),
+        Const::Name(n) => Ok((n, vec![])),
+        _ => Err(super::expected(what, e.span, "not a call")),
+    }
+}
+
+/// Binds a settings call's arguments to `formals` (positional then named); returns them in order.
+fn settings_args<'a>(name: &ast::Ident, args: &'a [ast::Arg], formals: &[&str]) -> Result<Vec<Option<&'a Expr>>, Diag> {
+    let mut out: Vec<Option<&Expr>> = vec![None; formals.len()];
+    for (i, a) in args.iter().enumerate() {
+        let slot = match &a.name {
+            Some(n) => formals.iter().position(|f| *f == n.name).ok_or_else(|| {
+                Diag::new("gradc::call::argument", format!("`{}` has no parameter named `{}`", name.name, n.name))
+                    .at(n.span, "unknown argument")
+                    .help(format!("its parameters are {}", formals.join(", ")))
+            })?,
+            None if i < formals.len() => i,
+            None => {
+                return Err(Diag::new(
+                    "gradc::call::arity",
+                    format!("`{}` takes at most {} arguments", name.name, formals.len()),
+                )
+                .at(a.value.span, "one too many")
+                .help(format!("its parameters are {}", formals.join(", "))))
+            }
+        };
+        out[slot] = Some(&a.value);
+    }
+    Ok(out)
+}
+
+fn positive(e: &Expr, what: &str) -> Result<f64, Diag> {
+    let v = number(e)?;
+    if v <= 0.0 {
+        return Err(Diag::new("gradc::train::value", format!("{what} must be positive, not {v}"))
+            .at(e.span, "out of range")
+            .help("use a positive number"));
+    }
+    Ok(v)
+}
+
+fn flag(e: &Expr) -> Result<bool, Diag> {
+    match const_eval(e)? {
+        Const::Bool(b) => Ok(b),
+        _ => Err(super::expected("`true` or `false`", e.span, "not a boolean")),
+    }
+}
+
+fn monitored(e: &Expr) -> Result<String, Diag> {
+    match const_eval(e)? {
+        Const::Name(n) => Ok(n.name),
+        _ => Err(super::expected("a monitored quantity such as `val_loss`", e.span, "not a name")),
+    }
+}
+
+/// `global_norm(5.0)` or `value(0.5)`.
+fn clip(e: &Expr) -> Result<Clip, Diag> {
+    let (name, args) = call_of(e, "`global_norm(max)` or `value(max)`")?;
+    let a = settings_args(&name, &args, &["max"])?;
+    let max = a[0].ok_or_else(|| super::expected("a bound, e.g. `global_norm(5.0)`", e.span, "no bound"))?;
+    let max = positive(max, "the clipping bound")?;
+    match name.name.as_str() {
+        "global_norm" => Ok(Clip::GlobalNorm(max)),
+        "value" => Ok(Clip::Value(max)),
+        _ => Err(Diag::new("gradc::train::clip", format!("unknown clipping `{}`", name.name))
+            .at(name.span, "not a clipping rule")
+            .help("use `global_norm(max)` or `value(max)`")),
+    }
+}
+
+/// `patience(3, on: val_loss, min_delta: 0, restore: true)`.
+fn early_stop(e: &Expr) -> Result<EarlyStop, Diag> {
+    let (name, args) = call_of(e, "`patience(n, on: val_loss)`")?;
+    if name.name != "patience" {
+        return Err(super::expected("`patience(n, on: val_loss)`", e.span, "another call"));
+    }
+    let a = settings_args(&name, &args, &["n", "on", "min_delta", "restore"])?;
+    let n = a[0].ok_or_else(|| super::expected("a patience, e.g. `patience(3)`", e.span, "none"))?;
+    Ok(EarlyStop {
+        patience: count(n, "patience", 1.0)?,
+        on: a[1].map(monitored).transpose()?.unwrap_or_else(|| "val_loss".into()),
+        min_delta: a[2].map(number).transpose()?.unwrap_or(0.0),
+        restore: a[3].map(flag).transpose()?.unwrap_or(true),
+    })
+}
+
+/// `update_norm(1e-6)` or `loss_change(1e-9)`.
+fn converge(e: &Expr) -> Result<Converge, Diag> {
+    let (name, args) = call_of(e, "`update_norm(tol)` or `loss_change(tol)`")?;
+    let a = settings_args(&name, &args, &["below"])?;
+    let tol = a[0].ok_or_else(|| super::expected("a tolerance, e.g. `update_norm(1e-6)`", e.span, "none"))?;
+    let tol = positive(tol, "the tolerance")?;
+    match name.name.as_str() {
+        "update_norm" => Ok(Converge::UpdateNorm(tol)),
+        "loss_change" => Ok(Converge::LossChange(tol)),
+        _ => Err(Diag::new("gradc::train::converge", format!("unknown convergence criterion `{}`", name.name))
+            .at(name.span, "not a criterion")
+            .help("use `update_norm(tol)` or `loss_change(tol)`")),
+    }
+}
+
+/// `reduce_on_plateau(on: val_loss, mode: min, factor: 0.1, patience: 10, threshold: 1e-4,
+/// threshold_mode: rel, cooldown: 0, min_lr: 0)`, PyTorch's defaults.
+fn plateau(e: &Expr) -> Result<Plateau, Diag> {
+    let (name, args) = call_of(e, "`reduce_on_plateau(...)`")?;
+    if name.name != "reduce_on_plateau" {
+        return Err(super::expected("`reduce_on_plateau(...)`", e.span, "another call"));
+    }
+    let formals = ["on", "mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr"];
+    let a = settings_args(&name, &args, &formals)?;
+    let choice = |e: Option<&Expr>, yes: &str, no: &str, default: bool| -> Result<bool, Diag> {
+        match e {
+            None => Ok(default),
+            Some(e) => match monitored(e)?.as_str() {
+                s if s == yes => Ok(true),
+                s if s == no => Ok(false),
+                _ => Err(super::expected(&format!("`{yes}` or `{no}`"), e.span, "something else")),
+            },
+        }
+    };
+    let factor = a[2].map(number).transpose()?.unwrap_or(0.1);
+    if !(0.0..1.0).contains(&factor) {
+        return Err(Diag::new(
+            "gradc::hyper::range",
+            format!("bad value for `factor`: must lie in [0, 1), not {factor}"),
+        )
+        .at(a[2].map_or(e.span, |x| x.span), "out of range")
+        .help("the learning rate is multiplied by `factor` on a plateau"));
+    }
+    Ok(Plateau {
+        on: a[0].map(monitored).transpose()?.unwrap_or_else(|| "val_loss".into()),
+        maximize: choice(a[1], "max", "min", false)?,
+        factor,
+        patience: a[3].map(|p| count(p, "patience", 0.0)).transpose()?.unwrap_or(10),
+        threshold: a[4].map(number).transpose()?.unwrap_or(1e-4),
+        relative: choice(a[5], "rel", "abs", true)?,
+        cooldown: a[6].map(|c| count(c, "cooldown", 0.0)).transpose()?.unwrap_or(0),
+        min_lr: a[7].map(number).transpose()?.unwrap_or(0.0),
+    })
 }
 
 /// Resolves a `data` declaration: a generator or CSV file, optionally `|> standardize`d.
 fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
     let mut e = &decl.value;
     let mut standardize = false;
+    let mut validation = None;
     loop {
         let ExprKind::Call { func, args } = &e.kind else {
             return Err(super::expected(
@@ -342,6 +642,25 @@ fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
         };
         if func.name == "standardize" && args.len() == 1 && args[0].name.is_none() {
             standardize = true;
+            e = &args[0].value;
+            continue;
+        }
+        if func.name == "split" && !args.is_empty() && args[0].name.is_none() {
+            let a = settings_args(func, &args[1..], &["val", "train"])?;
+            let frac = match (a[0], a[1]) {
+                (Some(v), _) => number(v)?,
+                (None, Some(t)) => 1.0 - number(t)?,
+                (None, None) => 0.2,
+            };
+            if !(frac > 0.0 && frac < 1.0) {
+                return Err(Diag::new(
+                    "gradc::data::split",
+                    format!("a validation fraction must lie in (0, 1), not {frac}"),
+                )
+                .at(e.span, "bad split")
+                .help("e.g. `|> split(val: 0.2)`"));
+            }
+            validation = Some(frac);
             e = &args[0].value;
             continue;
         }
@@ -384,7 +703,7 @@ fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
                 .at(func.span, "not a data source")
                 .help(format!("use csv(\"file.csv\", label: \"column\") or one of {}", names.join(", "))));
         };
-        return Ok(DataSpec { name: decl.name.name.clone(), source, standardize, span: decl.value.span });
+        return Ok(DataSpec { name: decl.name.name.clone(), source, standardize, validation, span: decl.value.span });
     }
 }
 

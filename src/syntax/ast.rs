@@ -31,6 +31,8 @@ pub enum Item {
     Func(FuncDecl),
     /// `train { ... }`
     Train(TrainBlock),
+    /// `compare { ... }`: the variants `gradc compare` runs.
+    Compare(TrainBlock),
 }
 
 /// An import of names from a stdlib module.

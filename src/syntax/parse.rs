@@ -332,6 +332,7 @@ fn rule_name(rule: Rule) -> &'static str {
         Rule::kw_use => "`use`",
         Rule::kw_param => "`param`",
         Rule::kw_data => "`data`",
+        Rule::kw_compare => "`compare`",
         Rule::kw_fn => "`fn`",
         Rule::kw_layer => "`layer`",
         Rule::kw_model => "`model`",
@@ -378,7 +379,8 @@ fn rule_name(rule: Rule) -> &'static str {
         | Rule::func_item
         | Rule::optimizer_item
         | Rule::loss_item
-        | Rule::train_item => "a declaration",
+        | Rule::train_item
+        | Rule::compare_item => "a declaration",
         Rule::use_path => "a module path",
         Rule::use_group => "`{`",
         Rule::train_entry => "a setting (`key = value`)",
@@ -457,6 +459,7 @@ fn is_noise(rule: Rule) -> bool {
             | Rule::kw_use
             | Rule::kw_param
             | Rule::kw_data
+            | Rule::kw_compare
             | Rule::kw_optimizer
             | Rule::kw_train
             | Rule::kw_let
@@ -523,6 +526,7 @@ impl Lower {
             Rule::optimizer_item => Item::Func(self.lower_optimizer_item(p)?),
             Rule::loss_item => Item::Func(self.lower_loss_item(p)?),
             Rule::train_item => Item::Train(self.lower_train_item(p)?),
+            Rule::compare_item => Item::Compare(self.lower_train_item(p)?),
             _ => grammar_bug(&p),
         })
     }
@@ -1259,6 +1263,7 @@ train {
                 Item::Data(d) => format!("data {}", d.name.name),
                 Item::Func(f) => format!("{:?} {}", f.kind, f.name.name),
                 Item::Train(_) => "train".to_string(),
+                Item::Compare(_) => "compare".to_string(),
             })
             .collect();
         assert_eq!(

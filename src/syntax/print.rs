@@ -57,8 +57,8 @@ fn item_text(item: &Item) -> String {
             s.push(')');
             s
         }
-        Item::Train(t) => {
-            let mut s = String::from("(train");
+        Item::Train(t) | Item::Compare(t) => {
+            let mut s = String::from(if matches!(item, Item::Train(_)) { "(train" } else { "(compare" });
             for (k, v) in &t.entries {
                 write!(s, "\n  ({} {})", k.name, expr(v)).expect("write to String");
             }

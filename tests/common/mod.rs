@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The repository root (tests run from it).
 pub fn root() -> PathBuf {
@@ -15,9 +16,11 @@ pub fn gradc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gradc")).args(args).current_dir(root()).output().expect("spawn gradc")
 }
 
-/// A fresh temporary directory for one test.
+/// A fresh temporary directory for one test; unique per call, since tests run in parallel.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gradc-test-{}-{name}", std::process::id()));
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("gradc-test-{}-{n}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir

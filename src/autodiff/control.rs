@@ -1,0 +1,147 @@
+//! Between backward and update: gradient clipping, gradient accumulation and the update norm,
+//! each a rewrite of graphs that keeps their inputs and outputs typed as before.
+//!
+//! Assumes graphs from `backward` (gradients as `Grad` outputs) and from sema's update
+//! elaboration (new values as `Param`/`State` outputs). Guarantees: the rewritten graphs verify.
+
+use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, Type};
+use crate::sema::Clip;
+
+fn push(g: &mut Graph, op: Op, args: Vec<NodeId>) -> NodeId {
+    let name = op.name();
+    g.push(op, args).unwrap_or_else(|e| panic!("internal compiler error: control built an ill-typed `{name}`: {e}"))
+}
+
+/// A scalar node broadcast to `shape`.
+fn at_shape(g: &mut Graph, scalar: NodeId, shape: &[usize]) -> NodeId {
+    if shape.is_empty() {
+        scalar
+    } else {
+        push(g, Op::Broadcast(shape.to_vec()), vec![scalar])
+    }
+}
+
+/// `cond ? a : b` for a scalar 0/1 `cond` and finite tensors `a`, `b` of one shape, as
+/// `cond * a + (1 - cond) * b` (exact for a 0/1 condition).
+fn select(g: &mut Graph, cond: NodeId, a: NodeId, b: NodeId) -> NodeId {
+    let shape = g.ty(a).shape.clone();
+    let one = g.constant(1.0);
+    let not = push(g, Op::Sub, vec![one, cond]);
+    let c = at_shape(g, cond, &shape);
+    let nc = at_shape(g, not, &shape);
+    let x = push(g, Op::Mul, vec![c, a]);
+    let y = push(g, Op::Mul, vec![nc, b]);
+    push(g, Op::Add, vec![x, y])
+}
+
+/// The sum of squares of every element of `nodes`, a scalar.
+fn sum_of_squares(g: &mut Graph, nodes: &[NodeId]) -> NodeId {
+    let mut total = g.constant(0.0);
+    for &n in nodes {
+        let sq = push(g, Op::Mul, vec![n, n]);
+        let axes: Vec<usize> = (0..g.ty(n).shape.len()).collect();
+        let s = if axes.is_empty() { sq } else { push(g, Op::Sum(axes), vec![sq]) };
+        total = push(g, Op::Add, vec![total, s]);
+    }
+    total
+}
+
+/// Clips the gradients of `backward` as torch.nn.utils does: by global norm, scaling every
+/// gradient by `min(1, max / (norm + 1e-6))` with the norm over all parameters together; or by
+/// value, clamping each element to `[-max, max]`.
+pub fn clip(backward: &Graph, clip: Clip) -> Graph {
+    let mut g = backward.clone();
+    let grads: Vec<usize> = (0..g.outputs.len()).filter(|&i| g.outputs[i].role == OutputRole::Grad).collect();
+    match clip {
+        Clip::GlobalNorm(max) => {
+            let nodes: Vec<NodeId> = grads.iter().map(|&i| g.outputs[i].node).collect();
+            let ss = sum_of_squares(&mut g, &nodes);
+            let norm = push(&mut g, Op::Sqrt, vec![ss]);
+            let eps = g.constant(1e-6);
+            let denom = push(&mut g, Op::Add, vec![norm, eps]);
+            let max = g.constant(max);
+            let ratio = push(&mut g, Op::Div, vec![max, denom]);
+            // min(ratio, 1) = -max(-ratio, -1)
+            let neg = push(&mut g, Op::Neg, vec![ratio]);
+            let minus_one = g.constant(-1.0);
+            let m = push(&mut g, Op::Max, vec![neg, minus_one]);
+            let coef = push(&mut g, Op::Neg, vec![m]);
+            for &i in &grads {
+                let grad = g.outputs[i].node;
+                let shape = g.ty(grad).shape.clone();
+                let c = at_shape(&mut g, coef, &shape);
+                g.outputs[i].node = push(&mut g, Op::Mul, vec![grad, c]);
+            }
+        }
+        Clip::Value(max) => {
+            for &i in &grads {
+                let grad = g.outputs[i].node;
+                let shape = g.ty(grad).shape.clone();
+                let neg_max = g.constant(-max);
+                let neg_max = at_shape(&mut g, neg_max, &shape);
+                // clamp(x, -max, max) = -max(-max(x, -max), -max)
+                let above = push(&mut g, Op::Max, vec![grad, neg_max]);
+                let neg = push(&mut g, Op::Neg, vec![above]);
+                let capped = push(&mut g, Op::Max, vec![neg, neg_max]);
+                g.outputs[i].node = push(&mut g, Op::Neg, vec![capped]);
+            }
+        }
+    }
+    g
+}
+
+/// Gradient accumulation over `k` micro-batches. The backward graph sums each gradient into an
+/// accumulator (`<param>.acc`, state) and hands `sum / k` to the update; a step input `apply`
+/// (1 on every `k`-th micro-batch, else 0) decides whether the update's new parameters and
+/// state replace the old ones, and whether the accumulators restart from zero.
+pub fn accumulate(backward: &Graph, update: &Graph, k: usize) -> (Graph, Graph) {
+    let mut b = backward.clone();
+    let apply = b.add_input("apply", Type::scalar(DType::F32), InputRole::Step);
+    let grads: Vec<usize> = (0..b.outputs.len()).filter(|&i| b.outputs[i].role == OutputRole::Grad).collect();
+    let scale = b.constant(1.0 / k as f64);
+    let zero = b.constant(0.0);
+    for i in grads {
+        let grad = b.outputs[i].node;
+        let ty = b.ty(grad).clone();
+        let name = format!("{}.acc", b.outputs[i].name.trim_end_matches(".grad"));
+        let acc = b.add_input(&name, ty.clone(), InputRole::State);
+        let sum = push(&mut b, Op::Add, vec![acc, grad]);
+        let s = at_shape(&mut b, scale, &ty.shape);
+        b.outputs[i].node = push(&mut b, Op::Mul, vec![sum, s]);
+        let zeros = at_shape(&mut b, zero, &ty.shape);
+        let next = select(&mut b, apply, zeros, sum);
+        b.add_output(&name, next, OutputRole::State);
+    }
+    let mut u = update.clone();
+    let apply = u.add_input("apply", Type::scalar(DType::F32), InputRole::Step);
+    for i in 0..u.outputs.len() {
+        if matches!(u.outputs[i].role, OutputRole::Param | OutputRole::State) {
+            let k = u.input_index(&u.outputs[i].name).expect("in-place outputs name an input");
+            let old = input_node(&u, k);
+            let new = u.outputs[i].node;
+            u.outputs[i].node = select(&mut u, apply, new, old);
+        }
+    }
+    (b, u)
+}
+
+/// Adds a metric output `update_norm`: the Euclidean norm of the change of all parameters.
+pub fn update_norm(train_step: &Graph) -> Graph {
+    let mut g = train_step.clone();
+    let mut diffs = Vec::new();
+    for o in g.outputs.clone().iter().filter(|o| o.role == OutputRole::Param) {
+        let k = g.input_index(&o.name).expect("in-place outputs name an input");
+        let old = input_node(&g, k);
+        diffs.push(push(&mut g, Op::Sub, vec![o.node, old]));
+    }
+    let ss = sum_of_squares(&mut g, &diffs);
+    let norm = push(&mut g, Op::Sqrt, vec![ss]);
+    g.add_output("update_norm", norm, OutputRole::Metric);
+    g
+}
+
+/// The node reading input `k`.
+fn input_node(g: &Graph, k: usize) -> NodeId {
+    let i = g.nodes.iter().position(|n| n.op == Op::Input(k)).expect("every input has its node");
+    NodeId(i as u32)
+}

@@ -1,0 +1,364 @@
+//! The kernel IR: what fusion produces, the memory plan places and lowering compiles.
+//!
+//! A `Program` is a list of kernels in schedule order over `Value`s (arena buffers). Kernel
+//! bodies are small SSA expression lists whose leaves are strided loads and immediates, so one
+//! body serves the vector loop, the scalar remainder and the printer alike.
+
+use std::fmt::Write;
+
+use crate::ir::op::fmt_shape;
+use crate::ir::print::fmt_const;
+use crate::ir::{DType, OutputRole, Shape, Type};
+
+/// Index of a value in `Program::values`; the first values are the graph inputs, in order.
+pub type ValueId = usize;
+
+/// Index of an expression in a kernel body.
+pub type ExprId = usize;
+
+/// A buffer in the arena: a graph input, or a result some kernel writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    /// The input's name, or the node's name as the graph printer numbers it (`%3`).
+    pub name: String,
+    /// Element type and shape.
+    pub ty: Type,
+    /// The graph input it is, if any.
+    pub input: Option<usize>,
+}
+
+/// A one-operand elementwise op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    /// `-x`
+    Neg,
+    /// `e^x`
+    Exp,
+    /// natural logarithm
+    Log,
+    /// square root
+    Sqrt,
+    /// `|x|`
+    Abs,
+    /// -1, 0 or 1
+    Sign,
+    /// hyperbolic tangent
+    Tanh,
+}
+
+/// A two-operand elementwise op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
+    /// `a * b`
+    Mul,
+    /// `a / b`
+    Div,
+    /// `a ^ b`
+    Pow,
+    /// maximum, NaN if either is NaN
+    Max,
+    /// `a > b` as 1.0 or 0.0
+    Gt,
+    /// `a == b` as 1.0 or 0.0 (f32 or i32 operands)
+    Eq,
+}
+
+/// One expression of a kernel body; operands precede their users.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// An element of a buffer: at iteration index `i`, element `sum(i[d] * strides[d])`.
+    Load {
+        /// The buffer.
+        value: ValueId,
+        /// Element stride per iteration dim; 0 along broadcast dims.
+        strides: Vec<usize>,
+    },
+    /// An immediate, held in f64 like the graph's constants (f32 code rounds it).
+    Const(f64),
+    /// A unary op.
+    Unary(UnOp, ExprId),
+    /// A binary op.
+    Binary(BinOp, ExprId, ExprId),
+}
+
+/// What a reduction combines with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReduceKind {
+    /// Sum, from 0.
+    Sum,
+    /// Maximum, from -inf, NaN if any element is NaN.
+    Max,
+}
+
+/// A fused elementwise loop over one iteration shape, with one or more outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Elementwise {
+    /// The iteration shape (the shape of every output).
+    pub shape: Shape,
+    /// The body, evaluated at every index.
+    pub body: Vec<Expr>,
+    /// Expressions stored, each contiguously into a value of the iteration shape.
+    pub outputs: Vec<(ExprId, ValueId)>,
+}
+
+/// A reduction over some axes of `shape`, with its fused producer chain as the body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reduce {
+    /// The iteration (input) shape.
+    pub shape: Shape,
+    /// Reduced axes, ascending.
+    pub axes: Vec<usize>,
+    /// Combining op.
+    pub kind: ReduceKind,
+    /// The body, evaluated at every index of `shape`.
+    pub body: Vec<Expr>,
+    /// The expression reduced.
+    pub root: ExprId,
+    /// The result: `shape` without `axes`, contiguous.
+    pub out: ValueId,
+}
+
+/// A matrix product `out[m, n] = op(a) @ op(b)`, done by GEMM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatMul {
+    /// Left operand, contiguous (`[m, k]`, or `[k, m]` when `ta`).
+    pub a: ValueId,
+    /// Right operand, contiguous (`[k, n]`, or `[n, k]` when `tb`).
+    pub b: ValueId,
+    /// Use `a` transposed.
+    pub ta: bool,
+    /// Use `b` transposed.
+    pub tb: bool,
+    /// Rows of the result.
+    pub m: usize,
+    /// Columns of the result.
+    pub n: usize,
+    /// Inner dimension.
+    pub k: usize,
+    /// The result, contiguous `[m, n]`.
+    pub out: ValueId,
+}
+
+/// One kernel of the schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kernel {
+    /// A fused elementwise loop.
+    Elementwise(Elementwise),
+    /// A reduction with its fused producers.
+    Reduce(Reduce),
+    /// A GEMM call.
+    MatMul(MatMul),
+    /// i32 labels `[n]` to f32 one-hot rows `[n, classes]`.
+    OneHot {
+        /// The labels, contiguous.
+        labels: ValueId,
+        /// Row length.
+        classes: usize,
+        /// The result.
+        out: ValueId,
+    },
+    /// Index of the largest element along `axis` of a contiguous f32 value.
+    Argmax {
+        /// The operand, contiguous.
+        x: ValueId,
+        /// The reduced axis.
+        axis: usize,
+        /// The i32 result.
+        out: ValueId,
+    },
+}
+
+impl Kernel {
+    /// The values the kernel reads.
+    pub fn reads(&self) -> Vec<ValueId> {
+        let loads = |body: &[Expr]| {
+            body.iter()
+                .filter_map(|e| match e {
+                    Expr::Load { value, .. } => Some(*value),
+                    Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) => None,
+                })
+                .collect()
+        };
+        match self {
+            Kernel::Elementwise(k) => loads(&k.body),
+            Kernel::Reduce(k) => loads(&k.body),
+            Kernel::MatMul(k) => vec![k.a, k.b],
+            Kernel::OneHot { labels, .. } => vec![*labels],
+            Kernel::Argmax { x, .. } => vec![*x],
+        }
+    }
+
+    /// The values the kernel writes.
+    pub fn writes(&self) -> Vec<ValueId> {
+        match self {
+            Kernel::Elementwise(k) => k.outputs.iter().map(|&(_, v)| v).collect(),
+            Kernel::Reduce(k) => vec![k.out],
+            Kernel::MatMul(k) => vec![k.out],
+            Kernel::OneHot { out, .. } | Kernel::Argmax { out, .. } => vec![*out],
+        }
+    }
+}
+
+/// A graph output and the value holding it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramOutput {
+    /// The output's name.
+    pub name: String,
+    /// What it means; `Param` and `State` outputs replace the input of the same name.
+    pub role: OutputRole,
+    /// The value holding it after the last kernel.
+    pub value: ValueId,
+}
+
+/// A graph partitioned into scheduled kernels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    /// The graph's name, used for the generated function.
+    pub name: String,
+    /// Every buffer: the graph inputs first, in order, then kernel results.
+    pub values: Vec<Value>,
+    /// Kernels in schedule order.
+    pub kernels: Vec<Kernel>,
+    /// The graph outputs, in order.
+    pub outputs: Vec<ProgramOutput>,
+}
+
+impl Program {
+    /// The graph input an in-place output replaces, if the output is in place.
+    pub fn in_place_target(&self, o: &ProgramOutput) -> Option<ValueId> {
+        match o.role {
+            OutputRole::Param | OutputRole::State => {
+                self.values.iter().position(|v| v.input.is_some() && v.name == o.name)
+            }
+            OutputRole::Loss | OutputRole::Metric | OutputRole::Grad | OutputRole::Lr => None,
+        }
+    }
+}
+
+/// Row-major element strides of a shape.
+pub fn row_major(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+impl UnOp {
+    /// The op table's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnOp::Neg => "neg",
+            UnOp::Exp => "exp",
+            UnOp::Log => "log",
+            UnOp::Sqrt => "sqrt",
+            UnOp::Abs => "abs",
+            UnOp::Sign => "sign",
+            UnOp::Tanh => "tanh",
+        }
+    }
+}
+
+impl BinOp {
+    /// The op table's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BinOp::Add => "add",
+            BinOp::Sub => "sub",
+            BinOp::Mul => "mul",
+            BinOp::Div => "div",
+            BinOp::Pow => "pow",
+            BinOp::Max => "max",
+            BinOp::Gt => "gt",
+            BinOp::Eq => "eq",
+        }
+    }
+}
+
+/// The dtype an expression produces.
+pub fn expr_dtype(program_values: &[Value], body: &[Expr], e: ExprId) -> DType {
+    match &body[e] {
+        Expr::Load { value, .. } => program_values[*value].ty.dtype,
+        Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) => DType::F32,
+    }
+}
+
+/// Prints a program: one block per kernel, in schedule order, then the outputs.
+pub fn print_program(p: &Program) -> String {
+    let name = |v: ValueId| p.values[v].name.clone();
+    let mut out = format!("kernels {} ({} kernels)\n", p.name, p.kernels.len());
+    let body = |out: &mut String, body: &[Expr], shape: &[usize]| {
+        let dense = row_major(shape);
+        for (i, e) in body.iter().enumerate() {
+            let rhs = match e {
+                Expr::Load { value, strides } if *strides == dense => format!("load {}", name(*value)),
+                Expr::Load { value, strides } => format!("load {} strides {}", name(*value), fmt_shape(strides)),
+                Expr::Const(c) => format!("const {}", fmt_const(*c)),
+                Expr::Unary(op, a) => format!("{} e{a}", op.name()),
+                Expr::Binary(op, a, b) => format!("{} e{a}, e{b}", op.name()),
+            };
+            // Writing to a String cannot fail.
+            writeln!(out, "    e{i} = {rhs}").expect("write to String");
+        }
+    };
+    for (i, k) in p.kernels.iter().enumerate() {
+        match k {
+            Kernel::Elementwise(k) => {
+                let outs: Vec<String> = k.outputs.iter().map(|&(_, v)| name(v)).collect();
+                writeln!(out, "k{i} elementwise {} -> {}", fmt_shape(&k.shape), outs.join(", "))
+                    .expect("write to String");
+                body(&mut out, &k.body, &k.shape);
+                for &(e, v) in &k.outputs {
+                    writeln!(out, "    {} <- e{e}", name(v)).expect("write to String");
+                }
+            }
+            Kernel::Reduce(k) => {
+                let kind = match k.kind {
+                    ReduceKind::Sum => "sum",
+                    ReduceKind::Max => "max",
+                };
+                writeln!(
+                    out,
+                    "k{i} reduce.{kind} {} over {} -> {}",
+                    fmt_shape(&k.axes),
+                    fmt_shape(&k.shape),
+                    name(k.out)
+                )
+                .expect("write to String");
+                body(&mut out, &k.body, &k.shape);
+                writeln!(out, "    {} <- {kind} e{}", name(k.out), k.root).expect("write to String");
+            }
+            Kernel::MatMul(k) => {
+                let t = |t: bool| if t { "t" } else { "n" };
+                writeln!(
+                    out,
+                    "k{i} matmul.{}{} {} = {} @ {}  (m={} n={} k={})",
+                    t(k.ta),
+                    t(k.tb),
+                    name(k.out),
+                    name(k.a),
+                    name(k.b),
+                    k.m,
+                    k.n,
+                    k.k
+                )
+                .expect("write to String");
+            }
+            Kernel::OneHot { labels, classes, out: o } => {
+                writeln!(out, "k{i} one_hot[{classes}] {} = {}", name(*o), name(*labels)).expect("write to String");
+            }
+            Kernel::Argmax { x, axis, out: o } => {
+                writeln!(out, "k{i} argmax[{axis}] {} = {}", name(*o), name(*x)).expect("write to String");
+            }
+        }
+    }
+    for o in &p.outputs {
+        let arrow = if p.in_place_target(o).is_some() { "<-" } else { "=" };
+        writeln!(out, "output {} {arrow} {}", o.name, name(o.value)).expect("write to String");
+    }
+    out
+}
