@@ -632,7 +632,7 @@ impl Axis {
     }
 
     /// A log axis over `[lo, hi]` (both positive) padded by 4% of its decades on each side and
-    /// at least a factor of two wide: decades labelled `10ⁿ` when two or more fall inside, else
+    /// at least a factor of two wide: decades labelled `10ⁿ` when more than two fall inside, else
     /// 1-2-5 (or every) multiples of a power of ten, labelled plainly.
     fn log(lo: f64, hi: f64) -> Axis {
         let (mut l0, mut l1) = (lo.log10(), hi.log10());
@@ -650,7 +650,7 @@ impl Axis {
                 .filter(inside)
                 .collect::<Vec<_>>()
         };
-        let (major, minor) = if e1 > e0 {
+        let (major, minor) = if e1 - e0 >= 2 {
             let every = (e1 - e0 + 7) / 7;
             let major = (e0..=e1).filter(|e| (e - e0) % every == 0).map(|e| (10f64.powi(e), power_of_ten(e))).collect();
             let minor = if every == 1 && e1 - e0 <= 8 {
@@ -722,8 +722,10 @@ fn fmt_tick(v: f64, step: f64) -> String {
     if v.abs() >= 1e6 || (step < 1e-4 && v != 0.0) {
         return fmt_plain(v);
     }
-    let mut decimals = (-step.log10().floor()).max(0.0) as usize;
-    if ((step / 10f64.powf(step.log10().floor())) - 2.5).abs() < 1e-9 {
+    let power = step.log10().floor();
+    let mut decimals = (-power).max(0.0) as usize;
+    // Steps of 2.5, 0.25, ... need one more decimal than their power of ten; 25, 250 do not.
+    if power <= 0.0 && ((step / 10f64.powf(power)) - 2.5).abs() < 1e-9 {
         decimals += 1;
     }
     let s = format!("{v:.decimals$}");
@@ -1164,26 +1166,27 @@ fn layout_contour(chart: &ContourChart) -> io::Result<Drawing> {
     if chart.paths.iter().any(|p| !p.points.is_empty()) {
         entries.push(("start".to_string(), Swatch::Start));
     }
-    for (i, path) in chart.paths.iter().enumerate() {
-        let pen = series_pen(i, 2.0);
-        let parts = polylines(&path.points, &x, &y, r);
-        // A white halo keeps each path readable over the bands and over the other paths.
-        let halo = Pen { color: WHITE.with_alpha(200), width: 4.5, dashed: false };
-        over.push(Shape::Path { parts: parts.clone(), closed: false, fill: None, pen: Some(halo) });
-        over.push(Shape::Path { parts, closed: false, fill: None, pen: Some(pen) });
-        entries.push((path.label.clone(), Swatch::LineDot(pen)));
+    // Paths often share a valley: each is drawn narrower than the one before, over a white halo
+    // under all of them, so overlapping paths show as nested stripes rather than hiding each other.
+    let count = chart.paths.len();
+    let pens: Vec<Pen> = (0..count)
+        .map(|i| series_pen(i, if count > 1 { 3.6 - 2.2 * i as f32 / (count - 1) as f32 } else { 2.0 }))
+        .collect();
+    let parts: Vec<Vec<Vec<(f32, f32)>>> = chart.paths.iter().map(|p| polylines(&p.points, &x, &y, r)).collect();
+    for (part, pen) in parts.iter().zip(&pens) {
+        let halo = Pen { color: WHITE.with_alpha(190), width: pen.width + 2.5, dashed: false };
+        over.push(Shape::Path { parts: part.clone(), closed: false, fill: None, pen: Some(halo) });
     }
-    for (i, path) in chart.paths.iter().enumerate() {
+    for ((part, pen), path) in parts.into_iter().zip(&pens).zip(&chart.paths) {
+        over.push(Shape::Path { parts: part, closed: false, fill: None, pen: Some(*pen) });
+        entries.push((path.label.clone(), Swatch::LineDot(*pen)));
+    }
+    for (path, pen) in chart.paths.iter().zip(&pens) {
         let inside: Vec<(f64, f64)> =
             path.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
         if let (Some(&first), Some(&last)) = (inside.first(), inside.last()) {
             over.push(start_marker(to_px(first)));
-            over.push(Shape::Circle {
-                at: to_px(last),
-                r: 4.5,
-                fill: series_pen(i, 2.0).color,
-                pen: Pen::new(WHITE, 1.2),
-            });
+            over.push(Shape::Circle { at: to_px(last), r: 4.5, fill: pen.color, pen: Pen::new(WHITE, 1.2) });
         }
     }
     shapes.push(Shape::Clip { rect: r, shapes: over });
@@ -1433,6 +1436,11 @@ mod tests {
         let l = Axis::log(0.012, 30.0);
         assert!(l.lo < 0.012 && l.lo > 0.008 && l.hi > 30.0 && l.hi < 45.0, "padded, not rounded to decades");
         assert_eq!(l.major.iter().map(|t| t.1.as_str()).collect::<Vec<_>>(), ["10⁻²", "10⁻¹", "10⁰", "10¹"]);
+        let two = Axis::log(0.012, 0.9);
+        assert_eq!(
+            two.major.iter().map(|t| t.1.as_str()).collect::<Vec<_>>(),
+            ["0.02", "0.05", "0.1", "0.2", "0.5", "1"]
+        );
         let narrow = Axis::log(0.3, 0.9);
         assert_eq!(
             narrow.major.iter().map(|t| t.1.as_str()).collect::<Vec<_>>(),
@@ -1441,6 +1449,8 @@ mod tests {
         let narrower = Axis::log(0.31, 0.45);
         assert_eq!(narrower.major.iter().map(|t| t.1.as_str()).collect::<Vec<_>>(), ["0.3", "0.4", "0.5"]);
         assert_eq!(fmt_tick(0.25, 0.25), "0.25");
+        assert_eq!(fmt_tick(7.5, 2.5), "7.5");
+        assert_eq!(fmt_tick(750.0, 250.0), "750");
         assert_eq!(fmt_tick(-0.0, 0.1), "0");
         assert_eq!(fmt_tick(-1.5, 0.5), "−1.5");
         assert_eq!(fmt_tick(2.5e6, 5e5), "2.5e6");
