@@ -282,7 +282,8 @@ fn file_stem(label: &str, taken: &mut Vec<String>) -> String {
             stem.push('_');
         }
     }
-    let stem = stem.trim_end_matches(['_', '.']).to_string();
+    // No hidden files, and nothing like `..`.
+    let stem = stem.trim_matches(['_', '.']).to_string();
     let stem = if stem.is_empty() { "run".to_string() } else { stem };
     let mut unique = stem.clone();
     for k in 2.. {
@@ -302,78 +303,89 @@ fn write_csv(path: &Path, s: &Summary) -> io::Result<()> {
     let Some(first) = s.history.first() else {
         return writeln!(out, "step,loss,lr");
     };
+    let metrics: Vec<&str> = first.metrics.iter().map(|(n, _)| n.as_str()).collect();
     let scalars: Vec<&str> = first.params.iter().filter(|(_, v)| v.len() == 1).map(|(n, _)| n.as_str()).collect();
     let mut header = vec!["step", "loss", "lr"];
-    header.extend(first.metrics.iter().map(|(n, _)| if n == "loss" { "train_loss" } else { n.as_str() }));
+    header.extend(metrics.iter().map(|n| if *n == "loss" { "train_loss" } else { n }));
     header.extend(&scalars);
     writeln!(out, "{}", header.join(","))?;
+    // By name, so that a point without a value leaves its cell empty rather than shifting the row;
+    // parameters print as the f32 they are.
     for p in &s.history {
         let mut row = vec![p.step.to_string(), p.loss.to_string(), p.lr.to_string()];
-        row.extend(p.metrics.iter().map(|(_, v)| v.to_string()));
-        for name in &scalars {
-            let value = p.params.iter().find(|(n, _)| n == name).map(|(_, v)| v[0]);
-            row.push(value.map_or(String::new(), |v| v.to_string()));
-        }
+        row.extend(metrics.iter().map(|m| cell(p.metrics.iter().find(|(n, _)| n == m).map(|(_, v)| v))));
+        row.extend(scalars.iter().map(|s| cell(p.params.iter().find(|(n, _)| n == s).map(|(_, v)| v[0]))));
         writeln!(out, "{}", row.join(","))?;
     }
     out.flush()
+}
+
+fn cell(value: Option<impl fmt::Display>) -> String {
+    value.map_or(String::new(), |v| v.to_string())
 }
 
 fn seed(c: &Compiled, cfg: &RunConfig) -> u64 {
     cfg.seed.unwrap_or(c.module.train().seed)
 }
 
-/// The loss (on a log scale when it spans more than a decade) and one panel per training-set
-/// metric; validation metrics are in the CSVs and the table.
+/// A legend label: a diverged run keeps its place and colour, with nothing to draw.
+fn legend_label(run: &Run) -> String {
+    match run.outcome {
+        Outcome::Trained(_) => run.label.clone(),
+        Outcome::Diverged(_) => format!("{} (diverged)", run.label),
+    }
+}
+
+/// One series per run, of the points `point` picks from its history.
+fn series(report: &Report, point: impl Fn(&LogPoint) -> Option<(f64, f64)>) -> Vec<Series> {
+    let points = |r: &Run| r.summary().map_or(vec![], |s| s.history.iter().filter_map(&point).collect());
+    report.runs.iter().map(|r| Series { label: legend_label(r), points: points(r) }).collect()
+}
+
+/// The loss (on a log scale when it spans more than a decade), one panel per training-set metric
+/// and, if it changes, the learning rate; validation metrics are in the CSVs and the table.
 fn curves_chart(report: &Report, first: &Compiled, cfg: &RunConfig) -> Chart {
-    let trained: Vec<(&str, &Summary)> =
-        report.runs.iter().filter_map(|r| r.summary().map(|s| (r.label.as_str(), s))).collect();
-    let losses = || trained.iter().flat_map(|(_, s)| s.history.iter().map(logged_loss));
-    let lo = losses().filter(|l| *l > 0.0).fold(f64::INFINITY, f64::min);
-    let hi = losses().fold(f64::NEG_INFINITY, f64::max);
-    let whole_set = trained.iter().flat_map(|(_, s)| &s.history).all(|p| p.metrics.iter().any(|(n, _)| n == "loss"));
+    let history = || report.runs.iter().filter_map(Run::summary).flat_map(|s| &s.history);
+    let lo = history().map(logged_loss).filter(|l| *l > 0.0).fold(f64::INFINITY, f64::min);
+    let hi = history().map(logged_loss).fold(f64::NEG_INFINITY, f64::max);
+    let whole_set = history().all(|p| p.metrics.iter().any(|(n, _)| n == "loss"));
     let mini_batch = first.data.as_ref().is_some_and(|d| first.batch < d.n);
-    let loss = Panel {
+    let step = |p: &LogPoint| p.step as f64;
+    let mut panels = vec![Panel {
         title: if mini_batch && !whole_set { "training loss (each step's batch)" } else { "training loss" }.into(),
         x_label: "step".into(),
         y_label: "loss".into(),
         log_y: lo.is_finite() && hi / lo > 10.0,
-        series: trained
-            .iter()
-            .map(|(label, s)| Series {
-                label: label.to_string(),
-                points: s.history.iter().map(|p| (p.step as f64, logged_loss(p))).collect(),
-            })
-            .collect(),
-    };
-    let mut panels = vec![loss];
-    let metric_names: Vec<&str> = trained.first().and_then(|(_, s)| s.history.first()).map_or(vec![], |p| {
+        series: series(report, |p| Some((step(p), logged_loss(p)))),
+    }];
+    let metric_names: Vec<&str> = history().next().map_or(vec![], |p| {
         p.metrics.iter().map(|(n, _)| n.as_str()).filter(|n| *n != "loss" && !n.starts_with("val_")).collect()
     });
     for name in metric_names {
-        let series = trained
-            .iter()
-            .map(|(label, s)| Series {
-                label: label.to_string(),
-                points: s
-                    .history
-                    .iter()
-                    .filter_map(|p| p.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| (p.step as f64, *v)))
-                    .collect(),
-            })
-            .collect();
         panels.push(Panel {
             title: format!("{name} (training set)"),
             x_label: "step".into(),
             y_label: name.into(),
             log_y: false,
-            series,
+            series: series(report, |p| p.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| (step(p), *v))),
+        });
+    }
+    // Schedules are easier to judge beside the learning rate they produced.
+    let lr_varies =
+        report.runs.iter().filter_map(Run::summary).any(|s| s.history.windows(2).any(|w| w[0].lr != w[1].lr));
+    if lr_varies {
+        panels.push(Panel {
+            title: "learning rate".into(),
+            x_label: "step".into(),
+            y_label: "lr".into(),
+            log_y: false,
+            series: series(report, |p| Some((step(p), p.lr))),
         });
     }
     Chart { title: format!("Training curves, every run from the same start (seed {})", seed(first, cfg)), panels }
 }
 
-/// Every finished run's path through `(x, y)` from the shared start, over the loss on a grid
+/// Every run's path through `(x, y)` from the shared start (none for a diverged run), over the loss on a grid
 /// that covers all the paths.
 fn trajectories_chart(
     report: &Report,
@@ -387,15 +399,12 @@ fn trajectories_chart(
         params.iter().find(|(n, _)| n == name).map_or(f64::NAN, |(_, v)| f64::from(v[0]))
     };
     let origin = (value(&start, x), value(&start, y));
-    let paths: Vec<Series> = report
-        .runs
-        .iter()
-        .filter_map(|r| {
-            let s = r.summary()?;
-            let moves = s.history.iter().map(|p| (value(&p.params, x), value(&p.params, y)));
-            Some(Series { label: r.label.clone(), points: std::iter::once(origin).chain(moves).collect() })
-        })
-        .collect();
+    let mut paths = series(report, |p| Some((value(&p.params, x), value(&p.params, y))));
+    for (path, run) in paths.iter_mut().zip(&report.runs) {
+        if run.summary().is_some() {
+            path.points.insert(0, origin);
+        }
+    }
     let rows = c.data.as_ref().map_or(1, |d| d.n);
     let (xs, ys) = grid_axes(&paths, (SURFACE_BUDGET / rows).isqrt().clamp(41, 321));
     let z = surface(c, cfg, (x, y), &xs, &ys)?;
@@ -470,5 +479,102 @@ fn load_all_rows(exe: &mut Executable, data: &Dataset, x: Option<String>, y: Opt
             }
         }
         Labels::None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::runtime::train::StopReason;
+
+    fn point(step: usize, loss: f64, metrics: &[(&str, f64)]) -> LogPoint {
+        let metrics = metrics.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+        LogPoint { step, loss, lr: 0.1, metrics, params: vec![("w".into(), vec![step as f32])] }
+    }
+
+    fn trained(label: &str, history: Vec<LogPoint>, final_loss: f64) -> Run {
+        let summary = Summary {
+            steps: history.last().map_or(0, |p| p.step),
+            final_loss,
+            metrics: vec![("accuracy".into(), 0.875)],
+            params: vec![],
+            history,
+            stopped: StopReason::Completed,
+            wall: Duration::from_millis(1500),
+            compile: Duration::ZERO,
+        };
+        Run { label: label.into(), outcome: Outcome::Trained(summary), csv: None }
+    }
+
+    fn report() -> Report {
+        let fast = trained("adam(lr: 0.01)", vec![point(10, 0.9, &[]), point(20, 0.2, &[]), point(30, 0.1, &[])], 0.1);
+        // The whole-set loss, when logged, counts rather than the batch's.
+        let noisy =
+            trained("sgd(lr: 0.1)", vec![point(10, 0.05, &[("loss", 0.8)]), point(20, 0.3, &[("loss", 0.4)])], 0.4);
+        let diverged = Run {
+            label: "sgd(lr: 10)".into(),
+            outcome: Outcome::Diverged(Diag::new("gradc::train::diverged", "the loss became inf at step 3")),
+            csv: None,
+        };
+        Report { runs: vec![fast, noisy, diverged], target: 0.11, curves: None, trajectories: None }
+    }
+
+    #[test]
+    fn steps_to_target_uses_the_first_logged_step_at_or_below_it() {
+        let mut r = report();
+        assert_eq!(r.steps_to_target(&r.runs[0]), Some(30));
+        assert_eq!(r.steps_to_target(&r.runs[1]), None, "a low batch loss alone does not count");
+        assert_eq!(r.steps_to_target(&r.runs[2]), None);
+        r.set_target(0.4);
+        assert_eq!(r.steps_to_target(&r.runs[1]), Some(20));
+        r.set_target(0.15);
+        let finished_there = trained("x", vec![point(10, 0.9, &[])], 0.12);
+        assert_eq!(r.steps_to_target(&finished_there), Some(10), "the final loss counts at the last step");
+    }
+
+    #[test]
+    fn the_table_aligns_columns_and_spells_out_divergence() {
+        let table = report().to_string();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].starts_with("run ") && lines[0].contains("accuracy") && lines[0].contains("≤ 0.110000"));
+        assert!(lines[1].starts_with("adam(lr: 0.01)  ") && lines[1].ends_with("1.50 s"), "{table}");
+        assert!(lines[1].contains("0.8750") && lines[1].contains(" 30 "), "{table}");
+        assert_eq!(lines[0].chars().count(), lines[1].chars().count(), "aligned:\n{table}");
+        assert_eq!(lines[3], "sgd(lr: 10)     diverged: the loss became inf at step 3");
+    }
+
+    #[test]
+    fn file_stems_are_readable_and_distinct() {
+        let mut taken = vec!["curves".to_string()];
+        assert_eq!(file_stem("momentum(lr: 0.1, momentum: 0.9)", &mut taken), "momentum_lr_0.1_momentum_0.9");
+        assert_eq!(file_stem("momentum(lr: 0.1, momentum: 0.9)", &mut taken), "momentum_lr_0.1_momentum_0.9_2");
+        assert_eq!(
+            file_stem("adam(lr: 1e-3) + exponential(gamma: 0.9)", &mut taken),
+            "adam_lr_1e-3_exponential_gamma_0.9"
+        );
+        assert_eq!(file_stem("curves", &mut taken), "curves_2");
+        assert_eq!(file_stem("(( ))", &mut taken), "run");
+        assert_eq!(file_stem("../..", &mut taken), "run_2", "no path can escape the output directory");
+        assert_eq!(file_stem(".hidden", &mut taken), "hidden");
+    }
+
+    #[test]
+    fn the_csv_has_a_row_per_logged_step_with_scalar_parameters() {
+        let dir = std::env::temp_dir().join(format!("gradc-compare-csv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("run.csv");
+        let run = trained("r", vec![point(1, 0.5, &[("loss", 0.25), ("accuracy", 0.5)]), point(2, 0.4, &[])], 0.1);
+        write_csv(&path, run.summary().expect("trained")).expect("CSV written");
+        let text = std::fs::read_to_string(&path).expect("read back");
+        assert_eq!(text, "step,loss,lr,train_loss,accuracy,w\n1,0.5,0.1,0.25,0.5,1\n2,0.4,0.1,,,2\n");
+    }
+
+    #[test]
+    fn comparing_nothing_is_a_diagnostic() {
+        let err = compare(&[], &RunConfig::default(), Path::new("unused"), &mut io::sink()).expect_err("no runs");
+        assert_eq!(err.code, "gradc::compare::empty");
     }
 }

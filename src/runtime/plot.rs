@@ -929,6 +929,9 @@ const PLOT_W: f32 = 440.0;
 const PLOT_H: f32 = 300.0;
 const PANEL_GAP: f32 = 30.0;
 
+/// Panels per row of a line chart: more would make the picture too wide to read when shrunk.
+const PANELS_PER_ROW: usize = 2;
+
 fn layout_lines(chart: &Chart) -> Drawing {
     let mut labels: Vec<&str> = vec![];
     for s in chart.panels.iter().flat_map(|p| &p.series) {
@@ -937,21 +940,35 @@ fn layout_lines(chart: &Chart) -> Drawing {
         }
     }
     let colour = |label: &str| labels.iter().position(|l| *l == label).unwrap_or(0);
-    let has_panel_titles = chart.panels.iter().any(|p| !p.title.is_empty());
-    let top = MARGIN + TITLE_SIZE + 14.0 + if has_panel_titles { LABEL_SIZE + 10.0 } else { 0.0 };
+    let axes_of: Vec<(Axis, Axis)> = chart
+        .panels
+        .iter()
+        .map(|panel| {
+            let points = || panel.series.iter().flat_map(|s| s.points.iter());
+            (Axis::fit(points().map(|p| p.0), false, 0.0), Axis::fit(points().map(|p| p.1), panel.log_y, 0.05))
+        })
+        .collect();
+    // Panels sit in a grid of equal cells, so the plots in a column line up.
+    let gutter = axes_of.iter().map(|(_, y)| y_gutter(y)).fold(0.0, f32::max);
+    let cols = chart.panels.len().clamp(1, PANELS_PER_ROW);
+    let title_h = if chart.panels.iter().any(|p| !p.title.is_empty()) { LABEL_SIZE + 10.0 } else { 0.0 };
+    let row_h = title_h + PLOT_H + X_GUTTER + 14.0;
+    let top = MARGIN + TITLE_SIZE + 14.0;
     let mut shapes = vec![];
-    let mut left = MARGIN;
-    for panel in &chart.panels {
-        let points = || panel.series.iter().flat_map(|s| s.points.iter());
-        let x = Axis::fit(points().map(|p| p.0), false, 0.0);
-        let y = Axis::fit(points().map(|p| p.1), panel.log_y, 0.05);
-        let r = Rect { x: left + y_gutter(&y), y: top, w: PLOT_W, h: PLOT_H };
-        axes(&mut shapes, r, &x, &y, &panel.x_label, &panel.y_label, true);
+    for (k, (panel, (x, y))) in chart.panels.iter().zip(&axes_of).enumerate() {
+        let (col, row) = ((k % cols) as f32, (k / cols) as f32);
+        let r = Rect {
+            x: MARGIN + col * (gutter + PLOT_W + PANEL_GAP) + gutter,
+            y: top + row * row_h + title_h,
+            w: PLOT_W,
+            h: PLOT_H,
+        };
+        axes(&mut shapes, r, x, y, &panel.x_label, &panel.y_label, true);
         let curves = panel
             .series
             .iter()
             .map(|s| Shape::Path {
-                parts: polylines(&s.points, &x, &y, r),
+                parts: polylines(&s.points, x, y, r),
                 closed: false,
                 fill: None,
                 pen: Some(series_pen(colour(&s.label), 1.6)),
@@ -959,21 +976,26 @@ fn layout_lines(chart: &Chart) -> Drawing {
             .collect();
         shapes.push(Shape::Clip { rect: r, shapes: curves });
         if !panel.title.is_empty() {
-            let t = Text {
-                bold: true,
-                ..Shape::text((r.x + r.w / 2.0, r.y - 9.0), &panel.title, LABEL_SIZE, Anchor::Middle)
-            };
+            let at = (r.x + r.w / 2.0, r.y - 9.0);
+            let t = Text { bold: true, ..Shape::text(at, &panel.title, LABEL_SIZE, Anchor::Middle) };
             shapes.push(Shape::Text(t));
         }
-        left = r.right() + PANEL_GAP;
     }
     let entries: Vec<(String, Swatch)> =
         labels.iter().enumerate().map(|(i, l)| (l.to_string(), Swatch::Line(series_pen(i, 1.6)))).collect();
     let (lw, lh) = legend_size(&entries);
-    let plots_right = left - PANEL_GAP;
-    legend(&mut shapes, (plots_right + 20.0, top), &entries);
-    let w = if entries.is_empty() { plots_right + MARGIN } else { plots_right + 20.0 + lw + MARGIN };
-    let h = (top + PLOT_H + X_GUTTER + MARGIN).max(top + lh + MARGIN);
+    let plots_right = MARGIN + cols as f32 * (gutter + PLOT_W + PANEL_GAP) - PANEL_GAP;
+    let rows = chart.panels.len().div_ceil(cols).max(1) as f32;
+    // The legend takes the last row's empty cell if there is one, else a column on the right.
+    let spare_cell = !chart.panels.len().is_multiple_of(cols);
+    let at = if spare_cell {
+        (MARGIN + (cols - 1) as f32 * (gutter + PLOT_W + PANEL_GAP) + gutter, top + (rows - 1.0) * row_h + title_h)
+    } else {
+        (plots_right + 20.0, top + title_h)
+    };
+    legend(&mut shapes, at, &entries);
+    let w = if entries.is_empty() { plots_right + MARGIN } else { plots_right.max(at.0 + lw) + MARGIN };
+    let h = (top + rows * row_h - 14.0 + MARGIN).max(at.1 + lh + MARGIN);
     title(&mut shapes, &chart.title, w / 2.0);
     Drawing { w: w.ceil(), h: h.ceil(), shapes }
 }
