@@ -118,6 +118,26 @@ fn a_diverging_run_is_reported_and_the_others_still_drawn() {
 }
 
 #[test]
+fn a_two_parameter_model_with_data_gets_a_loss_surface() {
+    let dir = temp_dir("line");
+    let file = dir.join("line.grad");
+    std::fs::write(
+        &file,
+        "use std.loss.mse\ndata points = linear(n: 200, dim: 1, noise: 0.1, seed: 3)\nparam w: f32 = -2.0\nparam b: f32 = 2.0\n\
+         loss(x, y) = mse(x * w + b, y)\ntrain { data = points, batch = 20, epochs = 10, optimizer = sgd(lr: 0.05) }\n\
+         compare { optimizers = [sgd(lr: 0.05), adam(lr: 0.1)] }\n",
+    )
+    .expect("write program");
+    let (out, _) = compare("line-out", file.to_str().expect("utf-8"), &[]);
+    let svg = check_picture(&out, "trajectories", &["sgd(lr: 0.05)", "adam(lr: 0.1)", "w", "b"]);
+    assert!(svg.contains("Loss surface over (w, b)"));
+    let (header, rows) = read_csv(&out.join("sgd_lr_0.05.csv"));
+    assert_eq!(header, ["step", "loss", "lr", "w", "b"]);
+    assert_eq!(rows.len(), 100, "every step of ten epochs of ten batches");
+    assert_eq!(rows[0][2], 0.05);
+}
+
+#[test]
 fn a_file_without_a_compare_block_is_an_error() {
     let out = gradc(&["compare", "examples/quadratic.grad", "--out", temp_dir("no-block").to_str().expect("utf-8")]);
     assert!(!out.status.success());

@@ -309,11 +309,11 @@ fn write_csv(path: &Path, s: &Summary) -> io::Result<()> {
     header.extend(metrics.iter().map(|n| if *n == "loss" { "train_loss" } else { n }));
     header.extend(&scalars);
     writeln!(out, "{}", header.join(","))?;
-    // By name, so that a point without a value leaves its cell empty rather than shifting the row;
-    // parameters print as the f32 they are.
+    // By name, so that a point without a value leaves its cell empty rather than shifting the row.
+    // Values print as the f32 the compiled step computed them in: `0.05`, not `0.05000000074505806`.
     for p in &s.history {
-        let mut row = vec![p.step.to_string(), p.loss.to_string(), p.lr.to_string()];
-        row.extend(metrics.iter().map(|m| cell(p.metrics.iter().find(|(n, _)| n == m).map(|(_, v)| v))));
+        let mut row = vec![p.step.to_string(), (p.loss as f32).to_string(), (p.lr as f32).to_string()];
+        row.extend(metrics.iter().map(|m| cell(p.metrics.iter().find(|(n, _)| n == m).map(|(_, v)| *v as f32))));
         row.extend(scalars.iter().map(|s| cell(p.params.iter().find(|(n, _)| n == s).map(|(_, v)| v[0]))));
         writeln!(out, "{}", row.join(","))?;
     }
