@@ -197,7 +197,6 @@ struct Text {
     text: String,
     size: f32,
     anchor: Anchor,
-    color: Rgba,
     bold: bool,
     /// Rotated a quarter turn anticlockwise, reading upwards (y axis labels).
     vertical: bool,
@@ -240,7 +239,7 @@ impl Shape {
     }
 
     fn text(at: (f32, f32), text: &str, size: f32, anchor: Anchor) -> Text {
-        Text { at, text: text.to_string(), size, anchor, color: INK, bold: false, vertical: false }
+        Text { at, text: text.to_string(), size, anchor, bold: false, vertical: false }
     }
 }
 
@@ -271,10 +270,11 @@ fn escape(text: &str) -> String {
 
 impl Drawing {
     fn svg(&self) -> io::Result<String> {
-        let (w, h) = (n(self.w), n(self.h));
+        let (w, h, ink) = (n(self.w), n(self.h), INK.hex());
+        // Text takes the root's fill; every other shape sets its own.
         let mut s = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" \
-             width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"{FONT_FAMILY}\">\n\
+             width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"{FONT_FAMILY}\" fill=\"{ink}\">\n\
              <rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n"
         );
         let mut clips = 0;
@@ -361,9 +361,6 @@ fn svg_shape(s: &mut String, shape: &Shape, clips: &mut usize) -> io::Result<()>
             };
             let mut attrs =
                 format!("x=\"{}\" y=\"{}\" font-size=\"{}\" text-anchor=\"{anchor}\"", n(t.at.0), n(t.at.1), n(t.size));
-            if t.color != INK {
-                attrs += &format!(" fill=\"{}\"", t.color.hex());
-            }
             if t.bold {
                 attrs += " font-weight=\"bold\"";
             }
@@ -472,7 +469,7 @@ fn raster_shape(pixmap: &mut Pixmap, shape: &Shape, ts: Transform, mask: Option<
                 if t.vertical {
                     place = Transform::from_rotate(-90.0).post_concat(place);
                 }
-                pixmap.fill_path(&path, &paint(t.color), FillRule::Winding, place.post_concat(ts), mask);
+                pixmap.fill_path(&path, &paint(INK), FillRule::Winding, place.post_concat(ts), mask);
             }
         }
         Shape::Image { rect, pixels } => {
