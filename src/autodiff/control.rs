@@ -21,17 +21,11 @@ fn at_shape(g: &mut Graph, scalar: NodeId, shape: &[usize]) -> NodeId {
     }
 }
 
-/// `cond ? a : b` for a scalar 0/1 `cond` and finite tensors `a`, `b` of one shape, as
-/// `cond * a + (1 - cond) * b` (exact for a 0/1 condition).
+/// `cond ? a : b` for a scalar 0/1 `cond` and tensors `a`, `b` of one shape.
 fn select(g: &mut Graph, cond: NodeId, a: NodeId, b: NodeId) -> NodeId {
     let shape = g.ty(a).shape.clone();
-    let one = g.constant(1.0);
-    let not = push(g, Op::Sub, vec![one, cond]);
     let c = at_shape(g, cond, &shape);
-    let nc = at_shape(g, not, &shape);
-    let x = push(g, Op::Mul, vec![c, a]);
-    let y = push(g, Op::Mul, vec![nc, b]);
-    push(g, Op::Add, vec![x, y])
+    push(g, Op::Select, vec![c, a, b])
 }
 
 /// The sum of squares of every element of `nodes`, a scalar.

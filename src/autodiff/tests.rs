@@ -75,6 +75,17 @@ fn case(
     params: &[(&str, &[usize], Dist)],
     f: impl FnOnce(&mut Graph, &[NodeId]) -> NodeId,
 ) -> (Graph, Vec<Tensor>) {
+    case_with_data(seed, params, &[], f)
+}
+
+/// `case` with data inputs (given values, no gradient) after the parameters: `f` gets the
+/// parameter nodes, then the data nodes; the inputs are the parameters, the data, then `R`.
+fn case_with_data(
+    seed: u64,
+    params: &[(&str, &[usize], Dist)],
+    data: &[(&str, Tensor)],
+    f: impl FnOnce(&mut Graph, &[NodeId]) -> NodeId,
+) -> (Graph, Vec<Tensor>) {
     let mut rng = Rng(seed);
     let mut g = Graph::new("forward");
     let mut values = Vec::new();
@@ -82,6 +93,10 @@ fn case(
     for (name, shape, dist) in params {
         ids.push(g.add_input(name, Type::f32(shape.to_vec()), InputRole::Param));
         values.push(rng.tensor(shape, *dist));
+    }
+    for (name, value) in data {
+        ids.push(g.add_input(name, Type::f32(value.shape.clone()), InputRole::Data));
+        values.push(value.clone());
     }
     let y = f(&mut g, &ids);
     let shape: Shape = g.ty(y).shape.clone();
@@ -195,6 +210,81 @@ fn abs() {
 #[test]
 fn tanh() {
     unary(6, Op::Tanh, Dist::Signed);
+}
+
+#[test]
+fn cos() {
+    unary(90, Op::Cos, Dist::Signed);
+}
+
+#[test]
+fn sin() {
+    unary(91, Op::Sin, Dist::Signed);
+}
+
+/// Each needs the other's rule: d/da sin(cos(a) * b) = cos(cos(a) * b) * b * -sin(a).
+#[test]
+fn sin_of_cos() {
+    let (g, x) = case(92, &[("a", &[2, 3], Dist::Signed), ("b", &[2, 3], Dist::Signed)], |g, p| {
+        let c = op(g, Op::Cos, &[p[0]]);
+        let cb = op(g, Op::Mul, &[c, p[1]]);
+        op(g, Op::Sin, &[cb])
+    });
+    check(&g, &x);
+}
+
+/// `select(mask, a, b)` with a mask holding 1, 0, -0 and another nonzero: each operand gets the
+/// gradient exactly where it was picked and zero elsewhere; the mask is data.
+#[test]
+fn select_both_branches() {
+    let mask = Tensor::new(vec![2, 3], vec![1.0, 0.0, -0.0, -2.5, 1.0, 0.0]);
+    let params: [(&str, &[usize], Dist); 2] = [("a", &[2, 3], Dist::Signed), ("b", &[2, 3], Dist::Signed)];
+    let (g, x) = case_with_data(93, &params, &[("mask", mask.clone())], |g, p| op(g, Op::Select, &[p[2], p[0], p[1]]));
+    check(&g, &x);
+    let out = eval(&backward(&g), &x);
+    let r = &x[3].data;
+    for (e, &m) in mask.data.iter().enumerate() {
+        let (da, db) = if m != 0.0 { (r[e], 0.0) } else { (0.0, r[e]) };
+        assert_eq!((out[1].data[e], out[2].data[e]), (da, db), "element {e}");
+    }
+    // One operand on both sides, through different functions: the two gradients add up.
+    let (g, x) = case_with_data(94, &params[..1], &[("mask", mask)], |g, p| {
+        let sq = op(g, Op::Mul, &[p[0], p[0]]);
+        let e = op(g, Op::Exp, &[p[0]]);
+        op(g, Op::Select, &[p[1], sq, e])
+    });
+    check(&g, &x);
+}
+
+/// Floor is piecewise constant and a select's mask only picks: neither passes a gradient, so a
+/// parameter used only through them gets exactly zero, even at a mask value of 0 where finite
+/// differences would jump.
+#[test]
+fn floor_and_select_mask_get_no_gradient() {
+    let params: [(&str, &[usize], Dist); 4] = [
+        ("a", &[2, 3], Dist::Signed),
+        ("b", &[2, 3], Dist::Signed),
+        ("mask", &[2, 3], Dist::AwayFromZero),
+        ("f", &[2, 3], Dist::Signed),
+    ];
+    // loss = sum((select(mask, a, b) + floor(f) * a) * R)
+    let (g, x) = case(95, &params, |g, p| {
+        let s = op(g, Op::Select, &[p[2], p[0], p[1]]);
+        let fl = op(g, Op::Floor, &[p[3]]);
+        let fa = op(g, Op::Mul, &[fl, p[0]]);
+        op(g, Op::Add, &[s, fa])
+    });
+    // Finite differences agree where the mask is nonzero and f is not an integer.
+    check(&g, &x);
+    let mut x = x;
+    x[2] = Tensor::new(vec![2, 3], vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
+    x[3].data[0] = 1.0;
+    let bwd = backward(&g);
+    let out = eval(&bwd, &x);
+    let names: Vec<&str> = bwd.outputs.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["loss", "a.grad", "b.grad", "mask.grad", "f.grad"]);
+    assert_eq!(out[3], Tensor::full(vec![2, 3], 0.0), "the mask gets no gradient");
+    assert_eq!(out[4], Tensor::full(vec![2, 3], 0.0), "floor passes no gradient");
 }
 
 #[test]

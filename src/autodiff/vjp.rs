@@ -42,7 +42,8 @@ pub(super) fn vjp(g: &mut Graph, node: NodeId, grad_out: NodeId, wants: &[bool])
     let n = g.node(node).clone();
     let y = node;
     let gr = grad_out;
-    // The operands; an op with fewer has `node` in their place, which its arm never reads.
+    // The first two operands (no rule needs a third's value); an op with fewer has `node` in
+    // their place, which its arm never reads.
     let a = n.args.first().copied().unwrap_or(node);
     let b = n.args.get(1).copied().unwrap_or(node);
     let shape = n.ty.shape.clone();
@@ -85,6 +86,19 @@ pub(super) fn vjp(g: &mut Graph, node: NodeId, grad_out: NodeId, wants: &[bool])
             let sq = push(g, Op::Mul, vec![y, y]);
             let d = push(g, Op::Sub, vec![one, sq]);
             push(g, Op::Mul, vec![gr, d])
+        }),
+        // f(a) = cos a
+        // df/da = -g * sin a
+        Op::Cos => rule(g, 0, &|g| {
+            let s = push(g, Op::Sin, vec![a]);
+            let gs = push(g, Op::Mul, vec![gr, s]);
+            push(g, Op::Neg, vec![gs])
+        }),
+        // f(a) = sin a
+        // df/da = g * cos a
+        Op::Sin => rule(g, 0, &|g| {
+            let c = push(g, Op::Cos, vec![a]);
+            push(g, Op::Mul, vec![gr, c])
         }),
         // f(a, b) = a + b
         // df/da = g, df/db = g
@@ -141,9 +155,24 @@ pub(super) fn vjp(g: &mut Graph, node: NodeId, grad_out: NodeId, wants: &[bool])
             rule(g, 0, &|_| ga);
             rule(g, 1, &|g| push(g, Op::Sub, vec![gr, ga]));
         }
-        // f(a) = sign(a), f(a, b) = (a > b), f(a, b) = (a == b): piecewise constant
+        // f(a) = sign(a), f(a) = floor(a), f(a, b) = (a > b), f(a, b) = (a == b): piecewise constant
         // df/da = 0 (no gradient)
-        Op::Sign | Op::Gt | Op::Eq => {}
+        Op::Sign | Op::Floor | Op::Gt | Op::Eq => {}
+        // f(c, x, z) = c != 0 ? x : z, per element (here c is `a`, x is `b`, z the third operand)
+        // df/dx = select(c, g, 0), df/dz = select(c, 0, g); the mask c is piecewise constant and
+        // gets no gradient. Picking rather than multiplying by the mask keeps a NaN or inf in an
+        // element of `g` away from the operand that element did not pick.
+        Op::Select => {
+            let zero = |g: &mut Graph| splat(g, 0.0, &shape);
+            rule(g, 1, &|g| {
+                let z = zero(g);
+                push(g, Op::Select, vec![a, gr, z])
+            });
+            rule(g, 2, &|g| {
+                let z = zero(g);
+                push(g, Op::Select, vec![a, z, gr])
+            });
+        }
         // f(a) = bcast(a): each element of a is copied to several outputs
         // df/da = reshape(sum(g, broadcast axes))
         Op::Broadcast(to) => rule(g, 0, &|g| {

@@ -567,6 +567,9 @@ fn apply(op: &Op, args: &[ExprId]) -> Result<Expr, CodegenError> {
         Op::Abs => un(UnOp::Abs),
         Op::Sign => un(UnOp::Sign),
         Op::Tanh => un(UnOp::Tanh),
+        Op::Floor => un(UnOp::Floor),
+        Op::Cos => un(UnOp::Cos),
+        Op::Sin => un(UnOp::Sin),
         Op::Add => bin(BinOp::Add),
         Op::Sub => bin(BinOp::Sub),
         Op::Mul => bin(BinOp::Mul),
@@ -575,6 +578,7 @@ fn apply(op: &Op, args: &[ExprId]) -> Result<Expr, CodegenError> {
         Op::Max => bin(BinOp::Max),
         Op::Gt => bin(BinOp::Gt),
         Op::Eq => bin(BinOp::Eq),
+        Op::Select => Ok(Expr::Select(args[0], args[1], args[2])),
         Op::Input(_)
         | Op::Const(_)
         | Op::Broadcast(_)

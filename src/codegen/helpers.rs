@@ -1,5 +1,6 @@
-//! Rust functions the generated code calls: GEMM, one-hot, argmax, `powf`, and the f64
-//! transcendentals of scalar kernels.
+//! Rust functions the generated code calls: GEMM, one-hot, argmax, `powf`, `sinf`/`cosf`
+//! beyond the polynomial's range, the f64 transcendentals of scalar kernels, and `floorf`/`floor`
+//! for Cranelift's fallback on x86 hosts without SSE4.1.
 //!
 //! Decisions: GEMM goes to the `gemm` crate, which reaches ~96% of peak and takes row and column
 //! strides, so transposed operands cost nothing. One-hot and argmax are short, branchy loops run
@@ -144,6 +145,36 @@ extern "C" fn gradc_pow64(a: f64, b: f64) -> f64 {
     a.powf(b)
 }
 
+/// `sin x`, for arguments beyond the inline polynomial's range.
+extern "C" fn gradc_sinf(x: f32) -> f32 {
+    x.sin()
+}
+
+/// `cos x`, for arguments beyond the inline polynomial's range.
+extern "C" fn gradc_cosf(x: f32) -> f32 {
+    x.cos()
+}
+
+/// `sin x` in f64, for scalar kernels.
+extern "C" fn gradc_sin64(x: f64) -> f64 {
+    x.sin()
+}
+
+/// `cos x` in f64, for scalar kernels.
+extern "C" fn gradc_cos64(x: f64) -> f64 {
+    x.cos()
+}
+
+/// `floor x`: Cranelift's libcall for an f32 `floor` when the host has no SSE4.1 `roundss`.
+extern "C" fn libcall_floorf(x: f32) -> f32 {
+    x.floor()
+}
+
+/// `floor x`: Cranelift's libcall for an f64 `floor` when the host has no SSE4.1 `roundsd`.
+extern "C" fn libcall_floor(x: f64) -> f64 {
+    x.floor()
+}
+
 /// The helpers as the generated function refers to them.
 pub(crate) struct Callees {
     /// `gradc_matmul`.
@@ -162,6 +193,14 @@ pub(crate) struct Callees {
     pub(crate) tanh64: FuncRef,
     /// `gradc_pow64`.
     pub(crate) pow64: FuncRef,
+    /// `gradc_sinf`.
+    pub(crate) sinf: FuncRef,
+    /// `gradc_cosf`.
+    pub(crate) cosf: FuncRef,
+    /// `gradc_sin64`.
+    pub(crate) sin64: FuncRef,
+    /// `gradc_cos64`.
+    pub(crate) cos64: FuncRef,
 }
 
 /// Registers every helper's address with the JIT builder.
@@ -174,6 +213,13 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("gradc_log64", gradc_log64 as *const u8);
     jit.symbol("gradc_tanh64", gradc_tanh64 as *const u8);
     jit.symbol("gradc_pow64", gradc_pow64 as *const u8);
+    jit.symbol("gradc_sinf", gradc_sinf as *const u8);
+    jit.symbol("gradc_cosf", gradc_cosf as *const u8);
+    jit.symbol("gradc_sin64", gradc_sin64 as *const u8);
+    jit.symbol("gradc_cos64", gradc_cos64 as *const u8);
+    // The names Cranelift's default libcall table gives `floor` when it is not an instruction.
+    jit.symbol("floorf", libcall_floorf as *const u8);
+    jit.symbol("floor", libcall_floor as *const u8);
 }
 
 /// Declares the helpers in the module and makes them callable from `func`.
@@ -195,5 +241,9 @@ pub(crate) fn declare(module: &mut JITModule, func: &mut Function) -> Result<Cal
         log64: import("gradc_log64", &[types::F64], Some(types::F64))?,
         tanh64: import("gradc_tanh64", &[types::F64], Some(types::F64))?,
         pow64: import("gradc_pow64", &[types::F64, types::F64], Some(types::F64))?,
+        sinf: import("gradc_sinf", &[types::F32], Some(types::F32))?,
+        cosf: import("gradc_cosf", &[types::F32], Some(types::F32))?,
+        sin64: import("gradc_sin64", &[types::F64], Some(types::F64))?,
+        cos64: import("gradc_cos64", &[types::F64], Some(types::F64))?,
     })
 }

@@ -44,6 +44,12 @@ pub enum UnOp {
     Sign,
     /// hyperbolic tangent
     Tanh,
+    /// largest integer not above `x`
+    Floor,
+    /// cosine
+    Cos,
+    /// sine
+    Sin,
 }
 
 /// A two-operand elementwise op.
@@ -83,6 +89,9 @@ pub enum Expr {
     Unary(UnOp, ExprId),
     /// A binary op.
     Binary(BinOp, ExprId, ExprId),
+    /// `select(mask, a, b)`: `a` where the f32 mask is nonzero (or NaN), else `b`, picked bit
+    /// for bit (the one ternary op).
+    Select(ExprId, ExprId, ExprId),
 }
 
 /// What a reduction combines with.
@@ -179,7 +188,7 @@ impl Kernel {
             body.iter()
                 .filter_map(|e| match e {
                     Expr::Load { value, .. } => Some(*value),
-                    Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) => None,
+                    Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => None,
                 })
                 .collect()
         };
@@ -259,6 +268,9 @@ impl UnOp {
             UnOp::Abs => "abs",
             UnOp::Sign => "sign",
             UnOp::Tanh => "tanh",
+            UnOp::Floor => "floor",
+            UnOp::Cos => "cos",
+            UnOp::Sin => "sin",
         }
     }
 }
@@ -283,7 +295,7 @@ impl BinOp {
 pub fn expr_dtype(program_values: &[Value], body: &[Expr], e: ExprId) -> DType {
     match &body[e] {
         Expr::Load { value, .. } => program_values[*value].ty.dtype,
-        Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) => DType::F32,
+        Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => DType::F32,
     }
 }
 
@@ -300,6 +312,7 @@ pub fn print_program(p: &Program) -> String {
                 Expr::Const(c) => format!("const {}", fmt_const(*c)),
                 Expr::Unary(op, a) => format!("{} e{a}", op.name()),
                 Expr::Binary(op, a, b) => format!("{} e{a}, e{b}", op.name()),
+                Expr::Select(c, a, b) => format!("select e{c}, e{a}, e{b}"),
             };
             // Writing to a String cannot fail.
             writeln!(out, "    e{i} = {rhs}").expect("write to String");

@@ -20,10 +20,16 @@
 //!   exponents call `powf` per element (per lane in vector code).
 //! - Elementwise kernels of one element (bias corrections, schedules, loss scaling) compute in
 //!   f64 and round once when stored, as PyTorch's Python-float hyper-parameter arithmetic does;
-//!   their exp/log/tanh/pow call Rust's f64 functions. Reductions always accumulate in f32.
+//!   their exp/log/tanh/pow/sin/cos call Rust's f64 functions (floor is an instruction).
+//!   Reductions always accumulate in f32.
+//! - `sin`/`cos` use `math`'s polynomial when every lane's |x| is within its range (a compare
+//!   and one well-predicted branch per vector), else a cold block calls Rust's `sinf`/`cosf`
+//!   lane by lane. `floor` is Cranelift's `floor` (one `roundps`/`roundss` with SSE4.1).
+//! - `select(c, a, b)` is `fcmp ne c, 0` and a `bitselect` (vectors) or `select` (scalars): the
+//!   result takes the picked operand's bits, so an inf or NaN in the other cannot leak.
 
-use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{types, Function, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{types, BlockArg, FuncRef, Function, InstBuilder, MemFlagsData, Value};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
@@ -31,7 +37,7 @@ use super::helpers::{Callees, PARALLEL_MIN_FLOPS};
 use super::kernel::{
     expr_dtype, row_major, BinOp, Elementwise, Expr, ExprId, Kernel, MatMul, Program, Reduce, ReduceKind, UnOp, ValueId,
 };
-use super::math::{Emit, Width};
+use super::math::{Emit, Width, TRIG_MAX};
 use super::memplan::Plan;
 use super::CodegenError;
 use crate::ir::DType;
@@ -348,6 +354,11 @@ impl<'a> Lowerer<'a> {
                         UnOp::Sign => m.sign(x),
                         UnOp::Tanh if double => self.call(self.callees.tanh64, &[x]),
                         UnOp::Tanh => m.tanh(x),
+                        UnOp::Floor => m.b.ins().floor(x),
+                        UnOp::Cos if double => self.call(self.callees.cos64, &[x]),
+                        UnOp::Cos => self.trig(w, x, true),
+                        UnOp::Sin if double => self.call(self.callees.sin64, &[x]),
+                        UnOp::Sin => self.trig(w, x, false),
                     }
                 }
                 Expr::Binary(op, a, b) => {
@@ -368,7 +379,7 @@ impl<'a> Lowerer<'a> {
                         }
                         BinOp::Gt => {
                             let mut m = self.emit(w);
-                            let gt = m.cmp(cranelift_codegen::ir::condcodes::FloatCC::GreaterThan, x, y);
+                            let gt = m.cmp(FloatCC::GreaterThan, x, y);
                             m.one_if(gt)
                         }
                         BinOp::Eq if ints => {
@@ -378,10 +389,19 @@ impl<'a> Lowerer<'a> {
                         }
                         BinOp::Eq => {
                             let mut m = self.emit(w);
-                            let eq = m.cmp(cranelift_codegen::ir::condcodes::FloatCC::Equal, x, y);
+                            let eq = m.cmp(FloatCC::Equal, x, y);
                             m.one_if(eq)
                         }
                     }
+                }
+                Expr::Select(c, a, b) => {
+                    let (c, x, y) =
+                        (vals[*c].ok_or_else(missing)?, vals[*a].ok_or_else(missing)?, vals[*b].ok_or_else(missing)?);
+                    let mut m = self.emit(w);
+                    let zero = m.c(0.0);
+                    // `ne` is true for NaN, as `c != 0.0` is in the interpreter.
+                    let picks_a = m.cmp(FloatCC::NotEqual, c, zero);
+                    m.sel(picks_a, x, y)
                 }
             };
             vals[e] = Some(v);
@@ -420,26 +440,57 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Calls a helper that returns one value.
-    fn call(&mut self, f: cranelift_codegen::ir::FuncRef, args: &[Value]) -> Value {
+    fn call(&mut self, f: FuncRef, args: &[Value]) -> Value {
         let call = self.b.ins().call(f, args);
         self.b.inst_results(call)[0]
     }
 
-    /// `x^y` through the `powf` helper (lane by lane in vector code), or `pow64` in f64.
-    fn powf(&mut self, w: Width, x: Value, y: Value) -> Value {
+    /// Calls an f32 helper on each element: once at `Scalar` width, lane by lane at `Vector`.
+    fn call_f32(&mut self, w: Width, f: FuncRef, args: &[Value]) -> Value {
         match w {
-            Width::Scalar => self.call(self.callees.powf, &[x, y]),
-            Width::Double => self.call(self.callees.pow64, &[x, y]),
+            Width::Scalar | Width::Double => self.call(f, args),
             Width::Vector => {
-                let mut out = x;
+                let mut out = args[0];
                 for lane in 0..4u8 {
-                    let (a, b) = (self.b.ins().extractlane(x, lane), self.b.ins().extractlane(y, lane));
-                    let r = self.call(self.callees.powf, &[a, b]);
+                    let lanes: Vec<Value> = args.iter().map(|&a| self.b.ins().extractlane(a, lane)).collect();
+                    let r = self.call(f, &lanes);
                     out = self.b.ins().insertlane(out, r, lane);
                 }
                 out
             }
         }
+    }
+
+    /// `x^y` through the `powf` helper (lane by lane in vector code), or `pow64` in f64.
+    fn powf(&mut self, w: Width, x: Value, y: Value) -> Value {
+        match w {
+            Width::Double => self.call(self.callees.pow64, &[x, y]),
+            Width::Scalar | Width::Vector => self.call_f32(w, self.callees.powf, &[x, y]),
+        }
+    }
+
+    /// `sin x` or (when `cos`) `cos x` at f32 width: the inline polynomial when every lane has
+    /// |x| <= `TRIG_MAX`, else, in a cold block, Rust's `sinf`/`cosf` on each lane.
+    fn trig(&mut self, w: Width, x: Value, cos: bool) -> Value {
+        let fast = self.emit(w).sin_cos(x, cos);
+        let ax = self.b.ins().fabs(x);
+        let limit = self.emit(w).c(f64::from(TRIG_MAX));
+        // Ordered `<=`: false for NaN, which takes the exact path.
+        let in_range = self.b.ins().fcmp(FloatCC::LessThanOrEqual, ax, limit);
+        let all_in_range = if w == Width::Vector { self.b.ins().vall_true(in_range) } else { in_range };
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        let result = self.b.append_block_param(join, w.f());
+        self.b.ins().brif(all_in_range, join, &[BlockArg::Value(fast)], slow, &[]);
+        self.b.seal_block(slow);
+        self.b.set_cold_block(slow);
+        self.b.switch_to_block(slow);
+        let f = if cos { self.callees.cosf } else { self.callees.sinf };
+        let exact = self.call_f32(w, f, &[x]);
+        self.b.ins().jump(join, &[BlockArg::Value(exact)]);
+        self.b.seal_block(join);
+        self.b.switch_to_block(join);
+        result
     }
 
     /// The `Load` expressions of a body with their strides.
@@ -448,7 +499,7 @@ impl<'a> Lowerer<'a> {
             .enumerate()
             .filter_map(|(e, x)| match x {
                 Expr::Load { value, strides } => Some((e, *value, strides.as_slice())),
-                Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) => None,
+                Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => None,
             })
             .collect()
     }

@@ -6,8 +6,8 @@
 //! - [`memplan`] places every buffer in one arena: inputs persistent, temporaries reused by
 //!   liveness, in-place parameter and state updates written straight into the input when safe;
 //! - `lower` emits one Cranelift function `gradc_step(arena)` that runs every kernel in schedule order,
-//!   with `f32x4` loops and polynomial `exp`/`log`/`tanh` from `math`, calling the Rust helpers
-//!   in `helpers` for GEMM, one-hot, argmax and `powf`;
+//!   with `f32x4` loops and polynomial `exp`/`log`/`tanh`/`sin`/`cos` from `math`, calling the
+//!   Rust helpers in `helpers` for GEMM, one-hot, argmax, `powf` and out-of-range `sin`/`cos`;
 //! - [`Executable`] owns the JIT module, the arena and the entry point: one native call per `run`.
 //!
 //! Decisions: `fuse` and `memplan` live here rather than in `src/passes/` because they produce

@@ -219,6 +219,139 @@ mod ops {
     }
 
     #[test]
+    fn floor() {
+        unary(Op::Floor, (-5.0, 5.0));
+    }
+
+    #[test]
+    fn floor_at_integers_and_extremes() {
+        let data = [
+            -2.5,
+            -0.0,
+            0.0,
+            2.0,
+            -2.0,
+            0.5,
+            -0.5,
+            1e30,
+            -1e-30,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            8_388_607.5,
+            -8_388_607.5,
+            0.999_999_94,
+            -1.000_000_1,
+            3.0,
+        ];
+        let mut g = Graph::new("floor");
+        let x = f32_input(&mut g, "x", &[data.len()]);
+        let y = push(&mut g, Op::Floor, &[x]);
+        g.add_output("y", y, OutputRole::Metric);
+        let inputs = [Tensor::new(vec![data.len()], data.iter().map(|&v| f64::from(v as f32)).collect())];
+        let exe = check_with(&g, &inputs);
+        assert_eq!(exe.output("y").expect("y")[1].to_bits(), (-0.0f32).to_bits(), "floor(-0) is -0");
+    }
+
+    #[test]
+    fn cos() {
+        unary(Op::Cos, (-10.0, 10.0));
+    }
+
+    #[test]
+    fn sin() {
+        unary(Op::Sin, (-10.0, 10.0));
+    }
+
+    /// Beyond |x| = 8192 a vector takes the call to Rust's sinf/cosf; most here do.
+    #[test]
+    fn sin_cos_large_arguments() {
+        unary(Op::Sin, (-2e4, 2e4));
+        unary(Op::Cos, (-2e4, 2e4));
+    }
+
+    /// A mask of 1, 0, -0 and other nonzeros (-3, NaN): random per element.
+    fn random_mask(n: usize, rng: &mut Rng) -> Vec<f64> {
+        (0..n).map(|_| [1.0, 0.0, -0.0, -3.0, 1.0, 0.0, f64::NAN][(rng.next() * 7.0) as usize]).collect()
+    }
+
+    #[test]
+    fn select() {
+        let mut rng = Rng(21);
+        for shape in SHAPES {
+            let mut g = Graph::new("select");
+            let c = f32_input(&mut g, "c", shape);
+            let a = f32_input(&mut g, "a", shape);
+            let b = f32_input(&mut g, "b", shape);
+            let y = push(&mut g, Op::Select, &[c, a, b]);
+            g.add_output("y", y, OutputRole::Metric);
+            let mut inputs: Vec<Tensor> = g.inputs.iter().map(|i| random_input(i, &mut rng, (-3.0, 3.0))).collect();
+            inputs[0].data = random_mask(inputs[0].data.len(), &mut rng);
+            check_with(&g, &inputs);
+        }
+    }
+
+    /// Operands that are views: a mask row repeated down the rows, a broadcast scalar input, a
+    /// constant; all in one loop.
+    #[test]
+    fn select_of_broadcasts() {
+        for (m, n) in [(1, 1), (3, 7), (5, 4), (2, 33)] {
+            let mut g = Graph::new("select_bcast");
+            let x = f32_input(&mut g, "x", &[m, n]);
+            let row = f32_input(&mut g, "row", &[n]);
+            let s = f32_input(&mut g, "s", &[]);
+            let rb = push(&mut g, Op::Broadcast(vec![m, n]), &[row]);
+            let sb = push(&mut g, Op::Broadcast(vec![m, n]), &[s]);
+            let half = g.constant(0.5);
+            let hb = push(&mut g, Op::Broadcast(vec![m, n]), &[half]);
+            let y1 = push(&mut g, Op::Select, &[rb, sb, x]);
+            let zero = g.constant(0.0);
+            let zb = push(&mut g, Op::Broadcast(vec![m, n]), &[zero]);
+            let pos = push(&mut g, Op::Gt, &[x, zb]);
+            let y2 = push(&mut g, Op::Select, &[pos, x, hb]);
+            g.add_output("y1", y1, OutputRole::Metric);
+            g.add_output("y2", y2, OutputRole::Metric);
+            let mut rng = Rng(22);
+            let mut inputs: Vec<Tensor> = g.inputs.iter().map(|i| random_input(i, &mut rng, (-1.0, 1.0))).collect();
+            inputs[1].data = random_mask(n, &mut rng);
+            let exe = check_with(&g, &inputs);
+            assert_eq!(exe.stats().kernels, 1, "one fused loop:\n{}", exe.kernels());
+        }
+    }
+
+    /// The point of select: a NaN or inf in the operand not picked, loaded or computed in the
+    /// same kernel (log and sqrt of negatives), never reaches the result, at every width.
+    #[test]
+    fn select_nan_in_unpicked_branch_does_not_leak() {
+        for shape in SHAPES {
+            let n: usize = shape.iter().product();
+            let mut g = Graph::new("select_nan");
+            let c = f32_input(&mut g, "c", shape);
+            let a = f32_input(&mut g, "a", shape);
+            let b = f32_input(&mut g, "b", shape);
+            let plain = push(&mut g, Op::Select, &[c, a, b]);
+            let (la, sb) = (push(&mut g, Op::Log, &[a]), push(&mut g, Op::Sqrt, &[b]));
+            let computed = push(&mut g, Op::Select, &[c, la, sb]);
+            g.add_output("plain", plain, OutputRole::Metric);
+            g.add_output("computed", computed, OutputRole::Metric);
+            let picks_a = |i: usize| i % 3 != 1;
+            let mask = (0..n).map(|i| if picks_a(i) { [1.0, -2.0][i % 2] } else { [0.0, -0.0][i % 2] }).collect();
+            // Where a is picked, b is NaN, inf or negative, and the other way round.
+            let bad = [f64::NAN, f64::INFINITY, -1.0, f64::NEG_INFINITY];
+            let a_data = (0..n).map(|i| if picks_a(i) { 0.5 + i as f64 } else { bad[i % 4] }).collect();
+            let b_data = (0..n).map(|i| if picks_a(i) { bad[i % 4] } else { 2.0 + i as f64 }).collect();
+            let t = |data| Tensor::new(shape.to_vec(), data);
+            let inputs = [t(mask), t(a_data), t(b_data)];
+            let exe = check_with(&g, &inputs);
+            for (name, want) in ["plain", "computed"].into_iter().zip(eval(&g, &inputs)) {
+                let out = exe.output(name).expect("output");
+                assert!(out.iter().all(|v| v.is_finite()), "jit {name} {shape:?}: {out:?}\n{}", exe.kernels());
+                assert!(want.data.iter().all(|v| v.is_finite()), "interpreter {name} {shape:?}: {want:?}");
+            }
+        }
+    }
+
+    #[test]
     fn max_propagates_nan_from_either_side() {
         let mut g = Graph::new("max_nan");
         let a = f32_input(&mut g, "a", &[5]);
@@ -306,15 +439,23 @@ fn every_op_in_one_fused_chain() {
         let t17 = push(&mut g, Op::Div, &[t14, t10]);
         let t18 = push(&mut g, Op::Neg, &[t17]);
         let t19 = push(&mut g, Op::Add, &[t18, t16]);
+        let t20 = push(&mut g, Op::Cos, &[t19]);
+        let t21 = push(&mut g, Op::Sin, &[t7]);
+        let three = k(&mut g, 3.0);
+        let t22 = push(&mut g, Op::Mul, &[t21, three]);
+        let t23 = push(&mut g, Op::Floor, &[t22]);
+        // t15 is a mask with both values.
+        let t24 = push(&mut g, Op::Select, &[t15, t20, t23]);
+        let end = push(&mut g, Op::Add, &[t24, t19]);
         g.add_output("mid", t8, OutputRole::Metric);
-        g.add_output("end", t19, OutputRole::Metric);
+        g.add_output("end", end, OutputRole::Metric);
         let exe = check(&g);
         assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
 
         // The same chain feeding a reduction (without the mid output) is one loop too.
         g.outputs.clear();
         let all: Vec<usize> = (0..shape.len()).collect();
-        let total = push(&mut g, Op::Sum(all), &[t19]);
+        let total = push(&mut g, Op::Sum(all), &[end]);
         g.add_output("total", total, OutputRole::Loss);
         let exe = check(&g);
         assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
@@ -335,16 +476,33 @@ fn scalar_kernels_compute_in_double() {
     let e = push(&mut g, Op::Exp, &[bc]);
     let l = push(&mut g, Op::Log, &[bc]);
     let th = push(&mut g, Op::Tanh, &[bc]);
-    for (name, node) in [("bc2", bc), ("exp", e), ("log", l), ("tanh", th)] {
+    // In f32, 1 - 0.999 is 4.7e-8 too large: floor(bc * 1e8) would be 100004, sin and cos of
+    // bc * 1e4 off by 4e-4.
+    let big = g.constant(1e8);
+    let bc_big = push(&mut g, Op::Mul, &[bc, big]);
+    let fl = push(&mut g, Op::Floor, &[bc_big]);
+    let ten4 = g.constant(1e4);
+    let angle = push(&mut g, Op::Mul, &[bc, ten4]);
+    let (s, c) = (push(&mut g, Op::Sin, &[angle]), push(&mut g, Op::Cos, &[angle]));
+    let thousandth = g.constant(0.001);
+    let mask = push(&mut g, Op::Sub, &[bc, thousandth]);
+    let sel = push(&mut g, Op::Select, &[mask, s, c]);
+    let outs = [("bc2", bc), ("exp", e), ("log", l), ("tanh", th), ("floor", fl), ("sin", s), ("cos", c), ("sel", sel)];
+    for (name, node) in outs {
         g.add_output(name, node, OutputRole::Metric);
     }
     let mut exe = Executable::compile(&g, &opts()).expect("compiles");
     exe.input_mut("t").expect("t")[0] = 1.0;
     exe.run();
     let bc = 1.0 - 0.999f64;
-    for (name, want) in [("bc2", bc), ("exp", bc.exp()), ("log", bc.ln()), ("tanh", bc.tanh())] {
+    let (fl, s, c) = ((bc * 1e8).floor(), (bc * 1e4).sin(), (bc * 1e4).cos());
+    // 1 - 0.999 is not 0.001 in f64 either (the mask is 8.7e-19), so the select picks sin.
+    let sel = if bc - 0.001 != 0.0 { s } else { c };
+    let wants = [("bc2", bc), ("exp", bc.exp()), ("log", bc.ln()), ("tanh", bc.tanh()), ("floor", fl), ("sin", s)];
+    for (name, want) in wants.into_iter().chain([("cos", c), ("sel", sel)]) {
         assert_eq!(exe.output(name).expect("output")[0], want as f32, "{name}");
     }
+    assert_eq!(fl, 100_000.0);
 }
 
 mod views {
@@ -479,6 +637,26 @@ mod reductions {
             let y = push(&mut g, Op::Sum(axes), &[x]);
             g.add_output("y", y, OutputRole::Metric);
             check(&g);
+        }
+    }
+
+    /// sin and cos (whose out-of-range path is a branch inside the loop) feeding sums over the
+    /// inner axis (register accumulators) and the outer axis (accumulating into the output row),
+    /// with rows of small and of large arguments.
+    #[test]
+    fn trig_inside_reductions_both_loop_orders() {
+        for range in [(-3.0, 3.0), (-2e4, 2e4)] {
+            for axes in [vec![0], vec![1], vec![0, 1]] {
+                let mut g = Graph::new("trig_sum");
+                let x = f32_input(&mut g, "x", &[6, 11]);
+                let s = push(&mut g, Op::Sin, &[x]);
+                let c = push(&mut g, Op::Cos, &[x]);
+                let sc = push(&mut g, Op::Mul, &[s, c]);
+                let y = push(&mut g, Op::Sum(axes), &[sc]);
+                g.add_output("y", y, OutputRole::Metric);
+                let exe = check_range(&g, range);
+                assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
+            }
         }
     }
 
@@ -852,20 +1030,29 @@ mod approx {
     use super::*;
 
     /// Runs `op` over `xs` (vector body and scalar remainder both cover the sweep) and returns the
-    /// largest relative error against f64.
-    fn max_rel_error(op: Op, xs: &[f32], exact: fn(f64) -> f64) -> f64 {
+    /// largest absolute and relative errors against f64 (a NaN where the exact value is a number
+    /// counts as infinitely wrong; an exact zero has no relative error when it is hit exactly).
+    fn errors(op: Op, xs: &[f32], exact: fn(f64) -> f64) -> (f64, f64) {
+        let (mut abs, mut rel) = (0.0f64, 0.0f64);
+        let mut account = |x: f32, y: f32| {
+            let (want, got) = (exact(f64::from(x)), f64::from(y));
+            if got == want || (want.is_nan() && got.is_nan()) {
+                return;
+            }
+            let err = if got.is_nan() { f64::INFINITY } else { (got - want).abs() };
+            abs = abs.max(err);
+            rel = rel.max(err / want.abs());
+        };
         let mut g = Graph::new("sweep");
         let x = f32_input(&mut g, "x", &[xs.len()]);
         let y = push(&mut g, op.clone(), &[x]);
         g.add_output("y", y, OutputRole::Metric);
-        let mut worst = 0.0f64;
         // The same points through the vector loop and, shifted by one, the scalar remainder.
         let mut exe = Executable::compile(&g, &opts()).expect("compiles");
         exe.input_mut("x").expect("x").copy_from_slice(xs);
         exe.run();
         for (&x, &y) in xs.iter().zip(exe.output("y").expect("y")) {
-            let want = exact(f64::from(x));
-            worst = worst.max(((f64::from(y) - want) / want).abs());
+            account(x, y);
         }
         let mut g1 = Graph::new("scalar");
         let x1 = f32_input(&mut g1, "x", &[3]);
@@ -878,11 +1065,15 @@ mod approx {
             exe1.input_mut("x").expect("x").copy_from_slice(&buf);
             exe1.run();
             for (&x, &y) in buf.iter().zip(exe1.output("y").expect("y")) {
-                let want = exact(f64::from(x));
-                worst = worst.max(((f64::from(y) - want) / want).abs());
+                account(x, y);
             }
         }
-        worst
+        (abs, rel)
+    }
+
+    /// The largest relative error of `op` over `xs`, as `errors` measures it.
+    fn max_rel_error(op: Op, xs: &[f32], exact: fn(f64) -> f64) -> f64 {
+        errors(op, xs, exact).1
     }
 
     fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f32> {
@@ -912,12 +1103,59 @@ mod approx {
         assert!(err <= 1.5e-7, "tanh max relative error {err:e}");
     }
 
+    /// The f32 values nearest to `k π/2` for every quadrant the polynomial reduces (|x| <= 8192),
+    /// with two neighbours on each side: where sin or cos is closest to zero, so an inexact
+    /// reduction would show as a large relative error.
+    fn near_zeros() -> Vec<f32> {
+        let mut xs = Vec::new();
+        for k in 1..=5215 {
+            let centre = (f64::from(k) * std::f64::consts::FRAC_PI_2) as f32;
+            for d in -2i32..=2 {
+                let x = f32::from_bits(centre.to_bits().wrapping_add_signed(d));
+                if x <= 8192.0 {
+                    xs.extend([x, -x]);
+                }
+            }
+        }
+        xs
+    }
+
+    #[test]
+    fn sin_cos_error() {
+        let dense = linspace(-100.0, 100.0, 1 << 20);
+        let wide = linspace(-8192.0, 8192.0, 1 << 20);
+        let hard = near_zeros();
+        for (name, op, exact) in [("sin", Op::Sin, f64::sin as fn(f64) -> f64), ("cos", Op::Cos, f64::cos)] {
+            let (abs, rel) = errors(op.clone(), &dense, exact);
+            eprintln!("{name} over [-100, 100]: max absolute error {abs:e}, max relative error {rel:e}");
+            assert!(abs <= 1.2e-7 && rel <= 2e-7, "{name} over [-100, 100]: abs {abs:e} rel {rel:e}");
+            let (abs, rel) = errors(op.clone(), &wide, exact);
+            eprintln!("{name} over [-8192, 8192]: max absolute error {abs:e}, max relative error {rel:e}");
+            assert!(abs <= 1.2e-7 && rel <= 2e-7, "{name} over [-8192, 8192]: abs {abs:e} rel {rel:e}");
+            let (abs, rel) = errors(op, &hard, exact);
+            eprintln!("{name} next to multiples of pi/2: max absolute error {abs:e}, max relative error {rel:e}");
+            assert!(abs <= 1.2e-7 && rel <= 2e-7, "{name} next to k pi/2: abs {abs:e} rel {rel:e}");
+        }
+    }
+
+    /// Beyond the polynomial's range Rust's `sinf`/`cosf` take over: the result is the f32 that
+    /// f64 gives, to a unit in the last place.
+    #[test]
+    fn sin_cos_beyond_the_polynomial() {
+        let xs: Vec<f32> = linspace(8192.0, 1e7, 4099).into_iter().chain([3.0e38, -1.0e20, 65536.0]).collect();
+        for (op, exact) in [(Op::Sin, f64::sin as fn(f64) -> f64), (Op::Cos, f64::cos)] {
+            let (abs, _) = errors(op, &xs, exact);
+            assert!(abs <= 6e-8, "{abs:e}");
+        }
+    }
+
     #[test]
     fn special_values() {
         let specials = [0.0, -0.0, 1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40, -1.0, 100.0, -200.0];
         let mut g = Graph::new("specials");
         let x = f32_input(&mut g, "x", &[specials.len()]);
-        for (name, op) in [("exp", Op::Exp), ("log", Op::Log), ("tanh", Op::Tanh)] {
+        for op in [Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos, Op::Floor] {
+            let name = op.name();
             let y = push(&mut g, op, &[x]);
             g.add_output(name, y, OutputRole::Metric);
         }

@@ -76,6 +76,12 @@ fn zip(a: &Tensor, b: &Tensor, f: impl Fn(f64, f64) -> f64) -> Tensor {
     Tensor { shape: a.shape.clone(), data: a.data.iter().zip(&b.data).map(|(&x, &y)| f(x, y)).collect() }
 }
 
+fn zip3(c: &Tensor, a: &Tensor, b: &Tensor, f: impl Fn(f64, f64, f64) -> f64) -> Tensor {
+    assert!(c.shape == a.shape && a.shape == b.shape, "elementwise operands of different shapes");
+    let data = c.data.iter().zip(&a.data).zip(&b.data).map(|((&x, &y), &z)| f(x, y, z)).collect();
+    Tensor { shape: a.shape.clone(), data }
+}
+
 /// Reduces `x` over `axes` (removed from the shape) with `f`, starting from `init`.
 fn reduce(x: &Tensor, axes: &[usize], out: &[usize], init: f64, f: impl Fn(f64, f64) -> f64) -> Tensor {
     let out_strides = strides(out);
@@ -111,6 +117,9 @@ pub fn eval_op(op: &Op, args: &[&Tensor], out: &Type) -> Tensor {
             }
         }),
         Op::Tanh => map(args[0], f64::tanh),
+        Op::Floor => map(args[0], f64::floor),
+        Op::Cos => map(args[0], f64::cos),
+        Op::Sin => map(args[0], f64::sin),
         Op::Add => zip(args[0], args[1], |a, b| a + b),
         Op::Sub => zip(args[0], args[1], |a, b| a - b),
         Op::Mul => zip(args[0], args[1], |a, b| a * b),
@@ -119,6 +128,8 @@ pub fn eval_op(op: &Op, args: &[&Tensor], out: &Type) -> Tensor {
         Op::Max => zip(args[0], args[1], max_nan),
         Op::Gt => zip(args[0], args[1], |a, b| if a > b { 1.0 } else { 0.0 }),
         Op::Eq => zip(args[0], args[1], |a, b| if a == b { 1.0 } else { 0.0 }),
+        // A NaN mask is "not equal to zero", so it picks `a`.
+        Op::Select => zip3(args[0], args[1], args[2], |c, a, b| if c != 0.0 { a } else { b }),
         Op::Broadcast(to) => {
             let x = args[0];
             let offset = to.len() - x.shape.len();
@@ -231,6 +242,44 @@ mod tests {
         assert_eq!(run(Op::Pow, &[&b, &t(&[4], &[2.0, 0.5, 2.0, 0.5])]).data, [1.0, 0.0, 9.0, 2.0]);
         assert_eq!(run(Op::Sub, &[&a, &b]).data, [-3.0, 0.0, -1.5, 0.0]);
         assert!(run(Op::Max, &[&t(&[1], &[f64::NAN]), &t(&[1], &[1.0])]).data[0].is_nan());
+    }
+
+    #[test]
+    fn floor_cos_sin() {
+        let x = t(&[6], &[-1.5, -0.0, 0.25, 2.0, 2.999, -3.0]);
+        let floor = run(Op::Floor, &[&x]).data;
+        assert_eq!(floor, [-2.0, -0.0, 0.0, 2.0, 2.0, -3.0]);
+        assert!(floor[1].is_sign_negative(), "floor(-0) is -0");
+        let pi = std::f64::consts::PI;
+        let angles = t(&[4], &[0.0, pi / 2.0, pi, -pi / 6.0]);
+        let (cos, sin) = (run(Op::Cos, &[&angles]).data, run(Op::Sin, &[&angles]).data);
+        let (want_cos, want_sin) = ([1.0, 0.0, -1.0, 3f64.sqrt() / 2.0], [0.0, 1.0, 0.0, -0.5]);
+        for i in 0..4 {
+            assert!((cos[i] - want_cos[i]).abs() < 1e-15 && (sin[i] - want_sin[i]).abs() < 1e-15, "{i}");
+        }
+        let specials = t(&[3], &[f64::NAN, f64::INFINITY, f64::NEG_INFINITY]);
+        assert!(run(Op::Floor, &[&specials]).data[0].is_nan());
+        assert_eq!(run(Op::Floor, &[&specials]).data[1..], [f64::INFINITY, f64::NEG_INFINITY]);
+        assert!(run(Op::Sin, &[&specials]).data.iter().all(|v| v.is_nan()));
+        assert!(run(Op::Cos, &[&specials]).data.iter().all(|v| v.is_nan()));
+    }
+
+    #[test]
+    fn select_picks_without_blending() {
+        let nan = f64::NAN;
+        let inf = f64::INFINITY;
+        // Masks: 1, 0, -0, any nonzero, NaN (nonzero, so true).
+        let c = t(&[5], &[1.0, 0.0, -0.0, -2.5, nan]);
+        let a = t(&[5], &[1.0, nan, inf, 4.0, 5.0]);
+        let b = t(&[5], &[-inf, 2.0, 3.0, nan, -5.0]);
+        assert_eq!(run(Op::Select, &[&c, &a, &b]).data, [1.0, 2.0, 3.0, 4.0, 5.0]);
+        // The mask and both operands are f32 of one shape.
+        let tys = [Type::f32(vec![5]), Type::f32(vec![5]), Type::f32(vec![1])];
+        let refs: Vec<&Type> = tys.iter().collect();
+        assert!(Op::Select.infer(&refs).is_err());
+        let mixed = [Type::new(DType::I32, vec![5]), Type::f32(vec![5]), Type::f32(vec![5])];
+        let refs: Vec<&Type> = mixed.iter().collect();
+        assert!(Op::Select.infer(&refs).is_err(), "the mask is f32");
     }
 
     #[test]

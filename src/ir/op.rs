@@ -29,6 +29,12 @@ pub enum Op {
     Sign,
     /// hyperbolic tangent
     Tanh,
+    /// largest integer not above `x` (its gradient is zero)
+    Floor,
+    /// cosine (radians)
+    Cos,
+    /// sine (radians)
+    Sin,
     /// `a + b` (operands of equal shape; broadcasting is explicit)
     Add,
     /// `a - b`
@@ -45,6 +51,11 @@ pub enum Op {
     Gt,
     /// `a == b` as 1.0 or 0.0 (no gradient); operands f32 or i32
     Eq,
+    /// `select(c, a, b)`: per element `a` where the f32 mask `c` is nonzero (NaN counts as
+    /// nonzero, as `c != 0` says), else `b`. The unpicked operand is not read into the result at
+    /// all, so a NaN or infinity there cannot leak (unlike `c*a + (1-c)*b`). Three operands of
+    /// one shape; the mask gets no gradient.
+    Select,
     /// Numpy broadcast of the operand to this shape (dims aligned on the right; size 1 or equal).
     Broadcast(Shape),
     /// Same elements, new shape.
@@ -138,6 +149,9 @@ impl Op {
             Op::Abs => "abs",
             Op::Sign => "sign",
             Op::Tanh => "tanh",
+            Op::Floor => "floor",
+            Op::Cos => "cos",
+            Op::Sin => "sin",
             Op::Add => "add",
             Op::Sub => "sub",
             Op::Mul => "mul",
@@ -146,6 +160,7 @@ impl Op {
             Op::Max => "max",
             Op::Gt => "gt",
             Op::Eq => "eq",
+            Op::Select => "select",
             Op::Broadcast(_) => "broadcast",
             Op::Reshape(_) => "reshape",
             Op::Sum(_) => "sum",
@@ -161,8 +176,10 @@ impl Op {
         match self {
             Op::Input(_) | Op::Const(_) => 0,
             Op::Neg | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh => 1,
+            Op::Floor | Op::Cos | Op::Sin => 1,
             Op::Broadcast(_) | Op::Reshape(_) | Op::Sum(_) | Op::MaxReduce(_) | Op::OneHot(_) | Op::Argmax(_) => 1,
             Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Max | Op::Gt | Op::Eq | Op::MatMul { .. } => 2,
+            Op::Select => 3,
         }
     }
 
@@ -170,7 +187,8 @@ impl Op {
     pub fn is_elementwise(&self) -> bool {
         match self {
             Op::Neg | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh => true,
-            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Max | Op::Gt | Op::Eq => true,
+            Op::Floor | Op::Cos | Op::Sin => true,
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Max | Op::Gt | Op::Eq | Op::Select => true,
             Op::Input(_) | Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Sum(_) | Op::MaxReduce(_) => false,
             Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => false,
         }
@@ -224,7 +242,7 @@ impl Op {
         match self {
             Op::Input(_) => Err(ShapeError::Mismatch("inputs are typed by their declaration".into())),
             Op::Const(_) => Ok(Type::scalar(DType::F32)),
-            Op::Neg | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh => {
+            Op::Neg | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh | Op::Floor | Op::Cos | Op::Sin => {
                 f32_only(args[0])?;
                 Ok(args[0].clone())
             }
@@ -243,6 +261,21 @@ impl Op {
                 }
                 same(args[0], args[1])?;
                 Ok(Type::new(DType::F32, args[0].shape.clone()))
+            }
+            Op::Select => {
+                for t in args {
+                    f32_only(t)?;
+                }
+                if args[0].shape == args[1].shape && args[1].shape == args[2].shape {
+                    Ok(args[1].clone())
+                } else {
+                    Err(ShapeError::Mismatch(format!(
+                        "`select` needs a mask and two operands of one shape, found {}, {} and {}",
+                        fmt_shape(&args[0].shape),
+                        fmt_shape(&args[1].shape),
+                        fmt_shape(&args[2].shape)
+                    )))
+                }
             }
             Op::Broadcast(to) => {
                 if broadcasts_to(&args[0].shape, to) {

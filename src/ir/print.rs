@@ -84,7 +84,8 @@ fn attrs(op: &Op) -> String {
         Op::Input(_) | Op::Const(_) | Op::Neg | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh => {
             String::new()
         }
-        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Max | Op::Gt | Op::Eq => String::new(),
+        Op::Floor | Op::Cos | Op::Sin => String::new(),
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Max | Op::Gt | Op::Eq | Op::Select => String::new(),
     }
 }
 

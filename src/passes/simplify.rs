@@ -8,9 +8,13 @@
 //! `bcast(bcast x)` and `reshape(reshape x)` collapse; a broadcast or reshape to the operand's
 //! own shape, and a sum or max over no axes, is the operand; `x*1`, `1*x`, `x+0`, `0+x`, `x-0`,
 //! `x/1`, `--x` and `x^1` are `x`; `x*0` and `0*x` are `0`; `x^0` is `1`; `x^2` is `x*x`;
-//! `x^0.5` is `sqrt x`; `x^-1` is `1/x`; `x-(-y)` is `x+y`; `x+(-y)` and `(-y)+x` are `x-y`.
+//! `x^0.5` is `sqrt x`; `x^-1` is `1/x`; `x-(-y)` is `x+y`; `x+(-y)` and `(-y)+x` are `x-y`;
+//! `select(k, x, y)` with a constant mask `k` is `x` when `k != 0` (NaN included) and `y`
+//! otherwise; `select(c, x, x)` is `x`, as is `select(c, x, y)` when `x` and `y` are the same
+//! constant (bit for bit).
 //! These hold for real numbers; IEEE corner cases are not kept: `0*x` is `0` even when `x` is
-//! an infinity or NaN, the sign of a zero may change, and `(-inf)^0.5` becomes `NaN`.
+//! an infinity or NaN, the sign of a zero may change, and `(-inf)^0.5` becomes `NaN`. The
+//! select rules are exact even there.
 
 use crate::ir::interp::{eval_op, Tensor};
 use crate::ir::{DType, Graph, NodeId, Op, Type};
@@ -99,10 +103,12 @@ impl Simplifier {
         }
         let a = args.first().copied();
         let b = args.get(1).copied();
+        let c = args.get(2).copied();
         let ka = a.and_then(|a| self.konst(a));
         let kb = b.and_then(|b| self.konst(b));
+        let kc = c.and_then(|c| self.konst(c));
         // An op with fewer operands has `NodeId(0)` in their place, which its arm never reads.
-        let (a, b) = (a.unwrap_or(NodeId(0)), b.unwrap_or(NodeId(0)));
+        let (a, b, c) = (a.unwrap_or(NodeId(0)), b.unwrap_or(NodeId(0)), c.unwrap_or(NodeId(0)));
         match op {
             Op::Broadcast(_) | Op::Reshape(_) if &self.out.ty(a).shape == shape => Some(a),
             Op::Broadcast(to) => {
@@ -155,7 +161,15 @@ impl Simplifier {
                 }
                 _ => None,
             },
+            // select(mask, b, c)
+            Op::Select => match (ka, kb, kc) {
+                (Some(k), _, _) => Some(if k != 0.0 { b } else { c }),
+                _ if b == c => Some(b),
+                (_, Some(x), Some(y)) if x.to_bits() == y.to_bits() => Some(b),
+                _ => None,
+            },
             Op::Input(_) | Op::Const(_) | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh => None,
+            Op::Floor | Op::Cos | Op::Sin => None,
             Op::Max | Op::Gt | Op::Eq | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => None,
         }
     }

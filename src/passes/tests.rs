@@ -54,6 +54,21 @@ fn algebra() -> Graph {
     outs.push(("exp_0", op(&mut g, Op::Exp, &[z])));
     let one_s = g.constant(1.0);
     outs.push(("two_gt_one", op(&mut g, Op::Gt, &[two, one_s])));
+    // Floor, cos and sin of constants fold too.
+    let two_half = g.constant(2.5);
+    outs.push(("floor_2_5", op(&mut g, Op::Floor, &[two_half])));
+    outs.push(("cos_0", op(&mut g, Op::Cos, &[z])));
+    // select with a constant mask picks an operand (-0 is false); with one operand (or one
+    // constant) twice it is that operand; with a data mask it stays.
+    let negz = splat(&mut g, -0.0, &s);
+    outs.push(("select_1", op(&mut g, Op::Select, &[one, x, y])));
+    outs.push(("select_0", op(&mut g, Op::Select, &[zero, x, y])));
+    outs.push(("select_neg_0", op(&mut g, Op::Select, &[negz, x, y])));
+    outs.push(("select_x_x", op(&mut g, Op::Select, &[y, x, x])));
+    let twob2 = splat(&mut g, 2.0, &s);
+    let twob3 = splat(&mut g, 2.0, &s);
+    outs.push(("select_k_k", op(&mut g, Op::Select, &[y, twob2, twob3])));
+    outs.push(("select_kept", op(&mut g, Op::Select, &[y, x, ny])));
     // Shape ops: bcast(bcast), bcast to own shape, reshape to own shape, reshape(reshape),
     // reshape of a constant, sum over no axes.
     let row = op(&mut g, Op::Sum(vec![0]), &[x]);

@@ -8,96 +8,10 @@
 //! vector of length `n` and `1` for a scalar, so `he_normal` on a bias means something.
 
 use super::rng::Rng;
-use crate::diag::{Diag, Span};
+pub use crate::sema::Init;
 
 /// The gain PyTorch's `calculate_gain("relu")` returns: the usual He (Kaiming) gain.
 pub const RELU_GAIN: f64 = std::f64::consts::SQRT_2;
-
-/// How to fill a parameter tensor.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Init {
-    /// All zeros.
-    Zeros,
-    /// Every element equal to the value.
-    Constant(f64),
-    /// Independent normal samples.
-    Normal {
-        /// Mean.
-        mean: f64,
-        /// Standard deviation.
-        std: f64,
-    },
-    /// Independent uniform samples from `[lo, hi)`.
-    Uniform {
-        /// Lower bound.
-        lo: f64,
-        /// Upper bound.
-        hi: f64,
-    },
-    /// Glorot normal: `std = gain · sqrt(2 / (fan_in + fan_out))`.
-    XavierNormal {
-        /// Scale factor; 1 for linear/sigmoid layers, 5/3 for tanh.
-        gain: f64,
-    },
-    /// Glorot uniform: `bound = gain · sqrt(6 / (fan_in + fan_out))`.
-    XavierUniform {
-        /// Scale factor; 1 for linear/sigmoid layers, 5/3 for tanh.
-        gain: f64,
-    },
-    /// Kaiming normal, mode `fan_in`: `std = gain / sqrt(fan_in)`.
-    HeNormal {
-        /// Scale factor; [`RELU_GAIN`] (√2) for ReLU layers.
-        gain: f64,
-    },
-    /// Kaiming uniform, mode `fan_in`: `bound = gain · sqrt(3 / fan_in)`.
-    ///
-    /// `gain = sqrt(1/3)` gives `bound = 1/sqrt(fan_in)`, PyTorch's default for `nn.Linear`.
-    HeUniform {
-        /// Scale factor; [`RELU_GAIN`] (√2) for ReLU layers.
-        gain: f64,
-    },
-}
-
-impl Init {
-    /// Checks the arguments a user wrote (`normal(std: -1)` is an error); `span` is the initializer expression.
-    pub fn check(&self, span: Span) -> Result<(), Diag> {
-        let bad = |msg: String, help: &str| {
-            Err(Diag::new("gradc::init::invalid", msg).at(span, "in this initializer").help(help))
-        };
-        let non_negative = |name: &str, what: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                bad(format!("{name}: `{what}` must be a finite number ≥ 0, got {v}"), "use a small positive value")
-            }
-        };
-        match *self {
-            Init::Zeros => Ok(()),
-            Init::Constant(v) if v.is_finite() => Ok(()),
-            Init::Constant(v) => bad(format!("constant initializer must be finite, got {v}"), "use a finite value"),
-            Init::Normal { mean, std } => {
-                if !mean.is_finite() {
-                    return bad(format!("normal: `mean` must be finite, got {mean}"), "use a finite mean such as 0");
-                }
-                non_negative("normal", "std", std)
-            }
-            Init::Uniform { lo, hi } => {
-                if lo.is_finite() && hi.is_finite() && lo <= hi {
-                    Ok(())
-                } else {
-                    bad(
-                        format!("uniform: bounds must be finite with lo ≤ hi, got lo = {lo}, hi = {hi}"),
-                        "write the smaller bound first, e.g. `uniform(lo: -0.1, hi: 0.1)`",
-                    )
-                }
-            }
-            Init::XavierNormal { gain } => non_negative("xavier_normal", "gain", gain),
-            Init::XavierUniform { gain } => non_negative("xavier_uniform", "gain", gain),
-            Init::HeNormal { gain } => non_negative("he_normal", "gain", gain),
-            Init::HeUniform { gain } => non_negative("he_uniform", "gain", gain),
-        }
-    }
-}
 
 /// `(fan_in, fan_out)` of a tensor of this shape under our layouts (see the module docs).
 pub fn fans(shape: &[usize]) -> (usize, usize) {
@@ -146,7 +60,6 @@ pub fn fill(init: &Init, shape: &[usize], rng: &mut Rng) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::FileId;
 
     fn stats(xs: &[f32]) -> (f64, f64, f64, f64) {
         let n = xs.len() as f64;
@@ -246,26 +159,4 @@ mod tests {
 
     // Computed independently by a Python transcription of the RNG and the Xavier formula.
     const GOLDEN_XAVIER: [f32; 6] = [-1.0221845, 0.80374765, 1.0931776, -0.49514624, -1.0074613, -0.986738];
-
-    #[test]
-    fn check_rejects_bad_arguments() {
-        let span = Span::new(FileId(0), 3, 9);
-        for bad in [
-            Init::Normal { mean: 0.0, std: -1.0 },
-            Init::Normal { mean: f64::NAN, std: 1.0 },
-            Init::Uniform { lo: 1.0, hi: -1.0 },
-            Init::Constant(f64::INFINITY),
-            Init::HeNormal { gain: f64::NAN },
-            Init::XavierUniform { gain: -2.0 },
-        ] {
-            let d = bad.check(span).expect_err("should be rejected");
-            assert_eq!(d.code, "gradc::init::invalid");
-            assert_eq!(d.label.as_ref().map(|l| l.0), Some(span));
-            assert!(d.help.is_some());
-        }
-        let d = Init::Normal { mean: 0.0, std: -1.0 }.check(span).unwrap_err();
-        assert_eq!(d.message, "normal: `std` must be a finite number ≥ 0, got -1");
-        assert!(Init::Uniform { lo: -1.0, hi: 1.0 }.check(span).is_ok());
-        assert!(Init::HeUniform { gain: 0.0 }.check(span).is_ok());
-    }
 }

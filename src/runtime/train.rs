@@ -13,7 +13,7 @@ use crate::codegen::{CompileOptions, Executable};
 use crate::diag::Diag;
 use crate::driver::{self, Compiled};
 use crate::ir::{Graph, InputRole, OutputRole};
-use crate::sema::{Converge, EarlyStop, InitSpec, Plateau};
+use crate::sema::{Converge, EarlyStop, Plateau};
 
 /// Overrides from the command line.
 #[derive(Debug, Clone, Default)]
@@ -559,25 +559,8 @@ fn run_eval(
 /// optimizer state variable, by name.
 pub fn initial_values(c: &Compiled, seed: u64) -> Vec<(String, Vec<f32>)> {
     let rng = Rng::new(seed);
-    let params = c
-        .lowered
-        .params
-        .iter()
-        .map(|p| (p.name.clone(), init::fill(&to_init(&p.init), &p.shape, &mut rng.fork(&p.name))));
+    let params =
+        c.lowered.params.iter().map(|p| (p.name.clone(), init::fill(&p.init, &p.shape, &mut rng.fork(&p.name))));
     let states = c.lowered.states.iter().map(|s| (s.name.clone(), vec![s.init; s.shape.iter().product()]));
     params.chain(states).collect()
-}
-
-/// The runtime's initializer for what the source asked for.
-fn to_init(spec: &InitSpec) -> init::Init {
-    match *spec {
-        InitSpec::Zeros => init::Init::Zeros,
-        InitSpec::Constant(c) => init::Init::Constant(c),
-        InitSpec::Normal { mean, std } => init::Init::Normal { mean, std },
-        InitSpec::Uniform { lo, hi } => init::Init::Uniform { lo, hi },
-        InitSpec::XavierNormal(gain) => init::Init::XavierNormal { gain },
-        InitSpec::XavierUniform(gain) => init::Init::XavierUniform { gain },
-        InitSpec::HeNormal(gain) => init::Init::HeNormal { gain },
-        InitSpec::HeUniform(gain) => init::Init::HeUniform { gain },
-    }
 }

@@ -17,6 +17,10 @@ pub const NAMES: &[&str] = &[
     "argmax",
     "reshape",
     "where",
+    "floor",
+    "cos",
+    "sin",
+    "pi",
     "clip",
     "zeros",
     "ones",
@@ -37,7 +41,7 @@ pub const NAMES: &[&str] = &[
 pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
     const X: &[(&str, Option<f64>)] = &[("x", None)];
     Some(match name {
-        "exp" | "log" | "sqrt" | "abs" | "sign" | "tanh" => X,
+        "exp" | "log" | "sqrt" | "abs" | "sign" | "tanh" | "floor" | "cos" | "sin" => X,
         // axis and keepdims default to "all axes" and false; NaN marks "not given".
         "sum" | "mean" | "max" => &[("x", None), ("axis", Some(f64::NAN)), ("keepdims", Some(0.0))],
         "maximum" | "minimum" => &[("a", None), ("b", None)],

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use super::builtins;
 use super::scope::Module;
-use super::train::{check_hyper, unknown_argument, Partial};
-use super::{expected, DataShape, InitSpec, LabelShape, Lowered, ParamInfo, StateInfo};
+use super::train::{check_hyper, unknown_argument, Partial, Sched};
+use super::{expected, DataShape, Init, LabelShape, Lowered, ParamInfo, StateInfo};
 use crate::diag::{Diag, FileId, Span};
 use crate::ir::op::{broadcast_shapes, checked_numel, fmt_shape};
 use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, Type};
@@ -25,7 +25,7 @@ enum Val {
     /// A compile-time boolean.
     Bool(bool),
     /// A parameter initializer.
-    Init(InitSpec),
+    Init(Init),
     /// A list of compile-time values.
     List(Vec<Val>),
     /// A string.
@@ -154,28 +154,22 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
     let hyper = e.hyper_env(opt)?;
     let lr = match (hyper.vars.get("lr"), &m.schedule) {
         (Some(Val::Num(base)), Some(s)) => {
-            e.frames.push(e.frame(s.span, &s.decl.name.name, true));
-            let mut env = e.hyper_env(s)?;
-            env.vars.insert("base".into(), Val::Num(*base));
             // `step` counts updates made, or epochs completed with `schedule_by = epoch`.
             let step = if m.train.schedule_by_epoch {
                 e.g.add_input("epoch", Type::scalar(DType::F32), InputRole::Step)
             } else {
                 let one = e.g.constant(1.0);
-                e.push(Op::Sub, vec![t, one], s.span)?
+                e.push(Op::Sub, vec![t, one], opt.span)?
             };
-            env.vars.insert("step".into(), Val::Tensor(step));
-            let v = e.block(&s.decl.body, &mut env)?;
-            e.frames.pop();
-            Some(e.scalar(v.ok_or_else(|| no_result(&s.decl))?, s.span, "a schedule")?)
+            Some(e.schedule(s, *base, step)?)
         }
         (Some(Val::Num(base)), None) => Some(e.g.constant(*base)),
-        (_, Some(s)) => {
+        (_, Some(_)) => {
             return Err(Diag::new(
                 "gradc::train::schedule",
                 format!("`{}` has no `lr` for a schedule to drive", opt.decl.name.name),
             )
-            .at(s.span, "schedule given here")
+            .at(opt.span, "this optimizer has no `lr`")
             .help("remove the schedule, or give the optimizer an `lr` parameter"))
         }
         _ => None,
@@ -190,8 +184,41 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
     };
 
     let mut states = Vec::new();
+    for group in &m.train.param_groups {
+        if !params.iter().any(|p| group.matches(&p.name)) {
+            let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+            return Err(Diag::new(
+                "gradc::train::group",
+                format!("the pattern \"{}\" matches no parameter", group.pattern),
+            )
+            .at(group.span, "matches nothing")
+            .help(format!("the parameters are {}", names.join(", "))));
+        }
+    }
     for (p, &(pn, gn)) in params.iter().zip(&p_nodes) {
         let mut env = Env { vars: hyper.vars.clone(), file: hyper.file };
+        let mut lr = lr;
+        for group in m.train.param_groups.iter().filter(|g| g.matches(&p.name)) {
+            for (key, value) in &group.set {
+                match key.as_str() {
+                    "lr_mult" => {
+                        if let Some(l) = lr {
+                            let mult = e.g.constant(*value);
+                            lr = Some(e.push(Op::Mul, vec![l, mult], group.span)?);
+                        }
+                    }
+                    "decay_mult" => {
+                        if let Some(Val::Num(wd)) = env.vars.get("weight_decay") {
+                            let wd = wd * value;
+                            env.vars.insert("weight_decay".into(), Val::Num(wd));
+                        }
+                    }
+                    _ => {
+                        env.vars.insert(key.clone(), Val::Num(*value));
+                    }
+                }
+            }
+        }
         if let Some(lr) = lr {
             env.vars.insert("lr".into(), Val::Tensor(lr));
         }
@@ -418,6 +445,42 @@ impl<'m> Elab<'m> {
         self.push(op, vec![a, b], span)
     }
 
+    /// The learning rate a schedule gives at `step` for base rate `base`, a scalar node.
+    fn schedule(&mut self, s: &Sched, base: f64, step: NodeId) -> Result<NodeId, Diag> {
+        match s {
+            Sched::One(p) => {
+                self.frames.push(self.frame(p.span, &p.decl.name.name, true));
+                let mut env = self.hyper_env(p)?;
+                env.vars.insert("base".into(), Val::Num(base));
+                env.vars.insert("step".into(), Val::Tensor(step));
+                let v = self.block(&p.decl.body, &mut env)?;
+                let v = v.ok_or_else(|| self.locate(no_result(&p.decl)))?;
+                let node = self.scalar(v, p.span, "a schedule")?;
+                self.frames.pop();
+                Ok(node)
+            }
+            Sched::Then { first, at, next } => {
+                let a = self.schedule(first, base, step)?;
+                let at_node = self.g.constant(*at);
+                let span = self.frames.last().map_or(Span::new(self.m.user, 0, 0), |f| f.call);
+                let shifted = self.push(Op::Sub, vec![step, at_node], span)?;
+                let b = self.schedule(next, base, shifted)?;
+                let before = self.push(Op::Gt, vec![at_node, step], span)?;
+                let picked =
+                    self.select(&[(Val::Tensor(before), span), (Val::Tensor(a), span), (Val::Tensor(b), span)], span)?;
+                self.tensor(picked, span)
+            }
+            Sched::Product(a, b) => {
+                let span = self.frames.last().map_or(Span::new(self.m.user, 0, 0), |f| f.call);
+                let x = self.schedule(a, base, step)?;
+                let y = self.schedule(b, base, step)?;
+                let xy = self.push(Op::Mul, vec![x, y], span)?;
+                let base = self.g.constant(base);
+                self.push(Op::Div, vec![xy, base], span)
+            }
+        }
+    }
+
     /// The prefix for parameters declared in the innermost frame, claiming an instance name.
     fn prefix(&mut self, depth: usize) -> String {
         if let Some(p) = &self.frames[depth].prefix {
@@ -502,10 +565,10 @@ impl<'m> Elab<'m> {
             n => format!("{}{}", self.prefix(n - 1), decl.name.name),
         };
         let init = match &decl.init {
-            None => InitSpec::Zeros,
+            None => Init::Zeros,
             Some(expr) => match self.expr(expr, env)? {
                 Val::Init(i) => i,
-                Val::Num(c) => InitSpec::Constant(c),
+                Val::Num(c) => Init::Constant(c),
                 other => {
                     return Err(self.locate(expected(
                         "an initializer such as `normal(std: 0.1)`",
@@ -542,6 +605,9 @@ impl<'m> Elab<'m> {
         let mut env = Env { vars: HashMap::new(), file: p.decl.name.span.file };
         for (name, value, _) in &p.args {
             env.vars.insert(name.clone(), Val::Num(*value));
+        }
+        for (name, values) in &p.lists {
+            env.vars.insert(name.clone(), Val::List(values.iter().map(|&v| Val::Num(v)).collect()));
         }
         for f in &p.decl.params {
             if env.vars.contains_key(&f.name.name) {
@@ -823,6 +889,9 @@ impl<'m> Elab<'m> {
                 return Ok(Val::Tensor(n));
             }
         }
+        if id.name == "pi" {
+            return Ok(Val::Num(std::f64::consts::PI));
+        }
         if builtins::is_initializer(&id.name) {
             return self.call(id, vec![], id.span, env);
         }
@@ -856,6 +925,19 @@ impl<'m> Elab<'m> {
     }
 
     fn binary(&mut self, op: BinOp, a: Val, b: Val, span: Span) -> Result<Val, Diag> {
+        // Arithmetic with a compile-time list applies to each element: `step >= milestones`.
+        match (a, b) {
+            (Val::List(xs), b) => {
+                Ok(Val::List(xs.into_iter().map(|x| self.binary(op, x, b.clone(), span)).collect::<Result<_, _>>()?))
+            }
+            (a, Val::List(ys)) => {
+                Ok(Val::List(ys.into_iter().map(|y| self.binary(op, a.clone(), y, span)).collect::<Result<_, _>>()?))
+            }
+            (a, b) => self.scalar_binary(op, a, b, span),
+        }
+    }
+
+    fn scalar_binary(&mut self, op: BinOp, a: Val, b: Val, span: Span) -> Result<Val, Diag> {
         if let (Val::Num(x), Val::Num(y)) = (&a, &b) {
             let (x, y) = (*x, *y);
             return Ok(match op {
@@ -1026,6 +1108,9 @@ impl<'m> Elab<'m> {
             "abs" => Some(unary(Op::Abs, f64::abs)),
             "sign" => Some(unary(Op::Sign, |x| if x == 0.0 { 0.0 } else { x.signum() })),
             "tanh" => Some(unary(Op::Tanh, f64::tanh)),
+            "floor" => Some(unary(Op::Floor, f64::floor)),
+            "cos" => Some(unary(Op::Cos, f64::cos)),
+            "sin" => Some(unary(Op::Sin, f64::sin)),
             _ => None,
         };
         if let Some((op, f)) = elementwise {
@@ -1041,6 +1126,9 @@ impl<'m> Elab<'m> {
             "sum" | "mean" | "max" => {
                 if let Val::Num(x) = a[0].0 {
                     return Ok(Val::Num(x));
+                }
+                if let Val::List(items) = &a[0].0 {
+                    return self.fold_list(name, items.clone(), span);
                 }
                 let x = self.tensor(a[0].0.clone(), a[0].1)?;
                 let shape = self.g.ty(x).shape.clone();
@@ -1118,12 +1206,32 @@ impl<'m> Elab<'m> {
                 }
                 Ok(Val::Tensor(self.push(Op::Reshape(shape), vec![x], span)?))
             }
-            _ => self.initializer(name, &a),
+            _ => self.initializer(name, &a, span),
         }
     }
 
-    /// `where(cond, a, b)`: a compile-time condition picks a branch; a tensor condition (1.0 or
-    /// 0.0 per element) blends `cond * a + (1 - cond) * b`, so both branches must be finite.
+    /// `sum`, `mean` or `max` of a compile-time list's elements (numbers or scalars).
+    fn fold_list(&mut self, name: &str, items: Vec<Val>, span: Span) -> Result<Val, Diag> {
+        let n = items.len();
+        let mut iter = items.into_iter();
+        let Some(mut acc) = iter.next() else {
+            return Err(self.locate(expected("a non-empty list", span, "an empty list")));
+        };
+        for item in iter {
+            acc = if name == "max" {
+                self.builtin("maximum", vec![(acc, span), (item, span)], span)?
+            } else {
+                self.binary(BinOp::Add, acc, item, span)?
+            };
+        }
+        if name == "mean" {
+            acc = self.binary(BinOp::Div, acc, Val::Num(n as f64), span)?;
+        }
+        Ok(acc)
+    }
+
+    /// `where(cond, a, b)`: a compile-time condition picks a branch; a tensor condition (nonzero
+    /// per element) selects elementwise, broadcasting the three operands together.
     fn select(&mut self, a: &[(Val, Span)], span: Span) -> Result<Val, Diag> {
         match &a[0].0 {
             Val::Bool(c) => return Ok(if *c { a[1].0.clone() } else { a[2].0.clone() }),
@@ -1133,55 +1241,50 @@ impl<'m> Elab<'m> {
         let c = self.tensor(a[0].0.clone(), a[0].1)?;
         let x = self.tensor(a[1].0.clone(), a[1].1)?;
         let y = self.tensor(a[2].0.clone(), a[2].1)?;
-        let picked = self.broadcast_op(Op::Mul, c, x, span)?;
-        let one = self.g.constant(1.0);
-        let rest = self.broadcast_op(Op::Sub, one, c, span)?;
-        let other = self.broadcast_op(Op::Mul, rest, y, span)?;
-        Ok(Val::Tensor(self.broadcast_op(Op::Add, picked, other, span)?))
+        let shapes = [&self.g.ty(c).shape, &self.g.ty(x).shape, &self.g.ty(y).shape];
+        let shape = broadcast_shapes(shapes[0], shapes[1]).and_then(|s| broadcast_shapes(&s, shapes[2]));
+        let Some(shape) = shape else {
+            let msg = format!(
+                "cannot broadcast {}, {} and {} together",
+                fmt_shape(shapes[0]),
+                fmt_shape(shapes[1]),
+                fmt_shape(shapes[2])
+            );
+            return Err(self.locate(
+                Diag::new("gradc::shape::broadcast", msg.clone())
+                    .at(span, msg)
+                    .help("shapes align on the right; each dimension must be equal or 1"),
+            ));
+        };
+        let c = self.as_shape(Val::Tensor(c), &shape, span)?;
+        let x = self.as_shape(Val::Tensor(x), &shape, span)?;
+        let y = self.as_shape(Val::Tensor(y), &shape, span)?;
+        Ok(Val::Tensor(self.push(Op::Select, vec![c, x, y], span)?))
     }
 
-    fn initializer(&self, name: &str, a: &[(Val, Span)]) -> Result<Val, Diag> {
+    fn initializer(&self, name: &str, a: &[(Val, Span)], span: Span) -> Result<Val, Diag> {
         let n = |i: usize| self.num(&a[i], "a number");
         let init = match name {
-            "zeros" => InitSpec::Zeros,
-            "ones" => InitSpec::Constant(1.0),
-            "constant" => InitSpec::Constant(n(0)?),
-            "normal" => {
-                let std = n(1)?;
-                if std < 0.0 {
-                    return Err(self.locate(
-                        Diag::new("gradc::hyper::range", "a standard deviation cannot be negative")
-                            .at(a[1].1, "negative")
-                            .help("use std ≥ 0"),
-                    ));
-                }
-                InitSpec::Normal { mean: n(0)?, std }
-            }
-            "uniform" => {
-                let (lo, hi) = (n(0)?, n(1)?);
-                if lo > hi {
-                    return Err(self.locate(
-                        Diag::new("gradc::hyper::range", format!("uniform range [{lo}, {hi}) is empty"))
-                            .at(a[0].1, "lo above hi")
-                            .help("use lo ≤ hi"),
-                    ));
-                }
-                InitSpec::Uniform { lo, hi }
-            }
-            "xavier_normal" | "glorot_normal" => InitSpec::XavierNormal(n(0)?),
-            "xavier_uniform" | "glorot_uniform" => InitSpec::XavierUniform(n(0)?),
-            "he_normal" | "kaiming_normal" => InitSpec::HeNormal(n(0)?),
-            "he_uniform" | "kaiming_uniform" => InitSpec::HeUniform(n(0)?),
+            "zeros" => Init::Zeros,
+            "ones" => Init::Constant(1.0),
+            "constant" => Init::Constant(n(0)?),
+            "normal" => Init::Normal { mean: n(0)?, std: n(1)? },
+            "uniform" => Init::Uniform { lo: n(0)?, hi: n(1)? },
+            "xavier_normal" | "glorot_normal" => Init::XavierNormal { gain: n(0)? },
+            "xavier_uniform" | "glorot_uniform" => Init::XavierUniform { gain: n(0)? },
+            "he_normal" | "kaiming_normal" => Init::HeNormal { gain: n(0)? },
+            "he_uniform" | "kaiming_uniform" => Init::HeUniform { gain: n(0)? },
             _ => unreachable!("builtins::formals lists only names handled here"),
         };
+        init.check(span).map_err(|d| self.locate(d))?;
         Ok(Val::Init(init))
     }
 }
 
 fn then_unsupported(span: Span) -> Diag {
-    Diag::new("gradc::schedule::then", "`then` composes schedules, which this version does not support yet")
-        .at(span, "not supported")
-        .help("use a single schedule")
+    Diag::new("gradc::schedule::then", "`then` composes schedules, and only in a train block's `schedule`")
+        .at(span, "not a schedule composition")
+        .help("write e.g. `schedule = warmup(steps: 100) then cosine(total: 900)` in the train block")
 }
 
 fn type_text(dtype: ast::DTypeName, dims: &[ast::Dim]) -> String {

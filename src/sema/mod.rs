@@ -18,35 +18,90 @@ use crate::syntax::ast;
 
 pub use scope::Module;
 
-/// How a parameter's initial value is drawn, as the source wrote it.
+/// How a parameter's initial value is drawn (`torch.nn.init`'s formulas; filled by `runtime::init`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum InitSpec {
+pub enum Init {
     /// All zeros.
     Zeros,
-    /// Every element this value.
+    /// Every element equal to the value.
     Constant(f64),
-    /// Normal with this mean and standard deviation.
+    /// Independent normal samples.
     Normal {
         /// Mean.
         mean: f64,
         /// Standard deviation.
         std: f64,
     },
-    /// Uniform on [lo, hi).
+    /// Independent uniform samples from `[lo, hi)`.
     Uniform {
         /// Lower bound.
         lo: f64,
         /// Upper bound.
         hi: f64,
     },
-    /// Glorot/Xavier normal with this gain.
-    XavierNormal(f64),
-    /// Glorot/Xavier uniform with this gain.
-    XavierUniform(f64),
-    /// He/Kaiming normal (fan-in) with this gain.
-    HeNormal(f64),
-    /// He/Kaiming uniform (fan-in) with this gain.
-    HeUniform(f64),
+    /// Glorot normal: `std = gain · sqrt(2 / (fan_in + fan_out))`.
+    XavierNormal {
+        /// Scale factor; 1 for linear/sigmoid layers, 5/3 for tanh.
+        gain: f64,
+    },
+    /// Glorot uniform: `bound = gain · sqrt(6 / (fan_in + fan_out))`.
+    XavierUniform {
+        /// Scale factor; 1 for linear/sigmoid layers, 5/3 for tanh.
+        gain: f64,
+    },
+    /// Kaiming normal, mode `fan_in`: `std = gain / sqrt(fan_in)`.
+    HeNormal {
+        /// Scale factor; √2 for ReLU layers.
+        gain: f64,
+    },
+    /// Kaiming uniform, mode `fan_in`: `bound = gain · sqrt(3 / fan_in)`.
+    ///
+    /// `gain = sqrt(1/3)` gives `bound = 1/sqrt(fan_in)`, PyTorch's default for `nn.Linear`.
+    HeUniform {
+        /// Scale factor; √2 for ReLU layers.
+        gain: f64,
+    },
+}
+
+impl Init {
+    /// Checks the arguments a user wrote (`normal(std: -1)` is an error); `span` is the initializer expression.
+    pub fn check(&self, span: Span) -> Result<(), Diag> {
+        let bad = |msg: String, help: &str| {
+            Err(Diag::new("gradc::init::invalid", msg).at(span, "in this initializer").help(help))
+        };
+        let non_negative = |name: &str, what: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                bad(format!("{name}: `{what}` must be a finite number ≥ 0, got {v}"), "use a small positive value")
+            }
+        };
+        match *self {
+            Init::Zeros => Ok(()),
+            Init::Constant(v) if v.is_finite() => Ok(()),
+            Init::Constant(v) => bad(format!("constant initializer must be finite, got {v}"), "use a finite value"),
+            Init::Normal { mean, std } => {
+                if !mean.is_finite() {
+                    return bad(format!("normal: `mean` must be finite, got {mean}"), "use a finite mean such as 0");
+                }
+                non_negative("normal", "std", std)
+            }
+            Init::Uniform { lo, hi } => {
+                if lo.is_finite() && hi.is_finite() && lo <= hi {
+                    Ok(())
+                } else {
+                    bad(
+                        format!("uniform: bounds must be finite with lo ≤ hi, got lo = {lo}, hi = {hi}"),
+                        "write the smaller bound first, e.g. `uniform(lo: -0.1, hi: 0.1)`",
+                    )
+                }
+            }
+            Init::XavierNormal { gain } => non_negative("xavier_normal", "gain", gain),
+            Init::XavierUniform { gain } => non_negative("xavier_uniform", "gain", gain),
+            Init::HeNormal { gain } => non_negative("he_normal", "gain", gain),
+            Init::HeUniform { gain } => non_negative("he_uniform", "gain", gain),
+        }
+    }
 }
 
 /// A trainable parameter found by elaboration.
@@ -57,7 +112,7 @@ pub struct ParamInfo {
     /// Its shape.
     pub shape: Vec<usize>,
     /// How it starts.
-    pub init: InitSpec,
+    pub init: Init,
     /// The declaration.
     pub span: Span,
 }
@@ -160,8 +215,38 @@ pub struct TrainConfig {
     pub plateau: Option<Plateau>,
     /// The schedule's `step` counts epochs rather than updates (`schedule_by = epoch`).
     pub schedule_by_epoch: bool,
+    /// Per-parameter hyper-parameters, applied in order to the parameters they match.
+    pub param_groups: Vec<ParamGroup>,
     /// The block.
     pub span: Span,
+}
+
+/// `group("*.b", weight_decay: 0)`: hyper-parameters for the parameters whose names match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamGroup {
+    /// A name pattern where `*` matches any run of characters (dots included).
+    pub pattern: String,
+    /// Settings: an optimizer hyper-parameter's new value, or `lr_mult` / `decay_mult`
+    /// (Caffe's multipliers of the learning rate and of `weight_decay`).
+    pub set: Vec<(String, f64)>,
+    /// Where the group was written.
+    pub span: Span,
+}
+
+impl ParamGroup {
+    /// Whether the pattern matches a parameter name.
+    pub fn matches(&self, name: &str) -> bool {
+        glob(self.pattern.as_bytes(), name.as_bytes())
+    }
+}
+
+/// `*` matches any run of bytes; everything else matches itself.
+fn glob(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| glob(rest, &name[i..])),
+        Some((c, rest)) => name.first() == Some(c) && glob(rest, &name[1..]),
+    }
 }
 
 /// Gradient clipping, as torch.nn.utils.clip_grad_norm_ / clip_grad_value_.
@@ -351,5 +436,43 @@ mod tests {
         assert_eq!(adam.train().optimizer, "adam");
         let lowered = adam.lower(None, 1).expect("lowers");
         assert_eq!(lowered.states.len(), 2, "Adam's m and v");
+    }
+
+    #[test]
+    fn param_groups_match_names_by_glob() {
+        let g = |p: &str| ParamGroup { pattern: p.into(), set: vec![], span: Span::new(FileId(0), 0, 0) };
+        assert!(g("*.b").matches("h1.b"));
+        assert!(g("h1.*").matches("h1.w"));
+        assert!(!g("h1.*").matches("h2.w"));
+        assert!(g("*").matches("anything.at.all"));
+        assert!(!g("*.b").matches("h1.bias"));
+        let err = lower("param w: f32 = 1.0\nloss = w^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1, param_groups = [group(\"*.b\", lr_mult: 0)] }\n")
+            .expect_err("no parameter is named *.b");
+        assert!(err.contains("gradc::train::group") && err.contains("the parameters are w"), "{err}");
+        let err = lower("param w: f32 = 1.0\nloss = w^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1, param_groups = [group(\"w\", beta2: 0.5)] }\n")
+            .expect_err("sgd has no beta2");
+        assert!(err.contains("has no hyper-parameter `beta2`"), "{err}");
+    }
+
+    #[test]
+    fn check_rejects_bad_arguments() {
+        let span = Span::new(FileId(0), 3, 9);
+        for bad in [
+            Init::Normal { mean: 0.0, std: -1.0 },
+            Init::Normal { mean: f64::NAN, std: 1.0 },
+            Init::Uniform { lo: 1.0, hi: -1.0 },
+            Init::Constant(f64::INFINITY),
+            Init::HeNormal { gain: f64::NAN },
+            Init::XavierUniform { gain: -2.0 },
+        ] {
+            let d = bad.check(span).expect_err("should be rejected");
+            assert_eq!(d.code, "gradc::init::invalid");
+            assert_eq!(d.label.as_ref().map(|l| l.0), Some(span));
+            assert!(d.help.is_some());
+        }
+        let d = Init::Normal { mean: 0.0, std: -1.0 }.check(span).unwrap_err();
+        assert_eq!(d.message, "normal: `std` must be a finite number ≥ 0, got -1");
+        assert!(Init::Uniform { lo: -1.0, hi: 1.0 }.check(span).is_ok());
+        assert!(Init::HeUniform { gain: 0.0 }.check(span).is_ok());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::train::{self, Partial, Variant};
+use super::train::{self, Partial, Sched, Variant};
 use super::{builtins, DataSpec, TrainConfig};
 use crate::diag::{Diag, FileId, SourceMap, Span};
 use crate::syntax::ast::{self, FuncDecl, FuncKind, Item};
@@ -38,7 +38,7 @@ pub struct Module {
     /// The optimizer with its hyper-parameters.
     pub(super) optimizer: Partial,
     /// The schedule, if any.
-    pub(super) schedule: Option<Partial>,
+    pub(super) schedule: Option<Sched>,
     /// The checked train block.
     pub(super) train: TrainConfig,
     /// The runs of a `compare` block; empty without one.

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Clip, Converge, DataSource, DataSpec, EarlyStop, Plateau, TrainConfig};
+use super::{Clip, Converge, DataSource, DataSpec, EarlyStop, ParamGroup, Plateau, TrainConfig};
 use crate::diag::{Diag, Span};
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, FuncDecl, FuncKind};
 
@@ -13,8 +13,65 @@ pub struct Partial {
     pub decl: FuncDecl,
     /// Hyper-parameters given at the use site, by formal name.
     pub args: Vec<(String, f64, Span)>,
+    /// List-valued hyper-parameters (`milestones: [30, 80]`), by formal name.
+    pub lists: Vec<(String, Vec<f64>)>,
     /// The use site.
     pub span: Span,
+}
+
+/// A schedule as the train block writes it: one schedule, `a then b` (b takes over, counting
+/// from 0 again, once a's `steps` or `total` have passed, as torch's SequentialLR), or `a * b`
+/// (the product of their factors, as torch's ChainedScheduler).
+#[derive(Debug, Clone)]
+pub enum Sched {
+    /// A single schedule.
+    One(Box<Partial>),
+    /// `first then next`, switching at step `at`.
+    Then {
+        /// The schedule before the switch.
+        first: Box<Sched>,
+        /// The step of the switch.
+        at: f64,
+        /// The schedule after it.
+        next: Box<Sched>,
+    },
+    /// `a * b`: `a(t) * b(t) / base`.
+    Product(Box<Sched>, Box<Sched>),
+}
+
+impl Sched {
+    /// How many steps the schedule lasts, if it says: its `steps` or `total` hyper-parameter.
+    fn duration(&self) -> Option<f64> {
+        match self {
+            Sched::One(p) => ["steps", "total"].iter().find_map(|k| {
+                p.args.iter().find(|a| a.0 == *k).map(|a| a.1).or_else(|| {
+                    let f = p.decl.params.iter().find(|f| f.name.name == *k)?;
+                    number(f.default.as_ref()?).ok()
+                })
+            }),
+            Sched::Then { at, next, .. } => Some(at + next.duration()?),
+            Sched::Product(a, b) => Some(a.duration()?.max(b.duration()?)),
+        }
+    }
+}
+
+/// Reads a schedule expression: names, calls, `then` and `*`.
+fn schedule(e: &Expr, funcs: &HashMap<String, FuncDecl>) -> Result<Sched, Diag> {
+    match &e.kind {
+        ExprKind::Binary(BinOp::Then, a, b) => {
+            let first = schedule(a, funcs)?;
+            let at = first.duration().ok_or_else(|| {
+                Diag::new("gradc::schedule::then", "the schedule before `then` does not say how long it lasts")
+                    .at(a.span, "no `steps` or `total`")
+                    .help("give it a length, e.g. `warmup(steps: 100) then cosine(total: 900)`")
+            })?;
+            Ok(Sched::Then { first: Box::new(first), at, next: Box::new(schedule(b, funcs)?) })
+        }
+        ExprKind::Binary(BinOp::Mul, a, b) => {
+            Ok(Sched::Product(Box::new(schedule(a, funcs)?), Box::new(schedule(b, funcs)?)))
+        }
+        _ => Ok(Sched::One(Box::new(partial(e, FuncKind::Schedule, funcs)?))),
+    }
 }
 
 /// One run of a `compare` block: an optimizer and schedule replacing the train block's.
@@ -25,7 +82,7 @@ pub struct Variant {
     /// The optimizer.
     pub optimizer: Partial,
     /// The schedule.
-    pub schedule: Option<Partial>,
+    pub schedule: Option<Sched>,
 }
 
 /// Checks a `compare` block: every optimizer crossed with every schedule; a list left out
@@ -34,10 +91,10 @@ pub(super) fn compare(
     block: &ast::TrainBlock,
     funcs: &HashMap<String, FuncDecl>,
     text: &str,
-    base: &(Partial, Option<Partial>),
+    base: &(Partial, Option<Sched>),
 ) -> Result<Vec<Variant>, Diag> {
     let mut optimizers: Vec<(String, Partial)> = Vec::new();
-    let mut schedules: Vec<(String, Option<Partial>)> = Vec::new();
+    let mut schedules: Vec<(String, Option<Sched>)> = Vec::new();
     for (key, value) in &block.entries {
         let (kind, what) = match key.name.as_str() {
             "optimizers" => (FuncKind::Optimizer, "a list of optimizers"),
@@ -53,11 +110,10 @@ pub(super) fn compare(
         };
         for item in items {
             let label = text[item.span.start..item.span.end].to_string();
-            let p = partial(item, kind, funcs)?;
             if kind == FuncKind::Optimizer {
-                optimizers.push((label, p));
+                optimizers.push((label, partial(item, kind, funcs)?));
             } else {
-                schedules.push((label, Some(p)));
+                schedules.push((label, Some(schedule(item, funcs)?)));
             }
         }
     }
@@ -95,7 +151,7 @@ pub struct Checked {
     /// The optimizer.
     pub optimizer: Partial,
     /// The schedule, if one was given.
-    pub schedule: Option<Partial>,
+    pub schedule: Option<Sched>,
 }
 
 /// The keys a train block accepts, for the unknown-key help.
@@ -116,6 +172,7 @@ const KEYS: &[&str] = &[
     "early_stop",
     "converge",
     "plateau",
+    "param_groups",
 ];
 
 /// Built-in data sources: name and (argument, default) pairs.
@@ -265,6 +322,7 @@ fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl>) -> Resul
         }
     };
     let mut bound: Vec<(String, f64, Span)> = Vec::new();
+    let mut lists: Vec<(String, Vec<f64>)> = Vec::new();
     for (i, arg) in args.iter().enumerate() {
         let formal = match &arg.name {
             Some(n) => match decl.params.iter().find(|f| f.name.name == n.name) {
@@ -283,10 +341,15 @@ fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl>) -> Resul
                 }
             },
         };
-        if bound.iter().any(|b| b.0 == formal.name.name) {
+        if bound.iter().any(|b| b.0 == formal.name.name) || lists.iter().any(|l| l.0 == formal.name.name) {
             return Err(Diag::new("gradc::call::duplicate", format!("`{}` is given twice", formal.name.name))
                 .at(arg.value.span, "given again here")
                 .help("give each argument once"));
+        }
+        if let Const::List(items) = const_eval(&arg.value)? {
+            let values = items.iter().map(number).collect::<Result<Vec<f64>, Diag>>()?;
+            lists.push((formal.name.name.clone(), values));
+            continue;
         }
         let value = match const_eval(&arg.value)? {
             // Flags such as `nesterov: true` are hyper-parameters too, as 1 or 0.
@@ -297,7 +360,8 @@ fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl>) -> Resul
         bound.push((formal.name.name.clone(), value, arg.value.span));
     }
     for f in &decl.params {
-        if f.default.is_none() && !bound.iter().any(|b| b.0 == f.name.name) {
+        if f.default.is_none() && !bound.iter().any(|b| b.0 == f.name.name) && !lists.iter().any(|l| l.0 == f.name.name)
+        {
             return Err(Diag::new(
                 "gradc::call::missing",
                 format!("`{}` needs a value for `{}`", decl.name.name, f.name.name),
@@ -306,7 +370,7 @@ fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl>) -> Resul
             .help(format!("write e.g. `{}({}: ...)`", decl.name.name, f.name.name)));
         }
     }
-    Ok(Partial { decl, args: bound, span: e.span })
+    Ok(Partial { decl, args: bound, lists, span: e.span })
 }
 
 /// The diagnostic for a named argument the callee does not have.
@@ -346,10 +410,11 @@ pub(super) fn check(
         converge: vec![],
         plateau: None,
         schedule_by_epoch: false,
+        param_groups: vec![],
         span: block.span,
     };
     let mut optimizer = None;
-    let mut schedule = None;
+    let mut sched = None;
     let mut seen: HashMap<&str, Span> = HashMap::new();
     for (key, value) in &block.entries {
         if let Some(prev) = seen.insert(key.name.as_str(), key.span) {
@@ -384,7 +449,7 @@ pub(super) fn check(
                 config.optimizer = p.decl.name.name.clone();
                 optimizer = Some(p);
             }
-            "schedule" => schedule = Some(partial(value, FuncKind::Schedule, funcs)?),
+            "schedule" => sched = Some((schedule(value, funcs)?, value.span)),
             "schedule_by" => {
                 config.schedule_by_epoch = match const_eval(value)? {
                     Const::Name(n) if n.name == "epoch" => true,
@@ -405,6 +470,18 @@ pub(super) fn check(
                 }
             }
             "plateau" => config.plateau = Some(plateau(value)?),
+            "param_groups" => {
+                let Const::List(items) = const_eval(value)? else {
+                    return Err(super::expected(
+                        "a list such as `[group(\"*.b\", weight_decay: 0)]`",
+                        value.span,
+                        "not a list",
+                    ));
+                };
+                for item in &items {
+                    config.param_groups.push(param_group(item)?);
+                }
+            }
             "metrics" => {
                 let Const::List(items) = const_eval(value)? else {
                     return Err(super::expected("a list such as `[accuracy]`", value.span, "not a list"));
@@ -449,12 +526,26 @@ pub(super) fn check(
         }
         _ => {}
     }
-    if let Some(s) = &schedule {
+    if let Some((_, span)) = &sched {
         if config.plateau.is_some() {
             return Err(Diag::new("gradc::train::plateau", "`plateau` and `schedule` both set the learning rate")
-                .at(s.span, "a schedule")
+                .at(*span, "a schedule")
                 .note(seen["plateau"], "and reduce-on-plateau")
                 .help("use one of them, as PyTorch runs ReduceLROnPlateau on its own"));
+        }
+    }
+    for group in &config.param_groups {
+        for (key, _) in &group.set {
+            let known =
+                key == "lr_mult" || key == "decay_mult" || optimizer.decl.params.iter().any(|f| &f.name.name == key);
+            if !known {
+                return Err(Diag::new(
+                    "gradc::train::group",
+                    format!("`{}` has no hyper-parameter `{key}`", optimizer.decl.name.name),
+                )
+                .at(group.span, "in this group")
+                .help(format!("a group sets `lr_mult`, `decay_mult` or one of {}", formal_list(&optimizer.decl))));
+            }
         }
     }
     let val = config.data.as_ref().is_some_and(|d| d.validation.is_some());
@@ -480,7 +571,7 @@ pub(super) fn check(
                 .help(format!("watch `loss` or `val_loss`, or add `{metric}` to `metrics`")));
         }
     }
-    Ok(Checked { config, optimizer, schedule })
+    Ok(Checked { config, optimizer, schedule: sched.map(|s| s.0) })
 }
 
 /// The call form of a compile-time value: name and arguments.
@@ -539,6 +630,42 @@ fn monitored(e: &Expr) -> Result<String, Diag> {
         Const::Name(n) => Ok(n.name),
         _ => Err(super::expected("a monitored quantity such as `val_loss`", e.span, "not a name")),
     }
+}
+
+/// `group("pattern", key: value, ...)`.
+fn param_group(e: &Expr) -> Result<ParamGroup, Diag> {
+    let (name, args) = call_of(e, "`group(\"pattern\", setting: value)`")?;
+    let pattern = match (name.name.as_str(), args.first()) {
+        ("group", Some(ast::Arg { name: None, value })) => match const_eval(value)? {
+            Const::Str(s) => s,
+            _ => return Err(super::expected("a name pattern string such as \"*.b\"", value.span, "not a string")),
+        },
+        _ => return Err(super::expected("`group(\"pattern\", setting: value)`", e.span, "something else")),
+    };
+    let mut set = Vec::new();
+    for a in &args[1..] {
+        let Some(key) = &a.name else {
+            return Err(super::expected("a named setting such as `weight_decay: 0`", a.value.span, "an unnamed value"));
+        };
+        let v = match const_eval(&a.value)? {
+            Const::Bool(b) => f64::from(u8::from(b)),
+            _ => number(&a.value)?,
+        };
+        if key.name == "lr_mult" || key.name == "decay_mult" {
+            if v < 0.0 {
+                return Err(Diag::new(
+                    "gradc::hyper::range",
+                    format!("bad value for `{}`: must be at least 0, not {v}", key.name),
+                )
+                .at(a.value.span, "out of range")
+                .help("multipliers scale a hyper-parameter; use 0 to switch it off"));
+            }
+        } else {
+            check_hyper(&key.name, v, a.value.span)?;
+        }
+        set.push((key.name.clone(), v));
+    }
+    Ok(ParamGroup { pattern, set, span: e.span })
 }
 
 /// `global_norm(5.0)` or `value(0.5)`.

@@ -1049,46 +1049,7 @@ mod tests {
     use crate::diag::SourceMap;
 
     /// An expression as an S-expression: `(+ a (neg b))`, `(f a k:b)`, `[1 2]`.
-    fn sx(e: &Expr) -> String {
-        match &e.kind {
-            ExprKind::Num(n) => format!("{n}"),
-            ExprKind::Str(s) => format!("{s:?}"),
-            ExprKind::Bool(b) => format!("{b}"),
-            ExprKind::Name(id) => id.name.clone(),
-            ExprKind::Neg(x) => format!("(neg {})", sx(x)),
-            ExprKind::Binary(op, a, b) => format!("({} {} {})", op_text(*op), sx(a), sx(b)),
-            ExprKind::Call { func, args } => {
-                let mut out = format!("({}", func.name);
-                for arg in args {
-                    out.push(' ');
-                    if let Some(name) = &arg.name {
-                        out.push_str(&format!("{}:", name.name));
-                    }
-                    out.push_str(&sx(&arg.value));
-                }
-                out + ")"
-            }
-            ExprKind::List(items) => format!("[{}]", items.iter().map(sx).collect::<Vec<_>>().join(" ")),
-        }
-    }
-
-    fn op_text(op: BinOp) -> &'static str {
-        match op {
-            BinOp::Add => "+",
-            BinOp::Sub => "-",
-            BinOp::Mul => "*",
-            BinOp::Div => "/",
-            BinOp::Pow => "^",
-            BinOp::MatMul => "@",
-            BinOp::Eq => "==",
-            BinOp::Ne => "!=",
-            BinOp::Lt => "<",
-            BinOp::Le => "<=",
-            BinOp::Gt => ">",
-            BinOp::Ge => ">=",
-            BinOp::Then => "then",
-        }
-    }
+    use crate::syntax::print::expr as sx;
 
     const F: FileId = FileId(0);
 

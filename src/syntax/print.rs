@@ -118,7 +118,7 @@ fn type_text(t: &TypeExpr) -> String {
 /// Prints one expression as an S-expression.
 pub fn expr(e: &Expr) -> String {
     match &e.kind {
-        ExprKind::Num(n) => format!("{n:?}"),
+        ExprKind::Num(n) => format!("{n}"),
         ExprKind::Str(s) => format!("{s:?}"),
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::Name(i) => i.name.clone(),
