@@ -93,8 +93,8 @@ fn every_optimizer_starts_from_the_same_weights_and_batch() {
 #[test]
 fn schedules_get_a_learning_rate_panel() {
     let (dir, stdout) = compare("schedules", "examples/lr_schedules.grad", &["--steps", "30"]);
-    assert!(stdout.contains("linear_warmup(steps: 100)"), "{stdout}");
-    let svg = check_picture(&dir, "curves", &["constant", "exponential(gamma: 0.99)"]);
+    assert!(stdout.contains("step(size: 200, gamma: 0.3)"), "{stdout}");
+    let svg = check_picture(&dir, "curves", &["constant", "warmup(steps: 80) then cosine(total: 700)"]);
     assert!(svg.contains(">learning rate</text>"));
 }
 
