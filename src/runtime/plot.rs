@@ -628,6 +628,11 @@ impl Axis {
         Axis { lo, hi, log: false, major, minor: vec![] }
     }
 
+    /// A linear axis ending exactly at `lo` and `hi`, with nice ticks inside.
+    fn exact(lo: f64, hi: f64) -> Axis {
+        Axis { lo, hi, ..Axis::linear(lo, hi, 0.0) }
+    }
+
     /// A log axis over `[lo, hi]` (both positive) padded by 4% of its decades on each side and
     /// at least a factor of two wide: decades labelled `10ⁿ` when more than two fall inside, else
     /// 1-2-5 (or every) multiples of a power of ten, labelled plainly.
@@ -1014,9 +1019,10 @@ fn check_grid(g: &Grid) -> io::Result<()> {
     Ok(())
 }
 
-/// The grid's values on the colour scale (log10 of `z` for log levels, where non-positive values
-/// sit at the bottom of the scale) with the scale's ends.
-fn scaled(g: &Grid, log: bool) -> (Vec<f64>, f64, f64) {
+/// The grid's values on the colour scale with the scale's ends, and whether the scale is log10
+/// of `z` (asked for, and possible: some value is positive); on a log scale non-positive values
+/// sit at the bottom.
+fn scaled(g: &Grid, log: bool) -> (Vec<f64>, f64, f64, bool) {
     let finite = || g.z.iter().copied().filter(|v| v.is_finite());
     let hi_z = finite().fold(f64::NEG_INFINITY, f64::max);
     let lo_pos = finite().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
@@ -1035,13 +1041,13 @@ fn scaled(g: &Grid, log: bool) -> (Vec<f64>, f64, f64) {
                     }
                 })
                 .collect();
-        return (t, lo, if hi > lo { hi } else { lo + 1.0 });
+        return (t, lo, if hi > lo { hi } else { lo + 1.0 }, true);
     }
     let lo = finite().fold(f64::INFINITY, f64::min);
     if !lo.is_finite() {
-        return (g.z.clone(), 0.0, 1.0);
+        return (g.z.clone(), 0.0, 1.0, false);
     }
-    (g.z.clone(), lo, if hi_z > lo { hi_z } else { lo + 1.0 })
+    (g.z.clone(), lo, if hi_z > lo { hi_z } else { lo + 1.0 }, false)
 }
 
 /// Level crossings on the grid (marching squares): line segments in `(x, y)` coordinates.
@@ -1148,19 +1154,16 @@ const BAR_W: f32 = 14.0;
 
 fn layout_contour(chart: &ContourChart) -> io::Result<Drawing> {
     let g = &chart.grid;
-    let (t, lo, hi) = scaled(g, chart.log_levels);
-    let log = chart.log_levels && g.z.iter().any(|v| *v > 0.0);
+    let (t, lo, hi, log) = scaled(g, chart.log_levels);
     let levels: Vec<f64> = if log {
         contour_levels(10f64.powf(lo), 10f64.powf(hi), true).into_iter().map(f64::log10).collect()
     } else {
         contour_levels(lo, hi, false)
     };
     let bands = Bands::new(levels.clone(), lo, hi);
-    let x = Axis::linear(g.xs[0], g.xs[g.xs.len() - 1], 0.0);
-    let y = Axis::linear(g.ys[0], g.ys[g.ys.len() - 1], 0.0);
     // The axes end exactly at the grid: nothing outside it is known.
-    let (x, y) =
-        (Axis { lo: g.xs[0], hi: g.xs[g.xs.len() - 1], ..x }, Axis { lo: g.ys[0], hi: g.ys[g.ys.len() - 1], ..y });
+    let x = Axis::exact(g.xs[0], g.xs[g.xs.len() - 1]);
+    let y = Axis::exact(g.ys[0], g.ys[g.ys.len() - 1]);
     let top = MARGIN + TITLE_SIZE + 14.0;
     let r = Rect { x: MARGIN + y_gutter(&y), y: top, w: CONTOUR_W, h: CONTOUR_H };
     let mut shapes = vec![];
@@ -1214,9 +1217,10 @@ fn layout_contour(chart: &ContourChart) -> io::Result<Drawing> {
     // The colour bar, on the same scale as the bands.
     let bar = Rect { x: r.right() + 18.0, y: r.y, w: BAR_W, h: r.h };
     let z_axis = if log {
-        Axis { lo: 10f64.powf(lo), hi: 10f64.powf(hi), ..Axis::log(10f64.powf(lo), 10f64.powf(hi)) }
+        let (a, b) = (10f64.powf(lo), 10f64.powf(hi));
+        Axis { lo: a, hi: b, ..Axis::log(a, b) }
     } else {
-        Axis { lo, hi, ..Axis::linear(lo, hi, 0.0) }
+        Axis::exact(lo, hi)
     };
     let bar_y = |tv: f64| {
         let f = if log { z_axis.frac(10f64.powf(tv)) } else { z_axis.frac(tv) };
