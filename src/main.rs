@@ -42,6 +42,12 @@ enum Command {
         /// Threads for large matrix products.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Start from the parameters in this safetensors file (tensors named as `gradc ir` prints).
+        #[arg(long, value_name = "FILE")]
+        init: Option<PathBuf>,
+        /// Save the final parameters to this safetensors file.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
     },
     /// Train each run of FILE's compare block from the same start; print a table, write CSVs and charts.
     Compare {
@@ -96,12 +102,12 @@ enum Stage {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { file, steps, epochs, seed, log, log_every, threads } => {
-            let cfg = RunConfig { steps, epochs, seed, log, log_every, threads, verify: false };
+        Command::Run { file, steps, epochs, seed, log, log_every, threads, init, save } => {
+            let cfg = RunConfig { steps, epochs, seed, log, log_every, threads, verify: false, init, save };
             run(&file, &cfg)
         }
         Command::Compare { file, out, steps, epochs, seed, target, threads } => {
-            let cfg = RunConfig { steps, epochs, seed, log: None, log_every: None, threads, verify: false };
+            let cfg = RunConfig { steps, epochs, seed, threads, ..RunConfig::default() };
             compare(&file, out, target, &cfg)
         }
         Command::Check { file } => check(&file),

@@ -7,6 +7,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::checkpoint;
 use super::data::{Dataset, Labels};
 use super::plot::{self, Chart, ContourChart, Grid, Panel, Series};
 use super::train::{self, LogPoint, RunConfig, Summary};
@@ -195,8 +196,9 @@ pub fn compare(
             let points = if pair.is_some() { PATH_POINTS } else { CURVE_POINTS };
             total_steps(c, cfg).div_ceil(points).max(1)
         });
-        // One JSON log per comparison would be overwritten by each run; the CSVs replace it.
-        let run_cfg = RunConfig { log_every: Some(every), log: None, ..cfg.clone() };
+        // One JSON log or checkpoint per comparison would be overwritten by each run; the CSVs
+        // replace the log.
+        let run_cfg = RunConfig { log_every: Some(every), log: None, save: None, ..cfg.clone() };
         write!(progress, "[{}/{}] {label} ... ", i + 1, runs.len()).map_err(progress_error)?;
         progress.flush().map_err(progress_error)?;
         let (outcome, csv) = match train::train(c, &run_cfg, &mut io::sink()) {
@@ -394,7 +396,15 @@ fn trajectories_chart(
     (x, y): (&str, &str),
 ) -> Result<ContourChart, Diag> {
     let c = &runs[0].1;
-    let start = train::initial_values(c, seed(c, cfg));
+    let mut start = train::initial_values(c, seed(c, cfg));
+    // Runs started from a checkpoint start from its values, as training does.
+    if let Some(path) = &cfg.init {
+        for (name, values) in checkpoint::load(path, &c.lowered.params)? {
+            if let Some(slot) = start.iter_mut().find(|(n, _)| *n == name) {
+                slot.1 = values;
+            }
+        }
+    }
     let value = |params: &[(String, Vec<f32>)], name: &str| {
         params.iter().find(|(n, _)| n == name).map_or(f64::NAN, |(_, v)| f64::from(v[0]))
     };

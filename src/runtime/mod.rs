@@ -1,6 +1,7 @@
 //! The data side of the runtime: a reproducible RNG, parameter initializers, synthetic and CSV
 //! datasets with mini-batching, and training logs.
 
+pub mod checkpoint;
 pub mod compare;
 pub mod csv;
 pub mod data;

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::checkpoint;
 use super::data::{Batcher, Dataset, Labels};
 use super::init;
 use super::log::{MetricsLog, Progress, ProgressStyle, Record};
@@ -32,6 +33,10 @@ pub struct RunConfig {
     pub threads: usize,
     /// Verify generated code (slower compile).
     pub verify: bool,
+    /// Start from the parameters in this safetensors file instead of the initializers.
+    pub init: Option<PathBuf>,
+    /// Save the final parameters to this safetensors file.
+    pub save: Option<PathBuf>,
 }
 
 /// One logged point of a run.
@@ -303,6 +308,15 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         main.exe.input_mut(&name).expect("param and state inputs exist").copy_from_slice(&values);
         carried.push(name);
     }
+    // A checkpoint replaces the initializers' values; optimizer state still starts fresh.
+    if let Some(path) = &cfg.init {
+        for (name, values) in checkpoint::load(path, &c.lowered.params)? {
+            main.exe.input_mut(&name).expect("param inputs exist").copy_from_slice(&values);
+        }
+    }
+    if let Some(path) = &cfg.save {
+        checkpoint::check_writable(path)?;
+    }
     let param_names: Vec<String> = c.lowered.params.iter().map(|p| p.name.clone()).collect();
     let small_params: Vec<String> =
         c.lowered.params.iter().filter(|p| p.shape.iter().product::<usize>() <= 16).map(|p| p.name.clone()).collect();
@@ -487,6 +501,9 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
             last: true,
         };
         log.record(&record).map_err(io_error)?;
+    }
+    if let Some(path) = &cfg.save {
+        checkpoint::save(path, &c.lowered.params, &params)?;
     }
     Ok(Summary { steps: updates, final_loss, metrics, params, history, stopped, wall, compile })
 }

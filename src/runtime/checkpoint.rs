@@ -1,0 +1,334 @@
+//! Checkpoints: parameter values in safetensors files, keyed by the names `gradc ir` prints
+//! (`h1.w`), so a file written by PyTorch's `safetensors.torch.save_file` with the same names and
+//! shapes loads as is.
+//!
+//! Only parameters are stored, not optimizer state: a checkpoint is an initialisation (`--init`)
+//! or a result (`--save`), not a way to resume a run mid-schedule.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use crate::diag::Diag;
+use crate::sema::ParamInfo;
+
+/// Reads the parameters `params` from the safetensors file at `path`, in the order of `params`.
+///
+/// Every parameter must have a tensor of its name, of dtype F32 and of its shape, and the file
+/// must hold no other tensor (an extra tensor usually means a renamed layer, which would silently
+/// start from its initializer). Each violation is a `gradc::checkpoint::*` diagnostic naming the
+/// tensor; so is a file that cannot be read or is not safetensors.
+pub fn load(path: &Path, params: &[ParamInfo]) -> Result<Vec<(String, Vec<f32>)>, Diag> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diag::new("gradc::checkpoint::read", format!("cannot read the checkpoint `{shown}`: {e}"))
+            .help("check the path; it is relative to the current directory")
+    })?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| {
+        Diag::new("gradc::checkpoint::corrupt", format!("`{shown}` is not a valid safetensors file: {e}"))
+            .help("pass a file written by `gradc run --save` or by safetensors' `save_file`")
+    })?;
+    let tensors: HashMap<&str, TensorView<'_>> = file.iter().collect();
+    let wanted: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    let mut extra: Vec<&str> = tensors.keys().copied().filter(|n| !wanted.contains(n)).collect();
+    extra.sort_unstable();
+
+    let mut out = Vec::with_capacity(params.len());
+    for p in params {
+        let Some(t) = tensors.get(p.name.as_str()) else {
+            let help = match extra.as_slice() {
+                [] => "the checkpoint must hold every parameter, named as `gradc ir` prints it".to_string(),
+                names => format!(
+                    "it holds tensors the program does not have ({}); was a layer renamed? \
+                     Parameters are named after the binding of the layer call",
+                    quoted(names)
+                ),
+            };
+            return Err(Diag::new(
+                "gradc::checkpoint::missing",
+                format!("the checkpoint `{shown}` has no tensor `{}`", p.name),
+            )
+            .help(help));
+        };
+        if t.dtype() != Dtype::F32 {
+            return Err(Diag::new(
+                "gradc::checkpoint::dtype",
+                format!("tensor `{}` in `{shown}` is {:?}, not F32", p.name, t.dtype()),
+            )
+            .help("gradc parameters are f32; convert the tensor before saving (in PyTorch: `.float()`)"));
+        }
+        if t.shape() != p.shape.as_slice() {
+            return Err(Diag::new(
+                "gradc::checkpoint::shape",
+                format!(
+                    "tensor `{}` in `{shown}` has shape {:?}, but the parameter has shape {:?}",
+                    p.name,
+                    t.shape(),
+                    p.shape
+                ),
+            )
+            .help(
+                "gradc stores a dense layer's weight as [in, out] (x @ w); a PyTorch nn.Linear weight \
+                 is [out, in] and must be transposed",
+            ));
+        }
+        // safetensors has already checked that the data is exactly shape × 4 bytes; it is
+        // little-endian and not necessarily aligned, so decode instead of casting.
+        let values = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        out.push((p.name.clone(), values));
+    }
+    if let Some(name) = extra.first() {
+        return Err(Diag::new(
+            "gradc::checkpoint::extra",
+            format!("tensor `{name}` in `{shown}` is not a parameter of this program"),
+        )
+        .help(format!(
+            "the program's parameters are {}; remove the tensor from the checkpoint or check the names with `gradc ir`",
+            quoted(&wanted)
+        )));
+    }
+    Ok(out)
+}
+
+/// Writes `values` (by parameter name, as [`load`] returns them and `Summary::params` holds
+/// them) to `path` as a safetensors file with each parameter's shape from `params`.
+///
+/// The write is atomic: the file is written to a temporary file in the same directory, synced,
+/// then renamed over `path`, so an interrupted run never leaves a truncated checkpoint.
+///
+/// # Panics
+/// If a parameter in `params` has no entry in `values`, or one whose length is not its shape's.
+pub fn save(path: &Path, params: &[ParamInfo], values: &[(String, Vec<f32>)]) -> Result<(), Diag> {
+    let shown = path.display();
+    let bytes: Vec<Vec<u8>> = params
+        .iter()
+        .map(|p| {
+            let v = &values.iter().find(|(n, _)| *n == p.name).unwrap_or_else(|| panic!("no value for `{}`", p.name)).1;
+            assert_eq!(v.len(), p.shape.iter().product::<usize>(), "`{}` has the wrong number of values", p.name);
+            v.iter().flat_map(|x| x.to_le_bytes()).collect()
+        })
+        .collect();
+    let views = params.iter().zip(&bytes).map(|(p, b)| {
+        // The length was checked above, so the view is valid.
+        let view = TensorView::new(Dtype::F32, p.shape.clone(), b).expect("data matches the shape");
+        (p.name.as_str(), view)
+    });
+    let encoded = safetensors::serialize(views, None).map_err(|e| {
+        Diag::new("gradc::checkpoint::write", format!("cannot encode the checkpoint `{shown}`: {e}"))
+            .help("this is a limit of the safetensors format; please report it with the program")
+    })?;
+    let temp = temp_path(path).map_err(|e| write_error(path, e))?;
+    let written = std::fs::File::create(&temp)
+        .and_then(|mut f| f.write_all(&encoded).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&temp, path));
+    if let Err(e) = written {
+        // Best effort: the temporary file may not exist if creating it failed.
+        let _ = std::fs::remove_file(&temp);
+        return Err(write_error(path, e));
+    }
+    Ok(())
+}
+
+/// Checks that [`save`] will be able to write `path`, by creating and removing its temporary
+/// file: run before training, so a mistyped directory is reported before the run, not after it.
+pub fn check_writable(path: &Path) -> Result<(), Diag> {
+    let temp = temp_path(path).map_err(|e| write_error(path, e))?;
+    std::fs::File::create(&temp).map_err(|e| write_error(path, e))?;
+    std::fs::remove_file(&temp).map_err(|e| write_error(path, e))
+}
+
+fn write_error(path: &Path, e: std::io::Error) -> Diag {
+    Diag::new("gradc::checkpoint::write", format!("cannot write the checkpoint `{}`: {e}", path.display()))
+        .help("check that the directory exists and is writable")
+}
+
+/// A temporary file next to `path` (a rename is atomic only within one file system), named
+/// after it and the process so concurrent runs saving to one directory do not collide.
+fn temp_path(path: &Path) -> std::io::Result<PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path does not name a file"))?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    Ok(path.with_file_name(temp_name))
+}
+
+/// `a`, `b`, `c` for a help line.
+fn quoted(names: &[&str]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::{FileId, Span};
+    use crate::sema::Init;
+
+    fn param(name: &str, shape: &[usize]) -> ParamInfo {
+        ParamInfo { name: name.into(), shape: shape.to_vec(), init: Init::Zeros, span: Span::new(FileId(0), 0, 0) }
+    }
+
+    /// A fresh directory for one test.
+    fn dir(test: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("gradc-checkpoint-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("create temp dir");
+        d
+    }
+
+    /// Writes raw tensors (name, dtype, shape, bytes), as another tool might.
+    fn write_raw(path: &Path, tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) {
+        let views = tensors.iter().map(|(n, d, s, b)| (*n, TensorView::new(*d, s.clone(), b).expect("valid view")));
+        std::fs::write(path, safetensors::serialize(views, None).expect("serialize")).expect("write");
+    }
+
+    fn f32_bytes(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    /// The layer `h1` of a 3→2 dense layer and a scalar.
+    fn program() -> Vec<ParamInfo> {
+        vec![param("h1.w", &[3, 2]), param("h1.b", &[2]), param("theta", &[])]
+    }
+
+    /// Loads and expects a diagnostic; returns its code and its rendering.
+    fn load_err(path: &Path) -> (&'static str, String) {
+        let d = load(path, &program()).expect_err("must be rejected");
+        assert!(d.help.is_some(), "{} has a help line", d.code);
+        (d.code, d.render_plain())
+    }
+
+    #[test]
+    fn round_trip_keeps_names_shapes_and_bits() {
+        let d = dir("round_trip");
+        let path = d.join("w.safetensors");
+        let values = vec![
+            ("h1.w".to_string(), vec![1.0, -2.5, 3.25, f32::MIN_POSITIVE, 1e-30, -0.0]),
+            ("h1.b".to_string(), vec![0.1, 0.2]),
+            ("theta".to_string(), vec![std::f32::consts::PI]),
+        ];
+        save(&path, &program(), &values).expect("save");
+        let back = load(&path, &program()).expect("load");
+        let bits = |v: &[(String, Vec<f32>)]| -> Vec<(String, Vec<u32>)> {
+            v.iter().map(|(n, x)| (n.clone(), x.iter().map(|f| f.to_bits()).collect())).collect()
+        };
+        assert_eq!(bits(&back), bits(&values));
+        let names: Vec<String> =
+            std::fs::read_dir(&d).expect("list").map(|e| e.expect("entry").path().display().to_string()).collect();
+        assert_eq!(names.len(), 1, "no temporary file is left behind: {names:?}");
+    }
+
+    #[test]
+    fn save_replaces_an_existing_file() {
+        let path = dir("replace").join("w.safetensors");
+        std::fs::write(&path, b"old").expect("write");
+        let values = vec![("theta".to_string(), vec![2.0])];
+        save(&path, &[param("theta", &[])], &values).expect("save");
+        assert_eq!(load(&path, &[param("theta", &[])]).expect("load"), values);
+    }
+
+    #[test]
+    fn save_into_a_missing_directory_is_a_diagnostic() {
+        let path = dir("no_dir").join("absent").join("w.safetensors");
+        assert_eq!(check_writable(&path).expect_err("no directory").code, "gradc::checkpoint::write");
+        check_writable(&dir("no_dir").join("w.safetensors")).expect("the directory exists");
+        let d = save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])]).expect_err("no directory");
+        assert_eq!(d.code, "gradc::checkpoint::write");
+        assert!(d.render_plain().contains("w.safetensors"));
+    }
+
+    #[test]
+    fn a_missing_tensor_is_named() {
+        let path = dir("missing").join("w.safetensors");
+        write_raw(
+            &path,
+            &[
+                ("h1.w", Dtype::F32, vec![3, 2], f32_bytes(&[0.0; 6])),
+                ("theta", Dtype::F32, vec![], f32_bytes(&[0.0])),
+                ("hidden.b", Dtype::F32, vec![2], f32_bytes(&[0.0; 2])),
+            ],
+        );
+        let (code, text) = load_err(&path);
+        assert_eq!(code, "gradc::checkpoint::missing");
+        assert!(text.contains("`h1.b`"), "{text}");
+        assert!(text.contains("`hidden.b`"), "the help names the tensors it holds instead: {text}");
+    }
+
+    #[test]
+    fn an_extra_tensor_is_named() {
+        let path = dir("extra").join("w.safetensors");
+        write_raw(
+            &path,
+            &[
+                ("h1.w", Dtype::F32, vec![3, 2], f32_bytes(&[0.0; 6])),
+                ("h1.b", Dtype::F32, vec![2], f32_bytes(&[0.0; 2])),
+                ("theta", Dtype::F32, vec![], f32_bytes(&[0.0])),
+                ("h2.w", Dtype::F32, vec![2, 2], f32_bytes(&[0.0; 4])),
+            ],
+        );
+        let (code, text) = load_err(&path);
+        assert_eq!(code, "gradc::checkpoint::extra");
+        assert!(text.contains("`h2.w`"), "{text}");
+    }
+
+    #[test]
+    fn a_wrong_shape_is_named_with_both_shapes() {
+        let path = dir("shape").join("w.safetensors");
+        write_raw(
+            &path,
+            &[
+                ("h1.w", Dtype::F32, vec![2, 3], f32_bytes(&[0.0; 6])),
+                ("h1.b", Dtype::F32, vec![2], f32_bytes(&[0.0; 2])),
+                ("theta", Dtype::F32, vec![], f32_bytes(&[0.0])),
+            ],
+        );
+        let (code, text) = load_err(&path);
+        assert_eq!(code, "gradc::checkpoint::shape");
+        assert!(text.contains("`h1.w`") && text.contains("[2, 3]") && text.contains("[3, 2]"), "{text}");
+    }
+
+    #[test]
+    fn a_non_f32_tensor_is_named() {
+        let path = dir("dtype").join("w.safetensors");
+        let f64_bytes: Vec<u8> = [0.5f64, 1.5].iter().flat_map(|x| x.to_le_bytes()).collect();
+        write_raw(
+            &path,
+            &[
+                ("h1.w", Dtype::F32, vec![3, 2], f32_bytes(&[0.0; 6])),
+                ("h1.b", Dtype::F64, vec![2], f64_bytes),
+                ("theta", Dtype::F32, vec![], f32_bytes(&[0.0])),
+            ],
+        );
+        let (code, text) = load_err(&path);
+        assert_eq!(code, "gradc::checkpoint::dtype");
+        assert!(text.contains("`h1.b`") && text.contains("F64"), "{text}");
+    }
+
+    #[test]
+    fn an_unreadable_file_is_a_diagnostic() {
+        let path = dir("unreadable").join("absent.safetensors");
+        let (code, text) = load_err(&path);
+        assert_eq!(code, "gradc::checkpoint::read");
+        assert!(text.contains("absent.safetensors"), "{text}");
+    }
+
+    #[test]
+    fn a_corrupt_file_is_a_diagnostic() {
+        let d = dir("corrupt");
+        let short = d.join("short.safetensors");
+        std::fs::write(&short, b"abc").expect("write");
+        assert_eq!(load_err(&short).0, "gradc::checkpoint::corrupt");
+        // A valid file cut short: the header promises more data than there is.
+        let cut = d.join("cut.safetensors");
+        write_raw(&cut, &[("theta", Dtype::F32, vec![], f32_bytes(&[1.0]))]);
+        let bytes = std::fs::read(&cut).expect("read");
+        std::fs::write(&cut, &bytes[..bytes.len() - 2]).expect("write");
+        let (code, text) = load_err(&cut);
+        assert_eq!(code, "gradc::checkpoint::corrupt");
+        assert!(text.contains("cut.safetensors"), "{text}");
+    }
+}
