@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use gradc::diag::{Diag, SourceMap};
 use gradc::driver;
+use gradc::runtime::compare;
 use gradc::runtime::train::{self, RunConfig};
 
 /// gradc: compile and train `.grad` models.
@@ -48,6 +49,29 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
     },
+    /// Train each run of FILE's compare block from the same start; print a table, write CSVs and charts.
+    Compare {
+        /// The .grad file, with a `compare { ... }` block.
+        file: PathBuf,
+        /// Directory for the CSV histories and the charts [default: FILE's name + `-compare`].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Train each run for N steps (overrides the train block).
+        #[arg(long, value_name = "N")]
+        steps: Option<usize>,
+        /// Train each run for N epochs (overrides the train block).
+        #[arg(long, value_name = "N")]
+        epochs: Option<usize>,
+        /// Seed for initialisation and shuffling, shared by every run (overrides the train block).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Count steps until the loss reaches LOSS [default: 1.1 × the best final loss].
+        #[arg(long, value_name = "LOSS")]
+        target: Option<f64>,
+        /// Threads for large matrix products.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Report errors in FILE without running it.
     Check {
         /// The .grad file.
@@ -81,6 +105,10 @@ fn main() -> ExitCode {
         Command::Run { file, steps, epochs, seed, log, log_every, threads, init, save } => {
             let cfg = RunConfig { steps, epochs, seed, log, log_every, threads, verify: false, init, save };
             run(&file, &cfg)
+        }
+        Command::Compare { file, out, steps, epochs, seed, target, threads } => {
+            let cfg = RunConfig { steps, epochs, seed, threads, ..RunConfig::default() };
+            compare(&file, out, target, &cfg)
         }
         Command::Check { file } => check(&file),
         Command::Ir { file, stage } => ir(&file, stage),
@@ -160,6 +188,26 @@ fn fmt_loss(loss: f64) -> String {
     } else {
         format!("{loss:.6}")
     }
+}
+
+fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConfig) -> CliResult {
+    let mut front = driver::parse(file)?;
+    let runs = driver::compile_variants(&mut front).map_err(|d| (d, front.sources.clone()))?;
+    let out = out.unwrap_or_else(|| {
+        let stem = file.file_stem().map_or("gradc".into(), |s| s.to_string_lossy().into_owned());
+        PathBuf::from(format!("{stem}-compare"))
+    });
+    eprintln!("gradc: {} — {} runs from the same start, output in {}", file.display(), runs.len(), out.display());
+    let mut report =
+        compare::compare(&runs, cfg, &out, &mut std::io::stderr()).map_err(|d| (d, front.sources.clone()))?;
+    if let Some(loss) = target {
+        report.set_target(loss);
+    }
+    println!("{report}");
+    for path in report.files() {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn ir(file: &Path, stage: Stage) -> CliResult {

@@ -2,10 +2,12 @@
 //! datasets with mini-batching, and training logs.
 
 pub mod checkpoint;
+pub mod compare;
 pub mod csv;
 pub mod data;
 pub mod init;
 pub mod log;
+pub mod plot;
 pub mod rng;
 pub mod source;
 pub mod train;

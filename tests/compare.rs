@@ -1,0 +1,146 @@
+//! `gradc compare` end to end: the runs of a compare block, their CSVs, table and charts.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{gradc, temp_dir};
+
+/// Runs `gradc compare FILE --out DIR` plus extra arguments; returns DIR and stdout.
+fn compare(name: &str, file: &str, extra: &[&str]) -> (PathBuf, String) {
+    let dir = temp_dir(name).join("out");
+    let mut args = vec!["compare", file, "--out", dir.to_str().expect("utf-8 temp path")];
+    args.extend_from_slice(extra);
+    let out = gradc(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "gradc compare {file} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    (dir, stdout)
+}
+
+/// A CSV's header and rows of numbers.
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header").split(',').map(str::to_string).collect();
+    let rows = lines.map(|l| l.split(',').map(|v| v.parse().expect("a number")).collect()).collect();
+    (header, rows)
+}
+
+/// Checks an SVG and PNG pair exists and the SVG names each label.
+fn check_picture(dir: &Path, stem: &str, labels: &[&str]) -> String {
+    let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).expect("SVG written");
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for label in labels {
+        assert!(svg.contains(&format!(">{label}</text>")), "{stem}.svg names {label}");
+    }
+    let png = std::fs::read(dir.join(format!("{stem}.png"))).expect("PNG written");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    svg
+}
+
+const ROSENBROCK: [&str; 5] = [
+    "sgd(lr: 0.001)",
+    "momentum(lr: 0.001, momentum: 0.9)",
+    "nesterov(lr: 0.001, momentum: 0.9)",
+    "rmsprop(lr: 0.01)",
+    "adam(lr: 0.05)",
+];
+
+#[test]
+fn rosenbrock_compares_five_optimizers_and_draws_their_paths() {
+    let (dir, stdout) = compare("rosenbrock", "examples/rosenbrock.grad", &["--steps", "200"]);
+    for label in ROSENBROCK {
+        let row =
+            stdout.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("a row for {label}:\n{stdout}"));
+        assert!(row.contains(" 200 "), "200 steps: {row}");
+    }
+    assert!(stdout.contains("wrote ") && stdout.contains("trajectories.png"), "{stdout}");
+    check_picture(&dir, "curves", &ROSENBROCK);
+    let svg = check_picture(&dir, "trajectories", &ROSENBROCK);
+    assert!(svg.contains(">start</text>") && svg.contains("data:image/png;base64,"));
+
+    // Every step is logged, with the two parameters; plain SGD's first step is the closed form.
+    let (header, rows) = read_csv(&dir.join("sgd_lr_0.001.csv"));
+    assert_eq!(header, ["step", "loss", "lr", "x", "y"]);
+    assert_eq!(rows.len(), 200);
+    let (x, y) = (-1.5f64, 2.0f64);
+    let (gx, gy) = (-2.0 * (1.0 - x) - 400.0 * x * (y - x * x), 200.0 * (y - x * x));
+    assert!((rows[0][1] - ((1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2))).abs() < 1e-4, "loss at the start");
+    assert!((rows[0][3] - (x - 0.001 * gx)).abs() < 1e-5 && (rows[0][4] - (y - 0.001 * gy)).abs() < 1e-5);
+}
+
+#[test]
+fn every_optimizer_starts_from_the_same_weights_and_batch() {
+    let (dir, stdout) = compare("spirals", "examples/compare_optimizers.grad", &["--steps", "26", "--seed", "7"]);
+    assert!(stdout.lines().next().is_some_and(|h| h.contains("accuracy")), "an accuracy column:\n{stdout}");
+    let files = std::fs::read_dir(&dir).expect("out dir").map(|e| e.expect("entry").path());
+    let csvs: Vec<PathBuf> = files.filter(|p| p.extension().is_some_and(|e| e == "csv")).collect();
+    assert_eq!(csvs.len(), 6, "one CSV per optimizer");
+    let first_losses: Vec<f64> = csvs
+        .iter()
+        .map(|p| {
+            let (header, rows) = read_csv(p);
+            assert_eq!(header[..5], ["step", "loss", "lr", "train_loss", "accuracy"]);
+            rows[0][1]
+        })
+        .collect();
+    assert!(first_losses.windows(2).all(|w| w[0] == w[1]), "the first batch loss is shared: {first_losses:?}");
+    let svg = check_picture(&dir, "curves", &["sgd(lr: 0.1)", "adamw(lr: 0.01, weight_decay: 0.01)"]);
+    assert!(svg.contains(">accuracy (training set)</text>"));
+    assert!(!dir.join("trajectories.svg").exists(), "an MLP has more than two parameters");
+}
+
+#[test]
+fn schedules_get_a_learning_rate_panel() {
+    let (dir, stdout) = compare("schedules", "examples/lr_schedules.grad", &["--steps", "30"]);
+    assert!(stdout.contains("step(size: 200, gamma: 0.3)"), "{stdout}");
+    let svg = check_picture(&dir, "curves", &["constant", "warmup(steps: 80) then cosine(total: 700)"]);
+    assert!(svg.contains(">learning rate</text>"));
+}
+
+#[test]
+fn a_diverging_run_is_reported_and_the_others_still_drawn() {
+    let dir = temp_dir("diverge");
+    let file = dir.join("bowl.grad");
+    std::fs::write(
+        &file,
+        "param a: f32 = 1.0\nparam b: f32 = -1.0\nloss = a^2 + 10 * b^2\ntrain { optimizer = sgd(lr: 0.01), steps = 50 }\n\
+         compare { optimizers = [sgd(lr: 0.01), sgd(lr: 0.5)] }\n",
+    )
+    .expect("write program");
+    let (out, stdout) = compare("diverge-out", file.to_str().expect("utf-8"), &["--target", "0.5"]);
+    let row = stdout.lines().find(|l| l.starts_with("sgd(lr: 0.5)")).expect("a row for the diverging run");
+    assert!(row.contains("diverged: the loss became"), "{row}");
+    assert!(stdout.contains("steps to loss ≤ 0.500000"), "the given target:\n{stdout}");
+    check_picture(&out, "curves", &["sgd(lr: 0.01)", "sgd(lr: 0.5) (diverged)"]);
+    check_picture(&out, "trajectories", &["sgd(lr: 0.01)", "sgd(lr: 0.5) (diverged)"]);
+    assert!(!out.join("sgd_lr_0.5.csv").exists(), "no history for a diverged run");
+}
+
+#[test]
+fn a_two_parameter_model_with_data_gets_a_loss_surface() {
+    let dir = temp_dir("line");
+    let file = dir.join("line.grad");
+    std::fs::write(
+        &file,
+        "use std.loss.mse\ndata points = linear(n: 200, dim: 1, noise: 0.1, seed: 3)\nparam w: f32 = -2.0\nparam b: f32 = 2.0\n\
+         loss(x, y) = mse(x * w + b, y)\ntrain { data = points, batch = 20, epochs = 10, optimizer = sgd(lr: 0.05) }\n\
+         compare { optimizers = [sgd(lr: 0.05), adam(lr: 0.1)] }\n",
+    )
+    .expect("write program");
+    let (out, _) = compare("line-out", file.to_str().expect("utf-8"), &[]);
+    let svg = check_picture(&out, "trajectories", &["sgd(lr: 0.05)", "adam(lr: 0.1)", "w", "b"]);
+    assert!(svg.contains("Loss surface over (w, b)"));
+    let (header, rows) = read_csv(&out.join("sgd_lr_0.05.csv"));
+    assert_eq!(header, ["step", "loss", "lr", "w", "b"]);
+    assert_eq!(rows.len(), 100, "every step of ten epochs of ten batches");
+    assert_eq!(rows[0][2], 0.05);
+}
+
+#[test]
+fn a_file_without_a_compare_block_is_an_error() {
+    let out = gradc(&["compare", "examples/quadratic.grad", "--out", temp_dir("no-block").to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("gradc::compare::missing"), "{stderr}");
+}
