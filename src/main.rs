@@ -68,6 +68,9 @@ enum Command {
         /// Count steps until the loss reaches LOSS [default: 1.1 × the best final loss].
         #[arg(long, value_name = "LOSS")]
         target: Option<f64>,
+        /// Start every run from the parameters in this safetensors file.
+        #[arg(long, value_name = "FILE")]
+        init: Option<PathBuf>,
         /// Threads for large matrix products.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -106,8 +109,8 @@ fn main() -> ExitCode {
             let cfg = RunConfig { steps, epochs, seed, log, log_every, threads, verify: false, init, save };
             run(&file, &cfg)
         }
-        Command::Compare { file, out, steps, epochs, seed, target, threads } => {
-            let cfg = RunConfig { steps, epochs, seed, threads, ..RunConfig::default() };
+        Command::Compare { file, out, steps, epochs, seed, target, init, threads } => {
+            let cfg = RunConfig { steps, epochs, seed, init, threads, ..RunConfig::default() };
             compare(&file, out, target, &cfg)
         }
         Command::Check { file } => check(&file),

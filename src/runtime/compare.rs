@@ -8,13 +8,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::checkpoint;
-use super::data::{Dataset, Labels};
 use super::plot::{self, Chart, ContourChart, Grid, Panel, Series};
-use super::train::{self, LogPoint, RunConfig, Summary};
-use crate::codegen::{CompileOptions, Executable};
+use super::train::{self, total_steps, LogPoint, RunConfig, Runner, Summary};
+use crate::codegen::CompileOptions;
 use crate::diag::Diag;
 use crate::driver::{self, Compiled};
-use crate::ir::InputRole;
 
 /// Points per run to log when neither the command line nor the train block says: enough for
 /// smooth curves, few enough that evaluating the metrics stays cheap.
@@ -264,16 +262,6 @@ fn scalar_pair(c: &Compiled) -> Option<(String, String)> {
     }
 }
 
-/// How many steps a run takes, as the training loop counts them.
-fn total_steps(c: &Compiled, cfg: &RunConfig) -> usize {
-    let t = c.module.train();
-    let rows = c.data.as_ref().map_or(1, |d| d.n);
-    let per_epoch = rows.div_ceil(c.batch.max(1));
-    // With gradient accumulation a step (an update) takes several batches.
-    let updates = |epochs: usize| (epochs * per_epoch).div_ceil(t.accumulate.max(1));
-    cfg.steps.or(cfg.epochs.map(updates)).or(t.steps).or(t.epochs.map(updates)).unwrap_or(0)
-}
-
 /// A file name from a label (`momentum(lr: 0.1)` → `momentum_lr_0.1`), distinct from `taken`.
 fn file_stem(label: &str, taken: &mut Vec<String>) -> String {
     let mut stem = String::new();
@@ -449,12 +437,11 @@ fn grid_axes(paths: &[Series], side: usize) -> (Vec<f64>, Vec<f64>) {
 fn surface(c: &Compiled, cfg: &RunConfig, (x, y): (&str, &str), xs: &[f64], ys: &[f64]) -> Result<Vec<f64>, Diag> {
     let rows = c.data.as_ref().map_or(1, |d| d.n);
     let opts = CompileOptions { verify: cfg.verify, keep_clif: false, threads: cfg.threads.max(1) };
-    let graph = driver::forward_at(c, rows)?;
-    let mut exe = driver::jit(&graph, &opts)?;
+    let mut runner = Runner::new(&driver::forward_at(c, rows)?, &opts)?;
     if let Some(data) = &c.data {
-        let role = |r: InputRole| graph.inputs.iter().find(|i| i.role == r).map(|i| i.name.clone());
-        load_all_rows(&mut exe, data, role(InputRole::Data), role(InputRole::Label));
+        runner.load_rows(data, &(0..rows).collect::<Vec<_>>());
     }
+    let exe = &mut runner.exe;
     let mut z = Vec::with_capacity(xs.len() * ys.len());
     for &b in ys {
         for &a in xs {
@@ -469,27 +456,6 @@ fn surface(c: &Compiled, cfg: &RunConfig, (x, y): (&str, &str), xs: &[f64], ys: 
         }
     }
     Ok(z)
-}
-
-/// Copies every row of the dataset into the data and label inputs of a whole-dataset graph.
-fn load_all_rows(exe: &mut Executable, data: &Dataset, x: Option<String>, y: Option<String>) {
-    if let Some(buf) = x.and_then(|x| exe.input_mut(&x)) {
-        buf.copy_from_slice(&data.features);
-    }
-    let Some(y) = y else { return };
-    match &data.labels {
-        Labels::Classes { y: labels, .. } => {
-            if let Some(buf) = exe.input_i32_mut(&y) {
-                buf.copy_from_slice(labels);
-            }
-        }
-        Labels::Targets { y: targets, .. } => {
-            if let Some(buf) = exe.input_mut(&y) {
-                buf.copy_from_slice(targets);
-            }
-        }
-        Labels::None => {}
-    }
 }
 
 #[cfg(test)]

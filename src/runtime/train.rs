@@ -82,18 +82,20 @@ impl Summary {
     }
 }
 
-/// Native code for one batch size, with where its data inputs are.
-struct Step {
-    exe: Executable,
+/// Native code for one graph at one batch size, with where its data inputs are.
+pub struct Runner {
+    /// The compiled graph.
+    pub exe: Executable,
     outputs: Vec<(String, OutputRole)>,
     x: Option<String>,
     y: Option<String>,
 }
 
-impl Step {
-    fn new(graph: &Graph, opts: &CompileOptions) -> Result<Step, Diag> {
+impl Runner {
+    /// Compiles `graph`.
+    pub fn new(graph: &Graph, opts: &CompileOptions) -> Result<Runner, Diag> {
         let named = |role| graph.inputs.iter().find(|i| i.role == role).map(|i| i.name.clone());
-        Ok(Step {
+        Ok(Runner {
             exe: driver::jit(graph, opts)?,
             outputs: graph.outputs.iter().map(|o| (o.name.clone(), o.role)).collect(),
             x: named(InputRole::Data),
@@ -102,7 +104,7 @@ impl Step {
     }
 
     /// Copies the dataset rows `rows` (as many as this step takes) into the data inputs.
-    fn load_rows(&mut self, data: &Dataset, rows: &[usize]) {
+    pub fn load_rows(&mut self, data: &Dataset, rows: &[usize]) {
         let d = data.d;
         if let Some(x) = &self.x {
             // Inputs named by the graph exist in its executable.
@@ -148,6 +150,20 @@ impl Step {
                 dst.copy_from_slice(src);
             }
         }
+    }
+}
+
+/// How many updates a run makes: the command line's steps or epochs, else the train block's.
+/// With gradient accumulation each update takes `accumulate` batches.
+pub fn total_steps(c: &Compiled, cfg: &RunConfig) -> usize {
+    let train = c.module.train();
+    let rows = c.data.as_ref().map_or(1, |d| d.n);
+    let per_epoch = rows.div_ceil(c.batch);
+    let updates = |epochs: usize| (epochs * per_epoch).div_ceil(train.accumulate);
+    match (cfg.steps, cfg.epochs, train.steps, train.epochs) {
+        (Some(s), _, _, _) | (None, None, Some(s), _) => s,
+        (None, Some(e), _, _) | (None, None, None, Some(e)) => updates(e),
+        (None, None, None, None) => unreachable!("train::check requires steps or epochs"),
     }
 }
 
@@ -280,22 +296,15 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
     let tail = rows % batch;
     let per_epoch = full_batches + usize::from(tail > 0);
     let k = train.accumulate;
-    // Steps are updates; with accumulation each takes `k` micro-batches.
-    let total = match (cfg.steps, cfg.epochs, train.steps, train.epochs) {
-        (Some(s), _, _, _) => s,
-        (None, Some(e), _, _) => (e * per_epoch).div_ceil(k),
-        (None, None, Some(s), _) => s,
-        (None, None, None, Some(e)) => (e * per_epoch).div_ceil(k),
-        (None, None, None, None) => unreachable!("train::check requires steps or epochs"),
-    };
-    let mut main = Step::new(&c.optimized, &opts)?;
+    let total = total_steps(c, cfg);
+    let mut main = Runner::new(&c.optimized, &opts)?;
     let mut short = match tail {
         0 => None,
-        n => Some(Step::new(&driver::train_step_at(c, n)?, &opts)?),
+        n => Some(Runner::new(&driver::train_step_at(c, n)?, &opts)?),
     };
-    let mut eval = Step::new(&driver::forward_at(c, rows)?, &opts)?;
+    let mut eval = Runner::new(&driver::forward_at(c, rows)?, &opts)?;
     let mut val_eval = match &c.val {
-        Some(v) => Some(Step::new(&driver::forward_at(c, v.n)?, &opts)?),
+        Some(v) => Some(Runner::new(&driver::forward_at(c, v.n)?, &opts)?),
         None => None,
     };
     let compile = c.frontend_time + compile_started.elapsed();
@@ -517,8 +526,8 @@ fn lookup(values: &[(String, f64)], name: &str) -> f64 {
 /// (as `val_loss`, `val_<metric>`) with the parameters of `from`.
 #[allow(clippy::too_many_arguments)] // the two evaluators and their data travel in pairs
 fn evaluate(
-    eval: &mut Step,
-    val_eval: Option<&mut Step>,
+    eval: &mut Runner,
+    val_eval: Option<&mut Runner>,
     from: &Executable,
     data: Option<&Dataset>,
     val: Option<&Dataset>,
@@ -558,7 +567,7 @@ fn read_params(exe: &Executable, names: &[String]) -> Vec<(String, Vec<f32>)> {
 
 /// Loss and metrics over the whole training set with the parameters the evaluator holds.
 fn run_eval(
-    eval: &mut Step,
+    eval: &mut Runner,
     data: Option<&Dataset>,
     all_rows: &[usize],
     metrics: &[String],
