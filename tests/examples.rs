@@ -125,3 +125,16 @@ fn check_accepts_every_example() {
         }
     }
 }
+
+#[test]
+fn training_controls_work_together() {
+    let (lines, stdout) = run_logged("examples/mlp_training_control.grad", &[]);
+    let last = lines.last().expect("a final line");
+    assert!(num(last, "val_accuracy") >= 0.8, "validation accuracy {}", num(last, "val_accuracy"));
+    assert!(stdout.contains("stopped      early stopping: `val_loss` stopped improving"), "{stdout}");
+    // Warm-up then cosine: the logged learning rate rises to 0.003, then falls.
+    let lrs: Vec<f64> = lines.iter().filter(|l| l.get("final").is_none()).map(|l| num(l, "lr")).collect();
+    let peak = lrs.iter().cloned().fold(0.0, f64::max);
+    assert!((peak - 0.003).abs() < 1e-4, "peak lr {peak}: {lrs:?}");
+    assert!(lrs[0] < peak && *lrs.last().expect("some lines") < peak, "{lrs:?}");
+}
