@@ -162,6 +162,9 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
         if rows > 0 { format!("{rows} rows, batch {}", compiled.batch) } else { "no data".into() },
     );
     let summary = train::train(&compiled, cfg, &mut std::io::stderr()).map_err(|d| (d, front.sources.clone()))?;
+    if let Some(d) = summary.stopped.diagnostic() {
+        return Err((d, front.sources));
+    }
     println!("final loss   {}", fmt_loss(summary.final_loss));
     for (name, value) in &summary.metrics {
         println!("{name:<12} {:.4}", value);

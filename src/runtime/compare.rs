@@ -27,8 +27,8 @@ const SURFACE_BUDGET: usize = 20_000_000;
 pub enum Outcome {
     /// Training finished.
     Trained(Summary),
-    /// The loss stopped being finite; the diagnostic says when.
-    Diverged(Diag),
+    /// The loss stopped being finite; the diagnostic says when, the summary has the history so far.
+    Diverged(Diag, Summary),
 }
 
 /// One variant's run.
@@ -47,7 +47,14 @@ impl Run {
     pub fn summary(&self) -> Option<&Summary> {
         match &self.outcome {
             Outcome::Trained(s) => Some(s),
-            Outcome::Diverged(_) => None,
+            Outcome::Diverged(..) => None,
+        }
+    }
+
+    /// The logged points of the run, up to its divergence if it diverged.
+    pub fn history(&self) -> &[LogPoint] {
+        match &self.outcome {
+            Outcome::Trained(s) | Outcome::Diverged(_, s) => &s.history,
         }
     }
 }
@@ -118,7 +125,7 @@ impl fmt::Display for Report {
                         row.push(self.steps_to_target(run).map_or("-".into(), |n| n.to_string()));
                         row.push(fmt_wall(s.wall));
                     }
-                    Outcome::Diverged(d) => row.push(format!("diverged: {}", d.message)),
+                    Outcome::Diverged(d, _) => row.push(format!("diverged: {}", d.message)),
                 }
                 row
             })
@@ -200,6 +207,13 @@ pub fn compare(
         write!(progress, "[{}/{}] {label} ... ", i + 1, runs.len()).map_err(progress_error)?;
         progress.flush().map_err(progress_error)?;
         let (outcome, csv) = match train::train(c, &run_cfg, &mut io::sink()) {
+            Ok(summary) if summary.stopped.diagnostic().is_some() => {
+                let d = summary.stopped.diagnostic().expect("checked by the guard");
+                writeln!(progress, "diverged: {}", d.message).map_err(progress_error)?;
+                let path = out_dir.join(format!("{}.csv", file_stem(label, &mut names)));
+                write_csv(&path, &summary).map_err(|e| write_error(&path, e))?;
+                (Outcome::Diverged(d, summary), Some(path))
+            }
             Ok(summary) => {
                 let path = out_dir.join(format!("{}.csv", file_stem(label, &mut names)));
                 write_csv(&path, &summary).map_err(|e| write_error(&path, e))?;
@@ -212,10 +226,6 @@ pub fn compare(
                 )
                 .map_err(progress_error)?;
                 (Outcome::Trained(summary), Some(path))
-            }
-            Err(d) if d.code == "gradc::train::diverged" => {
-                writeln!(progress, "diverged: {}", d.message).map_err(progress_error)?;
-                (Outcome::Diverged(d), None)
             }
             Err(d) => return Err(d),
         };
@@ -322,20 +332,21 @@ fn seed(c: &Compiled, cfg: &RunConfig) -> u64 {
 fn legend_label(run: &Run) -> String {
     match run.outcome {
         Outcome::Trained(_) => run.label.clone(),
-        Outcome::Diverged(_) => format!("{} (diverged)", run.label),
+        Outcome::Diverged(..) => format!("{} (diverged)", run.label),
     }
 }
 
 /// One series per run, of the points `point` picks from its history.
 fn series(report: &Report, point: impl Fn(&LogPoint) -> Option<(f64, f64)>) -> Vec<Series> {
-    let points = |r: &Run| r.summary().map_or(vec![], |s| s.history.iter().filter_map(&point).collect());
+    let finite = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite();
+    let points = |r: &Run| r.history().iter().filter_map(&point).filter(finite).collect();
     report.runs.iter().map(|r| Series { label: legend_label(r), points: points(r) }).collect()
 }
 
 /// The loss (on a log scale when it spans more than a decade), one panel per training-set metric
 /// and, if it changes, the learning rate; validation metrics are in the CSVs and the table.
 fn curves_chart(report: &Report, first: &Compiled, cfg: &RunConfig) -> Chart {
-    let history = || report.runs.iter().filter_map(Run::summary).flat_map(|s| &s.history);
+    let history = || report.runs.iter().flat_map(Run::history).filter(|p| p.loss.is_finite());
     let lo = history().map(logged_loss).filter(|l| *l > 0.0).fold(f64::INFINITY, f64::min);
     let hi = history().map(logged_loss).fold(f64::NEG_INFINITY, f64::max);
     let whole_set = history().all(|p| p.metrics.iter().any(|(n, _)| n == "loss"));
@@ -399,12 +410,16 @@ fn trajectories_chart(
     let origin = (value(&start, x), value(&start, y));
     let mut paths = series(report, |p| Some((value(&p.params, x), value(&p.params, y))));
     for (path, run) in paths.iter_mut().zip(&report.runs) {
-        if run.summary().is_some() {
+        if !run.history().is_empty() {
             path.points.insert(0, origin);
         }
     }
     let rows = c.data.as_ref().map_or(1, |d| d.n);
-    let (xs, ys) = grid_axes(&paths, (SURFACE_BUDGET / rows).isqrt().clamp(41, 321));
+    // Frame the runs that trained; a diverging path leaves the frame rather than shrinking it.
+    let framed: Vec<Series> =
+        paths.iter().zip(&report.runs).filter(|(_, r)| r.summary().is_some()).map(|(p, _)| p.clone()).collect();
+    let (xs, ys) =
+        grid_axes(if framed.is_empty() { &paths } else { &framed }, (SURFACE_BUDGET / rows).isqrt().clamp(41, 321));
     let z = surface(c, cfg, (x, y), &xs, &ys)?;
     let positive = z.iter().filter(|v| v.is_finite() && **v > 0.0);
     let (lo, hi) = positive.fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
@@ -489,11 +504,12 @@ mod tests {
         // The whole-set loss, when logged, counts rather than the batch's.
         let noisy =
             trained("sgd(lr: 0.1)", vec![point(10, 0.05, &[("loss", 0.8)]), point(20, 0.3, &[("loss", 0.4)])], 0.4);
-        let diverged = Run {
-            label: "sgd(lr: 10)".into(),
-            outcome: Outcome::Diverged(Diag::new("gradc::train::diverged", "the loss became inf at step 3")),
-            csv: None,
-        };
+        let mut diverged = trained("sgd(lr: 10)", vec![point(2, 40.0, &[]), point(3, f64::INFINITY, &[])], f64::NAN);
+        if let Outcome::Trained(s) = diverged.outcome {
+            let stop = StopReason::Diverged { step: 3, loss: f64::INFINITY, lr: 10.0 };
+            diverged.outcome =
+                Outcome::Diverged(stop.diagnostic().expect("a divergence"), Summary { stopped: stop, ..s });
+        }
         Report { runs: vec![fast, noisy, diverged], target: 0.11, curves: None, trajectories: None }
     }
 

@@ -912,19 +912,103 @@ fn title(out: &mut Vec<Shape>, text: &str, center: f32) {
 
 /// Splits points into drawable runs (a point off the axes ends a run) and maps them to the plot.
 fn polylines(points: &[(f64, f64)], x: &Axis, y: &Axis, r: Rect) -> Vec<Vec<(f32, f32)>> {
-    let mut parts = vec![];
-    let mut run = vec![];
+    // Segments are clipped to a box around the plot before they reach the rasteriser, which
+    // cannot draw coordinates like 1e18 (a diverging optimizer's path); the plot clips the rest.
+    let bound = Bounds::around(r);
+    let to_px = |(a, b): (f64, f64)| {
+        (f64::from(r.x) + x.frac(a) * f64::from(r.w), f64::from(r.bottom()) - y.frac(b) * f64::from(r.h))
+    };
+    let mut parts: Vec<Vec<(f32, f32)>> = vec![];
+    let mut run: Vec<(f32, f32)> = vec![];
+    let mut prev: Option<(f64, f64)> = None;
     for &(a, b) in points {
-        if x.accepts(a) && y.accepts(b) {
-            run.push((r.x + x.frac(a) as f32 * r.w, r.bottom() - y.frac(b) as f32 * r.h));
-        } else if !run.is_empty() {
-            parts.push(std::mem::take(&mut run));
+        if !(x.accepts(a) && y.accepts(b)) {
+            prev = None;
+            if !run.is_empty() {
+                parts.push(std::mem::take(&mut run));
+            }
+            continue;
+        }
+        let q = to_px((a, b));
+        let Some(p) = prev.replace(q) else {
+            if bound.contains(q) {
+                run.push((q.0 as f32, q.1 as f32));
+            }
+            continue;
+        };
+        match bound.clip(p, q) {
+            Some((c0, c1)) => {
+                if run.is_empty() {
+                    run.push((c0.0 as f32, c0.1 as f32));
+                }
+                run.push((c1.0 as f32, c1.1 as f32));
+                if c1 != q {
+                    parts.push(std::mem::take(&mut run));
+                }
+            }
+            None if !run.is_empty() => parts.push(std::mem::take(&mut run)),
+            None => {}
         }
     }
     if !run.is_empty() {
         parts.push(run);
     }
     parts
+}
+
+/// A box in drawing units, larger than the plot so clipping at it is invisible.
+#[derive(Clone, Copy)]
+struct Bounds {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+impl Bounds {
+    fn around(r: Rect) -> Bounds {
+        let (w, h) = (f64::from(r.w), f64::from(r.h));
+        Bounds {
+            x0: f64::from(r.x) - w,
+            y0: f64::from(r.y) - h,
+            x1: f64::from(r.right()) + w,
+            y1: f64::from(r.bottom()) + h,
+        }
+    }
+
+    fn contains(&self, (a, b): (f64, f64)) -> bool {
+        (self.x0..=self.x1).contains(&a) && (self.y0..=self.y1).contains(&b)
+    }
+
+    /// The part of the segment p–q inside the box (Liang–Barsky), if any.
+    fn clip(&self, p: (f64, f64), q: (f64, f64)) -> Option<((f64, f64), (f64, f64))> {
+        let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        for (den, num) in [(-dx, p.0 - self.x0), (dx, self.x1 - p.0), (-dy, p.1 - self.y0), (dy, self.y1 - p.1)] {
+            if den == 0.0 {
+                if num < 0.0 {
+                    return None;
+                }
+            } else {
+                let t = num / den;
+                if den < 0.0 {
+                    t0 = t0.max(t);
+                } else {
+                    t1 = t1.min(t);
+                }
+            }
+        }
+        let at = |t: f64| {
+            if t == 1.0 {
+                q
+            } else if t == 0.0 {
+                p
+            } else {
+                (p.0 + t * dx, p.1 + t * dy)
+            }
+        };
+        (t0 <= t1).then(|| (at(t0), at(t1)))
+    }
 }
 
 const PLOT_W: f32 = 440.0;
@@ -1206,9 +1290,15 @@ fn layout_contour(chart: &ContourChart) -> io::Result<Drawing> {
     for (path, pen) in chart.paths.iter().zip(&pens) {
         let inside: Vec<(f64, f64)> =
             path.points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+        let bound = Bounds::around(r);
+        let shown = |p: (f32, f32)| bound.contains((f64::from(p.0), f64::from(p.1)));
         if let (Some(&first), Some(&last)) = (inside.first(), inside.last()) {
-            over.push(start_marker(to_px(first)));
-            over.push(Shape::Circle { at: to_px(last), r: 4.5, fill: pen.color, pen: Pen::new(WHITE, 1.2) });
+            if shown(to_px(first)) {
+                over.push(start_marker(to_px(first)));
+            }
+            if shown(to_px(last)) {
+                over.push(Shape::Circle { at: to_px(last), r: 4.5, fill: pen.color, pen: Pen::new(WHITE, 1.2) });
+            }
         }
     }
     shapes.push(Shape::Clip { rect: r, shapes: over });
@@ -1373,6 +1463,21 @@ mod tests {
         let z =
             ys.iter().flat_map(|&y| xs.iter().map(move |&x| (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2))).collect();
         Grid { xs, ys, z }
+    }
+
+    #[test]
+    fn paths_far_outside_the_frame_are_clipped_not_drawn() {
+        let r = Rect { x: 0.0, y: 0.0, w: 100.0, h: 100.0 };
+        let (x, y) = (Axis::exact(0.0, 1.0), Axis::exact(0.0, 1.0));
+        // A diverging path: inside, then out to 1e18, then back in.
+        let parts = polylines(&[(0.5, 0.5), (0.5, 1e18), (0.5, -1e18), (0.25, 0.25)], &x, &y, r);
+        for p in parts.iter().flatten() {
+            assert!(p.0.abs() <= 300.0 && p.1.abs() <= 300.0, "point {p:?} escaped the clip box");
+        }
+        assert_eq!(parts[0][0], (50.0, 50.0), "the visible start is kept exactly");
+        let b = Bounds::around(r);
+        assert_eq!(b.clip((50.0, 50.0), (50.0, 1e20)), Some(((50.0, 50.0), (50.0, 200.0))));
+        assert_eq!(b.clip((500.0, 500.0), (600.0, 600.0)), None);
     }
 
     #[test]

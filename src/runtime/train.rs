@@ -183,6 +183,15 @@ pub enum StopReason {
         /// Whether the best parameters were restored.
         restored: bool,
     },
+    /// The loss stopped being finite.
+    Diverged {
+        /// The step whose loss was not finite.
+        step: usize,
+        /// That loss.
+        loss: f64,
+        /// The learning rate of that step.
+        lr: f64,
+    },
     /// A convergence criterion was met.
     Converged {
         /// `update_norm` or `loss_change`.
@@ -201,7 +210,19 @@ impl std::fmt::Display for StopReason {
                 write!(f, "early stopping: `{on}` stopped improving; best {best:.6} at epoch {best_epoch}{r}")
             }
             StopReason::Converged { criterion, value } => write!(f, "converged: `{criterion}` fell to {value:.3e}"),
+            StopReason::Diverged { step, loss, .. } => write!(f, "diverged: the loss became {loss} at step {step}"),
         }
+    }
+}
+
+impl StopReason {
+    /// The error a diverged run is, with what to try; `None` for the other reasons.
+    pub fn diagnostic(&self) -> Option<Diag> {
+        let StopReason::Diverged { step, loss, lr } = *self else { return None };
+        Some(
+            Diag::new("gradc::train::diverged", format!("the loss became {loss} at step {step}"))
+                .help(format!("training diverged; lower the learning rate (it was {lr}) or clip gradients")),
+        )
     }
 }
 
@@ -409,8 +430,10 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
             }
         }
         if !loss.is_finite() {
-            return Err(Diag::new("gradc::train::diverged", format!("the loss became {loss} at step {}", updates + 1))
-                .help(format!("training diverged; lower the learning rate (it was {last_lr}) or clip gradients")));
+            let params = read_params(&main.exe, &small_params);
+            history.push(LogPoint { step: updates + 1, loss, lr: last_lr, metrics: vec![], params });
+            stopped = StopReason::Diverged { step: updates + 1, loss, lr: last_lr };
+            break 'training;
         }
         micro += 1;
         if !applies {
@@ -511,7 +534,8 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         };
         log.record(&record).map_err(io_error)?;
     }
-    if let Some(path) = &cfg.save {
+    // A diverged run's parameters are not worth keeping.
+    if let (Some(path), None) = (&cfg.save, stopped.diagnostic()) {
         checkpoint::save(path, &c.lowered.params, &params)?;
     }
     Ok(Summary { steps: updates, final_loss, metrics, params, history, stopped, wall, compile })
