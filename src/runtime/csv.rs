@@ -564,19 +564,18 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/blobs.csv")
     }
 
-    /// Regenerates `examples/data/blobs.csv`: `cargo test --lib regenerate_example -- --ignored`.
-    #[test]
-    #[ignore]
-    fn regenerate_example_blobs_csv() {
-        std::fs::create_dir_all(example_path().parent().unwrap()).unwrap();
-        std::fs::write(example_path(), example_blobs()).unwrap();
-    }
-
     /// The committed example still matches the generator, byte for byte, and loads cleanly.
+    /// `GRADC_REGENERATE=1 cargo test --lib example_blobs` rewrites it first.
     #[test]
     fn example_blobs_csv_is_current() {
+        if std::env::var_os("GRADC_REGENERATE").is_some() {
+            std::fs::write(example_path(), example_blobs()).expect("write examples/data/blobs.csv");
+        }
         let committed = std::fs::read(example_path()).expect("examples/data/blobs.csv exists");
-        assert!(committed == example_blobs(), "examples/data/blobs.csv is stale; see regenerate_example_blobs_csv");
+        assert!(
+            committed == example_blobs(),
+            "examples/data/blobs.csv is stale; regenerate it with GRADC_REGENERATE=1"
+        );
         let ds = load_csv(&example_path(), class("label"), span()).unwrap();
         assert_eq!((ds.n, ds.d), (300, 2));
         assert!(matches!(ds.labels, Labels::Classes { classes: 3, .. }));
