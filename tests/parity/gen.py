@@ -184,6 +184,11 @@ CONFIGS = {
         ("ChainedScheduler([ExponentialLR(gamma=0.97), StepLR(step_size=10, gamma=0.5)])", exponential_times_step),
     ),
     "sched_inverse_decay": (SGD, schedule(InverseDecay, gamma=0.1, power=0.5)),
+    # Stepped with the whole-set loss after each (full-batch) update: one epoch per step.
+    "sched_plateau": (
+        optim(O.SGD, lr=0.2),
+        schedule(sched.ReduceLROnPlateau, mode="min", factor=0.5, patience=2, threshold=0.05),
+    ),
 }
 
 
@@ -201,7 +206,10 @@ def run(name, x, y, w0, b0):
         loss = ((x @ w + b - y) ** 2).mean()
         loss.backward()
         opt.step()
-        if scheduler:
+        if isinstance(scheduler, sched.ReduceLROnPlateau):
+            with torch.no_grad():
+                scheduler.step(((x @ w + b - y) ** 2).mean().item())
+        elif scheduler:
             scheduler.step()
         steps.append({"step": k + 1, "lr": lr, "loss": loss.item(), "w": w.detach().flatten().tolist(), "b": b.item()})
     reference = opt_text + (f" + {schedule_pair[0]}" if schedule_pair else "")
