@@ -175,26 +175,34 @@ fn logged_params(line: &Value) -> Vec<f64> {
 /// no optimizer state, so only the parameters carry over, and they carry over exactly.
 #[test]
 fn save_then_init_continues_the_run() {
-    let dir = temp_dir("save_init");
-    let path = |f: &str| dir.join(f).to_str().expect("utf-8").to_string();
-    let run = |extra: &[&str]| {
-        let mut args = vec!["run", "tests/parity/sgd.grad", "--log-every", "1"];
-        args.extend_from_slice(extra);
-        let out = gradc(&args);
-        assert!(out.status.success(), "gradc {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
-    };
-    let init = "tests/parity/init.safetensors";
-    run(&["--init", init, "--steps", "20", "--log", &path("whole.jsonl")]);
-    run(&["--init", init, "--steps", "10", "--log", &path("first.jsonl"), "--save", &path("half.safetensors")]);
-    run(&["--init", &path("half.safetensors"), "--steps", "10", "--log", &path("second.jsonl")]);
+    // Plain SGD, Adam (moments and bias corrections depend on the state and the step) and a
+    // cosine schedule (the lr depends on the step): each resumed run must continue exactly.
+    for program in ["sgd", "adam", "sched_cosine"] {
+        let dir = temp_dir(&format!("save_init_{program}"));
+        let path = |f: &str| dir.join(f).to_str().expect("utf-8").to_string();
+        let file = format!("tests/parity/{program}.grad");
+        let run = |extra: &[&str]| {
+            let mut args = vec!["run", file.as_str(), "--log-every", "1"];
+            args.extend_from_slice(extra);
+            let out = gradc(&args);
+            assert!(out.status.success(), "gradc {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+        };
+        let init = "tests/parity/init.safetensors";
+        run(&["--init", init, "--steps", "20", "--log", &path("whole.jsonl")]);
+        run(&["--init", init, "--steps", "10", "--log", &path("first.jsonl"), "--save", &path("half.safetensors")]);
+        run(&["--init", &path("half.safetensors"), "--steps", "10", "--log", &path("second.jsonl")]);
 
-    let steps = |f: &str| -> Vec<Value> {
-        read_log(Path::new(&path(f))).into_iter().filter(|l| l.get("final").is_none()).collect()
-    };
-    let (whole, first, second) = (steps("whole.jsonl"), steps("first.jsonl"), steps("second.jsonl"));
-    let joined: Vec<Vec<f64>> = first.iter().chain(&second).map(logged_params).collect();
-    let expected: Vec<Vec<f64>> = whole.iter().map(logged_params).collect();
-    assert_eq!(joined, expected, "saved and resumed, the trajectory is unchanged");
+        let steps = |f: &str| -> Vec<Value> {
+            read_log(Path::new(&path(f))).into_iter().filter(|l| l.get("final").is_none()).collect()
+        };
+        let (whole, first, second) = (steps("whole.jsonl"), steps("first.jsonl"), steps("second.jsonl"));
+        assert_eq!(second[0]["step"].as_f64(), Some(11.0), "{program}: a resumed run counts on from the saved step");
+        let joined: Vec<(Vec<f64>, f64)> =
+            first.iter().chain(&second).map(|l| (logged_params(l), l["lr"].as_f64().expect("lr"))).collect();
+        let expected: Vec<(Vec<f64>, f64)> =
+            whole.iter().map(|l| (logged_params(l), l["lr"].as_f64().expect("lr"))).collect();
+        assert_eq!(joined, expected, "{program}: saved and resumed, the trajectory is unchanged");
+    }
 }
 
 /// A checkpoint gradc cannot use stops the run with the checkpoint diagnostic.

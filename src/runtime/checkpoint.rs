@@ -2,8 +2,10 @@
 //! (`h1.w`), so a file written by PyTorch's `safetensors.torch.save_file` with the same names and
 //! shapes loads as is.
 //!
-//! Only parameters are stored, not optimizer state: a checkpoint is an initialisation (`--init`)
-//! or a result (`--save`), not a way to resume a run mid-schedule.
+//! `gradc run --save` also stores the optimizer state (`h1.w.m`, ...) and, in the metadata
+//! entry `gradc.step`, the updates made, so `--init` of such a file resumes the run exactly
+//! where it stopped: same moments, same step for bias corrections and schedules, same batch.
+//! A file with parameters only (from PyTorch, say) starts fresh state at step 0.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -15,13 +17,27 @@ use safetensors::SafeTensors;
 use crate::diag::Diag;
 use crate::sema::ParamInfo;
 
-/// Reads the parameters `params` from the safetensors file at `path`, in the order of `params`.
+/// The metadata key holding the number of updates a saved run had made.
+const STEP_KEY: &str = "gradc.step";
+
+/// What a checkpoint restores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    /// Every parameter, then each optimizer state tensor the file holds, by name.
+    pub values: Vec<(String, Vec<f32>)>,
+    /// Updates the saved run had made (0 for a file without progress).
+    pub step: usize,
+}
+
+/// Reads the parameters `params`, and whichever of the optimizer state tensors `state` (name
+/// and shape) it holds, from the safetensors file at `path`.
 ///
-/// Every parameter must have a tensor of its name, of dtype F32 and of its shape, and the file
-/// must hold no other tensor (an extra tensor usually means a renamed layer, which would silently
-/// start from its initializer). Each violation is a `gradc::checkpoint::*` diagnostic naming the
-/// tensor; so is a file that cannot be read or is not safetensors.
-pub fn load(path: &Path, params: &[ParamInfo]) -> Result<Vec<(String, Vec<f32>)>, Diag> {
+/// Every parameter must have a tensor of its name, of dtype F32 and of its shape; a state
+/// tensor, if present, likewise; and the file must hold no other tensor (an extra tensor usually
+/// means a renamed layer, which would silently start from its initializer). Each violation is a
+/// `gradc::checkpoint::*` diagnostic naming the tensor; so is a file that cannot be read or is
+/// not safetensors.
+pub fn load(path: &Path, params: &[ParamInfo], state: &[(String, Vec<usize>)]) -> Result<Restored, Diag> {
     let shown = path.display();
     let bytes = std::fs::read(path).map_err(|e| {
         Diag::new("gradc::checkpoint::read", format!("cannot read the checkpoint `{shown}`: {e}"))
@@ -31,13 +47,31 @@ pub fn load(path: &Path, params: &[ParamInfo]) -> Result<Vec<(String, Vec<f32>)>
         Diag::new("gradc::checkpoint::corrupt", format!("`{shown}` is not a valid safetensors file: {e}"))
             .help("pass a file written by `gradc run --save` or by safetensors' `save_file`")
     })?;
+    let step = match SafeTensors::read_metadata(&bytes).ok().and_then(|(_, m)| m.metadata().clone()) {
+        Some(meta) => match meta.get(STEP_KEY).map(|s| s.parse::<usize>()) {
+            Some(Ok(step)) => step,
+            Some(Err(_)) => {
+                return Err(Diag::new(
+                    "gradc::checkpoint::corrupt",
+                    format!("`{shown}` has a malformed `{STEP_KEY}` entry"),
+                )
+                .help("pass a file written by `gradc run --save`"))
+            }
+            None => 0,
+        },
+        None => 0,
+    };
     let tensors: HashMap<&str, TensorView<'_>> = file.iter().collect();
     let wanted: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-    let mut extra: Vec<&str> = tensors.keys().copied().filter(|n| !wanted.contains(n)).collect();
+    let known = |n: &&str| wanted.contains(n) || state.iter().any(|(s, _)| s == n);
+    let mut extra: Vec<&str> = tensors.keys().copied().filter(|n| !known(n)).collect();
     extra.sort_unstable();
 
-    let mut out = Vec::with_capacity(params.len());
-    for p in params {
+    let mut out = Vec::with_capacity(params.len() + state.len());
+    let present_state = state.iter().filter(|(n, _)| tensors.contains_key(n.as_str()));
+    let slots = params.iter().map(|p| (&p.name, &p.shape)).chain(present_state.map(|(n, s)| (n, s)));
+    for (name, shape) in slots {
+        let p = Slot { name, shape };
         let Some(t) = tensors.get(p.name.as_str()) else {
             let help = match extra.as_slice() {
                 [] => "the checkpoint must hold every parameter, named as `gradc ir` prints it".to_string(),
@@ -90,33 +124,54 @@ pub fn load(path: &Path, params: &[ParamInfo]) -> Result<Vec<(String, Vec<f32>)>
             quoted(&wanted)
         )));
     }
-    Ok(out)
+    Ok(Restored { values: out, step })
 }
 
-/// Writes `values` (by parameter name, as [`load`] returns them and `Summary::params` holds
-/// them) to `path` as a safetensors file with each parameter's shape from `params`.
+/// A tensor the file must (or may) hold.
+struct Slot<'a> {
+    name: &'a String,
+    shape: &'a Vec<usize>,
+}
+
+/// Writes `values` (by parameter name, as `Summary::params` holds them) to `path` as a
+/// safetensors file with each parameter's shape from `params`, then the optimizer `state`
+/// tensors (name, shape, values) and the updates made, `step`, for resuming.
 ///
 /// The write is atomic: the file is written to a temporary file in the same directory, synced,
 /// then renamed over `path`, so an interrupted run never leaves a truncated checkpoint.
 ///
 /// # Panics
 /// If a parameter in `params` has no entry in `values`, or one whose length is not its shape's.
-pub fn save(path: &Path, params: &[ParamInfo], values: &[(String, Vec<f32>)]) -> Result<(), Diag> {
+pub fn save(
+    path: &Path,
+    params: &[ParamInfo],
+    values: &[(String, Vec<f32>)],
+    state: &[(String, Vec<usize>, Vec<f32>)],
+    step: usize,
+) -> Result<(), Diag> {
     let shown = path.display();
-    let bytes: Vec<Vec<u8>> = params
+    let mut tensors: Vec<(&str, &[usize], &[f32])> = params
         .iter()
         .map(|p| {
             let v = &values.iter().find(|(n, _)| *n == p.name).unwrap_or_else(|| panic!("no value for `{}`", p.name)).1;
-            assert_eq!(v.len(), p.shape.iter().product::<usize>(), "`{}` has the wrong number of values", p.name);
+            (p.name.as_str(), p.shape.as_slice(), v.as_slice())
+        })
+        .collect();
+    tensors.extend(state.iter().map(|(n, s, v)| (n.as_str(), s.as_slice(), v.as_slice())));
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(name, shape, v)| {
+            assert_eq!(v.len(), shape.iter().product::<usize>(), "`{name}` has the wrong number of values");
             v.iter().flat_map(|x| x.to_le_bytes()).collect()
         })
         .collect();
-    let views = params.iter().zip(&bytes).map(|(p, b)| {
+    let views = tensors.iter().zip(&bytes).map(|((name, shape, _), b)| {
         // The length was checked above, so the view is valid.
-        let view = TensorView::new(Dtype::F32, p.shape.clone(), b).expect("data matches the shape");
-        (p.name.as_str(), view)
+        let view = TensorView::new(Dtype::F32, shape.to_vec(), b).expect("data matches the shape");
+        (*name, view)
     });
-    let encoded = safetensors::serialize(views, None).map_err(|e| {
+    let meta = HashMap::from([(STEP_KEY.to_string(), step.to_string())]);
+    let encoded = safetensors::serialize(views, Some(meta)).map_err(|e| {
         Diag::new("gradc::checkpoint::write", format!("cannot encode the checkpoint `{shown}`: {e}"))
             .help("this is a limit of the safetensors format; please report it with the program")
     })?;
@@ -197,7 +252,7 @@ mod tests {
 
     /// Loads and expects a diagnostic; returns its code and its rendering.
     fn load_err(path: &Path) -> (&'static str, String) {
-        let d = load(path, &program()).expect_err("must be rejected");
+        let d = load(path, &program(), &[]).expect_err("must be rejected");
         assert!(d.help.is_some(), "{} has a help line", d.code);
         (d.code, d.render_plain())
     }
@@ -211,12 +266,21 @@ mod tests {
             ("h1.b".to_string(), vec![0.1, 0.2]),
             ("theta".to_string(), vec![std::f32::consts::PI]),
         ];
-        save(&path, &program(), &values).expect("save");
-        let back = load(&path, &program()).expect("load");
+        let state = [("h1.b.m".to_string(), vec![2], vec![0.5, -0.5])];
+        save(&path, &program(), &values, &state, 7).expect("save");
+        let slots = [("h1.b.m".to_string(), vec![2]), ("h1.b.v".to_string(), vec![2])];
+        let restored = load(&path, &program(), &slots).expect("load");
+        assert_eq!(restored.step, 7, "the step comes back");
+        let (back, moments) = restored.values.split_at(values.len());
+        assert_eq!(
+            moments,
+            [("h1.b.m".to_string(), vec![0.5, -0.5])],
+            "saved state comes back; absent state is skipped"
+        );
         let bits = |v: &[(String, Vec<f32>)]| -> Vec<(String, Vec<u32>)> {
             v.iter().map(|(n, x)| (n.clone(), x.iter().map(|f| f.to_bits()).collect())).collect()
         };
-        assert_eq!(bits(&back), bits(&values));
+        assert_eq!(bits(back), bits(&values));
         let names: Vec<String> =
             std::fs::read_dir(&d).expect("list").map(|e| e.expect("entry").path().display().to_string()).collect();
         assert_eq!(names.len(), 1, "no temporary file is left behind: {names:?}");
@@ -227,8 +291,8 @@ mod tests {
         let path = dir("replace").join("w.safetensors");
         std::fs::write(&path, b"old").expect("write");
         let values = vec![("theta".to_string(), vec![2.0])];
-        save(&path, &[param("theta", &[])], &values).expect("save");
-        assert_eq!(load(&path, &[param("theta", &[])]).expect("load"), values);
+        save(&path, &[param("theta", &[])], &values, &[], 0).expect("save");
+        assert_eq!(load(&path, &[param("theta", &[])], &[]).expect("load").values, values);
     }
 
     #[test]
@@ -236,7 +300,7 @@ mod tests {
         let path = dir("no_dir").join("absent").join("w.safetensors");
         assert_eq!(check_writable(&path).expect_err("no directory").code, "gradc::checkpoint::write");
         check_writable(&dir("no_dir").join("w.safetensors")).expect("the directory exists");
-        let d = save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])]).expect_err("no directory");
+        let d = save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])], &[], 0).expect_err("no directory");
         assert_eq!(d.code, "gradc::checkpoint::write");
         assert!(d.render_plain().contains("w.safetensors"));
     }

@@ -13,6 +13,7 @@ use super::train::{self, total_steps, LogPoint, RunConfig, Runner, Summary};
 use crate::codegen::CompileOptions;
 use crate::diag::Diag;
 use crate::driver::{self, Compiled};
+use crate::ir::InputRole;
 
 /// Points per run to log when neither the command line nor the train block says: enough for
 /// smooth curves, few enough that evaluating the metrics stays cheap.
@@ -398,7 +399,14 @@ fn trajectories_chart(
     let mut start = train::initial_values(c, seed(c, cfg));
     // Runs started from a checkpoint start from its values, as training does.
     if let Some(path) = &cfg.init {
-        for (name, values) in checkpoint::load(path, &c.lowered.params)? {
+        let state: Vec<(String, Vec<usize>)> = c
+            .optimized
+            .inputs
+            .iter()
+            .filter(|i| i.role == InputRole::State)
+            .map(|i| (i.name.clone(), i.ty.shape.clone()))
+            .collect();
+        for (name, values) in checkpoint::load(path, &c.lowered.params, &state)?.values {
             if let Some(slot) = start.iter_mut().find(|(n, _)| *n == name) {
                 slot.1 = values;
             }

@@ -338,11 +338,22 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         main.exe.input_mut(&name).expect("param and state inputs exist").copy_from_slice(&values);
         carried.push(name);
     }
-    // A checkpoint replaces the initializers' values; optimizer state still starts fresh.
+    // A checkpoint replaces the initializers' values; one saved by gradc also restores the
+    // optimizer state and the step, so the run continues where it stopped.
+    let state_slots: Vec<(String, Vec<usize>)> = c
+        .optimized
+        .inputs
+        .iter()
+        .filter(|i| i.role == InputRole::State)
+        .map(|i| (i.name.clone(), i.ty.shape.clone()))
+        .collect();
+    let mut start = 0;
     if let Some(path) = &cfg.init {
-        for (name, values) in checkpoint::load(path, &c.lowered.params)? {
-            main.exe.input_mut(&name).expect("param inputs exist").copy_from_slice(&values);
+        let restored = checkpoint::load(path, &c.lowered.params, &state_slots)?;
+        for (name, values) in restored.values {
+            main.exe.input_mut(&name).expect("param and state inputs exist").copy_from_slice(&values);
         }
+        start = restored.step;
     }
     if let Some(path) = &cfg.save {
         checkpoint::check_writable(path)?;
@@ -396,9 +407,11 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
     let mut last_loss = f64::NAN;
     let mut history = Vec::new();
     let mut stopped = StopReason::Completed;
-    let mut updates = 0;
-    let mut micro = 0;
-    'training: while updates < total {
+    let mut updates = start;
+    let mut micro = start * k;
+    let end = start + total;
+    batcher.start_epoch((micro / per_epoch) as u64);
+    'training: while updates < end {
         let in_epoch = micro % per_epoch;
         let epoch = micro / per_epoch;
         if in_epoch == 0 {
@@ -415,7 +428,7 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         if let Some(d) = data {
             runner.load_rows(d, batcher.indices(in_epoch));
         }
-        let applies = (micro + 1) % k == 0;
+        let applies = (micro + 1).is_multiple_of(k);
         runner.set_step("t", (micro / k + 1) as f64);
         runner.set_step("apply", f64::from(u8::from(applies)));
         runner.set_step("epoch", epoch as f64);
@@ -440,8 +453,8 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
             continue;
         }
         updates += 1;
-        let epoch_done = data.is_none() || micro % per_epoch == 0;
-        let logged = updates % log_every == 0 || updates == total;
+        let epoch_done = data.is_none() || micro.is_multiple_of(per_epoch);
+        let logged = updates % log_every == 0 || updates == end;
         let monitoring = epoch_done && (stopper.is_some() || plateau.is_some());
         let metrics = if (logged && !metric_names.is_empty()) || monitoring {
             evaluate(
@@ -473,7 +486,7 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
                 log.record(&record).map_err(io_error)?;
             }
             history.push(LogPoint { step: updates, loss, lr: last_lr, metrics: metrics.clone(), params });
-            progress.update(updates as u64, loss as f32).map_err(io_error)?;
+            progress.update((updates - start) as u64, loss as f32).map_err(io_error)?;
         }
         for criterion in converge {
             let (name, value, tol) = match *criterion {
@@ -520,7 +533,7 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         metrics.extend(val_metrics.into_iter().map(|(n, x)| (format!("val_{n}"), x)));
     }
     let params = read_params(&main.exe, &param_names);
-    progress.finish(updates as u64, final_loss as f32).map_err(io_error)?;
+    progress.finish((updates - start) as u64, final_loss as f32).map_err(io_error)?;
     if let Some(log) = &mut log {
         let small = read_params(&main.exe, &small_params);
         let values: Vec<f32> = metric_names.iter().map(|n| lookup(&metrics, n) as f32).collect();
@@ -536,9 +549,13 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
     }
     // A diverged run's parameters are not worth keeping.
     if let (Some(path), None) = (&cfg.save, stopped.diagnostic()) {
-        checkpoint::save(path, &c.lowered.params, &params)?;
+        let state: Vec<(String, Vec<usize>, Vec<f32>)> = state_slots
+            .iter()
+            .map(|(n, shape)| (n.clone(), shape.clone(), main.exe.input(n).expect("state input exists").to_vec()))
+            .collect();
+        checkpoint::save(path, &c.lowered.params, &params, &state, updates)?;
     }
-    Ok(Summary { steps: updates, final_loss, metrics, params, history, stopped, wall, compile })
+    Ok(Summary { steps: updates - start, final_loss, metrics, params, history, stopped, wall, compile })
 }
 
 /// A named value from a list, NaN if absent.
