@@ -4,10 +4,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use gradc::diag::{Diag, SourceMap};
 use gradc::driver;
 use gradc::runtime::compare;
+use gradc::runtime::log::{fmt_loss, fmt_wall};
 use gradc::runtime::train::{self, RunConfig};
 
 /// gradc: compile and train `.grad` models.
@@ -24,28 +25,15 @@ enum Command {
     Run {
         /// The .grad file.
         file: PathBuf,
-        /// Train for N steps (overrides the train block).
-        #[arg(long, value_name = "N")]
-        steps: Option<usize>,
-        /// Train for N epochs (overrides the train block).
-        #[arg(long, value_name = "N")]
-        epochs: Option<usize>,
-        /// Seed for initialisation and shuffling (overrides the train block).
-        #[arg(long, value_name = "N")]
-        seed: Option<u64>,
+        #[command(flatten)]
+        training: Training,
         /// Write one JSON object per logged step to FILE.
         #[arg(long, value_name = "FILE")]
         log: Option<PathBuf>,
         /// Log every N steps.
         #[arg(long, value_name = "N")]
         log_every: Option<usize>,
-        /// Threads for large matrix products.
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
-        /// Start from the parameters in this safetensors file (tensors named as `gradc ir` prints).
-        #[arg(long, value_name = "FILE")]
-        init: Option<PathBuf>,
-        /// Save the final parameters to this safetensors file.
+        /// Save the final parameters, optimizer state and step to this safetensors file.
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
     },
@@ -53,27 +41,14 @@ enum Command {
     Compare {
         /// The .grad file, with a `compare { ... }` block.
         file: PathBuf,
+        #[command(flatten)]
+        training: Training,
         /// Directory for the CSV histories and the charts [default: FILE's name + `-compare`].
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Train each run for N steps (overrides the train block).
-        #[arg(long, value_name = "N")]
-        steps: Option<usize>,
-        /// Train each run for N epochs (overrides the train block).
-        #[arg(long, value_name = "N")]
-        epochs: Option<usize>,
-        /// Seed for initialisation and shuffling, shared by every run (overrides the train block).
-        #[arg(long, value_name = "N")]
-        seed: Option<u64>,
         /// Count steps until the loss reaches LOSS [default: 1.1 × the best final loss].
         #[arg(long, value_name = "LOSS")]
         target: Option<f64>,
-        /// Start every run from the parameters in this safetensors file.
-        #[arg(long, value_name = "FILE")]
-        init: Option<PathBuf>,
-        /// Threads for large matrix products.
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
     },
     /// Report errors in FILE without running it.
     Check {
@@ -88,6 +63,35 @@ enum Command {
         #[arg(long, value_enum, default_value = "optimized")]
         stage: Stage,
     },
+}
+
+/// The training flags `run` and `compare` share.
+#[derive(Args)]
+struct Training {
+    /// Train for N steps (overrides the train block).
+    #[arg(long, value_name = "N")]
+    steps: Option<usize>,
+    /// Train for N epochs (overrides the train block).
+    #[arg(long, value_name = "N")]
+    epochs: Option<usize>,
+    /// Seed for initialisation and shuffling (overrides the train block).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// Start from this safetensors file: parameters named as `gradc ir` prints them, and, in a
+    /// file `--save` wrote, the optimizer state and step to resume from.
+    #[arg(long, value_name = "FILE")]
+    init: Option<PathBuf>,
+    /// Threads for large matrix products.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+impl Training {
+    /// The run configuration these flags ask for.
+    fn config(self) -> RunConfig {
+        let Training { steps, epochs, seed, init, threads } = self;
+        RunConfig { steps, epochs, seed, init, threads, ..RunConfig::default() }
+    }
 }
 
 /// Pipeline stages `gradc ir` can print.
@@ -105,14 +109,10 @@ enum Stage {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { file, steps, epochs, seed, log, log_every, threads, init, save } => {
-            let cfg = RunConfig { steps, epochs, seed, log, log_every, threads, verify: false, init, save };
-            run(&file, &cfg)
+        Command::Run { file, training, log, log_every, save } => {
+            run(&file, &RunConfig { log, log_every, save, ..training.config() })
         }
-        Command::Compare { file, out, steps, epochs, seed, target, init, threads } => {
-            let cfg = RunConfig { steps, epochs, seed, init, threads, ..RunConfig::default() };
-            compare(&file, out, target, &cfg)
-        }
+        Command::Compare { file, training, out, target } => compare(&file, out, target, &training.config()),
         Command::Check { file } => check(&file),
         Command::Ir { file, stage } => ir(&file, stage),
     };
@@ -176,24 +176,10 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
     if summary.stopped != train::StopReason::Completed {
         println!("stopped      {}", summary.stopped);
     }
-    let wall = summary.wall.as_secs_f64();
-    if wall < 1.0 {
-        println!("wall time    {:.2} ms", wall * 1e3);
-    } else {
-        println!("wall time    {wall:.3} s");
-    }
+    println!("wall time    {}", fmt_wall(summary.wall));
     println!("steps/s      {:.0}", summary.steps_per_sec());
     println!("compile time {:.1} ms", summary.compile.as_secs_f64() * 1e3);
     Ok(())
-}
-
-/// Six significant digits, in scientific notation once the loss is small.
-fn fmt_loss(loss: f64) -> String {
-    if loss != 0.0 && loss.abs() < 1e-3 {
-        format!("{loss:.5e}")
-    } else {
-        format!("{loss:.6}")
-    }
 }
 
 fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConfig) -> CliResult {

@@ -92,3 +92,19 @@ fn convergence_names_its_criterion() {
     }
     assert!(s.steps < 200, "took {} steps", s.steps);
 }
+
+#[test]
+fn accumulators_are_state_every_step_shares() {
+    // 60 rows in batches of 16 leave a short last batch, which runs its own executable: the
+    // accumulators must be initialised and carried to it like the optimizer state.
+    let path = common::temp_dir("acc_state").join("p.grad");
+    std::fs::write(&path, regression(16, ", accumulate = 2").replace("n: 64", "n: 60")).expect("write program");
+    let mut front = driver::parse(&path).unwrap_or_else(|(d, s)| panic!("{}", d.with_sources(&s).render_plain()));
+    let c = driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
+    let names: Vec<String> = gradc::runtime::train::initial_values(&c, 0).into_iter().map(|(n, _)| n).collect();
+    for expected in ["w", "b", "w.m", "w.v", "w.acc", "b.acc"] {
+        assert!(names.iter().any(|n| n == expected), "`{expected}` missing from {names:?}");
+    }
+    let s = train(&c, &RunConfig { threads: 1, ..RunConfig::default() }, &mut std::io::sink()).expect("trains");
+    assert!(s.final_loss.is_finite() && s.final_loss < s.history[0].loss, "{} vs {}", s.final_loss, s.history[0].loss);
+}

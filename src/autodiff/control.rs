@@ -4,13 +4,9 @@
 //! Assumes graphs from `backward` (gradients as `Grad` outputs) and from sema's update
 //! elaboration (new values as `Param`/`State` outputs). Guarantees: the rewritten graphs verify.
 
+use super::vjp::push;
 use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, Type};
 use crate::sema::Clip;
-
-fn push(g: &mut Graph, op: Op, args: Vec<NodeId>) -> NodeId {
-    let name = op.name();
-    g.push(op, args).unwrap_or_else(|e| panic!("internal compiler error: control built an ill-typed `{name}`: {e}"))
-}
 
 /// A scalar node broadcast to `shape`.
 fn at_shape(g: &mut Graph, scalar: NodeId, shape: &[usize]) -> NodeId {
@@ -111,7 +107,7 @@ pub fn accumulate(backward: &Graph, update: &Graph, k: usize) -> (Graph, Graph) 
     for i in 0..u.outputs.len() {
         if matches!(u.outputs[i].role, OutputRole::Param | OutputRole::State) {
             let k = u.input_index(&u.outputs[i].name).expect("in-place outputs name an input");
-            let old = input_node(&u, k);
+            let old = u.input_node(k);
             let new = u.outputs[i].node;
             u.outputs[i].node = select(&mut u, apply, new, old);
         }
@@ -125,17 +121,11 @@ pub fn update_norm(train_step: &Graph) -> Graph {
     let mut diffs = Vec::new();
     for o in g.outputs.clone().iter().filter(|o| o.role == OutputRole::Param) {
         let k = g.input_index(&o.name).expect("in-place outputs name an input");
-        let old = input_node(&g, k);
+        let old = g.input_node(k);
         diffs.push(push(&mut g, Op::Sub, vec![o.node, old]));
     }
     let ss = sum_of_squares(&mut g, &diffs);
     let norm = push(&mut g, Op::Sqrt, vec![ss]);
     g.add_output("update_norm", norm, OutputRole::Metric);
     g
-}
-
-/// The node reading input `k`.
-fn input_node(g: &Graph, k: usize) -> NodeId {
-    let i = g.nodes.iter().position(|n| n.op == Op::Input(k)).expect("every input has its node");
-    NodeId(i as u32)
 }

@@ -80,19 +80,13 @@ pub fn backward(forward: &Graph) -> Graph {
         if input.role != InputRole::Param {
             continue;
         }
-        let grad = match grads[input_node(forward, k).index()] {
+        let grad = match grads[forward.input_node(k).index()] {
             Some(d) => d,
             None => vjp::splat(&mut g, 0.0, &input.ty.shape),
         };
         g.add_output(&format!("{}.grad", input.name), grad, OutputRole::Grad);
     }
     g
-}
-
-/// The node that reads input `k`.
-fn input_node(g: &Graph, k: usize) -> NodeId {
-    let at = g.nodes.iter().position(|n| n.op == Op::Input(k));
-    NodeId(at.unwrap_or_else(|| panic!("input `{}` has no node reading it", g.inputs[k].name)) as u32)
 }
 
 /// The `train_step` graph: `backward` followed by `update`, with the update's gradients wired
@@ -132,7 +126,7 @@ pub fn compose(backward: &Graph, update: &Graph) -> Graph {
                                 "update input `{}` clashes with a backward input of the same name",
                                 input.name
                             );
-                            input_node(backward, j)
+                            backward.input_node(j)
                         }
                         None => g.add_input(&input.name, input.ty.clone(), input.role),
                     }

@@ -118,6 +118,11 @@ struct RowLoad {
     ptr: Value,
 }
 
+/// The loads of a row: each load's expression with its stream's stride and current pointer.
+fn row_loads(loads: &[(ExprId, ValueId, &[usize])], strides: &[usize], ptrs: &[Value]) -> Vec<RowLoad> {
+    loads.iter().zip(strides).zip(ptrs).map(|((l, &stride), &ptr)| RowLoad { expr: l.0, stride, ptr }).collect()
+}
+
 /// Code emitted inside a loop nest, given one pointer per stream.
 type Inner<'s, 'a> = dyn FnMut(&mut Lowerer<'a>, &[Value]) -> Result<(), CodegenError> + 's;
 
@@ -533,11 +538,7 @@ impl<'a> Lowerer<'a> {
         let single = if k.shape.iter().product::<usize>() == 1 { Width::Double } else { Width::Scalar };
         let mode = (Self::vectorisable(row.n, &row.strides[..loads.len()]), single);
         self.nest(outer, &ptrs, &mut |s, ptrs| {
-            let row_loads: Vec<RowLoad> = loads
-                .iter()
-                .enumerate()
-                .map(|(j, l)| RowLoad { expr: l.0, stride: row.strides[j], ptr: ptrs[j] })
-                .collect();
+            let row_loads = row_loads(&loads, &row.strides, ptrs);
             let out_ptrs = &ptrs[loads.len()..];
             s.row(&k.body, &row_loads, row.n, mode, &mut |s, _w, i, vals| {
                 for (j, &(e, _)) in k.outputs.iter().enumerate() {
@@ -623,11 +624,7 @@ impl<'a> Lowerer<'a> {
                 let init_v = s.emit(Width::Vector).c(f64::from(init));
                 s.b.def_var(vacc, init_v);
                 s.nest(red_outer, ptrs, &mut |s, ptrs| {
-                    let row_loads: Vec<RowLoad> = loads
-                        .iter()
-                        .enumerate()
-                        .map(|(j, l)| RowLoad { expr: l.0, stride: row.strides[j], ptr: ptrs[j] })
-                        .collect();
+                    let row_loads = row_loads(&loads, &row.strides, ptrs);
                     s.row(&k.body, &row_loads, row.n, (vectorise, Width::Scalar), &mut |s, w, _i, vals| {
                         let x = vals[k.root].ok_or_else(|| CodegenError::Internal("reduced value missing".into()))?;
                         let var = if w == Width::Vector { vacc } else { sacc };
@@ -657,11 +654,7 @@ impl<'a> Lowerer<'a> {
             let out_stride = row.strides[streams - 1];
             let vectorise = Self::vectorisable(row.n, &row.strides[..loads.len()]) && out_stride == 1;
             self.nest(outer, &ptrs, &mut |s, ptrs| {
-                let row_loads: Vec<RowLoad> = loads
-                    .iter()
-                    .enumerate()
-                    .map(|(j, l)| RowLoad { expr: l.0, stride: row.strides[j], ptr: ptrs[j] })
-                    .collect();
+                let row_loads = row_loads(&loads, &row.strides, ptrs);
                 let out_row = ptrs[streams - 1];
                 s.row(&k.body, &row_loads, row.n, (vectorise, Width::Scalar), &mut |s, w, i, vals| {
                     let x = vals[k.root].ok_or_else(|| CodegenError::Internal("reduced value missing".into()))?;

@@ -196,6 +196,23 @@ impl Executable {
         self.arena.f32s_mut(s.offset, s.len)
     }
 
+    /// The storage of the i32 input with index `slot` (as from `input_slot`); panics on a bad index.
+    pub fn slot_i32_mut(&mut self, slot: usize) -> &mut [i32] {
+        let s = &self.inputs[slot];
+        self.arena.i32s_mut(s.offset, s.len)
+    }
+
+    /// The index of a named f32 output, for the `output_at` fast path.
+    pub fn output_slot(&self, name: &str) -> Option<usize> {
+        self.outputs.iter().position(|s| s.name == name && s.dtype == DType::F32)
+    }
+
+    /// The f32 output with index `slot` (as from `output_slot`) of the last `run`; panics on a bad index.
+    pub fn output_at(&self, slot: usize) -> &[f32] {
+        let s = &self.outputs[slot];
+        self.arena.f32s(s.offset, s.len)
+    }
+
     /// The storage of an f32 input, to fill before `run`.
     pub fn input_mut(&mut self, name: &str) -> Option<&mut [f32]> {
         let s = self.inputs.iter().find(|s| s.name == name && s.dtype == DType::F32)?;

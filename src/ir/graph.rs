@@ -139,6 +139,12 @@ impl Graph {
         &self.nodes[id.index()].ty
     }
 
+    /// The node that reads input `k` (every input is read by exactly one node; see `verify`).
+    pub fn input_node(&self, k: usize) -> NodeId {
+        let at = self.nodes.iter().position(|n| n.op == Op::Input(k));
+        NodeId(at.unwrap_or_else(|| panic!("input `{}` has no node reading it", self.inputs[k].name)) as u32)
+    }
+
     /// The index of the input with this name.
     pub fn input_index(&self, name: &str) -> Option<usize> {
         self.inputs.iter().position(|i| i.name == name)

@@ -8,12 +8,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::checkpoint;
+use super::log::{fmt_loss, fmt_wall};
 use super::plot::{self, Chart, ContourChart, Grid, Panel, Series};
 use super::train::{self, total_steps, LogPoint, RunConfig, Runner, Summary};
 use crate::codegen::CompileOptions;
 use crate::diag::Diag;
 use crate::driver::{self, Compiled};
-use crate::ir::InputRole;
 
 /// Points per run to log when neither the command line nor the train block says: enough for
 /// smooth curves, few enough that evaluating the metrics stays cheap.
@@ -158,25 +158,6 @@ impl fmt::Display for Report {
 /// there are metrics), else that step's batch loss.
 fn logged_loss(p: &LogPoint) -> f64 {
     p.metrics.iter().find(|(n, _)| n == "loss").map_or(p.loss, |(_, v)| *v)
-}
-
-/// Seconds, or milliseconds under one second.
-fn fmt_wall(wall: std::time::Duration) -> String {
-    let secs = wall.as_secs_f64();
-    if secs < 1.0 {
-        format!("{:.1} ms", secs * 1e3)
-    } else {
-        format!("{secs:.2} s")
-    }
-}
-
-/// Six significant digits, in scientific notation once the loss is small.
-fn fmt_loss(loss: f64) -> String {
-    if loss != 0.0 && loss.abs() < 1e-3 {
-        format!("{loss:.3e}")
-    } else {
-        format!("{loss:.6}")
-    }
 }
 
 /// Trains every `(label, program)` with the same overrides, writes `out_dir/<label>.csv` for
@@ -399,14 +380,7 @@ fn trajectories_chart(
     let mut start = train::initial_values(c, seed(c, cfg));
     // Runs started from a checkpoint start from its values, as training does.
     if let Some(path) = &cfg.init {
-        let state: Vec<(String, Vec<usize>)> = c
-            .optimized
-            .inputs
-            .iter()
-            .filter(|i| i.role == InputRole::State)
-            .map(|i| (i.name.clone(), i.ty.shape.clone()))
-            .collect();
-        for (name, values) in checkpoint::load(path, &c.lowered.params, &state)?.values {
+        for (name, values) in checkpoint::load(path, &c.lowered.params, &train::state_slots(c))?.values {
             if let Some(slot) = start.iter_mut().find(|(n, _)| *n == name) {
                 slot.1 = values;
             }

@@ -597,12 +597,31 @@ impl Batcher {
     pub fn fill_batch(&self, ds: &Dataset, b: usize, x_out: &mut [f32], y_out: LabelsOut<'_>) -> usize {
         assert_eq!(ds.n, self.order.len(), "batcher built for {} rows used on {}", self.order.len(), ds.n);
         let rows = self.indices(b);
-        let d = ds.d;
-        assert!(x_out.len() >= rows.len() * d, "feature buffer of {} for {} rows of {d}", x_out.len(), rows.len());
+        ds.copy_features(rows, x_out);
+        ds.copy_labels(rows, y_out);
+        rows.len()
+    }
+}
+
+impl Dataset {
+    /// Copies the features of `rows`, in that order, into the front of `out` (row-major).
+    ///
+    /// # Panics
+    /// If `out` is too small.
+    pub fn copy_features(&self, rows: &[usize], out: &mut [f32]) {
+        let d = self.d;
+        assert!(out.len() >= rows.len() * d, "feature buffer of {} for {} rows of {d}", out.len(), rows.len());
         for (j, &i) in rows.iter().enumerate() {
-            x_out[j * d..(j + 1) * d].copy_from_slice(ds.row(i));
+            out[j * d..(j + 1) * d].copy_from_slice(self.row(i));
         }
-        match (&ds.labels, y_out) {
+    }
+
+    /// Copies the labels of `rows`, in that order, into the front of `out`.
+    ///
+    /// # Panics
+    /// If `out` is too small or of another kind than the dataset's labels.
+    pub fn copy_labels(&self, rows: &[usize], out: LabelsOut<'_>) {
+        match (&self.labels, out) {
             (Labels::None, LabelsOut::None) => {}
             (Labels::Classes { y, .. }, LabelsOut::Classes(out)) => {
                 assert!(out.len() >= rows.len(), "label buffer of {} for {} rows", out.len(), rows.len());
@@ -618,7 +637,6 @@ impl Batcher {
             }
             (labels, out) => panic!("label buffer {out:?} does not match dataset labels {}", labels_kind(labels)),
         }
-        rows.len()
     }
 }
 

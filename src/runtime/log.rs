@@ -315,6 +315,25 @@ fn format_loss(loss: f32) -> String {
     }
 }
 
+/// A loss for a summary: six decimals, in scientific notation once the loss is small.
+pub fn fmt_loss(loss: f64) -> String {
+    if loss != 0.0 && loss.abs() < 1e-3 {
+        format!("{loss:.3e}")
+    } else {
+        format!("{loss:.6}")
+    }
+}
+
+/// A wall time for a summary: milliseconds under one second, else seconds.
+pub fn fmt_wall(wall: Duration) -> String {
+    let secs = wall.as_secs_f64();
+    if secs < 1.0 {
+        format!("{:.1} ms", secs * 1e3)
+    } else {
+        format!("{secs:.2} s")
+    }
+}
+
 /// About three significant digits.
 fn format_rate(rate: f64) -> String {
     if rate >= 100.0 {

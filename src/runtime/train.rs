@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::checkpoint;
-use super::data::{Batcher, Dataset, Labels};
+use super::data::{Batcher, Dataset, Labels, LabelsOut};
 use super::init;
 use super::log::{MetricsLog, Progress, ProgressStyle, Record};
 use super::rng::Rng;
@@ -82,60 +82,84 @@ impl Summary {
     }
 }
 
-/// Native code for one graph at one batch size, with where its data inputs are.
+/// Native code for one graph at one batch size, with the arena slots the loop touches every
+/// step resolved once, at compile time.
 pub struct Runner {
     /// The compiled graph.
     pub exe: Executable,
     outputs: Vec<(String, OutputRole)>,
-    x: Option<String>,
-    y: Option<String>,
+    x: Option<usize>,
+    y: Option<usize>,
+    t: Option<usize>,
+    apply: Option<usize>,
+    epoch: Option<usize>,
+    lr_scale: Option<usize>,
+    loss: Option<usize>,
+    lr: Option<usize>,
+    update_norm: Option<usize>,
 }
 
 impl Runner {
     /// Compiles `graph`.
     pub fn new(graph: &Graph, opts: &CompileOptions) -> Result<Runner, Diag> {
-        let named = |role| graph.inputs.iter().find(|i| i.role == role).map(|i| i.name.clone());
+        let exe = driver::jit(graph, opts)?;
+        let by_role = |role| graph.inputs.iter().find(|i| i.role == role).and_then(|i| exe.input_slot(&i.name));
+        let input = |name| exe.input_slot(name);
+        let output = |name| exe.output_slot(name);
         Ok(Runner {
-            exe: driver::jit(graph, opts)?,
             outputs: graph.outputs.iter().map(|o| (o.name.clone(), o.role)).collect(),
-            x: named(InputRole::Data),
-            y: named(InputRole::Label),
+            x: by_role(InputRole::Data),
+            y: by_role(InputRole::Label),
+            t: input("t"),
+            apply: input("apply"),
+            epoch: input("epoch"),
+            lr_scale: input("lr_scale"),
+            loss: output("loss"),
+            lr: output("lr"),
+            update_norm: output("update_norm"),
+            exe,
         })
     }
 
     /// Copies the dataset rows `rows` (as many as this step takes) into the data inputs.
     pub fn load_rows(&mut self, data: &Dataset, rows: &[usize]) {
-        let d = data.d;
-        if let Some(x) = &self.x {
-            // Inputs named by the graph exist in its executable.
-            let buf = self.exe.input_mut(x).expect("data input exists");
-            for (r, &row) in rows.iter().enumerate() {
-                buf[r * d..(r + 1) * d].copy_from_slice(&data.features[row * d..(row + 1) * d]);
-            }
+        if let Some(x) = self.x {
+            data.copy_features(rows, self.exe.slot_mut(x));
         }
-        let Some(y) = &self.y else { return };
-        match &data.labels {
-            Labels::Classes { y: labels, .. } => {
-                let buf = self.exe.input_i32_mut(y).expect("label input exists");
-                for (r, &row) in rows.iter().enumerate() {
-                    buf[r] = labels[row];
-                }
+        let Some(y) = self.y else { return };
+        let out = match &data.labels {
+            Labels::Classes { .. } => LabelsOut::Classes(self.exe.slot_i32_mut(y)),
+            Labels::Targets { .. } => LabelsOut::Targets(self.exe.slot_mut(y)),
+            Labels::None => return,
+        };
+        data.copy_labels(rows, out);
+    }
+
+    /// Sets the step inputs the graph has: the update number `t`, whether this micro-batch
+    /// applies the update, the epoch and the plateau scale of the learning rate.
+    fn set_steps(&mut self, t: usize, apply: bool, epoch: usize, lr_scale: f64) {
+        let values = [
+            (self.t, t as f64),
+            (self.apply, f64::from(u8::from(apply))),
+            (self.epoch, epoch as f64),
+            (self.lr_scale, lr_scale),
+        ];
+        for (slot, value) in values {
+            if let Some(slot) = slot {
+                self.exe.slot_mut(slot)[0] = value as f32;
             }
-            Labels::Targets { y: targets, k } => {
-                let buf = self.exe.input_mut(y).expect("target input exists");
-                for (r, &row) in rows.iter().enumerate() {
-                    buf[r * k..(r + 1) * k].copy_from_slice(&targets[row * k..(row + 1) * k]);
-                }
-            }
-            Labels::None => {}
         }
     }
 
-    /// Sets a scalar step input (`t`, `apply`, `epoch`, `lr_scale`) if the graph has it.
-    fn set_step(&mut self, name: &str, value: f64) {
-        if let Some(slot) = self.exe.input_mut(name) {
-            slot[0] = value as f32;
-        }
+    /// The loss of the last run.
+    fn loss(&self) -> f64 {
+        // Every forward graph has a loss output (sema adds it).
+        f64::from(self.exe.output_at(self.loss.expect("graphs have a loss"))[0])
+    }
+
+    /// A scalar output of the last run, NaN if the graph lacks it.
+    fn scalar(&self, slot: Option<usize>) -> f64 {
+        slot.map_or(f64::NAN, |s| f64::from(self.exe.output_at(s)[0]))
     }
 
     /// The names of the graph's outputs with this role.
@@ -313,9 +337,10 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
     let opts = CompileOptions { verify: cfg.verify, keep_clif: false, threads: cfg.threads.max(1) };
     let rows = c.data.as_ref().map_or(1, |d| d.n);
     let batch = c.batch;
-    let full_batches = rows / batch;
-    let tail = rows % batch;
-    let per_epoch = full_batches + usize::from(tail > 0);
+    let seed = cfg.seed.unwrap_or(train.seed);
+    let shuffle = if train.shuffle { Some(Rng::new(seed).fork("shuffle")) } else { None };
+    let mut batcher = Batcher::new(rows, batch, shuffle, train.span)?;
+    let (full_batches, tail, per_epoch) = (batcher.full_batches(), batcher.remainder(), batcher.num_batches());
     let k = train.accumulate;
     let total = total_steps(c, cfg);
     let mut main = Runner::new(&c.optimized, &opts)?;
@@ -331,8 +356,6 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
     let compile = c.frontend_time + compile_started.elapsed();
 
     // Parameters and state start in the main executable; the others copy them when they run.
-    let seed = cfg.seed.unwrap_or(train.seed);
-    let rng = Rng::new(seed);
     let mut carried: Vec<String> = Vec::new();
     for (name, values) in initial_values(c, seed) {
         main.exe.input_mut(&name).expect("param and state inputs exist").copy_from_slice(&values);
@@ -340,13 +363,7 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
     }
     // A checkpoint replaces the initializers' values; one saved by gradc also restores the
     // optimizer state and the step, so the run continues where it stopped.
-    let state_slots: Vec<(String, Vec<usize>)> = c
-        .optimized
-        .inputs
-        .iter()
-        .filter(|i| i.role == InputRole::State)
-        .map(|i| (i.name.clone(), i.ty.shape.clone()))
-        .collect();
+    let state_slots = state_slots(c);
     let mut start = 0;
     if let Some(path) = &cfg.init {
         let restored = checkpoint::load(path, &c.lowered.params, &state_slots)?;
@@ -381,8 +398,6 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
     };
     let log_every = cfg.log_every.or(train.log_every).unwrap_or((total / 20).max(1));
     let mut progress = Progress::new(progress_out, total as u64, progress_style(log_every));
-    let shuffle = if train.shuffle { Some(rng.fork("shuffle")) } else { None };
-    let mut batcher = Batcher::new(rows, batch, shuffle, train.span)?;
     let all_rows: Vec<usize> = (0..rows).collect();
     let val_rows: Vec<usize> = (0..c.val.as_ref().map_or(0, |v| v.n)).collect();
     let data = c.data.as_ref();
@@ -429,14 +444,11 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
             runner.load_rows(d, batcher.indices(in_epoch));
         }
         let applies = (micro + 1).is_multiple_of(k);
-        runner.set_step("t", (micro / k + 1) as f64);
-        runner.set_step("apply", f64::from(u8::from(applies)));
-        runner.set_step("epoch", epoch as f64);
-        runner.set_step("lr_scale", plateau.as_ref().map_or(1.0, |p| p.scale));
+        runner.set_steps(micro / k + 1, applies, epoch, plateau.as_ref().map_or(1.0, |p| p.scale));
         runner.exe.run();
-        let loss = runner.exe.output("loss").expect("loss output")[0] as f64;
-        last_lr = runner.exe.output("lr").map_or(f64::NAN, |l| l[0] as f64);
-        let update_norm = runner.exe.output("update_norm").map(|u| u[0] as f64);
+        let loss = runner.loss();
+        last_lr = runner.scalar(runner.lr);
+        let update_norm = runner.scalar(runner.update_norm);
         if is_short {
             if let Some(s) = &short {
                 main.take_state(&s.exe, &carried);
@@ -473,24 +485,16 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         };
         if logged {
             let params = read_params(&main.exe, &small_params);
+            let point = LogPoint { step: updates, loss, lr: last_lr, metrics: metrics.clone(), params };
             if let Some(log) = &mut log {
-                let values: Vec<f32> = metric_names.iter().map(|n| lookup(&metrics, n) as f32).collect();
-                let record = Record {
-                    step: updates as u64,
-                    loss: loss as f32,
-                    lr: last_lr as f32,
-                    metrics: &values,
-                    params: &params,
-                    last: false,
-                };
-                log.record(&record).map_err(io_error)?;
+                write_line(log, &metric_names, &point, false)?;
             }
-            history.push(LogPoint { step: updates, loss, lr: last_lr, metrics: metrics.clone(), params });
+            history.push(point);
             progress.update((updates - start) as u64, loss as f32).map_err(io_error)?;
         }
         for criterion in converge {
             let (name, value, tol) = match *criterion {
-                Converge::UpdateNorm(tol) => ("update_norm", update_norm.unwrap_or(f64::INFINITY), tol),
+                Converge::UpdateNorm(tol) => ("update_norm", update_norm, tol),
                 Converge::LossChange(tol) => ("loss_change", (loss - last_loss).abs(), tol),
             };
             if value < tol {
@@ -523,29 +527,25 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         }
     }
     let wall = started.elapsed();
-    eval.take_state(&main.exe, &param_names);
-    let (final_loss, metrics) = run_eval(&mut eval, data, &all_rows, &train_metrics);
-    let mut metrics = metrics;
-    if let (Some(v), Some(val)) = (val_eval.as_mut(), c.val.as_ref()) {
-        v.take_state(&main.exe, &param_names);
-        let (val_loss, val_metrics) = run_eval(v, Some(val), &val_rows, &train_metrics);
-        metrics.push(("val_loss".into(), val_loss));
-        metrics.extend(val_metrics.into_iter().map(|(n, x)| (format!("val_{n}"), x)));
-    }
+    let mut metrics = evaluate(
+        &mut eval,
+        val_eval.as_mut(),
+        &main.exe,
+        data,
+        c.val.as_ref(),
+        &all_rows,
+        &val_rows,
+        &param_names,
+        &train_metrics,
+    );
+    // `evaluate` puts the whole-set loss first; the summary reports it apart from the metrics.
+    let (_, final_loss) = metrics.remove(0);
     let params = read_params(&main.exe, &param_names);
     progress.finish((updates - start) as u64, final_loss as f32).map_err(io_error)?;
     if let Some(log) = &mut log {
         let small = read_params(&main.exe, &small_params);
-        let values: Vec<f32> = metric_names.iter().map(|n| lookup(&metrics, n) as f32).collect();
-        let record = Record {
-            step: updates as u64,
-            loss: final_loss as f32,
-            lr: last_lr as f32,
-            metrics: &values,
-            params: &small,
-            last: true,
-        };
-        log.record(&record).map_err(io_error)?;
+        let point = LogPoint { step: updates, loss: final_loss, lr: last_lr, metrics: metrics.clone(), params: small };
+        write_line(log, &metric_names, &point, true)?;
     }
     // A diverged run's parameters are not worth keeping.
     if let (Some(path), None) = (&cfg.save, stopped.diagnostic()) {
@@ -556,6 +556,14 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         checkpoint::save(path, &c.lowered.params, &params, &state, updates)?;
     }
     Ok(Summary { steps: updates - start, final_loss, metrics, params, history, stopped, wall, compile })
+}
+
+/// Writes one line of the JSON-lines log: the point's numbers in the log's metric order.
+fn write_line(log: &mut MetricsLog<std::fs::File>, names: &[String], p: &LogPoint, last: bool) -> Result<(), Diag> {
+    let values: Vec<f32> = names.iter().map(|n| lookup(&p.metrics, n) as f32).collect();
+    let record =
+        Record { step: p.step as u64, loss: p.loss as f32, lr: p.lr as f32, metrics: &values, params: &p.params, last };
+    log.record(&record).map_err(io_error)
 }
 
 /// A named value from a list, NaN if absent.
@@ -617,9 +625,8 @@ fn run_eval(
         eval.load_rows(d, all_rows);
     }
     eval.exe.run();
-    let loss = eval.exe.output("loss").expect("loss output")[0] as f64;
     let values = metrics.iter().map(|m| (m.clone(), eval.exe.output(m).expect("metric output")[0] as f64)).collect();
-    (loss, values)
+    (eval.loss(), values)
 }
 
 /// The starting values of every parameter (each from its own stream of `seed`) and every
@@ -628,6 +635,17 @@ pub fn initial_values(c: &Compiled, seed: u64) -> Vec<(String, Vec<f32>)> {
     let rng = Rng::new(seed);
     let params =
         c.lowered.params.iter().map(|p| (p.name.clone(), init::fill(&p.init, &p.shape, &mut rng.fork(&p.name))));
-    let states = c.lowered.states.iter().map(|s| (s.name.clone(), vec![s.init; s.shape.iter().product()]));
+    // Optimizer state starts where its declaration says; other state (accumulators) at zero.
+    let states = state_slots(c).into_iter().map(|(name, shape)| {
+        let init = c.lowered.states.iter().find(|s| s.name == name).map_or(0.0, |s| s.init);
+        (name, vec![init; shape.iter().product()])
+    });
     params.chain(states).collect()
+}
+
+/// The name and shape of every state input of the train step: optimizer state, and gradient
+/// accumulators when the train block accumulates. Checkpoints save and restore these.
+pub fn state_slots(c: &Compiled) -> Vec<(String, Vec<usize>)> {
+    let states = c.optimized.inputs.iter().filter(|i| i.role == InputRole::State);
+    states.map(|i| (i.name.clone(), i.ty.shape.clone())).collect()
 }

@@ -112,8 +112,8 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize) -> Resu
     e.g.add_output("loss", node, OutputRole::Loss);
 
     if let Some(model) = &m.model {
-        let x = e.g.input_index(&loss.params[0].name.name).map(|i| input_node(&e.g, i));
-        let y = loss.params.get(1).and_then(|f| e.g.input_index(&f.name.name)).map(|i| input_node(&e.g, i));
+        let x = e.g.input_index(&loss.params[0].name.name).map(|i| e.g.input_node(i));
+        let y = loss.params.get(1).and_then(|f| e.g.input_index(&f.name.name)).map(|i| e.g.input_node(i));
         for (name, span) in &m.train.metrics {
             let (Some(x), Some(y)) = (x, y) else {
                 return Err(Diag::new("gradc::train::metrics", "metrics need data with labels")
@@ -129,12 +129,6 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize) -> Resu
         }
     }
     Ok((e.g, e.params))
-}
-
-/// The node reading input `i` (inputs are read by exactly one node).
-fn input_node(g: &Graph, i: usize) -> NodeId {
-    let pos = g.nodes.iter().position(|n| n.op == Op::Input(i)).expect("every input has its node");
-    NodeId(pos as u32)
 }
 
 /// Elaborates the update graph: the optimizer body once per parameter, under the schedule's lr.
