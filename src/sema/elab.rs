@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::builtins;
 use super::scope::Module;
 use super::train::{check_hyper, unknown_argument, Partial, Sched};
-use super::{expected, DataShape, Init, LabelShape, Lowered, ParamInfo, StateInfo};
+use super::{expected, reserved, DataShape, Init, LabelShape, Lowered, ParamInfo, StateInfo, RESERVED_NAMES};
 use crate::diag::{Diag, FileId, Span};
 use crate::ir::op::{broadcast_shapes, checked_numel, fmt_shape};
 use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, Type};
@@ -558,6 +558,10 @@ impl<'m> Elab<'m> {
             0 => decl.name.name.clone(),
             n => format!("{}{}", self.prefix(n - 1), decl.name.name),
         };
+        // A layer's parameters carry a dotted prefix, so only unprefixed names can collide.
+        if RESERVED_NAMES.contains(&name.as_str()) {
+            return Err(self.locate(reserved("parameter", &name, decl.name.span)));
+        }
         let init = match &decl.init {
             None => Init::Zeros,
             Some(expr) => match self.expr(expr, env)? {

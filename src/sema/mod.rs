@@ -326,6 +326,18 @@ impl Module {
     }
 }
 
+/// Names the compiled step and its log use for themselves: the step inputs (`t`, `epoch`,
+/// `apply`, `lr_scale`) and the log's keys. A parameter or metric may not take them.
+pub const RESERVED_NAMES: &[&str] =
+    &["t", "epoch", "apply", "lr_scale", "step", "loss", "lr", "final", "non_finite", "update_norm"];
+
+/// The diagnostic for a parameter or metric named with a reserved name.
+fn reserved(what: &str, name: &str, span: Span) -> Diag {
+    Diag::new("gradc::name::reserved", format!("`{name}` is reserved and cannot name a {what}"))
+        .at(span, "reserved name")
+        .help(format!("rename the {what}; reserved names are {}", RESERVED_NAMES.join(", ")))
+}
+
 /// A diagnostic for a compile-time value where one was expected but something else was given.
 fn expected(what: &str, span: Span, found: &str) -> Diag {
     Diag::new("gradc::type::expected", format!("expected {what}, found {found}"))
@@ -399,7 +411,7 @@ mod tests {
 
     #[test]
     fn a_fn_cannot_declare_parameters() {
-        let err = lower("fn f(x) {\n param w: f32 = 0.0\n x * w\n}\nparam t: f32 = 1.0\nloss = f(t)\ntrain { optimizer = sgd(lr: 0.1), steps = 1 }\n")
+        let err = lower("fn f(x) {\n param w: f32 = 0.0\n x * w\n}\nparam theta: f32 = 1.0\nloss = f(theta)\ntrain { optimizer = sgd(lr: 0.1), steps = 1 }\n")
             .expect_err("must fail");
         assert!(err.contains("gradc::param::in_fn"), "{err}");
     }
@@ -416,7 +428,7 @@ mod tests {
 
     #[test]
     fn compare_block_crosses_optimizers_with_schedules() {
-        let src = "param t: f32 = 0.0\nloss = t^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1 }\n\
+        let src = "param theta: f32 = 0.0\nloss = theta^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1 }\n\
                    compare { optimizers = [sgd(lr: 0.1), adam(lr: 0.01)], schedules = [constant, exponential(gamma: 0.9)] }\n";
         let mut sources = SourceMap::default();
         let user = sources.add("test.grad", src.to_string());

@@ -488,6 +488,11 @@ pub(super) fn check(
                 };
                 for item in items {
                     match const_eval(&item)? {
+                        Const::Name(n)
+                            if super::RESERVED_NAMES.contains(&n.name.as_str()) || n.name.starts_with("val_") =>
+                        {
+                            return Err(super::reserved("metric", &n.name, n.span));
+                        }
                         Const::Name(n) if funcs.get(&n.name).is_some_and(|f| f.kind == FuncKind::Fn) => {
                             config.metrics.push((n.name.clone(), n.span))
                         }
