@@ -1,11 +1,16 @@
 //! gradc: a compiler for `.grad` files, which declare networks, losses, optimizers and
 //! schedules, differentiate them symbolically and JIT-compile the training step with Cranelift.
 
+// Adding an op makes the compiler list every match that must learn it.
+#[deny(clippy::wildcard_enum_match_arm)]
 pub mod autodiff;
+#[deny(clippy::wildcard_enum_match_arm)]
 pub mod codegen;
 pub mod diag;
 pub mod driver;
+#[deny(clippy::wildcard_enum_match_arm)]
 pub mod ir;
+#[deny(clippy::wildcard_enum_match_arm)]
 pub mod passes;
 pub mod runtime;
 pub mod sema;

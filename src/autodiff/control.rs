@@ -4,8 +4,7 @@
 //! Assumes graphs from `backward` (gradients as `Grad` outputs) and from sema's update
 //! elaboration (new values as `Param`/`State` outputs). Guarantees: the rewritten graphs verify.
 
-use super::vjp::push;
-use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, Type};
+use crate::ir::{BinOp, DType, Graph, InputRole, NodeId, Op, OutputRole, ReduceOp, Type, UnOp};
 use crate::sema::Clip;
 
 /// A scalar node broadcast to `shape`.
@@ -13,7 +12,7 @@ fn at_shape(g: &mut Graph, scalar: NodeId, shape: &[usize]) -> NodeId {
     if shape.is_empty() {
         scalar
     } else {
-        push(g, Op::Broadcast(shape.to_vec()), vec![scalar])
+        g.build(Op::Broadcast(shape.to_vec()), vec![scalar])
     }
 }
 
@@ -21,17 +20,17 @@ fn at_shape(g: &mut Graph, scalar: NodeId, shape: &[usize]) -> NodeId {
 fn select(g: &mut Graph, cond: NodeId, a: NodeId, b: NodeId) -> NodeId {
     let shape = g.ty(a).shape.clone();
     let c = at_shape(g, cond, &shape);
-    push(g, Op::Select, vec![c, a, b])
+    g.build(Op::Select, vec![c, a, b])
 }
 
 /// The sum of squares of every element of `nodes`, a scalar.
 fn sum_of_squares(g: &mut Graph, nodes: &[NodeId]) -> NodeId {
     let mut total = g.constant(0.0);
     for &n in nodes {
-        let sq = push(g, Op::Mul, vec![n, n]);
+        let sq = g.build(Op::Binary(BinOp::Mul), vec![n, n]);
         let axes: Vec<usize> = (0..g.ty(n).shape.len()).collect();
-        let s = if axes.is_empty() { sq } else { push(g, Op::Sum(axes), vec![sq]) };
-        total = push(g, Op::Add, vec![total, s]);
+        let s = if axes.is_empty() { sq } else { g.build(Op::Reduce(ReduceOp::Sum, axes), vec![sq]) };
+        total = g.build(Op::Binary(BinOp::Add), vec![total, s]);
     }
     total
 }
@@ -46,34 +45,31 @@ pub fn clip(backward: &Graph, clip: Clip) -> Graph {
         Clip::GlobalNorm(max) => {
             let nodes: Vec<NodeId> = grads.iter().map(|&i| g.outputs[i].node).collect();
             let ss = sum_of_squares(&mut g, &nodes);
-            let norm = push(&mut g, Op::Sqrt, vec![ss]);
+            let norm = g.build(Op::Unary(UnOp::Sqrt), vec![ss]);
             let eps = g.constant(1e-6);
-            let denom = push(&mut g, Op::Add, vec![norm, eps]);
+            let denom = g.build(Op::Binary(BinOp::Add), vec![norm, eps]);
             let max = g.constant(max);
-            let ratio = push(&mut g, Op::Div, vec![max, denom]);
-            // min(ratio, 1) = -max(-ratio, -1)
-            let neg = push(&mut g, Op::Neg, vec![ratio]);
-            let minus_one = g.constant(-1.0);
-            let m = push(&mut g, Op::Max, vec![neg, minus_one]);
-            let coef = push(&mut g, Op::Neg, vec![m]);
+            let ratio = g.build(Op::Binary(BinOp::Div), vec![max, denom]);
+            let one = g.constant(1.0);
+            let coef = g.build(Op::Binary(BinOp::Min), vec![ratio, one]);
             for &i in &grads {
                 let grad = g.outputs[i].node;
                 let shape = g.ty(grad).shape.clone();
                 let c = at_shape(&mut g, coef, &shape);
-                g.outputs[i].node = push(&mut g, Op::Mul, vec![grad, c]);
+                g.outputs[i].node = g.build(Op::Binary(BinOp::Mul), vec![grad, c]);
             }
         }
         Clip::Value(max) => {
             for &i in &grads {
                 let grad = g.outputs[i].node;
                 let shape = g.ty(grad).shape.clone();
-                let neg_max = g.constant(-max);
-                let neg_max = at_shape(&mut g, neg_max, &shape);
-                // clamp(x, -max, max) = -max(-max(x, -max), -max)
-                let above = push(&mut g, Op::Max, vec![grad, neg_max]);
-                let neg = push(&mut g, Op::Neg, vec![above]);
-                let capped = push(&mut g, Op::Max, vec![neg, neg_max]);
-                g.outputs[i].node = push(&mut g, Op::Neg, vec![capped]);
+                let lo = g.constant(-max);
+                let lo = at_shape(&mut g, lo, &shape);
+                let hi = g.constant(max);
+                let hi = at_shape(&mut g, hi, &shape);
+                // clamp(x, -max, max) = min(max(x, -max), max)
+                let above = g.build(Op::Binary(BinOp::Max), vec![grad, lo]);
+                g.outputs[i].node = g.build(Op::Binary(BinOp::Min), vec![above, hi]);
             }
         }
     }
@@ -95,9 +91,9 @@ pub fn accumulate(backward: &Graph, update: &Graph, k: usize) -> (Graph, Graph) 
         let ty = b.ty(grad).clone();
         let name = format!("{}.acc", b.outputs[i].name.trim_end_matches(".grad"));
         let acc = b.add_input(&name, ty.clone(), InputRole::State);
-        let sum = push(&mut b, Op::Add, vec![acc, grad]);
+        let sum = b.build(Op::Binary(BinOp::Add), vec![acc, grad]);
         let s = at_shape(&mut b, scale, &ty.shape);
-        b.outputs[i].node = push(&mut b, Op::Mul, vec![sum, s]);
+        b.outputs[i].node = b.build(Op::Binary(BinOp::Mul), vec![sum, s]);
         let zeros = at_shape(&mut b, zero, &ty.shape);
         let next = select(&mut b, apply, zeros, sum);
         b.add_output(&name, next, OutputRole::State);
@@ -122,10 +118,10 @@ pub fn update_norm(train_step: &Graph) -> Graph {
     for o in g.outputs.clone().iter().filter(|o| o.role == OutputRole::Param) {
         let k = g.input_index(&o.name).expect("in-place outputs name an input");
         let old = g.input_node(k);
-        diffs.push(push(&mut g, Op::Sub, vec![o.node, old]));
+        diffs.push(g.build(Op::Binary(BinOp::Sub), vec![o.node, old]));
     }
     let ss = sum_of_squares(&mut g, &diffs);
-    let norm = push(&mut g, Op::Sqrt, vec![ss]);
+    let norm = g.build(Op::Unary(UnOp::Sqrt), vec![ss]);
     g.add_output("update_norm", norm, OutputRole::Metric);
     g
 }

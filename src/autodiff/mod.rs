@@ -3,12 +3,11 @@
 //! update graph into the `train_step` graph.
 
 pub mod control;
-mod vjp;
 
 #[cfg(test)]
 mod tests;
 
-use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, Type};
+use crate::ir::{BinOp, DType, Graph, InputRole, NodeId, Op, OutputRole, Type};
 
 /// The forward graph with the gradient of its loss appended: one `<param>.grad` output per parameter.
 ///
@@ -34,9 +33,10 @@ pub fn backward(forward: &Graph) -> Graph {
     let n = forward.nodes.len();
     let mut from_param = vec![false; n];
     for (i, node) in forward.nodes.iter().enumerate() {
-        from_param[i] = match node.op {
-            Op::Input(k) => forward.inputs[k].role == InputRole::Param,
-            _ => node.args.iter().any(|a| from_param[a.index()]),
+        from_param[i] = if let Op::Input(k) = node.op {
+            forward.inputs[k].role == InputRole::Param
+        } else {
+            node.args.iter().any(|a| from_param[a.index()])
         };
     }
     let mut to_loss = vec![false; n];
@@ -61,7 +61,8 @@ pub fn backward(forward: &Graph) -> Graph {
         let Some(grad_out) = grads[i] else { continue };
         let args = forward.nodes[i].args.clone();
         let wants: Vec<bool> = args.iter().map(|a| on_path[a.index()]).collect();
-        for (arg, contribution) in args.iter().zip(vjp::vjp(&mut g, NodeId(i as u32), grad_out, &wants)) {
+        let op = forward.nodes[i].op.clone();
+        for (arg, contribution) in args.iter().zip(op.vjp(&mut g, NodeId(i as u32), grad_out, &wants)) {
             let Some(c) = contribution else { continue };
             assert_eq!(
                 g.ty(c),
@@ -70,7 +71,7 @@ pub fn backward(forward: &Graph) -> Graph {
                 g.node(NodeId(i as u32)).op.name()
             );
             grads[arg.index()] = Some(match grads[arg.index()] {
-                Some(prev) => vjp::push(&mut g, Op::Add, vec![prev, c]),
+                Some(prev) => g.build(Op::Binary(BinOp::Add), vec![prev, c]),
                 None => c,
             });
         }
@@ -82,7 +83,7 @@ pub fn backward(forward: &Graph) -> Graph {
         }
         let grad = match grads[forward.input_node(k).index()] {
             Some(d) => d,
-            None => vjp::splat(&mut g, 0.0, &input.ty.shape),
+            None => g.splat(0.0, &input.ty.shape),
         };
         g.add_output(&format!("{}.grad", input.name), grad, OutputRole::Grad);
     }
@@ -107,9 +108,9 @@ pub fn compose(backward: &Graph, update: &Graph) -> Graph {
     g.outputs.retain(|o| o.role != OutputRole::Grad);
     let mut map: Vec<NodeId> = Vec::with_capacity(update.nodes.len());
     for node in &update.nodes {
-        let id = match node.op {
-            Op::Input(k) => {
-                let input = &update.inputs[k];
+        let id = if let Op::Input(k) = node.op {
+            let input = &update.inputs[k];
+            {
                 if input.role == InputRole::Grad {
                     let out = backward.outputs.iter().find(|o| o.role == OutputRole::Grad && o.name == input.name);
                     let out = out.unwrap_or_else(|| {
@@ -132,10 +133,9 @@ pub fn compose(backward: &Graph, update: &Graph) -> Graph {
                     }
                 }
             }
-            _ => {
-                let args = node.args.iter().map(|a| map[a.index()]).collect();
-                g.push_typed(node.op.clone(), args, node.ty.clone())
-            }
+        } else {
+            let args = node.args.iter().map(|a| map[a.index()]).collect();
+            g.push_typed(node.op.clone(), args, node.ty.clone())
         };
         map.push(id);
     }

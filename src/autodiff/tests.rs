@@ -5,7 +5,7 @@
 use super::{backward, compose};
 use crate::ir::interp::{eval, Tensor};
 use crate::ir::print::print;
-use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, Shape, Type};
+use crate::ir::{BinOp, DType, Graph, InputRole, NodeId, Op, OutputRole, ReduceOp, Shape, Type, UnOp};
 use crate::passes::optimize;
 
 /// SplitMix64: a tiny seeded generator, so the tests are reproducible.
@@ -102,8 +102,8 @@ fn case_with_data(
     let shape: Shape = g.ty(y).shape.clone();
     let r = g.add_input("r", Type::f32(shape.clone()), InputRole::Data);
     values.push(rng.tensor(&shape, Dist::Signed));
-    let yr = op(&mut g, Op::Mul, &[y, r]);
-    let loss = op(&mut g, Op::Sum((0..shape.len()).collect()), &[yr]);
+    let yr = op(&mut g, Op::Binary(BinOp::Mul), &[y, r]);
+    let loss = op(&mut g, Op::Reduce(ReduceOp::Sum, (0..shape.len()).collect()), &[yr]);
     g.add_output("loss", loss, OutputRole::Loss);
     (g, values)
 }
@@ -184,51 +184,51 @@ fn binary(seed: u64, o: Op, da: Dist, db: Dist) {
 
 #[test]
 fn neg() {
-    unary(1, Op::Neg, Dist::Signed);
+    unary(1, Op::Unary(UnOp::Neg), Dist::Signed);
 }
 
 #[test]
 fn exp() {
-    unary(2, Op::Exp, Dist::Signed);
+    unary(2, Op::Unary(UnOp::Exp), Dist::Signed);
 }
 
 #[test]
 fn log() {
-    unary(3, Op::Log, Dist::Positive);
+    unary(3, Op::Unary(UnOp::Log), Dist::Positive);
 }
 
 #[test]
 fn sqrt() {
-    unary(4, Op::Sqrt, Dist::Positive);
+    unary(4, Op::Unary(UnOp::Sqrt), Dist::Positive);
 }
 
 #[test]
 fn abs() {
-    unary(5, Op::Abs, Dist::AwayFromZero);
+    unary(5, Op::Unary(UnOp::Abs), Dist::AwayFromZero);
 }
 
 #[test]
 fn tanh() {
-    unary(6, Op::Tanh, Dist::Signed);
+    unary(6, Op::Unary(UnOp::Tanh), Dist::Signed);
 }
 
 #[test]
 fn cos() {
-    unary(90, Op::Cos, Dist::Signed);
+    unary(90, Op::Unary(UnOp::Cos), Dist::Signed);
 }
 
 #[test]
 fn sin() {
-    unary(91, Op::Sin, Dist::Signed);
+    unary(91, Op::Unary(UnOp::Sin), Dist::Signed);
 }
 
 /// Each needs the other's rule: d/da sin(cos(a) * b) = cos(cos(a) * b) * b * -sin(a).
 #[test]
 fn sin_of_cos() {
     let (g, x) = case(92, &[("a", &[2, 3], Dist::Signed), ("b", &[2, 3], Dist::Signed)], |g, p| {
-        let c = op(g, Op::Cos, &[p[0]]);
-        let cb = op(g, Op::Mul, &[c, p[1]]);
-        op(g, Op::Sin, &[cb])
+        let c = op(g, Op::Unary(UnOp::Cos), &[p[0]]);
+        let cb = op(g, Op::Binary(BinOp::Mul), &[c, p[1]]);
+        op(g, Op::Unary(UnOp::Sin), &[cb])
     });
     check(&g, &x);
 }
@@ -249,8 +249,8 @@ fn select_both_branches() {
     }
     // One operand on both sides, through different functions: the two gradients add up.
     let (g, x) = case_with_data(94, &params[..1], &[("mask", mask)], |g, p| {
-        let sq = op(g, Op::Mul, &[p[0], p[0]]);
-        let e = op(g, Op::Exp, &[p[0]]);
+        let sq = op(g, Op::Binary(BinOp::Mul), &[p[0], p[0]]);
+        let e = op(g, Op::Unary(UnOp::Exp), &[p[0]]);
         op(g, Op::Select, &[p[1], sq, e])
     });
     check(&g, &x);
@@ -270,9 +270,9 @@ fn floor_and_select_mask_get_no_gradient() {
     // loss = sum((select(mask, a, b) + floor(f) * a) * R)
     let (g, x) = case(95, &params, |g, p| {
         let s = op(g, Op::Select, &[p[2], p[0], p[1]]);
-        let fl = op(g, Op::Floor, &[p[3]]);
-        let fa = op(g, Op::Mul, &[fl, p[0]]);
-        op(g, Op::Add, &[s, fa])
+        let fl = op(g, Op::Unary(UnOp::Floor), &[p[3]]);
+        let fa = op(g, Op::Binary(BinOp::Mul), &[fl, p[0]]);
+        op(g, Op::Binary(BinOp::Add), &[s, fa])
     });
     // Finite differences agree where the mask is nonzero and f is not an integer.
     check(&g, &x);
@@ -289,32 +289,37 @@ fn floor_and_select_mask_get_no_gradient() {
 
 #[test]
 fn add() {
-    binary(7, Op::Add, Dist::Signed, Dist::Signed);
+    binary(7, Op::Binary(BinOp::Add), Dist::Signed, Dist::Signed);
 }
 
 #[test]
 fn sub() {
-    binary(8, Op::Sub, Dist::Signed, Dist::Signed);
+    binary(8, Op::Binary(BinOp::Sub), Dist::Signed, Dist::Signed);
 }
 
 #[test]
 fn mul() {
-    binary(9, Op::Mul, Dist::Signed, Dist::Signed);
+    binary(9, Op::Binary(BinOp::Mul), Dist::Signed, Dist::Signed);
 }
 
 #[test]
 fn div() {
-    binary(10, Op::Div, Dist::Signed, Dist::AwayFromZero);
+    binary(10, Op::Binary(BinOp::Div), Dist::Signed, Dist::AwayFromZero);
 }
 
 #[test]
 fn pow_both_operands() {
-    binary(11, Op::Pow, Dist::Positive, Dist::Signed);
+    binary(11, Op::Binary(BinOp::Pow), Dist::Positive, Dist::Signed);
 }
 
 #[test]
 fn max_elementwise() {
-    binary(12, Op::Max, Dist::Signed, Dist::Signed);
+    binary(12, Op::Binary(BinOp::Max), Dist::Signed, Dist::Signed);
+}
+
+#[test]
+fn min_elementwise() {
+    binary(112, Op::Binary(BinOp::Min), Dist::Signed, Dist::Signed);
 }
 
 #[test]
@@ -322,7 +327,7 @@ fn pow_const_exponent_builds_no_log() {
     for (seed, c) in [(13, 3.0), (14, 2.0), (15, -1.5), (16, 0.5)] {
         let (g, x) = case(seed, &[("a", &[2, 3], Dist::AwayFromZero)], |g, p| {
             let e = splat(g, c, &[2, 3]);
-            op(g, Op::Pow, &[p[0], e])
+            op(g, Op::Binary(BinOp::Pow), &[p[0], e])
         });
         let x = if c.fract() == 0.0 {
             x
@@ -330,7 +335,7 @@ fn pow_const_exponent_builds_no_log() {
             vec![Tensor::new(x[0].shape.clone(), x[0].data.iter().map(|v| v.abs()).collect()), x[1].clone()]
         };
         check(&g, &x);
-        assert!(!backward(&g).nodes.iter().any(|n| n.op == Op::Log), "a constant exponent needs no log");
+        assert!(!backward(&g).nodes.iter().any(|n| n.op == Op::Unary(UnOp::Log)), "a constant exponent needs no log");
     }
 }
 
@@ -339,8 +344,8 @@ fn relu_has_zero_gradient_at_zero() {
     let mut g = Graph::new("forward");
     let x = g.add_input("x", Type::f32(vec![3]), InputRole::Param);
     let zero = splat(&mut g, 0.0, &[3]);
-    let r = op(&mut g, Op::Max, &[x, zero]);
-    let s = op(&mut g, Op::Sum(vec![0]), &[r]);
+    let r = op(&mut g, Op::Binary(BinOp::Max), &[x, zero]);
+    let s = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[r]);
     g.add_output("loss", s, OutputRole::Loss);
     let out = eval(&backward(&g), &[Tensor::new(vec![3], vec![-1.0, 0.0, 2.0])]);
     assert_eq!(out[1].data, [0.0, 0.0, 1.0]);
@@ -350,7 +355,7 @@ fn relu_has_zero_gradient_at_zero() {
 fn relu() {
     let (g, x) = case(17, &[("x", &[4, 3], Dist::AwayFromZero)], |g, p| {
         let zero = splat(g, 0.0, &[4, 3]);
-        op(g, Op::Max, &[p[0], zero])
+        op(g, Op::Binary(BinOp::Max), &[p[0], zero])
     });
     check(&g, &x);
 }
@@ -382,8 +387,9 @@ fn reshape() {
 fn sum_over_axis_sets() {
     let sets: [&[usize]; 8] = [&[], &[0], &[1], &[2], &[0, 1], &[0, 2], &[1, 2], &[0, 1, 2]];
     for (seed, axes) in sets.into_iter().enumerate() {
-        let (g, x) =
-            case(40 + seed as u64, &[("a", &[2, 3, 4], Dist::Signed)], |g, p| op(g, Op::Sum(axes.to_vec()), &[p[0]]));
+        let (g, x) = case(40 + seed as u64, &[("a", &[2, 3, 4], Dist::Signed)], |g, p| {
+            op(g, Op::Reduce(ReduceOp::Sum, axes.to_vec()), &[p[0]])
+        });
         check(&g, &x);
     }
 }
@@ -393,7 +399,7 @@ fn max_reduce_over_axis_sets() {
     let sets: [&[usize]; 5] = [&[0], &[1], &[2], &[0, 2], &[0, 1, 2]];
     for (seed, axes) in sets.into_iter().enumerate() {
         let (g, x) = case(50 + seed as u64, &[("a", &[2, 3, 4], Dist::Signed)], |g, p| {
-            op(g, Op::MaxReduce(axes.to_vec()), &[p[0]])
+            op(g, Op::Reduce(ReduceOp::Max, axes.to_vec()), &[p[0]])
         });
         check(&g, &x);
     }
@@ -403,8 +409,8 @@ fn max_reduce_over_axis_sets() {
 fn max_reduce_splits_ties_evenly() {
     let mut g = Graph::new("forward");
     let x = g.add_input("x", Type::f32(vec![2, 3]), InputRole::Param);
-    let m = op(&mut g, Op::MaxReduce(vec![1]), &[x]);
-    let s = op(&mut g, Op::Sum(vec![0]), &[m]);
+    let m = op(&mut g, Op::Reduce(ReduceOp::Max, vec![1]), &[x]);
+    let s = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[m]);
     g.add_output("loss", s, OutputRole::Loss);
     let out = eval(&backward(&g), &[Tensor::new(vec![2, 3], vec![1.0, 3.0, 3.0, 5.0, 5.0, 5.0])]);
     let third = 1.0 / 3.0;
@@ -429,16 +435,16 @@ fn ops_without_gradient_pass_none() {
     // loss = sum(a * sign(a) * (a > b) * (b == b) * R) + sum(one_hot(argmax(a)) * a): the
     // gradient flows only through the plain uses of `a`.
     let (g, x) = case(70, &[("a", &[2, 3], Dist::AwayFromZero), ("b", &[2, 3], Dist::Signed)], |g, p| {
-        let s = op(g, Op::Sign, &[p[0]]);
-        let gt = op(g, Op::Gt, &[p[0], p[1]]);
-        let eq = op(g, Op::Eq, &[p[1], p[1]]);
-        let m1 = op(g, Op::Mul, &[p[0], s]);
-        let m2 = op(g, Op::Mul, &[m1, gt]);
-        let m3 = op(g, Op::Mul, &[m2, eq]);
+        let s = op(g, Op::Unary(UnOp::Sign), &[p[0]]);
+        let gt = op(g, Op::Binary(BinOp::Gt), &[p[0], p[1]]);
+        let eq = op(g, Op::Binary(BinOp::Eq), &[p[1], p[1]]);
+        let m1 = op(g, Op::Binary(BinOp::Mul), &[p[0], s]);
+        let m2 = op(g, Op::Binary(BinOp::Mul), &[m1, gt]);
+        let m3 = op(g, Op::Binary(BinOp::Mul), &[m2, eq]);
         let am = op(g, Op::Argmax(1), &[p[0]]);
         let oh = op(g, Op::OneHot(3), &[am]);
-        let m4 = op(g, Op::Mul, &[oh, p[0]]);
-        op(g, Op::Add, &[m3, m4])
+        let m4 = op(g, Op::Binary(BinOp::Mul), &[oh, p[0]]);
+        op(g, Op::Binary(BinOp::Add), &[m3, m4])
     });
     check(&g, &x);
 }
@@ -447,18 +453,19 @@ fn ops_without_gradient_pass_none() {
 fn shared_uses_accumulate() {
     // f(a) = a * a + exp(a) * a
     let (g, x) = case(71, &[("a", &[3], Dist::Signed)], |g, p| {
-        let sq = op(g, Op::Mul, &[p[0], p[0]]);
-        let e = op(g, Op::Exp, &[p[0]]);
-        let ea = op(g, Op::Mul, &[e, p[0]]);
-        op(g, Op::Add, &[sq, ea])
+        let sq = op(g, Op::Binary(BinOp::Mul), &[p[0], p[0]]);
+        let e = op(g, Op::Unary(UnOp::Exp), &[p[0]]);
+        let ea = op(g, Op::Binary(BinOp::Mul), &[e, p[0]]);
+        op(g, Op::Binary(BinOp::Add), &[sq, ea])
     });
     check(&g, &x);
 }
 
 #[test]
 fn unused_parameter_gets_zero_gradient() {
-    let (g, x) =
-        case(72, &[("a", &[2], Dist::Signed), ("unused", &[2, 2], Dist::Signed)], |g, p| op(g, Op::Exp, &[p[0]]));
+    let (g, x) = case(72, &[("a", &[2], Dist::Signed), ("unused", &[2, 2], Dist::Signed)], |g, p| {
+        op(g, Op::Unary(UnOp::Exp), &[p[0]])
+    });
     check(&g, &x);
     let out = eval(&backward(&g), &x);
     assert_eq!(out[2], Tensor::full(vec![2, 2], 0.0));
@@ -487,36 +494,36 @@ fn mlp() -> Graph {
     // h = relu(x @ w1 + b1)
     let xw = op(&mut g, Op::MatMul { ta: false, tb: false }, &[x, w1]);
     let bb1 = op(&mut g, Op::Broadcast(vec![n, h]), &[b1]);
-    let pre = op(&mut g, Op::Add, &[xw, bb1]);
+    let pre = op(&mut g, Op::Binary(BinOp::Add), &[xw, bb1]);
     let zero = splat(&mut g, 0.0, &[n, h]);
-    let hid = op(&mut g, Op::Max, &[pre, zero]);
+    let hid = op(&mut g, Op::Binary(BinOp::Max), &[pre, zero]);
     // logits = h @ w2 + b2
     let hw = op(&mut g, Op::MatMul { ta: false, tb: false }, &[hid, w2]);
     let bb2 = op(&mut g, Op::Broadcast(vec![n, c]), &[b2]);
-    let logits = op(&mut g, Op::Add, &[hw, bb2]);
+    let logits = op(&mut g, Op::Binary(BinOp::Add), &[hw, bb2]);
     // lse = log(sum(exp(logits - m))) + m with m the row maximum
-    let m = op(&mut g, Op::MaxReduce(vec![1]), &[logits]);
+    let m = op(&mut g, Op::Reduce(ReduceOp::Max, vec![1]), &[logits]);
     let m1 = op(&mut g, Op::Reshape(vec![n, 1]), &[m]);
     let mb = op(&mut g, Op::Broadcast(vec![n, c]), &[m1]);
-    let z = op(&mut g, Op::Sub, &[logits, mb]);
-    let ez = op(&mut g, Op::Exp, &[z]);
-    let se = op(&mut g, Op::Sum(vec![1]), &[ez]);
-    let ls = op(&mut g, Op::Log, &[se]);
-    let lse = op(&mut g, Op::Add, &[ls, m]);
+    let z = op(&mut g, Op::Binary(BinOp::Sub), &[logits, mb]);
+    let ez = op(&mut g, Op::Unary(UnOp::Exp), &[z]);
+    let se = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![1]), &[ez]);
+    let ls = op(&mut g, Op::Unary(UnOp::Log), &[se]);
+    let lse = op(&mut g, Op::Binary(BinOp::Add), &[ls, m]);
     // loss = mean(lse - sum(logits * one_hot(y)))
     let oh = op(&mut g, Op::OneHot(c), &[y]);
-    let picked = op(&mut g, Op::Mul, &[logits, oh]);
-    let target = op(&mut g, Op::Sum(vec![1]), &[picked]);
-    let ce = op(&mut g, Op::Sub, &[lse, target]);
-    let total = op(&mut g, Op::Sum(vec![0]), &[ce]);
+    let picked = op(&mut g, Op::Binary(BinOp::Mul), &[logits, oh]);
+    let target = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![1]), &[picked]);
+    let ce = op(&mut g, Op::Binary(BinOp::Sub), &[lse, target]);
+    let total = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[ce]);
     let inv = g.constant(1.0 / n as f64);
-    let loss = op(&mut g, Op::Mul, &[total, inv]);
+    let loss = op(&mut g, Op::Binary(BinOp::Mul), &[total, inv]);
     g.add_output("loss", loss, OutputRole::Loss);
     // accuracy = mean(argmax(logits) == y)
     let am = op(&mut g, Op::Argmax(1), &[logits]);
-    let hit = op(&mut g, Op::Eq, &[am, y]);
-    let hits = op(&mut g, Op::Sum(vec![0]), &[hit]);
-    let acc = op(&mut g, Op::Mul, &[hits, inv]);
+    let hit = op(&mut g, Op::Binary(BinOp::Eq), &[am, y]);
+    let hits = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[hit]);
+    let acc = op(&mut g, Op::Binary(BinOp::Mul), &[hits, inv]);
     g.add_output("accuracy", acc, OutputRole::Metric);
     g
 }
@@ -549,14 +556,14 @@ fn sgd(forward: &Graph, base: f64) -> Graph {
     let mut u = Graph::new("update");
     let step = u.add_input("t", Type::scalar(DType::F32), InputRole::Step);
     let b = u.constant(base);
-    let root = op(&mut u, Op::Sqrt, &[step]);
-    let lr = op(&mut u, Op::Div, &[b, root]);
+    let root = op(&mut u, Op::Unary(UnOp::Sqrt), &[step]);
+    let lr = op(&mut u, Op::Binary(BinOp::Div), &[b, root]);
     for i in forward.inputs.iter().filter(|i| i.role == InputRole::Param) {
         let p = u.add_input(&i.name, i.ty.clone(), InputRole::Param);
         let gr = u.add_input(&format!("{}.grad", i.name), i.ty.clone(), InputRole::Grad);
         let lrb = op(&mut u, Op::Broadcast(i.ty.shape.clone()), &[lr]);
-        let d = op(&mut u, Op::Mul, &[lrb, gr]);
-        let np = op(&mut u, Op::Sub, &[p, d]);
+        let d = op(&mut u, Op::Binary(BinOp::Mul), &[lrb, gr]);
+        let np = op(&mut u, Op::Binary(BinOp::Sub), &[p, d]);
         u.add_output(&i.name, np, OutputRole::Param);
     }
     u.add_output("lr", lr, OutputRole::Lr);
@@ -572,13 +579,13 @@ fn regression() -> Graph {
     let b = g.add_input("b", Type::scalar(DType::F32), InputRole::Param);
     let xw = op(&mut g, Op::MatMul { ta: false, tb: false }, &[x, w]);
     let bb = op(&mut g, Op::Broadcast(vec![3, 1]), &[b]);
-    let pred = op(&mut g, Op::Add, &[xw, bb]);
-    let err = op(&mut g, Op::Sub, &[pred, y]);
+    let pred = op(&mut g, Op::Binary(BinOp::Add), &[xw, bb]);
+    let err = op(&mut g, Op::Binary(BinOp::Sub), &[pred, y]);
     let two = splat(&mut g, 2.0, &[3, 1]);
-    let sq = op(&mut g, Op::Pow, &[err, two]);
-    let total = op(&mut g, Op::Sum(vec![0, 1]), &[sq]);
+    let sq = op(&mut g, Op::Binary(BinOp::Pow), &[err, two]);
+    let total = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![0, 1]), &[sq]);
     let third = g.constant(1.0 / 3.0);
-    let loss = op(&mut g, Op::Mul, &[total, third]);
+    let loss = op(&mut g, Op::Binary(BinOp::Mul), &[total, third]);
     g.add_output("loss", loss, OutputRole::Loss);
     g
 }

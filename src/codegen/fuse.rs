@@ -31,11 +31,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use crate::ir::print::fmt_const;
-use crate::ir::{Graph, Op, OutputRole, Shape, Type};
+use crate::ir::{Class, Graph, Op, OutputRole, Shape, Type};
 
 use super::kernel::{
-    print_program, row_major, BinOp, Elementwise, Expr, ExprId, Kernel, MatMul, Program, ProgramOutput, Reduce,
-    ReduceKind, UnOp, Value, ValueId,
+    print_program, row_major, Elementwise, Expr, ExprId, Kernel, MatMul, Program, ProgramOutput, Reduce, Value, ValueId,
 };
 use super::CodegenError;
 
@@ -108,10 +107,12 @@ impl<'g> Fuser<'g> {
         let names = g
             .nodes
             .iter()
-            .map(|node| match &node.op {
-                Op::Input(k) => g.inputs[*k].name.clone(),
-                Op::Const(c) => fmt_const(*c),
-                _ => {
+            .map(|node| {
+                if let Op::Input(k) = node.op {
+                    g.inputs[k].name.clone()
+                } else if let Op::Const(c) = node.op {
+                    fmt_const(c)
+                } else {
                     next += 1;
                     format!("%{}", next - 1)
                 }
@@ -158,7 +159,7 @@ impl<'g> Fuser<'g> {
     }
 
     fn is_reduction(&self, x: usize) -> bool {
-        matches!(self.op(x), Op::Sum(_) | Op::MaxReduce(_))
+        self.op(x).class() == Class::Reduction
     }
 
     /// Gives each reduction the elementwise producers of its input's shape that only it uses.
@@ -334,10 +335,10 @@ impl<'g> Fuser<'g> {
 
     /// Whether reading node `x` reads memory (a view chain that ends in a buffer, not a constant).
     fn reads_memory(&self, x: usize) -> bool {
-        match self.op(x) {
-            Op::Const(_) => false,
-            Op::Broadcast(_) | Op::Reshape(_) => self.reads_memory(self.g.nodes[x].args[0].index()),
-            _ => true,
+        match self.op(x).class() {
+            Class::Leaf => matches!(self.op(x), Op::Input(_)),
+            Class::View => self.reads_memory(self.g.nodes[x].args[0].index()),
+            Class::Elementwise | Class::Reduction | Class::CallOut => true,
         }
     }
 
@@ -351,11 +352,13 @@ impl<'g> Fuser<'g> {
         let n = self.g.nodes.len();
         // Values for every node a kernel writes, in node order so that names read in order.
         for x in 0..n {
-            let materialised = match self.op(x) {
-                Op::Input(_) | Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) => false,
-                Op::Sum(_) | Op::MaxReduce(_) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => true,
-                _ if self.absorbed[x].is_some() => false,
-                _ => self.is_output[x] || self.users[x].iter().any(|&u| self.group_of[u] != self.group_of[x]),
+            let materialised = match self.op(x).class() {
+                Class::Leaf | Class::View => false,
+                Class::Reduction | Class::CallOut => true,
+                Class::Elementwise if self.absorbed[x].is_some() => false,
+                Class::Elementwise => {
+                    self.is_output[x] || self.users[x].iter().any(|&u| self.group_of[u] != self.group_of[x])
+                }
             };
             if materialised {
                 self.value_of[x] = Some(self.new_value(self.names[x].clone(), self.g.nodes[x].ty.clone()));
@@ -373,7 +376,7 @@ impl<'g> Fuser<'g> {
         }
         for x in 0..n {
             let kernel = match self.op(x) {
-                Op::Sum(axes) | Op::MaxReduce(axes) => {
+                Op::Reduce(kind, axes) => {
                     let members = self.reduce_members[&x].clone();
                     let (mut body, map) = self.body(&members[..members.len() - 1])?;
                     let arg = self.g.nodes[x].args[0].index();
@@ -384,9 +387,9 @@ impl<'g> Fuser<'g> {
                             body.len() - 1
                         }
                     };
-                    let kind = if matches!(self.op(x), Op::Sum(_)) { ReduceKind::Sum } else { ReduceKind::Max };
                     let out = self.value(x)?;
-                    Kernel::Reduce(Reduce { shape: self.shape(arg).clone(), axes: axes.clone(), kind, body, root, out })
+                    let shape = self.shape(arg).clone();
+                    Kernel::Reduce(Reduce { shape, axes: axes.clone(), kind: *kind, body, root, out })
                 }
                 Op::MatMul { ta, tb } => {
                     let (a, b) = (self.g.nodes[x].args[0].index(), self.g.nodes[x].args[1].index());
@@ -403,12 +406,10 @@ impl<'g> Fuser<'g> {
                     let operand = self.contiguous(self.g.nodes[x].args[0].index())?;
                     Kernel::Argmax { x: operand, axis: *axis, out: self.value(x)? }
                 }
-                _ => continue,
+                Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => continue,
+                Op::Broadcast(_) | Op::Reshape(_) => continue,
             };
-            let prio = match self.op(x) {
-                Op::Sum(_) | Op::MaxReduce(_) => self.reduce_members[&x][0],
-                _ => x,
-            };
+            let prio = if self.is_reduction(x) { self.reduce_members[&x][0] } else { x };
             self.kernels.push((prio, kernel));
         }
         let mut outputs = Vec::new();
@@ -422,7 +423,8 @@ impl<'g> Fuser<'g> {
                 }
                 Op::Input(k) => self.copy_of_input(*k, x),
                 Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) => self.materialise(x)?,
-                _ => self.value(x)?,
+                Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) => self.value(x)?,
+                Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => self.value(x)?,
             };
             outputs.push(ProgramOutput { name: o.name.clone(), role: o.role, value });
         }
@@ -508,8 +510,14 @@ impl<'g> Fuser<'g> {
                     },
                 })
             }
-            _ => Ok(Resolved::Strided(self.value(x)?, row_major(self.shape(x)))),
+            Op::Input(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) => self.buffer(x),
+            Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => self.buffer(x),
         }
+    }
+
+    /// Node `x`'s own buffer, read densely.
+    fn buffer(&mut self, x: usize) -> Result<Resolved, CodegenError> {
+        Ok(Resolved::Strided(self.value(x)?, row_major(self.shape(x))))
     }
 
     /// A contiguous buffer holding node `x`, materialising views that are not contiguous.
@@ -530,10 +538,8 @@ impl<'g> Fuser<'g> {
             return Ok(v);
         }
         let leaf = self.leaf(x)?;
-        let name = match self.op(x) {
-            Op::Const(_) => format!("const {}", self.names[x]),
-            _ => self.names[x].clone(),
-        };
+        let name =
+            if let Op::Const(_) = self.op(x) { format!("const {}", self.names[x]) } else { self.names[x].clone() };
         let v = self.new_value(name, self.g.nodes[x].ty.clone());
         self.value_of[x] = Some(v);
         let shape = self.shape(x).clone();
@@ -557,34 +563,15 @@ impl<'g> Fuser<'g> {
 
 /// The body expression for an elementwise op applied to `args`.
 fn apply(op: &Op, args: &[ExprId]) -> Result<Expr, CodegenError> {
-    let un = |u| Ok(Expr::Unary(u, args[0]));
-    let bin = |b| Ok(Expr::Binary(b, args[0], args[1]));
     match op {
-        Op::Neg => un(UnOp::Neg),
-        Op::Exp => un(UnOp::Exp),
-        Op::Log => un(UnOp::Log),
-        Op::Sqrt => un(UnOp::Sqrt),
-        Op::Abs => un(UnOp::Abs),
-        Op::Sign => un(UnOp::Sign),
-        Op::Tanh => un(UnOp::Tanh),
-        Op::Floor => un(UnOp::Floor),
-        Op::Cos => un(UnOp::Cos),
-        Op::Sin => un(UnOp::Sin),
-        Op::Add => bin(BinOp::Add),
-        Op::Sub => bin(BinOp::Sub),
-        Op::Mul => bin(BinOp::Mul),
-        Op::Div => bin(BinOp::Div),
-        Op::Pow => bin(BinOp::Pow),
-        Op::Max => bin(BinOp::Max),
-        Op::Gt => bin(BinOp::Gt),
-        Op::Eq => bin(BinOp::Eq),
+        Op::Unary(u) => Ok(Expr::Unary(*u, args[0])),
+        Op::Binary(b) => Ok(Expr::Binary(*b, args[0], args[1])),
         Op::Select => Ok(Expr::Select(args[0], args[1], args[2])),
         Op::Input(_)
         | Op::Const(_)
         | Op::Broadcast(_)
         | Op::Reshape(_)
-        | Op::Sum(_)
-        | Op::MaxReduce(_)
+        | Op::Reduce(..)
         | Op::MatMul { .. }
         | Op::OneHot(_)
         | Op::Argmax(_) => Err(CodegenError::Internal(format!("`{}` inside an elementwise kernel", op.name()))),

@@ -1,5 +1,6 @@
-//! Rust functions the generated code calls: GEMM, one-hot, argmax, `powf`, `sinf`/`cosf`
-//! beyond the polynomial's range, the f64 transcendentals of scalar kernels, and `floorf`/`floor`
+//! Rust functions the generated code calls: GEMM, one-hot, argmax, `powf`, any unary op by the
+//! op table's semantics (`sin`/`cos` beyond the polynomial's range, the f64 transcendentals of
+//! scalar kernels, ops with no inline code), and `floorf`/`floor`
 //! for Cranelift's fallback on x86 hosts without SSE4.1.
 //!
 //! Decisions: GEMM goes to the `gemm` crate, which reaches ~96% of peak and takes row and column
@@ -15,6 +16,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module};
 
 use super::CodegenError;
+use crate::ir::UnOp;
 
 /// Products with at least this many multiply-adds (m·n·k) use two threads when allowed. Measured
 /// with gemm 0.19 on the 2-core build machine: below 2^20 gemm does not split the work anyway
@@ -125,44 +127,25 @@ extern "C" fn gradc_powf(a: f32, b: f32) -> f32 {
     a.powf(b)
 }
 
-/// `e^x` in f64, for scalar kernels.
-extern "C" fn gradc_exp64(x: f64) -> f64 {
-    x.exp()
-}
-
-/// `ln x` in f64, for scalar kernels.
-extern "C" fn gradc_log64(x: f64) -> f64 {
-    x.ln()
-}
-
-/// `tanh x` in f64, for scalar kernels.
-extern "C" fn gradc_tanh64(x: f64) -> f64 {
-    x.tanh()
-}
-
 /// `a^b` in f64, for scalar kernels.
 extern "C" fn gradc_pow64(a: f64, b: f64) -> f64 {
     a.powf(b)
 }
 
-/// `sin x`, for arguments beyond the inline polynomial's range.
-extern "C" fn gradc_sinf(x: f32) -> f32 {
-    x.sin()
+/// Unary op `code` (its index in `UnOp::ALL`) in f64 by the op table's own semantics: the
+/// transcendentals of scalar kernels, so they compute exactly what the interpreter does.
+extern "C" fn gradc_unary64(code: u32, x: f64) -> f64 {
+    match UnOp::from_code(code) {
+        Some(op) => op.eval(x),
+        // Codes come from `UnOp::code` at compile time; an unknown one cannot be emitted.
+        None => f64::NAN,
+    }
 }
 
-/// `cos x`, for arguments beyond the inline polynomial's range.
-extern "C" fn gradc_cosf(x: f32) -> f32 {
-    x.cos()
-}
-
-/// `sin x` in f64, for scalar kernels.
-extern "C" fn gradc_sin64(x: f64) -> f64 {
-    x.sin()
-}
-
-/// `cos x` in f64, for scalar kernels.
-extern "C" fn gradc_cos64(x: f64) -> f64 {
-    x.cos()
+/// Unary op `code` on an f32, computed in f64 and rounded: for ops or arguments the inline
+/// code does not cover (e.g. `sin` beyond the polynomial's range).
+extern "C" fn gradc_unary32(code: u32, x: f32) -> f32 {
+    gradc_unary64(code, f64::from(x)) as f32
 }
 
 /// `floor x`: Cranelift's libcall for an f32 `floor` when the host has no SSE4.1 `roundss`.
@@ -185,22 +168,12 @@ pub(crate) struct Callees {
     pub(crate) argmax: FuncRef,
     /// `gradc_powf`.
     pub(crate) powf: FuncRef,
-    /// `gradc_exp64`.
-    pub(crate) exp64: FuncRef,
-    /// `gradc_log64`.
-    pub(crate) log64: FuncRef,
-    /// `gradc_tanh64`.
-    pub(crate) tanh64: FuncRef,
     /// `gradc_pow64`.
     pub(crate) pow64: FuncRef,
-    /// `gradc_sinf`.
-    pub(crate) sinf: FuncRef,
-    /// `gradc_cosf`.
-    pub(crate) cosf: FuncRef,
-    /// `gradc_sin64`.
-    pub(crate) sin64: FuncRef,
-    /// `gradc_cos64`.
-    pub(crate) cos64: FuncRef,
+    /// `gradc_unary64`.
+    pub(crate) unary64: FuncRef,
+    /// `gradc_unary32`.
+    pub(crate) unary32: FuncRef,
 }
 
 /// Registers every helper's address with the JIT builder.
@@ -209,14 +182,9 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("gradc_one_hot", gradc_one_hot as *const u8);
     jit.symbol("gradc_argmax", gradc_argmax as *const u8);
     jit.symbol("gradc_powf", gradc_powf as *const u8);
-    jit.symbol("gradc_exp64", gradc_exp64 as *const u8);
-    jit.symbol("gradc_log64", gradc_log64 as *const u8);
-    jit.symbol("gradc_tanh64", gradc_tanh64 as *const u8);
     jit.symbol("gradc_pow64", gradc_pow64 as *const u8);
-    jit.symbol("gradc_sinf", gradc_sinf as *const u8);
-    jit.symbol("gradc_cosf", gradc_cosf as *const u8);
-    jit.symbol("gradc_sin64", gradc_sin64 as *const u8);
-    jit.symbol("gradc_cos64", gradc_cos64 as *const u8);
+    jit.symbol("gradc_unary64", gradc_unary64 as *const u8);
+    jit.symbol("gradc_unary32", gradc_unary32 as *const u8);
     // The names Cranelift's default libcall table gives `floor` when it is not an instruction.
     jit.symbol("floorf", libcall_floorf as *const u8);
     jit.symbol("floor", libcall_floor as *const u8);
@@ -237,13 +205,8 @@ pub(crate) fn declare(module: &mut JITModule, func: &mut Function) -> Result<Cal
         one_hot: import("gradc_one_hot", &[ptr; 4], None)?,
         argmax: import("gradc_argmax", &[ptr; 5], None)?,
         powf: import("gradc_powf", &[types::F32, types::F32], Some(types::F32))?,
-        exp64: import("gradc_exp64", &[types::F64], Some(types::F64))?,
-        log64: import("gradc_log64", &[types::F64], Some(types::F64))?,
-        tanh64: import("gradc_tanh64", &[types::F64], Some(types::F64))?,
         pow64: import("gradc_pow64", &[types::F64, types::F64], Some(types::F64))?,
-        sinf: import("gradc_sinf", &[types::F32], Some(types::F32))?,
-        cosf: import("gradc_cosf", &[types::F32], Some(types::F32))?,
-        sin64: import("gradc_sin64", &[types::F64], Some(types::F64))?,
-        cos64: import("gradc_cos64", &[types::F64], Some(types::F64))?,
+        unary64: import("gradc_unary64", &[types::I32, types::F64], Some(types::F64))?,
+        unary32: import("gradc_unary32", &[types::I32, types::F32], Some(types::F32))?,
     })
 }

@@ -2,13 +2,14 @@
 //!
 //! A `Program` is a list of kernels in schedule order over `Value`s (arena buffers). Kernel
 //! bodies are small SSA expression lists whose leaves are strided loads and immediates, so one
-//! body serves the vector loop, the scalar remainder and the printer alike.
+//! body serves the vector loop, the scalar remainder and the printer alike. Bodies use the op
+//! table's own `UnOp` and `BinOp`, so a new elementwise op needs no kernel IR of its own.
 
 use std::fmt::Write;
 
 use crate::ir::op::fmt_shape;
 use crate::ir::print::fmt_const;
-use crate::ir::{DType, OutputRole, Shape, Type};
+use crate::ir::{BinOp, DType, OutputRole, ReduceOp, Shape, Type, UnOp};
 
 /// Index of a value in `Program::values`; the first values are the graph inputs, in order.
 pub type ValueId = usize;
@@ -25,52 +26,6 @@ pub struct Value {
     pub ty: Type,
     /// The graph input it is, if any.
     pub input: Option<usize>,
-}
-
-/// A one-operand elementwise op.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnOp {
-    /// `-x`
-    Neg,
-    /// `e^x`
-    Exp,
-    /// natural logarithm
-    Log,
-    /// square root
-    Sqrt,
-    /// `|x|`
-    Abs,
-    /// -1, 0 or 1
-    Sign,
-    /// hyperbolic tangent
-    Tanh,
-    /// largest integer not above `x`
-    Floor,
-    /// cosine
-    Cos,
-    /// sine
-    Sin,
-}
-
-/// A two-operand elementwise op.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinOp {
-    /// `a + b`
-    Add,
-    /// `a - b`
-    Sub,
-    /// `a * b`
-    Mul,
-    /// `a / b`
-    Div,
-    /// `a ^ b`
-    Pow,
-    /// maximum, NaN if either is NaN
-    Max,
-    /// `a > b` as 1.0 or 0.0
-    Gt,
-    /// `a == b` as 1.0 or 0.0 (f32 or i32 operands)
-    Eq,
 }
 
 /// One expression of a kernel body; operands precede their users.
@@ -94,15 +49,6 @@ pub enum Expr {
     Select(ExprId, ExprId, ExprId),
 }
 
-/// What a reduction combines with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReduceKind {
-    /// Sum, from 0.
-    Sum,
-    /// Maximum, from -inf, NaN if any element is NaN.
-    Max,
-}
-
 /// A fused elementwise loop over one iteration shape, with one or more outputs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Elementwise {
@@ -122,7 +68,7 @@ pub struct Reduce {
     /// Reduced axes, ascending.
     pub axes: Vec<usize>,
     /// Combining op.
-    pub kind: ReduceKind,
+    pub kind: ReduceOp,
     /// The body, evaluated at every index of `shape`.
     pub body: Vec<Expr>,
     /// The expression reduced.
@@ -257,40 +203,6 @@ pub fn row_major(shape: &[usize]) -> Vec<usize> {
     s
 }
 
-impl UnOp {
-    /// The op table's name for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            UnOp::Neg => "neg",
-            UnOp::Exp => "exp",
-            UnOp::Log => "log",
-            UnOp::Sqrt => "sqrt",
-            UnOp::Abs => "abs",
-            UnOp::Sign => "sign",
-            UnOp::Tanh => "tanh",
-            UnOp::Floor => "floor",
-            UnOp::Cos => "cos",
-            UnOp::Sin => "sin",
-        }
-    }
-}
-
-impl BinOp {
-    /// The op table's name for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            BinOp::Add => "add",
-            BinOp::Sub => "sub",
-            BinOp::Mul => "mul",
-            BinOp::Div => "div",
-            BinOp::Pow => "pow",
-            BinOp::Max => "max",
-            BinOp::Gt => "gt",
-            BinOp::Eq => "eq",
-        }
-    }
-}
-
 /// The dtype an expression produces.
 pub fn expr_dtype(program_values: &[Value], body: &[Expr], e: ExprId) -> DType {
     match &body[e] {
@@ -330,10 +242,7 @@ pub fn print_program(p: &Program) -> String {
                 }
             }
             Kernel::Reduce(k) => {
-                let kind = match k.kind {
-                    ReduceKind::Sum => "sum",
-                    ReduceKind::Max => "max",
-                };
+                let kind = k.kind.short_name();
                 writeln!(
                     out,
                     "k{i} reduce.{kind} {} over {} -> {}",

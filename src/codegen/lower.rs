@@ -34,13 +34,11 @@ use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
 use super::helpers::{Callees, PARALLEL_MIN_FLOPS};
-use super::kernel::{
-    expr_dtype, row_major, BinOp, Elementwise, Expr, ExprId, Kernel, MatMul, Program, Reduce, ReduceKind, UnOp, ValueId,
-};
+use super::kernel::{expr_dtype, row_major, Elementwise, Expr, ExprId, Kernel, MatMul, Program, Reduce, ValueId};
 use super::math::{Emit, Width, TRIG_MAX};
 use super::memplan::Plan;
 use super::CodegenError;
-use crate::ir::DType;
+use crate::ir::{BinOp, DType, ReduceOp, UnOp};
 
 /// What the generated code may assume about the machine.
 #[derive(Clone, Copy)]
@@ -350,20 +348,18 @@ impl<'a> Lowerer<'a> {
                     let mut m = self.emit(w);
                     match op {
                         UnOp::Neg => m.b.ins().fneg(x),
-                        UnOp::Exp if double => self.call(self.callees.exp64, &[x]),
+                        UnOp::Exp if double => self.unary_call(w, *op, x),
                         UnOp::Exp => m.exp(x),
-                        UnOp::Log if double => self.call(self.callees.log64, &[x]),
+                        UnOp::Log if double => self.unary_call(w, *op, x),
                         UnOp::Log => m.log(x),
                         UnOp::Sqrt => m.b.ins().sqrt(x),
                         UnOp::Abs => m.b.ins().fabs(x),
                         UnOp::Sign => m.sign(x),
-                        UnOp::Tanh if double => self.call(self.callees.tanh64, &[x]),
+                        UnOp::Tanh if double => self.unary_call(w, *op, x),
                         UnOp::Tanh => m.tanh(x),
                         UnOp::Floor => m.b.ins().floor(x),
-                        UnOp::Cos if double => self.call(self.callees.cos64, &[x]),
-                        UnOp::Cos => self.trig(w, x, true),
-                        UnOp::Sin if double => self.call(self.callees.sin64, &[x]),
-                        UnOp::Sin => self.trig(w, x, false),
+                        UnOp::Cos | UnOp::Sin if double => self.unary_call(w, *op, x),
+                        UnOp::Cos | UnOp::Sin => self.trig(w, *op, x),
                     }
                 }
                 Expr::Binary(op, a, b) => {
@@ -374,13 +370,17 @@ impl<'a> Lowerer<'a> {
                         BinOp::Sub => self.emit(w).sub(x, y),
                         BinOp::Mul => self.emit(w).mul(x, y),
                         BinOp::Div => self.emit(w).div(x, y),
-                        BinOp::Pow => match body[*b] {
-                            Expr::Const(c) if c == c.trunc() && c.abs() <= 8.0 => self.powi(w, x, c as i32),
-                            _ => self.powf(w, x, y),
+                        BinOp::Pow => match small_integer(&body[*b]) {
+                            Some(n) => self.powi(w, x, n),
+                            None => self.powf(w, x, y),
                         },
                         BinOp::Max => {
                             let number = matches!(body[*b], Expr::Const(c) if !c.is_nan());
                             self.emit(w).max(x, y, number)
+                        }
+                        BinOp::Min => {
+                            let number = matches!(body[*b], Expr::Const(c) if !c.is_nan());
+                            self.emit(w).min(x, y, number)
                         }
                         BinOp::Gt => {
                             let mut m = self.emit(w);
@@ -474,10 +474,29 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// `sin x` or (when `cos`) `cos x` at f32 width: the inline polynomial when every lane has
-    /// |x| <= `TRIG_MAX`, else, in a cold block, Rust's `sinf`/`cosf` on each lane.
-    fn trig(&mut self, w: Width, x: Value, cos: bool) -> Value {
-        let fast = self.emit(w).sin_cos(x, cos);
+    /// Unary `op` on `x` by the op table's own semantics: `unary64` at `Double` width, else
+    /// `unary32` (computed in f64, rounded), lane by lane in vector code.
+    fn unary_call(&mut self, w: Width, op: UnOp, x: Value) -> Value {
+        let code = self.b.ins().iconst(types::I32, i64::from(op.code()));
+        match w {
+            Width::Double => self.call(self.callees.unary64, &[code, x]),
+            Width::Scalar => self.call(self.callees.unary32, &[code, x]),
+            Width::Vector => {
+                let mut out = x;
+                for lane in 0..4u8 {
+                    let v = self.b.ins().extractlane(x, lane);
+                    let r = self.call(self.callees.unary32, &[code, v]);
+                    out = self.b.ins().insertlane(out, r, lane);
+                }
+                out
+            }
+        }
+    }
+
+    /// `sin x` or `cos x` at f32 width: the inline polynomial when every lane has
+    /// |x| <= `TRIG_MAX`, else, in a cold block, the exact value on each lane.
+    fn trig(&mut self, w: Width, op: UnOp, x: Value) -> Value {
+        let fast = self.emit(w).sin_cos(x, op == UnOp::Cos);
         let ax = self.b.ins().fabs(x);
         let limit = self.emit(w).c(f64::from(TRIG_MAX));
         // Ordered `<=`: false for NaN, which takes the exact path.
@@ -490,8 +509,7 @@ impl<'a> Lowerer<'a> {
         self.b.seal_block(slow);
         self.b.set_cold_block(slow);
         self.b.switch_to_block(slow);
-        let f = if cos { self.callees.cosf } else { self.callees.sinf };
-        let exact = self.call_f32(w, f, &[x]);
+        let exact = self.unary_call(w, op, x);
         self.b.ins().jump(join, &[BlockArg::Value(exact)]);
         self.b.seal_block(join);
         self.b.switch_to_block(join);
@@ -552,18 +570,16 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Combines an accumulator with a new value.
-    fn combine(&mut self, kind: ReduceKind, w: Width, acc: Value, x: Value) -> Value {
+    fn combine(&mut self, kind: ReduceOp, w: Width, acc: Value, x: Value) -> Value {
         match kind {
-            ReduceKind::Sum => self.emit(w).add(acc, x),
-            ReduceKind::Max => self.emit(w).max(acc, x, false),
+            ReduceOp::Sum => self.emit(w).add(acc, x),
+            ReduceOp::Max => self.emit(w).max(acc, x, false),
         }
     }
 
-    fn identity(kind: ReduceKind) -> f32 {
-        match kind {
-            ReduceKind::Sum => 0.0,
-            ReduceKind::Max => f32::NEG_INFINITY,
-        }
+    /// The value a reduction starts from, as f32 (0 and -inf are exact).
+    fn identity(kind: ReduceOp) -> f32 {
+        kind.init() as f32
     }
 
     /// Stores `c` into `n` elements from `ptr`.
@@ -691,5 +707,15 @@ impl<'a> Lowerer<'a> {
             self.int(threads),
         ];
         self.b.ins().call(self.callees.matmul, &args);
+    }
+}
+
+/// The exponent of `x^c` when `c` is an integral constant of at most 8 in magnitude, which
+/// `powi` computes by multiplication.
+fn small_integer(e: &Expr) -> Option<i32> {
+    if let Expr::Const(c) = *e {
+        (c == c.trunc() && c.abs() <= 8.0).then_some(c as i32)
+    } else {
+        None
     }
 }

@@ -204,6 +204,17 @@ impl Emit<'_, '_> {
         self.sel(nan, b, m)
     }
 
+    /// `min(a, b)`, NaN if either is NaN; `b_is_number` skips the NaN test of `b`.
+    pub(crate) fn min(&mut self, a: Value, b: Value, b_is_number: bool) -> Value {
+        let gt = self.cmp(FloatCC::GreaterThan, a, b);
+        let m = self.sel(gt, b, a);
+        if b_is_number {
+            return m;
+        }
+        let nan = self.cmp(FloatCC::Unordered, b, b);
+        self.sel(nan, b, m)
+    }
+
     /// -1, 0 or 1 by the sign of `x`; NaN stays NaN and -0 stays -0.
     pub(crate) fn sign(&mut self, x: Value) -> Value {
         let (zero, one, minus) = (self.c(0.0), self.c(1.0), self.c(-1.0));

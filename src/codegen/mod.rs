@@ -289,11 +289,10 @@ fn define_step(
     let clif_insts = ctx.func.layout.blocks().map(|b| ctx.func.layout.block_insts(b).count()).sum();
     let clif = keep_clif.then(|| ctx.func.display().to_string());
     if let Err(e) = module.define_function(func_id, &mut ctx) {
-        return Err(match e {
-            ModuleError::Compilation(cranelift_codegen::CodegenError::Verifier(errors)) => {
-                CodegenError::Verifier(cranelift_codegen::print_errors::pretty_verifier_error(&ctx.func, None, errors))
-            }
-            e => CodegenError::from(e),
+        return Err(if let ModuleError::Compilation(cranelift_codegen::CodegenError::Verifier(errors)) = e {
+            CodegenError::Verifier(cranelift_codegen::print_errors::pretty_verifier_error(&ctx.func, None, errors))
+        } else {
+            CodegenError::from(e)
         });
     }
     module.finalize_definitions()?;

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::ir::interp::{eval, Tensor};
-use crate::ir::{Input, InputRole, NodeId, Op, OutputRole, Type};
+use crate::ir::{BinOp, Input, InputRole, NodeId, Op, OutputRole, ReduceOp, Type, UnOp};
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
 struct Rng(u64);
@@ -122,39 +122,39 @@ mod ops {
 
     #[test]
     fn neg() {
-        unary(Op::Neg, (-3.0, 3.0));
+        unary(Op::Unary(UnOp::Neg), (-3.0, 3.0));
     }
 
     #[test]
     fn exp() {
-        unary(Op::Exp, (-30.0, 30.0));
+        unary(Op::Unary(UnOp::Exp), (-30.0, 30.0));
     }
 
     #[test]
     fn log() {
-        unary(Op::Log, (1e-3, 1e3));
+        unary(Op::Unary(UnOp::Log), (1e-3, 1e3));
     }
 
     #[test]
     fn sqrt() {
-        unary(Op::Sqrt, (0.0, 100.0));
+        unary(Op::Unary(UnOp::Sqrt), (0.0, 100.0));
     }
 
     #[test]
     fn abs() {
-        unary(Op::Abs, (-3.0, 3.0));
+        unary(Op::Unary(UnOp::Abs), (-3.0, 3.0));
     }
 
     #[test]
     fn tanh() {
-        unary(Op::Tanh, (-6.0, 6.0));
+        unary(Op::Unary(UnOp::Tanh), (-6.0, 6.0));
     }
 
     #[test]
     fn sign_with_zeros() {
         let mut g = Graph::new("sign");
         let x = f32_input(&mut g, "x", &[9]);
-        let y = push(&mut g, Op::Sign, &[x]);
+        let y = push(&mut g, Op::Unary(UnOp::Sign), &[x]);
         g.add_output("y", y, OutputRole::Metric);
         let data = vec![-2.0, 0.0, 3.0, -0.0, 1e-30, -1e-30, 5.0, -5.0, 0.0];
         check_with(&g, &[Tensor::new(vec![9], data)]);
@@ -173,37 +173,42 @@ mod ops {
 
     #[test]
     fn add() {
-        binary(Op::Add, (-3.0, 3.0));
+        binary(Op::Binary(BinOp::Add), (-3.0, 3.0));
     }
 
     #[test]
     fn sub() {
-        binary(Op::Sub, (-3.0, 3.0));
+        binary(Op::Binary(BinOp::Sub), (-3.0, 3.0));
     }
 
     #[test]
     fn mul() {
-        binary(Op::Mul, (-3.0, 3.0));
+        binary(Op::Binary(BinOp::Mul), (-3.0, 3.0));
     }
 
     #[test]
     fn div() {
-        binary(Op::Div, (0.5, 3.0));
+        binary(Op::Binary(BinOp::Div), (0.5, 3.0));
     }
 
     #[test]
     fn pow_general() {
-        binary(Op::Pow, (0.1, 3.0));
+        binary(Op::Binary(BinOp::Pow), (0.1, 3.0));
     }
 
     #[test]
     fn max() {
-        binary(Op::Max, (-3.0, 3.0));
+        binary(Op::Binary(BinOp::Max), (-3.0, 3.0));
+    }
+
+    #[test]
+    fn min() {
+        binary(Op::Binary(BinOp::Min), (-3.0, 3.0));
     }
 
     #[test]
     fn gt() {
-        binary(Op::Gt, (-3.0, 3.0));
+        binary(Op::Binary(BinOp::Gt), (-3.0, 3.0));
     }
 
     #[test]
@@ -211,7 +216,7 @@ mod ops {
         let mut g = Graph::new("eq");
         let a = f32_input(&mut g, "a", &[7]);
         let b = f32_input(&mut g, "b", &[7]);
-        let y = push(&mut g, Op::Eq, &[a, b]);
+        let y = push(&mut g, Op::Binary(BinOp::Eq), &[a, b]);
         g.add_output("y", y, OutputRole::Metric);
         let a_data = Tensor::new(vec![7], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
         let b_data = Tensor::new(vec![7], vec![1.0, 0.0, 3.0, 0.0, 5.0, 6.0, 0.0]);
@@ -220,7 +225,7 @@ mod ops {
 
     #[test]
     fn floor() {
-        unary(Op::Floor, (-5.0, 5.0));
+        unary(Op::Unary(UnOp::Floor), (-5.0, 5.0));
     }
 
     #[test]
@@ -246,7 +251,7 @@ mod ops {
         ];
         let mut g = Graph::new("floor");
         let x = f32_input(&mut g, "x", &[data.len()]);
-        let y = push(&mut g, Op::Floor, &[x]);
+        let y = push(&mut g, Op::Unary(UnOp::Floor), &[x]);
         g.add_output("y", y, OutputRole::Metric);
         let inputs = [Tensor::new(vec![data.len()], data.iter().map(|&v| f64::from(v as f32)).collect())];
         let exe = check_with(&g, &inputs);
@@ -255,19 +260,19 @@ mod ops {
 
     #[test]
     fn cos() {
-        unary(Op::Cos, (-10.0, 10.0));
+        unary(Op::Unary(UnOp::Cos), (-10.0, 10.0));
     }
 
     #[test]
     fn sin() {
-        unary(Op::Sin, (-10.0, 10.0));
+        unary(Op::Unary(UnOp::Sin), (-10.0, 10.0));
     }
 
     /// Beyond |x| = 8192 a vector takes the call to Rust's sinf/cosf; most here do.
     #[test]
     fn sin_cos_large_arguments() {
-        unary(Op::Sin, (-2e4, 2e4));
-        unary(Op::Cos, (-2e4, 2e4));
+        unary(Op::Unary(UnOp::Sin), (-2e4, 2e4));
+        unary(Op::Unary(UnOp::Cos), (-2e4, 2e4));
     }
 
     /// A mask of 1, 0, -0 and other nonzeros (-3, NaN): random per element.
@@ -307,7 +312,7 @@ mod ops {
             let y1 = push(&mut g, Op::Select, &[rb, sb, x]);
             let zero = g.constant(0.0);
             let zb = push(&mut g, Op::Broadcast(vec![m, n]), &[zero]);
-            let pos = push(&mut g, Op::Gt, &[x, zb]);
+            let pos = push(&mut g, Op::Binary(BinOp::Gt), &[x, zb]);
             let y2 = push(&mut g, Op::Select, &[pos, x, hb]);
             g.add_output("y1", y1, OutputRole::Metric);
             g.add_output("y2", y2, OutputRole::Metric);
@@ -330,7 +335,7 @@ mod ops {
             let a = f32_input(&mut g, "a", shape);
             let b = f32_input(&mut g, "b", shape);
             let plain = push(&mut g, Op::Select, &[c, a, b]);
-            let (la, sb) = (push(&mut g, Op::Log, &[a]), push(&mut g, Op::Sqrt, &[b]));
+            let (la, sb) = (push(&mut g, Op::Unary(UnOp::Log), &[a]), push(&mut g, Op::Unary(UnOp::Sqrt), &[b]));
             let computed = push(&mut g, Op::Select, &[c, la, sb]);
             g.add_output("plain", plain, OutputRole::Metric);
             g.add_output("computed", computed, OutputRole::Metric);
@@ -356,12 +361,29 @@ mod ops {
         let mut g = Graph::new("max_nan");
         let a = f32_input(&mut g, "a", &[5]);
         let b = f32_input(&mut g, "b", &[5]);
-        let y = push(&mut g, Op::Max, &[a, b]);
+        let y = push(&mut g, Op::Binary(BinOp::Max), &[a, b]);
         let zero = g.constant(0.0);
         let z = push(&mut g, Op::Broadcast(vec![5]), &[zero]);
-        let relu = push(&mut g, Op::Max, &[a, z]);
+        let relu = push(&mut g, Op::Binary(BinOp::Max), &[a, z]);
         g.add_output("y", y, OutputRole::Metric);
         g.add_output("relu", relu, OutputRole::Metric);
+        let nan = f64::NAN;
+        let a_data = Tensor::new(vec![5], vec![nan, 1.0, -1.0, nan, 2.0]);
+        let b_data = Tensor::new(vec![5], vec![1.0, nan, -2.0, nan, 3.0]);
+        check_with(&g, &[a_data, b_data]);
+    }
+
+    #[test]
+    fn min_propagates_nan_from_either_side() {
+        let mut g = Graph::new("min_nan");
+        let a = f32_input(&mut g, "a", &[5]);
+        let b = f32_input(&mut g, "b", &[5]);
+        let y = push(&mut g, Op::Binary(BinOp::Min), &[a, b]);
+        let one = g.constant(1.0);
+        let o = push(&mut g, Op::Broadcast(vec![5]), &[one]);
+        let capped = push(&mut g, Op::Binary(BinOp::Min), &[a, o]);
+        g.add_output("y", y, OutputRole::Metric);
+        g.add_output("capped", capped, OutputRole::Metric);
         let nan = f64::NAN;
         let a_data = Tensor::new(vec![5], vec![nan, 1.0, -1.0, nan, 2.0]);
         let b_data = Tensor::new(vec![5], vec![1.0, nan, -2.0, nan, 3.0]);
@@ -376,7 +398,7 @@ mod ops {
             let x = f32_input(&mut g, "x", &[7]);
             let k = g.constant(c);
             let kb = push(&mut g, Op::Broadcast(vec![7]), &[k]);
-            let y = push(&mut g, Op::Pow, &[x, kb]);
+            let y = push(&mut g, Op::Binary(BinOp::Pow), &[x, kb]);
             g.add_output("y", y, OutputRole::Metric);
             let range = if c == c.trunc() { (-2.0, 2.0) } else { (0.1, 2.0) };
             check_range(&g, range);
@@ -389,16 +411,16 @@ mod ops {
         let mut g = Graph::new("quadratic");
         let theta = g.add_input("theta", Type::f32(vec![]), InputRole::Param);
         let three = g.constant(3.0);
-        let d = push(&mut g, Op::Sub, &[theta, three]);
+        let d = push(&mut g, Op::Binary(BinOp::Sub), &[theta, three]);
         let two = g.constant(2.0);
-        let loss = push(&mut g, Op::Pow, &[d, two]);
+        let loss = push(&mut g, Op::Binary(BinOp::Pow), &[d, two]);
         g.add_output("loss", loss, OutputRole::Loss);
         check_with(&g, &[Tensor::scalar(0.0)]);
         // A general exponent with a negative base and integral value goes through powf.
         let mut g = Graph::new("pow_input_exponent");
         let a = f32_input(&mut g, "a", &[5]);
         let b = f32_input(&mut g, "b", &[5]);
-        let y = push(&mut g, Op::Pow, &[a, b]);
+        let y = push(&mut g, Op::Binary(BinOp::Pow), &[a, b]);
         g.add_output("y", y, OutputRole::Metric);
         let a_data = Tensor::new(vec![5], vec![-3.0, -2.0, -1.5, 2.0, -0.5]);
         let b_data = Tensor::new(vec![5], vec![2.0, 3.0, 2.0, 0.5, -2.0]);
@@ -418,35 +440,35 @@ fn every_op_in_one_fused_chain() {
             push(g, Op::Broadcast(shape.clone()), &[c])
         };
         let (tenth, one, two) = (k(&mut g, 0.1), k(&mut g, 1.0), k(&mut g, 2.0));
-        let t1 = push(&mut g, Op::Mul, &[a, tenth]);
-        let t2 = push(&mut g, Op::Exp, &[t1]);
-        let bb = push(&mut g, Op::Mul, &[b, b]);
-        let t3 = push(&mut g, Op::Add, &[t2, bb]);
-        let t4 = push(&mut g, Op::Log, &[t3]);
-        let t5 = push(&mut g, Op::Add, &[t4, one]);
-        let t6 = push(&mut g, Op::Sqrt, &[t5]);
-        let t7 = push(&mut g, Op::Sub, &[t6, a]);
-        let t8 = push(&mut g, Op::Tanh, &[t7]);
-        let t9 = push(&mut g, Op::Abs, &[t8]);
-        let t10 = push(&mut g, Op::Add, &[t9, one]);
-        let t11 = push(&mut g, Op::Pow, &[t10, b]);
-        let t12 = push(&mut g, Op::Pow, &[t11, two]);
-        let d = push(&mut g, Op::Sub, &[a, b]);
-        let t13 = push(&mut g, Op::Sign, &[d]);
-        let t14 = push(&mut g, Op::Max, &[t12, t13]);
-        let t15 = push(&mut g, Op::Gt, &[t14, a]);
-        let t16 = push(&mut g, Op::Eq, &[t15, t13]);
-        let t17 = push(&mut g, Op::Div, &[t14, t10]);
-        let t18 = push(&mut g, Op::Neg, &[t17]);
-        let t19 = push(&mut g, Op::Add, &[t18, t16]);
-        let t20 = push(&mut g, Op::Cos, &[t19]);
-        let t21 = push(&mut g, Op::Sin, &[t7]);
+        let t1 = push(&mut g, Op::Binary(BinOp::Mul), &[a, tenth]);
+        let t2 = push(&mut g, Op::Unary(UnOp::Exp), &[t1]);
+        let bb = push(&mut g, Op::Binary(BinOp::Mul), &[b, b]);
+        let t3 = push(&mut g, Op::Binary(BinOp::Add), &[t2, bb]);
+        let t4 = push(&mut g, Op::Unary(UnOp::Log), &[t3]);
+        let t5 = push(&mut g, Op::Binary(BinOp::Add), &[t4, one]);
+        let t6 = push(&mut g, Op::Unary(UnOp::Sqrt), &[t5]);
+        let t7 = push(&mut g, Op::Binary(BinOp::Sub), &[t6, a]);
+        let t8 = push(&mut g, Op::Unary(UnOp::Tanh), &[t7]);
+        let t9 = push(&mut g, Op::Unary(UnOp::Abs), &[t8]);
+        let t10 = push(&mut g, Op::Binary(BinOp::Add), &[t9, one]);
+        let t11 = push(&mut g, Op::Binary(BinOp::Pow), &[t10, b]);
+        let t12 = push(&mut g, Op::Binary(BinOp::Pow), &[t11, two]);
+        let d = push(&mut g, Op::Binary(BinOp::Sub), &[a, b]);
+        let t13 = push(&mut g, Op::Unary(UnOp::Sign), &[d]);
+        let t14 = push(&mut g, Op::Binary(BinOp::Max), &[t12, t13]);
+        let t15 = push(&mut g, Op::Binary(BinOp::Gt), &[t14, a]);
+        let t16 = push(&mut g, Op::Binary(BinOp::Eq), &[t15, t13]);
+        let t17 = push(&mut g, Op::Binary(BinOp::Div), &[t14, t10]);
+        let t18 = push(&mut g, Op::Unary(UnOp::Neg), &[t17]);
+        let t19 = push(&mut g, Op::Binary(BinOp::Add), &[t18, t16]);
+        let t20 = push(&mut g, Op::Unary(UnOp::Cos), &[t19]);
+        let t21 = push(&mut g, Op::Unary(UnOp::Sin), &[t7]);
         let three = k(&mut g, 3.0);
-        let t22 = push(&mut g, Op::Mul, &[t21, three]);
-        let t23 = push(&mut g, Op::Floor, &[t22]);
+        let t22 = push(&mut g, Op::Binary(BinOp::Mul), &[t21, three]);
+        let t23 = push(&mut g, Op::Unary(UnOp::Floor), &[t22]);
         // t15 is a mask with both values.
         let t24 = push(&mut g, Op::Select, &[t15, t20, t23]);
-        let end = push(&mut g, Op::Add, &[t24, t19]);
+        let end = push(&mut g, Op::Binary(BinOp::Add), &[t24, t19]);
         g.add_output("mid", t8, OutputRole::Metric);
         g.add_output("end", end, OutputRole::Metric);
         let exe = check(&g);
@@ -455,7 +477,7 @@ fn every_op_in_one_fused_chain() {
         // The same chain feeding a reduction (without the mid output) is one loop too.
         g.outputs.clear();
         let all: Vec<usize> = (0..shape.len()).collect();
-        let total = push(&mut g, Op::Sum(all), &[end]);
+        let total = push(&mut g, Op::Reduce(ReduceOp::Sum, all), &[end]);
         g.add_output("total", total, OutputRole::Loss);
         let exe = check(&g);
         assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
@@ -470,22 +492,22 @@ fn scalar_kernels_compute_in_double() {
     let mut g = Graph::new("bias_correction");
     let t = g.add_input("t", Type::f32(vec![]), InputRole::Step);
     let beta2 = g.constant(0.999);
-    let p = push(&mut g, Op::Pow, &[beta2, t]);
+    let p = push(&mut g, Op::Binary(BinOp::Pow), &[beta2, t]);
     let one = g.constant(1.0);
-    let bc = push(&mut g, Op::Sub, &[one, p]);
-    let e = push(&mut g, Op::Exp, &[bc]);
-    let l = push(&mut g, Op::Log, &[bc]);
-    let th = push(&mut g, Op::Tanh, &[bc]);
+    let bc = push(&mut g, Op::Binary(BinOp::Sub), &[one, p]);
+    let e = push(&mut g, Op::Unary(UnOp::Exp), &[bc]);
+    let l = push(&mut g, Op::Unary(UnOp::Log), &[bc]);
+    let th = push(&mut g, Op::Unary(UnOp::Tanh), &[bc]);
     // In f32, 1 - 0.999 is 4.7e-8 too large: floor(bc * 1e8) would be 100004, sin and cos of
     // bc * 1e4 off by 4e-4.
     let big = g.constant(1e8);
-    let bc_big = push(&mut g, Op::Mul, &[bc, big]);
-    let fl = push(&mut g, Op::Floor, &[bc_big]);
+    let bc_big = push(&mut g, Op::Binary(BinOp::Mul), &[bc, big]);
+    let fl = push(&mut g, Op::Unary(UnOp::Floor), &[bc_big]);
     let ten4 = g.constant(1e4);
-    let angle = push(&mut g, Op::Mul, &[bc, ten4]);
-    let (s, c) = (push(&mut g, Op::Sin, &[angle]), push(&mut g, Op::Cos, &[angle]));
+    let angle = push(&mut g, Op::Binary(BinOp::Mul), &[bc, ten4]);
+    let (s, c) = (push(&mut g, Op::Unary(UnOp::Sin), &[angle]), push(&mut g, Op::Unary(UnOp::Cos), &[angle]));
     let thousandth = g.constant(0.001);
-    let mask = push(&mut g, Op::Sub, &[bc, thousandth]);
+    let mask = push(&mut g, Op::Binary(BinOp::Sub), &[bc, thousandth]);
     let sel = push(&mut g, Op::Select, &[mask, s, c]);
     let outs = [("bc2", bc), ("exp", e), ("log", l), ("tanh", th), ("floor", fl), ("sin", s), ("cos", c), ("sel", sel)];
     for (name, node) in outs {
@@ -521,10 +543,10 @@ mod views {
             let sb = push(&mut g, Op::Broadcast(vec![m, n]), &[s]);
             let half = g.constant(0.5);
             let hb = push(&mut g, Op::Broadcast(vec![m, n]), &[half]);
-            let a = push(&mut g, Op::Add, &[x, rb]);
-            let b = push(&mut g, Op::Mul, &[a, cb]);
-            let c = push(&mut g, Op::Sub, &[b, sb]);
-            let d = push(&mut g, Op::Mul, &[c, hb]);
+            let a = push(&mut g, Op::Binary(BinOp::Add), &[x, rb]);
+            let b = push(&mut g, Op::Binary(BinOp::Mul), &[a, cb]);
+            let c = push(&mut g, Op::Binary(BinOp::Sub), &[b, sb]);
+            let d = push(&mut g, Op::Binary(BinOp::Mul), &[c, hb]);
             g.add_output("y", d, OutputRole::Metric);
             let exe = check(&g);
             assert_eq!(exe.stats().kernels, 1, "one fused loop:\n{}", exe.kernels());
@@ -537,7 +559,7 @@ mod views {
         let x = f32_input(&mut g, "x", &[3, 1, 5]);
         let y = f32_input(&mut g, "y", &[3, 4, 5]);
         let xb = push(&mut g, Op::Broadcast(vec![3, 4, 5]), &[x]);
-        let z = push(&mut g, Op::Mul, &[xb, y]);
+        let z = push(&mut g, Op::Binary(BinOp::Mul), &[xb, y]);
         g.add_output("z", z, OutputRole::Metric);
         check(&g);
     }
@@ -550,7 +572,7 @@ mod views {
         let y = f32_input(&mut g, "y", &[6]);
         let xb = push(&mut g, Op::Broadcast(vec![2, 3]), &[x]);
         let xr = push(&mut g, Op::Reshape(vec![6]), &[xb]);
-        let z = push(&mut g, Op::Add, &[xr, y]);
+        let z = push(&mut g, Op::Binary(BinOp::Add), &[xr, y]);
         g.add_output("z", z, OutputRole::Metric);
         let exe = check(&g);
         assert_eq!(exe.stats().kernels, 2, "{}", exe.kernels());
@@ -566,7 +588,7 @@ mod views {
         let rb = push(&mut g, Op::Broadcast(vec![2, 2, 6]), &[r]);
         let rr = push(&mut g, Op::Reshape(vec![2, 2, 2, 3]), &[rb]);
         let xr2 = push(&mut g, Op::Reshape(vec![2, 2, 2, 3]), &[xr]);
-        let z = push(&mut g, Op::Mul, &[xr2, rr]);
+        let z = push(&mut g, Op::Binary(BinOp::Mul), &[xr2, rr]);
         g.add_output("z", z, OutputRole::Metric);
         let exe = check(&g);
         assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
@@ -593,10 +615,10 @@ mod reductions {
         let mut g = Graph::new("reduce");
         let x = f32_input(&mut g, "x", shape);
         let src = if fused {
-            let e = push(&mut g, Op::Exp, &[x]);
+            let e = push(&mut g, Op::Unary(UnOp::Exp), &[x]);
             let h = g.constant(0.5);
             let hb = push(&mut g, Op::Broadcast(shape.to_vec()), &[h]);
-            push(&mut g, Op::Mul, &[e, hb])
+            push(&mut g, Op::Binary(BinOp::Mul), &[e, hb])
         } else {
             x
         };
@@ -621,12 +643,12 @@ mod reductions {
 
     #[test]
     fn sum_over_every_axis_set() {
-        every_axis_set(Op::Sum);
+        every_axis_set(|a| Op::Reduce(ReduceOp::Sum, a));
     }
 
     #[test]
     fn max_over_every_axis_set() {
-        every_axis_set(Op::MaxReduce);
+        every_axis_set(|a| Op::Reduce(ReduceOp::Max, a));
     }
 
     #[test]
@@ -634,7 +656,7 @@ mod reductions {
         for (shape, axes) in [(vec![64, 1000], vec![1]), (vec![1000, 64], vec![0]), (vec![100_003], vec![0])] {
             let mut g = Graph::new("big");
             let x = f32_input(&mut g, "x", &shape);
-            let y = push(&mut g, Op::Sum(axes), &[x]);
+            let y = push(&mut g, Op::Reduce(ReduceOp::Sum, axes), &[x]);
             g.add_output("y", y, OutputRole::Metric);
             check(&g);
         }
@@ -649,10 +671,10 @@ mod reductions {
             for axes in [vec![0], vec![1], vec![0, 1]] {
                 let mut g = Graph::new("trig_sum");
                 let x = f32_input(&mut g, "x", &[6, 11]);
-                let s = push(&mut g, Op::Sin, &[x]);
-                let c = push(&mut g, Op::Cos, &[x]);
-                let sc = push(&mut g, Op::Mul, &[s, c]);
-                let y = push(&mut g, Op::Sum(axes), &[sc]);
+                let s = push(&mut g, Op::Unary(UnOp::Sin), &[x]);
+                let c = push(&mut g, Op::Unary(UnOp::Cos), &[x]);
+                let sc = push(&mut g, Op::Binary(BinOp::Mul), &[s, c]);
+                let y = push(&mut g, Op::Reduce(ReduceOp::Sum, axes), &[sc]);
                 g.add_output("y", y, OutputRole::Metric);
                 let exe = check_range(&g, range);
                 assert_eq!(exe.stats().kernels, 1, "{}", exe.kernels());
@@ -664,8 +686,8 @@ mod reductions {
     fn max_reduce_propagates_nan() {
         let mut g = Graph::new("max_nan");
         let x = f32_input(&mut g, "x", &[2, 9]);
-        let y = push(&mut g, Op::MaxReduce(vec![1]), &[x]);
-        let z = push(&mut g, Op::MaxReduce(vec![0]), &[x]);
+        let y = push(&mut g, Op::Reduce(ReduceOp::Max, vec![1]), &[x]);
+        let z = push(&mut g, Op::Reduce(ReduceOp::Max, vec![0]), &[x]);
         g.add_output("rows", y, OutputRole::Metric);
         g.add_output("cols", z, OutputRole::Metric);
         let mut data: Vec<f64> = (0..18).map(f64::from).collect();
@@ -680,15 +702,15 @@ mod reductions {
     fn softmax_avoids_cycles() {
         let mut g = Graph::new("softmax");
         let x = f32_input(&mut g, "x", &[5, 7]);
-        let m = push(&mut g, Op::MaxReduce(vec![1]), &[x]);
+        let m = push(&mut g, Op::Reduce(ReduceOp::Max, vec![1]), &[x]);
         let mr = push(&mut g, Op::Reshape(vec![5, 1]), &[m]);
         let mb = push(&mut g, Op::Broadcast(vec![5, 7]), &[mr]);
-        let z = push(&mut g, Op::Sub, &[x, mb]);
-        let e = push(&mut g, Op::Exp, &[z]);
-        let s = push(&mut g, Op::Sum(vec![1]), &[e]);
+        let z = push(&mut g, Op::Binary(BinOp::Sub), &[x, mb]);
+        let e = push(&mut g, Op::Unary(UnOp::Exp), &[z]);
+        let s = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![1]), &[e]);
         let sr = push(&mut g, Op::Reshape(vec![5, 1]), &[s]);
         let sb = push(&mut g, Op::Broadcast(vec![5, 7]), &[sr]);
-        let p = push(&mut g, Op::Div, &[e, sb]);
+        let p = push(&mut g, Op::Binary(BinOp::Div), &[e, sb]);
         g.add_output("p", p, OutputRole::Metric);
         let exe = check(&g);
         assert_eq!(exe.stats().kernels, 4, "{}", exe.kernels());
@@ -763,8 +785,8 @@ mod ints {
         let y = g.add_input("y", Type::new(DType::I32, vec![6]), InputRole::Label);
         let oh = push(&mut g, Op::OneHot(5), &[y]);
         let am = push(&mut g, Op::Argmax(1), &[logits]);
-        let eq = push(&mut g, Op::Eq, &[am, y]);
-        let hits = push(&mut g, Op::Sum(vec![0]), &[eq]);
+        let eq = push(&mut g, Op::Binary(BinOp::Eq), &[am, y]);
+        let hits = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[eq]);
         let am0 = push(&mut g, Op::Argmax(0), &[logits]);
         g.add_output("oh", oh, OutputRole::Metric);
         g.add_output("pred", am, OutputRole::Metric);
@@ -784,7 +806,7 @@ mod ints {
         let mut g = Graph::new("eq_i32");
         let a = g.add_input("a", Type::new(DType::I32, vec![11]), InputRole::Label);
         let b = g.add_input("b", Type::new(DType::I32, vec![11]), InputRole::Label);
-        let e = push(&mut g, Op::Eq, &[a, b]);
+        let e = push(&mut g, Op::Binary(BinOp::Eq), &[a, b]);
         g.add_output("e", e, OutputRole::Metric);
         check(&g);
     }
@@ -808,18 +830,18 @@ mod in_place {
         };
         let (b1, omb1, b2, omb2, lr, eps) =
             (c(&mut g, 0.9), c(&mut g, 0.1), c(&mut g, 0.999), c(&mut g, 0.001), c(&mut g, 0.01), c(&mut g, 1e-8));
-        let m1 = push(&mut g, Op::Mul, &[b1, m]);
-        let m2 = push(&mut g, Op::Mul, &[omb1, grad]);
-        let m_new = push(&mut g, Op::Add, &[m1, m2]);
-        let v1 = push(&mut g, Op::Mul, &[b2, v]);
-        let gg = push(&mut g, Op::Mul, &[grad, grad]);
-        let v2 = push(&mut g, Op::Mul, &[omb2, gg]);
-        let v_new = push(&mut g, Op::Add, &[v1, v2]);
-        let sq = push(&mut g, Op::Sqrt, &[v_new]);
-        let den = push(&mut g, Op::Add, &[sq, eps]);
-        let step = push(&mut g, Op::Div, &[m_new, den]);
-        let upd = push(&mut g, Op::Mul, &[lr, step]);
-        let p_new = push(&mut g, Op::Sub, &[p, upd]);
+        let m1 = push(&mut g, Op::Binary(BinOp::Mul), &[b1, m]);
+        let m2 = push(&mut g, Op::Binary(BinOp::Mul), &[omb1, grad]);
+        let m_new = push(&mut g, Op::Binary(BinOp::Add), &[m1, m2]);
+        let v1 = push(&mut g, Op::Binary(BinOp::Mul), &[b2, v]);
+        let gg = push(&mut g, Op::Binary(BinOp::Mul), &[grad, grad]);
+        let v2 = push(&mut g, Op::Binary(BinOp::Mul), &[omb2, gg]);
+        let v_new = push(&mut g, Op::Binary(BinOp::Add), &[v1, v2]);
+        let sq = push(&mut g, Op::Unary(UnOp::Sqrt), &[v_new]);
+        let den = push(&mut g, Op::Binary(BinOp::Add), &[sq, eps]);
+        let step = push(&mut g, Op::Binary(BinOp::Div), &[m_new, den]);
+        let upd = push(&mut g, Op::Binary(BinOp::Mul), &[lr, step]);
+        let p_new = push(&mut g, Op::Binary(BinOp::Sub), &[p, upd]);
         g.add_output("w", p_new, OutputRole::Param);
         g.add_output("w.m", m_new, OutputRole::State);
         g.add_output("w.v", v_new, OutputRole::State);
@@ -841,9 +863,9 @@ mod in_place {
         let w = g.add_input("w", Type::f32(vec![4, 5]), InputRole::Param);
         let half = g.constant(0.5);
         let hb = push(&mut g, Op::Broadcast(vec![4, 5]), &[half]);
-        let w_new = push(&mut g, Op::Mul, &[w, hb]);
+        let w_new = push(&mut g, Op::Binary(BinOp::Mul), &[w, hb]);
         let y = push(&mut g, Op::MatMul { ta: false, tb: false }, &[x, w]);
-        let loss = push(&mut g, Op::Sum(vec![0, 1]), &[y]);
+        let loss = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![0, 1]), &[y]);
         g.add_output("w", w_new, OutputRole::Param);
         g.add_output("loss", loss, OutputRole::Loss);
         let exe = check(&g);
@@ -856,11 +878,11 @@ mod in_place {
         let w = g.add_input("w", Type::f32(vec![4]), InputRole::Param);
         let half = g.constant(0.5);
         let hb = push(&mut g, Op::Broadcast(vec![4]), &[half]);
-        let w_new = push(&mut g, Op::Mul, &[w, hb]);
-        let total = push(&mut g, Op::Sum(vec![0]), &[w_new]);
+        let w_new = push(&mut g, Op::Binary(BinOp::Mul), &[w, hb]);
+        let total = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[w_new]);
         let tr = push(&mut g, Op::Reshape(vec![1]), &[total]);
         let tb = push(&mut g, Op::Broadcast(vec![4]), &[tr]);
-        let y = push(&mut g, Op::Mul, &[w, tb]);
+        let y = push(&mut g, Op::Binary(BinOp::Mul), &[w, tb]);
         g.add_output("w", w_new, OutputRole::Param);
         g.add_output("y", y, OutputRole::Metric);
         check(&g);
@@ -907,55 +929,55 @@ fn mlp_step(batch: usize, features: usize, hidden: usize, classes: usize) -> Gra
     // Forward.
     let xw = push(&mut g, Op::MatMul { ta: false, tb: false }, &[x, w1]);
     let b1b = push(&mut g, Op::Broadcast(vec![b, h]), &[b1]);
-    let pre = push(&mut g, Op::Add, &[xw, b1b]);
+    let pre = push(&mut g, Op::Binary(BinOp::Add), &[xw, b1b]);
     let zero = k(&mut g, 0.0, &[b, h]);
-    let act = push(&mut g, Op::Max, &[pre, zero]);
+    let act = push(&mut g, Op::Binary(BinOp::Max), &[pre, zero]);
     let hw = push(&mut g, Op::MatMul { ta: false, tb: false }, &[act, w2]);
     let b2b = push(&mut g, Op::Broadcast(vec![b, c]), &[b2]);
-    let logits = push(&mut g, Op::Add, &[hw, b2b]);
+    let logits = push(&mut g, Op::Binary(BinOp::Add), &[hw, b2b]);
     // Softmax cross-entropy.
-    let mx = push(&mut g, Op::MaxReduce(vec![1]), &[logits]);
+    let mx = push(&mut g, Op::Reduce(ReduceOp::Max, vec![1]), &[logits]);
     let mxr = push(&mut g, Op::Reshape(vec![b, 1]), &[mx]);
     let mxb = push(&mut g, Op::Broadcast(vec![b, c]), &[mxr]);
-    let z = push(&mut g, Op::Sub, &[logits, mxb]);
-    let e = push(&mut g, Op::Exp, &[z]);
-    let s = push(&mut g, Op::Sum(vec![1]), &[e]);
-    let ls = push(&mut g, Op::Log, &[s]);
+    let z = push(&mut g, Op::Binary(BinOp::Sub), &[logits, mxb]);
+    let e = push(&mut g, Op::Unary(UnOp::Exp), &[z]);
+    let s = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![1]), &[e]);
+    let ls = push(&mut g, Op::Unary(UnOp::Log), &[s]);
     let lsr = push(&mut g, Op::Reshape(vec![b, 1]), &[ls]);
     let lsb = push(&mut g, Op::Broadcast(vec![b, c]), &[lsr]);
-    let logp = push(&mut g, Op::Sub, &[z, lsb]);
+    let logp = push(&mut g, Op::Binary(BinOp::Sub), &[z, lsb]);
     let oh = push(&mut g, Op::OneHot(c), &[y]);
-    let picked = push(&mut g, Op::Mul, &[oh, logp]);
-    let total = push(&mut g, Op::Sum(vec![0, 1]), &[picked]);
+    let picked = push(&mut g, Op::Binary(BinOp::Mul), &[oh, logp]);
+    let total = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![0, 1]), &[picked]);
     let inv_b = g.constant(-1.0 / b as f64);
-    let loss = push(&mut g, Op::Mul, &[total, inv_b]);
+    let loss = push(&mut g, Op::Binary(BinOp::Mul), &[total, inv_b]);
     // Accuracy.
     let pred = push(&mut g, Op::Argmax(1), &[logits]);
-    let hit = push(&mut g, Op::Eq, &[pred, y]);
-    let hits = push(&mut g, Op::Sum(vec![0]), &[hit]);
+    let hit = push(&mut g, Op::Binary(BinOp::Eq), &[pred, y]);
+    let hits = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[hit]);
     let inv_b1 = g.constant(1.0 / b as f64);
-    let acc = push(&mut g, Op::Mul, &[hits, inv_b1]);
+    let acc = push(&mut g, Op::Binary(BinOp::Mul), &[hits, inv_b1]);
     // Backward: dlogits = (softmax - onehot) / B.
     let sr = push(&mut g, Op::Reshape(vec![b, 1]), &[s]);
     let sb = push(&mut g, Op::Broadcast(vec![b, c]), &[sr]);
-    let sm = push(&mut g, Op::Div, &[e, sb]);
-    let diff = push(&mut g, Op::Sub, &[sm, oh]);
+    let sm = push(&mut g, Op::Binary(BinOp::Div), &[e, sb]);
+    let diff = push(&mut g, Op::Binary(BinOp::Sub), &[sm, oh]);
     let ib = k(&mut g, 1.0 / b as f64, &[b, c]);
-    let dlogits = push(&mut g, Op::Mul, &[diff, ib]);
+    let dlogits = push(&mut g, Op::Binary(BinOp::Mul), &[diff, ib]);
     let dw2 = push(&mut g, Op::MatMul { ta: true, tb: false }, &[act, dlogits]);
-    let db2 = push(&mut g, Op::Sum(vec![0]), &[dlogits]);
+    let db2 = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[dlogits]);
     let dact = push(&mut g, Op::MatMul { ta: false, tb: true }, &[dlogits, w2]);
     let zero2 = k(&mut g, 0.0, &[b, h]);
-    let mask = push(&mut g, Op::Gt, &[pre, zero2]);
-    let dpre = push(&mut g, Op::Mul, &[dact, mask]);
+    let mask = push(&mut g, Op::Binary(BinOp::Gt), &[pre, zero2]);
+    let dpre = push(&mut g, Op::Binary(BinOp::Mul), &[dact, mask]);
     let dw1 = push(&mut g, Op::MatMul { ta: true, tb: false }, &[x, dpre]);
-    let db1 = push(&mut g, Op::Sum(vec![0]), &[dpre]);
+    let db1 = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[dpre]);
     // SGD.
     let sgd = |g: &mut Graph, p: NodeId, dp: NodeId, name: &str| {
         let shape = g.ty(p).shape.clone();
         let lr = k(g, 0.1, &shape);
-        let step = push(g, Op::Mul, &[lr, dp]);
-        let p_new = push(g, Op::Sub, &[p, step]);
+        let step = push(g, Op::Binary(BinOp::Mul), &[lr, dp]);
+        let p_new = push(g, Op::Binary(BinOp::Sub), &[p, step]);
         g.add_output(name, p_new, OutputRole::Param);
     };
     sgd(&mut g, w1, dw1, "h1.w");
@@ -1082,7 +1104,7 @@ mod approx {
 
     #[test]
     fn exp_error() {
-        let err = max_rel_error(Op::Exp, &linspace(-87.0, 88.0, 1 << 20), f64::exp);
+        let err = max_rel_error(Op::Unary(UnOp::Exp), &linspace(-87.0, 88.0, 1 << 20), f64::exp);
         eprintln!("exp max relative error {err:e}");
         assert!(err <= 1e-7, "exp max relative error {err:e}");
     }
@@ -1090,7 +1112,7 @@ mod approx {
     #[test]
     fn log_error() {
         let xs: Vec<f32> = linspace(-30.0, 30.0, 1 << 20).iter().map(|&t| 10f64.powf(f64::from(t)) as f32).collect();
-        let err = max_rel_error(Op::Log, &xs, f64::ln);
+        let err = max_rel_error(Op::Unary(UnOp::Log), &xs, f64::ln);
         eprintln!("log max relative error {err:e}");
         assert!(err <= 1e-7, "log max relative error {err:e}");
     }
@@ -1098,7 +1120,7 @@ mod approx {
     #[test]
     fn tanh_error() {
         let xs: Vec<f32> = linspace(-10.0, 10.0, 1 << 20).into_iter().filter(|&x| x != 0.0).collect();
-        let err = max_rel_error(Op::Tanh, &xs, f64::tanh);
+        let err = max_rel_error(Op::Unary(UnOp::Tanh), &xs, f64::tanh);
         eprintln!("tanh max relative error {err:e}");
         assert!(err <= 1.5e-7, "tanh max relative error {err:e}");
     }
@@ -1125,7 +1147,9 @@ mod approx {
         let dense = linspace(-100.0, 100.0, 1 << 20);
         let wide = linspace(-8192.0, 8192.0, 1 << 20);
         let hard = near_zeros();
-        for (name, op, exact) in [("sin", Op::Sin, f64::sin as fn(f64) -> f64), ("cos", Op::Cos, f64::cos)] {
+        for (name, op, exact) in
+            [("sin", Op::Unary(UnOp::Sin), f64::sin as fn(f64) -> f64), ("cos", Op::Unary(UnOp::Cos), f64::cos)]
+        {
             let (abs, rel) = errors(op.clone(), &dense, exact);
             eprintln!("{name} over [-100, 100]: max absolute error {abs:e}, max relative error {rel:e}");
             assert!(abs <= 1.2e-7 && rel <= 2e-7, "{name} over [-100, 100]: abs {abs:e} rel {rel:e}");
@@ -1143,7 +1167,7 @@ mod approx {
     #[test]
     fn sin_cos_beyond_the_polynomial() {
         let xs: Vec<f32> = linspace(8192.0, 1e7, 4099).into_iter().chain([3.0e38, -1.0e20, 65536.0]).collect();
-        for (op, exact) in [(Op::Sin, f64::sin as fn(f64) -> f64), (Op::Cos, f64::cos)] {
+        for (op, exact) in [(Op::Unary(UnOp::Sin), f64::sin as fn(f64) -> f64), (Op::Unary(UnOp::Cos), f64::cos)] {
             let (abs, _) = errors(op, &xs, exact);
             assert!(abs <= 6e-8, "{abs:e}");
         }
@@ -1154,7 +1178,14 @@ mod approx {
         let specials = [0.0, -0.0, 1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40, -1.0, 100.0, -200.0];
         let mut g = Graph::new("specials");
         let x = f32_input(&mut g, "x", &[specials.len()]);
-        for op in [Op::Exp, Op::Log, Op::Tanh, Op::Sin, Op::Cos, Op::Floor] {
+        for op in [
+            Op::Unary(UnOp::Exp),
+            Op::Unary(UnOp::Log),
+            Op::Unary(UnOp::Tanh),
+            Op::Unary(UnOp::Sin),
+            Op::Unary(UnOp::Cos),
+            Op::Unary(UnOp::Floor),
+        ] {
             let name = op.name();
             let y = push(&mut g, op, &[x]);
             g.add_output(name, y, OutputRole::Metric);

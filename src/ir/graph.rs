@@ -119,6 +119,23 @@ impl Graph {
         NodeId(self.nodes.len() as u32 - 1)
     }
 
+    /// Appends a node the compiler built itself (a VJP rule, a training control); an
+    /// ill-typed one is a compiler bug, not a user error.
+    pub fn build(&mut self, op: Op, args: Vec<NodeId>) -> NodeId {
+        let name = op.name();
+        self.push(op, args).unwrap_or_else(|e| panic!("internal compiler error: built an ill-typed `{name}`: {e}"))
+    }
+
+    /// The f32 constant `value` at `shape`: a scalar `Const`, broadcast unless `shape` is `[]`.
+    pub fn splat(&mut self, value: f64, shape: &[usize]) -> NodeId {
+        let c = self.constant(value);
+        if shape.is_empty() {
+            c
+        } else {
+            self.build(Op::Broadcast(shape.to_vec()), vec![c])
+        }
+    }
+
     /// Appends a scalar f32 constant (its value kept in f64).
     pub fn constant(&mut self, value: f64) -> NodeId {
         self.push_typed(Op::Const(value), vec![], Type::scalar(DType::F32))

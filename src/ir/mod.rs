@@ -1,13 +1,18 @@
 //! The graph IR: typed values with static shapes, one op table, a text printer and a
 //! reference interpreter (the test oracle).
 
+pub mod elementwise;
 pub mod graph;
 pub mod interp;
 pub mod op;
 pub mod print;
 
+#[cfg(test)]
+mod tests;
+
+pub use elementwise::{BinOp, Rewrite, UnOp};
 pub use graph::{Graph, Input, InputRole, Node, NodeId, Output, OutputRole};
-pub use op::{Op, ShapeError};
+pub use op::{Class, Op, ReduceOp, ShapeError};
 
 use std::fmt;
 

@@ -5,7 +5,8 @@
 //! interpreter semantics in `ir::interp::eval_op`, the VJP rule in `autodiff::vjp`,
 //! and code generation in `codegen`.
 
-use super::{DType, Shape, Type};
+use super::elementwise::{BinOp, UnOp};
+use super::{DType, Graph, NodeId, Shape, Type};
 
 /// A primitive op. Composite ops (softmax, cross-entropy, Adam) are `.grad` code in `stdlib/`.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,42 +16,10 @@ pub enum Op {
     /// A scalar f32 constant, held in f64 so that scalar arithmetic on it (a schedule, a bias
     /// correction) can run in double precision, as PyTorch's Python-float hyper-parameters do.
     Const(f64),
-    /// `-x`
-    Neg,
-    /// `e^x`
-    Exp,
-    /// natural logarithm
-    Log,
-    /// square root
-    Sqrt,
-    /// `|x|`
-    Abs,
-    /// -1, 0 or 1 (its gradient is zero)
-    Sign,
-    /// hyperbolic tangent
-    Tanh,
-    /// largest integer not above `x` (its gradient is zero)
-    Floor,
-    /// cosine (radians)
-    Cos,
-    /// sine (radians)
-    Sin,
-    /// `a + b` (operands of equal shape; broadcasting is explicit)
-    Add,
-    /// `a - b`
-    Sub,
-    /// `a * b`
-    Mul,
-    /// `a / b`
-    Div,
-    /// `a ^ b`
-    Pow,
-    /// elementwise maximum
-    Max,
-    /// `a > b` as 1.0 or 0.0 (no gradient)
-    Gt,
-    /// `a == b` as 1.0 or 0.0 (no gradient); operands f32 or i32
-    Eq,
+    /// A one-operand elementwise op.
+    Unary(UnOp),
+    /// A two-operand elementwise op on operands of one shape.
+    Binary(BinOp),
     /// `select(c, a, b)`: per element `a` where the f32 mask `c` is nonzero (NaN counts as
     /// nonzero, as `c != 0` says), else `b`. The unpicked operand is not read into the result at
     /// all, so a NaN or infinity there cannot leak (unlike `c*a + (1-c)*b`). Three operands of
@@ -60,10 +29,8 @@ pub enum Op {
     Broadcast(Shape),
     /// Same elements, new shape.
     Reshape(Shape),
-    /// Sum over these axes (ascending), which are removed.
-    Sum(Vec<usize>),
-    /// Maximum over these axes (ascending), which are removed.
-    MaxReduce(Vec<usize>),
+    /// A reduction over these axes (ascending), which are removed.
+    Reduce(ReduceOp, Vec<usize>),
     /// Matrix product of two rank-2 operands, each optionally transposed.
     MatMul {
         /// Use the first operand transposed.
@@ -75,6 +42,30 @@ pub enum Op {
     OneHot(usize),
     /// Index of the largest element along this axis (first on ties), as i32; the axis is removed.
     Argmax(usize),
+}
+
+/// What a reduction combines with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    /// Sum, from 0.
+    Sum,
+    /// Maximum, from -inf, NaN if any element is NaN.
+    Max,
+}
+
+/// How code generation treats an op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// An input or a constant: no code of its own.
+    Leaf,
+    /// Maps each output element from the operands' elements at the same index; fused into loops.
+    Elementwise,
+    /// Reads its operand under another shape (broadcast, reshape): strides, not a copy.
+    View,
+    /// Combines elements along axes; its producers fuse into its loop.
+    Reduction,
+    /// A call to a runtime helper (GEMM, one-hot, argmax) over materialised operands.
+    CallOut,
 }
 
 /// Why an op cannot be applied to operands of these types.
@@ -136,35 +127,86 @@ pub fn broadcasts_to(from: &[usize], to: &[usize]) -> bool {
     from.len() <= to.len() && broadcast_shapes(from, to).as_deref() == Some(to)
 }
 
+impl ReduceOp {
+    /// The name the graph printer uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Max => "reduce_max",
+        }
+    }
+
+    /// The name the kernel printer uses (`reduce.sum`, `reduce.max`).
+    pub fn short_name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Max => "max",
+        }
+    }
+
+    /// The value a reduction starts from.
+    pub fn init(self) -> f64 {
+        match self {
+            ReduceOp::Sum => 0.0,
+            ReduceOp::Max => f64::NEG_INFINITY,
+        }
+    }
+
+    /// Folds one more element into the accumulator, in f64.
+    pub fn combine(self, acc: f64, x: f64) -> f64 {
+        match self {
+            ReduceOp::Sum => BinOp::Add.eval(acc, x),
+            ReduceOp::Max => BinOp::Max.eval(acc, x),
+        }
+    }
+
+    /// The gradient sent to the operand `a` (of the node `y = reduce(a, axes)`) when `y` receives `g`.
+    pub fn vjp(self, gr: &mut Graph, a: NodeId, y: NodeId, g: NodeId, axes: &[usize]) -> NodeId {
+        let from = gr.ty(a).shape.clone();
+        match self {
+            // f(a) = sum(a, axes)
+            // df/da = expand(g): g repeated along the summed axes
+            ReduceOp::Sum => expand(gr, g, axes, &from),
+            // f(a) = max(a, axes)
+            // df/da = m * expand(g / sum(m, axes)) with m = (a == expand(y)):
+            // the gradient goes to the maxima, split evenly among ties
+            ReduceOp::Max => {
+                let ye = expand(gr, y, axes, &from);
+                let m = gr.build(Op::Binary(BinOp::Eq), vec![a, ye]);
+                let count = gr.build(Op::Reduce(ReduceOp::Sum, axes.to_vec()), vec![m]);
+                let share = gr.build(Op::Binary(BinOp::Div), vec![g, count]);
+                let se = expand(gr, share, axes, &from);
+                gr.build(Op::Binary(BinOp::Mul), vec![m, se])
+            }
+        }
+    }
+}
+
+/// Undoes a reduction's shape: `x` has `shape` with `axes` removed; the result has `shape`,
+/// each element of `x` repeated along the reduced axes.
+fn expand(g: &mut Graph, x: NodeId, axes: &[usize], shape: &Shape) -> NodeId {
+    if axes.is_empty() {
+        return x;
+    }
+    let keep: Shape = shape.iter().enumerate().map(|(i, &d)| if axes.contains(&i) { 1 } else { d }).collect();
+    // Broadcasting aligns dims on the right, so leading size-1 dims need no reshape.
+    let first = keep.iter().position(|&d| d != 1).unwrap_or(keep.len());
+    let x = if keep[first..] == g.ty(x).shape[..] { x } else { g.build(Op::Reshape(keep), vec![x]) };
+    g.build(Op::Broadcast(shape.clone()), vec![x])
+}
+
 impl Op {
     /// The name the text printer uses.
     pub fn name(&self) -> &'static str {
         match self {
             Op::Input(_) => "input",
             Op::Const(_) => "const",
-            Op::Neg => "neg",
-            Op::Exp => "exp",
-            Op::Log => "log",
-            Op::Sqrt => "sqrt",
-            Op::Abs => "abs",
-            Op::Sign => "sign",
-            Op::Tanh => "tanh",
-            Op::Floor => "floor",
-            Op::Cos => "cos",
-            Op::Sin => "sin",
-            Op::Add => "add",
-            Op::Sub => "sub",
-            Op::Mul => "mul",
-            Op::Div => "div",
-            Op::Pow => "pow",
-            Op::Max => "max",
-            Op::Gt => "gt",
-            Op::Eq => "eq",
+            Op::Unary(u) => u.name(),
+            Op::Binary(b) => b.name(),
             Op::Select => "select",
             Op::Broadcast(_) => "broadcast",
             Op::Reshape(_) => "reshape",
-            Op::Sum(_) => "sum",
-            Op::MaxReduce(_) => "reduce_max",
+            Op::Reduce(r, _) => r.name(),
             Op::MatMul { .. } => "matmul",
             Op::OneHot(_) => "one_hot",
             Op::Argmax(_) => "argmax",
@@ -175,23 +217,120 @@ impl Op {
     pub fn arity(&self) -> usize {
         match self {
             Op::Input(_) | Op::Const(_) => 0,
-            Op::Neg | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh => 1,
-            Op::Floor | Op::Cos | Op::Sin => 1,
-            Op::Broadcast(_) | Op::Reshape(_) | Op::Sum(_) | Op::MaxReduce(_) | Op::OneHot(_) | Op::Argmax(_) => 1,
-            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Max | Op::Gt | Op::Eq | Op::MatMul { .. } => 2,
+            Op::Unary(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::OneHot(_) | Op::Argmax(_) => 1,
+            Op::Binary(_) | Op::MatMul { .. } => 2,
             Op::Select => 3,
+        }
+    }
+
+    /// How code generation treats the op.
+    pub fn class(&self) -> Class {
+        match self {
+            Op::Input(_) | Op::Const(_) => Class::Leaf,
+            Op::Unary(_) | Op::Binary(_) | Op::Select => Class::Elementwise,
+            Op::Broadcast(_) | Op::Reshape(_) => Class::View,
+            Op::Reduce(..) => Class::Reduction,
+            Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => Class::CallOut,
         }
     }
 
     /// Whether the op maps each output element from the operands' elements at the same index.
     pub fn is_elementwise(&self) -> bool {
+        self.class() == Class::Elementwise
+    }
+
+    /// The gradient each operand of `node` (`y = op(args)`) receives when `y` receives `g`.
+    ///
+    /// Only operands with `wants[i]` set get a gradient; the others (constants, data, values
+    /// no parameter reaches) get `None` and no nodes are built for them.
+    pub fn vjp(&self, gr: &mut Graph, y: NodeId, g: NodeId, wants: &[bool]) -> Vec<Option<NodeId>> {
+        let args = gr.node(y).args.clone();
+        let mut grads: Vec<Option<NodeId>> = vec![None; args.len()];
+        let shape = gr.ty(y).shape.clone();
         match self {
-            Op::Neg | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh => true,
-            Op::Floor | Op::Cos | Op::Sin => true,
-            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Max | Op::Gt | Op::Eq | Op::Select => true,
-            Op::Input(_) | Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Sum(_) | Op::MaxReduce(_) => false,
-            Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => false,
+            // Inputs and constants have no operands.
+            Op::Input(_) | Op::Const(_) => {}
+            Op::Unary(u) => {
+                if wants[0] {
+                    grads[0] = u.vjp(gr, args[0], y, g);
+                }
+            }
+            Op::Binary(b) => {
+                let [da, db] = b.vjp(gr, [args[0], args[1]], y, g, [wants[0], wants[1]]);
+                grads = vec![da, db];
+            }
+            // f(c, x, z) = c != 0 ? x : z, per element
+            // df/dx = select(c, g, 0), df/dz = select(c, 0, g); the mask c is piecewise constant and
+            // gets no gradient. Picking rather than multiplying by the mask keeps a NaN or inf in an
+            // element of `g` away from the operand that element did not pick.
+            Op::Select => {
+                let c = args[0];
+                if wants[1] {
+                    let z = gr.splat(0.0, &shape);
+                    grads[1] = Some(gr.build(Op::Select, vec![c, g, z]));
+                }
+                if wants[2] {
+                    let z = gr.splat(0.0, &shape);
+                    grads[2] = Some(gr.build(Op::Select, vec![c, z, g]));
+                }
+            }
+            // f(a) = bcast(a): each element of a is copied to several outputs
+            // df/da = reshape(sum(g, broadcast axes))
+            Op::Broadcast(to) => {
+                if wants[0] {
+                    let from = gr.ty(args[0]).shape.clone();
+                    let offset = to.len() - from.len();
+                    let axes: Vec<usize> =
+                        (0..to.len()).filter(|&i| i < offset || (from[i - offset] == 1 && to[i] != 1)).collect();
+                    grads[0] = Some(if axes.is_empty() {
+                        g
+                    } else {
+                        let s = gr.build(Op::Reduce(ReduceOp::Sum, axes), vec![g]);
+                        if gr.ty(s).shape == from {
+                            s
+                        } else {
+                            gr.build(Op::Reshape(from), vec![s])
+                        }
+                    });
+                }
+            }
+            // f(a) = reshape(a)
+            // df/da = reshape(g) back to a's shape
+            Op::Reshape(_) => {
+                if wants[0] {
+                    let from = gr.ty(args[0]).shape.clone();
+                    grads[0] = Some(gr.build(Op::Reshape(from), vec![g]));
+                }
+            }
+            Op::Reduce(r, axes) => {
+                if wants[0] {
+                    grads[0] = Some(r.vjp(gr, args[0], y, g, axes));
+                }
+            }
+            // f(A, B) = op(A) @ op(B), op(X) = X or Xᵀ; the flags make every transpose free.
+            // C = A B:   dA = g Bᵀ,    dB = Aᵀ g
+            // C = Aᵀ B:  dA = B gᵀ,    dB = A g
+            // C = A Bᵀ:  dA = g B,     dB = gᵀ A
+            // C = Aᵀ Bᵀ: dA = Bᵀ gᵀ,   dB = gᵀ Aᵀ
+            Op::MatMul { ta, tb } => {
+                let (a, b) = (args[0], args[1]);
+                let (da, db) = match (ta, tb) {
+                    (false, false) => ((false, true, g, b), (true, false, a, g)),
+                    (true, false) => ((false, true, b, g), (false, false, a, g)),
+                    (false, true) => ((false, false, g, b), (true, false, g, a)),
+                    (true, true) => ((true, true, b, g), (true, true, g, a)),
+                };
+                for (i, (ta, tb, x, w)) in [da, db].into_iter().enumerate() {
+                    if wants[i] {
+                        grads[i] = Some(gr.build(Op::MatMul { ta, tb }, vec![x, w]));
+                    }
+                }
+            }
+            // f(labels) = one_hot(labels), f(a) = argmax(a): integer-valued
+            // no gradient
+            Op::OneHot(_) | Op::Argmax(_) => {}
         }
+        grads
     }
 
     /// The shape rule: the result type for operands of these types.
@@ -242,17 +381,11 @@ impl Op {
         match self {
             Op::Input(_) => Err(ShapeError::Mismatch("inputs are typed by their declaration".into())),
             Op::Const(_) => Ok(Type::scalar(DType::F32)),
-            Op::Neg | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh | Op::Floor | Op::Cos | Op::Sin => {
+            Op::Unary(_) => {
                 f32_only(args[0])?;
                 Ok(args[0].clone())
             }
-            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Max | Op::Gt => {
-                f32_only(args[0])?;
-                f32_only(args[1])?;
-                same(args[0], args[1])?;
-                Ok(args[0].clone())
-            }
-            Op::Eq => {
+            Op::Binary(BinOp::Eq) => {
                 if args[0].dtype != args[1].dtype {
                     return Err(ShapeError::DType(format!(
                         "`eq` compares values of one element type, found {} and {}",
@@ -261,6 +394,14 @@ impl Op {
                 }
                 same(args[0], args[1])?;
                 Ok(Type::new(DType::F32, args[0].shape.clone()))
+            }
+            Op::Binary(
+                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow | BinOp::Max | BinOp::Min | BinOp::Gt,
+            ) => {
+                f32_only(args[0])?;
+                f32_only(args[1])?;
+                same(args[0], args[1])?;
+                Ok(args[0].clone())
             }
             Op::Select => {
                 for t in args {
@@ -299,7 +440,7 @@ impl Op {
                     )))
                 }
             }
-            Op::Sum(axes) | Op::MaxReduce(axes) => {
+            Op::Reduce(_, axes) => {
                 f32_only(args[0])?;
                 axes_ok(args[0], axes)?;
                 Ok(Type::new(DType::F32, removed(args[0], axes)))

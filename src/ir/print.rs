@@ -14,13 +14,13 @@ pub fn print(graph: &Graph) -> String {
     let mut next = 0;
     let mut body = String::new();
     for node in &graph.nodes {
-        let name = match &node.op {
-            Op::Input(k) => graph.inputs[*k].name.clone(),
-            Op::Const(c) => fmt_const(*c),
-            _ => {
-                next += 1;
-                format!("%{}", next - 1)
-            }
+        let name = if let Op::Input(k) = node.op {
+            graph.inputs[k].name.clone()
+        } else if let Op::Const(c) = node.op {
+            fmt_const(c)
+        } else {
+            next += 1;
+            format!("%{}", next - 1)
         };
         if !matches!(node.op, Op::Input(_) | Op::Const(_)) {
             let args: Vec<&str> = node.args.iter().map(|a| names[a.index()].as_str()).collect();
@@ -39,10 +39,7 @@ pub fn print(graph: &Graph) -> String {
     out.push_str(") {\n");
     out.push_str(&body);
     for o in &graph.outputs {
-        let arrow = match o.role {
-            OutputRole::Param | OutputRole::State => "<-",
-            _ => "=",
-        };
+        let arrow = if matches!(o.role, OutputRole::Param | OutputRole::State) { "<-" } else { "=" };
         let role = match o.role {
             OutputRole::Loss => "loss",
             OutputRole::Metric => "metric",
@@ -72,7 +69,7 @@ fn attrs(op: &Op) -> String {
     let axes = |a: &[usize]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
     match op {
         Op::Broadcast(s) | Op::Reshape(s) => fmt_shape(s),
-        Op::Sum(a) | Op::MaxReduce(a) => format!("[{}]", axes(a)),
+        Op::Reduce(_, a) => format!("[{}]", axes(a)),
         Op::MatMul { ta, tb } => match (ta, tb) {
             (false, false) => String::new(),
             (true, false) => ".tn".into(),
@@ -81,11 +78,7 @@ fn attrs(op: &Op) -> String {
         },
         Op::OneHot(c) => format!("[{c}]"),
         Op::Argmax(a) => format!("[{a}]"),
-        Op::Input(_) | Op::Const(_) | Op::Neg | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh => {
-            String::new()
-        }
-        Op::Floor | Op::Cos | Op::Sin => String::new(),
-        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Max | Op::Gt | Op::Eq | Op::Select => String::new(),
+        Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => String::new(),
     }
 }
 

@@ -24,16 +24,16 @@ impl Eq for OpKey<'_> {}
 
 impl Hash for OpKey<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        std::mem::discriminant(self.0).hash(state);
+        self.0.name().hash(state);
         if let Op::Const(c) = self.0 {
             c.to_bits().hash(state);
         }
     }
 }
 
-/// Whether swapping the operands leaves the result unchanged.
+/// Whether swapping the operands leaves the result unchanged (a fact of the op table).
 fn commutative(op: &Op) -> bool {
-    matches!(op, Op::Add | Op::Mul | Op::Max | Op::Eq)
+    matches!(op, Op::Binary(b) if b.is_commutative())
 }
 
 /// Replaces each node by the first earlier node with the same op and operands.

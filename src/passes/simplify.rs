@@ -3,7 +3,9 @@
 //! forward sweep (operands are simplified before their users, and each rewrite's new nodes are
 //! simplified as they are built). Nodes a rewrite leaves unused stay: DCE removes them.
 //!
-//! Rules, where a constant seen through a `Broadcast` counts as that constant:
+//! The algebraic facts come from the op table (`ir::elementwise`): identities, zeros, cheaper
+//! forms with a constant operand, involutions and absorbed negations. Rules, where a constant
+//! seen through a `Broadcast` counts as that constant:
 //! elementwise ops on constants fold (computed by the reference interpreter, rounded to f32);
 //! `bcast(bcast x)` and `reshape(reshape x)` collapse; a broadcast or reshape to the operand's
 //! own shape, and a sum or max over no axes, is the operand; `x*1`, `1*x`, `x+0`, `0+x`, `x-0`,
@@ -17,7 +19,7 @@
 //! select rules are exact even there.
 
 use crate::ir::interp::{eval_op, Tensor};
-use crate::ir::{DType, Graph, NodeId, Op, Type};
+use crate::ir::{BinOp, DType, Graph, NodeId, Op, Rewrite, Type, UnOp};
 
 /// Simplifies every node, building the result in one forward sweep.
 pub fn run(g: &Graph) -> Graph {
@@ -27,9 +29,10 @@ pub fn run(g: &Graph) -> Graph {
     let mut map: Vec<NodeId> = Vec::with_capacity(g.nodes.len());
     for node in &g.nodes {
         let args: Vec<NodeId> = node.args.iter().map(|a| map[a.index()]).collect();
-        let id = match node.op {
-            Op::Input(_) => s.out.push_typed(node.op.clone(), args, node.ty.clone()),
-            _ => s.emit(node.op.clone(), args, node.ty.clone()),
+        let id = if let Op::Input(_) = node.op {
+            s.out.push_typed(node.op.clone(), args, node.ty.clone())
+        } else {
+            s.emit(node.op.clone(), args, node.ty.clone())
         };
         map.push(id);
     }
@@ -73,8 +76,20 @@ impl Simplifier {
         }
     }
 
-    /// The operand of `id` if it is a node of this op (unary ops only).
-    fn operand_if(&self, id: NodeId, op: &Op) -> Option<NodeId> {
+    /// The operand of `id` if it is a unary node of this op.
+    fn operand_if(&self, id: NodeId, op: impl Fn(UnOp) -> bool) -> Option<NodeId> {
+        let node = self.out.node(id);
+        match node.op {
+            Op::Unary(u) if op(u) => Some(node.args[0]),
+            Op::Unary(_) | Op::Input(_) | Op::Const(_) | Op::Binary(_) | Op::Select => None,
+            Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => {
+                None
+            }
+        }
+    }
+
+    /// The operand of `id` if it is the same view op (`Broadcast` or `Reshape`) as `op`.
+    fn same_view(&self, id: NodeId, op: &Op) -> Option<NodeId> {
         let node = self.out.node(id);
         (std::mem::discriminant(&node.op) == std::mem::discriminant(op)).then(|| node.args[0])
     }
@@ -112,55 +127,17 @@ impl Simplifier {
         match op {
             Op::Broadcast(_) | Op::Reshape(_) if &self.out.ty(a).shape == shape => Some(a),
             Op::Broadcast(to) => {
-                let inner = self.operand_if(a, op)?;
+                let inner = self.same_view(a, op)?;
                 Some(self.emit(Op::Broadcast(to.clone()), vec![inner], ty.clone()))
             }
-            Op::Reshape(to) => match (ka, self.operand_if(a, op)) {
+            Op::Reshape(to) => match (ka, self.same_view(a, op)) {
                 (Some(c), _) => Some(self.splat(c, to)),
                 (None, Some(inner)) => Some(self.emit(Op::Reshape(to.clone()), vec![inner], ty.clone())),
                 (None, None) => None,
             },
-            Op::Sum(axes) | Op::MaxReduce(axes) => axes.is_empty().then_some(a),
-            Op::Mul => match (ka, kb) {
-                (_, Some(1.0)) => Some(a),
-                (Some(1.0), _) => Some(b),
-                (Some(0.0), _) | (_, Some(0.0)) => Some(self.splat(0.0, shape)),
-                _ => None,
-            },
-            Op::Add => {
-                if kb == Some(0.0) {
-                    return Some(a);
-                }
-                if ka == Some(0.0) {
-                    return Some(b);
-                }
-                if let Some(y) = self.operand_if(b, &Op::Neg) {
-                    return Some(self.emit(Op::Sub, vec![a, y], ty.clone()));
-                }
-                let y = self.operand_if(a, &Op::Neg)?;
-                Some(self.emit(Op::Sub, vec![b, y], ty.clone()))
-            }
-            Op::Sub => {
-                if kb == Some(0.0) {
-                    Some(a)
-                } else {
-                    let y = self.operand_if(b, &Op::Neg)?;
-                    Some(self.emit(Op::Add, vec![a, y], ty.clone()))
-                }
-            }
-            Op::Div => (kb == Some(1.0)).then_some(a),
-            Op::Neg => self.operand_if(a, &Op::Neg),
-            Op::Pow => match kb {
-                Some(1.0) => Some(a),
-                Some(0.0) => Some(self.splat(1.0, shape)),
-                Some(2.0) => Some(self.emit(Op::Mul, vec![a, a], ty.clone())),
-                Some(0.5) => Some(self.emit(Op::Sqrt, vec![a], ty.clone())),
-                Some(-1.0) => {
-                    let one = self.splat(1.0, shape);
-                    Some(self.emit(Op::Div, vec![one, a], ty.clone()))
-                }
-                _ => None,
-            },
+            Op::Reduce(_, axes) => axes.is_empty().then_some(a),
+            Op::Binary(bop) => self.binary(*bop, (a, ka), (b, kb), ty),
+            Op::Unary(u) if u.is_involution() => self.operand_if(a, |v| v == *u),
             // select(mask, b, c)
             Op::Select => match (ka, kb, kc) {
                 (Some(k), _, _) => Some(if k != 0.0 { b } else { c }),
@@ -168,9 +145,49 @@ impl Simplifier {
                 (_, Some(x), Some(y)) if x.to_bits() == y.to_bits() => Some(b),
                 _ => None,
             },
-            Op::Input(_) | Op::Const(_) | Op::Exp | Op::Log | Op::Sqrt | Op::Abs | Op::Sign | Op::Tanh => None,
-            Op::Floor | Op::Cos | Op::Sin => None,
-            Op::Max | Op::Gt | Op::Eq | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => None,
+            Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => None,
         }
+    }
+
+    /// A simpler node equal to `a op b`, from the table's algebraic facts about `op`.
+    fn binary(
+        &mut self,
+        op: BinOp,
+        (a, ka): (NodeId, Option<f64>),
+        (b, kb): (NodeId, Option<f64>),
+        ty: &Type,
+    ) -> Option<NodeId> {
+        let shape = &ty.shape;
+        if kb.is_some() && kb == op.right_identity() {
+            return Some(a);
+        }
+        if ka.is_some() && ka == op.left_identity() {
+            return Some(b);
+        }
+        if let Some(z) = op.zero() {
+            if ka == Some(z) || kb == Some(z) {
+                return Some(self.splat(z, shape));
+            }
+        }
+        if let Some(k) = kb {
+            match op.with_const_rhs(k) {
+                Some(Rewrite::Const(c)) => return Some(self.splat(c, shape)),
+                Some(Rewrite::SelfBinary(o)) => return Some(self.emit(Op::Binary(o), vec![a, a], ty.clone())),
+                Some(Rewrite::Unary(u)) => return Some(self.emit(Op::Unary(u), vec![a], ty.clone())),
+                Some(Rewrite::ConstLhs(c, o)) => {
+                    let c = self.splat(c, shape);
+                    return Some(self.emit(Op::Binary(o), vec![c, a], ty.clone()));
+                }
+                None => {}
+            }
+        }
+        if let Some(o) = op.absorbs_negated_rhs() {
+            if let Some(y) = self.operand_if(b, UnOp::is_negation) {
+                return Some(self.emit(Op::Binary(o), vec![a, y], ty.clone()));
+            }
+        }
+        let o = op.absorbs_negated_lhs()?;
+        let y = self.operand_if(a, UnOp::is_negation)?;
+        Some(self.emit(Op::Binary(o), vec![b, y], ty.clone()))
     }
 }

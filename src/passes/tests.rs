@@ -4,7 +4,7 @@
 use super::{cse, dce, optimize, simplify};
 use crate::ir::interp::{eval, Tensor};
 use crate::ir::print::print;
-use crate::ir::{Graph, InputRole, NodeId, Op, OutputRole, Type};
+use crate::ir::{BinOp, Graph, InputRole, NodeId, Op, OutputRole, ReduceOp, Type, UnOp};
 
 fn op(g: &mut Graph, op: Op, args: &[NodeId]) -> NodeId {
     g.push(op, args.to_vec()).expect("fixture is well-typed")
@@ -24,40 +24,40 @@ fn algebra() -> Graph {
     let mut outs: Vec<(&str, NodeId)> = Vec::new();
     let one = splat(&mut g, 1.0, &s);
     let zero = splat(&mut g, 0.0, &s);
-    outs.push(("x_times_1", op(&mut g, Op::Mul, &[x, one])));
-    outs.push(("1_times_x", op(&mut g, Op::Mul, &[one, x])));
-    outs.push(("x_times_0", op(&mut g, Op::Mul, &[x, zero])));
-    outs.push(("x_plus_0", op(&mut g, Op::Add, &[x, zero])));
-    outs.push(("0_plus_x", op(&mut g, Op::Add, &[zero, x])));
-    outs.push(("x_minus_0", op(&mut g, Op::Sub, &[x, zero])));
-    outs.push(("x_over_1", op(&mut g, Op::Div, &[x, one])));
-    let nx = op(&mut g, Op::Neg, &[x]);
-    outs.push(("neg_neg_x", op(&mut g, Op::Neg, &[nx])));
-    let ny = op(&mut g, Op::Neg, &[y]);
-    outs.push(("x_minus_neg_y", op(&mut g, Op::Sub, &[x, ny])));
-    outs.push(("x_plus_neg_y", op(&mut g, Op::Add, &[x, ny])));
-    outs.push(("neg_y_plus_x", op(&mut g, Op::Add, &[ny, x])));
+    outs.push(("x_times_1", op(&mut g, Op::Binary(BinOp::Mul), &[x, one])));
+    outs.push(("1_times_x", op(&mut g, Op::Binary(BinOp::Mul), &[one, x])));
+    outs.push(("x_times_0", op(&mut g, Op::Binary(BinOp::Mul), &[x, zero])));
+    outs.push(("x_plus_0", op(&mut g, Op::Binary(BinOp::Add), &[x, zero])));
+    outs.push(("0_plus_x", op(&mut g, Op::Binary(BinOp::Add), &[zero, x])));
+    outs.push(("x_minus_0", op(&mut g, Op::Binary(BinOp::Sub), &[x, zero])));
+    outs.push(("x_over_1", op(&mut g, Op::Binary(BinOp::Div), &[x, one])));
+    let nx = op(&mut g, Op::Unary(UnOp::Neg), &[x]);
+    outs.push(("neg_neg_x", op(&mut g, Op::Unary(UnOp::Neg), &[nx])));
+    let ny = op(&mut g, Op::Unary(UnOp::Neg), &[y]);
+    outs.push(("x_minus_neg_y", op(&mut g, Op::Binary(BinOp::Sub), &[x, ny])));
+    outs.push(("x_plus_neg_y", op(&mut g, Op::Binary(BinOp::Add), &[x, ny])));
+    outs.push(("neg_y_plus_x", op(&mut g, Op::Binary(BinOp::Add), &[ny, x])));
     for (name, c) in [("x_pow_1", 1.0), ("x_pow_0", 0.0), ("x_pow_2", 2.0), ("x_pow_half", 0.5), ("x_pow_m1", -1.0)] {
         let e = splat(&mut g, c, &s);
-        outs.push((name, op(&mut g, Op::Pow, &[x, e])));
+        outs.push((name, op(&mut g, Op::Binary(BinOp::Pow), &[x, e])));
     }
     // Folding through broadcasts: (2 + 3) * x, then exp(0) and 2 > 1 as scalars.
     let two = g.constant(2.0);
     let three = g.constant(3.0);
-    let five = op(&mut g, Op::Add, &[two, three]);
+    let five = op(&mut g, Op::Binary(BinOp::Add), &[two, three]);
     let fiveb = op(&mut g, Op::Broadcast(s.to_vec()), &[five]);
-    outs.push(("folded_times_x", op(&mut g, Op::Mul, &[fiveb, x])));
+    outs.push(("folded_times_x", op(&mut g, Op::Binary(BinOp::Mul), &[fiveb, x])));
     let threeb = splat(&mut g, 3.0, &s);
     let twob = splat(&mut g, 2.0, &s);
-    outs.push(("bcast_const_fold", op(&mut g, Op::Sub, &[threeb, twob])));
+    outs.push(("bcast_const_fold", op(&mut g, Op::Binary(BinOp::Sub), &[threeb, twob])));
     let z = g.constant(0.0);
-    outs.push(("exp_0", op(&mut g, Op::Exp, &[z])));
+    outs.push(("exp_0", op(&mut g, Op::Unary(UnOp::Exp), &[z])));
     let one_s = g.constant(1.0);
-    outs.push(("two_gt_one", op(&mut g, Op::Gt, &[two, one_s])));
+    outs.push(("two_gt_one", op(&mut g, Op::Binary(BinOp::Gt), &[two, one_s])));
     // Floor, cos and sin of constants fold too.
     let two_half = g.constant(2.5);
-    outs.push(("floor_2_5", op(&mut g, Op::Floor, &[two_half])));
-    outs.push(("cos_0", op(&mut g, Op::Cos, &[z])));
+    outs.push(("floor_2_5", op(&mut g, Op::Unary(UnOp::Floor), &[two_half])));
+    outs.push(("cos_0", op(&mut g, Op::Unary(UnOp::Cos), &[z])));
     // select with a constant mask picks an operand (-0 is false); with one operand (or one
     // constant) twice it is that operand; with a data mask it stays.
     let negz = splat(&mut g, -0.0, &s);
@@ -71,7 +71,7 @@ fn algebra() -> Graph {
     outs.push(("select_kept", op(&mut g, Op::Select, &[y, x, ny])));
     // Shape ops: bcast(bcast), bcast to own shape, reshape to own shape, reshape(reshape),
     // reshape of a constant, sum over no axes.
-    let row = op(&mut g, Op::Sum(vec![0]), &[x]);
+    let row = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[x]);
     let b1 = op(&mut g, Op::Broadcast(vec![1, 3]), &[row]);
     outs.push(("bcast_bcast", op(&mut g, Op::Broadcast(vec![4, 1, 3]), &[b1])));
     outs.push(("bcast_same", op(&mut g, Op::Broadcast(s.to_vec()), &[x])));
@@ -79,11 +79,11 @@ fn algebra() -> Graph {
     let r1 = op(&mut g, Op::Reshape(vec![6]), &[x]);
     outs.push(("reshape_reshape", op(&mut g, Op::Reshape(vec![3, 2]), &[r1])));
     outs.push(("reshape_const", op(&mut g, Op::Reshape(vec![6]), &[one])));
-    outs.push(("sum_no_axes", op(&mut g, Op::Sum(vec![]), &[x])));
+    outs.push(("sum_no_axes", op(&mut g, Op::Reduce(ReduceOp::Sum, vec![]), &[x])));
     // Rewrites that cascade: (x - -y) * 1 ^ 1 becomes x + y.
-    let xmy = op(&mut g, Op::Sub, &[x, ny]);
-    let t1 = op(&mut g, Op::Mul, &[xmy, one]);
-    outs.push(("cascade", op(&mut g, Op::Pow, &[t1, one])));
+    let xmy = op(&mut g, Op::Binary(BinOp::Sub), &[x, ny]);
+    let t1 = op(&mut g, Op::Binary(BinOp::Mul), &[xmy, one]);
+    outs.push(("cascade", op(&mut g, Op::Binary(BinOp::Pow), &[t1, one])));
     for (name, id) in outs {
         g.add_output(name, id, OutputRole::Metric);
     }
@@ -95,22 +95,22 @@ fn duplicates() -> Graph {
     let mut g = Graph::new("duplicates");
     let x = g.add_input("x", Type::f32(vec![3]), InputRole::Data);
     let y = g.add_input("y", Type::f32(vec![3]), InputRole::Data);
-    let e1 = op(&mut g, Op::Exp, &[x]);
-    let e2 = op(&mut g, Op::Exp, &[x]);
-    let a1 = op(&mut g, Op::Add, &[e1, y]);
-    let a2 = op(&mut g, Op::Add, &[y, e2]);
-    let s1 = op(&mut g, Op::Sub, &[e1, y]);
-    let s2 = op(&mut g, Op::Sub, &[y, e2]);
+    let e1 = op(&mut g, Op::Unary(UnOp::Exp), &[x]);
+    let e2 = op(&mut g, Op::Unary(UnOp::Exp), &[x]);
+    let a1 = op(&mut g, Op::Binary(BinOp::Add), &[e1, y]);
+    let a2 = op(&mut g, Op::Binary(BinOp::Add), &[y, e2]);
+    let s1 = op(&mut g, Op::Binary(BinOp::Sub), &[e1, y]);
+    let s2 = op(&mut g, Op::Binary(BinOp::Sub), &[y, e2]);
     let c1 = splat(&mut g, 2.0, &[3]);
     let c2 = splat(&mut g, 2.0, &[3]);
-    let m1 = op(&mut g, Op::Mul, &[a1, c1]);
-    let m2 = op(&mut g, Op::Mul, &[a2, c2]);
+    let m1 = op(&mut g, Op::Binary(BinOp::Mul), &[a1, c1]);
+    let m2 = op(&mut g, Op::Binary(BinOp::Mul), &[a2, c2]);
     let pz = splat(&mut g, 0.0, &[3]);
     let nz = splat(&mut g, -0.0, &[3]);
-    let mx1 = op(&mut g, Op::Max, &[m1, pz]);
-    let mx2 = op(&mut g, Op::Max, &[m2, nz]);
-    let total = op(&mut g, Op::Add, &[mx1, mx2]);
-    let diff = op(&mut g, Op::Sub, &[s1, s2]);
+    let mx1 = op(&mut g, Op::Binary(BinOp::Max), &[m1, pz]);
+    let mx2 = op(&mut g, Op::Binary(BinOp::Max), &[m2, nz]);
+    let total = op(&mut g, Op::Binary(BinOp::Add), &[mx1, mx2]);
+    let diff = op(&mut g, Op::Binary(BinOp::Sub), &[s1, s2]);
     g.add_output("total", total, OutputRole::Metric);
     g.add_output("diff", diff, OutputRole::Metric);
     g.add_output("again", m2, OutputRole::Metric);
@@ -124,12 +124,12 @@ fn dead() -> Graph {
     let unused = g.add_input("unused", Type::f32(vec![5]), InputRole::Data);
     let p = g.add_input("p", Type::f32(vec![2, 2]), InputRole::Param);
     let _dead_chain = {
-        let e = op(&mut g, Op::Exp, &[unused]);
-        op(&mut g, Op::Sum(vec![0]), &[e])
+        let e = op(&mut g, Op::Unary(UnOp::Exp), &[unused]);
+        op(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[e])
     };
     let xp = op(&mut g, Op::MatMul { ta: true, tb: false }, &[x, p]);
-    let _dead_tanh = op(&mut g, Op::Tanh, &[xp]);
-    let s = op(&mut g, Op::Sum(vec![0, 1]), &[xp]);
+    let _dead_tanh = op(&mut g, Op::Unary(UnOp::Tanh), &[xp]);
+    let s = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![0, 1]), &[xp]);
     let _dead_const = g.constant(7.0);
     g.add_output("loss", s, OutputRole::Loss);
     g.add_output("p", p, OutputRole::Param);

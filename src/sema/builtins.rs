@@ -1,13 +1,15 @@
 //! Built-in functions: the primitives `.grad` code is written in, and the initializers.
 
-/// Every built-in name; user code may not redefine them.
+use crate::ir::UnOp;
+
+/// Whether `name` is a built-in function: a unary op of the op table or one of [`NAMES`].
+pub fn is_builtin(name: &str) -> bool {
+    UnOp::from_name(name).is_some() || NAMES.contains(&name)
+}
+
+/// Every built-in name apart from the unary ops of the op table (see [`is_builtin`]); user code
+/// may not redefine them.
 pub const NAMES: &[&str] = &[
-    "exp",
-    "log",
-    "sqrt",
-    "abs",
-    "sign",
-    "tanh",
     "sum",
     "mean",
     "max",
@@ -17,9 +19,6 @@ pub const NAMES: &[&str] = &[
     "argmax",
     "reshape",
     "where",
-    "floor",
-    "cos",
-    "sin",
     "pi",
     "clip",
     "zeros",
@@ -41,7 +40,7 @@ pub const NAMES: &[&str] = &[
 pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
     const X: &[(&str, Option<f64>)] = &[("x", None)];
     Some(match name {
-        "exp" | "log" | "sqrt" | "abs" | "sign" | "tanh" | "floor" | "cos" | "sin" => X,
+        _ if UnOp::from_name(name).is_some() => X,
         // axis and keepdims default to "all axes" and false; NaN marks "not given".
         "sum" | "mean" | "max" => &[("x", None), ("axis", Some(f64::NAN)), ("keepdims", Some(0.0))],
         "maximum" | "minimum" => &[("a", None), ("b", None)],

@@ -12,7 +12,7 @@ use super::train::{check_hyper, unknown_argument, Partial, Sched};
 use super::{expected, reserved, DataShape, Init, LabelShape, Lowered, ParamInfo, StateInfo, RESERVED_NAMES};
 use crate::diag::{Diag, FileId, Span};
 use crate::ir::op::{broadcast_shapes, checked_numel, fmt_shape};
-use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, Type};
+use crate::ir::{self, DType, Graph, InputRole, NodeId, Op, OutputRole, ReduceOp, ShapeError, Type, UnOp};
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, FuncDecl, FuncKind, Stmt, TypeExpr};
 
 /// A value during elaboration.
@@ -153,7 +153,7 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
                 e.g.add_input("epoch", Type::scalar(DType::F32), InputRole::Step)
             } else {
                 let one = e.g.constant(1.0);
-                e.push(Op::Sub, vec![t, one], opt.span)?
+                e.push(Op::Binary(ir::BinOp::Sub), vec![t, one], opt.span)?
             };
             Some(e.schedule(s, *base, step)?)
         }
@@ -172,7 +172,7 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
     let lr = match (lr, &m.train.plateau) {
         (Some(lr), Some(_)) => {
             let scale = e.g.add_input("lr_scale", Type::scalar(DType::F32), InputRole::Step);
-            Some(e.push(Op::Mul, vec![lr, scale], opt.span)?)
+            Some(e.push(Op::Binary(ir::BinOp::Mul), vec![lr, scale], opt.span)?)
         }
         (lr, _) => lr,
     };
@@ -198,7 +198,7 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
                     "lr_mult" => {
                         if let Some(l) = lr {
                             let mult = e.g.constant(*value);
-                            lr = Some(e.push(Op::Mul, vec![l, mult], group.span)?);
+                            lr = Some(e.push(Op::Binary(ir::BinOp::Mul), vec![l, mult], group.span)?);
                         }
                     }
                     "decay_mult" => {
@@ -307,15 +307,13 @@ fn without_dead_state(g: &Graph) -> (Graph, Vec<String>) {
     let mut out = Graph::new(&g.name);
     let mut map: Vec<Option<NodeId>> = vec![None; g.nodes.len()];
     for (i, node) in g.nodes.iter().enumerate() {
-        map[i] = match node.op {
-            Op::Input(k) if keep_input(k) => Some(out.add_input(&g.inputs[k].name, node.ty.clone(), g.inputs[k].role)),
-            Op::Input(_) => None,
-            _ if needed[i] => {
-                let args =
-                    node.args.iter().map(|a| map[a.index()].expect("a needed node's operands are kept")).collect();
-                Some(out.push_typed(node.op.clone(), args, node.ty.clone()))
-            }
-            _ => None,
+        map[i] = if let Op::Input(k) = node.op {
+            keep_input(k).then(|| out.add_input(&g.inputs[k].name, node.ty.clone(), g.inputs[k].role))
+        } else if needed[i] {
+            let args = node.args.iter().map(|a| map[a.index()].expect("a needed node's operands are kept")).collect();
+            Some(out.push_typed(node.op.clone(), args, node.ty.clone()))
+        } else {
+            None
         };
     }
     for o in &g.outputs {
@@ -417,7 +415,7 @@ impl<'m> Elab<'m> {
     fn broadcast_op(&mut self, op: Op, a: NodeId, b: NodeId, span: Span) -> Result<NodeId, Diag> {
         let (ta, tb) = (self.g.ty(a).clone(), self.g.ty(b).clone());
         let numeric = ta.dtype == DType::F32 && tb.dtype == DType::F32;
-        if op != Op::Eq && !numeric {
+        if op != Op::Binary(ir::BinOp::Eq) && !numeric {
             let msg = format!("`{}` needs f32 operands, found {ta} and {tb}", op.name());
             return Err(self.locate(
                 Diag::new("gradc::type::dtype", msg.clone())
@@ -457,9 +455,9 @@ impl<'m> Elab<'m> {
                 let a = self.schedule(first, base, step)?;
                 let at_node = self.g.constant(*at);
                 let span = self.frames.last().map_or(Span::new(self.m.user, 0, 0), |f| f.call);
-                let shifted = self.push(Op::Sub, vec![step, at_node], span)?;
+                let shifted = self.push(Op::Binary(ir::BinOp::Sub), vec![step, at_node], span)?;
                 let b = self.schedule(next, base, shifted)?;
-                let before = self.push(Op::Gt, vec![at_node, step], span)?;
+                let before = self.push(Op::Binary(ir::BinOp::Gt), vec![at_node, step], span)?;
                 let picked =
                     self.select(&[(Val::Tensor(before), span), (Val::Tensor(a), span), (Val::Tensor(b), span)], span)?;
                 self.tensor(picked, span)
@@ -468,9 +466,9 @@ impl<'m> Elab<'m> {
                 let span = self.frames.last().map_or(Span::new(self.m.user, 0, 0), |f| f.call);
                 let x = self.schedule(a, base, step)?;
                 let y = self.schedule(b, base, step)?;
-                let xy = self.push(Op::Mul, vec![x, y], span)?;
+                let xy = self.push(Op::Binary(ir::BinOp::Mul), vec![x, y], span)?;
                 let base = self.g.constant(base);
-                self.push(Op::Div, vec![xy, base], span)
+                self.push(Op::Binary(ir::BinOp::Div), vec![xy, base], span)
             }
         }
     }
@@ -858,10 +856,10 @@ impl<'m> Elab<'m> {
             ExprKind::List(items) => Ok(Val::List(items.iter().map(|i| self.expr(i, env)).collect::<Result<_, _>>()?)),
             ExprKind::Name(id) => self.name(id, env),
             ExprKind::Neg(inner) => match self.expr(inner, env)? {
-                Val::Num(x) => Ok(Val::Num(-x)),
+                Val::Num(x) => Ok(Val::Num(UnOp::negation().eval(x))),
                 v => {
                     let n = self.tensor(v, inner.span)?;
-                    Ok(Val::Tensor(self.push(Op::Neg, vec![n], e.span)?))
+                    Ok(Val::Tensor(self.push(Op::Unary(UnOp::negation()), vec![n], e.span)?))
                 }
             },
             ExprKind::Binary(op, a, b) => {
@@ -939,11 +937,11 @@ impl<'m> Elab<'m> {
         if let (Val::Num(x), Val::Num(y)) = (&a, &b) {
             let (x, y) = (*x, *y);
             return Ok(match op {
-                BinOp::Add => Val::Num(x + y),
-                BinOp::Sub => Val::Num(x - y),
-                BinOp::Mul => Val::Num(x * y),
-                BinOp::Div => Val::Num(x / y),
-                BinOp::Pow => Val::Num(x.powf(y)),
+                BinOp::Add => Val::Num(ir::BinOp::Add.eval(x, y)),
+                BinOp::Sub => Val::Num(ir::BinOp::Sub.eval(x, y)),
+                BinOp::Mul => Val::Num(ir::BinOp::Mul.eval(x, y)),
+                BinOp::Div => Val::Num(ir::BinOp::Div.eval(x, y)),
+                BinOp::Pow => Val::Num(ir::BinOp::Pow.eval(x, y)),
                 BinOp::Eq => Val::Bool(x == y),
                 BinOp::Ne => Val::Bool(x != y),
                 BinOp::Lt => Val::Bool(x < y),
@@ -956,22 +954,22 @@ impl<'m> Elab<'m> {
         }
         let (x, y) = (self.tensor(a, span)?, self.tensor(b, span)?);
         let node = match op {
-            BinOp::Add => self.broadcast_op(Op::Add, x, y, span)?,
-            BinOp::Sub => self.broadcast_op(Op::Sub, x, y, span)?,
-            BinOp::Mul => self.broadcast_op(Op::Mul, x, y, span)?,
-            BinOp::Div => self.broadcast_op(Op::Div, x, y, span)?,
-            BinOp::Pow => self.broadcast_op(Op::Pow, x, y, span)?,
-            BinOp::Gt => self.broadcast_op(Op::Gt, x, y, span)?,
-            BinOp::Lt => self.broadcast_op(Op::Gt, y, x, span)?,
-            BinOp::Eq => self.broadcast_op(Op::Eq, x, y, span)?,
+            BinOp::Add => self.broadcast_op(Op::Binary(ir::BinOp::Add), x, y, span)?,
+            BinOp::Sub => self.broadcast_op(Op::Binary(ir::BinOp::Sub), x, y, span)?,
+            BinOp::Mul => self.broadcast_op(Op::Binary(ir::BinOp::Mul), x, y, span)?,
+            BinOp::Div => self.broadcast_op(Op::Binary(ir::BinOp::Div), x, y, span)?,
+            BinOp::Pow => self.broadcast_op(Op::Binary(ir::BinOp::Pow), x, y, span)?,
+            BinOp::Gt => self.broadcast_op(Op::Binary(ir::BinOp::Gt), x, y, span)?,
+            BinOp::Lt => self.broadcast_op(Op::Binary(ir::BinOp::Gt), y, x, span)?,
+            BinOp::Eq => self.broadcast_op(Op::Binary(ir::BinOp::Eq), x, y, span)?,
             BinOp::Ne | BinOp::Ge | BinOp::Le => {
                 let positive = match op {
-                    BinOp::Ne => self.broadcast_op(Op::Eq, x, y, span)?,
-                    BinOp::Ge => self.broadcast_op(Op::Gt, y, x, span)?,
-                    _ => self.broadcast_op(Op::Gt, x, y, span)?,
+                    BinOp::Ne => self.broadcast_op(Op::Binary(ir::BinOp::Eq), x, y, span)?,
+                    BinOp::Ge => self.broadcast_op(Op::Binary(ir::BinOp::Gt), y, x, span)?,
+                    _ => self.broadcast_op(Op::Binary(ir::BinOp::Gt), x, y, span)?,
                 };
                 let one = self.g.constant(1.0);
-                self.broadcast_op(Op::Sub, one, positive, span)?
+                self.broadcast_op(Op::Binary(ir::BinOp::Sub), one, positive, span)?
             }
             BinOp::MatMul => {
                 let (sa, sb) = (self.g.ty(x).shape.clone(), self.g.ty(y).shape.clone());
@@ -1098,25 +1096,13 @@ impl<'m> Elab<'m> {
     }
 
     fn builtin(&mut self, name: &str, a: Vec<(Val, Span)>, span: Span) -> Result<Val, Diag> {
-        let unary = |op: Op, f: fn(f64) -> f64| (op, f);
-        let elementwise = match name {
-            "exp" => Some(unary(Op::Exp, f64::exp)),
-            "log" => Some(unary(Op::Log, f64::ln)),
-            "sqrt" => Some(unary(Op::Sqrt, f64::sqrt)),
-            "abs" => Some(unary(Op::Abs, f64::abs)),
-            "sign" => Some(unary(Op::Sign, |x| if x == 0.0 { 0.0 } else { x.signum() })),
-            "tanh" => Some(unary(Op::Tanh, f64::tanh)),
-            "floor" => Some(unary(Op::Floor, f64::floor)),
-            "cos" => Some(unary(Op::Cos, f64::cos)),
-            "sin" => Some(unary(Op::Sin, f64::sin)),
-            _ => None,
-        };
-        if let Some((op, f)) = elementwise {
+        // Every unary op of the table is a built-in function of the same name.
+        if let Some(op) = UnOp::from_name(name) {
             return match &a[0].0 {
-                Val::Num(x) => Ok(Val::Num(f(*x))),
+                Val::Num(x) => Ok(Val::Num(op.eval(*x))),
                 v => {
                     let n = self.tensor(v.clone(), a[0].1)?;
-                    Ok(Val::Tensor(self.push(op, vec![n], span)?))
+                    Ok(Val::Tensor(self.push(Op::Unary(op), vec![n], span)?))
                 }
             };
         }
@@ -1132,12 +1118,12 @@ impl<'m> Elab<'m> {
                 let shape = self.g.ty(x).shape.clone();
                 let axes = self.axes(&a[1], shape.len())?;
                 let keepdims = self.num(&a[2], "`true` or `false`")? != 0.0;
-                let op = if name == "max" { Op::MaxReduce(axes.clone()) } else { Op::Sum(axes.clone()) };
+                let op = Op::Reduce(if name == "max" { ReduceOp::Max } else { ReduceOp::Sum }, axes.clone());
                 let mut r = self.push(op, vec![x], span)?;
                 if name == "mean" {
                     let count: usize = axes.iter().map(|&i| shape[i]).product();
                     let c = self.g.constant(count as f64);
-                    r = self.broadcast_op(Op::Div, r, c, span)?;
+                    r = self.broadcast_op(Op::Binary(ir::BinOp::Div), r, c, span)?;
                 }
                 if keepdims {
                     let kept: Vec<usize> =
@@ -1147,19 +1133,13 @@ impl<'m> Elab<'m> {
                 Ok(Val::Tensor(r))
             }
             "maximum" | "minimum" => {
+                let op = if name == "maximum" { ir::BinOp::Max } else { ir::BinOp::Min };
                 if let (Val::Num(x), Val::Num(y)) = (&a[0].0, &a[1].0) {
-                    return Ok(Val::Num(if name == "maximum" { x.max(*y) } else { x.min(*y) }));
+                    return Ok(Val::Num(op.eval(*x, *y)));
                 }
                 let x = self.tensor(a[0].0.clone(), a[0].1)?;
                 let y = self.tensor(a[1].0.clone(), a[1].1)?;
-                if name == "maximum" {
-                    return Ok(Val::Tensor(self.broadcast_op(Op::Max, x, y, span)?));
-                }
-                // min(a, b) = -max(-a, -b)
-                let nx = self.push(Op::Neg, vec![x], span)?;
-                let ny = self.push(Op::Neg, vec![y], span)?;
-                let m = self.broadcast_op(Op::Max, nx, ny, span)?;
-                Ok(Val::Tensor(self.push(Op::Neg, vec![m], span)?))
+                Ok(Val::Tensor(self.broadcast_op(Op::Binary(op), x, y, span)?))
             }
             "where" => self.select(&a, span),
             "clip" => {

@@ -93,6 +93,7 @@ impl Module {
             self.std_funcs.keys().map(|s| s.as_str()).collect()
         };
         names.extend(builtins::NAMES);
+        names.extend(crate::ir::UnOp::ALL.iter().map(|u| u.name()));
         names.extend(self.params.iter().map(|p| p.name.name.as_str()));
         names
     }
@@ -127,7 +128,7 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
     let mut compare_block: Option<ast::TrainBlock> = None;
     let mut defined: HashMap<String, Span> = HashMap::new();
     let mut define = |name: &ast::Ident| -> Result<(), Diag> {
-        if builtins::NAMES.contains(&name.name.as_str()) {
+        if builtins::is_builtin(&name.name) {
             return Err(Diag::new(
                 "gradc::name::builtin",
                 format!("`{}` is a built-in and cannot be redefined", name.name),
