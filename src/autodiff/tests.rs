@@ -218,6 +218,11 @@ fn cos() {
 }
 
 #[test]
+fn erf() {
+    unary(92, Op::Unary(UnOp::Erf), Dist::Signed);
+}
+
+#[test]
 fn sin() {
     unary(91, Op::Unary(UnOp::Sin), Dist::Signed);
 }

@@ -151,6 +151,11 @@ mod ops {
     }
 
     #[test]
+    fn erf() {
+        unary(Op::Unary(UnOp::Erf), (-4.0, 4.0));
+    }
+
+    #[test]
     fn sign_with_zeros() {
         let mut g = Graph::new("sign");
         let x = f32_input(&mut g, "x", &[9]);
@@ -1174,6 +1179,17 @@ mod approx {
     }
 
     #[test]
+    fn erf_error() {
+        let xs: Vec<f32> = linspace(-6.0, 6.0, 1 << 20).into_iter().filter(|&x| x != 0.0).collect();
+        let tiny: Vec<f32> = linspace(-30.0, -1.0, 4096).iter().map(|&t| 10f64.powf(f64::from(t)) as f32).collect();
+        for xs in [xs, tiny] {
+            let err = max_rel_error(Op::Unary(UnOp::Erf), &xs, libm::erf);
+            eprintln!("erf max relative error {err:e}");
+            assert!(err <= 2e-7, "erf max relative error {err:e}");
+        }
+    }
+
+    #[test]
     fn special_values() {
         let specials = [0.0, -0.0, 1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40, -1.0, 100.0, -200.0];
         let mut g = Graph::new("specials");
@@ -1185,6 +1201,7 @@ mod approx {
             Op::Unary(UnOp::Sin),
             Op::Unary(UnOp::Cos),
             Op::Unary(UnOp::Floor),
+            Op::Unary(UnOp::Erf),
         ] {
             let name = op.name();
             let y = push(&mut g, op, &[x]);

@@ -31,6 +31,8 @@ pub enum UnOp {
     Cos,
     /// sine (radians)
     Sin,
+    /// the error function, `2/√π ∫₀ˣ e^(-t²) dt` (exact GELU is built on it)
+    Erf,
 }
 
 /// A two-operand elementwise op; operands have one shape (broadcasting is explicit).
@@ -89,7 +91,7 @@ fn min_nan(a: f64, b: f64) -> f64 {
 
 impl UnOp {
     /// Every unary op, in declaration order (the index is the op's code in generated calls).
-    pub const ALL: [UnOp; 10] = [
+    pub const ALL: [UnOp; 11] = [
         UnOp::Neg,
         UnOp::Exp,
         UnOp::Log,
@@ -100,6 +102,7 @@ impl UnOp {
         UnOp::Floor,
         UnOp::Cos,
         UnOp::Sin,
+        UnOp::Erf,
     ];
 
     /// The printed name, which is also the built-in function's name in `.grad` code.
@@ -115,6 +118,7 @@ impl UnOp {
             UnOp::Floor => "floor",
             UnOp::Cos => "cos",
             UnOp::Sin => "sin",
+            UnOp::Erf => "erf",
         }
     }
 
@@ -157,6 +161,7 @@ impl UnOp {
             UnOp::Floor => x.floor(),
             UnOp::Cos => x.cos(),
             UnOp::Sin => x.sin(),
+            UnOp::Erf => libm::erf(x),
         }
     }
 
@@ -165,7 +170,7 @@ impl UnOp {
         match self {
             UnOp::Neg => true,
             UnOp::Exp | UnOp::Log | UnOp::Sqrt | UnOp::Abs | UnOp::Sign | UnOp::Tanh => false,
-            UnOp::Floor | UnOp::Cos | UnOp::Sin => false,
+            UnOp::Floor | UnOp::Cos | UnOp::Sin | UnOp::Erf => false,
         }
     }
 
@@ -226,6 +231,16 @@ impl UnOp {
             UnOp::Sin => {
                 let c = gr.build(Op::Unary(UnOp::Cos), vec![a]);
                 gr.build(Op::Binary(BinOp::Mul), vec![g, c])
+            }
+            // f(a) = erf(a)
+            // df/da = g * 2/√π * e^(-a²)
+            UnOp::Erf => {
+                let sq = gr.build(Op::Binary(BinOp::Mul), vec![a, a]);
+                let neg = gr.build(Op::Unary(UnOp::Neg), vec![sq]);
+                let e = gr.build(Op::Unary(UnOp::Exp), vec![neg]);
+                let c = gr.splat(std::f64::consts::FRAC_2_SQRT_PI, &shape);
+                let d = gr.build(Op::Binary(BinOp::Mul), vec![c, e]);
+                gr.build(Op::Binary(BinOp::Mul), vec![g, d])
             }
             // f(a) = sign(a), f(a) = floor(a): piecewise constant
             // df/da = 0
