@@ -223,6 +223,11 @@ fn erf() {
 }
 
 #[test]
+fn log1p() {
+    unary(96, Op::Unary(UnOp::Log1p), Dist::Positive);
+}
+
+#[test]
 fn sin() {
     unary(91, Op::Unary(UnOp::Sin), Dist::Signed);
 }

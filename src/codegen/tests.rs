@@ -156,6 +156,11 @@ mod ops {
     }
 
     #[test]
+    fn log1p() {
+        unary(Op::Unary(UnOp::Log1p), (-0.99, 1e3));
+    }
+
+    #[test]
     fn sign_with_zeros() {
         let mut g = Graph::new("sign");
         let x = f32_input(&mut g, "x", &[9]);
@@ -1190,6 +1195,19 @@ mod approx {
     }
 
     #[test]
+    fn log1p_error() {
+        for xs in [
+            linspace(-0.999_999, 1e6, 1 << 20).into_iter().filter(|&x| x != 0.0).collect::<Vec<f32>>(),
+            linspace(-30.0, -1.0, 4096).iter().map(|&t| 10f64.powf(f64::from(t)) as f32).collect(),
+            linspace(-30.0, -1.0, 4096).iter().map(|&t| -(10f64.powf(f64::from(t)) as f32)).collect(),
+        ] {
+            let err = max_rel_error(Op::Unary(UnOp::Log1p), &xs, f64::ln_1p);
+            eprintln!("log1p max relative error {err:e}");
+            assert!(err <= 2e-7, "log1p max relative error {err:e}");
+        }
+    }
+
+    #[test]
     fn special_values() {
         let specials = [0.0, -0.0, 1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40, -1.0, 100.0, -200.0];
         let mut g = Graph::new("specials");
@@ -1202,6 +1220,7 @@ mod approx {
             Op::Unary(UnOp::Cos),
             Op::Unary(UnOp::Floor),
             Op::Unary(UnOp::Erf),
+            Op::Unary(UnOp::Log1p),
         ] {
             let name = op.name();
             let y = push(&mut g, op, &[x]);

@@ -33,6 +33,8 @@ pub enum UnOp {
     Sin,
     /// the error function, `2/√π ∫₀ˣ e^(-t²) dt` (exact GELU is built on it)
     Erf,
+    /// ln(1 + x), exact for small x (stable softplus and binary cross-entropy)
+    Log1p,
 }
 
 /// A two-operand elementwise op; operands have one shape (broadcasting is explicit).
@@ -91,7 +93,7 @@ fn min_nan(a: f64, b: f64) -> f64 {
 
 impl UnOp {
     /// Every unary op, in declaration order (the index is the op's code in generated calls).
-    pub const ALL: [UnOp; 11] = [
+    pub const ALL: [UnOp; 12] = [
         UnOp::Neg,
         UnOp::Exp,
         UnOp::Log,
@@ -103,6 +105,7 @@ impl UnOp {
         UnOp::Cos,
         UnOp::Sin,
         UnOp::Erf,
+        UnOp::Log1p,
     ];
 
     /// The printed name, which is also the built-in function's name in `.grad` code.
@@ -119,6 +122,7 @@ impl UnOp {
             UnOp::Cos => "cos",
             UnOp::Sin => "sin",
             UnOp::Erf => "erf",
+            UnOp::Log1p => "log1p",
         }
     }
 
@@ -162,6 +166,7 @@ impl UnOp {
             UnOp::Cos => x.cos(),
             UnOp::Sin => x.sin(),
             UnOp::Erf => libm::erf(x),
+            UnOp::Log1p => x.ln_1p(),
         }
     }
 
@@ -170,7 +175,7 @@ impl UnOp {
         match self {
             UnOp::Neg => true,
             UnOp::Exp | UnOp::Log | UnOp::Sqrt | UnOp::Abs | UnOp::Sign | UnOp::Tanh => false,
-            UnOp::Floor | UnOp::Cos | UnOp::Sin | UnOp::Erf => false,
+            UnOp::Floor | UnOp::Cos | UnOp::Sin | UnOp::Erf | UnOp::Log1p => false,
         }
     }
 
@@ -241,6 +246,13 @@ impl UnOp {
                 let c = gr.splat(std::f64::consts::FRAC_2_SQRT_PI, &shape);
                 let d = gr.build(Op::Binary(BinOp::Mul), vec![c, e]);
                 gr.build(Op::Binary(BinOp::Mul), vec![g, d])
+            }
+            // f(a) = ln(1 + a)
+            // df/da = g / (1 + a)
+            UnOp::Log1p => {
+                let one = gr.splat(1.0, &shape);
+                let d = gr.build(Op::Binary(BinOp::Add), vec![one, a]);
+                gr.build(Op::Binary(BinOp::Div), vec![g, d])
             }
             // f(a) = sign(a), f(a) = floor(a): piecewise constant
             // df/da = 0
