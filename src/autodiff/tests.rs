@@ -228,6 +228,11 @@ fn log1p() {
 }
 
 #[test]
+fn expm1() {
+    unary(97, Op::Unary(UnOp::Expm1), Dist::Signed);
+}
+
+#[test]
 fn sin() {
     unary(91, Op::Unary(UnOp::Sin), Dist::Signed);
 }

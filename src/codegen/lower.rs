@@ -361,7 +361,7 @@ impl<'a> Lowerer<'a> {
                         UnOp::Cos | UnOp::Sin if double => self.unary_call(w, *op, x),
                         UnOp::Cos | UnOp::Sin => self.trig(w, *op, x),
                         // No inline approximation yet: the table's f64 value, rounded.
-                        UnOp::Erf | UnOp::Log1p => self.unary_call(w, *op, x),
+                        UnOp::Erf | UnOp::Log1p | UnOp::Expm1 => self.unary_call(w, *op, x),
                     }
                 }
                 Expr::Binary(op, a, b) => {

@@ -161,6 +161,11 @@ mod ops {
     }
 
     #[test]
+    fn expm1() {
+        unary(Op::Unary(UnOp::Expm1), (-30.0, 30.0));
+    }
+
+    #[test]
     fn sign_with_zeros() {
         let mut g = Graph::new("sign");
         let x = f32_input(&mut g, "x", &[9]);
@@ -1204,6 +1209,19 @@ mod approx {
             let err = max_rel_error(Op::Unary(UnOp::Log1p), &xs, f64::ln_1p);
             eprintln!("log1p max relative error {err:e}");
             assert!(err <= 2e-7, "log1p max relative error {err:e}");
+        }
+    }
+
+    #[test]
+    fn expm1_error() {
+        for xs in [
+            linspace(-87.0, 88.0, 1 << 20).into_iter().filter(|&x| x != 0.0).collect::<Vec<f32>>(),
+            linspace(-30.0, -1.0, 4096).iter().map(|&t| 10f64.powf(f64::from(t)) as f32).collect(),
+            linspace(-30.0, -1.0, 4096).iter().map(|&t| -(10f64.powf(f64::from(t)) as f32)).collect(),
+        ] {
+            let err = max_rel_error(Op::Unary(UnOp::Expm1), &xs, f64::exp_m1);
+            eprintln!("expm1 max relative error {err:e}");
+            assert!(err <= 2e-7, "expm1 max relative error {err:e}");
         }
     }
 

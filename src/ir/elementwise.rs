@@ -35,6 +35,8 @@ pub enum UnOp {
     Erf,
     /// ln(1 + x), exact for small x (stable softplus and binary cross-entropy)
     Log1p,
+    /// e^x - 1, exact for small x
+    Expm1,
 }
 
 /// A two-operand elementwise op; operands have one shape (broadcasting is explicit).
@@ -93,7 +95,7 @@ fn min_nan(a: f64, b: f64) -> f64 {
 
 impl UnOp {
     /// Every unary op, in declaration order (the index is the op's code in generated calls).
-    pub const ALL: [UnOp; 12] = [
+    pub const ALL: [UnOp; 13] = [
         UnOp::Neg,
         UnOp::Exp,
         UnOp::Log,
@@ -106,6 +108,7 @@ impl UnOp {
         UnOp::Sin,
         UnOp::Erf,
         UnOp::Log1p,
+        UnOp::Expm1,
     ];
 
     /// The printed name, which is also the built-in function's name in `.grad` code.
@@ -123,6 +126,7 @@ impl UnOp {
             UnOp::Sin => "sin",
             UnOp::Erf => "erf",
             UnOp::Log1p => "log1p",
+            UnOp::Expm1 => "expm1",
         }
     }
 
@@ -167,6 +171,7 @@ impl UnOp {
             UnOp::Sin => x.sin(),
             UnOp::Erf => libm::erf(x),
             UnOp::Log1p => x.ln_1p(),
+            UnOp::Expm1 => x.exp_m1(),
         }
     }
 
@@ -175,7 +180,7 @@ impl UnOp {
         match self {
             UnOp::Neg => true,
             UnOp::Exp | UnOp::Log | UnOp::Sqrt | UnOp::Abs | UnOp::Sign | UnOp::Tanh => false,
-            UnOp::Floor | UnOp::Cos | UnOp::Sin | UnOp::Erf | UnOp::Log1p => false,
+            UnOp::Floor | UnOp::Cos | UnOp::Sin | UnOp::Erf | UnOp::Log1p | UnOp::Expm1 => false,
         }
     }
 
@@ -253,6 +258,13 @@ impl UnOp {
                 let one = gr.splat(1.0, &shape);
                 let d = gr.build(Op::Binary(BinOp::Add), vec![one, a]);
                 gr.build(Op::Binary(BinOp::Div), vec![g, d])
+            }
+            // f(a) = e^a - 1
+            // df/da = g * e^a = g * (y + 1)
+            UnOp::Expm1 => {
+                let one = gr.splat(1.0, &shape);
+                let d = gr.build(Op::Binary(BinOp::Add), vec![y, one]);
+                gr.build(Op::Binary(BinOp::Mul), vec![g, d])
             }
             // f(a) = sign(a), f(a) = floor(a): piecewise constant
             // df/da = 0
