@@ -1,0 +1,208 @@
+//! Built-in functions: the op table's unary ops, reductions, `where`, `clip` and the others
+//! of `sema::builtins`, and initializers.
+
+use super::{Elab, Val};
+use crate::diag::{Diag, Span};
+use crate::ir::op::{broadcast_shapes, fmt_shape};
+use crate::ir::{self, Op, ReduceOp, UnOp};
+use crate::sema::{expected, Init};
+use crate::syntax::ast::BinOp;
+
+impl Elab<'_> {
+    pub(super) fn num(&self, v: &(Val, Span), what: &str) -> Result<f64, Diag> {
+        match &v.0 {
+            Val::Num(x) => Ok(*x),
+            Val::Bool(b) => Ok(f64::from(u8::from(*b))),
+            other => Err(self.locate(expected(what, v.1, &other.describe(&self.g)))),
+        }
+    }
+
+    /// Normalises axes given as a number, a list or "all" (NaN) against a rank.
+    pub(super) fn axes(&self, v: &(Val, Span), rank: usize) -> Result<Vec<usize>, Diag> {
+        let list = match &v.0 {
+            Val::Num(x) if x.is_nan() => return Ok((0..rank).collect()),
+            Val::List(items) => {
+                items.iter().map(|i| self.num(&(i.clone(), v.1), "an axis")).collect::<Result<Vec<_>, _>>()?
+            }
+            _ => vec![self.num(v, "an axis")?],
+        };
+        let mut axes = Vec::new();
+        for a in list {
+            let k = if a < 0.0 { a + rank as f64 } else { a };
+            if k < 0.0 || k >= rank as f64 || k.fract() != 0.0 {
+                return Err(self.locate(
+                    Diag::new("gradc::shape::axis", format!("axis {a} is out of range for rank {rank}"))
+                        .at(v.1, "no such axis")
+                        .help(format!("axes run from 0 to {} (or -1 for the last)", rank.saturating_sub(1))),
+                ));
+            }
+            axes.push(k as usize);
+        }
+        axes.sort_unstable();
+        axes.dedup();
+        Ok(axes)
+    }
+
+    pub(super) fn builtin(&mut self, name: &str, a: Vec<(Val, Span)>, span: Span) -> Result<Val, Diag> {
+        // Every unary op of the table is a built-in function of the same name.
+        if let Some(op) = UnOp::from_name(name) {
+            return match &a[0].0 {
+                Val::Num(x) => Ok(Val::Num(op.eval(*x))),
+                v => {
+                    let n = self.tensor(v.clone(), a[0].1)?;
+                    Ok(Val::Tensor(self.push(Op::Unary(op), vec![n], span)?))
+                }
+            };
+        }
+        match name {
+            "sum" | "mean" | "max" => {
+                if let Val::Num(x) = a[0].0 {
+                    return Ok(Val::Num(x));
+                }
+                if let Val::List(items) = &a[0].0 {
+                    return self.fold_list(name, items.clone(), span);
+                }
+                let x = self.tensor(a[0].0.clone(), a[0].1)?;
+                let shape = self.g.ty(x).shape.clone();
+                let axes = self.axes(&a[1], shape.len())?;
+                let keepdims = self.num(&a[2], "`true` or `false`")? != 0.0;
+                let op = Op::Reduce(if name == "max" { ReduceOp::Max } else { ReduceOp::Sum }, axes.clone());
+                let mut r = self.push(op, vec![x], span)?;
+                if name == "mean" {
+                    let count: usize = axes.iter().map(|&i| shape[i]).product();
+                    let c = self.g.constant(count as f64);
+                    r = self.broadcast_op(Op::Binary(ir::BinOp::Div), r, c, span)?;
+                }
+                if keepdims {
+                    let kept: Vec<usize> =
+                        shape.iter().enumerate().map(|(i, &d)| if axes.contains(&i) { 1 } else { d }).collect();
+                    r = self.push(Op::Reshape(kept), vec![r], span)?;
+                }
+                Ok(Val::Tensor(r))
+            }
+            "maximum" | "minimum" => {
+                let op = if name == "maximum" { ir::BinOp::Max } else { ir::BinOp::Min };
+                if let (Val::Num(x), Val::Num(y)) = (&a[0].0, &a[1].0) {
+                    return Ok(Val::Num(op.eval(*x, *y)));
+                }
+                let x = self.tensor(a[0].0.clone(), a[0].1)?;
+                let y = self.tensor(a[1].0.clone(), a[1].1)?;
+                Ok(Val::Tensor(self.broadcast_op(Op::Binary(op), x, y, span)?))
+            }
+            "where" => self.select(&a, span),
+            "clip" => {
+                // clip(x, lo, hi) = min(max(x, lo), hi)
+                let lo = self.builtin("maximum", vec![a[0].clone(), a[1].clone()], span)?;
+                self.builtin("minimum", vec![(lo, span), a[2].clone()], span)
+            }
+            "one_hot" => {
+                let labels = self.tensor(a[0].0.clone(), a[0].1)?;
+                let classes = self.num(&a[1], "a number of classes")?;
+                if classes < 1.0 || classes.fract() != 0.0 || classes > 1e7 {
+                    return Err(self.locate(
+                        Diag::new("gradc::call::value", format!("{classes} is not a number of classes"))
+                            .at(a[1].1, "not a class count")
+                            .help("use a whole number of classes ≥ 1"),
+                    ));
+                }
+                Ok(Val::Tensor(self.push(Op::OneHot(classes as usize), vec![labels], span)?))
+            }
+            "argmax" => {
+                let x = self.tensor(a[0].0.clone(), a[0].1)?;
+                let rank = self.g.ty(x).shape.len();
+                let axes = self.axes(&a[1], rank)?;
+                Ok(Val::Tensor(self.push(Op::Argmax(axes[0]), vec![x], span)?))
+            }
+            "reshape" => {
+                let x = self.tensor(a[0].0.clone(), a[0].1)?;
+                let Val::List(dims) = &a[1].0 else {
+                    return Err(self.locate(expected("a list of dimensions", a[1].1, &a[1].0.describe(&self.g))));
+                };
+                let mut shape = Vec::new();
+                for d in dims {
+                    let n = self.num(&(d.clone(), a[1].1), "a dimension")?;
+                    if n < 0.0 || n.fract() != 0.0 || n > u32::MAX as f64 {
+                        return Err(self.locate(
+                            Diag::new("gradc::shape::too_large", format!("{n} is not a valid dimension"))
+                                .at(a[1].1, "not a size")
+                                .help("dimensions are whole numbers"),
+                        ));
+                    }
+                    shape.push(n as usize);
+                }
+                Ok(Val::Tensor(self.push(Op::Reshape(shape), vec![x], span)?))
+            }
+            _ => self.initializer(name, &a, span),
+        }
+    }
+
+    /// `sum`, `mean` or `max` of a compile-time list's elements (numbers or scalars).
+    pub(super) fn fold_list(&mut self, name: &str, items: Vec<Val>, span: Span) -> Result<Val, Diag> {
+        let n = items.len();
+        let mut iter = items.into_iter();
+        let Some(mut acc) = iter.next() else {
+            return Err(self.locate(expected("a non-empty list", span, "an empty list")));
+        };
+        for item in iter {
+            acc = if name == "max" {
+                self.builtin("maximum", vec![(acc, span), (item, span)], span)?
+            } else {
+                self.binary(BinOp::Add, acc, item, span)?
+            };
+        }
+        if name == "mean" {
+            acc = self.binary(BinOp::Div, acc, Val::Num(n as f64), span)?;
+        }
+        Ok(acc)
+    }
+
+    /// `where(cond, a, b)`: a compile-time condition picks a branch; a tensor condition (nonzero
+    /// per element) selects elementwise, broadcasting the three operands together.
+    pub(super) fn select(&mut self, a: &[(Val, Span)], span: Span) -> Result<Val, Diag> {
+        match &a[0].0 {
+            Val::Bool(c) => return Ok(if *c { a[1].0.clone() } else { a[2].0.clone() }),
+            Val::Num(c) => return Ok(if *c != 0.0 { a[1].0.clone() } else { a[2].0.clone() }),
+            _ => {}
+        }
+        let c = self.tensor(a[0].0.clone(), a[0].1)?;
+        let x = self.tensor(a[1].0.clone(), a[1].1)?;
+        let y = self.tensor(a[2].0.clone(), a[2].1)?;
+        let shapes = [&self.g.ty(c).shape, &self.g.ty(x).shape, &self.g.ty(y).shape];
+        let shape = broadcast_shapes(shapes[0], shapes[1]).and_then(|s| broadcast_shapes(&s, shapes[2]));
+        let Some(shape) = shape else {
+            let msg = format!(
+                "cannot broadcast {}, {} and {} together",
+                fmt_shape(shapes[0]),
+                fmt_shape(shapes[1]),
+                fmt_shape(shapes[2])
+            );
+            return Err(self.locate(
+                Diag::new("gradc::shape::broadcast", msg.clone())
+                    .at(span, msg)
+                    .help("shapes align on the right; each dimension must be equal or 1"),
+            ));
+        };
+        let c = self.as_shape(Val::Tensor(c), &shape, span)?;
+        let x = self.as_shape(Val::Tensor(x), &shape, span)?;
+        let y = self.as_shape(Val::Tensor(y), &shape, span)?;
+        Ok(Val::Tensor(self.push(Op::Select, vec![c, x, y], span)?))
+    }
+
+    pub(super) fn initializer(&self, name: &str, a: &[(Val, Span)], span: Span) -> Result<Val, Diag> {
+        let n = |i: usize| self.num(&a[i], "a number");
+        let init = match name {
+            "zeros" => Init::Zeros,
+            "ones" => Init::Constant(1.0),
+            "constant" => Init::Constant(n(0)?),
+            "normal" => Init::Normal { mean: n(0)?, std: n(1)? },
+            "uniform" => Init::Uniform { lo: n(0)?, hi: n(1)? },
+            "xavier_normal" | "glorot_normal" => Init::XavierNormal { gain: n(0)? },
+            "xavier_uniform" | "glorot_uniform" => Init::XavierUniform { gain: n(0)? },
+            "he_normal" | "kaiming_normal" => Init::HeNormal { gain: n(0)? },
+            "he_uniform" | "kaiming_uniform" => Init::HeUniform { gain: n(0)? },
+            _ => unreachable!("builtins::formals lists only names handled here"),
+        };
+        init.check(span).map_err(|d| self.locate(d))?;
+        Ok(Val::Init(init))
+    }
+}

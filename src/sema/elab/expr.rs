@@ -1,0 +1,176 @@
+//! Expressions: names, arithmetic with broadcasting, and the errors they raise.
+
+use super::{Elab, Env, Val};
+use crate::diag::{Diag, Span};
+use crate::ir::op::fmt_shape;
+use crate::ir::{self, Op, ShapeError, UnOp};
+use crate::sema::builtins;
+use crate::sema::expected;
+use crate::syntax::ast::{self, BinOp, Expr, ExprKind};
+
+/// The error for `then` outside a train block's `schedule`.
+pub(super) fn then_unsupported(span: Span) -> Diag {
+    Diag::new("gradc::schedule::then", "`then` composes schedules, and only in a train block's `schedule`")
+        .at(span, "not a schedule composition")
+        .help("write e.g. `schedule = warmup(steps: 100) then cosine(total: 900)` in the train block")
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+impl Elab<'_> {
+    /// Evaluates an expression.
+    pub(super) fn expr(&mut self, e: &Expr, env: &mut Env) -> Result<Val, Diag> {
+        match &e.kind {
+            ExprKind::Num(x) => Ok(Val::Num(*x)),
+            ExprKind::Bool(b) => Ok(Val::Bool(*b)),
+            ExprKind::Str(s) => Ok(Val::Str(s.clone())),
+            ExprKind::List(items) => Ok(Val::List(items.iter().map(|i| self.expr(i, env)).collect::<Result<_, _>>()?)),
+            ExprKind::Name(id) => self.name(id, env),
+            ExprKind::Neg(inner) => match self.expr(inner, env)? {
+                Val::Num(x) => Ok(Val::Num(UnOp::negation().eval(x))),
+                v => {
+                    let n = self.tensor(v, inner.span)?;
+                    Ok(Val::Tensor(self.push(Op::Unary(UnOp::negation()), vec![n], e.span)?))
+                }
+            },
+            ExprKind::Binary(op, a, b) => {
+                let (va, vb) = (self.expr(a, env)?, self.expr(b, env)?);
+                self.binary(*op, va, vb, e.span)
+            }
+            ExprKind::Call { func, args } => {
+                let mut vals = Vec::new();
+                for a in args {
+                    vals.push((a.name.clone(), self.expr(&a.value, env)?, a.value.span));
+                }
+                self.call(func, vals, e.span, env)
+            }
+        }
+    }
+
+    pub(super) fn name(&mut self, id: &ast::Ident, env: &Env) -> Result<Val, Diag> {
+        if let Some(v) = env.vars.get(&id.name) {
+            return Ok(v.clone());
+        }
+        if env.file == self.m.user {
+            if let Some(&n) = self.param_nodes.get(&id.name) {
+                return Ok(Val::Tensor(n));
+            }
+        }
+        if id.name == "pi" {
+            return Ok(Val::Num(std::f64::consts::PI));
+        }
+        if builtins::is_initializer(&id.name) {
+            return self.call(id, vec![], id.span, env);
+        }
+        if self.m.func(env.file, &id.name).is_some() || builtins::formals(&id.name).is_some() {
+            return Err(self.locate(
+                Diag::new("gradc::name::function", format!("`{}` is a function, not a value", id.name))
+                    .at(id.span, "used as a value")
+                    .help(format!("call it: `{}(...)`", id.name)),
+            ));
+        }
+        Err(self.unknown(id, env))
+    }
+
+    pub(super) fn unknown(&self, id: &ast::Ident, env: &Env) -> Diag {
+        let mut d = Diag::new("gradc::name::unknown", format!("unknown name `{}`", id.name))
+            .at(id.span, "not found in this scope");
+        if env.file == self.m.user {
+            if let Some(module) = self.m.std_module_of(&id.name) {
+                return self
+                    .locate(d.help(format!("`{}` is defined in {module}; add `use {module}.{}`", id.name, id.name)));
+            }
+        }
+        let mut names: Vec<&str> = env.vars.keys().map(|s| s.as_str()).collect();
+        names.extend(self.m.visible_names(env.file));
+        let best = names.iter().map(|n| (edit_distance(n, &id.name), *n)).filter(|(d, _)| *d <= 2).min();
+        d = match best {
+            Some((_, n)) => d.help(format!("did you mean `{n}`?")),
+            None => d.help("declare it before use, or import it with `use std.<module>.<name>`"),
+        };
+        self.locate(d)
+    }
+
+    pub(super) fn binary(&mut self, op: BinOp, a: Val, b: Val, span: Span) -> Result<Val, Diag> {
+        // Arithmetic with a compile-time list applies to each element: `step >= milestones`.
+        match (a, b) {
+            (Val::List(xs), b) => {
+                Ok(Val::List(xs.into_iter().map(|x| self.binary(op, x, b.clone(), span)).collect::<Result<_, _>>()?))
+            }
+            (a, Val::List(ys)) => {
+                Ok(Val::List(ys.into_iter().map(|y| self.binary(op, a.clone(), y, span)).collect::<Result<_, _>>()?))
+            }
+            (a, b) => self.scalar_binary(op, a, b, span),
+        }
+    }
+
+    pub(super) fn scalar_binary(&mut self, op: BinOp, a: Val, b: Val, span: Span) -> Result<Val, Diag> {
+        if let (Val::Num(x), Val::Num(y)) = (&a, &b) {
+            let (x, y) = (*x, *y);
+            return Ok(match op {
+                BinOp::Add => Val::Num(ir::BinOp::Add.eval(x, y)),
+                BinOp::Sub => Val::Num(ir::BinOp::Sub.eval(x, y)),
+                BinOp::Mul => Val::Num(ir::BinOp::Mul.eval(x, y)),
+                BinOp::Div => Val::Num(ir::BinOp::Div.eval(x, y)),
+                BinOp::Pow => Val::Num(ir::BinOp::Pow.eval(x, y)),
+                BinOp::Eq => Val::Bool(x == y),
+                BinOp::Ne => Val::Bool(x != y),
+                BinOp::Lt => Val::Bool(x < y),
+                BinOp::Le => Val::Bool(x <= y),
+                BinOp::Gt => Val::Bool(x > y),
+                BinOp::Ge => Val::Bool(x >= y),
+                BinOp::MatMul => return Err(self.locate(expected("two matrices for `@`", span, "two numbers"))),
+                BinOp::Then => return Err(self.locate(then_unsupported(span))),
+            });
+        }
+        let (x, y) = (self.tensor(a, span)?, self.tensor(b, span)?);
+        let node = match op {
+            BinOp::Add => self.broadcast_op(Op::Binary(ir::BinOp::Add), x, y, span)?,
+            BinOp::Sub => self.broadcast_op(Op::Binary(ir::BinOp::Sub), x, y, span)?,
+            BinOp::Mul => self.broadcast_op(Op::Binary(ir::BinOp::Mul), x, y, span)?,
+            BinOp::Div => self.broadcast_op(Op::Binary(ir::BinOp::Div), x, y, span)?,
+            BinOp::Pow => self.broadcast_op(Op::Binary(ir::BinOp::Pow), x, y, span)?,
+            BinOp::Gt => self.broadcast_op(Op::Binary(ir::BinOp::Gt), x, y, span)?,
+            BinOp::Lt => self.broadcast_op(Op::Binary(ir::BinOp::Gt), y, x, span)?,
+            BinOp::Eq => self.broadcast_op(Op::Binary(ir::BinOp::Eq), x, y, span)?,
+            BinOp::Ne | BinOp::Ge | BinOp::Le => {
+                let positive = match op {
+                    BinOp::Ne => self.broadcast_op(Op::Binary(ir::BinOp::Eq), x, y, span)?,
+                    BinOp::Ge => self.broadcast_op(Op::Binary(ir::BinOp::Gt), y, x, span)?,
+                    _ => self.broadcast_op(Op::Binary(ir::BinOp::Gt), x, y, span)?,
+                };
+                let one = self.g.constant(1.0);
+                self.broadcast_op(Op::Binary(ir::BinOp::Sub), one, positive, span)?
+            }
+            BinOp::MatMul => {
+                let (sa, sb) = (self.g.ty(x).shape.clone(), self.g.ty(y).shape.clone());
+                match self.g.push(Op::MatMul { ta: false, tb: false }, vec![x, y]) {
+                    Ok(n) => n,
+                    Err(ShapeError::Mismatch(_)) => {
+                        let msg = format!("cannot multiply {} by {}", fmt_shape(&sa), fmt_shape(&sb));
+                        return Err(self.locate(Diag::new("gradc::shape::matmul", msg.clone()).at(span, msg).help(
+                            "`a @ b` needs matrices [m, k] and [k, n]: the columns of a must equal the rows of b",
+                        )));
+                    }
+                    Err(e) => return Err(self.shape_error(e, span)),
+                }
+            }
+            BinOp::Then => return Err(self.locate(then_unsupported(span))),
+        };
+        Ok(Val::Tensor(node))
+    }
+}

@@ -1,0 +1,368 @@
+//! Elaboration: evaluates the program's functions symbolically, emitting graph IR.
+//!
+//! Values are either compile-time (numbers, booleans, initializers), folded here, or tensors,
+//! which are graph nodes. Every op goes through `Graph::push`, so shapes are checked by the op
+//! table's rules; errors inside stdlib code are reported at the user's call into it.
+
+mod builtin;
+mod calls;
+mod expr;
+mod update;
+
+use std::collections::HashMap;
+
+use super::scope::Module;
+use super::{expected, reserved, DataShape, Init, LabelShape, Lowered, ParamInfo, RESERVED_NAMES};
+use crate::diag::{Diag, FileId, Span};
+use crate::ir::op::{broadcast_shapes, checked_numel, fmt_shape};
+use crate::ir::{self, DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, Type};
+use crate::syntax::ast::{self, TypeExpr};
+
+pub(super) use update::update;
+
+/// A value during elaboration.
+#[derive(Debug, Clone, PartialEq)]
+enum Val {
+    /// A graph node.
+    Tensor(NodeId),
+    /// A compile-time number.
+    Num(f64),
+    /// A compile-time boolean.
+    Bool(bool),
+    /// A parameter initializer.
+    Init(Init),
+    /// A list of compile-time values.
+    List(Vec<Val>),
+    /// A string.
+    Str(String),
+}
+
+impl Val {
+    fn describe(&self, g: &Graph) -> String {
+        match self {
+            Val::Tensor(n) => format!("a tensor {}", g.ty(*n)),
+            Val::Num(x) => format!("the number {x}"),
+            Val::Bool(b) => format!("`{b}`"),
+            Val::Init(_) => "an initializer".into(),
+            Val::List(_) => "a list".into(),
+            Val::Str(_) => "a string".into(),
+        }
+    }
+}
+
+/// Local names of one function invocation, and the file its body's names resolve in.
+struct Env {
+    vars: HashMap<String, Val>,
+    file: FileId,
+}
+
+/// One active call, for parameter naming and error locations.
+struct Frame {
+    /// Where the call is.
+    call: Span,
+    /// The callee's name.
+    callee: String,
+    /// A model (or the loss): its parameters are not prefixed.
+    transparent: bool,
+    /// The instance name this call will take if it declares parameters.
+    instance: String,
+    /// The parameter-name prefix, resolved when the first parameter is declared.
+    prefix: Option<String>,
+    /// How many instances of each name this frame has handed out.
+    instances: HashMap<String, usize>,
+    /// The let-binding being evaluated, which names layer calls inside it.
+    binding: Option<String>,
+}
+
+/// The elaborator's state for one graph.
+struct Elab<'m> {
+    m: &'m Module,
+    g: Graph,
+    params: Vec<ParamInfo>,
+    param_nodes: HashMap<String, NodeId>,
+    frames: Vec<Frame>,
+}
+
+/// Elaborates the forward graph (loss and metrics) for batches of `batch` rows of `data`.
+pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize) -> Result<(Graph, Vec<ParamInfo>), Diag> {
+    let mut e = Elab { m, g: Graph::new("forward"), params: vec![], param_nodes: HashMap::new(), frames: vec![] };
+    let loss = &m.loss;
+    let mut args = Vec::new();
+    if let Some(shape) = data {
+        let formals = &loss.params;
+        if formals.len() > 2 {
+            return Err(Diag::new("gradc::loss::arity", "a loss takes at most two parameters: features and labels")
+                .at(loss.name.span.to(formals[2].name.span), "too many parameters")
+                .help("write `loss(x, y) = ...`"));
+        }
+        let features = Type::f32(vec![batch, shape.features]);
+        let x = e.g.add_input(&formals[0].name.name, features, InputRole::Data);
+        args.push((None, Val::Tensor(x), formals[0].name.span));
+        let label_ty = match shape.labels {
+            LabelShape::Classes(_) => Type::new(DType::I32, vec![batch]),
+            LabelShape::Targets(k) => Type::f32(vec![batch, k]),
+        };
+        let label_name = formals.get(1).map_or("labels", |f| f.name.name.as_str());
+        let y = e.g.add_input(label_name, label_ty, InputRole::Label);
+        if let Some(f) = formals.get(1) {
+            args.push((None, Val::Tensor(y), f.name.span));
+        }
+    }
+    for p in &m.params {
+        let mut env = Env { vars: HashMap::new(), file: m.user };
+        e.declare_param(p, &mut env)?;
+    }
+    let value = e.call_decl(loss, args, loss.span)?;
+    let node = e.scalar(value, loss.span, "the loss")?;
+    e.g.add_output("loss", node, OutputRole::Loss);
+
+    if let Some(model) = &m.model {
+        let x = e.g.input_index(&loss.params[0].name.name).map(|i| e.g.input_node(i));
+        let y = loss.params.get(1).and_then(|f| e.g.input_index(&f.name.name)).map(|i| e.g.input_node(i));
+        for (name, span) in &m.train.metrics {
+            let (Some(x), Some(y)) = (x, y) else {
+                return Err(Diag::new("gradc::train::metrics", "metrics need data with labels")
+                    .at(*span, "needs labels")
+                    .help("give the loss two parameters, `loss(x, y)`, and data with a label column"));
+            };
+            let logits = e.call_decl(model, vec![(None, Val::Tensor(x), *span)], *span)?;
+            // The metric is looked up where the train block named it, so it is a known `fn`.
+            let decl = m.func(m.user, name).expect("metric checked by train::check");
+            let value = e.call_decl(decl, vec![(None, logits, *span), (None, Val::Tensor(y), *span)], *span)?;
+            let node = e.scalar(value, *span, &format!("the metric `{name}`"))?;
+            e.g.add_output(name, node, OutputRole::Metric);
+        }
+    }
+    Ok((e.g, e.params))
+}
+
+/// Elaborates both graphs.
+pub(super) fn lower(m: &Module, data: Option<DataShape>, batch: usize) -> Result<Lowered, Diag> {
+    let (forward, params) = forward(m, data, batch)?;
+    let (update, states) = update(m, &params)?;
+    Ok(Lowered { forward, update, params, states })
+}
+
+impl<'m> Elab<'m> {
+    fn frame(&self, call: Span, callee: &str, transparent: bool) -> Frame {
+        let instance = self.frames.last().and_then(|f| f.binding.clone()).unwrap_or_else(|| "out".into());
+        Frame {
+            call,
+            callee: callee.into(),
+            transparent,
+            instance,
+            prefix: None,
+            instances: HashMap::new(),
+            binding: None,
+        }
+    }
+
+    /// Re-targets a diagnostic whose span lies outside the user's file to the innermost call
+    /// from the user's file, so users see their own code.
+    fn locate(&self, mut d: Diag) -> Diag {
+        let Some((span, label)) = d.label.clone() else { return d };
+        if span.file == self.m.user {
+            return d;
+        }
+        if let Some(f) = self.frames.iter().rev().find(|f| f.call.file == self.m.user) {
+            d.label = Some((f.call, format!("in this call to `{}`: {label}", f.callee)));
+            d.notes.clear();
+        }
+        d
+    }
+
+    fn shape_error(&self, err: ShapeError, span: Span) -> Diag {
+        let (code, help) = match &err {
+            ShapeError::Mismatch(_) => ("gradc::shape::mismatch", "check the shapes of the operands"),
+            ShapeError::DType(_) => ("gradc::type::dtype", "labels are i32; arithmetic needs f32 values"),
+            ShapeError::Axis(_) => ("gradc::shape::axis", "axes count from 0; negative axes count from the end"),
+            ShapeError::TooLarge(_) => ("gradc::shape::too_large", "use smaller dimensions"),
+        };
+        self.locate(Diag::new(code, err.to_string()).at(span, err.to_string()).help(help))
+    }
+
+    fn push(&mut self, op: Op, args: Vec<NodeId>, span: Span) -> Result<NodeId, Diag> {
+        self.g.push(op, args).map_err(|e| self.shape_error(e, span))
+    }
+
+    /// A tensor node for a value: numbers become constants.
+    fn tensor(&mut self, v: Val, span: Span) -> Result<NodeId, Diag> {
+        match v {
+            Val::Tensor(n) => Ok(n),
+            Val::Num(x) => Ok(self.g.constant(x)),
+            other => Err(self.locate(expected("a number or tensor", span, &other.describe(&self.g)))),
+        }
+    }
+
+    /// A scalar node for a value that must be a scalar (a loss, a metric, a learning rate).
+    fn scalar(&mut self, v: Val, span: Span, what: &str) -> Result<NodeId, Diag> {
+        let n = self.tensor(v, span)?;
+        let ty = self.g.ty(n).clone();
+        if ty.shape.is_empty() && ty.dtype == DType::F32 {
+            return Ok(n);
+        }
+        Err(self.locate(
+            Diag::new("gradc::type::scalar", format!("{what} must be an f32 scalar, found {ty}"))
+                .at(span, format!("this is {ty}"))
+                .help("reduce it, e.g. with mean(...) or sum(...)"),
+        ))
+    }
+
+    /// Broadcasts a value to exactly `shape`.
+    fn as_shape(&mut self, v: Val, shape: &[usize], span: Span) -> Result<NodeId, Diag> {
+        let n = self.tensor(v, span)?;
+        if self.g.ty(n).shape == shape {
+            return Ok(n);
+        }
+        self.push(Op::Broadcast(shape.to_vec()), vec![n], span)
+    }
+
+    /// Applies a binary elementwise op with numpy broadcasting.
+    fn broadcast_op(&mut self, op: Op, a: NodeId, b: NodeId, span: Span) -> Result<NodeId, Diag> {
+        let (ta, tb) = (self.g.ty(a).clone(), self.g.ty(b).clone());
+        let numeric = ta.dtype == DType::F32 && tb.dtype == DType::F32;
+        if op != Op::Binary(ir::BinOp::Eq) && !numeric {
+            let msg = format!("`{}` needs f32 operands, found {ta} and {tb}", op.name());
+            return Err(self.locate(
+                Diag::new("gradc::type::dtype", msg.clone())
+                    .at(span, msg)
+                    .help("i32 values are class labels; turn them into f32 rows with one_hot(labels, classes)"),
+            ));
+        }
+        let (sa, sb) = (ta.shape, tb.shape);
+        let Some(shape) = broadcast_shapes(&sa, &sb) else {
+            let msg = format!("cannot broadcast {} with {}", fmt_shape(&sa), fmt_shape(&sb));
+            return Err(self.locate(
+                Diag::new("gradc::shape::broadcast", msg.clone())
+                    .at(span, msg)
+                    .help("shapes align on the right; each dimension must be equal or 1"),
+            ));
+        };
+        let a = if sa == shape { a } else { self.push(Op::Broadcast(shape.clone()), vec![a], span)? };
+        let b = if sb == shape { b } else { self.push(Op::Broadcast(shape), vec![b], span)? };
+        self.push(op, vec![a, b], span)
+    }
+
+    /// The prefix for parameters declared in the innermost frame, claiming an instance name.
+    fn prefix(&mut self, depth: usize) -> String {
+        if let Some(p) = &self.frames[depth].prefix {
+            return p.clone();
+        }
+        let parent = if depth == 0 { String::new() } else { self.prefix(depth - 1) };
+        let prefix = if self.frames[depth].transparent {
+            parent
+        } else {
+            let base = self.frames[depth].instance.clone();
+            let owner = if depth == 0 { None } else { Some(depth - 1) };
+            let n = match owner {
+                Some(o) => {
+                    let c = self.frames[o].instances.entry(base.clone()).or_insert(0);
+                    *c += 1;
+                    *c
+                }
+                None => 1,
+            };
+            let name = if n == 1 { base } else { format!("{base}_{n}") };
+            format!("{parent}{name}.")
+        };
+        self.frames[depth].prefix = Some(prefix.clone());
+        prefix
+    }
+
+    /// Resolves a type's dimensions in `env`.
+    fn dims(&self, ty: &TypeExpr, env: &Env) -> Result<(DType, Vec<usize>), Diag> {
+        let TypeExpr::Tensor { dtype, dims, .. } = ty else {
+            return Err(self.locate(expected("a tensor type such as f32[2, 3]", ty.span(), "a compile-time type")));
+        };
+        let mut shape = Vec::new();
+        for d in dims {
+            let (value, span) = match d {
+                ast::Dim::Lit(n, span) => (*n as f64, *span),
+                ast::Dim::Var(id) => match env.vars.get(&id.name) {
+                    Some(Val::Num(n)) => (*n, id.span),
+                    _ => {
+                        return Err(self.locate(Diag::new("gradc::name::dim", format!("unknown dimension `{}`", id.name))
+                            .at(id.span, "not bound here")
+                            .help("dimension names are bound by the types of the function's parameters or by `int` parameters")))
+                    }
+                },
+            };
+            if value < 0.0 || value.fract() != 0.0 || value > u32::MAX as f64 {
+                return Err(self.locate(
+                    Diag::new("gradc::shape::too_large", format!("{value} is not a valid dimension"))
+                        .at(span, "not a size")
+                        .help("dimensions are whole numbers below 2^32"),
+                ));
+            }
+            shape.push(value as usize);
+        }
+        if checked_numel(&shape).is_none() {
+            return Err(self.locate(
+                Diag::new("gradc::shape::too_large", format!("a tensor of shape {} is too large", fmt_shape(&shape)))
+                    .at(ty.span(), "too many elements")
+                    .help("a tensor holds at most 2^31 elements"),
+            ));
+        }
+        Ok((
+            match dtype {
+                ast::DTypeName::F32 => DType::F32,
+                ast::DTypeName::I32 => DType::I32,
+            },
+            shape,
+        ))
+    }
+
+    /// Declares (or, for a name already declared with the same shape, reuses) a parameter.
+    fn declare_param(&mut self, decl: &ast::ParamDecl, env: &mut Env) -> Result<NodeId, Diag> {
+        let (dtype, shape) = self.dims(&decl.ty, env)?;
+        if dtype != DType::F32 {
+            return Err(self.locate(
+                Diag::new("gradc::type::param", "parameters are f32")
+                    .at(decl.ty.span(), "not f32")
+                    .help("declare it as f32[...]"),
+            ));
+        }
+        let name = match self.frames.len() {
+            0 => decl.name.name.clone(),
+            n => format!("{}{}", self.prefix(n - 1), decl.name.name),
+        };
+        // A layer's parameters carry a dotted prefix, so only unprefixed names can collide.
+        if RESERVED_NAMES.contains(&name.as_str()) {
+            return Err(self.locate(reserved("parameter", &name, decl.name.span)));
+        }
+        let init = match &decl.init {
+            None => Init::Zeros,
+            Some(expr) => match self.expr(expr, env)? {
+                Val::Init(i) => i,
+                Val::Num(c) => Init::Constant(c),
+                other => {
+                    return Err(self.locate(expected(
+                        "an initializer such as `normal(std: 0.1)`",
+                        expr.span,
+                        &other.describe(&self.g),
+                    )))
+                }
+            },
+        };
+        if let Some(&node) = self.param_nodes.get(&name) {
+            let prev = self.params.iter().find(|p| p.name == name).expect("param_nodes and params agree");
+            if prev.shape != shape {
+                return Err(self.locate(
+                    Diag::new("gradc::param::shape", format!("parameter `{name}` is used with two shapes"))
+                        .at(decl.span, format!("here it is {}", fmt_shape(&shape)))
+                        .note(prev.span, format!("here it is {}", fmt_shape(&prev.shape)))
+                        .help(
+                            "a parameter name is shared by every call that produces it; give the calls different names",
+                        ),
+                ));
+            }
+            env.vars.insert(decl.name.name.clone(), Val::Tensor(node));
+            return Ok(node);
+        }
+        let node = self.g.add_input(&name, Type::f32(shape.clone()), InputRole::Param);
+        self.params.push(ParamInfo { name: name.clone(), shape, init, span: decl.span });
+        self.param_nodes.insert(name, node);
+        env.vars.insert(decl.name.name.clone(), Val::Tensor(node));
+        Ok(node)
+    }
+}
