@@ -1,0 +1,22 @@
+//! The train block, the compare block and `data` declarations: compile-time values only,
+//! checked key by key.
+//!
+//! - `keys`: the train block's keys and the checks across them;
+//! - `hyper`: optimizer and schedule uses, their hyper-parameters and range rules;
+//! - `controls`: clipping, early stopping, convergence, reduce-on-plateau and parameter groups;
+//! - `data`: `data` declarations (generators, CSV, `standardize`, `split`);
+//! - `compare`: the compare block's runs;
+//! - `value`: compile-time values and the small readers the others share.
+
+mod compare;
+mod controls;
+mod data;
+mod hyper;
+mod keys;
+mod value;
+
+pub(super) use compare::compare;
+pub use compare::Variant;
+pub(super) use hyper::{check_hyper, unknown_argument};
+pub use hyper::{Partial, Sched};
+pub(super) use keys::check;
