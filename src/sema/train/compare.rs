@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::hyper::{partial, schedule, Partial, Sched};
+use crate::diag::suggest::did_you_mean;
 use crate::diag::Diag;
 use crate::syntax::ast::{self, ExprKind, FuncDecl, FuncKind};
 
@@ -34,7 +35,11 @@ pub(in crate::sema) fn compare(
             _ => {
                 return Err(Diag::new("gradc::compare::key", format!("unknown compare setting `{}`", key.name))
                     .at(key.span, "not a compare setting")
-                    .help("the settings are optimizers and schedules"))
+                    .help(did_you_mean(
+                        &key.name,
+                        ["optimizers", "schedules"],
+                        "the settings are optimizers and schedules".into(),
+                    )))
             }
         };
         let ExprKind::List(items) = &value.kind else {

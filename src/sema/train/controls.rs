@@ -3,6 +3,7 @@
 
 use super::hyper::check_hyper;
 use super::value::{call_of, const_eval, count, flag, monitored, number, positive, settings_args, Const};
+use crate::diag::suggest::did_you_mean;
 use crate::diag::Diag;
 use crate::sema::{Clip, Converge, EarlyStop, ParamGroup, Plateau};
 use crate::syntax::ast::{self, Expr};
@@ -60,7 +61,7 @@ pub(super) fn clip(e: &Expr) -> Result<Clip, Diag> {
         "value" => Ok(Clip::Value(max)),
         _ => Err(Diag::new("gradc::train::clip", format!("unknown clipping `{}`", name.name))
             .at(name.span, "not a clipping rule")
-            .help("use `global_norm(max)` or `value(max)`")),
+            .help(did_you_mean(&name.name, ["global_norm", "value"], "use `global_norm(max)` or `value(max)`".into()))),
     }
 }
 
@@ -91,7 +92,11 @@ pub(super) fn converge(e: &Expr) -> Result<Converge, Diag> {
         "loss_change" => Ok(Converge::LossChange(tol)),
         _ => Err(Diag::new("gradc::train::converge", format!("unknown convergence criterion `{}`", name.name))
             .at(name.span, "not a criterion")
-            .help("use `update_norm(tol)` or `loss_change(tol)`")),
+            .help(did_you_mean(
+                &name.name,
+                ["update_norm", "loss_change"],
+                "use `update_norm(tol)` or `loss_change(tol)`".into(),
+            ))),
     }
 }
 

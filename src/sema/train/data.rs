@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::value::{const_eval, number, settings_args, Const};
+use crate::diag::suggest::did_you_mean;
 use crate::diag::Diag;
 use crate::sema::{DataSource, DataSpec};
 use crate::syntax::ast::{self, Expr, ExprKind};
@@ -71,7 +72,11 @@ pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
                         format!("`{name}` has no parameter named `{}`", n.name),
                     )
                     .at(n.span, "unknown argument")
-                    .help(format!("its parameters are {}", names.join(", "))));
+                    .help(did_you_mean(
+                        &n.name,
+                        names.iter().copied(),
+                        format!("its parameters are {}", names.join(", ")),
+                    )));
                 }
                 let v = number(&arg.value)?;
                 let integral = n.name != "noise" && n.name != "std" && n.name != "turns";
@@ -89,9 +94,10 @@ pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
             DataSource::Generator { name: name.to_string(), args: bound }
         } else {
             let names: Vec<&str> = GENERATORS.iter().map(|g| g.0).collect();
+            let otherwise = format!("use csv(\"file.csv\", label: \"column\") or one of {}", names.join(", "));
             return Err(Diag::new("gradc::data::source", format!("unknown data source `{}`", func.name))
                 .at(func.span, "not a data source")
-                .help(format!("use csv(\"file.csv\", label: \"column\") or one of {}", names.join(", "))));
+                .help(did_you_mean(&func.name, names.into_iter().chain(["csv"]), otherwise)));
         };
         return Ok(DataSpec { name: decl.name.name.clone(), source, standardize, validation, span: decl.value.span });
     }
@@ -109,10 +115,14 @@ fn csv_source(e: &Expr, args: &[ast::Arg]) -> Result<DataSource, Diag> {
             None | Some("path") => path = Some(text),
             Some("label") => column = Some((text, true)),
             Some("target") => column = Some((text, false)),
-            Some(_) => {
+            Some(other) => {
                 return Err(Diag::new("gradc::call::argument", "`csv` takes a path and `label:` or `target:`")
                     .at(arg.value.span, "unknown argument")
-                    .help("write `csv(\"file.csv\", label: \"class\")` or `csv(\"file.csv\", target: \"y\")`"))
+                    .help(did_you_mean(
+                        other,
+                        ["path", "label", "target"],
+                        "write `csv(\"file.csv\", label: \"class\")` or `csv(\"file.csv\", target: \"y\")`".into(),
+                    )))
             }
         }
     }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::value::{const_eval, number, Const};
+use crate::diag::suggest::did_you_mean;
 use crate::diag::{Diag, Span};
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, FuncDecl, FuncKind};
 
@@ -139,13 +140,15 @@ pub(super) fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl
             let mut options: Vec<&str> =
                 funcs.values().filter(|f| f.kind == kind).map(|f| f.name.name.as_str()).collect();
             options.sort();
-            let msg = match found {
-                Some(_) => format!("`{}` is not {what}", name.name),
-                None => format!("unknown {} `{}`", &what[what.find(' ').map_or(0, |i| i + 1)..], name.name),
+            let available = format!("available: {}", options.join(", "));
+            let (msg, help) = match found {
+                Some(_) => (format!("`{}` is not {what}", name.name), available),
+                None => (
+                    format!("unknown {} `{}`", &what[what.find(' ').map_or(0, |i| i + 1)..], name.name),
+                    did_you_mean(&name.name, options, available),
+                ),
             };
-            return Err(Diag::new("gradc::name::unknown", msg)
-                .at(name.span, "not found")
-                .help(format!("available: {}", options.join(", "))));
+            return Err(Diag::new("gradc::name::unknown", msg).at(name.span, "not found").help(help));
         }
     };
     let mut bound: Vec<(String, f64, Span)> = Vec::new();
@@ -204,7 +207,11 @@ pub(super) fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl
 pub(in crate::sema) fn unknown_argument(decl: &FuncDecl, name: &ast::Ident) -> Diag {
     Diag::new("gradc::call::argument", format!("`{}` has no parameter named `{}`", decl.name.name, name.name))
         .at(name.span, "unknown argument")
-        .help(format!("its parameters are {}", formal_list(decl)))
+        .help(did_you_mean(
+            &name.name,
+            decl.params.iter().map(|f| f.name.name.as_str()),
+            format!("its parameters are {}", formal_list(decl)),
+        ))
 }
 
 pub(super) fn formal_list(decl: &FuncDecl) -> String {

@@ -6,6 +6,7 @@ use super::controls::{clip, converge, early_stop, param_group, plateau};
 use super::data::data_spec;
 use super::hyper::{formal_list, partial, schedule, Partial, Sched};
 use super::value::{const_eval, count, Const};
+use crate::diag::suggest::did_you_mean;
 use crate::diag::{Diag, Span};
 use crate::sema::TrainConfig;
 use crate::syntax::ast::{self, FuncDecl, FuncKind};
@@ -85,7 +86,11 @@ pub(in crate::sema) fn check(
                 let Some(decl) = data.get(&name.name) else {
                     return Err(Diag::new("gradc::name::unknown", format!("no data named `{}`", name.name))
                         .at(name.span, "not declared")
-                        .help("declare it, e.g. `data d = spirals(n: 200)`"));
+                        .help(did_you_mean(
+                            &name.name,
+                            data.keys().map(String::as_str),
+                            "declare it, e.g. `data d = spirals(n: 200)`".into(),
+                        )));
                 };
                 config.data = Some(data_spec(decl)?);
             }
@@ -150,10 +155,18 @@ pub(in crate::sema) fn check(
                         Const::Name(n) if funcs.get(&n.name).is_some_and(|f| f.kind == FuncKind::Fn) => {
                             config.metrics.push((n.name.clone(), n.span))
                         }
-                        _ => {
+                        other => {
+                            let otherwise = "metrics are functions of (model output, labels), e.g. `accuracy`";
+                            let help = match other {
+                                Const::Name(n) => {
+                                    let fns = funcs.values().filter(|f| f.kind == FuncKind::Fn);
+                                    did_you_mean(&n.name, fns.map(|f| f.name.name.as_str()), otherwise.into())
+                                }
+                                _ => otherwise.into(),
+                            };
                             return Err(Diag::new("gradc::train::metrics", "unknown metric")
                                 .at(item.span, "not a metric function")
-                                .help("metrics are functions of (model output, labels), e.g. `accuracy`"))
+                                .help(help));
                         }
                     }
                 }
@@ -161,7 +174,11 @@ pub(in crate::sema) fn check(
             _ => {
                 return Err(Diag::new("gradc::train::key", format!("unknown train setting `{}`", key.name))
                     .at(key.span, "not a train setting")
-                    .help(format!("the settings are {}", KEYS.join(", "))))
+                    .help(did_you_mean(
+                        &key.name,
+                        KEYS.iter().copied(),
+                        format!("the settings are {}", KEYS.join(", ")),
+                    )))
             }
         }
     }
@@ -203,7 +220,13 @@ pub(in crate::sema) fn check(
                     format!("`{}` has no hyper-parameter `{key}`", optimizer.decl.name.name),
                 )
                 .at(group.span, "in this group")
-                .help(format!("a group sets `lr_mult`, `decay_mult` or one of {}", formal_list(&optimizer.decl))));
+                .help(did_you_mean(
+                    key,
+                    ["lr_mult", "decay_mult"]
+                        .into_iter()
+                        .chain(optimizer.decl.params.iter().map(|f| f.name.name.as_str())),
+                    format!("a group sets `lr_mult`, `decay_mult` or one of {}", formal_list(&optimizer.decl)),
+                )));
             }
         }
     }

@@ -13,6 +13,8 @@ mod controls;
 mod data;
 mod hyper;
 mod keys;
+#[cfg(test)]
+mod tests;
 mod value;
 
 pub(super) use compare::compare;

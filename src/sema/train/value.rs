@@ -1,6 +1,7 @@
 //! Compile-time values in train and compare blocks, and the readers the other parts share:
 //! numbers, counts, flags, monitored names and the arguments of settings calls.
 
+use crate::diag::suggest::did_you_mean;
 use crate::diag::Diag;
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind};
 
@@ -88,7 +89,11 @@ pub(super) fn settings_args<'a>(
             Some(n) => formals.iter().position(|f| *f == n.name).ok_or_else(|| {
                 Diag::new("gradc::call::argument", format!("`{}` has no parameter named `{}`", name.name, n.name))
                     .at(n.span, "unknown argument")
-                    .help(format!("its parameters are {}", formals.join(", ")))
+                    .help(did_you_mean(
+                        &n.name,
+                        formals.iter().copied(),
+                        format!("its parameters are {}", formals.join(", ")),
+                    ))
             })?,
             None if i < formals.len() => i,
             None => {
