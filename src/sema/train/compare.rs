@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use super::hyper::{partial, schedule, Partial, Sched};
-use crate::diag::suggest::did_you_mean;
 use crate::diag::Diag;
+use crate::sema::errors;
 use crate::syntax::ast::{self, ExprKind, FuncDecl, FuncKind};
 
 /// One run of a `compare` block: an optimizer and schedule replacing the train block's.
@@ -32,18 +32,10 @@ pub(in crate::sema) fn compare(
         let (kind, what) = match key.name.as_str() {
             "optimizers" => (FuncKind::Optimizer, "a list of optimizers"),
             "schedules" => (FuncKind::Schedule, "a list of schedules"),
-            _ => {
-                return Err(Diag::new("gradc::compare::key", format!("unknown compare setting `{}`", key.name))
-                    .at(key.span, "not a compare setting")
-                    .help(did_you_mean(
-                        &key.name,
-                        ["optimizers", "schedules"],
-                        "the settings are optimizers and schedules".into(),
-                    )))
-            }
+            _ => return Err(errors::unknown_compare_key(key)),
         };
         let ExprKind::List(items) = &value.kind else {
-            return Err(crate::sema::expected(what, value.span, "not a list"));
+            return Err(errors::expected(what, value.span, "not a list"));
         };
         for item in items {
             let label = text[item.span.start..item.span.end].to_string();
@@ -55,9 +47,7 @@ pub(in crate::sema) fn compare(
         }
     }
     if optimizers.is_empty() && schedules.is_empty() {
-        return Err(Diag::new("gradc::compare::empty", "the compare block names no runs")
-            .at(block.span, "nothing to compare")
-            .help("list them, e.g. `compare { optimizers = [sgd(lr: 0.1), adam(lr: 0.01)] }`"));
+        return Err(errors::nothing_to_compare(block.span));
     }
     let single_optimizer = optimizers.is_empty();
     if single_optimizer {

@@ -3,9 +3,8 @@
 
 use super::hyper::check_hyper;
 use super::value::{call_of, const_eval, count, flag, monitored, number, positive, settings_args, Const};
-use crate::diag::suggest::did_you_mean;
 use crate::diag::Diag;
-use crate::sema::{Clip, Converge, EarlyStop, ParamGroup, Plateau};
+use crate::sema::{errors, Clip, Converge, EarlyStop, ParamGroup, Plateau};
 use crate::syntax::ast::{self, Expr};
 
 /// `group("pattern", key: value, ...)`.
@@ -14,16 +13,14 @@ pub(super) fn param_group(e: &Expr) -> Result<ParamGroup, Diag> {
     let pattern = match (name.name.as_str(), args.first()) {
         ("group", Some(ast::Arg { name: None, value })) => match const_eval(value)? {
             Const::Str(s) => s,
-            _ => {
-                return Err(crate::sema::expected("a name pattern string such as \"*.b\"", value.span, "not a string"))
-            }
+            _ => return Err(errors::expected("a name pattern string such as \"*.b\"", value.span, "not a string")),
         },
-        _ => return Err(crate::sema::expected("`group(\"pattern\", setting: value)`", e.span, "something else")),
+        _ => return Err(errors::expected("`group(\"pattern\", setting: value)`", e.span, "something else")),
     };
     let mut set = Vec::new();
     for a in &args[1..] {
         let Some(key) = &a.name else {
-            return Err(crate::sema::expected(
+            return Err(errors::expected(
                 "a named setting such as `weight_decay: 0`",
                 a.value.span,
                 "an unnamed value",
@@ -35,12 +32,7 @@ pub(super) fn param_group(e: &Expr) -> Result<ParamGroup, Diag> {
         };
         if key.name == "lr_mult" || key.name == "decay_mult" {
             if v < 0.0 {
-                return Err(Diag::new(
-                    "gradc::hyper::range",
-                    format!("bad value for `{}`: must be at least 0, not {v}", key.name),
-                )
-                .at(a.value.span, "out of range")
-                .help("multipliers scale a hyper-parameter; use 0 to switch it off"));
+                return Err(errors::negative_multiplier(a.value.span, &key.name, v));
             }
         } else {
             check_hyper(&key.name, v, a.value.span)?;
@@ -54,14 +46,12 @@ pub(super) fn param_group(e: &Expr) -> Result<ParamGroup, Diag> {
 pub(super) fn clip(e: &Expr) -> Result<Clip, Diag> {
     let (name, args) = call_of(e, "`global_norm(max)` or `value(max)`")?;
     let a = settings_args(&name, &args, &["max"])?;
-    let max = a[0].ok_or_else(|| crate::sema::expected("a bound, e.g. `global_norm(5.0)`", e.span, "no bound"))?;
+    let max = a[0].ok_or_else(|| errors::expected("a bound, e.g. `global_norm(5.0)`", e.span, "no bound"))?;
     let max = positive(max, "the clipping bound")?;
     match name.name.as_str() {
         "global_norm" => Ok(Clip::GlobalNorm(max)),
         "value" => Ok(Clip::Value(max)),
-        _ => Err(Diag::new("gradc::train::clip", format!("unknown clipping `{}`", name.name))
-            .at(name.span, "not a clipping rule")
-            .help(did_you_mean(&name.name, ["global_norm", "value"], "use `global_norm(max)` or `value(max)`".into()))),
+        _ => Err(errors::unknown_clip(&name)),
     }
 }
 
@@ -69,10 +59,10 @@ pub(super) fn clip(e: &Expr) -> Result<Clip, Diag> {
 pub(super) fn early_stop(e: &Expr) -> Result<EarlyStop, Diag> {
     let (name, args) = call_of(e, "`patience(n, on: val_loss)`")?;
     if name.name != "patience" {
-        return Err(crate::sema::expected("`patience(n, on: val_loss)`", e.span, "another call"));
+        return Err(errors::expected("`patience(n, on: val_loss)`", e.span, "another call"));
     }
     let a = settings_args(&name, &args, &["n", "on", "min_delta", "restore"])?;
-    let n = a[0].ok_or_else(|| crate::sema::expected("a patience, e.g. `patience(3)`", e.span, "none"))?;
+    let n = a[0].ok_or_else(|| errors::expected("a patience, e.g. `patience(3)`", e.span, "none"))?;
     Ok(EarlyStop {
         patience: count(n, "patience", 1.0)?,
         on: a[1].map(monitored).transpose()?.unwrap_or_else(|| "val_loss".into()),
@@ -85,18 +75,12 @@ pub(super) fn early_stop(e: &Expr) -> Result<EarlyStop, Diag> {
 pub(super) fn converge(e: &Expr) -> Result<Converge, Diag> {
     let (name, args) = call_of(e, "`update_norm(tol)` or `loss_change(tol)`")?;
     let a = settings_args(&name, &args, &["below"])?;
-    let tol = a[0].ok_or_else(|| crate::sema::expected("a tolerance, e.g. `update_norm(1e-6)`", e.span, "none"))?;
+    let tol = a[0].ok_or_else(|| errors::expected("a tolerance, e.g. `update_norm(1e-6)`", e.span, "none"))?;
     let tol = positive(tol, "the tolerance")?;
     match name.name.as_str() {
         "update_norm" => Ok(Converge::UpdateNorm(tol)),
         "loss_change" => Ok(Converge::LossChange(tol)),
-        _ => Err(Diag::new("gradc::train::converge", format!("unknown convergence criterion `{}`", name.name))
-            .at(name.span, "not a criterion")
-            .help(did_you_mean(
-                &name.name,
-                ["update_norm", "loss_change"],
-                "use `update_norm(tol)` or `loss_change(tol)`".into(),
-            ))),
+        _ => Err(errors::unknown_criterion(&name)),
     }
 }
 
@@ -105,7 +89,7 @@ pub(super) fn converge(e: &Expr) -> Result<Converge, Diag> {
 pub(super) fn plateau(e: &Expr) -> Result<Plateau, Diag> {
     let (name, args) = call_of(e, "`reduce_on_plateau(...)`")?;
     if name.name != "reduce_on_plateau" {
-        return Err(crate::sema::expected("`reduce_on_plateau(...)`", e.span, "another call"));
+        return Err(errors::expected("`reduce_on_plateau(...)`", e.span, "another call"));
     }
     let formals = ["on", "mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr"];
     let a = settings_args(&name, &args, &formals)?;
@@ -115,18 +99,13 @@ pub(super) fn plateau(e: &Expr) -> Result<Plateau, Diag> {
             Some(e) => match monitored(e)?.as_str() {
                 s if s == yes => Ok(true),
                 s if s == no => Ok(false),
-                _ => Err(crate::sema::expected(&format!("`{yes}` or `{no}`"), e.span, "something else")),
+                _ => Err(errors::expected(&format!("`{yes}` or `{no}`"), e.span, "something else")),
             },
         }
     };
     let factor = a[2].map(number).transpose()?.unwrap_or(0.1);
     if !(0.0..1.0).contains(&factor) {
-        return Err(Diag::new(
-            "gradc::hyper::range",
-            format!("bad value for `factor`: must lie in [0, 1), not {factor}"),
-        )
-        .at(a[2].map_or(e.span, |x| x.span), "out of range")
-        .help("the learning rate is multiplied by `factor` on a plateau"));
+        return Err(errors::plateau_factor(a[2].map_or(e.span, |x| x.span), factor));
     }
     Ok(Plateau {
         on: a[0].map(monitored).transpose()?.unwrap_or_else(|| "val_loss".into()),

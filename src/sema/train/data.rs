@@ -3,9 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::value::{const_eval, number, settings_args, Const};
-use crate::diag::suggest::did_you_mean;
 use crate::diag::Diag;
-use crate::sema::{DataSource, DataSpec};
+use crate::sema::{errors, DataSource, DataSpec};
 use crate::syntax::ast::{self, Expr, ExprKind};
 
 /// Built-in data sources: name and (argument, default) pairs.
@@ -25,7 +24,7 @@ pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
     let mut validation = None;
     loop {
         let ExprKind::Call { func, args } = &e.kind else {
-            return Err(crate::sema::expected(
+            return Err(errors::expected(
                 "a data source such as `spirals(n: 200)` or `csv(\"f.csv\", label: \"y\")`",
                 e.span,
                 "not a call",
@@ -44,12 +43,7 @@ pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
                 (None, None) => 0.2,
             };
             if !(frac > 0.0 && frac < 1.0) {
-                return Err(Diag::new(
-                    "gradc::data::split",
-                    format!("a validation fraction must lie in (0, 1), not {frac}"),
-                )
-                .at(e.span, "bad split")
-                .help("e.g. `|> split(val: 0.2)`"));
+                return Err(errors::bad_split(e.span, frac));
             }
             validation = Some(frac);
             e = &args[0].value;
@@ -61,43 +55,23 @@ pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
             let mut bound: BTreeMap<String, f64> = formals.iter().map(|(n, v)| (n.to_string(), *v)).collect();
             for arg in args {
                 let Some(n) = &arg.name else {
-                    return Err(Diag::new("gradc::data::argument", "data generator arguments are named")
-                        .at(arg.value.span, "unnamed")
-                        .help(format!("write e.g. `{name}(n: 200)`")));
+                    return Err(errors::unnamed_generator_argument(arg.value.span, name));
                 };
                 if !bound.contains_key(&n.name) {
                     let names: Vec<&str> = formals.iter().map(|f| f.0).collect();
-                    return Err(Diag::new(
-                        "gradc::call::argument",
-                        format!("`{name}` has no parameter named `{}`", n.name),
-                    )
-                    .at(n.span, "unknown argument")
-                    .help(did_you_mean(
-                        &n.name,
-                        names.iter().copied(),
-                        format!("its parameters are {}", names.join(", ")),
-                    )));
+                    return Err(errors::unknown_setting_argument(name, n, &names));
                 }
                 let v = number(&arg.value)?;
                 let integral = n.name != "noise" && n.name != "std" && n.name != "turns";
                 if v < 0.0 || (integral && v.fract() != 0.0) || v > 1e7 {
-                    return Err(Diag::new("gradc::data::argument", format!("bad value {v} for `{}`", n.name))
-                        .at(arg.value.span, "out of range")
-                        .help(if integral {
-                            "use a whole number between 0 and 10,000,000"
-                        } else {
-                            "use a non-negative number"
-                        }));
+                    return Err(errors::bad_generator_value(arg.value.span, &n.name, v, integral));
                 }
                 bound.insert(n.name.clone(), v);
             }
             DataSource::Generator { name: name.to_string(), args: bound }
         } else {
             let names: Vec<&str> = GENERATORS.iter().map(|g| g.0).collect();
-            let otherwise = format!("use csv(\"file.csv\", label: \"column\") or one of {}", names.join(", "));
-            return Err(Diag::new("gradc::data::source", format!("unknown data source `{}`", func.name))
-                .at(func.span, "not a data source")
-                .help(did_you_mean(&func.name, names.into_iter().chain(["csv"]), otherwise)));
+            return Err(errors::unknown_data_source(func, &names));
         };
         return Ok(DataSpec { name: decl.name.name.clone(), source, standardize, validation, span: decl.value.span });
     }
@@ -109,27 +83,17 @@ fn csv_source(e: &Expr, args: &[ast::Arg]) -> Result<DataSource, Diag> {
     for arg in args {
         let text = match const_eval(&arg.value)? {
             Const::Str(s) => s,
-            _ => return Err(crate::sema::expected("a string", arg.value.span, "not a string")),
+            _ => return Err(errors::expected("a string", arg.value.span, "not a string")),
         };
         match arg.name.as_ref().map(|n| n.name.as_str()) {
             None | Some("path") => path = Some(text),
             Some("label") => column = Some((text, true)),
             Some("target") => column = Some((text, false)),
-            Some(other) => {
-                return Err(Diag::new("gradc::call::argument", "`csv` takes a path and `label:` or `target:`")
-                    .at(arg.value.span, "unknown argument")
-                    .help(did_you_mean(
-                        other,
-                        ["path", "label", "target"],
-                        "write `csv(\"file.csv\", label: \"class\")` or `csv(\"file.csv\", target: \"y\")`".into(),
-                    )))
-            }
+            Some(other) => return Err(errors::csv_argument(arg.value.span, other)),
         }
     }
     match (path, column) {
         (Some(path), Some((column, classes))) => Ok(DataSource::Csv { path, column, classes }),
-        _ => Err(Diag::new("gradc::data::csv", "`csv` needs a path and a label or target column")
-            .at(e.span, "incomplete")
-            .help("write `csv(\"file.csv\", label: \"class\")` or `csv(\"file.csv\", target: \"y\")`")),
+        _ => Err(errors::csv_incomplete(e.span)),
     }
 }

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use super::value::{const_eval, number, Const};
-use crate::diag::suggest::did_you_mean;
 use crate::diag::{Diag, Span};
-use crate::syntax::ast::{self, BinOp, Expr, ExprKind, FuncDecl, FuncKind};
+use crate::sema::errors;
+use crate::syntax::ast::{BinOp, Expr, ExprKind, FuncDecl, FuncKind};
 
 /// An optimizer or schedule with its hyper-parameters bound: `adam(lr: 0.01)`.
 #[derive(Debug, Clone)]
@@ -62,11 +62,7 @@ pub(super) fn schedule(e: &Expr, funcs: &HashMap<String, FuncDecl>) -> Result<Sc
     match &e.kind {
         ExprKind::Binary(BinOp::Then, a, b) => {
             let first = schedule(a, funcs)?;
-            let at = first.duration().ok_or_else(|| {
-                Diag::new("gradc::schedule::then", "the schedule before `then` does not say how long it lasts")
-                    .at(a.span, "no `steps` or `total`")
-                    .help("give it a length, e.g. `warmup(steps: 100) then cosine(total: 900)`")
-            })?;
+            let at = first.duration().ok_or_else(|| errors::schedule_without_length(a.span))?;
             Ok(Sched::Then { first: Box::new(first), at, next: Box::new(schedule(b, funcs)?) })
         }
         ExprKind::Binary(BinOp::Mul, a, b) => {
@@ -101,13 +97,8 @@ const HYPER_RULES: &[(&str, f64, f64, bool, bool)] = &[
 
 /// Checks a hyper-parameter against the range rule for its name.
 pub(in crate::sema) fn check_hyper(name: &str, value: f64, span: Span) -> Result<(), Diag> {
-    let bad = |why: String| {
-        Diag::new("gradc::hyper::range", format!("bad value for `{name}`: {why}"))
-            .at(span, "out of range")
-            .help(format!("`{name}` {why}; see the optimizer's definition in stdlib/optim.grad"))
-    };
     if !value.is_finite() {
-        return Err(bad("it must be a finite number".into()));
+        return Err(errors::hyper_out_of_range(span, name, "it must be a finite number"));
     }
     if let Some(&(_, lo, hi, lo_in, hi_in)) = HYPER_RULES.iter().find(|r| r.0 == name) {
         let above = if lo_in { value >= lo } else { value > lo };
@@ -120,7 +111,7 @@ pub(in crate::sema) fn check_hyper(name: &str, value: f64, span: Span) -> Result
                     format!("must lie in {}{lo}, {hi}{}", if lo_in { "[" } else { "(" }, if hi_in { "]" } else { ")" })
                 }
             };
-            return Err(bad(format!("{range}, not {value}")));
+            return Err(errors::hyper_out_of_range(span, name, &format!("{range}, not {value}")));
         }
     }
     Ok(())
@@ -132,7 +123,7 @@ pub(super) fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl
     let (name, args) = match const_eval(e)? {
         Const::Name(n) => (n, vec![]),
         Const::Call(n, a) => (n, a),
-        _ => return Err(crate::sema::expected(what, e.span, "not a name or call")),
+        _ => return Err(errors::expected(what, e.span, "not a name or call")),
     };
     let decl = match funcs.get(&name.name) {
         Some(d) if d.kind == kind => d.clone(),
@@ -140,15 +131,11 @@ pub(super) fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl
             let mut options: Vec<&str> =
                 funcs.values().filter(|f| f.kind == kind).map(|f| f.name.name.as_str()).collect();
             options.sort();
-            let available = format!("available: {}", options.join(", "));
-            let (msg, help) = match found {
-                Some(_) => (format!("`{}` is not {what}", name.name), available),
-                None => (
-                    format!("unknown {} `{}`", &what[what.find(' ').map_or(0, |i| i + 1)..], name.name),
-                    did_you_mean(&name.name, options, available),
-                ),
-            };
-            return Err(Diag::new("gradc::name::unknown", msg).at(name.span, "not found").help(help));
+            return Err(match found {
+                Some(_) => errors::not_a(&name, what, &options),
+                // "optimizer" or "schedule", without the article.
+                None => errors::unknown_function(&name, &what[what.find(' ').map_or(0, |i| i + 1)..], &options),
+            });
         }
     };
     let mut bound: Vec<(String, f64, Span)> = Vec::new();
@@ -157,24 +144,15 @@ pub(super) fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl
         let formal = match &arg.name {
             Some(n) => match decl.params.iter().find(|f| f.name.name == n.name) {
                 Some(f) => f,
-                None => return Err(unknown_argument(&decl, n)),
+                None => return Err(errors::unknown_argument(&decl, n)),
             },
             None => match decl.params.get(i) {
                 Some(f) => f,
-                None => {
-                    return Err(Diag::new(
-                        "gradc::call::arity",
-                        format!("`{}` takes {} arguments, given {}", decl.name.name, decl.params.len(), args.len()),
-                    )
-                    .at(arg.value.span, "one too many")
-                    .help(format!("its parameters are {}", formal_list(&decl))))
-                }
+                None => return Err(errors::too_many_arguments(arg.value.span, &decl, args.len())),
             },
         };
         if bound.iter().any(|b| b.0 == formal.name.name) || lists.iter().any(|l| l.0 == formal.name.name) {
-            return Err(Diag::new("gradc::call::duplicate", format!("`{}` is given twice", formal.name.name))
-                .at(arg.value.span, "given again here")
-                .help("give each argument once"));
+            return Err(errors::duplicate_argument(arg.value.span, &formal.name.name));
         }
         if let Const::List(items) = const_eval(&arg.value)? {
             let values = items.iter().map(number).collect::<Result<Vec<f64>, Diag>>()?;
@@ -192,31 +170,8 @@ pub(super) fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl
     for f in &decl.params {
         if f.default.is_none() && !bound.iter().any(|b| b.0 == f.name.name) && !lists.iter().any(|l| l.0 == f.name.name)
         {
-            return Err(Diag::new(
-                "gradc::call::missing",
-                format!("`{}` needs a value for `{}`", decl.name.name, f.name.name),
-            )
-            .at(e.span, format!("`{}` is not given", f.name.name))
-            .help(format!("write e.g. `{}({}: ...)`", decl.name.name, f.name.name)));
+            return Err(errors::missing_argument(e.span, &decl, &f.name.name));
         }
     }
     Ok(Partial { decl, args: bound, lists, span: e.span })
-}
-
-/// The diagnostic for a named argument the callee does not have.
-pub(in crate::sema) fn unknown_argument(decl: &FuncDecl, name: &ast::Ident) -> Diag {
-    Diag::new("gradc::call::argument", format!("`{}` has no parameter named `{}`", decl.name.name, name.name))
-        .at(name.span, "unknown argument")
-        .help(did_you_mean(
-            &name.name,
-            decl.params.iter().map(|f| f.name.name.as_str()),
-            format!("its parameters are {}", formal_list(decl)),
-        ))
-}
-
-pub(super) fn formal_list(decl: &FuncDecl) -> String {
-    if decl.params.is_empty() {
-        return "none".into();
-    }
-    decl.params.iter().map(|f| format!("`{}`", f.name.name)).collect::<Vec<_>>().join(", ")
 }

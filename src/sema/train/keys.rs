@@ -4,11 +4,10 @@ use std::collections::HashMap;
 
 use super::controls::{clip, converge, early_stop, param_group, plateau};
 use super::data::data_spec;
-use super::hyper::{formal_list, partial, schedule, Partial, Sched};
+use super::hyper::{partial, schedule, Partial, Sched};
 use super::value::{const_eval, count, Const};
-use crate::diag::suggest::did_you_mean;
 use crate::diag::{Diag, Span};
-use crate::sema::TrainConfig;
+use crate::sema::{errors, TrainConfig, RESERVED_NAMES};
 use crate::syntax::ast::{self, FuncDecl, FuncKind};
 
 /// The result of checking a train block.
@@ -73,24 +72,16 @@ pub(in crate::sema) fn check(
     let mut seen: HashMap<&str, Span> = HashMap::new();
     for (key, value) in &block.entries {
         if let Some(prev) = seen.insert(key.name.as_str(), key.span) {
-            return Err(Diag::new("gradc::train::duplicate", format!("`{}` is set twice", key.name))
-                .at(key.span, "set again here")
-                .note(prev, "first set here")
-                .help("set each key once"));
+            return Err(errors::duplicate_key(key.span, prev, &key.name));
         }
         match key.name.as_str() {
             "data" => {
                 let Const::Name(name) = const_eval(value)? else {
-                    return Err(crate::sema::expected("the name of a `data` declaration", value.span, "not a name"));
+                    return Err(errors::expected("the name of a `data` declaration", value.span, "not a name"));
                 };
                 let Some(decl) = data.get(&name.name) else {
-                    return Err(Diag::new("gradc::name::unknown", format!("no data named `{}`", name.name))
-                        .at(name.span, "not declared")
-                        .help(did_you_mean(
-                            &name.name,
-                            data.keys().map(String::as_str),
-                            "declare it, e.g. `data d = spirals(n: 200)`".into(),
-                        )));
+                    let declared: Vec<&str> = data.keys().map(String::as_str).collect();
+                    return Err(errors::unknown_data(&name, &declared));
                 };
                 config.data = Some(data_spec(decl)?);
             }
@@ -101,7 +92,7 @@ pub(in crate::sema) fn check(
             "seed" => config.seed = count(value, "seed", 0.0)? as u64,
             "shuffle" => match const_eval(value)? {
                 Const::Bool(b) => config.shuffle = b,
-                _ => return Err(crate::sema::expected("`true` or `false`", value.span, "not a boolean")),
+                _ => return Err(errors::expected("`true` or `false`", value.span, "not a boolean")),
             },
             "optimizer" => {
                 let p = partial(value, FuncKind::Optimizer, funcs)?;
@@ -113,7 +104,7 @@ pub(in crate::sema) fn check(
                 config.schedule_by_epoch = match const_eval(value)? {
                     Const::Name(n) if n.name == "epoch" => true,
                     Const::Name(n) if n.name == "step" => false,
-                    _ => return Err(crate::sema::expected("`step` or `epoch`", value.span, "something else")),
+                    _ => return Err(errors::expected("`step` or `epoch`", value.span, "something else")),
                 }
             }
             "accumulate" => config.accumulate = count(value, "accumulate", 1.0)?,
@@ -131,7 +122,7 @@ pub(in crate::sema) fn check(
             "plateau" => config.plateau = Some(plateau(value)?),
             "param_groups" => {
                 let Const::List(items) = const_eval(value)? else {
-                    return Err(crate::sema::expected(
+                    return Err(errors::expected(
                         "a list such as `[group(\"*.b\", weight_decay: 0)]`",
                         value.span,
                         "not a list",
@@ -143,50 +134,35 @@ pub(in crate::sema) fn check(
             }
             "metrics" => {
                 let Const::List(items) = const_eval(value)? else {
-                    return Err(crate::sema::expected("a list such as `[accuracy]`", value.span, "not a list"));
+                    return Err(errors::expected("a list such as `[accuracy]`", value.span, "not a list"));
                 };
                 for item in items {
                     match const_eval(&item)? {
-                        Const::Name(n)
-                            if crate::sema::RESERVED_NAMES.contains(&n.name.as_str()) || n.name.starts_with("val_") =>
-                        {
-                            return Err(crate::sema::reserved("metric", &n.name, n.span));
+                        Const::Name(n) if RESERVED_NAMES.contains(&n.name.as_str()) || n.name.starts_with("val_") => {
+                            return Err(errors::reserved("metric", &n.name, n.span));
                         }
                         Const::Name(n) if funcs.get(&n.name).is_some_and(|f| f.kind == FuncKind::Fn) => {
                             config.metrics.push((n.name.clone(), n.span))
                         }
                         other => {
-                            let otherwise = "metrics are functions of (model output, labels), e.g. `accuracy`";
-                            let help = match other {
-                                Const::Name(n) => {
-                                    let fns = funcs.values().filter(|f| f.kind == FuncKind::Fn);
-                                    did_you_mean(&n.name, fns.map(|f| f.name.name.as_str()), otherwise.into())
-                                }
-                                _ => otherwise.into(),
+                            let name = match &other {
+                                Const::Name(n) => Some(n.name.as_str()),
+                                _ => None,
                             };
-                            return Err(Diag::new("gradc::train::metrics", "unknown metric")
-                                .at(item.span, "not a metric function")
-                                .help(help));
+                            let fns: Vec<&str> = funcs
+                                .values()
+                                .filter(|f| f.kind == FuncKind::Fn)
+                                .map(|f| f.name.name.as_str())
+                                .collect();
+                            return Err(errors::unknown_metric(item.span, name, &fns));
                         }
                     }
                 }
             }
-            _ => {
-                return Err(Diag::new("gradc::train::key", format!("unknown train setting `{}`", key.name))
-                    .at(key.span, "not a train setting")
-                    .help(did_you_mean(
-                        &key.name,
-                        KEYS.iter().copied(),
-                        format!("the settings are {}", KEYS.join(", ")),
-                    )))
-            }
+            _ => return Err(errors::unknown_key(key, KEYS)),
         }
     }
-    let missing = |field: &str, example: &str| {
-        Diag::new("gradc::train::missing", format!("the train block has no `{field}`"))
-            .at(block.span, format!("`{field}` is missing"))
-            .help(format!("add e.g. `{example}`"))
-    };
+    let missing = |field: &str, example: &str| errors::missing_key(block.span, field, example);
     let Some(optimizer) = optimizer else {
         return Err(missing("optimizer", "optimizer = sgd(lr: 0.1)"));
     };
@@ -195,19 +171,12 @@ pub(in crate::sema) fn check(
     }
     match (&config.data, takes_data) {
         (None, true) => return Err(missing("data", "data = d")),
-        (Some(_), false) => {
-            return Err(Diag::new("gradc::train::data", "the loss takes no data, but the train block names some")
-                .at(seen["data"], "data given here")
-                .help("give the loss parameters, e.g. `loss(x, y) = ...`, or remove `data`"))
-        }
+        (Some(_), false) => return Err(errors::data_without_inputs(seen["data"])),
         _ => {}
     }
     if let Some((_, span)) = &sched {
         if config.plateau.is_some() {
-            return Err(Diag::new("gradc::train::plateau", "`plateau` and `schedule` both set the learning rate")
-                .at(*span, "a schedule")
-                .note(seen["plateau"], "and reduce-on-plateau")
-                .help("use one of them, as PyTorch runs ReduceLROnPlateau on its own"));
+            return Err(errors::schedule_and_plateau(*span, seen["plateau"]));
         }
     }
     for group in &config.param_groups {
@@ -215,18 +184,7 @@ pub(in crate::sema) fn check(
             let known =
                 key == "lr_mult" || key == "decay_mult" || optimizer.decl.params.iter().any(|f| &f.name.name == key);
             if !known {
-                return Err(Diag::new(
-                    "gradc::train::group",
-                    format!("`{}` has no hyper-parameter `{key}`", optimizer.decl.name.name),
-                )
-                .at(group.span, "in this group")
-                .help(did_you_mean(
-                    key,
-                    ["lr_mult", "decay_mult"]
-                        .into_iter()
-                        .chain(optimizer.decl.params.iter().map(|f| f.name.name.as_str())),
-                    format!("a group sets `lr_mult`, `decay_mult` or one of {}", formal_list(&optimizer.decl)),
-                )));
+                return Err(errors::unknown_group_key(group.span, key, &optimizer.decl));
             }
         }
     }
@@ -239,18 +197,11 @@ pub(in crate::sema) fn check(
         .chain(config.plateau.as_ref().map(|p| (&p.on, "plateau")));
     for (on, key) in monitored {
         if on.starts_with("val_") && !val {
-            return Err(Diag::new(
-                "gradc::train::validation",
-                format!("`{key}` watches `{on}`, but the data has no validation split"),
-            )
-            .at(seen[key], "needs validation data")
-            .help("hold out rows with `data d = ... |> split(val: 0.2)`, or watch `loss`"));
+            return Err(errors::needs_validation(seen[key], key, on));
         }
         let metric = on.strip_prefix("val_").unwrap_or(on);
         if metric != "loss" && !config.metrics.iter().any(|m| m.0 == metric) {
-            return Err(Diag::new("gradc::train::monitor", format!("`{key}` watches `{on}`, which is not computed"))
-                .at(seen[key], "unknown quantity")
-                .help(format!("watch `loss` or `val_loss`, or add `{metric}` to `metrics`")));
+            return Err(errors::not_computed(seen[key], key, on, metric));
         }
     }
     Ok(Checked { config, optimizer, schedule: sched.map(|s| s.0) })

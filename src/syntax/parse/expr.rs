@@ -5,9 +5,10 @@ use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, ConstPrattParser, Op};
 
 use super::lower::{grammar_bug, next, parts, Lower};
-use super::{Rule, CODE_COMPARISON, CODE_NESTING, CODE_NUMBER, CODE_PIPE, MAX_EXPR_DEPTH};
+use super::{Rule, MAX_EXPR_DEPTH};
 use crate::diag::{Diag, Span};
 use crate::syntax::ast::{Arg, BinOp, Expr, ExprKind};
+use crate::syntax::errors;
 
 /// Precedence, lowest first. Comparisons are non-associative: they are declared left-associative
 /// here and `lower_infix` rejects a comparison whose left operand is an unparenthesised one.
@@ -49,11 +50,6 @@ impl Operand {
         self.outer != self.expr.span
     }
 }
-fn expr_too_deep(span: Span, depth: usize) -> Diag {
-    Diag::new(CODE_NESTING, format!("expression nested more than {MAX_EXPR_DEPTH} levels deep"))
-        .at(span, format!("this makes it {depth} levels deep"))
-        .help("split the expression into smaller pieces bound with `let` inside a block")
-}
 impl Lower {
     /// Builds the tree of a flat `expr` with the Pratt parser.
     ///
@@ -71,7 +67,7 @@ impl Lower {
                     run += 1;
                     longest = longest.max(run);
                     if enclosing + run > MAX_EXPR_DEPTH {
-                        return Err(expr_too_deep(self.span(&p), enclosing + run));
+                        return Err(errors::expression_too_deep(self.span(&p), enclosing + run));
                     }
                 }
                 rule if is_infix(rule) => run = 0,
@@ -110,7 +106,7 @@ impl Lower {
         let op_span = self.span(&op);
         let depth = operand.depth + 1;
         if depth > MAX_EXPR_DEPTH {
-            return Err(expr_too_deep(op_span, depth));
+            return Err(errors::expression_too_deep(op_span, depth));
         }
         let span = op_span.to(operand.outer);
         Ok(Operand { expr: Expr { kind: ExprKind::Neg(Box::new(operand.expr)), span }, depth, outer: span })
@@ -122,7 +118,7 @@ impl Lower {
         let span = lhs.outer.to(rhs.outer);
         let depth = lhs.depth.max(rhs.depth) + 1;
         if depth > MAX_EXPR_DEPTH {
-            return Err(expr_too_deep(op_span, depth));
+            return Err(errors::expression_too_deep(op_span, depth));
         }
         let bin = match op.as_rule() {
             Rule::op_pipe => return self.lower_pipe(lhs, op_span, rhs),
@@ -145,10 +141,7 @@ impl Lower {
             // Left-associative parsing puts an earlier comparison on the left, never the right.
             if let ExprKind::Binary(inner, _, _) = &lhs.expr.kind {
                 if is_comparison(*inner) && !lhs.is_parenthesised() {
-                    return Err(Diag::new(CODE_COMPARISON, "comparisons cannot be chained")
-                        .at(op_span, "second comparison")
-                        .note(lhs.expr.span, "first comparison")
-                        .help("add parentheses to say which comparison comes first, e.g. `(a < b) == c`"));
+                    return Err(errors::chained_comparison(op_span, lhs.expr.span));
                 }
             }
         }
@@ -162,7 +155,7 @@ impl Lower {
         // The call sits above `a` and keeps the height of the call on the right.
         let depth = rhs.depth.max(lhs.depth + 1);
         if depth > MAX_EXPR_DEPTH {
-            return Err(expr_too_deep(op_span, depth));
+            return Err(errors::expression_too_deep(op_span, depth));
         }
         let piped = Arg { name: None, value: lhs.expr };
         let kind = match rhs.expr.kind {
@@ -171,12 +164,7 @@ impl Lower {
                 args.insert(0, piped);
                 ExprKind::Call { func, args }
             }
-            _ => {
-                return Err(Diag::new(CODE_PIPE, "the right side of `|>` must be a function or a call")
-                    .at(rhs.expr.span, "this is not a function name or a call")
-                    .note(op_span, "piped here")
-                    .help("write `x |> f` or `x |> f(a)`, which mean `f(x)` and `f(x, a)`"));
-            }
+            _ => return Err(errors::pipe_target(rhs.expr.span, op_span)),
         };
         Ok(Operand { expr: Expr { kind, span }, depth, outer: span })
     }
@@ -198,7 +186,7 @@ impl Lower {
             items.push(item.expr);
         }
         if depth > MAX_EXPR_DEPTH {
-            return Err(expr_too_deep(Span::new(self.file, span.start, span.start + 1), depth));
+            return Err(errors::expression_too_deep(Span::new(self.file, span.start, span.start + 1), depth));
         }
         Ok(Operand { expr: Expr { kind: ExprKind::List(items), span }, depth, outer: span })
     }
@@ -210,7 +198,7 @@ impl Lower {
         let (args, args_depth) = self.lower_call_args(next(&mut parts, "call arguments"))?;
         let depth = args_depth + 1;
         if depth > MAX_EXPR_DEPTH {
-            return Err(expr_too_deep(func.span, depth));
+            return Err(errors::expression_too_deep(func.span, depth));
         }
         Ok(Operand { expr: Expr { kind: ExprKind::Call { func, args }, span }, depth, outer: span })
     }
@@ -243,15 +231,10 @@ impl Lower {
     fn lower_number(&self, pair: Pair<'_, Rule>) -> Result<Operand, Diag> {
         let span = self.span(&pair);
         let text = pair.as_str();
-        let too_large = || {
-            Diag::new(CODE_NUMBER, "number too large")
-                .at(span, "this does not fit in a 64-bit float")
-                .help(format!("the largest finite number is about {:e}", f64::MAX))
-        };
         // The grammar's numbers are all valid for `f64::from_str`; only overflow remains.
-        let value = text.parse::<f64>().map_err(|_| too_large())?;
+        let value = text.parse::<f64>().map_err(|_| errors::number_too_large(span))?;
         if value.is_infinite() {
-            return Err(too_large());
+            return Err(errors::number_too_large(span));
         }
         Ok(Operand::leaf(ExprKind::Num(value), span))
     }

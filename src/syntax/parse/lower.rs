@@ -6,12 +6,13 @@ use std::cell::Cell;
 use pest::iterators::Pair;
 
 use super::expr::Operand;
-use super::{Rule, CODE_NUMBER};
+use super::Rule;
 use crate::diag::{Diag, FileId, Span};
 use crate::syntax::ast::{
     BinOp, Block, DTypeName, DataDecl, Dim, Expr, ExprKind, File, FormalParam, FuncDecl, FuncKind, Ident, Item,
     ParamDecl, Stmt, TrainBlock, TypeExpr, Use,
 };
+use crate::syntax::errors;
 
 /// Lowers the pair of a whole file.
 pub(super) fn file(file: FileId, pair: Pair<'_, Rule>) -> Result<File, Diag> {
@@ -273,11 +274,7 @@ impl Lower {
     fn lower_dim_lit(&self, pair: Pair<'_, Rule>) -> Result<Dim, Diag> {
         let span = self.span(&pair);
         // The grammar admits only digits, so overflow is the one way this can fail.
-        let size = pair.as_str().parse::<u64>().map_err(|_| {
-            Diag::new(CODE_NUMBER, "dimension too large")
-                .at(span, "this does not fit in 64 bits")
-                .help(format!("a dimension is at most {}", u64::MAX))
-        })?;
+        let size = pair.as_str().parse::<u64>().map_err(|_| errors::dimension_too_large(span))?;
         Ok(Dim::Lit(size, span))
     }
 

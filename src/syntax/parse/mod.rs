@@ -41,13 +41,6 @@ pub const MAX_EXPR_DEPTH: usize = 256;
 pub const KEYWORDS: [&str; 13] =
     ["use", "param", "fn", "layer", "model", "optimizer", "schedule", "train", "let", "state", "then", "true", "false"];
 
-const CODE_PARSE: &str = "gradc::syntax::parse";
-const CODE_NESTING: &str = "gradc::syntax::nesting";
-const CODE_NUMBER: &str = "gradc::syntax::number";
-const CODE_PIPE: &str = "gradc::syntax::pipe";
-const CODE_COMPARISON: &str = "gradc::syntax::comparison";
-const HELP_SYNTAX: &str = "check the syntax near here; see docs/LANGUAGE.md";
-
 #[derive(Parser)]
 #[grammar = "../grammar/grad.pest"]
 struct GradParser;

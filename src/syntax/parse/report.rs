@@ -3,8 +3,9 @@
 use pest::error::{ErrorVariant, InputLocation};
 
 use super::scan::Scan;
-use super::{Rule, CODE_NESTING, CODE_PARSE, HELP_SYNTAX, KEYWORDS};
+use super::{Rule, KEYWORDS};
 use crate::diag::{Diag, FileId, Span};
+use crate::syntax::errors::{self, Hint};
 
 /// Turns a pest error into a diagnostic that names what was expected in the user's words.
 pub(super) fn syntax_error(err: &pest::error::Error<Rule>, source: &str, file: FileId, scan: &Scan) -> Diag {
@@ -18,35 +19,20 @@ pub(super) fn syntax_error(err: &pest::error::Error<Rule>, source: &str, file: F
         // pest's own guard against exhausting the stack or its call limit; the pre-scan should
         // make this unreachable, but a diagnostic is still better than a panic.
         ErrorVariant::CustomError { message } => {
-            return Diag::new(CODE_NESTING, format!("the input is nested too deeply to parse ({message})"))
-                .at(span, "while parsing this")
-                .help("split the expression into smaller named pieces (`let` bindings or functions)");
+            return errors::nested_too_deeply(span, message);
         }
     };
     let found = describe_found(source, pos);
     let rest = &source[pos.min(source.len())..];
     if let Some(at) = scan.open_comment.filter(|&at| pos >= at) {
         // pest could not skip the comment, so it read `/*` as operators or stray characters.
-        return Diag::new(CODE_PARSE, "unterminated block comment")
-            .at(Span::new(file, at, at + 2), "this comment is never closed")
-            .help("close it with `*/`");
+        return errors::unterminated_comment(Span::new(file, at, at + 2));
     }
     if positives.contains(&Rule::quote) && positives.contains(&Rule::escape) {
         return if rest.starts_with('\\') {
-            Diag::new(CODE_PARSE, "unknown escape sequence in a string")
-                .at(span, "this `\\` starts no known escape")
-                .help("the escapes are `\\\"`, `\\\\`, `\\n` and `\\t`; write `\\\\` for a backslash")
+            errors::unknown_escape(span)
         } else {
-            Diag::new(CODE_PARSE, "unterminated string")
-                .at(
-                    span,
-                    if pos >= source.len() {
-                        "the file ends inside the string"
-                    } else {
-                        "the line ends inside the string"
-                    },
-                )
-                .help("close the string with `\"` on the same line")
+            errors::unterminated_string(span, pos >= source.len())
         };
     }
     let message = if !positives.is_empty() {
@@ -56,31 +42,17 @@ pub(super) fn syntax_error(err: &pest::error::Error<Rule>, source: &str, file: F
     } else {
         "syntax error".to_string()
     };
-    let diag = Diag::new(CODE_PARSE, message).at(span, format!("unexpected {found}"));
-
-    if pos >= source.len() {
-        if let Some((at, bracket)) = scan.unclosed {
-            let close = match bracket {
-                '(' => ')',
-                '[' => ']',
-                _ => '}',
-            };
-            return diag
-                .note(Span::new(file, at, at + 1), format!("this `{bracket}` is never closed"))
-                .help(format!("add the missing `{close}`"));
-        }
-    }
-    if let Some(word) = found.strip_prefix("keyword ") {
-        if positives.contains(&Rule::ident) {
-            return diag.help(format!("{word} is a reserved word and cannot be used as a name; choose another name"));
-        }
-    }
     let before = source[..pos.min(source.len())].trim_end();
-    if rest.starts_with('(') && before.len() < pos && before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return diag.help("a call needs its `(` right after the function's name, with no space: `f(x)`");
-    }
-    diag.help(HELP_SYNTAX)
+    let spaced_call = rest.starts_with('(')
+        && before.len() < pos
+        && before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    let hint = match (scan.unclosed, found.strip_prefix("keyword ")) {
+        (Some((at, bracket)), _) if pos >= source.len() => Hint::Unclosed { at: Span::new(file, at, at + 1), bracket },
+        (_, Some(word)) if positives.contains(&Rule::ident) => Hint::ReservedWord(word),
+        _ if spaced_call => Hint::CallWithSpace,
+        _ => Hint::CheckSyntax,
+    };
+    errors::unexpected(span, message, &found, hint)
 }
 
 /// The span a syntax error points at: the character at `pos`, or the last one at the end.

@@ -1,7 +1,8 @@
 //! Pre-scan: bracket depth, before pest recurses into it.
 
-use super::{CODE_NESTING, MAX_NESTING};
+use super::MAX_NESTING;
 use crate::diag::{Diag, FileId, Span};
+use crate::syntax::errors;
 
 /// What the pre-scan learnt about a source that pest may still reject.
 pub(super) struct Scan {
@@ -45,12 +46,7 @@ pub(super) fn scan(source: &str, file: FileId) -> Result<Scan, Diag> {
             c @ (b'(' | b'[' | b'{') => {
                 open.push((i, c as char));
                 if open.len() > MAX_NESTING {
-                    return Err(Diag::new(
-                        CODE_NESTING,
-                        format!("brackets nested more than {MAX_NESTING} levels deep"),
-                    )
-                    .at(Span::new(file, i, i + 1), format!("this bracket is {} levels deep", open.len()))
-                    .help("split the expression into smaller named pieces (`let` bindings or functions)"));
+                    return Err(errors::brackets_too_deep(Span::new(file, i, i + 1), open.len()));
                 }
                 i += 1;
             }

@@ -5,6 +5,7 @@ use crate::diag::{SourceMap, Span};
 use crate::syntax::ast::{
     BinOp, Block, DTypeName, Dim, ExprKind, FormalParam, FuncDecl, FuncKind, Ident, Item, Stmt, TrainBlock, TypeExpr,
 };
+use crate::syntax::errors;
 
 /// An expression as an S-expression: `(+ a (neg b))`, `(f a k:b)`, `[1 2]`.
 use crate::syntax::print::expr as sx;
@@ -421,10 +422,10 @@ fn train_block() {
 fn reserved_words_are_not_names() {
     for kw in KEYWORDS {
         let d = err(&format!("fn f(x) {{ let {kw} = 1; x }}"));
-        assert_eq!(d.code, CODE_PARSE, "{kw}");
+        assert_eq!(d.code, errors::PARSE, "{kw}");
         assert_eq!(d.label.as_ref().map(|l| l.0), Some(sp(14, 15)), "{kw}");
         let d = err(&format!("fn {kw}(x) = x"));
-        assert_eq!(d.code, CODE_PARSE, "{kw}");
+        assert_eq!(d.code, errors::PARSE, "{kw}");
     }
 }
 
@@ -469,11 +470,11 @@ fn numbers() {
 fn numbers_too_large_are_diagnostics() {
     for text in ["1e309", "1e99999999999999999999", &"9".repeat(400)] {
         let d = err(&format!("loss = 2 * {text}"));
-        assert_eq!(d.code, CODE_NUMBER);
+        assert_eq!(d.code, errors::NUMBER);
         assert_eq!(d.label.unwrap().0, sp(11, 11 + text.len()));
     }
     let d = err("param w: f32[18446744073709551616]");
-    assert_eq!((d.code, d.label.unwrap().0), (CODE_NUMBER, sp(13, 33)));
+    assert_eq!((d.code, d.label.unwrap().0), (errors::NUMBER, sp(13, 33)));
     let file = ok("param w: f32[18446744073709551615]");
     let Item::Param(p) = &file.items[0] else { panic!() };
     assert!(matches!(&p.ty, TypeExpr::Tensor { dims, .. } if dims[0] == Dim::Lit(u64::MAX, sp(13, 33))));
@@ -593,7 +594,7 @@ fn spans_of_expressions() {
 fn chained_comparisons_are_rejected() {
     for src in ["a < b < c", "a == b != c", "a <= b + 1 >= c", "(x) < y < z"] {
         let d = err(&format!("loss = {src}"));
-        assert_eq!(d.code, CODE_COMPARISON, "{src}");
+        assert_eq!(d.code, errors::COMPARISON, "{src}");
     }
 }
 
@@ -601,7 +602,7 @@ fn chained_comparisons_are_rejected() {
 fn pipe_needs_a_function_on_the_right() {
     for src in ["x |> 3", "x |> f + 1", "x |> -f", "x |> [f]", "x |> \"f\""] {
         let d = err(&format!("loss = {src}"));
-        assert_eq!(d.code, CODE_PIPE, "{src}");
+        assert_eq!(d.code, errors::PIPE, "{src}");
     }
 }
 
@@ -626,7 +627,7 @@ fn statements_separated_by_newlines_or_semicolons() {
 #[test]
 fn a_result_must_come_last() {
     let d = err("fn f(x) {\n  x\n  y = 1\n}");
-    assert_eq!((d.code, d.label.unwrap().0), (CODE_PARSE, sp(16, 17)));
+    assert_eq!((d.code, d.label.unwrap().0), (errors::PARSE, sp(16, 17)));
 }
 
 // --- Errors ---------------------------------------------------------------------------------
@@ -634,7 +635,7 @@ fn a_result_must_come_last() {
 #[test]
 fn syntax_errors_point_at_the_offending_character() {
     let d = err("data d spirals(n: 1)");
-    assert_eq!((d.code, d.message.as_str(), d.label.unwrap().0), (CODE_PARSE, "expected `=`", sp(7, 8)));
+    assert_eq!((d.code, d.message.as_str(), d.label.unwrap().0), (errors::PARSE, "expected `=`", sp(7, 8)));
     let d = err("loss = f(1, λ)");
     assert_eq!(d.label.unwrap().0, sp(12, 14), "a multi-byte character is pointed at whole");
     let d = err("loss = (1 + 2");
@@ -669,14 +670,14 @@ fn brackets_nested_too_deep() {
     let n = 100_000;
     let src = format!("loss = {}x{}", "(".repeat(n), ")".repeat(n));
     let d = err(&src);
-    assert_eq!(d.code, CODE_NESTING);
+    assert_eq!(d.code, errors::NESTING);
     let at = 7 + MAX_NESTING;
     assert_eq!(d.label.unwrap().0, sp(at, at + 1), "points at the first bracket too deep");
     // Brackets in comments and strings do not count.
     let hidden = format!("// {}\n/* {} */\nloss = f(\"{}\")", "(".repeat(300), "[".repeat(300), "{".repeat(300));
     ok(&hidden);
     let d = err(&format!("fn f(x) {{ y = [{} }}", "[".repeat(300)));
-    assert_eq!(d.code, CODE_NESTING);
+    assert_eq!(d.code, errors::NESTING);
 }
 
 #[test]
@@ -696,23 +697,23 @@ fn deepest_accepted_nesting() {
     let mixed = format!("loss = {}x{}", "-f([(-".repeat(60), ")])".repeat(60));
     ok(&mixed);
     let too_deep = format!("loss = {}x{}", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1));
-    assert_eq!(err(&too_deep).code, CODE_NESTING);
+    assert_eq!(err(&too_deep).code, errors::NESTING);
 }
 
 #[test]
 fn long_operator_runs_are_bounded() {
     let minus = format!("loss = {}x", "-".repeat(100_000));
     let d = err(&minus);
-    assert_eq!(d.code, CODE_NESTING);
+    assert_eq!(d.code, errors::NESTING);
     let at = 7 + MAX_EXPR_DEPTH;
     assert_eq!(d.label.unwrap().0, sp(at, at + 1));
     let pow = format!("loss = x{}", "^x".repeat(100_000));
-    assert_eq!(err(&pow).code, CODE_NESTING);
+    assert_eq!(err(&pow).code, errors::NESTING);
     let mixed = format!("loss = x{}", "^-x".repeat(100_000));
-    assert_eq!(err(&mixed).code, CODE_NESTING);
+    assert_eq!(err(&mixed).code, errors::NESTING);
     // Runs inside nested brackets add up.
     let nested = format!("loss = {}x{}", "--------(".repeat(100), ")".repeat(100));
-    assert_eq!(err(&nested).code, CODE_NESTING);
+    assert_eq!(err(&nested).code, errors::NESTING);
     // Up to the limit is fine.
     let fine = format!("loss = {}x", "-".repeat(MAX_EXPR_DEPTH - 1));
     ok(&fine);
@@ -723,7 +724,7 @@ fn long_flat_chains_are_linear_and_bounded() {
     // 1 MB on one line: pest and the Pratt loop are linear; the tree would be 500,000 deep.
     let src = format!("loss = 1{}", "+1".repeat(500_000));
     let d = err(&src);
-    assert_eq!(d.code, CODE_NESTING);
+    assert_eq!(d.code, errors::NESTING);
     let ok_chain = format!("loss = 1{}", "+1".repeat(MAX_EXPR_DEPTH - 1));
     ok(&ok_chain);
     // Wide is fine where deep is not: a list of 100,000 elements is two levels deep.
