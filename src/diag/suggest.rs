@@ -6,10 +6,12 @@
 /// The candidate `name` most likely meant, if any is close enough to be a typo of it.
 ///
 /// A candidate equal to `name` but for case wins; otherwise the nearest within one edit per
-/// three characters of `name` (at least one), the alphabetically first among equals.
+/// three characters of `name` (at least one, but fewer than its length, so that one letter is
+/// not "corrected" into another), the alphabetically first among equals.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = name.to_lowercase();
-    let limit = (lower.chars().count() / 3).max(1);
+    let len = lower.chars().count();
+    let limit = (len / 3).max(1).min(len.saturating_sub(1));
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c))
@@ -60,6 +62,13 @@ mod tests {
         assert_eq!(closest("thetta", ["theta", "w"]), Some("theta"));
         assert_eq!(closest("lerning_rat", ["learning_rate"]), Some("learning_rate"));
         assert_eq!(closest("ab", ["xy"]), None);
+    }
+
+    #[test]
+    fn one_letter_is_not_another() {
+        assert_eq!(closest("q", ["n", "d"]), None);
+        assert_eq!(closest("N", ["n", "d"]), Some("n"));
+        assert_eq!(closest("x2", ["x1"]), Some("x1"));
     }
 
     #[test]
