@@ -1,5 +1,7 @@
 //! User-facing diagnostics: one error type for every stage, rendered by miette.
 
+pub mod suggest;
+
 use std::fmt;
 use std::sync::Arc;
 

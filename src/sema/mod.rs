@@ -7,6 +7,7 @@
 
 mod builtins;
 mod elab;
+mod errors;
 mod scope;
 mod train;
 
@@ -16,6 +17,8 @@ use crate::diag::{Diag, FileId, SourceMap, Span};
 use crate::ir::Graph;
 use crate::syntax::ast;
 
+// Shared with elaboration, which names them from here.
+use errors::{expected, reserved};
 pub use scope::Module;
 
 /// How a parameter's initial value is drawn (`torch.nn.init`'s formulas; filled by `runtime::init`).
@@ -330,20 +333,6 @@ impl Module {
 /// `apply`, `lr_scale`) and the log's keys. A parameter or metric may not take them.
 pub const RESERVED_NAMES: &[&str] =
     &["t", "epoch", "apply", "lr_scale", "step", "loss", "lr", "final", "non_finite", "update_norm"];
-
-/// The diagnostic for a parameter or metric named with a reserved name.
-fn reserved(what: &str, name: &str, span: Span) -> Diag {
-    Diag::new("gradc::name::reserved", format!("`{name}` is reserved and cannot name a {what}"))
-        .at(span, "reserved name")
-        .help(format!("rename the {what}; reserved names are {}", RESERVED_NAMES.join(", ")))
-}
-
-/// A diagnostic for a compile-time value where one was expected but something else was given.
-fn expected(what: &str, span: Span, found: &str) -> Diag {
-    Diag::new("gradc::type::expected", format!("expected {what}, found {found}"))
-        .at(span, format!("this is {found}"))
-        .help(format!("write {what} here"))
-}
 
 #[cfg(test)]
 mod tests {

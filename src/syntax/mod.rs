@@ -1,6 +1,7 @@
 //! Surface syntax: the pest grammar's pairs lowered into the typed AST.
 
 pub mod ast;
+mod errors;
 mod parse;
 pub mod print;
 

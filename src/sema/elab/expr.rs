@@ -1,7 +1,7 @@
 //! Expressions: names, arithmetic with broadcasting, and the errors they raise.
 
 use super::{Elab, Env, Val};
-use crate::diag::{Diag, Span};
+use crate::diag::{suggest, Diag, Span};
 use crate::ir::op::fmt_shape;
 use crate::ir::{self, Op, ShapeError, UnOp};
 use crate::sema::builtins;
@@ -13,22 +13,6 @@ pub(super) fn then_unsupported(span: Span) -> Diag {
     Diag::new("gradc::schedule::then", "`then` composes schedules, and only in a train block's `schedule`")
         .at(span, "not a schedule composition")
         .help("write e.g. `schedule = warmup(steps: 100) then cosine(total: 900)` in the train block")
-}
-
-/// Levenshtein distance, for "did you mean" suggestions.
-pub(super) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 impl Elab<'_> {
@@ -97,11 +81,8 @@ impl Elab<'_> {
         }
         let mut names: Vec<&str> = env.vars.keys().map(|s| s.as_str()).collect();
         names.extend(self.m.visible_names(env.file));
-        let best = names.iter().map(|n| (edit_distance(n, &id.name), *n)).filter(|(d, _)| *d <= 2).min();
-        d = match best {
-            Some((_, n)) => d.help(format!("did you mean `{n}`?")),
-            None => d.help("declare it before use, or import it with `use std.<module>.<name>`"),
-        };
+        let otherwise = "declare it before use, or import it with `use std.<module>.<name>`".to_string();
+        d = d.help(suggest::did_you_mean(&id.name, names, otherwise));
         self.locate(d)
     }
 

@@ -1,0 +1,374 @@
+//! The errors of semantic analysis that the train, compare and data checks raise, one
+//! constructor each, with their codes as constants; call sites name the error, not its wording.
+
+use super::RESERVED_NAMES;
+use crate::diag::suggest::did_you_mean;
+use crate::diag::{Diag, Span};
+use crate::syntax::ast::{FuncDecl, Ident};
+
+/// A value of the wrong kind where a compile-time value was expected.
+pub const TYPE_EXPECTED: &str = "gradc::type::expected";
+/// A parameter or metric named with a reserved name.
+pub const NAME_RESERVED: &str = "gradc::name::reserved";
+/// A name that resolves to nothing (or to the wrong kind of thing).
+pub const NAME_UNKNOWN: &str = "gradc::name::unknown";
+/// A call with more arguments than its callee takes.
+pub const CALL_ARITY: &str = "gradc::call::arity";
+/// A call that gives one argument twice.
+pub const CALL_DUPLICATE: &str = "gradc::call::duplicate";
+/// A call that leaves out an argument without a default.
+pub const CALL_MISSING: &str = "gradc::call::missing";
+/// A named argument the callee does not have.
+pub const CALL_ARGUMENT: &str = "gradc::call::argument";
+/// A hyper-parameter outside its range.
+pub const HYPER_RANGE: &str = "gradc::hyper::range";
+/// `a then b` where `a` has no length.
+pub const SCHEDULE_THEN: &str = "gradc::schedule::then";
+/// A key the compare block does not know.
+pub const COMPARE_KEY: &str = "gradc::compare::key";
+/// A compare block that names no runs.
+pub const COMPARE_EMPTY: &str = "gradc::compare::empty";
+/// A train setting that is not a compile-time value.
+pub const TRAIN_CONSTANT: &str = "gradc::train::constant";
+/// A train setting's number out of range.
+pub const TRAIN_VALUE: &str = "gradc::train::value";
+/// A train key set twice.
+pub const TRAIN_DUPLICATE: &str = "gradc::train::duplicate";
+/// A key the train block does not know.
+pub const TRAIN_KEY: &str = "gradc::train::key";
+/// A train key that must be set and is not.
+pub const TRAIN_MISSING: &str = "gradc::train::missing";
+/// A metric that is not a function.
+pub const TRAIN_METRICS: &str = "gradc::train::metrics";
+/// Data given to a loss that takes none.
+pub const TRAIN_DATA: &str = "gradc::train::data";
+/// `plateau` and `schedule` together.
+pub const TRAIN_PLATEAU: &str = "gradc::train::plateau";
+/// A parameter group setting the optimizer does not have.
+pub const TRAIN_GROUP: &str = "gradc::train::group";
+/// A validation quantity watched without validation data.
+pub const TRAIN_VALIDATION: &str = "gradc::train::validation";
+/// A watched quantity that is not computed.
+pub const TRAIN_MONITOR: &str = "gradc::train::monitor";
+/// An unknown clipping rule.
+pub const TRAIN_CLIP: &str = "gradc::train::clip";
+/// An unknown convergence criterion.
+pub const TRAIN_CONVERGE: &str = "gradc::train::converge";
+/// A validation fraction outside (0, 1).
+pub const DATA_SPLIT: &str = "gradc::data::split";
+/// A data generator argument unnamed or out of range.
+pub const DATA_ARGUMENT: &str = "gradc::data::argument";
+/// An unknown data source.
+pub const DATA_SOURCE: &str = "gradc::data::source";
+/// A `csv` source without a path or a column.
+pub const DATA_CSV: &str = "gradc::data::csv";
+
+// --- Values and names --------------------------------------------------------------------------
+
+/// A compile-time value where `what` was expected but `found` was given.
+pub fn expected(what: &str, span: Span, found: &str) -> Diag {
+    Diag::new(TYPE_EXPECTED, format!("expected {what}, found {found}"))
+        .at(span, format!("this is {found}"))
+        .help(format!("write {what} here"))
+}
+
+/// A parameter or metric (`what`) named with a reserved name.
+pub fn reserved(what: &str, name: &str, span: Span) -> Diag {
+    Diag::new(NAME_RESERVED, format!("`{name}` is reserved and cannot name a {what}"))
+        .at(span, "reserved name")
+        .help(format!("rename the {what}; reserved names are {}", RESERVED_NAMES.join(", ")))
+}
+
+/// A train setting or hyper-parameter that is not a compile-time value.
+pub fn not_constant(span: Span) -> Diag {
+    Diag::new(TRAIN_CONSTANT, "expected a compile-time value")
+        .at(span, "not a constant")
+        .help("train settings and hyper-parameters are numbers, names or calls like `adam(lr: 1e-3)`")
+}
+
+/// A compile-time number that overflows.
+pub fn not_finite(span: Span) -> Diag {
+    Diag::new(TRAIN_VALUE, "this value is not finite").at(span, "overflows").help("use a finite number")
+}
+
+/// A count (`batch`, `patience`, ...) that is not a whole number of at least `min`.
+pub fn bad_count(span: Span, what: &str, min: f64, n: f64) -> Diag {
+    Diag::new(TRAIN_VALUE, format!("`{what}` must be a whole number of at least {min}, not {n}"))
+        .at(span, "out of range")
+        .help(format!("set `{what}` to a whole number ≥ {min}"))
+}
+
+/// A bound or tolerance (`what`) that is not positive.
+pub fn not_positive(span: Span, what: &str, v: f64) -> Diag {
+    Diag::new(TRAIN_VALUE, format!("{what} must be positive, not {v}"))
+        .at(span, "out of range")
+        .help("use a positive number")
+}
+
+// --- Optimizer and schedule uses -----------------------------------------------------------------
+
+/// `name` is declared, but not as `what` ("an optimizer", "a schedule"); `options` are.
+pub fn not_a(name: &Ident, what: &str, options: &[&str]) -> Diag {
+    Diag::new(NAME_UNKNOWN, format!("`{}` is not {what}", name.name))
+        .at(name.span, "not found")
+        .help(format!("available: {}", options.join(", ")))
+}
+
+/// No `kind` ("optimizer", "schedule") is named `name`; `options` are those there are.
+pub fn unknown_function(name: &Ident, kind: &str, options: &[&str]) -> Diag {
+    Diag::new(NAME_UNKNOWN, format!("unknown {kind} `{}`", name.name)).at(name.span, "not found").help(did_you_mean(
+        &name.name,
+        options.iter().copied(),
+        format!("available: {}", options.join(", ")),
+    ))
+}
+
+/// `decl` given `given` arguments, the one at `span` past its parameters.
+pub fn too_many_arguments(span: Span, decl: &FuncDecl, given: usize) -> Diag {
+    Diag::new(CALL_ARITY, format!("`{}` takes {} arguments, given {given}", decl.name.name, decl.params.len()))
+        .at(span, "one too many")
+        .help(format!("its parameters are {}", formal_list(decl)))
+}
+
+/// A settings call (`patience(...)`) given more than its `formals`, the one at `span` too many.
+pub fn too_many_settings(span: Span, callee: &str, formals: &[&str]) -> Diag {
+    Diag::new(CALL_ARITY, format!("`{callee}` takes at most {} arguments", formals.len()))
+        .at(span, "one too many")
+        .help(format!("its parameters are {}", formals.join(", ")))
+}
+
+/// Argument `name` given a second time, at `span`.
+pub fn duplicate_argument(span: Span, name: &str) -> Diag {
+    Diag::new(CALL_DUPLICATE, format!("`{name}` is given twice"))
+        .at(span, "given again here")
+        .help("give each argument once")
+}
+
+/// The use of `decl` at `span` gives no value for `formal`, which has no default.
+pub fn missing_argument(span: Span, decl: &FuncDecl, formal: &str) -> Diag {
+    let callee = &decl.name.name;
+    Diag::new(CALL_MISSING, format!("`{callee}` needs a value for `{formal}`"))
+        .at(span, format!("`{formal}` is not given"))
+        .help(format!("write e.g. `{callee}({formal}: ...)`"))
+}
+
+/// A named argument `decl` does not have.
+pub fn unknown_argument(decl: &FuncDecl, name: &Ident) -> Diag {
+    Diag::new(CALL_ARGUMENT, format!("`{}` has no parameter named `{}`", decl.name.name, name.name))
+        .at(name.span, "unknown argument")
+        .help(did_you_mean(
+            &name.name,
+            decl.params.iter().map(|f| f.name.name.as_str()),
+            format!("its parameters are {}", formal_list(decl)),
+        ))
+}
+
+/// A named argument that a settings call or data generator (`callee`) with `formals` lacks.
+pub fn unknown_setting_argument(callee: &str, name: &Ident, formals: &[&str]) -> Diag {
+    Diag::new(CALL_ARGUMENT, format!("`{callee}` has no parameter named `{}`", name.name))
+        .at(name.span, "unknown argument")
+        .help(did_you_mean(&name.name, formals.iter().copied(), format!("its parameters are {}", formals.join(", "))))
+}
+
+/// Hyper-parameter `name` at `span` breaks its range rule: it `why` ("must be ..., not ...").
+pub fn hyper_out_of_range(span: Span, name: &str, why: &str) -> Diag {
+    Diag::new(HYPER_RANGE, format!("bad value for `{name}`: {why}"))
+        .at(span, "out of range")
+        .help(format!("`{name}` {why}; see the optimizer's definition in stdlib/optim.grad"))
+}
+
+/// A parameter group's multiplier `name` below 0.
+pub fn negative_multiplier(span: Span, name: &str, v: f64) -> Diag {
+    Diag::new(HYPER_RANGE, format!("bad value for `{name}`: must be at least 0, not {v}"))
+        .at(span, "out of range")
+        .help("multipliers scale a hyper-parameter; use 0 to switch it off")
+}
+
+/// A reduce-on-plateau `factor` outside [0, 1).
+pub fn plateau_factor(span: Span, factor: f64) -> Diag {
+    Diag::new(HYPER_RANGE, format!("bad value for `factor`: must lie in [0, 1), not {factor}"))
+        .at(span, "out of range")
+        .help("the learning rate is multiplied by `factor` on a plateau")
+}
+
+/// `a then b` where `a`, at `span`, has neither `steps` nor `total`.
+pub fn schedule_without_length(span: Span) -> Diag {
+    Diag::new(SCHEDULE_THEN, "the schedule before `then` does not say how long it lasts")
+        .at(span, "no `steps` or `total`")
+        .help("give it a length, e.g. `warmup(steps: 100) then cosine(total: 900)`")
+}
+
+/// `decl`'s parameters for a help line: "`a`, `b`", or "none".
+pub fn formal_list(decl: &FuncDecl) -> String {
+    if decl.params.is_empty() {
+        return "none".into();
+    }
+    decl.params.iter().map(|f| format!("`{}`", f.name.name)).collect::<Vec<_>>().join(", ")
+}
+
+// --- Train block keys --------------------------------------------------------------------------
+
+/// Train key `name` set again at `span`, first at `first`.
+pub fn duplicate_key(span: Span, first: Span, name: &str) -> Diag {
+    Diag::new(TRAIN_DUPLICATE, format!("`{name}` is set twice"))
+        .at(span, "set again here")
+        .note(first, "first set here")
+        .help("set each key once")
+}
+
+/// A key the train block does not have; `keys` are those it has.
+pub fn unknown_key(name: &Ident, keys: &[&str]) -> Diag {
+    Diag::new(TRAIN_KEY, format!("unknown train setting `{}`", name.name))
+        .at(name.span, "not a train setting")
+        .help(did_you_mean(&name.name, keys.iter().copied(), format!("the settings are {}", keys.join(", "))))
+}
+
+/// `data = name` where no `data` declaration is named so; `declared` are those there are.
+pub fn unknown_data(name: &Ident, declared: &[&str]) -> Diag {
+    Diag::new(NAME_UNKNOWN, format!("no data named `{}`", name.name)).at(name.span, "not declared").help(did_you_mean(
+        &name.name,
+        declared.iter().copied(),
+        "declare it, e.g. `data d = spirals(n: 200)`".into(),
+    ))
+}
+
+/// A metric at `span` that is not a function; `name` if it is a name, `functions` those there are.
+pub fn unknown_metric(span: Span, name: Option<&str>, functions: &[&str]) -> Diag {
+    let otherwise = "metrics are functions of (model output, labels), e.g. `accuracy`";
+    let help = match name {
+        Some(name) => did_you_mean(name, functions.iter().copied(), otherwise.into()),
+        None => otherwise.into(),
+    };
+    Diag::new(TRAIN_METRICS, "unknown metric").at(span, "not a metric function").help(help)
+}
+
+/// The train block at `span` lacks `field`; `example` shows how to set it.
+pub fn missing_key(span: Span, field: &str, example: &str) -> Diag {
+    Diag::new(TRAIN_MISSING, format!("the train block has no `{field}`"))
+        .at(span, format!("`{field}` is missing"))
+        .help(format!("add e.g. `{example}`"))
+}
+
+/// `data` given at `span`, but the loss takes no data.
+pub fn data_without_inputs(span: Span) -> Diag {
+    Diag::new(TRAIN_DATA, "the loss takes no data, but the train block names some")
+        .at(span, "data given here")
+        .help("give the loss parameters, e.g. `loss(x, y) = ...`, or remove `data`")
+}
+
+/// A schedule (at `schedule`) and reduce-on-plateau (at `plateau`) both set.
+pub fn schedule_and_plateau(schedule: Span, plateau: Span) -> Diag {
+    Diag::new(TRAIN_PLATEAU, "`plateau` and `schedule` both set the learning rate")
+        .at(schedule, "a schedule")
+        .note(plateau, "and reduce-on-plateau")
+        .help("use one of them, as PyTorch runs ReduceLROnPlateau on its own")
+}
+
+/// The parameter group at `span` sets `key`, which `optimizer` does not have.
+pub fn unknown_group_key(span: Span, key: &str, optimizer: &FuncDecl) -> Diag {
+    let candidates = ["lr_mult", "decay_mult"].into_iter().chain(optimizer.params.iter().map(|f| f.name.name.as_str()));
+    Diag::new(TRAIN_GROUP, format!("`{}` has no hyper-parameter `{key}`", optimizer.name.name))
+        .at(span, "in this group")
+        .help(did_you_mean(
+            key,
+            candidates,
+            format!("a group sets `lr_mult`, `decay_mult` or one of {}", formal_list(optimizer)),
+        ))
+}
+
+/// Train key `key` (at `span`) watches validation quantity `on`, without validation data.
+pub fn needs_validation(span: Span, key: &str, on: &str) -> Diag {
+    Diag::new(TRAIN_VALIDATION, format!("`{key}` watches `{on}`, but the data has no validation split"))
+        .at(span, "needs validation data")
+        .help("hold out rows with `data d = ... |> split(val: 0.2)`, or watch `loss`")
+}
+
+/// Train key `key` (at `span`) watches `on`, whose `metric` is not computed.
+pub fn not_computed(span: Span, key: &str, on: &str, metric: &str) -> Diag {
+    Diag::new(TRAIN_MONITOR, format!("`{key}` watches `{on}`, which is not computed"))
+        .at(span, "unknown quantity")
+        .help(format!("watch `loss` or `val_loss`, or add `{metric}` to `metrics`"))
+}
+
+// --- Compare block -----------------------------------------------------------------------------
+
+/// A key the compare block does not have.
+pub fn unknown_compare_key(name: &Ident) -> Diag {
+    Diag::new(COMPARE_KEY, format!("unknown compare setting `{}`", name.name))
+        .at(name.span, "not a compare setting")
+        .help(did_you_mean(&name.name, ["optimizers", "schedules"], "the settings are optimizers and schedules".into()))
+}
+
+/// The compare block at `span` names no runs.
+pub fn nothing_to_compare(span: Span) -> Diag {
+    Diag::new(COMPARE_EMPTY, "the compare block names no runs")
+        .at(span, "nothing to compare")
+        .help("list them, e.g. `compare { optimizers = [sgd(lr: 0.1), adam(lr: 0.01)] }`")
+}
+
+// --- Training controls -------------------------------------------------------------------------
+
+/// An unknown clipping rule.
+pub fn unknown_clip(name: &Ident) -> Diag {
+    Diag::new(TRAIN_CLIP, format!("unknown clipping `{}`", name.name))
+        .at(name.span, "not a clipping rule")
+        .help(did_you_mean(&name.name, ["global_norm", "value"], "use `global_norm(max)` or `value(max)`".into()))
+}
+
+/// An unknown convergence criterion.
+pub fn unknown_criterion(name: &Ident) -> Diag {
+    Diag::new(TRAIN_CONVERGE, format!("unknown convergence criterion `{}`", name.name))
+        .at(name.span, "not a criterion")
+        .help(did_you_mean(
+            &name.name,
+            ["update_norm", "loss_change"],
+            "use `update_norm(tol)` or `loss_change(tol)`".into(),
+        ))
+}
+
+// --- Data declarations -------------------------------------------------------------------------
+
+/// A validation fraction outside (0, 1), in the `split` at `span`.
+pub fn bad_split(span: Span, frac: f64) -> Diag {
+    Diag::new(DATA_SPLIT, format!("a validation fraction must lie in (0, 1), not {frac}"))
+        .at(span, "bad split")
+        .help("e.g. `|> split(val: 0.2)`")
+}
+
+/// An unnamed argument, at `span`, to data generator `generator`.
+pub fn unnamed_generator_argument(span: Span, generator: &str) -> Diag {
+    Diag::new(DATA_ARGUMENT, "data generator arguments are named")
+        .at(span, "unnamed")
+        .help(format!("write e.g. `{generator}(n: 200)`"))
+}
+
+/// Data generator argument `name` given `v`, out of range; `integral` if it counts something.
+pub fn bad_generator_value(span: Span, name: &str, v: f64, integral: bool) -> Diag {
+    Diag::new(DATA_ARGUMENT, format!("bad value {v} for `{name}`")).at(span, "out of range").help(if integral {
+        "use a whole number between 0 and 10,000,000"
+    } else {
+        "use a non-negative number"
+    })
+}
+
+/// A data source that is neither `csv` nor one of `generators`.
+pub fn unknown_data_source(name: &Ident, generators: &[&str]) -> Diag {
+    let otherwise = format!("use csv(\"file.csv\", label: \"column\") or one of {}", generators.join(", "));
+    Diag::new(DATA_SOURCE, format!("unknown data source `{}`", name.name))
+        .at(name.span, "not a data source")
+        .help(did_you_mean(&name.name, generators.iter().copied().chain(["csv"]), otherwise))
+}
+
+const CSV_FORMS: &str = "write `csv(\"file.csv\", label: \"class\")` or `csv(\"file.csv\", target: \"y\")`";
+
+/// A `csv` argument named `name` (its value at `span`), which `csv` does not take.
+pub fn csv_argument(span: Span, name: &str) -> Diag {
+    Diag::new(CALL_ARGUMENT, "`csv` takes a path and `label:` or `target:`")
+        .at(span, "unknown argument")
+        .help(did_you_mean(name, ["path", "label", "target"], CSV_FORMS.into()))
+}
+
+/// The `csv` source at `span` lacks its path or its column.
+pub fn csv_incomplete(span: Span) -> Diag {
+    Diag::new(DATA_CSV, "`csv` needs a path and a label or target column").at(span, "incomplete").help(CSV_FORMS)
+}

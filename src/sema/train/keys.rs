@@ -1,0 +1,208 @@
+//! The train block's keys, each read into the [`TrainConfig`], and the checks across keys.
+
+use std::collections::HashMap;
+
+use super::controls::{clip, converge, early_stop, param_group, plateau};
+use super::data::data_spec;
+use super::hyper::{partial, schedule, Partial, Sched};
+use super::value::{const_eval, count, Const};
+use crate::diag::{Diag, Span};
+use crate::sema::{errors, TrainConfig, RESERVED_NAMES};
+use crate::syntax::ast::{self, FuncDecl, FuncKind};
+
+/// The result of checking a train block.
+pub struct Checked {
+    /// The plain settings.
+    pub config: TrainConfig,
+    /// The optimizer.
+    pub optimizer: Partial,
+    /// The schedule, if one was given.
+    pub schedule: Option<Sched>,
+}
+
+/// The keys a train block accepts, for the unknown-key help.
+const KEYS: &[&str] = &[
+    "data",
+    "batch",
+    "epochs",
+    "steps",
+    "shuffle",
+    "seed",
+    "optimizer",
+    "schedule",
+    "schedule_by",
+    "metrics",
+    "log_every",
+    "clip",
+    "accumulate",
+    "early_stop",
+    "converge",
+    "plateau",
+    "param_groups",
+];
+
+/// Checks the train block against the program's functions and data declarations.
+pub(in crate::sema) fn check(
+    block: &ast::TrainBlock,
+    funcs: &HashMap<String, FuncDecl>,
+    data: &HashMap<String, ast::DataDecl>,
+    takes_data: bool,
+) -> Result<Checked, Diag> {
+    let mut config = TrainConfig {
+        data: None,
+        batch: None,
+        epochs: None,
+        steps: None,
+        shuffle: true,
+        seed: 0,
+        log_every: None,
+        metrics: vec![],
+        optimizer: String::new(),
+        clip: None,
+        accumulate: 1,
+        early_stop: None,
+        converge: vec![],
+        plateau: None,
+        schedule_by_epoch: false,
+        param_groups: vec![],
+        span: block.span,
+    };
+    let mut optimizer = None;
+    let mut sched = None;
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for (key, value) in &block.entries {
+        if let Some(prev) = seen.insert(key.name.as_str(), key.span) {
+            return Err(errors::duplicate_key(key.span, prev, &key.name));
+        }
+        match key.name.as_str() {
+            "data" => {
+                let Const::Name(name) = const_eval(value)? else {
+                    return Err(errors::expected("the name of a `data` declaration", value.span, "not a name"));
+                };
+                let Some(decl) = data.get(&name.name) else {
+                    let declared: Vec<&str> = data.keys().map(String::as_str).collect();
+                    return Err(errors::unknown_data(&name, &declared));
+                };
+                config.data = Some(data_spec(decl)?);
+            }
+            "batch" => config.batch = Some(count(value, "batch", 1.0)?),
+            "epochs" => config.epochs = Some(count(value, "epochs", 1.0)?),
+            "steps" => config.steps = Some(count(value, "steps", 1.0)?),
+            "log_every" => config.log_every = Some(count(value, "log_every", 1.0)?),
+            "seed" => config.seed = count(value, "seed", 0.0)? as u64,
+            "shuffle" => match const_eval(value)? {
+                Const::Bool(b) => config.shuffle = b,
+                _ => return Err(errors::expected("`true` or `false`", value.span, "not a boolean")),
+            },
+            "optimizer" => {
+                let p = partial(value, FuncKind::Optimizer, funcs)?;
+                config.optimizer = p.decl.name.name.clone();
+                optimizer = Some(p);
+            }
+            "schedule" => sched = Some((schedule(value, funcs)?, value.span)),
+            "schedule_by" => {
+                config.schedule_by_epoch = match const_eval(value)? {
+                    Const::Name(n) if n.name == "epoch" => true,
+                    Const::Name(n) if n.name == "step" => false,
+                    _ => return Err(errors::expected("`step` or `epoch`", value.span, "something else")),
+                }
+            }
+            "accumulate" => config.accumulate = count(value, "accumulate", 1.0)?,
+            "clip" => config.clip = Some(clip(value)?),
+            "early_stop" => config.early_stop = Some(early_stop(value)?),
+            "converge" => {
+                let items = match const_eval(value)? {
+                    Const::List(items) => items,
+                    _ => vec![value.clone()],
+                };
+                for item in &items {
+                    config.converge.push(converge(item)?);
+                }
+            }
+            "plateau" => config.plateau = Some(plateau(value)?),
+            "param_groups" => {
+                let Const::List(items) = const_eval(value)? else {
+                    return Err(errors::expected(
+                        "a list such as `[group(\"*.b\", weight_decay: 0)]`",
+                        value.span,
+                        "not a list",
+                    ));
+                };
+                for item in &items {
+                    config.param_groups.push(param_group(item)?);
+                }
+            }
+            "metrics" => {
+                let Const::List(items) = const_eval(value)? else {
+                    return Err(errors::expected("a list such as `[accuracy]`", value.span, "not a list"));
+                };
+                for item in items {
+                    match const_eval(&item)? {
+                        Const::Name(n) if RESERVED_NAMES.contains(&n.name.as_str()) || n.name.starts_with("val_") => {
+                            return Err(errors::reserved("metric", &n.name, n.span));
+                        }
+                        Const::Name(n) if funcs.get(&n.name).is_some_and(|f| f.kind == FuncKind::Fn) => {
+                            config.metrics.push((n.name.clone(), n.span))
+                        }
+                        other => {
+                            let name = match &other {
+                                Const::Name(n) => Some(n.name.as_str()),
+                                _ => None,
+                            };
+                            let fns: Vec<&str> = funcs
+                                .values()
+                                .filter(|f| f.kind == FuncKind::Fn)
+                                .map(|f| f.name.name.as_str())
+                                .collect();
+                            return Err(errors::unknown_metric(item.span, name, &fns));
+                        }
+                    }
+                }
+            }
+            _ => return Err(errors::unknown_key(key, KEYS)),
+        }
+    }
+    let missing = |field: &str, example: &str| errors::missing_key(block.span, field, example);
+    let Some(optimizer) = optimizer else {
+        return Err(missing("optimizer", "optimizer = sgd(lr: 0.1)"));
+    };
+    if config.steps.is_none() && config.epochs.is_none() {
+        return Err(missing("steps` or `epochs", "steps = 100"));
+    }
+    match (&config.data, takes_data) {
+        (None, true) => return Err(missing("data", "data = d")),
+        (Some(_), false) => return Err(errors::data_without_inputs(seen["data"])),
+        _ => {}
+    }
+    if let Some((_, span)) = &sched {
+        if config.plateau.is_some() {
+            return Err(errors::schedule_and_plateau(*span, seen["plateau"]));
+        }
+    }
+    for group in &config.param_groups {
+        for (key, _) in &group.set {
+            let known =
+                key == "lr_mult" || key == "decay_mult" || optimizer.decl.params.iter().any(|f| &f.name.name == key);
+            if !known {
+                return Err(errors::unknown_group_key(group.span, key, &optimizer.decl));
+            }
+        }
+    }
+    let val = config.data.as_ref().is_some_and(|d| d.validation.is_some());
+    let monitored = config
+        .early_stop
+        .as_ref()
+        .map(|e| (&e.on, "early_stop"))
+        .into_iter()
+        .chain(config.plateau.as_ref().map(|p| (&p.on, "plateau")));
+    for (on, key) in monitored {
+        if on.starts_with("val_") && !val {
+            return Err(errors::needs_validation(seen[key], key, on));
+        }
+        let metric = on.strip_prefix("val_").unwrap_or(on);
+        if metric != "loss" && !config.metrics.iter().any(|m| m.0 == metric) {
+            return Err(errors::not_computed(seen[key], key, on, metric));
+        }
+    }
+    Ok(Checked { config, optimizer, schedule: sched.map(|s| s.0) })
+}

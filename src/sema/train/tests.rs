@@ -1,0 +1,71 @@
+//! The "did you mean" help of train, compare and data errors.
+
+use crate::diag::SourceMap;
+
+/// The help line of the error that resolving `src` reports.
+fn help(src: &str) -> String {
+    let mut sources = SourceMap::default();
+    let user = sources.add("test.grad", src.to_string());
+    let file = crate::syntax::parse(src, user).expect("parses");
+    match crate::sema::resolve(file, user, &mut sources) {
+        Ok(_) => panic!("resolved without errors:\n{src}"),
+        Err(d) => d.help.unwrap_or_else(|| panic!("no help for {}", d.message)),
+    }
+}
+
+/// A program over `data` whose train block ends in `train`.
+fn program(data: &str, train: &str) -> String {
+    format!(
+        "use std.nn.*\nuse std.loss.cross_entropy\nuse std.metrics.accuracy\ndata d = {data}\n\
+         model m(x) = dense(x, 2)\nloss(x, y) = cross_entropy(m(x), y)\n\
+         train {{ data = d, optimizer = sgd(lr: 0.1), steps = 1{train} }}\n"
+    )
+}
+
+#[test]
+fn misspelt_names_are_suggested() {
+    let spirals = "spirals(n: 8)";
+    for (data, train, want) in [
+        (spirals, ", Optimizer = adam", "did you mean `optimizer`?"),
+        (spirals, ", clip = globalnorm(1.0)", "did you mean `global_norm`?"),
+        (spirals, ", converge = update_nrom(1e-6)", "did you mean `update_norm`?"),
+        (spirals, ", early_stop = patience(3, onn: loss)", "did you mean `on`?"),
+        (spirals, ", metrics = [acuracy]", "did you mean `accuracy`?"),
+        (spirals, ", schedule = Constant", "did you mean `constant`?"),
+        (spirals, ", param_groups = [group(\"*\", lr_mul: 0)]", "did you mean `lr_mult`?"),
+        ("spiral(n: 8)", "", "did you mean `spirals`?"),
+        ("Blobs(n: 8)", "", "did you mean `blobs`?"),
+        ("spirals(n: 8, nosie: 0.1)", "", "did you mean `noise`?"),
+        ("CSV(\"f.csv\", label: \"y\")", "", "did you mean `csv`?"),
+        ("csv(\"f.csv\", lable: \"y\")", "", "did you mean `label`?"),
+        ("spirals(n: 8) |> split(vall: 0.2)", "", "did you mean `val`?"),
+    ] {
+        assert_eq!(help(&program(data, train)), want, "data = {data}, train: {train}");
+    }
+}
+
+#[test]
+fn a_misspelt_data_name_is_suggested() {
+    let src = program("spirals(n: 8)", "").replace("data = d,", "data = D,");
+    assert_eq!(help(&src), "did you mean `d`?");
+}
+
+#[test]
+fn a_misspelt_hyper_parameter_is_suggested() {
+    let src = program("spirals(n: 8)", "").replace("sgd(lr: 0.1)", "sgd(lr: 0.1, momentun: 0.9)");
+    assert_eq!(help(&src), "did you mean `momentum`?");
+}
+
+#[test]
+fn a_misspelt_compare_key_is_suggested() {
+    let src = program("spirals(n: 8)", "") + "compare { optimizer = [adam(lr: 0.01)] }\n";
+    assert_eq!(help(&src), "did you mean `optimizers`?");
+}
+
+#[test]
+fn names_too_far_keep_the_list() {
+    let src = program("spirals(n: 8)", ", batchsize = 4");
+    assert!(help(&src).starts_with("the settings are data, batch"), "{}", help(&src));
+    let src = program("spirals(n: 8)", "").replace("sgd(lr: 0.1)", "lbfgs(lr: 0.1)");
+    assert!(help(&src).starts_with("available: adadelta"), "{}", help(&src));
+}
