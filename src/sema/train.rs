@@ -85,6 +85,15 @@ pub struct Variant {
     pub schedule: Option<Sched>,
 }
 
+/// A checked `compare` block.
+pub(super) struct Comparison {
+    /// Its runs.
+    pub variants: Vec<Variant>,
+    /// `optimum = [..]`: where the loss is known to be least, one number per parameter, with the
+    /// list's span; charts mark it.
+    pub optimum: Option<(Vec<f64>, Span)>,
+}
+
 /// Checks a `compare` block: every optimizer crossed with every schedule; a list left out
 /// means the train block's choice.
 pub(super) fn compare(
@@ -92,17 +101,25 @@ pub(super) fn compare(
     funcs: &HashMap<String, FuncDecl>,
     text: &str,
     base: &(Partial, Option<Sched>),
-) -> Result<Vec<Variant>, Diag> {
+) -> Result<Comparison, Diag> {
     let mut optimizers: Vec<(String, Partial)> = Vec::new();
     let mut schedules: Vec<(String, Option<Sched>)> = Vec::new();
+    let mut optimum = None;
     for (key, value) in &block.entries {
+        if key.name == "optimum" {
+            let ExprKind::List(items) = &value.kind else {
+                return Err(super::expected("a list of numbers", value.span, "not a list"));
+            };
+            optimum = Some((items.iter().map(number).collect::<Result<_, _>>()?, value.span));
+            continue;
+        }
         let (kind, what) = match key.name.as_str() {
             "optimizers" => (FuncKind::Optimizer, "a list of optimizers"),
             "schedules" => (FuncKind::Schedule, "a list of schedules"),
             _ => {
                 return Err(Diag::new("gradc::compare::key", format!("unknown compare setting `{}`", key.name))
                     .at(key.span, "not a compare setting")
-                    .help("the settings are optimizers and schedules"))
+                    .help("the settings are optimizers, schedules and optimum"))
             }
         };
         let ExprKind::List(items) = &value.kind else {
@@ -141,7 +158,7 @@ pub(super) fn compare(
             variants.push(Variant { label, optimizer: o.clone(), schedule: s.clone() });
         }
     }
-    Ok(variants)
+    Ok(Comparison { variants, optimum })
 }
 
 /// The result of checking a train block.
