@@ -26,12 +26,17 @@ fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<f64>>) {
     (header, rows)
 }
 
+/// Every text of an SVG, as written.
+fn texts(svg: &str) -> Vec<&str> {
+    svg.split("</text>").filter_map(|t| t.rsplit_once('>').map(|(_, text)| text.trim())).collect()
+}
+
 /// Checks an SVG and PNG pair exists and the SVG names each label.
 fn check_picture(dir: &Path, stem: &str, labels: &[&str]) -> String {
     let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).expect("SVG written");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     for label in labels {
-        assert!(svg.contains(&format!(">{label}</text>")), "{stem}.svg names {label}");
+        assert!(texts(&svg).contains(label), "{stem}.svg names {label}: {:?}", texts(&svg));
     }
     let png = std::fs::read(dir.join(format!("{stem}.png"))).expect("PNG written");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
@@ -57,7 +62,9 @@ fn rosenbrock_compares_five_optimizers_and_draws_their_paths() {
     assert!(stdout.contains("wrote ") && stdout.contains("trajectories.png"), "{stdout}");
     check_picture(&dir, "curves", &ROSENBROCK);
     let svg = check_picture(&dir, "trajectories", &ROSENBROCK);
-    assert!(svg.contains(">start</text>") && svg.contains("data:image/png;base64,"));
+    assert!(texts(&svg).contains(&"start") && svg.contains("<polygon"), "a start marker and filled bands");
+    // The file states the optimum; the chart marks it, and where each path ends.
+    assert!(texts(&svg).contains(&"optimum (1, 1)") && texts(&svg).contains(&"end"), "{:?}", texts(&svg));
 
     // Every step is logged, with the two parameters; plain SGD's first step is the closed form.
     let (header, rows) = read_csv(&dir.join("sgd_lr_0.001.csv"));
@@ -86,7 +93,7 @@ fn every_optimizer_starts_from_the_same_weights_and_batch() {
         .collect();
     assert!(first_losses.windows(2).all(|w| w[0] == w[1]), "the first batch loss is shared: {first_losses:?}");
     let svg = check_picture(&dir, "curves", &["sgd(lr: 0.1)", "adamw(lr: 0.01, weight_decay: 0.01)"]);
-    assert!(svg.contains(">accuracy (training set)</text>"));
+    assert!(texts(&svg).contains(&"accuracy (training set)"));
     assert!(!dir.join("trajectories.svg").exists(), "an MLP has more than two parameters");
 }
 
@@ -95,7 +102,7 @@ fn schedules_get_a_learning_rate_panel() {
     let (dir, stdout) = compare("schedules", "examples/lr_schedules.grad", &["--steps", "30"]);
     assert!(stdout.contains("step(size: 200, gamma: 0.3)"), "{stdout}");
     let svg = check_picture(&dir, "curves", &["constant", "warmup(steps: 80) then cosine(total: 700)"]);
-    assert!(svg.contains(">learning rate</text>"));
+    assert!(texts(&svg).contains(&"learning rate"));
 }
 
 #[test]
@@ -112,8 +119,11 @@ fn a_diverging_run_is_reported_and_the_others_still_drawn() {
     let row = stdout.lines().find(|l| l.starts_with("sgd(lr: 0.5)")).expect("a row for the diverging run");
     assert!(row.contains("diverged: the loss became"), "{row}");
     assert!(stdout.contains("steps to loss ≤ 0.500000"), "the given target:\n{stdout}");
-    check_picture(&out, "curves", &["sgd(lr: 0.01)", "sgd(lr: 0.5) (diverged)"]);
-    check_picture(&out, "trajectories", &["sgd(lr: 0.01)", "sgd(lr: 0.5) (diverged)"]);
+    let curves = check_picture(&out, "curves", &["sgd(lr: 0.01)", "sgd(lr: 0.5) (diverged)", "diverged"]);
+    // The axes are the run that trained: from its loss of 11 down, not up to the divergence.
+    let high_ticks = ["10³", "10⁴", "10⁵", "10⁶", "10⁸", "10¹⁰", "10²⁰", "10³⁰"];
+    assert!(!texts(&curves).iter().any(|t| high_ticks.contains(t)), "{:?}", texts(&curves));
+    check_picture(&out, "trajectories", &["sgd(lr: 0.01)", "sgd(lr: 0.5) (diverged)", "diverged"]);
     let csv = std::fs::read_to_string(out.join("sgd_lr_0.5.csv")).expect("a diverged run keeps its history");
     assert!(csv.lines().count() > 2, "the steps before the divergence are logged:\n{csv}");
 }
@@ -136,6 +146,31 @@ fn a_two_parameter_model_with_data_gets_a_loss_surface() {
     assert_eq!(header, ["step", "loss", "lr", "w", "b"]);
     assert_eq!(rows.len(), 100, "every step of ten epochs of ten batches");
     assert_eq!(rows[0][2], 0.05);
+}
+
+#[test]
+fn validation_metrics_get_their_own_panels() {
+    let dir = temp_dir("val");
+    let file = dir.join("val.grad");
+    let program = std::fs::read_to_string("examples/compare_optimizers.grad")
+        .expect("example")
+        .replace("seed: 1)", "seed: 1) |> split(val: 0.25)");
+    std::fs::write(&file, program).expect("write program");
+    let (out, _) = compare("val-out", file.to_str().expect("utf-8"), &["--steps", "30"]);
+    check_picture(
+        &out,
+        "curves",
+        &["training loss", "accuracy (training set)", "validation loss", "accuracy (validation set)"],
+    );
+}
+
+#[test]
+fn no_steps_is_said_instead_of_empty_axes() {
+    let (dir, _) = compare("no-steps", "examples/rosenbrock.grad", &["--steps", "0"]);
+    let svg = check_picture(&dir, "curves", &["no steps were run", "adam(lr: 0.05)"]);
+    assert!(!texts(&svg).contains(&"step"), "no x axis: {:?}", texts(&svg));
+    // The surface still shows where every run would start.
+    check_picture(&dir, "trajectories", &["start", "optimum (1, 1)"]);
 }
 
 #[test]

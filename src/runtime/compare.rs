@@ -322,15 +322,22 @@ fn legend_label(run: &Run) -> String {
 fn series(report: &Report, point: impl Fn(&LogPoint) -> Option<(f64, f64)>) -> Vec<Series> {
     let finite = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite();
     let points = |r: &Run| r.history().iter().filter_map(&point).filter(finite).collect();
-    report.runs.iter().map(|r| Series { label: legend_label(r), points: points(r) }).collect()
+    let diverged = |r: &Run| matches!(r.outcome, Outcome::Diverged(..));
+    report.runs.iter().map(|r| Series { label: legend_label(r), points: points(r), diverged: diverged(r) }).collect()
 }
 
-/// The loss (on a log scale when it spans more than a decade), one panel per training-set metric
-/// and, if it changes, the learning rate; validation metrics are in the CSVs and the table.
+/// The loss (on a log scale when the runs that trained span more than a decade), one panel per
+/// training-set metric, the same for the validation set when there is one and, if it changes,
+/// the learning rate.
 fn curves_chart(report: &Report, first: &Compiled, cfg: &RunConfig) -> Chart {
     let history = || report.runs.iter().flat_map(Run::history).filter(|p| p.loss.is_finite());
-    let lo = history().map(logged_loss).filter(|l| *l > 0.0).fold(f64::INFINITY, f64::min);
-    let hi = history().map(logged_loss).fold(f64::NEG_INFINITY, f64::max);
+    let trained = || report.runs.iter().filter_map(Run::summary).flat_map(|s| &s.history);
+    let spans_decades = |value: &dyn Fn(&LogPoint) -> Option<f64>| {
+        let values = || trained().filter_map(value).filter(|v| v.is_finite());
+        let lo = values().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
+        lo.is_finite() && values().fold(f64::NEG_INFINITY, f64::max) / lo > 10.0
+    };
+    let metric = |p: &LogPoint, name: &str| p.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
     let whole_set = history().all(|p| p.metrics.iter().any(|(n, _)| n == "loss"));
     let mini_batch = first.data.as_ref().is_some_and(|d| first.batch < d.n);
     let step = |p: &LogPoint| p.step as f64;
@@ -338,19 +345,24 @@ fn curves_chart(report: &Report, first: &Compiled, cfg: &RunConfig) -> Chart {
         title: if mini_batch && !whole_set { "training loss (each step's batch)" } else { "training loss" }.into(),
         x_label: "step".into(),
         y_label: "loss".into(),
-        log_y: lo.is_finite() && hi / lo > 10.0,
+        log_y: spans_decades(&|p| Some(logged_loss(p))),
         series: series(report, |p| Some((step(p), logged_loss(p)))),
     }];
-    let metric_names: Vec<&str> = history().next().map_or(vec![], |p| {
-        p.metrics.iter().map(|(n, _)| n.as_str()).filter(|n| *n != "loss" && !n.starts_with("val_")).collect()
-    });
-    for name in metric_names {
+    let names: Vec<&str> = history().next().map_or(vec![], |p| p.metrics.iter().map(|(n, _)| n.as_str()).collect());
+    let train_metrics = names.iter().filter(|n| **n != "loss" && !n.starts_with("val_"));
+    let val_metrics = names.iter().filter(|n| n.starts_with("val_"));
+    for &name in train_metrics.chain(val_metrics) {
+        let (title, y_label) = match name.strip_prefix("val_") {
+            Some("loss") => ("validation loss".to_string(), "loss"),
+            Some(m) => (format!("{m} (validation set)"), m),
+            None => (format!("{name} (training set)"), name),
+        };
         panels.push(Panel {
-            title: format!("{name} (training set)"),
+            title,
             x_label: "step".into(),
-            y_label: name.into(),
-            log_y: false,
-            series: series(report, |p| p.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| (step(p), *v))),
+            y_label: y_label.into(),
+            log_y: name == "val_loss" && spans_decades(&|p| metric(p, name)),
+            series: series(report, |p| metric(p, name).map(|v| (step(p), v))),
         });
     }
     // Schedules are easier to judge beside the learning rate they produced.
@@ -365,10 +377,14 @@ fn curves_chart(report: &Report, first: &Compiled, cfg: &RunConfig) -> Chart {
             series: series(report, |p| Some((step(p), p.lr))),
         });
     }
-    Chart { title: format!("Training curves, every run from the same start (seed {})", seed(first, cfg)), panels }
+    Chart {
+        title: format!("Training curves, every run from the same start (seed {})", seed(first, cfg)),
+        panels,
+        empty: "no steps were run".into(),
+    }
 }
 
-/// Every run's path through `(x, y)` from the shared start (none for a diverged run), over the loss on a grid
+/// Every run's path through `(x, y)` from the shared start (a diverged one leaves the frame), over the loss on a grid
 /// that covers all the paths.
 fn trajectories_chart(
     report: &Report,
@@ -391,15 +407,17 @@ fn trajectories_chart(
     };
     let origin = (value(&start, x), value(&start, y));
     let mut paths = series(report, |p| Some((value(&p.params, x), value(&p.params, y))));
-    for (path, run) in paths.iter_mut().zip(&report.runs) {
-        if !run.history().is_empty() {
-            path.points.insert(0, origin);
-        }
+    for path in &mut paths {
+        path.points.insert(0, origin);
     }
+    let optimum = c.module.optimum().map(|o| {
+        let at = |name: &str| o.iter().find(|(n, _)| n == name).map_or(f64::NAN, |(_, v)| *v);
+        (at(x), at(y))
+    });
     let rows = c.data.as_ref().map_or(1, |d| d.n);
     // Frame the runs that trained; a diverging path leaves the frame rather than shrinking it.
-    let framed: Vec<Series> =
-        paths.iter().zip(&report.runs).filter(|(_, r)| r.summary().is_some()).map(|(p, _)| p.clone()).collect();
+    let mut framed: Vec<Series> = paths.iter().filter(|p| !p.diverged).cloned().collect();
+    framed.extend(optimum.map(|o| Series { points: vec![o], ..Series::default() }));
     let (xs, ys) =
         grid_axes(if framed.is_empty() { &paths } else { &framed }, (SURFACE_BUDGET / rows).isqrt().clamp(41, 321));
     let z = surface(c, cfg, (x, y), &xs, &ys)?;
@@ -414,6 +432,7 @@ fn trajectories_chart(
         log_levels: z.iter().all(|v| !v.is_finite() || *v >= 0.0) && lo.is_finite() && hi / lo > 100.0,
         grid: Grid { xs, ys, z },
         paths,
+        optimum,
     })
 }
 

@@ -296,7 +296,11 @@ pub fn not_computed(span: Span, key: &str, on: &str, metric: &str) -> Diag {
 pub fn unknown_compare_key(name: &Ident) -> Diag {
     Diag::new(COMPARE_KEY, format!("unknown compare setting `{}`", name.name))
         .at(name.span, "not a compare setting")
-        .help(did_you_mean(&name.name, ["optimizers", "schedules"], "the settings are optimizers and schedules".into()))
+        .help(did_you_mean(
+            &name.name,
+            ["optimizers", "schedules", "optimum"],
+            "the settings are optimizers, schedules and optimum".into(),
+        ))
 }
 
 /// The compare block at `span` names no runs.

@@ -416,6 +416,22 @@ mod tests {
     }
 
     #[test]
+    fn a_compare_block_states_the_optimum_one_number_per_parameter() {
+        let module = |compare: &str| {
+            let src = format!("param x: f32 = 0.0\nparam y: f32 = 0.0\nloss = (1 - x)^2 + y^2\ntrain {{ optimizer = sgd(lr: 0.1), steps = 1 }}\n{compare}\n");
+            let mut sources = SourceMap::default();
+            let user = sources.add("test.grad", src.clone());
+            resolve(crate::syntax::parse(&src, user).expect("parses"), user, &mut sources)
+        };
+        let m = module("compare { optimizers = [sgd(lr: 0.1)], optimum = [1, -0.5] }").expect("valid");
+        assert_eq!(m.optimum(), Some(&[("x".to_string(), 1.0), ("y".to_string(), -0.5)][..]));
+        assert_eq!(module("compare { optimizers = [sgd(lr: 0.1)] }").expect("valid").optimum(), None);
+        let err = module("compare { optimizers = [sgd(lr: 0.1)], optimum = [1] }").expect_err("one number short");
+        assert_eq!(err.code, "gradc::compare::optimum");
+        assert!(err.help.as_deref().is_some_and(|h| h.contains("x, y")), "{:?}", err.help);
+    }
+
+    #[test]
     fn compare_block_crosses_optimizers_with_schedules() {
         let src = "param theta: f32 = 0.0\nloss = theta^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1 }\n\
                    compare { optimizers = [sgd(lr: 0.1), adam(lr: 0.01)], schedules = [constant, exponential(gamma: 0.9)] }\n";

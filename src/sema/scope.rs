@@ -43,6 +43,8 @@ pub struct Module {
     pub(super) train: TrainConfig,
     /// The runs of a `compare` block; empty without one.
     pub(super) variants: Vec<Variant>,
+    /// The compare block's `optimum`, by parameter name.
+    pub(super) optimum: Option<Vec<(String, f64)>>,
 }
 
 impl Module {
@@ -54,6 +56,11 @@ impl Module {
     /// The labels of the runs a `compare` block asks for; empty without one.
     pub fn variants(&self) -> Vec<String> {
         self.variants.iter().map(|v| v.label.clone()).collect()
+    }
+
+    /// Where the compare block says the loss is least, by parameter name; `None` if it does not say.
+    pub fn optimum(&self) -> Option<&[(String, f64)]> {
+        self.optimum.as_deref()
     }
 
     /// This program with the optimizer and schedule of the `compare` block's run `index`.
@@ -240,12 +247,16 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
         }
     };
     let base = (checked.optimizer.clone(), checked.schedule.clone());
-    let variants = match &compare_block {
-        Some(block) => train::compare(block, &user_funcs, sources.text(user), &base)?,
-        None => vec![],
+    let (variants, optimum) = match &compare_block {
+        Some(block) => {
+            let c = train::compare(block, &user_funcs, sources.text(user), &base)?;
+            (c.variants, c.optimum.map(|(values, span)| optimum(&params, values, span)).transpose()?)
+        }
+        None => (vec![], None),
     };
     Ok(Module {
         variants,
+        optimum,
         user,
         user_funcs,
         std_funcs,
@@ -256,6 +267,25 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
         schedule: checked.schedule,
         train: checked.config,
     })
+}
+
+/// Names the values of a compare block's `optimum`: one per parameter, each a single number.
+fn optimum(params: &[ast::ParamDecl], values: Vec<f64>, span: Span) -> Result<Vec<(String, f64)>, Diag> {
+    let scalar = |p: &ast::ParamDecl| matches!(&p.ty, ast::TypeExpr::Tensor { dims, .. } if dims.is_empty());
+    if values.len() != params.len() || !params.iter().all(scalar) {
+        let names: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
+        return Err(Diag::new(
+            "gradc::compare::optimum",
+            format!("`optimum` gives {} numbers for {} parameters", values.len(), params.len()),
+        )
+        .at(span, "one number per parameter")
+        .help(if params.iter().all(scalar) {
+            format!("give one number for each of {}, in that order", names.join(", "))
+        } else {
+            "`optimum` is for programs whose parameters are single numbers, declared with `param`".into()
+        }));
+    }
+    Ok(params.iter().map(|p| p.name.name.clone()).zip(values).collect())
 }
 
 /// The loss, for callers that report on it.

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use super::hyper::{partial, schedule, Partial, Sched};
-use crate::diag::Diag;
+use super::value::number;
+use crate::diag::{Diag, Span};
 use crate::sema::errors;
 use crate::syntax::ast::{self, ExprKind, FuncDecl, FuncKind};
 
@@ -18,6 +19,15 @@ pub struct Variant {
     pub schedule: Option<Sched>,
 }
 
+/// A checked `compare` block.
+pub(in crate::sema) struct Comparison {
+    /// Its runs.
+    pub variants: Vec<Variant>,
+    /// `optimum = [..]`: where the loss is known to be least, one number per parameter, with the
+    /// list's span; charts mark it.
+    pub optimum: Option<(Vec<f64>, Span)>,
+}
+
 /// Checks a `compare` block: every optimizer crossed with every schedule; a list left out
 /// means the train block's choice.
 pub(in crate::sema) fn compare(
@@ -25,10 +35,18 @@ pub(in crate::sema) fn compare(
     funcs: &HashMap<String, FuncDecl>,
     text: &str,
     base: &(Partial, Option<Sched>),
-) -> Result<Vec<Variant>, Diag> {
+) -> Result<Comparison, Diag> {
     let mut optimizers: Vec<(String, Partial)> = Vec::new();
     let mut schedules: Vec<(String, Option<Sched>)> = Vec::new();
+    let mut optimum = None;
     for (key, value) in &block.entries {
+        if key.name == "optimum" {
+            let ExprKind::List(items) = &value.kind else {
+                return Err(errors::expected("a list of numbers", value.span, "not a list"));
+            };
+            optimum = Some((items.iter().map(number).collect::<Result<_, _>>()?, value.span));
+            continue;
+        }
         let (kind, what) = match key.name.as_str() {
             "optimizers" => (FuncKind::Optimizer, "a list of optimizers"),
             "schedules" => (FuncKind::Schedule, "a list of schedules"),
@@ -68,5 +86,5 @@ pub(in crate::sema) fn compare(
             variants.push(Variant { label, optimizer: o.clone(), schedule: s.clone() });
         }
     }
-    Ok(variants)
+    Ok(Comparison { variants, optimum })
 }
