@@ -12,7 +12,7 @@ mod tests;
 
 pub use elementwise::{BinOp, Rewrite, UnOp};
 pub use graph::{Graph, Input, InputRole, Node, NodeId, Output, OutputRole};
-pub use op::{Class, Op, ReduceOp, ShapeError};
+pub use op::{Class, Op, ReduceOp, ShapeError, ShapeErrorKind};
 
 use std::fmt;
 

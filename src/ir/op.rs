@@ -71,22 +71,120 @@ pub enum Class {
 /// Why an op cannot be applied to operands of these types.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ShapeError {
-    /// The operands' shapes do not fit the op.
-    Mismatch(String),
-    /// An element type the op does not accept.
-    DType(String),
+    /// An elementwise op's operands of different shapes.
+    Operands {
+        /// The op's name.
+        op: &'static str,
+        /// The operands' shapes, in order.
+        shapes: Vec<Shape>,
+    },
+    /// An operand of an element type the op does not accept.
+    DType {
+        /// The op's name.
+        op: &'static str,
+        /// The operand's type.
+        found: Type,
+    },
+    /// `eq` of two element types.
+    EqDTypes(Type, Type),
+    /// `one_hot` of something other than i32 labels of rank 1.
+    Labels(Type),
+    /// A broadcast to a shape the operand does not broadcast to.
+    Broadcast {
+        /// The operand's shape.
+        from: Shape,
+        /// The requested shape.
+        to: Shape,
+    },
+    /// A reshape that changes the element count.
+    Reshape {
+        /// The operand's shape.
+        from: Shape,
+        /// The requested shape.
+        to: Shape,
+    },
+    /// `@` of operands that are not both matrices.
+    MatMulRank(Shape, Shape),
+    /// `@` whose inner dimensions differ: `[m, k1] @ [k2, n]` as the product sees them.
+    MatMulInner([usize; 2], [usize; 2]),
     /// An axis outside the operand's rank.
-    Axis(String),
+    Axis {
+        /// The axis.
+        axis: usize,
+        /// The operand's shape.
+        shape: Shape,
+    },
+    /// Reduction axes that are not distinct and ascending.
+    AxesOrder,
     /// A shape whose element count does not fit in memory indices.
-    TooLarge(String),
+    TooLarge(Shape),
+    /// An `Input` node, which is typed by its declaration.
+    Input,
 }
 
+/// What kind of mistake a [`ShapeError`] is, for choosing a diagnostic code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShapeErrorKind {
+    /// The operands' shapes do not fit the op.
+    Mismatch,
+    /// An element type the op does not accept.
+    DType,
+    /// An axis outside the operand's rank.
+    Axis,
+    /// A value too large to allocate.
+    TooLarge,
+}
+
+impl ShapeError {
+    /// The kind of mistake.
+    pub fn kind(&self) -> ShapeErrorKind {
+        match self {
+            ShapeError::Operands { .. }
+            | ShapeError::Broadcast { .. }
+            | ShapeError::Reshape { .. }
+            | ShapeError::MatMulRank(..)
+            | ShapeError::MatMulInner(..)
+            | ShapeError::Input => ShapeErrorKind::Mismatch,
+            ShapeError::DType { .. } | ShapeError::EqDTypes(..) | ShapeError::Labels(_) => ShapeErrorKind::DType,
+            ShapeError::Axis { .. } | ShapeError::AxesOrder => ShapeErrorKind::Axis,
+            ShapeError::TooLarge(_) => ShapeErrorKind::TooLarge,
+        }
+    }
+}
+
+/// The one place shape errors are worded.
 impl std::fmt::Display for ShapeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ShapeError::Mismatch(m) | ShapeError::DType(m) | ShapeError::Axis(m) | ShapeError::TooLarge(m) => {
-                f.write_str(m)
+            ShapeError::Operands { op, shapes } => {
+                let shapes: Vec<String> = shapes.iter().map(|s| fmt_shape(s)).collect();
+                match shapes.as_slice() {
+                    [a, b] => write!(f, "`{op}` needs operands of one shape, found {a} and {b}"),
+                    [m, a, b] => write!(f, "`{op}` needs a mask and two operands of one shape, found {m}, {a} and {b}"),
+                    other => write!(f, "`{op}` needs operands of one shape, found {}", other.join(", ")),
+                }
             }
+            ShapeError::DType { op, found } => write!(f, "`{op}` needs f32 operands, found {found}"),
+            ShapeError::EqDTypes(a, b) => write!(f, "`eq` compares values of one element type, found {a} and {b}"),
+            ShapeError::Labels(t) => write!(f, "`one_hot` needs i32 labels of rank 1, found {t}"),
+            ShapeError::Broadcast { from, to } => {
+                write!(f, "cannot broadcast shape {} to {}", fmt_shape(from), fmt_shape(to))
+            }
+            ShapeError::Reshape { from, to } => {
+                write!(f, "cannot reshape {} to {}: element counts differ", fmt_shape(from), fmt_shape(to))
+            }
+            ShapeError::MatMulRank(a, b) => {
+                write!(f, "`@` needs two matrices, found shapes {} and {}", fmt_shape(a), fmt_shape(b))
+            }
+            ShapeError::MatMulInner([m, k1], [k2, n]) => {
+                write!(f, "`@` needs the inner dimensions to agree, found [{m}, {k1}] @ [{k2}, {n}]")
+            }
+            ShapeError::Axis { axis, shape } => {
+                write!(f, "axis {axis} is out of range for a value of shape {}", fmt_shape(shape))
+            }
+            ShapeError::AxesOrder => f.write_str("axes must be distinct and ascending"),
+            ShapeError::TooLarge(shape) => write!(f, "a value of shape {} is too large to allocate", fmt_shape(shape)),
+            ShapeError::Input => f.write_str("inputs are typed by their declaration"),
         }
     }
 }
@@ -340,29 +438,21 @@ impl Op {
             if t.dtype == DType::F32 {
                 Ok(())
             } else {
-                Err(ShapeError::DType(format!("`{}` needs f32 operands, found {}", self.name(), t)))
+                Err(ShapeError::DType { op: self.name(), found: t.clone() })
             }
         };
         let same = |a: &Type, b: &Type| -> Result<(), ShapeError> {
             if a.shape == b.shape {
                 Ok(())
             } else {
-                Err(ShapeError::Mismatch(format!(
-                    "`{}` needs operands of one shape, found {} and {}",
-                    self.name(),
-                    fmt_shape(&a.shape),
-                    fmt_shape(&b.shape)
-                )))
+                Err(ShapeError::Operands { op: self.name(), shapes: vec![a.shape.clone(), b.shape.clone()] })
             }
         };
         let axes_ok = |t: &Type, axes: &[usize]| -> Result<(), ShapeError> {
             let sorted = axes.windows(2).all(|w| w[0] < w[1]);
             match axes.iter().find(|&&a| a >= t.shape.len()) {
-                Some(a) => Err(ShapeError::Axis(format!(
-                    "axis {a} is out of range for a value of shape {}",
-                    fmt_shape(&t.shape)
-                ))),
-                None if !sorted => Err(ShapeError::Axis("axes must be distinct and ascending".into())),
+                Some(&axis) => Err(ShapeError::Axis { axis, shape: t.shape.clone() }),
+                None if !sorted => Err(ShapeError::AxesOrder),
                 None => Ok(()),
             }
         };
@@ -372,14 +462,11 @@ impl Op {
         let sized = |ty: Type| -> Result<Type, ShapeError> {
             match checked_numel(&ty.shape) {
                 Some(_) => Ok(ty),
-                None => Err(ShapeError::TooLarge(format!(
-                    "a value of shape {} is too large to allocate",
-                    fmt_shape(&ty.shape)
-                ))),
+                None => Err(ShapeError::TooLarge(ty.shape)),
             }
         };
         match self {
-            Op::Input(_) => Err(ShapeError::Mismatch("inputs are typed by their declaration".into())),
+            Op::Input(_) => Err(ShapeError::Input),
             Op::Const(_) => Ok(Type::scalar(DType::F32)),
             Op::Unary(_) => {
                 f32_only(args[0])?;
@@ -387,10 +474,7 @@ impl Op {
             }
             Op::Binary(BinOp::Eq) => {
                 if args[0].dtype != args[1].dtype {
-                    return Err(ShapeError::DType(format!(
-                        "`eq` compares values of one element type, found {} and {}",
-                        args[0], args[1]
-                    )));
+                    return Err(ShapeError::EqDTypes(args[0].clone(), args[1].clone()));
                 }
                 same(args[0], args[1])?;
                 Ok(Type::new(DType::F32, args[0].shape.clone()))
@@ -410,34 +494,22 @@ impl Op {
                 if args[0].shape == args[1].shape && args[1].shape == args[2].shape {
                     Ok(args[1].clone())
                 } else {
-                    Err(ShapeError::Mismatch(format!(
-                        "`select` needs a mask and two operands of one shape, found {}, {} and {}",
-                        fmt_shape(&args[0].shape),
-                        fmt_shape(&args[1].shape),
-                        fmt_shape(&args[2].shape)
-                    )))
+                    let shapes = args.iter().map(|t| t.shape.clone()).collect();
+                    Err(ShapeError::Operands { op: self.name(), shapes })
                 }
             }
             Op::Broadcast(to) => {
                 if broadcasts_to(&args[0].shape, to) {
                     sized(Type::new(args[0].dtype, to.clone()))
                 } else {
-                    Err(ShapeError::Mismatch(format!(
-                        "cannot broadcast shape {} to {}",
-                        fmt_shape(&args[0].shape),
-                        fmt_shape(to)
-                    )))
+                    Err(ShapeError::Broadcast { from: args[0].shape.clone(), to: to.clone() })
                 }
             }
             Op::Reshape(to) => {
                 if checked_numel(to) == Some(args[0].numel()) {
                     Ok(Type::new(args[0].dtype, to.clone()))
                 } else {
-                    Err(ShapeError::Mismatch(format!(
-                        "cannot reshape {} to {}: element counts differ",
-                        fmt_shape(&args[0].shape),
-                        fmt_shape(to)
-                    )))
+                    Err(ShapeError::Reshape { from: args[0].shape.clone(), to: to.clone() })
                 }
             }
             Op::Reduce(_, axes) => {
@@ -450,24 +522,18 @@ impl Op {
                 f32_only(args[1])?;
                 let (a, b) = (&args[0].shape, &args[1].shape);
                 if a.len() != 2 || b.len() != 2 {
-                    return Err(ShapeError::Mismatch(format!(
-                        "`@` needs two matrices, found shapes {} and {}",
-                        fmt_shape(a),
-                        fmt_shape(b)
-                    )));
+                    return Err(ShapeError::MatMulRank(a.clone(), b.clone()));
                 }
                 let (m, k1) = if *ta { (a[1], a[0]) } else { (a[0], a[1]) };
                 let (k2, n) = if *tb { (b[1], b[0]) } else { (b[0], b[1]) };
                 if k1 != k2 {
-                    return Err(ShapeError::Mismatch(format!(
-                        "`@` needs the inner dimensions to agree, found [{m}, {k1}] @ [{k2}, {n}]"
-                    )));
+                    return Err(ShapeError::MatMulInner([m, k1], [k2, n]));
                 }
                 sized(Type::new(DType::F32, vec![m, n]))
             }
             Op::OneHot(classes) => {
                 if args[0].dtype != DType::I32 || args[0].shape.len() != 1 {
-                    return Err(ShapeError::DType(format!("`one_hot` needs i32 labels of rank 1, found {}", args[0])));
+                    return Err(ShapeError::Labels(args[0].clone()));
                 }
                 sized(Type::new(DType::F32, vec![args[0].shape[0], *classes]))
             }

@@ -131,3 +131,16 @@ fn whole_graph() {
     let out = eval(&g, &[t(&[2], &[1.0, 3.0]), t(&[2], &[1.0, 0.0])]);
     assert_eq!(out, vec![Tensor::scalar(8.0), t(&[2, 2], &[0.0, 1.0, 1.0, 0.0])]);
 }
+
+#[test]
+fn shape_errors_carry_shapes_and_render_once() {
+    let mut g = Graph::new("bad");
+    let a = g.add_input("a", Type::f32(vec![2]), InputRole::Data);
+    let b = g.add_input("b", Type::f32(vec![3]), InputRole::Data);
+    let err = g.push(Op::Binary(BinOp::Add), vec![a, b]).expect_err("shapes differ");
+    assert_eq!(err, crate::ir::ShapeError::Operands { op: "add", shapes: vec![vec![2], vec![3]] });
+    assert_eq!(err.kind(), crate::ir::ShapeErrorKind::Mismatch);
+    assert_eq!(err.to_string(), "`add` needs operands of one shape, found [2] and [3]");
+    let err = g.push(Op::MatMul { ta: false, tb: true }, vec![a, b]).expect_err("vectors");
+    assert_eq!(err, crate::ir::ShapeError::MatMulRank(vec![2], vec![3]));
+}

@@ -141,7 +141,7 @@ impl Elab<'_> {
                 let (sa, sb) = (self.g.ty(x).shape.clone(), self.g.ty(y).shape.clone());
                 match self.g.push(Op::MatMul { ta: false, tb: false }, vec![x, y]) {
                     Ok(n) => n,
-                    Err(ShapeError::Mismatch(_)) => {
+                    Err(ShapeError::MatMulRank(..) | ShapeError::MatMulInner(..)) => {
                         let msg = format!("cannot multiply {} by {}", fmt_shape(&sa), fmt_shape(&sb));
                         return Err(self.locate(Diag::new("gradc::shape::matmul", msg.clone()).at(span, msg).help(
                             "`a @ b` needs matrices [m, k] and [k, n]: the columns of a must equal the rows of b",

@@ -15,7 +15,7 @@ use super::scope::Module;
 use super::{expected, reserved, DataShape, Init, LabelShape, Lowered, ParamInfo, RESERVED_NAMES};
 use crate::diag::{Diag, FileId, Span};
 use crate::ir::op::{broadcast_shapes, checked_numel, fmt_shape};
-use crate::ir::{self, DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, Type};
+use crate::ir::{self, DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, ShapeErrorKind, Type};
 use crate::syntax::ast::{self, TypeExpr};
 
 pub(super) use update::update;
@@ -172,11 +172,11 @@ impl<'m> Elab<'m> {
     }
 
     fn shape_error(&self, err: ShapeError, span: Span) -> Diag {
-        let (code, help) = match &err {
-            ShapeError::Mismatch(_) => ("gradc::shape::mismatch", "check the shapes of the operands"),
-            ShapeError::DType(_) => ("gradc::type::dtype", "labels are i32; arithmetic needs f32 values"),
-            ShapeError::Axis(_) => ("gradc::shape::axis", "axes count from 0; negative axes count from the end"),
-            ShapeError::TooLarge(_) => ("gradc::shape::too_large", "use smaller dimensions"),
+        let (code, help) = match err.kind() {
+            ShapeErrorKind::Mismatch => ("gradc::shape::mismatch", "check the shapes of the operands"),
+            ShapeErrorKind::DType => ("gradc::type::dtype", "labels are i32; arithmetic needs f32 values"),
+            ShapeErrorKind::Axis => ("gradc::shape::axis", "axes count from 0; negative axes count from the end"),
+            ShapeErrorKind::TooLarge => ("gradc::shape::too_large", "use smaller dimensions"),
         };
         self.locate(Diag::new(code, err.to_string()).at(span, err.to_string()).help(help))
     }
