@@ -75,13 +75,52 @@ pub struct Diag {
     pub notes: Vec<(Span, String)>,
     /// What the user can do about it.
     pub help: Option<String>,
+    /// Further independent errors found in the same run, reported after this one.
+    pub related: Vec<Diag>,
+    /// How many more errors were found than `related` lists (its last entry says so).
+    pub omitted: usize,
     source: Option<Arc<NamedSource<String>>>,
 }
+
+/// The most errors one report lists; the rest are counted.
+pub const MAX_ERRORS: usize = 20;
 
 impl Diag {
     /// A diagnostic with a code and message and nothing else yet.
     pub fn new(code: &'static str, message: impl Into<String>) -> Diag {
-        Diag { code, message: message.into(), label: None, notes: vec![], help: None, source: None }
+        Diag {
+            code,
+            message: message.into(),
+            label: None,
+            notes: vec![],
+            help: None,
+            related: vec![],
+            omitted: 0,
+            source: None,
+        }
+    }
+
+    /// One report of independent errors, in the order found: the first, with the others (up
+    /// to [`MAX_ERRORS`] in all, then a count of the rest) reported after it. `None` if empty.
+    pub fn combine(errors: Vec<Diag>) -> Option<Diag> {
+        let total = errors.len();
+        let mut it = errors.into_iter();
+        let mut first = it.next()?;
+        first.related.extend(it.take(MAX_ERRORS - 1));
+        if total > MAX_ERRORS {
+            let more = total - MAX_ERRORS;
+            first.omitted = more;
+            first.related.push(
+                Diag::new("gradc::errors::more", format!("and {more} more error{}", if more == 1 { "" } else { "s" }))
+                    .help("fix these first; the others may go with them"),
+            );
+        }
+        Some(first)
+    }
+
+    /// How many errors were found: this one, the related ones and those left out.
+    pub fn count(&self) -> usize {
+        1 + self.related.len() - usize::from(self.omitted > 0) + self.omitted
     }
 
     /// Points the diagnostic at `span` with `label`.
@@ -107,6 +146,7 @@ impl Diag {
         if let Some((span, _)) = &self.label {
             self.source = Some(sources.source(span.file));
         }
+        self.related = self.related.into_iter().map(|d| d.with_sources(sources)).collect();
         self
     }
 
@@ -138,6 +178,13 @@ impl Diagnostic for Diag {
         self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.related.iter().map(|d| d as &dyn Diagnostic)))
+    }
+
     fn source_code(&self) -> Option<&dyn SourceCode> {
         self.source.as_ref().map(|s| s.as_ref() as &dyn SourceCode)
     }
@@ -157,3 +204,22 @@ impl Diagnostic for Diag {
 
 /// Shorthand for results on user paths.
 pub type Result<T, E = Diag> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combine_keeps_the_order_and_caps_the_report() {
+        assert!(Diag::combine(vec![]).is_none());
+        let errors: Vec<Diag> = (0..25).map(|i| Diag::new("gradc::test", format!("error {i}"))).collect();
+        let d = Diag::combine(errors).expect("some errors");
+        assert_eq!(d.message, "error 0");
+        assert_eq!(d.related.len(), MAX_ERRORS, "19 more errors and the count of the rest");
+        assert_eq!(d.count(), 25);
+        assert_eq!(d.related[MAX_ERRORS - 2].message, "error 19");
+        assert_eq!(d.related[MAX_ERRORS - 1].message, "and 5 more errors");
+        let one = Diag::combine(vec![Diag::new("gradc::test", "alone")]).expect("one error");
+        assert_eq!(one.count(), 1);
+    }
+}

@@ -133,6 +133,9 @@ fn report(diag: &Diag) {
     } else {
         eprint!("{}", diag.render_plain());
     }
+    if diag.count() > 1 {
+        eprintln!("gradc: {} errors", diag.count());
+    }
 }
 
 fn front_and_compile(file: &Path) -> Result<(driver::Front, driver::Compiled), (Diag, SourceMap)> {

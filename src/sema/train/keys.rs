@@ -70,97 +70,111 @@ pub(in crate::sema) fn check(
     let mut optimizer = None;
     let mut sched = None;
     let mut seen: HashMap<&str, Span> = HashMap::new();
+    // Each key is checked on its own, so one report lists every key that is wrong.
+    let mut found = Vec::new();
     for (key, value) in &block.entries {
         if let Some(prev) = seen.insert(key.name.as_str(), key.span) {
-            return Err(errors::duplicate_key(key.span, prev, &key.name));
+            found.push(errors::duplicate_key(key.span, prev, &key.name));
+            continue;
         }
-        match key.name.as_str() {
-            "data" => {
-                let Const::Name(name) = const_eval(value)? else {
-                    return Err(errors::expected("the name of a `data` declaration", value.span, "not a name"));
-                };
-                let Some(decl) = data.get(&name.name) else {
-                    let declared: Vec<&str> = data.keys().map(String::as_str).collect();
-                    return Err(errors::unknown_data(&name, &declared));
-                };
-                config.data = Some(data_spec(decl)?);
-            }
-            "batch" => config.batch = Some(count(value, "batch", 1.0)?),
-            "epochs" => config.epochs = Some(count(value, "epochs", 1.0)?),
-            "steps" => config.steps = Some(count(value, "steps", 1.0)?),
-            "log_every" => config.log_every = Some(count(value, "log_every", 1.0)?),
-            "seed" => config.seed = count(value, "seed", 0.0)? as u64,
-            "shuffle" => match const_eval(value)? {
-                Const::Bool(b) => config.shuffle = b,
-                _ => return Err(errors::expected("`true` or `false`", value.span, "not a boolean")),
-            },
-            "optimizer" => {
-                let p = partial(value, FuncKind::Optimizer, funcs)?;
-                config.optimizer = p.decl.name.name.clone();
-                optimizer = Some(p);
-            }
-            "schedule" => sched = Some((schedule(value, funcs)?, value.span)),
-            "schedule_by" => {
-                config.schedule_by_epoch = match const_eval(value)? {
-                    Const::Name(n) if n.name == "epoch" => true,
-                    Const::Name(n) if n.name == "step" => false,
-                    _ => return Err(errors::expected("`step` or `epoch`", value.span, "something else")),
+        let mut one = || -> Result<(), Diag> {
+            match key.name.as_str() {
+                "data" => {
+                    let Const::Name(name) = const_eval(value)? else {
+                        return Err(errors::expected("the name of a `data` declaration", value.span, "not a name"));
+                    };
+                    let Some(decl) = data.get(&name.name) else {
+                        let declared: Vec<&str> = data.keys().map(String::as_str).collect();
+                        return Err(errors::unknown_data(&name, &declared));
+                    };
+                    config.data = Some(data_spec(decl)?);
                 }
-            }
-            "accumulate" => config.accumulate = count(value, "accumulate", 1.0)?,
-            "clip" => config.clip = Some(clip(value)?),
-            "early_stop" => config.early_stop = Some(early_stop(value)?),
-            "converge" => {
-                let items = match const_eval(value)? {
-                    Const::List(items) => items,
-                    _ => vec![value.clone()],
-                };
-                for item in &items {
-                    config.converge.push(converge(item)?);
+                "batch" => config.batch = Some(count(value, "batch", 1.0)?),
+                "epochs" => config.epochs = Some(count(value, "epochs", 1.0)?),
+                "steps" => config.steps = Some(count(value, "steps", 1.0)?),
+                "log_every" => config.log_every = Some(count(value, "log_every", 1.0)?),
+                "seed" => config.seed = count(value, "seed", 0.0)? as u64,
+                "shuffle" => match const_eval(value)? {
+                    Const::Bool(b) => config.shuffle = b,
+                    _ => return Err(errors::expected("`true` or `false`", value.span, "not a boolean")),
+                },
+                "optimizer" => {
+                    let p = partial(value, FuncKind::Optimizer, funcs)?;
+                    config.optimizer = p.decl.name.name.clone();
+                    optimizer = Some(p);
                 }
-            }
-            "plateau" => config.plateau = Some(plateau(value)?),
-            "param_groups" => {
-                let Const::List(items) = const_eval(value)? else {
-                    return Err(errors::expected(
-                        "a list such as `[group(\"*.b\", weight_decay: 0)]`",
-                        value.span,
-                        "not a list",
-                    ));
-                };
-                for item in &items {
-                    config.param_groups.push(param_group(item)?);
+                "schedule" => sched = Some((schedule(value, funcs)?, value.span)),
+                "schedule_by" => {
+                    config.schedule_by_epoch = match const_eval(value)? {
+                        Const::Name(n) if n.name == "epoch" => true,
+                        Const::Name(n) if n.name == "step" => false,
+                        _ => return Err(errors::expected("`step` or `epoch`", value.span, "something else")),
+                    }
                 }
-            }
-            "metrics" => {
-                let Const::List(items) = const_eval(value)? else {
-                    return Err(errors::expected("a list such as `[accuracy]`", value.span, "not a list"));
-                };
-                for item in items {
-                    match const_eval(&item)? {
-                        Const::Name(n) if RESERVED_NAMES.contains(&n.name.as_str()) || n.name.starts_with("val_") => {
-                            return Err(errors::reserved("metric", &n.name, n.span));
-                        }
-                        Const::Name(n) if funcs.get(&n.name).is_some_and(|f| f.kind == FuncKind::Fn) => {
-                            config.metrics.push((n.name.clone(), n.span))
-                        }
-                        other => {
-                            let name = match &other {
-                                Const::Name(n) => Some(n.name.as_str()),
-                                _ => None,
-                            };
-                            let fns: Vec<&str> = funcs
-                                .values()
-                                .filter(|f| f.kind == FuncKind::Fn)
-                                .map(|f| f.name.name.as_str())
-                                .collect();
-                            return Err(errors::unknown_metric(item.span, name, &fns));
+                "accumulate" => config.accumulate = count(value, "accumulate", 1.0)?,
+                "clip" => config.clip = Some(clip(value)?),
+                "early_stop" => config.early_stop = Some(early_stop(value)?),
+                "converge" => {
+                    let items = match const_eval(value)? {
+                        Const::List(items) => items,
+                        _ => vec![value.clone()],
+                    };
+                    for item in &items {
+                        config.converge.push(converge(item)?);
+                    }
+                }
+                "plateau" => config.plateau = Some(plateau(value)?),
+                "param_groups" => {
+                    let Const::List(items) = const_eval(value)? else {
+                        return Err(errors::expected(
+                            "a list such as `[group(\"*.b\", weight_decay: 0)]`",
+                            value.span,
+                            "not a list",
+                        ));
+                    };
+                    for item in &items {
+                        config.param_groups.push(param_group(item)?);
+                    }
+                }
+                "metrics" => {
+                    let Const::List(items) = const_eval(value)? else {
+                        return Err(errors::expected("a list such as `[accuracy]`", value.span, "not a list"));
+                    };
+                    for item in items {
+                        match const_eval(&item)? {
+                            Const::Name(n)
+                                if RESERVED_NAMES.contains(&n.name.as_str()) || n.name.starts_with("val_") =>
+                            {
+                                return Err(errors::reserved("metric", &n.name, n.span));
+                            }
+                            Const::Name(n) if funcs.get(&n.name).is_some_and(|f| f.kind == FuncKind::Fn) => {
+                                config.metrics.push((n.name.clone(), n.span))
+                            }
+                            other => {
+                                let name = match &other {
+                                    Const::Name(n) => Some(n.name.as_str()),
+                                    _ => None,
+                                };
+                                let fns: Vec<&str> = funcs
+                                    .values()
+                                    .filter(|f| f.kind == FuncKind::Fn)
+                                    .map(|f| f.name.name.as_str())
+                                    .collect();
+                                return Err(errors::unknown_metric(item.span, name, &fns));
+                            }
                         }
                     }
                 }
+                _ => return Err(errors::unknown_key(key, KEYS)),
             }
-            _ => return Err(errors::unknown_key(key, KEYS)),
+            Ok(())
+        };
+        if let Err(d) = one() {
+            found.push(d);
         }
+    }
+    if let Some(d) = Diag::combine(found) {
+        return Err(d);
     }
     let missing = |field: &str, example: &str| errors::missing_key(block.span, field, example);
     let Some(optimizer) = optimizer else {
