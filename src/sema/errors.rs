@@ -1,5 +1,6 @@
-//! The errors of semantic analysis that the train, compare and data checks raise, one
-//! constructor each, with their codes as constants; call sites name the error, not its wording.
+//! The errors of semantic analysis that name resolution and the train, compare and data checks
+//! raise, and those elaboration shares with them, one constructor each, with their codes as
+//! constants; call sites name the error, not its wording. Elaboration's own are in `elab::errors`.
 
 use super::RESERVED_NAMES;
 use crate::diag::suggest::did_you_mean;
@@ -12,6 +13,16 @@ pub const TYPE_EXPECTED: &str = "gradc::type::expected";
 pub const NAME_RESERVED: &str = "gradc::name::reserved";
 /// A name that resolves to nothing (or to the wrong kind of thing).
 pub const NAME_UNKNOWN: &str = "gradc::name::unknown";
+/// A name defined twice.
+pub const NAME_DUPLICATE: &str = "gradc::name::duplicate";
+/// A definition that takes a built-in's name.
+pub const NAME_BUILTIN: &str = "gradc::name::builtin";
+/// A `use` of a module that does not exist.
+pub const NAME_MODULE: &str = "gradc::name::module";
+/// A program without a loss.
+pub const PROGRAM_NO_LOSS: &str = "gradc::program::no_loss";
+/// An initializer's arguments out of range.
+pub const INIT_INVALID: &str = "gradc::init::invalid";
 /// A call with more arguments than its callee takes.
 pub const CALL_ARITY: &str = "gradc::call::arity";
 /// A call that gives one argument twice.
@@ -24,6 +35,10 @@ pub const CALL_ARGUMENT: &str = "gradc::call::argument";
 pub const HYPER_RANGE: &str = "gradc::hyper::range";
 /// `a then b` where `a` has no length.
 pub const SCHEDULE_THEN: &str = "gradc::schedule::then";
+/// Two compare blocks.
+pub const COMPARE_DUPLICATE: &str = "gradc::compare::duplicate";
+/// An `optimum` that does not give one number per scalar parameter.
+pub const COMPARE_OPTIMUM: &str = "gradc::compare::optimum";
 /// A key the compare block does not know.
 pub const COMPARE_KEY: &str = "gradc::compare::key";
 /// A compare block that names no runs.
@@ -103,6 +118,105 @@ pub fn not_positive(span: Span, what: &str, v: f64) -> Diag {
     Diag::new(TRAIN_VALUE, format!("{what} must be positive, not {v}"))
         .at(span, "out of range")
         .help("use a positive number")
+}
+
+/// An initializer, at `span`, whose arguments break its rule: `message` says how, `help` what to do.
+pub fn bad_initializer(span: Span, message: String, help: &str) -> Diag {
+    Diag::new(INIT_INVALID, message).at(span, "in this initializer").help(help)
+}
+
+// --- Program structure -------------------------------------------------------------------------
+
+/// A definition named `name`, a built-in's name.
+pub fn redefines_builtin(name: &Ident) -> Diag {
+    Diag::new(NAME_BUILTIN, format!("`{}` is a built-in and cannot be redefined", name.name))
+        .at(name.span, "redefined here")
+        .help("choose another name")
+}
+
+/// `name` defined again, first at `first`.
+pub fn defined_twice(name: &Ident, first: Span) -> Diag {
+    Diag::new(NAME_DUPLICATE, format!("`{}` is defined twice", name.name))
+        .at(name.span, "defined again here")
+        .note(first, "first defined here")
+        .help("rename one of them")
+}
+
+/// A second loss, named at `span`, the first at `first`.
+pub fn loss_defined_twice(span: Span, first: Span) -> Diag {
+    Diag::new(NAME_DUPLICATE, "the loss is defined twice")
+        .at(span, "defined again here")
+        .note(first, "first defined here")
+        .help("a program has one loss; combine terms with `+`")
+}
+
+/// `use path...`, at `span`, where no module is `path`; `modules` are those there are.
+pub fn unknown_module(span: Span, path: &str, modules: &[&str]) -> Diag {
+    Diag::new(NAME_MODULE, format!("there is no module `{path}`"))
+        .at(span, "unknown module")
+        .help(format!("the stdlib modules are {}", modules.join(", ")))
+}
+
+/// `use path.name`, `name` at `span`, where module `path` defines only `items`.
+pub fn unknown_use_item(span: Span, path: &str, name: &str, items: &[String]) -> Diag {
+    Diag::new(NAME_UNKNOWN, format!("`{path}` has no item `{name}`"))
+        .at(span, "not in this module")
+        .help(format!("`{path}` defines {}", items.join(", ")))
+}
+
+/// A second compare block at `span`, the first at `first`.
+pub fn two_compare_blocks(span: Span, first: Span) -> Diag {
+    Diag::new(COMPARE_DUPLICATE, "there are two compare blocks")
+        .at(span, "second compare block")
+        .note(first, "first compare block")
+        .help("merge them into one")
+}
+
+/// A second train block at `span`, the first at `first`.
+pub fn two_train_blocks(span: Span, first: Span) -> Diag {
+    Diag::new(TRAIN_DUPLICATE, "there are two train blocks")
+        .at(span, "second train block")
+        .note(first, "first train block")
+        .help("merge them into one")
+}
+
+/// The file, starting at `start`, declares no loss.
+pub fn no_loss(start: Span) -> Diag {
+    Diag::new(PROGRAM_NO_LOSS, "this program has no loss")
+        .at(start, "expected a `loss` declaration in this file")
+        .help("declare what to minimise, e.g. `loss = (theta - 3.0)^2` or `loss(x, y) = mse(model(x), y)`")
+}
+
+/// The file, ending at `end`, has no train block.
+pub fn no_train_block(end: Span) -> Diag {
+    Diag::new(TRAIN_MISSING, "this program has no train block")
+        .at(end, "expected a `train { ... }` block")
+        .help("add e.g. `train { optimizer = sgd(lr: 0.1), steps = 100 }`")
+}
+
+/// Metrics, the first at `span`, in a program that declares no `model`.
+pub fn metrics_without_model(span: Span) -> Diag {
+    Diag::new(TRAIN_METRICS, "metrics need a `model` to evaluate")
+        .at(span, "computed on the model's output")
+        .help("declare the network as `model name(x: f32[B, D]) { ... }` and call it from the loss")
+}
+
+/// Metrics, the first at `span`, in a program that declares several models.
+pub fn metrics_with_models(span: Span) -> Diag {
+    Diag::new(TRAIN_METRICS, "metrics need exactly one `model`, found several")
+        .at(span, "computed on the model's output")
+        .help("keep one `model` declaration and make the others `layer`s")
+}
+
+/// An `optimum`, at `span`, of `given` numbers for `params`; `scalar` if all are single numbers.
+pub fn bad_optimum(span: Span, given: usize, params: &[&str], scalar: bool) -> Diag {
+    Diag::new(COMPARE_OPTIMUM, format!("`optimum` gives {given} numbers for {} parameters", params.len()))
+        .at(span, "one number per parameter")
+        .help(if scalar {
+            format!("give one number for each of {}, in that order", params.join(", "))
+        } else {
+            "`optimum` is for programs whose parameters are single numbers, declared with `param`".into()
+        })
 }
 
 // --- Optimizer and schedule uses -----------------------------------------------------------------

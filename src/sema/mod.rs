@@ -69,9 +69,7 @@ pub enum Init {
 impl Init {
     /// Checks the arguments a user wrote (`normal(std: -1)` is an error); `span` is the initializer expression.
     pub fn check(&self, span: Span) -> Result<(), Diag> {
-        let bad = |msg: String, help: &str| {
-            Err(Diag::new("gradc::init::invalid", msg).at(span, "in this initializer").help(help))
-        };
+        let bad = |msg: String, help: &str| Err(errors::bad_initializer(span, msg, help));
         let non_negative = |name: &str, what: &str, v: f64| {
             if v.is_finite() && v >= 0.0 {
                 Ok(())

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::train::{self, Partial, Sched, Variant};
-use super::{builtins, DataSpec, TrainConfig};
+use super::{builtins, errors, DataSpec, TrainConfig};
 use crate::diag::{Diag, FileId, SourceMap, Span};
 use crate::syntax::ast::{self, FuncDecl, FuncKind, Item};
 
@@ -136,18 +136,10 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
     let mut defined: HashMap<String, Span> = HashMap::new();
     let mut define = |name: &ast::Ident| -> Result<(), Diag> {
         if builtins::is_builtin(&name.name) {
-            return Err(Diag::new(
-                "gradc::name::builtin",
-                format!("`{}` is a built-in and cannot be redefined", name.name),
-            )
-            .at(name.span, "redefined here")
-            .help("choose another name"));
+            return Err(errors::redefines_builtin(name));
         }
         if let Some(prev) = defined.insert(name.name.clone(), name.span) {
-            return Err(Diag::new("gradc::name::duplicate", format!("`{}` is defined twice", name.name))
-                .at(name.span, "defined again here")
-                .note(prev, "first defined here")
-                .help("rename one of them"));
+            return Err(errors::defined_twice(name, prev));
         }
         Ok(())
     };
@@ -160,9 +152,7 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
                 let module_span = u.module[0].span.to(u.module[u.module.len() - 1].span);
                 let Some(names) = modules.get(path.as_str()) else {
                     let known: Vec<&str> = STDLIB.iter().map(|m| m.0).collect();
-                    return Err(Diag::new("gradc::name::module", format!("there is no module `{path}`"))
-                        .at(module_span, "unknown module")
-                        .help(format!("the stdlib modules are {}", known.join(", "))));
+                    return Err(errors::unknown_module(module_span, &path, &known));
                 };
                 let wanted: Vec<(String, Span)> = if u.glob {
                     names.iter().map(|n| (n.clone(), u.span)).collect()
@@ -171,9 +161,7 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
                 };
                 for (name, span) in wanted {
                     if !names.contains(&name) {
-                        return Err(Diag::new("gradc::name::unknown", format!("`{path}` has no item `{name}`"))
-                            .at(span, "not in this module")
-                            .help(format!("`{path}` defines {}", names.join(", "))));
+                        return Err(errors::unknown_use_item(span, &path, &name, names));
                     }
                     user_funcs.insert(name.clone(), std_funcs[&name].1.clone());
                 }
@@ -188,10 +176,7 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
             }
             Item::Func(f) if f.kind == FuncKind::Loss => {
                 if let Some(prev) = &loss {
-                    return Err(Diag::new("gradc::name::duplicate", "the loss is defined twice")
-                        .at(f.name.span, "defined again here")
-                        .note(prev.name.span, "first defined here")
-                        .help("a program has one loss; combine terms with `+`"));
+                    return Err(errors::loss_defined_twice(f.name.span, prev.name.span));
                 }
                 loss = Some(f);
             }
@@ -201,19 +186,13 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
             }
             Item::Compare(c) => {
                 if let Some(prev) = &compare_block {
-                    return Err(Diag::new("gradc::compare::duplicate", "there are two compare blocks")
-                        .at(c.span, "second compare block")
-                        .note(prev.span, "first compare block")
-                        .help("merge them into one"));
+                    return Err(errors::two_compare_blocks(c.span, prev.span));
                 }
                 compare_block = Some(c);
             }
             Item::Train(t) => {
                 if let Some(prev) = &train_block {
-                    return Err(Diag::new("gradc::train::duplicate", "there are two train blocks")
-                        .at(t.span, "second train block")
-                        .note(prev.span, "first train block")
-                        .help("merge them into one"));
+                    return Err(errors::two_train_blocks(t.span, prev.span));
                 }
                 train_block = Some(t);
             }
@@ -221,30 +200,18 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
     }
     let whole_file = Span::new(user, 0, sources.text(user).len());
     let Some(loss) = loss else {
-        return Err(Diag::new("gradc::program::no_loss", "this program has no loss")
-            .at(Span::new(user, 0, 0), "expected a `loss` declaration in this file")
-            .help("declare what to minimise, e.g. `loss = (theta - 3.0)^2` or `loss(x, y) = mse(model(x), y)`"));
+        return Err(errors::no_loss(Span::new(user, 0, 0)));
     };
     let Some(block) = train_block else {
-        return Err(Diag::new("gradc::train::missing", "this program has no train block")
-            .at(Span::new(user, whole_file.end, whole_file.end), "expected a `train { ... }` block")
-            .help("add e.g. `train { optimizer = sgd(lr: 0.1), steps = 100 }`"));
+        return Err(errors::no_train_block(Span::new(user, whole_file.end, whole_file.end)));
     };
     let models: Vec<&FuncDecl> = user_funcs.values().filter(|f| f.kind == FuncKind::Model).collect();
     let checked = train::check(&block, &user_funcs, &data, !loss.params.is_empty())?;
     let model = match (checked.config.metrics.is_empty(), models.as_slice()) {
         (true, _) => None,
         (false, [m]) => Some((*m).clone()),
-        (false, []) => {
-            return Err(Diag::new("gradc::train::metrics", "metrics need a `model` to evaluate")
-                .at(checked.config.metrics[0].1, "computed on the model's output")
-                .help("declare the network as `model name(x: f32[B, D]) { ... }` and call it from the loss"))
-        }
-        (false, _) => {
-            return Err(Diag::new("gradc::train::metrics", "metrics need exactly one `model`, found several")
-                .at(checked.config.metrics[0].1, "computed on the model's output")
-                .help("keep one `model` declaration and make the others `layer`s"))
-        }
+        (false, []) => return Err(errors::metrics_without_model(checked.config.metrics[0].1)),
+        (false, _) => return Err(errors::metrics_with_models(checked.config.metrics[0].1)),
     };
     let base = (checked.optimizer.clone(), checked.schedule.clone());
     let (variants, optimum) = match &compare_block {
@@ -274,16 +241,7 @@ fn optimum(params: &[ast::ParamDecl], values: Vec<f64>, span: Span) -> Result<Ve
     let scalar = |p: &ast::ParamDecl| matches!(&p.ty, ast::TypeExpr::Tensor { dims, .. } if dims.is_empty());
     if values.len() != params.len() || !params.iter().all(scalar) {
         let names: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
-        return Err(Diag::new(
-            "gradc::compare::optimum",
-            format!("`optimum` gives {} numbers for {} parameters", values.len(), params.len()),
-        )
-        .at(span, "one number per parameter")
-        .help(if params.iter().all(scalar) {
-            format!("give one number for each of {}, in that order", names.join(", "))
-        } else {
-            "`optimum` is for programs whose parameters are single numbers, declared with `param`".into()
-        }));
+        return Err(errors::bad_optimum(span, values.len(), &names, params.iter().all(scalar)));
     }
     Ok(params.iter().map(|p| p.name.name.clone()).zip(values).collect())
 }

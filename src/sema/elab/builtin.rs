@@ -1,9 +1,9 @@
 //! Built-in functions: the op table's unary ops, reductions, `where`, `clip` and the others
 //! of `sema::builtins`, and initializers.
 
-use super::{Elab, Val};
+use super::{errors, Elab, Val};
 use crate::diag::{Diag, Span};
-use crate::ir::op::{broadcast_shapes, fmt_shape};
+use crate::ir::op::broadcast_shapes;
 use crate::ir::{self, Op, ReduceOp, UnOp};
 use crate::sema::{expected, Init};
 use crate::syntax::ast::BinOp;
@@ -30,11 +30,7 @@ impl Elab<'_> {
         for a in list {
             let k = if a < 0.0 { a + rank as f64 } else { a };
             if k < 0.0 || k >= rank as f64 || k.fract() != 0.0 {
-                return Err(self.locate(
-                    Diag::new("gradc::shape::axis", format!("axis {a} is out of range for rank {rank}"))
-                        .at(v.1, "no such axis")
-                        .help(format!("axes run from 0 to {} (or -1 for the last)", rank.saturating_sub(1))),
-                ));
+                return Err(self.locate(errors::bad_axis(v.1, a, rank)));
             }
             axes.push(k as usize);
         }
@@ -99,11 +95,7 @@ impl Elab<'_> {
                 let labels = self.tensor(a[0].0.clone(), a[0].1)?;
                 let classes = self.num(&a[1], "a number of classes")?;
                 if classes < 1.0 || classes.fract() != 0.0 || classes > 1e7 {
-                    return Err(self.locate(
-                        Diag::new("gradc::call::value", format!("{classes} is not a number of classes"))
-                            .at(a[1].1, "not a class count")
-                            .help("use a whole number of classes ≥ 1"),
-                    ));
+                    return Err(self.locate(errors::bad_class_count(a[1].1, classes)));
                 }
                 Ok(Val::Tensor(self.push(Op::OneHot(classes as usize), vec![labels], span)?))
             }
@@ -122,11 +114,7 @@ impl Elab<'_> {
                 for d in dims {
                     let n = self.num(&(d.clone(), a[1].1), "a dimension")?;
                     if n < 0.0 || n.fract() != 0.0 || n > u32::MAX as f64 {
-                        return Err(self.locate(
-                            Diag::new("gradc::shape::too_large", format!("{n} is not a valid dimension"))
-                                .at(a[1].1, "not a size")
-                                .help("dimensions are whole numbers"),
-                        ));
+                        return Err(self.locate(errors::bad_reshape_dimension(a[1].1, n)));
                     }
                     shape.push(n as usize);
                 }
@@ -170,17 +158,7 @@ impl Elab<'_> {
         let shapes = [&self.g.ty(c).shape, &self.g.ty(x).shape, &self.g.ty(y).shape];
         let shape = broadcast_shapes(shapes[0], shapes[1]).and_then(|s| broadcast_shapes(&s, shapes[2]));
         let Some(shape) = shape else {
-            let msg = format!(
-                "cannot broadcast {}, {} and {} together",
-                fmt_shape(shapes[0]),
-                fmt_shape(shapes[1]),
-                fmt_shape(shapes[2])
-            );
-            return Err(self.locate(
-                Diag::new("gradc::shape::broadcast", msg.clone())
-                    .at(span, msg)
-                    .help("shapes align on the right; each dimension must be equal or 1"),
-            ));
+            return Err(self.locate(errors::broadcast_three(span, shapes[0], shapes[1], shapes[2])));
         };
         let c = self.as_shape(Val::Tensor(c), &shape, span)?;
         let x = self.as_shape(Val::Tensor(x), &shape, span)?;

@@ -3,19 +3,12 @@
 
 use std::collections::HashMap;
 
-use super::{Elab, Env, Val};
+use super::{errors, Elab, Env, Val};
 use crate::diag::{Diag, Span};
 use crate::ir::{DType, Type};
 use crate::sema::builtins;
-use crate::sema::train::unknown_argument;
+use crate::sema::errors::{duplicate_argument, unknown_argument};
 use crate::syntax::ast::{self, FuncDecl, FuncKind, Stmt, TypeExpr};
-
-/// The error for a function body that ends without a value.
-pub(super) fn no_result(decl: &FuncDecl) -> Diag {
-    Diag::new("gradc::func::result", format!("`{}` has no result expression", decl.name.name))
-        .at(decl.name.span, "returns nothing")
-        .help("end the body with the value to return")
-}
 
 /// A declared type as the source writes it, e.g. `f32[B, 4]`.
 pub(super) fn type_text(dtype: ast::DTypeName, dims: &[ast::Dim]) -> String {
@@ -51,13 +44,7 @@ impl Elab<'_> {
                 Stmt::Param(d) => {
                     self.declare_param(d, env)?;
                 }
-                Stmt::State { span, .. } => {
-                    return Err(self.locate(
-                        Diag::new("gradc::state::outside", "`state` is only allowed in an optimizer")
-                            .at(*span, "not in an optimizer")
-                            .help("declare trainable values with `param`"),
-                    ))
-                }
+                Stmt::State { span, .. } => return Err(self.locate(errors::state_outside_optimizer(*span))),
             }
         }
         match &b.result {
@@ -74,19 +61,11 @@ impl Elab<'_> {
         call: Span,
     ) -> Result<Val, Diag> {
         if self.frames.len() > 64 {
-            return Err(self.locate(
-                Diag::new("gradc::call::recursion", format!("calls nest too deeply in `{}`", decl.name.name))
-                    .at(call, "nested more than 64 calls deep")
-                    .help("functions cannot call themselves; .grad has no recursion"),
-            ));
+            return Err(self.locate(errors::recursion(call, &decl.name.name)));
         }
         match decl.kind {
             FuncKind::Optimizer | FuncKind::Schedule => {
-                return Err(self.locate(
-                    Diag::new("gradc::call::kind", format!("`{}` can only be used in the train block", decl.name.name))
-                        .at(call, "not callable here")
-                        .help("set it in the train block, e.g. `optimizer = adam(lr: 1e-3)`"),
-                ))
+                return Err(self.locate(errors::train_only(call, &decl.name.name)))
             }
             FuncKind::Fn | FuncKind::Layer | FuncKind::Model | FuncKind::Loss => {}
         }
@@ -99,23 +78,10 @@ impl Elab<'_> {
                     None => return Err(self.locate(unknown_argument(decl, n))),
                 },
                 None if i < decl.params.len() => i,
-                None => {
-                    return Err(self.locate(
-                        Diag::new(
-                            "gradc::call::arity",
-                            format!("`{}` takes {} arguments", decl.name.name, decl.params.len()),
-                        )
-                        .at(span, "one too many")
-                        .help(format!("see the declaration of `{}`", decl.name.name)),
-                    ))
-                }
+                None => return Err(self.locate(errors::too_many_arguments(span, decl))),
             };
             if given[slot].is_some() {
-                return Err(self.locate(
-                    Diag::new("gradc::call::duplicate", format!("`{}` is given twice", decl.params[slot].name.name))
-                        .at(span, "given again here")
-                        .help("give each argument once"),
-                ));
+                return Err(self.locate(duplicate_argument(span, &decl.params[slot].name.name)));
             }
             given[slot] = Some((v, span));
         }
@@ -126,16 +92,7 @@ impl Elab<'_> {
                     let v = self.expr(d, &mut env)?;
                     (v, d.span)
                 }
-                (None, None) => {
-                    return Err(self.locate(
-                        Diag::new(
-                            "gradc::call::missing",
-                            format!("`{}` needs a value for `{}`", decl.name.name, f.name.name),
-                        )
-                        .at(call, format!("`{}` is not given", f.name.name))
-                        .help(format!("pass `{}: ...`", f.name.name)),
-                    ))
-                }
+                (None, None) => return Err(self.locate(errors::missing_argument(call, &decl.name.name, &f.name.name))),
             };
             if let Some(ty) = &f.ty {
                 self.check_formal(decl, f, ty, &v, span, &mut env)?;
@@ -146,16 +103,12 @@ impl Elab<'_> {
         self.frames.push(self.frame(call, &decl.name.name, transparent));
         if decl.kind == FuncKind::Fn {
             if let Some(Stmt::Param(p)) = decl.body.stmts.iter().find(|s| matches!(s, Stmt::Param(_))) {
-                return Err(self.locate(
-                    Diag::new("gradc::param::in_fn", "a `fn` cannot declare parameters")
-                        .at(p.span, "parameter in a fn")
-                        .help("make it a `layer` so its parameters get an instance name"),
-                ));
+                return Err(self.locate(errors::param_in_fn(p.span)));
             }
         }
         let result = self.block(&decl.body, &mut env)?;
         self.frames.pop();
-        let result = result.ok_or_else(|| self.locate(no_result(decl)))?;
+        let result = result.ok_or_else(|| self.locate(errors::no_result(decl)))?;
         if let Some(ret) = &decl.ret {
             self.check_result(decl, ret, &result, call, &env)?;
         }
@@ -173,20 +126,8 @@ impl Elab<'_> {
         env: &mut Env,
     ) -> Result<(), Diag> {
         let fail = |this: &Self, want: String| {
-            this.locate(
-                Diag::new(
-                    "gradc::type::argument",
-                    format!(
-                        "argument `{}` of `{}` must be {want}, found {}",
-                        f.name.name,
-                        decl.name.name,
-                        v.describe(&this.g)
-                    ),
-                )
-                .at(span, format!("expected {want}"))
-                .note(ty.span(), "declared here")
-                .help(format!("pass {want} as `{}`", f.name.name)),
-            )
+            let found = v.describe(&this.g);
+            this.locate(errors::argument_type(span, ty.span(), &decl.name.name, &f.name.name, &want, &found))
         };
         match ty {
             TypeExpr::Int(_) => match v {
@@ -218,15 +159,8 @@ impl Elab<'_> {
                         ast::Dim::Var(id) => match env.vars.get(&id.name) {
                             Some(Val::Num(bound)) if *bound as usize == actual => {}
                             Some(Val::Num(bound)) => {
-                                let msg = format!(
-                                    "`{}` is {bound} from an earlier argument of `{}`, but {actual} here",
-                                    id.name, decl.name.name
-                                );
-                                return Err(self.locate(
-                                    Diag::new("gradc::shape::mismatch", msg.clone())
-                                        .at(span, msg)
-                                        .help("the arguments' shapes must agree on each named dimension"),
-                                ));
+                                let d = errors::dimension_mismatch(span, &id.name, &decl.name.name, *bound, actual);
+                                return Err(self.locate(d));
                             }
                             _ => {
                                 env.vars.insert(id.name.clone(), Val::Num(actual as f64));
@@ -257,15 +191,7 @@ impl Elab<'_> {
             return Ok(());
         }
         let want = Type::new(dtype, shape);
-        Err(self.locate(
-            Diag::new(
-                "gradc::type::result",
-                format!("`{}` returns {}, but declares {want}", decl.name.name, v.describe(&self.g)),
-            )
-            .at(call, format!("declared to return {want}"))
-            .note(ret.span(), "declared here")
-            .help("fix the body or the declared result type"),
-        ))
+        Err(self.locate(errors::result_type(call, ret.span(), &decl.name.name, &v.describe(&self.g), &want)))
     }
 
     pub(super) fn call(
@@ -293,35 +219,19 @@ impl Elab<'_> {
         args: Vec<(Option<ast::Ident>, Val, Span)>,
         span: Span,
     ) -> Result<Vec<(Val, Span)>, Diag> {
-        let names = || formals.iter().map(|f| format!("`{}`", f.0)).collect::<Vec<_>>().join(", ");
+        let names = || formals.iter().map(|f| f.0).collect::<Vec<_>>();
         let mut bound: Vec<Option<(Val, Span)>> = vec![None; formals.len()];
         for (i, (name, v, s)) in args.into_iter().enumerate() {
             let slot = match &name {
-                Some(n) => formals.iter().position(|f| f.0 == n.name).ok_or_else(|| {
-                    self.locate(
-                        Diag::new(
-                            "gradc::call::argument",
-                            format!("`{}` has no parameter named `{}`", func.name, n.name),
-                        )
-                        .at(n.span, "unknown argument")
-                        .help(format!("its parameters are {}", names())),
-                    )
-                })?,
+                Some(n) => formals
+                    .iter()
+                    .position(|f| f.0 == n.name)
+                    .ok_or_else(|| self.locate(errors::unknown_builtin_argument(&func.name, n, &names())))?,
                 None if i < formals.len() => i,
-                None => {
-                    return Err(self.locate(
-                        Diag::new("gradc::call::arity", format!("`{}` takes {} arguments", func.name, formals.len()))
-                            .at(s, "one too many")
-                            .help(format!("its parameters are {}", names())),
-                    ))
-                }
+                None => return Err(self.locate(errors::too_many_builtin_arguments(s, &func.name, &names()))),
             };
             if bound[slot].is_some() {
-                return Err(self.locate(
-                    Diag::new("gradc::call::duplicate", format!("`{}` is given twice", formals[slot].0))
-                        .at(s, "given again here")
-                        .help("give each argument once"),
-                ));
+                return Err(self.locate(duplicate_argument(s, formals[slot].0)));
             }
             bound[slot] = Some((v, s));
         }
@@ -331,11 +241,7 @@ impl Elab<'_> {
             .map(|(f, b)| match (b, f.1) {
                 (Some(b), _) => Ok(b),
                 (None, Some(d)) => Ok((Val::Num(d), span)),
-                (None, None) => Err(self.locate(
-                    Diag::new("gradc::call::missing", format!("`{}` needs a value for `{}`", func.name, f.0))
-                        .at(span, format!("`{}` is not given", f.0))
-                        .help(format!("pass `{}: ...`", f.0)),
-                )),
+                (None, None) => Err(self.locate(errors::missing_argument(span, &func.name, f.0))),
             })
             .collect()
     }

@@ -1,19 +1,11 @@
 //! Expressions: names, arithmetic with broadcasting, and the errors they raise.
 
-use super::{Elab, Env, Val};
-use crate::diag::{suggest, Diag, Span};
-use crate::ir::op::fmt_shape;
+use super::{errors, Elab, Env, Val};
+use crate::diag::{Diag, Span};
 use crate::ir::{self, Op, ShapeError, UnOp};
 use crate::sema::builtins;
 use crate::sema::expected;
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind};
-
-/// The error for `then` outside a train block's `schedule`.
-pub(super) fn then_unsupported(span: Span) -> Diag {
-    Diag::new("gradc::schedule::then", "`then` composes schedules, and only in a train block's `schedule`")
-        .at(span, "not a schedule composition")
-        .help("write e.g. `schedule = warmup(steps: 100) then cosine(total: 900)` in the train block")
-}
 
 impl Elab<'_> {
     /// Evaluates an expression.
@@ -61,29 +53,20 @@ impl Elab<'_> {
             return self.call(id, vec![], id.span, env);
         }
         if self.m.func(env.file, &id.name).is_some() || builtins::formals(&id.name).is_some() {
-            return Err(self.locate(
-                Diag::new("gradc::name::function", format!("`{}` is a function, not a value", id.name))
-                    .at(id.span, "used as a value")
-                    .help(format!("call it: `{}(...)`", id.name)),
-            ));
+            return Err(self.locate(errors::function_as_value(id)));
         }
         Err(self.unknown(id, env))
     }
 
     pub(super) fn unknown(&self, id: &ast::Ident, env: &Env) -> Diag {
-        let mut d = Diag::new("gradc::name::unknown", format!("unknown name `{}`", id.name))
-            .at(id.span, "not found in this scope");
         if env.file == self.m.user {
             if let Some(module) = self.m.std_module_of(&id.name) {
-                return self
-                    .locate(d.help(format!("`{}` is defined in {module}; add `use {module}.{}`", id.name, id.name)));
+                return self.locate(errors::not_imported(id, module));
             }
         }
         let mut names: Vec<&str> = env.vars.keys().map(|s| s.as_str()).collect();
         names.extend(self.m.visible_names(env.file));
-        let otherwise = "declare it before use, or import it with `use std.<module>.<name>`".to_string();
-        d = d.help(suggest::did_you_mean(&id.name, names, otherwise));
-        self.locate(d)
+        self.locate(errors::unknown_name(id, names))
     }
 
     pub(super) fn binary(&mut self, op: BinOp, a: Val, b: Val, span: Span) -> Result<Val, Diag> {
@@ -115,7 +98,7 @@ impl Elab<'_> {
                 BinOp::Gt => Val::Bool(x > y),
                 BinOp::Ge => Val::Bool(x >= y),
                 BinOp::MatMul => return Err(self.locate(expected("two matrices for `@`", span, "two numbers"))),
-                BinOp::Then => return Err(self.locate(then_unsupported(span))),
+                BinOp::Then => return Err(self.locate(errors::then_outside_schedule(span))),
             });
         }
         let (x, y) = (self.tensor(a, span)?, self.tensor(b, span)?);
@@ -142,15 +125,12 @@ impl Elab<'_> {
                 match self.g.push(Op::MatMul { ta: false, tb: false }, vec![x, y]) {
                     Ok(n) => n,
                     Err(ShapeError::MatMulRank(..) | ShapeError::MatMulInner(..)) => {
-                        let msg = format!("cannot multiply {} by {}", fmt_shape(&sa), fmt_shape(&sb));
-                        return Err(self.locate(Diag::new("gradc::shape::matmul", msg.clone()).at(span, msg).help(
-                            "`a @ b` needs matrices [m, k] and [k, n]: the columns of a must equal the rows of b",
-                        )));
+                        return Err(self.locate(errors::matmul_shapes(span, &sa, &sb)))
                     }
                     Err(e) => return Err(self.shape_error(e, span)),
                 }
             }
-            BinOp::Then => return Err(self.locate(then_unsupported(span))),
+            BinOp::Then => return Err(self.locate(errors::then_outside_schedule(span))),
         };
         Ok(Val::Tensor(node))
     }

@@ -6,6 +6,7 @@
 
 mod builtin;
 mod calls;
+mod errors;
 mod expr;
 mod update;
 
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 use super::scope::Module;
 use super::{expected, reserved, DataShape, Init, LabelShape, Lowered, ParamInfo, RESERVED_NAMES};
 use crate::diag::{Diag, FileId, Span};
-use crate::ir::op::{broadcast_shapes, checked_numel, fmt_shape};
+use crate::ir::op::{broadcast_shapes, checked_numel};
 use crate::ir::{self, DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, ShapeErrorKind, Type};
 use crate::syntax::ast::{self, TypeExpr};
 
@@ -91,9 +92,7 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize) -> Resu
     if let Some(shape) = data {
         let formals = &loss.params;
         if formals.len() > 2 {
-            return Err(Diag::new("gradc::loss::arity", "a loss takes at most two parameters: features and labels")
-                .at(loss.name.span.to(formals[2].name.span), "too many parameters")
-                .help("write `loss(x, y) = ...`"));
+            return Err(errors::loss_arity(loss.name.span.to(formals[2].name.span)));
         }
         let features = Type::f32(vec![batch, shape.features]);
         let x = e.g.add_input(&formals[0].name.name, features, InputRole::Data);
@@ -121,9 +120,7 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize) -> Resu
         let y = loss.params.get(1).and_then(|f| e.g.input_index(&f.name.name)).map(|i| e.g.input_node(i));
         for (name, span) in &m.train.metrics {
             let (Some(x), Some(y)) = (x, y) else {
-                return Err(Diag::new("gradc::train::metrics", "metrics need data with labels")
-                    .at(*span, "needs labels")
-                    .help("give the loss two parameters, `loss(x, y)`, and data with a label column"));
+                return Err(errors::metrics_without_labels(*span));
             };
             let logits = e.call_decl(model, vec![(None, Val::Tensor(x), *span)], *span)?;
             // The metric is looked up where the train block named it, so it is a known `fn`.
@@ -172,13 +169,13 @@ impl<'m> Elab<'m> {
     }
 
     fn shape_error(&self, err: ShapeError, span: Span) -> Diag {
-        let (code, help) = match err.kind() {
-            ShapeErrorKind::Mismatch => ("gradc::shape::mismatch", "check the shapes of the operands"),
-            ShapeErrorKind::DType => ("gradc::type::dtype", "labels are i32; arithmetic needs f32 values"),
-            ShapeErrorKind::Axis => ("gradc::shape::axis", "axes count from 0; negative axes count from the end"),
-            ShapeErrorKind::TooLarge => ("gradc::shape::too_large", "use smaller dimensions"),
-        };
-        self.locate(Diag::new(code, err.to_string()).at(span, err.to_string()).help(help))
+        let message = err.to_string();
+        self.locate(match err.kind() {
+            ShapeErrorKind::Mismatch => errors::op_shapes(span, &message),
+            ShapeErrorKind::DType => errors::op_dtype(span, &message),
+            ShapeErrorKind::Axis => errors::op_axis(span, &message),
+            ShapeErrorKind::TooLarge => errors::op_too_large(span, &message),
+        })
     }
 
     fn push(&mut self, op: Op, args: Vec<NodeId>, span: Span) -> Result<NodeId, Diag> {
@@ -201,11 +198,7 @@ impl<'m> Elab<'m> {
         if ty.shape.is_empty() && ty.dtype == DType::F32 {
             return Ok(n);
         }
-        Err(self.locate(
-            Diag::new("gradc::type::scalar", format!("{what} must be an f32 scalar, found {ty}"))
-                .at(span, format!("this is {ty}"))
-                .help("reduce it, e.g. with mean(...) or sum(...)"),
-        ))
+        Err(self.locate(errors::not_scalar(span, what, &ty)))
     }
 
     /// Broadcasts a value to exactly `shape`.
@@ -222,21 +215,11 @@ impl<'m> Elab<'m> {
         let (ta, tb) = (self.g.ty(a).clone(), self.g.ty(b).clone());
         let numeric = ta.dtype == DType::F32 && tb.dtype == DType::F32;
         if op != Op::Binary(ir::BinOp::Eq) && !numeric {
-            let msg = format!("`{}` needs f32 operands, found {ta} and {tb}", op.name());
-            return Err(self.locate(
-                Diag::new("gradc::type::dtype", msg.clone())
-                    .at(span, msg)
-                    .help("i32 values are class labels; turn them into f32 rows with one_hot(labels, classes)"),
-            ));
+            return Err(self.locate(errors::needs_f32(span, op.name(), &ta, &tb)));
         }
         let (sa, sb) = (ta.shape, tb.shape);
         let Some(shape) = broadcast_shapes(&sa, &sb) else {
-            let msg = format!("cannot broadcast {} with {}", fmt_shape(&sa), fmt_shape(&sb));
-            return Err(self.locate(
-                Diag::new("gradc::shape::broadcast", msg.clone())
-                    .at(span, msg)
-                    .help("shapes align on the right; each dimension must be equal or 1"),
-            ));
+            return Err(self.locate(errors::broadcast(span, &sa, &sb)));
         };
         let a = if sa == shape { a } else { self.push(Op::Broadcast(shape.clone()), vec![a], span)? };
         let b = if sb == shape { b } else { self.push(Op::Broadcast(shape), vec![b], span)? };
@@ -280,28 +263,16 @@ impl<'m> Elab<'m> {
                 ast::Dim::Lit(n, span) => (*n as f64, *span),
                 ast::Dim::Var(id) => match env.vars.get(&id.name) {
                     Some(Val::Num(n)) => (*n, id.span),
-                    _ => {
-                        return Err(self.locate(Diag::new("gradc::name::dim", format!("unknown dimension `{}`", id.name))
-                            .at(id.span, "not bound here")
-                            .help("dimension names are bound by the types of the function's parameters or by `int` parameters")))
-                    }
+                    _ => return Err(self.locate(errors::unknown_dimension(id))),
                 },
             };
             if value < 0.0 || value.fract() != 0.0 || value > u32::MAX as f64 {
-                return Err(self.locate(
-                    Diag::new("gradc::shape::too_large", format!("{value} is not a valid dimension"))
-                        .at(span, "not a size")
-                        .help("dimensions are whole numbers below 2^32"),
-                ));
+                return Err(self.locate(errors::bad_type_dimension(span, value)));
             }
             shape.push(value as usize);
         }
         if checked_numel(&shape).is_none() {
-            return Err(self.locate(
-                Diag::new("gradc::shape::too_large", format!("a tensor of shape {} is too large", fmt_shape(&shape)))
-                    .at(ty.span(), "too many elements")
-                    .help("a tensor holds at most 2^31 elements"),
-            ));
+            return Err(self.locate(errors::tensor_too_large(ty.span(), &shape)));
         }
         Ok((
             match dtype {
@@ -316,11 +287,7 @@ impl<'m> Elab<'m> {
     fn declare_param(&mut self, decl: &ast::ParamDecl, env: &mut Env) -> Result<NodeId, Diag> {
         let (dtype, shape) = self.dims(&decl.ty, env)?;
         if dtype != DType::F32 {
-            return Err(self.locate(
-                Diag::new("gradc::type::param", "parameters are f32")
-                    .at(decl.ty.span(), "not f32")
-                    .help("declare it as f32[...]"),
-            ));
+            return Err(self.locate(errors::param_not_f32(decl.ty.span())));
         }
         let name = match self.frames.len() {
             0 => decl.name.name.clone(),
@@ -347,14 +314,7 @@ impl<'m> Elab<'m> {
         if let Some(&node) = self.param_nodes.get(&name) {
             let prev = self.params.iter().find(|p| p.name == name).expect("param_nodes and params agree");
             if prev.shape != shape {
-                return Err(self.locate(
-                    Diag::new("gradc::param::shape", format!("parameter `{name}` is used with two shapes"))
-                        .at(decl.span, format!("here it is {}", fmt_shape(&shape)))
-                        .note(prev.span, format!("here it is {}", fmt_shape(&prev.shape)))
-                        .help(
-                            "a parameter name is shared by every call that produces it; give the calls different names",
-                        ),
-                ));
+                return Err(self.locate(errors::param_two_shapes(decl.span, prev.span, &name, &shape, &prev.shape)));
             }
             env.vars.insert(decl.name.name.clone(), Val::Tensor(node));
             return Ok(node);

@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::calls::no_result;
-use super::{Elab, Env, Val};
+use super::{errors, Elab, Env, Val};
 use crate::diag::{Diag, Span};
 use crate::ir::{self, DType, Graph, InputRole, NodeId, Op, OutputRole, Type};
 use crate::sema::scope::Module;
@@ -39,14 +38,7 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
             Some(e.schedule(s, *base, step)?)
         }
         (Some(Val::Num(base)), None) => Some(e.g.constant(*base)),
-        (_, Some(_)) => {
-            return Err(Diag::new(
-                "gradc::train::schedule",
-                format!("`{}` has no `lr` for a schedule to drive", opt.decl.name.name),
-            )
-            .at(opt.span, "this optimizer has no `lr`")
-            .help("remove the schedule, or give the optimizer an `lr` parameter"))
-        }
+        (_, Some(_)) => return Err(errors::schedule_without_lr(opt.span, &opt.decl.name.name)),
         _ => None,
     };
     // Reduce-on-plateau scales the learning rate from the runtime, which watches the metric.
@@ -62,12 +54,7 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
     for group in &m.train.param_groups {
         if !params.iter().any(|p| group.matches(&p.name)) {
             let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-            return Err(Diag::new(
-                "gradc::train::group",
-                format!("the pattern \"{}\" matches no parameter", group.pattern),
-            )
-            .at(group.span, "matches nothing")
-            .help(format!("the parameters are {}", names.join(", "))));
+            return Err(errors::group_matches_nothing(group.span, &group.pattern, &names));
         }
     }
     for (p, &(pn, gn)) in params.iter().zip(&p_nodes) {
@@ -124,13 +111,7 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
                     let v = e.expr(value, &mut env)?;
                     env.vars.insert(name.name.clone(), v);
                 }
-                Stmt::Param(d) => {
-                    return Err(e.locate(
-                        Diag::new("gradc::optimizer::param", "an optimizer cannot declare parameters")
-                            .at(d.span, "parameter in an optimizer")
-                            .help("use `state` for per-parameter optimizer state"),
-                    ))
-                }
+                Stmt::Param(d) => return Err(e.locate(errors::param_in_optimizer(d.span))),
             }
         }
         let shape = p.shape.clone();
@@ -215,7 +196,7 @@ impl Elab<'_> {
                 env.vars.insert("base".into(), Val::Num(base));
                 env.vars.insert("step".into(), Val::Tensor(step));
                 let v = self.block(&p.decl.body, &mut env)?;
-                let v = v.ok_or_else(|| self.locate(no_result(&p.decl)))?;
+                let v = v.ok_or_else(|| self.locate(errors::no_result(&p.decl)))?;
                 let node = self.scalar(v, p.span, "a schedule")?;
                 self.frames.pop();
                 Ok(node)

@@ -22,5 +22,3 @@ pub use compare::Variant;
 pub(super) use hyper::check_hyper;
 pub use hyper::{Partial, Sched};
 pub(super) use keys::check;
-// Elaboration reports unknown arguments of layers and functions the same way.
-pub(super) use crate::sema::errors::unknown_argument;
