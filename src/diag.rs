@@ -103,19 +103,49 @@ impl Diag {
     /// One report of independent errors, in the order found: the first, with the others (up
     /// to [`MAX_ERRORS`] in all, then a count of the rest) reported after it. `None` if empty.
     pub fn combine(errors: Vec<Diag>) -> Option<Diag> {
-        let total = errors.len();
-        let mut it = errors.into_iter();
+        // A report among the errors contributes each of its own.
+        let mut flat = Vec::new();
+        let mut omitted = 0;
+        for mut d in errors {
+            let related = std::mem::take(&mut d.related);
+            let more = std::mem::take(&mut d.omitted);
+            omitted += more;
+            flat.push(d);
+            flat.extend(related.into_iter().take(related_len(more)));
+        }
+        let total = flat.len() + omitted;
+        let mut it = flat.into_iter();
         let mut first = it.next()?;
         first.related.extend(it.take(MAX_ERRORS - 1));
         if total > MAX_ERRORS {
-            let more = total - MAX_ERRORS;
+            let more = total - first.count();
             first.omitted = more;
-            first.related.push(
-                Diag::new("gradc::errors::more", format!("and {more} more error{}", if more == 1 { "" } else { "s" }))
-                    .help("fix these first; the others may go with them"),
-            );
+            first.related.push(more_errors(more));
         }
         Some(first)
+    }
+
+    /// The same errors, the first in the file first (errors without a location lead).
+    pub fn in_file_order(mut self) -> Diag {
+        let omitted = std::mem::take(&mut self.omitted);
+        let mut related = std::mem::take(&mut self.related);
+        if omitted > 0 {
+            // The count of the rest stays last.
+            related.pop();
+        }
+        // A stable sort keeps errors at one position in the order they were found.
+        let mut all = vec![self];
+        all.extend(related);
+        all.sort_by_key(|d| d.label.as_ref().map(|(s, _)| (s.file.0, s.start)));
+        let mut it = all.into_iter();
+        // `all` holds at least `self`.
+        let mut first = it.next().expect("at least one error");
+        first.related.extend(it);
+        first.omitted = omitted;
+        if omitted > 0 {
+            first.related.push(more_errors(omitted));
+        }
+        first
     }
 
     /// How many errors were found: this one, the related ones and those left out.
@@ -158,6 +188,21 @@ impl Diag {
         // Writing into a String cannot fail.
         handler.render_report(&mut out, self).expect("fmt::Write to String");
         out
+    }
+}
+
+/// The last entry of a capped report: how many errors it leaves out.
+fn more_errors(more: usize) -> Diag {
+    Diag::new("gradc::errors::more", format!("and {more} more error{}", if more == 1 { "" } else { "s" }))
+        .help("fix these first; the others may go with them")
+}
+
+/// How many of a report's related entries are errors: all but the count of the rest, if any.
+fn related_len(omitted: usize) -> usize {
+    if omitted > 0 {
+        MAX_ERRORS - 1
+    } else {
+        usize::MAX
     }
 }
 
@@ -221,5 +266,22 @@ mod tests {
         assert_eq!(d.related[MAX_ERRORS - 1].message, "and 5 more errors");
         let one = Diag::combine(vec![Diag::new("gradc::test", "alone")]).expect("one error");
         assert_eq!(one.count(), 1);
+    }
+
+    #[test]
+    fn nested_reports_flatten_and_sort_by_position() {
+        let at =
+            |start: usize, msg: &str| Diag::new("gradc::test", msg).at(Span::new(FileId(0), start, start + 1), "here");
+        let train = Diag::combine(vec![at(50, "key a"), at(60, "key b")]).expect("two");
+        let d = Diag::combine(vec![at(30, "item"), train, at(10, "use")]).expect("four").in_file_order();
+        let order: Vec<&str> =
+            std::iter::once(d.message.as_str()).chain(d.related.iter().map(|r| r.message.as_str())).collect();
+        assert_eq!(order, ["use", "item", "key a", "key b"]);
+        assert_eq!(d.count(), 4);
+        let many: Vec<Diag> = (0..30).map(|i| at(100 - i, "e")).collect();
+        let capped = Diag::combine(vec![Diag::combine(many).expect("30"), at(0, "first")]).expect("31").in_file_order();
+        assert_eq!(capped.count(), 31);
+        assert_eq!(capped.related.len(), MAX_ERRORS);
+        assert_eq!(capped.related.last().map(|d| d.message.as_str()), Some("and 11 more errors"));
     }
 }

@@ -144,6 +144,8 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
         Ok(())
     };
 
+    // Each item is checked on its own, so one report lists every item that is wrong.
+    let mut found: Vec<Diag> = Vec::new();
     for item in file.items {
         match item {
             Item::Use(u) => {
@@ -152,7 +154,8 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
                 let module_span = u.module[0].span.to(u.module[u.module.len() - 1].span);
                 let Some(names) = modules.get(path.as_str()) else {
                     let known: Vec<&str> = STDLIB.iter().map(|m| m.0).collect();
-                    return Err(errors::unknown_module(module_span, &path, &known));
+                    found.push(errors::unknown_module(module_span, &path, &known));
+                    continue;
                 };
                 let wanted: Vec<(String, Span)> = if u.glob {
                     names.iter().map(|n| (n.clone(), u.span)).collect()
@@ -161,52 +164,65 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
                 };
                 for (name, span) in wanted {
                     if !names.contains(&name) {
-                        return Err(errors::unknown_use_item(span, &path, &name, names));
+                        found.push(errors::unknown_use_item(span, &path, &name, names));
+                        continue;
                     }
                     user_funcs.insert(name.clone(), std_funcs[&name].1.clone());
                 }
             }
-            Item::Param(p) => {
-                define(&p.name)?;
-                params.push(p);
-            }
-            Item::Data(d) => {
-                define(&d.name)?;
-                data.insert(d.name.name.clone(), d);
-            }
-            Item::Func(f) if f.kind == FuncKind::Loss => {
-                if let Some(prev) = &loss {
-                    return Err(errors::loss_defined_twice(f.name.span, prev.name.span));
+            Item::Param(p) => match define(&p.name) {
+                Ok(()) => params.push(p),
+                Err(d) => found.push(d),
+            },
+            Item::Data(d) => match define(&d.name) {
+                Ok(()) => {
+                    data.insert(d.name.name.clone(), d);
                 }
-                loss = Some(f);
-            }
-            Item::Func(f) => {
-                define(&f.name)?;
-                user_funcs.insert(f.name.name.clone(), f);
-            }
-            Item::Compare(c) => {
-                if let Some(prev) = &compare_block {
-                    return Err(errors::two_compare_blocks(c.span, prev.span));
+                Err(e) => found.push(e),
+            },
+            Item::Func(f) if f.kind == FuncKind::Loss => match &loss {
+                Some(prev) => found.push(errors::loss_defined_twice(f.name.span, prev.name.span)),
+                None => loss = Some(f),
+            },
+            Item::Func(f) => match define(&f.name) {
+                Ok(()) => {
+                    user_funcs.insert(f.name.name.clone(), f);
                 }
-                compare_block = Some(c);
-            }
-            Item::Train(t) => {
-                if let Some(prev) = &train_block {
-                    return Err(errors::two_train_blocks(t.span, prev.span));
-                }
-                train_block = Some(t);
-            }
+                Err(d) => found.push(d),
+            },
+            Item::Compare(c) => match &compare_block {
+                Some(prev) => found.push(errors::two_compare_blocks(c.span, prev.span)),
+                None => compare_block = Some(c),
+            },
+            Item::Train(t) => match &train_block {
+                Some(prev) => found.push(errors::two_train_blocks(t.span, prev.span)),
+                None => train_block = Some(t),
+            },
         }
     }
     let whole_file = Span::new(user, 0, sources.text(user).len());
-    let Some(loss) = loss else {
-        return Err(errors::no_loss(Span::new(user, 0, 0)));
+    if loss.is_none() {
+        found.push(errors::no_loss(Span::new(user, 0, 0)));
+    }
+    let checked = match &train_block {
+        None => {
+            found.push(errors::no_train_block(Span::new(user, whole_file.end, whole_file.end)));
+            None
+        }
+        Some(block) => {
+            let takes_data = loss.as_ref().is_some_and(|l| !l.params.is_empty());
+            train::check(block, &user_funcs, &data, takes_data).map_err(|d| found.push(d)).ok()
+        }
     };
-    let Some(block) = train_block else {
-        return Err(errors::no_train_block(Span::new(user, whole_file.end, whole_file.end)));
+    if let Some(d) = Diag::combine(found) {
+        return Err(d.in_file_order());
+    }
+    // A missing loss or train block, or a train block that failed its check, was pushed to
+    // `found`, so both are here.
+    let (Some(loss), Some(checked)) = (loss, checked) else {
+        unreachable!("a missing loss or train block is reported above");
     };
     let models: Vec<&FuncDecl> = user_funcs.values().filter(|f| f.kind == FuncKind::Model).collect();
-    let checked = train::check(&block, &user_funcs, &data, !loss.params.is_empty())?;
     let model = match (checked.config.metrics.is_empty(), models.as_slice()) {
         (true, _) => None,
         (false, [m]) => Some((*m).clone()),
