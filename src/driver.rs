@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use crate::autodiff::control;
 use crate::codegen::{CompileOptions, Executable};
+use crate::data::{self, Dataset};
 use crate::diag::{Diag, FileId, SourceMap};
 use crate::ir::Graph;
-use crate::runtime::data::Dataset;
 use crate::sema::{self, Converge, DataShape, LabelShape, Lowered, Module};
 use crate::syntax::{self, ast};
-use crate::{autodiff, passes, runtime};
+use crate::{autodiff, passes};
 
 /// Largest source file accepted, so a mistaken path to a huge file fails fast.
 const MAX_SOURCE_BYTES: u64 = 16 << 20;
@@ -131,7 +131,7 @@ fn resolve(front: &mut Front) -> Result<Module, Diag> {
 fn compile_module(module: Module, dir: &Path, started: Instant) -> Result<Compiled, Diag> {
     let (data, val) = match module.data() {
         Some(spec) => {
-            let (train, val) = runtime::source::load(spec, dir, module.train().seed)?;
+            let (train, val) = data::load(spec, dir, module.train().seed)?;
             (Some(train), val)
         }
         None => (None, None),
@@ -177,9 +177,9 @@ fn step_graphs(module: &Module, lowered: &Lowered) -> (Graph, Graph) {
 /// The shape the elaborator needs from a dataset.
 pub fn data_shape(d: &Dataset) -> DataShape {
     let labels = match &d.labels {
-        runtime::data::Labels::Classes { classes, .. } => LabelShape::Classes(*classes),
-        runtime::data::Labels::Targets { k, .. } => LabelShape::Targets(*k),
-        runtime::data::Labels::None => LabelShape::Targets(0),
+        data::Labels::Classes { classes, .. } => LabelShape::Classes(*classes),
+        data::Labels::Targets { k, .. } => LabelShape::Targets(*k),
+        data::Labels::None => LabelShape::Targets(0),
     };
     DataShape { features: d.d, labels }
 }

@@ -3,10 +3,12 @@
 
 pub mod autodiff;
 pub mod codegen;
+pub mod data;
 pub mod diag;
 pub mod driver;
 pub mod ir;
 pub mod passes;
+pub mod rng;
 pub mod runtime;
 pub mod sema;
 pub mod syntax;

@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use gradc::codegen::CompileOptions;
+use gradc::data::{Dataset, Labels};
 use gradc::driver;
 use gradc::ir::interp::{self, Tensor};
 use gradc::ir::{DType, Graph, InputRole, OutputRole};
-use gradc::runtime::data::{Dataset, Labels};
 use gradc::runtime::train::initial_values;
 
 /// Input values for `graph`: parameters and state from the run's initialisation, the first

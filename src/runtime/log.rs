@@ -394,7 +394,7 @@ mod tests {
 
     #[test]
     fn floats_round_trip_exactly() {
-        let mut rng = crate::runtime::rng::Rng::new(1);
+        let mut rng = crate::rng::Rng::new(1);
         let mut specials =
             vec![0.0, -0.0, 1.0, -2.5, f32::MIN_POSITIVE, f32::MAX, f32::MIN, 1e-45, 0.1, 1e-5, 9.99e15, 1e16];
         specials.extend((0..2000).map(|_| f32::from_bits(rng.next_u64() as u32)).filter(|v| v.is_finite()));

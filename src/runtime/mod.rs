@@ -1,13 +1,10 @@
 //! The data side of the runtime: a reproducible RNG, parameter initializers, synthetic and CSV
 //! datasets with mini-batching, and training logs.
 
+pub mod batch;
 pub mod checkpoint;
 pub mod compare;
-pub mod csv;
-pub mod data;
 pub mod init;
 pub mod log;
 pub mod plot;
-pub mod rng;
-pub mod source;
 pub mod train;

@@ -5,15 +5,16 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::batch::Batcher;
 use super::checkpoint;
-use super::data::{Batcher, Dataset, Labels, LabelsOut};
 use super::init;
 use super::log::{MetricsLog, Progress, ProgressStyle, Record};
-use super::rng::Rng;
 use crate::codegen::{CompileOptions, Executable};
+use crate::data::{Dataset, Labels, LabelsOut};
 use crate::diag::Diag;
 use crate::driver::{self, Compiled};
 use crate::ir::{Graph, InputRole, OutputRole};
+use crate::rng::Rng;
 use crate::sema::{Converge, EarlyStop, Plateau};
 
 /// Overrides from the command line.

@@ -10,12 +10,11 @@ mod elab;
 mod scope;
 mod train;
 
-use std::collections::BTreeMap;
-
 use crate::diag::{Diag, FileId, SourceMap, Span};
 use crate::ir::Graph;
 use crate::syntax::ast;
 
+pub use crate::data::{DataSource, DataSpec};
 pub use scope::Module;
 
 /// How a parameter's initial value is drawn (`torch.nn.init`'s formulas; filled by `runtime::init`).
@@ -126,42 +125,6 @@ pub struct StateInfo {
     pub shape: Vec<usize>,
     /// Its starting value.
     pub init: f32,
-}
-
-/// Where training data comes from, as the `data` declaration said.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DataSource {
-    /// A built-in synthetic generator with numeric arguments (defaults filled in).
-    Generator {
-        /// `spirals`, `blobs`, `xor`, `linear` or `sine`.
-        name: String,
-        /// Arguments by name.
-        args: BTreeMap<String, f64>,
-    },
-    /// A CSV file with a header row.
-    Csv {
-        /// The path as written, relative to the `.grad` file.
-        path: String,
-        /// The label column (classification) or target column (regression).
-        column: String,
-        /// `true` for `label:` (integer classes), `false` for `target:` (regression).
-        classes: bool,
-    },
-}
-
-/// A resolved `data` declaration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DataSpec {
-    /// Its name.
-    pub name: String,
-    /// Where the rows come from.
-    pub source: DataSource,
-    /// Standardize features to zero mean and unit variance (`|> standardize`).
-    pub standardize: bool,
-    /// Fraction of rows held out for validation (`|> split(val: 0.2)`).
-    pub validation: Option<f64>,
-    /// The source expression, for diagnostics about the data.
-    pub span: Span,
 }
 
 /// The shape of the data the loss is applied to, known once the data is loaded.

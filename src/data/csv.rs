@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::data::{Dataset, Labels};
+use super::{Dataset, Labels};
 use crate::diag::{Diag, Span};
 
 /// Which columns of a CSV file hold the labels; all other columns are features.
@@ -349,8 +349,8 @@ impl<'a> Records<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::generate::{blobs, Blobs};
     use crate::diag::FileId;
-    use crate::runtime::data::{blobs, Blobs};
     use std::path::PathBuf;
 
     fn span() -> Span {
