@@ -5,7 +5,7 @@
 //! elaboration (new values as `Param`/`State` outputs). Guarantees: the rewritten graphs verify.
 
 use super::vjp::push;
-use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, Type};
+use crate::ir::{Graph, InputRole, NodeId, Op, OutputRole, StepInput, StepOutput};
 use crate::sema::Clip;
 
 /// A scalar node broadcast to `shape`.
@@ -86,7 +86,7 @@ pub fn clip(backward: &Graph, clip: Clip) -> Graph {
 /// state replace the old ones, and whether the accumulators restart from zero.
 pub fn accumulate(backward: &Graph, update: &Graph, k: usize) -> (Graph, Graph) {
     let mut b = backward.clone();
-    let apply = b.add_input("apply", Type::scalar(DType::F32), InputRole::Step);
+    let apply = b.add_step_input(StepInput::Apply);
     let grads: Vec<usize> = (0..b.outputs.len()).filter(|&i| b.outputs[i].role == OutputRole::Grad).collect();
     let scale = b.constant(1.0 / k as f64);
     let zero = b.constant(0.0);
@@ -103,7 +103,7 @@ pub fn accumulate(backward: &Graph, update: &Graph, k: usize) -> (Graph, Graph) 
         b.add_output(&name, next, OutputRole::State);
     }
     let mut u = update.clone();
-    let apply = u.add_input("apply", Type::scalar(DType::F32), InputRole::Step);
+    let apply = u.add_step_input(StepInput::Apply);
     for i in 0..u.outputs.len() {
         if matches!(u.outputs[i].role, OutputRole::Param | OutputRole::State) {
             let k = u.input_index(&u.outputs[i].name).expect("in-place outputs name an input");
@@ -115,7 +115,7 @@ pub fn accumulate(backward: &Graph, update: &Graph, k: usize) -> (Graph, Graph) 
     (b, u)
 }
 
-/// Adds a metric output `update_norm`: the Euclidean norm of the change of all parameters.
+/// Adds the step output `update_norm`: the Euclidean norm of the change of all parameters.
 pub fn update_norm(train_step: &Graph) -> Graph {
     let mut g = train_step.clone();
     let mut diffs = Vec::new();
@@ -126,6 +126,6 @@ pub fn update_norm(train_step: &Graph) -> Graph {
     }
     let ss = sum_of_squares(&mut g, &diffs);
     let norm = push(&mut g, Op::Sqrt, vec![ss]);
-    g.add_output("update_norm", norm, OutputRole::Metric);
+    g.add_step_output(StepOutput::UpdateNorm, norm);
     g
 }

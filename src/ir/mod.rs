@@ -5,9 +5,11 @@ pub mod graph;
 pub mod interp;
 pub mod op;
 pub mod print;
+pub mod roles;
 
 pub use graph::{Graph, Input, InputRole, Node, NodeId, Output, OutputRole};
 pub use op::{Op, ShapeError};
+pub use roles::{LogKey, StepInput, StepOutput};
 
 use std::fmt;
 

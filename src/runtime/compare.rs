@@ -14,6 +14,7 @@ use super::train::{self, total_steps, LogPoint, RunConfig, Runner, Summary};
 use crate::codegen::CompileOptions;
 use crate::diag::Diag;
 use crate::driver::{self, Compiled};
+use crate::ir::StepOutput;
 
 /// Points per run to log when neither the command line nor the train block says: enough for
 /// smooth curves, few enough that evaluating the metrics stays cheap.
@@ -157,7 +158,7 @@ impl fmt::Display for Report {
 /// A logged point's loss over the whole training set when the run evaluated it (it does when
 /// there are metrics), else that step's batch loss.
 fn logged_loss(p: &LogPoint) -> f64 {
-    p.metrics.iter().find(|(n, _)| n == "loss").map_or(p.loss, |(_, v)| *v)
+    p.metrics.iter().find(|(n, _)| n == StepOutput::Loss.name()).map_or(p.loss, |(_, v)| *v)
 }
 
 /// Trains every `(label, program)` with the same overrides, writes `out_dir/<label>.csv` for
@@ -449,7 +450,7 @@ fn surface(c: &Compiled, cfg: &RunConfig, (x, y): (&str, &str), xs: &[f64], ys: 
                 }
             }
             exe.run();
-            z.push(exe.output("loss").map_or(f64::NAN, |l| f64::from(l[0])));
+            z.push(exe.output(StepOutput::Loss.name()).map_or(f64::NAN, |l| f64::from(l[0])));
         }
     }
     Ok(z)

@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+use crate::ir::LogKey;
+
 /// Writes one JSON object per logged step, e.g. `{"step": 10, "loss": 0.123, "lr": 0.001, "accuracy": 0.97}`.
 ///
 /// Keys are always `step`, `loss`, `lr`, then the metrics in the order given to [`MetricsLog::new`].
@@ -27,7 +29,7 @@ impl<W: Write> MetricsLog<W> {
     /// # Panics
     /// If a metric name repeats or is `step`, `loss`, `lr` or `non_finite` (duplicate JSON keys).
     pub fn new(out: W, metrics: &[&str]) -> MetricsLog<W> {
-        let mut taken = vec!["step", "loss", "lr", "non_finite"];
+        let mut taken: Vec<&str> = LogKey::ALL.iter().filter(|k| **k != LogKey::Final).map(|k| k.name()).collect();
         for &name in metrics {
             assert!(!taken.contains(&name), "metric name `{name}` is used twice or reserved");
             taken.push(name);
@@ -65,10 +67,7 @@ impl<W: Write> MetricsLog<W> {
             push_value(line, value, &mut non_finite, key);
         }
         for (name, values) in r.params {
-            assert!(
-                !["step", "loss", "lr", "final", "non_finite"].contains(&name.as_str()),
-                "parameter `{name}` shadows a key"
-            );
+            assert!(!LogKey::ALL.iter().any(|k| k.name() == name), "parameter `{name}` shadows a key");
             let key = json_string(name);
             line.push_str(", ");
             line.push_str(&key);

@@ -13,7 +13,7 @@ use crate::codegen::{CompileOptions, Executable};
 use crate::data::{Dataset, Labels, LabelsOut};
 use crate::diag::Diag;
 use crate::driver::{self, Compiled};
-use crate::ir::{Graph, InputRole, OutputRole};
+use crate::ir::{Graph, InputRole, OutputRole, StepInput, StepOutput};
 use crate::rng::Rng;
 use crate::sema::{Converge, EarlyStop, Plateau};
 
@@ -105,19 +105,19 @@ impl Runner {
     pub fn new(graph: &Graph, opts: &CompileOptions) -> Result<Runner, Diag> {
         let exe = driver::jit(graph, opts)?;
         let by_role = |role| graph.inputs.iter().find(|i| i.role == role).and_then(|i| exe.input_slot(&i.name));
-        let input = |name| exe.input_slot(name);
-        let output = |name| exe.output_slot(name);
+        let input = |which: StepInput| exe.input_slot(which.name());
+        let output = |which: StepOutput| exe.output_slot(which.name());
         Ok(Runner {
             outputs: graph.outputs.iter().map(|o| (o.name.clone(), o.role)).collect(),
             x: by_role(InputRole::Data),
             y: by_role(InputRole::Label),
-            t: input("t"),
-            apply: input("apply"),
-            epoch: input("epoch"),
-            lr_scale: input("lr_scale"),
-            loss: output("loss"),
-            lr: output("lr"),
-            update_norm: output("update_norm"),
+            t: input(StepInput::T),
+            apply: input(StepInput::Apply),
+            epoch: input(StepInput::Epoch),
+            lr_scale: input(StepInput::LrScale),
+            loss: output(StepOutput::Loss),
+            lr: output(StepOutput::Lr),
+            update_norm: output(StepOutput::UpdateNorm),
             exe,
         })
     }
@@ -495,7 +495,7 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Res
         }
         for criterion in converge {
             let (name, value, tol) = match *criterion {
-                Converge::UpdateNorm(tol) => ("update_norm", update_norm, tol),
+                Converge::UpdateNorm(tol) => (StepOutput::UpdateNorm.name(), update_norm, tol),
                 Converge::LossChange(tol) => ("loss_change", (loss - last_loss).abs(), tol),
             };
             if value < tol {
@@ -588,7 +588,7 @@ fn evaluate(
 ) -> Vec<(String, f64)> {
     eval.take_state(from, params);
     let (loss, mut out) = run_eval(eval, data, rows, metrics);
-    out.insert(0, ("loss".into(), loss));
+    out.insert(0, (StepOutput::Loss.name().into(), loss));
     if let (Some(v), Some(val)) = (val_eval, val) {
         v.take_state(from, params);
         let (val_loss, val_metrics) = run_eval(v, Some(val), val_rows, metrics);

@@ -12,7 +12,7 @@ use super::train::{check_hyper, unknown_argument, Partial, Sched};
 use super::{expected, reserved, DataShape, Init, LabelShape, Lowered, ParamInfo, StateInfo, RESERVED_NAMES};
 use crate::diag::{Diag, FileId, Span};
 use crate::ir::op::{broadcast_shapes, checked_numel, fmt_shape};
-use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, Type};
+use crate::ir::{DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, StepInput, StepOutput, Type};
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, FuncDecl, FuncKind, Stmt, TypeExpr};
 
 /// A value during elaboration.
@@ -109,7 +109,7 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize) -> Resu
     }
     let value = e.call_decl(loss, args, loss.span)?;
     let node = e.scalar(value, loss.span, "the loss")?;
-    e.g.add_output("loss", node, OutputRole::Loss);
+    e.g.add_step_output(StepOutput::Loss, node);
 
     if let Some(model) = &m.model {
         let x = e.g.input_index(&loss.params[0].name.name).map(|i| e.g.input_node(i));
@@ -141,7 +141,7 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
         let gn = e.g.add_input(&format!("{}.grad", p.name), Type::f32(p.shape.clone()), InputRole::Grad);
         p_nodes.push((pn, gn));
     }
-    let t = e.g.add_input("t", Type::scalar(DType::F32), InputRole::Step);
+    let t = e.g.add_step_input(StepInput::T);
     e.frames.push(e.frame(opt.span, &opt.decl.name.name, true));
 
     // The base learning rate is the optimizer's `lr` hyper-parameter; the schedule maps it.
@@ -150,7 +150,7 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
         (Some(Val::Num(base)), Some(s)) => {
             // `step` counts updates made, or epochs completed with `schedule_by = epoch`.
             let step = if m.train.schedule_by_epoch {
-                e.g.add_input("epoch", Type::scalar(DType::F32), InputRole::Step)
+                e.g.add_step_input(StepInput::Epoch)
             } else {
                 let one = e.g.constant(1.0);
                 e.push(Op::Sub, vec![t, one], opt.span)?
@@ -171,7 +171,7 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
     // Reduce-on-plateau scales the learning rate from the runtime, which watches the metric.
     let lr = match (lr, &m.train.plateau) {
         (Some(lr), Some(_)) => {
-            let scale = e.g.add_input("lr_scale", Type::scalar(DType::F32), InputRole::Step);
+            let scale = e.g.add_step_input(StepInput::LrScale);
             Some(e.push(Op::Mul, vec![lr, scale], opt.span)?)
         }
         (lr, _) => lr,
@@ -218,7 +218,7 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
         }
         env.vars.insert("p".into(), Val::Tensor(pn));
         env.vars.insert("g".into(), Val::Tensor(gn));
-        env.vars.insert("t".into(), Val::Tensor(t));
+        env.vars.insert(StepInput::T.name().into(), Val::Tensor(t));
         let mut state_vars: Vec<String> = Vec::new();
         for stmt in &opt.decl.body.stmts {
             match stmt {
@@ -261,7 +261,7 @@ pub(super) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<Sta
         }
     }
     if let Some(lr) = lr {
-        e.g.add_output("lr", lr, OutputRole::Lr);
+        e.g.add_step_output(StepOutput::Lr, lr);
     }
     let (g, live) = without_dead_state(&e.g);
     states.retain(|s| live.contains(&s.name));

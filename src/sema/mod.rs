@@ -289,10 +289,9 @@ impl Module {
     }
 }
 
-/// Names the compiled step and its log use for themselves: the step inputs (`t`, `epoch`,
-/// `apply`, `lr_scale`) and the log's keys. A parameter or metric may not take them.
-pub const RESERVED_NAMES: &[&str] =
-    &["t", "epoch", "apply", "lr_scale", "step", "loss", "lr", "final", "non_finite", "update_norm"];
+/// Names the compiled step and its log use for themselves (`ir::roles`): a parameter or metric
+/// may not take them.
+pub const RESERVED_NAMES: &[&str] = &crate::ir::roles::RESERVED;
 
 /// The diagnostic for a parameter or metric named with a reserved name.
 fn reserved(what: &str, name: &str, span: Span) -> Diag {
