@@ -162,6 +162,10 @@ fn step_graphs(module: &Module, lowered: &Lowered) -> (Graph, Graph) {
     let mut backward = autodiff::backward(&lowered.forward);
     let mut update = lowered.update.clone();
     if let Some(clip) = train.clip {
+        let clip = match clip {
+            sema::Clip::GlobalNorm(max) => control::Clip::GlobalNorm(max),
+            sema::Clip::Value(max) => control::Clip::Value(max),
+        };
         backward = control::clip(&backward, clip);
     }
     if train.accumulate > 1 {

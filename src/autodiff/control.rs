@@ -6,7 +6,15 @@
 
 use super::vjp::push;
 use crate::ir::{Graph, InputRole, NodeId, Op, OutputRole, StepInput, StepOutput};
-use crate::sema::Clip;
+
+/// How to clip gradients, as torch.nn.utils.clip_grad_norm_ / clip_grad_value_ do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Clip {
+    /// Scale all gradients by `min(1, max_norm / (norm + 1e-6))`, `norm` over every parameter.
+    GlobalNorm(f64),
+    /// Clamp every gradient element to `[-v, v]`.
+    Value(f64),
+}
 
 /// A scalar node broadcast to `shape`.
 fn at_shape(g: &mut Graph, scalar: NodeId, shape: &[usize]) -> NodeId {
