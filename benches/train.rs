@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::Command;
 
 use gradc::driver;
-use gradc::runtime::train::{train, RunConfig};
+use gradc::driver::train;
+use gradc::runtime::train::RunConfig;
 
 /// (description, program, steps to time, key in the reference's output)
 const WORKLOADS: &[(&str, &str, usize, &str)] = &[

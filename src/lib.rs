@@ -11,4 +11,5 @@ pub mod passes;
 pub mod rng;
 pub mod runtime;
 pub mod sema;
+pub mod spec;
 pub mod syntax;

@@ -77,7 +77,7 @@ fn every_example_agrees_with_the_interpreter() {
         let mut front = driver::parse(rel).unwrap_or_else(|(d, s)| panic!("{}", d.with_sources(&s).render_plain()));
         let c =
             driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
-        let start = initial_values(&c, c.module.train().seed);
+        let start = initial_values(&driver::program(&c), c.module.train().seed);
         compare(&name, &c.optimized, &inputs(&c.optimized, &start, c.data.as_ref()));
         let rows = c.data.as_ref().map_or(1, |d| d.n);
         let eval = driver::forward_at(&c, rows).expect("forward graph");

@@ -15,7 +15,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use crate::diag::Diag;
-use crate::sema::ParamInfo;
+use crate::spec::ParamInfo;
 
 /// The metadata key holding the number of updates a saved run had made.
 const STEP_KEY: &str = "gradc.step";
@@ -221,7 +221,7 @@ fn quoted(names: &[&str]) -> String {
 mod tests {
     use super::*;
     use crate::diag::{FileId, Span};
-    use crate::sema::Init;
+    use crate::spec::Init;
 
     fn param(name: &str, shape: &[usize]) -> ParamInfo {
         ParamInfo { name: name.into(), shape: shape.to_vec(), init: Init::Zeros, span: Span::new(FileId(0), 0, 0) }

@@ -8,7 +8,7 @@
 //! vector of length `n` and `1` for a scalar, so `he_normal` on a bias means something.
 
 use crate::rng::Rng;
-pub use crate::sema::Init;
+pub use crate::spec::Init;
 
 /// The gain PyTorch's `calculate_gain("relu")` returns: the usual He (Kaiming) gain.
 pub const RELU_GAIN: f64 = std::f64::consts::SQRT_2;
