@@ -1,25 +1,27 @@
 //! Training output: a JSON-lines metrics log and a human-readable progress display.
 
-use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
+
+use serde::ser::{Serialize, SerializeMap};
 
 use crate::ir::LogKey;
 
 /// Writes one JSON object per logged step, e.g. `{"step": 10, "loss": 0.123, "lr": 0.001, "accuracy": 0.97}`.
 ///
 /// Keys are always `step`, `loss`, `lr`, then the metrics in the order given to [`MetricsLog::new`].
-/// Numbers are printed in their shortest form that parses back to the same f32. JSON has no NaN
+/// Numbers are printed by serde_json in their shortest form that parses back to the same f32
+/// (`0.001`, `1.5e-7`, `3e+20`). JSON has no NaN
 /// or infinity, so such values are written as `null` and the line gains a
 /// `"non_finite": [...]` key listing them; [`MetricsLog::first_non_finite`] reports the first step.
 /// Each line is flushed as it is written, so a crash or kill leaves only whole lines.
 #[derive(Debug)]
 pub struct MetricsLog<W: Write> {
     out: W,
-    /// Metric names as quoted, escaped JSON strings, ready to write.
+    /// Metric names.
     keys: Vec<String>,
-    /// Reused for each line, so logging does not allocate once warmed up.
-    line: String,
+    /// Reused for each line.
+    line: Vec<u8>,
     first_non_finite: Option<u64>,
 }
 
@@ -34,8 +36,8 @@ impl<W: Write> MetricsLog<W> {
             assert!(!taken.contains(&name), "metric name `{name}` is used twice or reserved");
             taken.push(name);
         }
-        let keys = metrics.iter().map(|m| json_string(m)).collect();
-        MetricsLog { out, keys, line: String::new(), first_non_finite: None }
+        let keys = metrics.iter().map(|m| m.to_string()).collect();
+        MetricsLog { out, keys, line: Vec::new(), first_non_finite: None }
     }
 
     /// Writes the line for one step; `metrics` are in the order of the names given to [`MetricsLog::new`].
@@ -53,51 +55,23 @@ impl<W: Write> MetricsLog<W> {
     /// If `metrics` has a different length than the list of names, or a parameter is named like a key.
     pub fn record(&mut self, r: &Record<'_>) -> io::Result<()> {
         assert_eq!(r.metrics.len(), self.keys.len(), "one value per metric name");
-        let line = &mut self.line;
-        line.clear();
-        // Writing to a String cannot fail.
-        let _ = write!(line, "{{\"step\": {}", r.step);
-        let named = [("\"loss\"", r.loss), ("\"lr\"", r.lr)].into_iter();
-        let values = named.chain(self.keys.iter().map(String::as_str).zip(r.metrics.iter().copied()));
-        let mut non_finite: Vec<String> = Vec::new();
-        for (key, value) in values {
-            line.push_str(", ");
-            line.push_str(key);
-            line.push_str(": ");
-            push_value(line, value, &mut non_finite, key);
-        }
-        for (name, values) in r.params {
+        for (name, _) in r.params {
             assert!(!LogKey::ALL.iter().any(|k| k.name() == name), "parameter `{name}` shadows a key");
-            let key = json_string(name);
-            line.push_str(", ");
-            line.push_str(&key);
-            line.push_str(": ");
-            match values.as_slice() {
-                [v] => push_value(line, *v, &mut non_finite, &key),
-                vs => {
-                    line.push('[');
-                    for (i, v) in vs.iter().enumerate() {
-                        if i > 0 {
-                            line.push_str(", ");
-                        }
-                        push_value(line, *v, &mut non_finite, &key);
-                    }
-                    line.push(']');
-                }
-            }
         }
-        if r.last {
-            line.push_str(", \"final\": true");
-        }
+        let named = [(LogKey::Loss.name(), r.loss), (LogKey::Lr.name(), r.lr)];
+        let scalars = named.into_iter().chain(self.keys.iter().map(String::as_str).zip(r.metrics.iter().copied()));
+        let params = r.params.iter().flat_map(|(n, vs)| vs.iter().map(move |v| (n.as_str(), *v)));
+        let mut non_finite: Vec<&str> =
+            scalars.clone().chain(params).filter(|(_, v)| !v.is_finite()).map(|(n, _)| n).collect();
+        non_finite.dedup();
+        let line = Line { step: r.step, scalars, params: r.params, last: r.last, non_finite: &non_finite };
+        self.line.clear();
+        line.serialize(&mut serde_json::Serializer::with_formatter(&mut self.line, Spaced))?;
+        self.line.push(b'\n');
         if !non_finite.is_empty() {
-            non_finite.dedup();
-            line.push_str(", \"non_finite\": [");
-            line.push_str(&non_finite.join(", "));
-            line.push(']');
             self.first_non_finite.get_or_insert(r.step);
         }
-        line.push_str("}\n");
-        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(&self.line)?;
         self.out.flush()
     }
 
@@ -129,51 +103,64 @@ pub struct Record<'a> {
     pub last: bool,
 }
 
-/// Appends a number, or `null` (noting `key`) when it is not finite.
-fn push_value(line: &mut String, value: f32, non_finite: &mut Vec<String>, key: &str) {
-    if value.is_finite() {
-        push_f32(line, value);
-    } else {
-        line.push_str("null");
-        non_finite.push(key.to_string());
-    }
+/// One line of the log in the order it is written: `step`, the scalars (loss, learning rate,
+/// metrics), the parameters, `final` and `non_finite`.
+struct Line<'a, I> {
+    step: u64,
+    scalars: I,
+    params: &'a [(String, Vec<f32>)],
+    last: bool,
+    non_finite: &'a [&'a str],
 }
 
-/// Appends `s` as a JSON string literal, quotes included.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+impl<'a, I: Iterator<Item = (&'a str, f32)> + Clone> Serialize for Line<'a, I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry(LogKey::Step.name(), &self.step)?;
+        for (key, value) in self.scalars.clone() {
+            map.serialize_entry(key, &finite(value))?;
+        }
+        for (name, values) in self.params {
+            match values.as_slice() {
+                [v] => map.serialize_entry(name, &finite(*v))?,
+                vs => map.serialize_entry(name, &vs.iter().map(|v| finite(*v)).collect::<Vec<_>>())?,
             }
-            c => out.push(c),
         }
+        if self.last {
+            map.serialize_entry(LogKey::Final.name(), &true)?;
+        }
+        if !self.non_finite.is_empty() {
+            map.serialize_entry(LogKey::NonFinite.name(), self.non_finite)?;
+        }
+        map.end()
     }
-    out.push('"');
-    out
 }
 
-/// Appends a finite f32 as a JSON number that parses back to the same value.
-fn push_f32(out: &mut String, v: f32) {
-    let a = v.abs();
-    // Rust's `{}` and `{:e}` both print the shortest round-trip digits; `{}` never uses an
-    // exponent, which is unreadable for tiny or huge values.
-    if a != 0.0 && !(1e-5..1e16).contains(&a) {
-        let _ = write!(out, "{v:e}");
-    } else {
-        let start = out.len();
-        let _ = write!(out, "{v}");
-        // Keep integral values visibly floats (`2.0`, not `2`) so readers type them consistently.
-        if !out[start..].contains('.') {
-            out.push_str(".0");
+/// A value as JSON can hold it: `None` (written `null`) when it is NaN or infinite. serde_json
+/// writes an f32 with its shortest round-trip digits.
+fn finite(v: f32) -> Option<f32> {
+    v.is_finite().then_some(v)
+}
+
+/// serde_json's compact output with a space after each `,` and `:`, as the log has always been
+/// written (and as Python's `json.dumps` writes by default).
+struct Spaced;
+
+impl serde_json::ser::Formatter for Spaced {
+    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
         }
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.begin_array_value(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
     }
 }
 
@@ -371,7 +358,7 @@ mod tests {
         assert_eq!(
             text(log.into_inner()),
             "{\"step\": 10, \"loss\": 0.123, \"lr\": 0.001, \"accuracy\": 0.97, \"val_loss\": 0.25}\n\
-             {\"step\": 20, \"loss\": 2.0, \"lr\": 1e-7, \"accuracy\": 1.0, \"val_loss\": 3e20}\n"
+             {\"step\": 20, \"loss\": 2.0, \"lr\": 1e-7, \"accuracy\": 1.0, \"val_loss\": 3e+20}\n"
         );
     }
 
@@ -397,10 +384,16 @@ mod tests {
         let mut specials =
             vec![0.0, -0.0, 1.0, -2.5, f32::MIN_POSITIVE, f32::MAX, f32::MIN, 1e-45, 0.1, 1e-5, 9.99e15, 1e16];
         specials.extend((0..2000).map(|_| f32::from_bits(rng.next_u64() as u32)).filter(|v| v.is_finite()));
-        let mut s = String::new();
         for v in specials {
-            s.clear();
-            push_f32(&mut s, v);
+            let mut log = MetricsLog::new(Vec::new(), &[]);
+            log.log(0, v, 1.0, &[]).unwrap();
+            let line = text(log.into_inner());
+            let s = line
+                .trim_end()
+                .strip_prefix("{\"step\": 0, \"loss\": ")
+                .unwrap()
+                .strip_suffix(", \"lr\": 1.0}")
+                .unwrap();
             let back: f32 = s.parse().unwrap_or_else(|_| panic!("`{s}` does not parse"));
             assert_eq!(back.to_bits(), v.to_bits(), "{v:?} printed as {s}");
             // JSON numbers: no leading `+`, no bare `.5` or `5.`, no `inf`/`NaN`.
@@ -410,8 +403,10 @@ mod tests {
 
     #[test]
     fn metric_names_are_escaped() {
-        assert_eq!(json_string("plain"), "\"plain\"");
-        assert_eq!(json_string("a\"b\\c\nd\te\u{1}é"), "\"a\\\"b\\\\c\\nd\\te\\u0001é\"");
+        let mut log = MetricsLog::new(Vec::new(), &["a\"b\\c\nd\te\u{1}é"]);
+        log.log(0, 1.0, 1.0, &[0.5]).unwrap();
+        let line = text(log.into_inner());
+        assert!(line.contains(", \"a\\\"b\\\\c\\nd\\te\\u0001é\": 0.5}"), "{line}");
         let mut log = MetricsLog::new(Vec::new(), &["top \"5\""]);
         log.log(0, 1.0, 1.0, &[0.5]).unwrap();
         assert_eq!(text(log.into_inner()), "{\"step\": 0, \"loss\": 1.0, \"lr\": 1.0, \"top \\\"5\\\"\": 0.5}\n");
