@@ -14,6 +14,7 @@ use crate::data::{self, Dataset};
 use crate::diag::{Diag, FileId, SourceMap};
 use crate::ir::{Graph, InputRole};
 use crate::runtime::compare::Report;
+use crate::runtime::log::ProgressTo;
 use crate::runtime::plan::{Controls, Executables, Plan, Program};
 use crate::runtime::runner::Runner;
 use crate::runtime::train::{RunConfig, Summary};
@@ -270,7 +271,7 @@ pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
 }
 
 /// Compiles a run of `c` and trains it; progress goes to `progress`.
-pub fn train(c: &Compiled, cfg: &RunConfig, progress: &mut dyn Write) -> Result<Summary, Diag> {
+pub fn train(c: &Compiled, cfg: &RunConfig, progress: ProgressTo) -> Result<Summary, Diag> {
     runtime::train::train(&mut plan(c, cfg)?, cfg, progress)
 }
 

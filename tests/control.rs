@@ -6,6 +6,7 @@ use std::path::Path;
 
 use gradc::driver;
 use gradc::driver::train;
+use gradc::runtime::log::ProgressTo;
 use gradc::runtime::train::{RunConfig, StopReason, Summary};
 
 /// Compiles and trains a program written to a temporary file.
@@ -15,7 +16,7 @@ fn run(name: &str, src: &str, cfg: &RunConfig) -> Summary {
     let mut front =
         driver::parse(Path::new(&path)).unwrap_or_else(|(d, s)| panic!("{}", d.with_sources(&s).render_plain()));
     let c = driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
-    train(&c, cfg, &mut std::io::sink()).unwrap_or_else(|d| panic!("{}", d.render_plain()))
+    train(&c, cfg, ProgressTo::Hidden).unwrap_or_else(|d| panic!("{}", d.render_plain()))
 }
 
 fn regression(batch: usize, extra: &str) -> String {
@@ -107,6 +108,6 @@ fn accumulators_are_state_every_step_shares() {
     for expected in ["w", "b", "w.m", "w.v", "w.acc", "b.acc"] {
         assert!(names.iter().any(|n| n == expected), "`{expected}` missing from {names:?}");
     }
-    let s = train(&c, &RunConfig { threads: 1, ..RunConfig::default() }, &mut std::io::sink()).expect("trains");
+    let s = train(&c, &RunConfig { threads: 1, ..RunConfig::default() }, ProgressTo::Hidden).expect("trains");
     assert!(s.final_loss.is_finite() && s.final_loss < s.history[0].loss, "{} vs {}", s.final_loss, s.history[0].loss);
 }

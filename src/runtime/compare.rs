@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::checkpoint;
-use super::log::{fmt_loss, fmt_wall};
+use super::log::{fmt_loss, fmt_wall, ProgressTo};
 use super::plan::{Plan, Program};
 use super::plot::{self, Chart, ContourChart, Grid, Panel, Series};
 use super::runner::Runner;
@@ -191,7 +191,7 @@ pub fn compare(
         let run_cfg = RunConfig { log_every: Some(every), log: None, save: None, ..cfg.clone() };
         write!(progress, "[{}/{count}] {label} ... ", i + 1).map_err(progress_error)?;
         progress.flush().map_err(progress_error)?;
-        let (outcome, csv) = match train::train(plan, &run_cfg, &mut io::sink()) {
+        let (outcome, csv) = match train::train(plan, &run_cfg, ProgressTo::Hidden) {
             Ok(summary) if summary.stopped.diagnostic().is_some() => {
                 let d = summary.stopped.diagnostic().expect("checked by the guard");
                 writeln!(progress, "diverged: {}", d.message).map_err(progress_error)?;

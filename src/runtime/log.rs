@@ -1,8 +1,10 @@
-//! Training output: a JSON-lines metrics log and a human-readable progress display.
+//! Training output: a JSON-lines metrics log (serde_json) and a human-readable progress display
+//! (an indicatif bar on a terminal, plain lines elsewhere).
 
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle as IndicatifStyle};
 use serde::ser::{Serialize, SerializeMap};
 
 use crate::ir::LogKey;
@@ -164,49 +166,72 @@ impl serde_json::ser::Formatter for Spaced {
     }
 }
 
-/// How [`Progress`] shows itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgressStyle {
-    /// A line every `every` steps (none if 0) plus one at the last step: for logs and pipes.
-    Lines {
-        /// Steps between lines.
-        every: u64,
-    },
-    /// One line redrawn in place at most ten times a second: for terminals.
+/// Where a run shows its progress.
+pub enum ProgressTo<'a> {
+    /// An in-place bar on the terminal (stderr), fitted to its width: for people.
     Bar,
+    /// A line every `every` steps (none if 0) plus one at the last step, to this writer: for
+    /// logs and pipes.
+    Lines(&'a mut dyn Write),
+    /// Nowhere.
+    Hidden,
+}
+
+impl ProgressTo<'_> {
+    /// The bar if stderr is a terminal, else lines to `stderr`.
+    pub fn stderr(stderr: &mut io::Stderr) -> ProgressTo<'_> {
+        if stderr.is_terminal() {
+            ProgressTo::Bar
+        } else {
+            ProgressTo::Lines(stderr)
+        }
+    }
 }
 
 /// Shows training progress: step/total, loss, steps per second and the estimated time left.
 #[derive(Debug)]
 pub struct Progress<W: Write> {
-    out: W,
+    kind: Kind<W>,
     total: u64,
-    style: ProgressStyle,
     start: Instant,
-    /// When the bar was last drawn, for throttling.
-    last_draw: Option<Duration>,
     /// The last step a line was printed for, so [`Progress::finish`] does not repeat it.
     last_step: Option<u64>,
 }
 
-/// Minimum time between two redraws of the bar.
-const REDRAW: Duration = Duration::from_millis(100);
-
-/// Width of the bar between its brackets, in characters.
-const BAR_WIDTH: usize = 24;
-
-impl Progress<io::Stderr> {
-    /// Progress on stderr: a bar if it is a terminal, otherwise a line every `every` steps.
-    pub fn stderr(total: u64, every: u64) -> Progress<io::Stderr> {
-        let style = if io::stderr().is_terminal() { ProgressStyle::Bar } else { ProgressStyle::Lines { every } };
-        Progress::new(io::stderr(), total, style)
-    }
+/// How a [`Progress`] shows itself.
+#[derive(Debug)]
+enum Kind<W: Write> {
+    Lines { out: W, every: u64 },
+    Bar(ProgressBar),
+    Hidden,
 }
 
+/// Redraws of the bar per second, at most.
+const REDRAWS_PER_SEC: u8 = 10;
+
 impl<W: Write> Progress<W> {
-    /// Progress towards `total` steps written to `out`; the clock starts now.
-    pub fn new(out: W, total: u64, style: ProgressStyle) -> Progress<W> {
-        Progress { out, total, style, start: Instant::now(), last_draw: None, last_step: None }
+    /// Lines every `every` steps towards `total`, written to `out`; the clock starts now.
+    pub fn lines(out: W, total: u64, every: u64) -> Progress<W> {
+        Progress::with(Kind::Lines { out, every }, total)
+    }
+
+    /// A bar towards `total` drawn on `target` (the terminal: `ProgressDrawTarget::stderr()`).
+    /// indicatif redraws it in place, throttled, and the `wide_bar` takes only the columns the
+    /// numbers leave, so the line fits the terminal however narrow it is.
+    pub fn bar(total: u64, target: ProgressDrawTarget) -> Progress<W> {
+        let bar = ProgressBar::with_draw_target(Some(total), target);
+        // The template is a constant that parses (a test constructs it).
+        bar.set_style(bar_style().expect("the bar template parses"));
+        Progress::with(Kind::Bar(bar), total)
+    }
+
+    /// Progress that shows nothing.
+    pub fn hidden(total: u64) -> Progress<W> {
+        Progress::with(Kind::Hidden, total)
+    }
+
+    fn with(kind: Kind<W>, total: u64) -> Progress<W> {
+        Progress { kind, total, start: Instant::now(), last_step: None }
     }
 
     /// Reports that `step` steps are done and the latest loss.
@@ -216,20 +241,19 @@ impl<W: Write> Progress<W> {
 
     /// Like [`Progress::update`], with the time since the start given (deterministic for tests and replays).
     pub fn update_at(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
-        match self.style {
-            ProgressStyle::Lines { every } => {
-                if step == self.total || (step > 0 && step.is_multiple_of(every)) {
+        match &self.kind {
+            Kind::Lines { every, .. } => {
+                if step == self.total || (step > 0 && step.is_multiple_of(*every)) {
                     self.print_line(step, loss, elapsed)?;
                 }
                 Ok(())
             }
-            ProgressStyle::Bar => {
-                let due = self.last_draw.is_none_or(|last| elapsed >= last + REDRAW);
-                if due || step == self.total {
-                    self.draw_bar(step, loss, elapsed)?;
-                }
+            Kind::Bar(bar) => {
+                bar.set_message(self.stats(step, loss, elapsed));
+                bar.set_position(step);
                 Ok(())
             }
+            Kind::Hidden => Ok(()),
         }
     }
 
@@ -240,41 +264,36 @@ impl<W: Write> Progress<W> {
 
     /// Like [`Progress::finish`], with the time since the start given.
     pub fn finish_at(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
-        match self.style {
-            ProgressStyle::Lines { .. } if self.last_step == Some(step) => Ok(()),
-            ProgressStyle::Lines { .. } => self.print_line(step, loss, elapsed),
-            ProgressStyle::Bar => {
-                self.draw_bar(step, loss, elapsed)?;
-                writeln!(self.out)?;
-                self.out.flush()
+        match &self.kind {
+            Kind::Lines { .. } if self.last_step == Some(step) => Ok(()),
+            Kind::Lines { .. } => self.print_line(step, loss, elapsed),
+            Kind::Bar(bar) => {
+                bar.set_message(self.stats(step, loss, elapsed));
+                bar.set_position(step);
+                bar.finish();
+                Ok(())
             }
+            Kind::Hidden => Ok(()),
         }
     }
 
-    /// The underlying writer.
-    pub fn into_inner(self) -> W {
-        self.out
+    /// The writer of a [`Progress::lines`].
+    pub fn into_inner(self) -> Option<W> {
+        match self.kind {
+            Kind::Lines { out, .. } => Some(out),
+            Kind::Bar(_) | Kind::Hidden => None,
+        }
     }
 
     fn print_line(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
         let width = self.total.to_string().len();
-        writeln!(self.out, "step {step:>width$}/{}  {}", self.total, self.stats(step, loss, elapsed))?;
+        let line = format!("step {step:>width$}/{}  {}", self.total, self.stats(step, loss, elapsed));
         self.last_step = Some(step);
-        self.out.flush()
-    }
-
-    fn draw_bar(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
-        let done = if self.total == 0 {
-            BAR_WIDTH
-        } else {
-            (step.min(self.total) as f64 / self.total as f64 * BAR_WIDTH as f64) as usize
-        };
-        let bar = format!("{}{}", "#".repeat(done), "-".repeat(BAR_WIDTH - done));
-        // `\r` returns to the start of the line; `ESC [K` clears what a longer previous draw left.
-        write!(self.out, "\r[{bar}] {step}/{}  {}\x1b[K", self.total, self.stats(step, loss, elapsed))?;
-        self.last_draw = Some(elapsed);
-        self.last_step = Some(step);
-        self.out.flush()
+        if let Kind::Lines { out, .. } = &mut self.kind {
+            writeln!(out, "{line}")?;
+            out.flush()?;
+        }
+        Ok(())
     }
 
     /// `loss 0.1234  56.7 steps/s  ETA 1m05s`.
@@ -289,6 +308,16 @@ impl<W: Write> Progress<W> {
         };
         format!("loss {}  {rate} steps/s  ETA {eta}", format_loss(loss))
     }
+}
+
+/// `[####----] 12/50  loss 0.1234  56.7 steps/s  ETA 1m05s`, the bar as wide as the rest allows.
+fn bar_style() -> Result<IndicatifStyle, indicatif::style::TemplateError> {
+    Ok(IndicatifStyle::with_template("[{wide_bar}] {pos}/{len}  {msg}")?.progress_chars("##-"))
+}
+
+/// The terminal's draw target for [`Progress::bar`], redrawn at most ten times a second.
+pub fn terminal() -> ProgressDrawTarget {
+    ProgressDrawTarget::stderr_with_hz(REDRAWS_PER_SEC)
 }
 
 /// Four decimals in the usual range, scientific notation for tiny or huge losses.
@@ -420,13 +449,13 @@ mod tests {
 
     #[test]
     fn progress_lines_every_n_steps() {
-        let mut p = Progress::new(Vec::new(), 250, ProgressStyle::Lines { every: 100 });
+        let mut p = Progress::lines(Vec::new(), 250, 100);
         for step in 1..=250 {
             p.update_at(step, 1.0 / step as f32, Duration::from_millis(step * 20)).unwrap();
         }
         p.finish_at(250, 0.004, Duration::from_secs(5)).unwrap();
         assert_eq!(
-            text(p.into_inner()),
+            text(p.into_inner().unwrap()),
             "step 100/250  loss 0.0100  50.0 steps/s  ETA 3s\n\
              step 200/250  loss 5.000e-3  50.0 steps/s  ETA 1s\n\
              step 250/250  loss 4.000e-3  50.0 steps/s  ETA 0s\n"
@@ -435,32 +464,86 @@ mod tests {
 
     #[test]
     fn progress_finish_prints_an_early_stop() {
-        let mut p = Progress::new(Vec::new(), 10_000, ProgressStyle::Lines { every: 1000 });
+        let mut p = Progress::lines(Vec::new(), 10_000, 1000);
         p.update_at(0, f32::NAN, Duration::ZERO).unwrap();
         p.finish_at(42, f32::NAN, Duration::from_secs(3)).unwrap();
-        assert_eq!(text(p.into_inner()), "step    42/10000  loss NaN  14.0 steps/s  ETA 11m51s\n");
-        let mut p = Progress::new(Vec::new(), 5, ProgressStyle::Lines { every: 0 });
+        assert_eq!(text(p.into_inner().unwrap()), "step    42/10000  loss NaN  14.0 steps/s  ETA 11m51s\n");
+        let mut p = Progress::lines(Vec::new(), 5, 0);
         p.finish_at(0, 1.0, Duration::ZERO).unwrap();
-        assert_eq!(text(p.into_inner()), "step 0/5  loss 1.0000  -- steps/s  ETA --\n");
+        assert_eq!(text(p.into_inner().unwrap()), "step 0/5  loss 1.0000  -- steps/s  ETA --\n");
+    }
+
+    /// A terminal of fixed width that records what is drawn on it.
+    #[derive(Debug, Default)]
+    struct Screen {
+        width: u16,
+        /// Every line written, and how many times a line was cleared or the cursor moved up to
+        /// redraw in place.
+        lines: std::sync::Mutex<(Vec<String>, usize)>,
+    }
+
+    /// A handle on a shared [`Screen`], for indicatif to own.
+    #[derive(Debug)]
+    struct Term(std::sync::Arc<Screen>);
+
+    impl indicatif::TermLike for Term {
+        fn width(&self) -> u16 {
+            self.0.width
+        }
+        fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+            self.0.lines.lock().unwrap().1 += n;
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> io::Result<()> {
+            self.0.lines.lock().unwrap().0.push(s.to_string());
+            Ok(())
+        }
+        fn write_str(&self, s: &str) -> io::Result<()> {
+            self.write_line(s)
+        }
+        fn clear_line(&self) -> io::Result<()> {
+            self.0.lines.lock().unwrap().1 += 1;
+            Ok(())
+        }
+        fn flush(&self) -> io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]
-    fn progress_bar_redraws_in_place_and_throttles() {
-        let mut p = Progress::new(Vec::new(), 8, ProgressStyle::Bar);
-        p.update_at(1, 0.5, Duration::from_millis(10)).unwrap();
-        p.update_at(2, 0.5, Duration::from_millis(50)).unwrap(); // within 100 ms: skipped
-        p.update_at(4, 0.25, Duration::from_millis(200)).unwrap();
-        p.finish_at(8, 0.125, Duration::from_millis(400)).unwrap();
-        let out = text(p.into_inner());
-        let draws: Vec<&str> = out.split('\r').filter(|s| !s.is_empty()).collect();
-        assert_eq!(
-            draws,
-            [
-                "[###---------------------] 1/8  loss 0.5000  100 steps/s  ETA 0s\x1b[K",
-                "[############------------] 4/8  loss 0.2500  20.0 steps/s  ETA 0s\x1b[K",
-                "[########################] 8/8  loss 0.1250  20.0 steps/s  ETA 0s\x1b[K\n",
-            ]
-        );
+    fn the_bar_fits_a_narrow_terminal() {
+        bar_style().expect("the template parses");
+        for width in [60, 100] {
+            let screen = std::sync::Arc::new(Screen { width, ..Screen::default() });
+            // No rate limit, so every update draws: the worst case for wrapping.
+            let target = ProgressDrawTarget::term_like_with_hz(Box::new(Term(screen.clone())), 255);
+            let mut p: Progress<Vec<u8>> = Progress::bar(100_000, target);
+            for step in [1, 10, 5000, 99_999] {
+                p.update_at(step, 1.0 / step as f32, Duration::from_millis(step)).unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            p.finish_at(100_000, 1.234e-5, Duration::from_secs(100)).unwrap();
+            let lines: Vec<String> = screen.lines.lock().unwrap().0.iter().filter(|l| !l.is_empty()).cloned().collect();
+            assert!(lines.len() >= 2, "{lines:?}");
+            let last = lines.last().unwrap();
+            assert!(last.starts_with("[#") && last.contains("] 100000/100000  loss 1.234e-5"), "{last}");
+            for line in &lines {
+                let cols = line.chars().count();
+                assert!(cols <= width as usize, "{cols} columns on a {width}-column terminal: {line:?}");
+            }
+            assert!(lines.iter().all(|l| !l.contains('\n')), "one line per draw: {lines:?}");
+            // Each redraw after the first returns to the bar's line rather than starting a new one.
+            assert!(screen.lines.lock().unwrap().1 >= lines.len() - 1, "redrawn in place");
+        }
     }
 
     #[test]

@@ -2,14 +2,14 @@
 //! log and summarise. Every executable and per-step buffer exists before the first step (the
 //! driver compiles them into a [`Plan`]); the stopping rules are in [`super::stopping`].
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::batch::Batcher;
 use super::checkpoint;
 use super::init;
-use super::log::{MetricsLog, Progress, ProgressStyle, Record};
+use super::log::{self, MetricsLog, Progress, ProgressTo, Record};
 use super::plan::{Executables, Plan, Program};
 use super::runner::Runner;
 pub use super::stopping::StopReason;
@@ -101,7 +101,7 @@ pub fn total_steps(p: &Program, cfg: &RunConfig) -> usize {
 
 /// Trains the plan's program with its executables and returns the summary; progress goes to
 /// `progress_out`. The executables keep the trained parameters.
-pub fn train(plan: &mut Plan, cfg: &RunConfig, progress_out: &mut dyn Write) -> Result<Summary, Diag> {
+pub fn train(plan: &mut Plan, cfg: &RunConfig, progress_out: ProgressTo) -> Result<Summary, Diag> {
     let mut trainer = Trainer::new(&plan.program, &mut plan.exes, cfg, progress_out)?;
     let started = Instant::now();
     let stopped = trainer.run()?;
@@ -159,7 +159,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
         program: &'p Program<'p>,
         exes: &'p mut Executables,
         cfg: &RunConfig,
-        progress_out: &'w mut dyn Write,
+        progress_out: ProgressTo<'w>,
     ) -> Result<Trainer<'p, 'w>, Diag> {
         let c = &program.controls;
         let seed = cfg.seed.unwrap_or(c.seed);
@@ -230,7 +230,11 @@ impl<'p, 'w> Trainer<'p, 'w> {
             val_rows: (0..program.val.map_or(0, |v| v.n)).collect(),
             log,
             log_every,
-            progress: Progress::new(progress_out, total as u64, progress_style(log_every)),
+            progress: match progress_out {
+                ProgressTo::Bar => Progress::bar(total as u64, log::terminal()),
+                ProgressTo::Lines(out) => Progress::lines(out, total as u64, log_every as u64),
+                ProgressTo::Hidden => Progress::hidden(total as u64),
+            },
             stopper: c.early_stop.as_ref().map(EarlyStopper::new),
             plateau: c.plateau.as_ref().map(PlateauState::new),
             history: Vec::new(),
@@ -395,15 +399,6 @@ fn write_line(log: &mut MetricsLog<std::fs::File>, names: &[String], p: &LogPoin
 /// A named value from a list, NaN if absent.
 fn lookup(values: &[(String, f64)], name: &str) -> f64 {
     values.iter().find(|(n, _)| n == name).map_or(f64::NAN, |v| v.1)
-}
-
-/// An in-place bar on a terminal; otherwise a line at each log point.
-fn progress_style(every: usize) -> ProgressStyle {
-    if std::io::stderr().is_terminal() {
-        ProgressStyle::Bar
-    } else {
-        ProgressStyle::Lines { every: every as u64 }
-    }
 }
 
 fn io_error(e: std::io::Error) -> Diag {
