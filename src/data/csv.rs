@@ -1,12 +1,12 @@
 //! Loading datasets from CSV files, and writing them back.
 //!
-//! The `csv` crate tokenises; this module checks what it reads leniently and turns every problem
-//! into a diagnostic. The accepted format is RFC 4180 with a little leniency: the first non-blank line is a header
-//! naming the columns; fields are separated by commas; a field may be quoted with `"` (and then
-//! contain commas, newlines and `""` for a quote); spaces around a field (and at the edges of a
-//! quoted one) are ignored; blank lines
-//! are skipped; `\n` and `\r\n` line ends are both fine. Every data field must be a finite
-//! number. Anything else is a [`Diag`] naming the file, line and column.
+//! The `csv` crate tokenises; this module checks what it reads leniently and turns every
+//! problem into a diagnostic. The accepted format is RFC 4180 with a little leniency: the first
+//! non-blank line is a header naming the columns; fields are separated by commas; a field may be
+//! quoted with `"` (and then contain commas, newlines and `""` for a quote); spaces around a
+//! field (and at the edges of a quoted one) are ignored; blank lines are skipped; `\n` and
+//! `\r\n` line ends are both fine. Every data field must be a finite number. Anything else is a
+//! [`Diag`] naming the file, line and column.
 
 use std::collections::HashSet;
 use std::io::{self, Write};
