@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::Command;
 
 use gradc::driver;
-use gradc::runtime::train::{train, RunConfig};
+use gradc::driver::train;
+use gradc::runtime::log::ProgressTo;
+use gradc::runtime::train::RunConfig;
 
 /// (description, program, steps to time, key in the reference's output)
 const WORKLOADS: &[(&str, &str, usize, &str)] = &[
@@ -51,7 +53,7 @@ fn main() {
         let compiled =
             driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
         let cfg = RunConfig { steps: Some(steps), threads, ..RunConfig::default() };
-        let summary = train(&compiled, &cfg, &mut std::io::sink()).unwrap_or_else(|d| panic!("{}", d.render_plain()));
+        let summary = train(&compiled, &cfg, ProgressTo::Hidden).unwrap_or_else(|d| panic!("{}", d.render_plain()));
         let us = 1e6 / summary.steps_per_sec();
         let theirs = torch.as_ref().and_then(|t| t.iter().find(|(k, _)| k == key)).map(|t| t.1);
         println!(

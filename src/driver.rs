@@ -1,14 +1,23 @@
 //! The pipeline, stage by stage: read → parse → resolve → load data → elaborate →
 //! differentiate → compose → optimise → compile. `main.rs` calls these; tests call them too.
+//!
+//! Data flows one way: the driver compiles every executable a run needs into a
+//! [`runtime::plan::Plan`] before the first step, and the runtime never calls back.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::autodiff::control;
 use crate::codegen::{CompileOptions, Executable};
+use crate::data::{self, Dataset};
 use crate::diag::{Diag, FileId, SourceMap};
-use crate::ir::Graph;
-use crate::runtime::data::Dataset;
+use crate::ir::{Graph, InputRole};
+use crate::runtime::compare::Report;
+use crate::runtime::log::ProgressTo;
+use crate::runtime::plan::{Controls, Executables, Plan, Program};
+use crate::runtime::runner::Runner;
+use crate::runtime::train::{RunConfig, Summary};
 use crate::sema::{self, Converge, DataShape, LabelShape, Lowered, Module};
 use crate::syntax::{self, ast};
 use crate::{autodiff, passes, runtime};
@@ -131,7 +140,7 @@ fn resolve(front: &mut Front) -> Result<Module, Diag> {
 fn compile_module(module: Module, dir: &Path, started: Instant) -> Result<Compiled, Diag> {
     let (data, val) = match module.data() {
         Some(spec) => {
-            let (train, val) = runtime::source::load(spec, dir, module.train().seed)?;
+            let (train, val) = data::load(spec, dir, module.train().seed)?;
             (Some(train), val)
         }
         None => (None, None),
@@ -162,6 +171,10 @@ fn step_graphs(module: &Module, lowered: &Lowered) -> (Graph, Graph) {
     let mut backward = autodiff::backward(&lowered.forward);
     let mut update = lowered.update.clone();
     if let Some(clip) = train.clip {
+        let clip = match clip {
+            sema::Clip::GlobalNorm(max) => control::Clip::GlobalNorm(max),
+            sema::Clip::Value(max) => control::Clip::Value(max),
+        };
         backward = control::clip(&backward, clip);
     }
     if train.accumulate > 1 {
@@ -177,9 +190,9 @@ fn step_graphs(module: &Module, lowered: &Lowered) -> (Graph, Graph) {
 /// The shape the elaborator needs from a dataset.
 pub fn data_shape(d: &Dataset) -> DataShape {
     let labels = match &d.labels {
-        runtime::data::Labels::Classes { classes, .. } => LabelShape::Classes(*classes),
-        runtime::data::Labels::Targets { k, .. } => LabelShape::Targets(*k),
-        runtime::data::Labels::None => LabelShape::Targets(0),
+        data::Labels::Classes { classes, .. } => LabelShape::Classes(*classes),
+        data::Labels::Targets { k, .. } => LabelShape::Targets(*k),
+        data::Labels::None => LabelShape::Targets(0),
     };
     DataShape { features: d.d, labels }
 }
@@ -205,4 +218,75 @@ pub fn train_step_at(c: &Compiled, rows: usize) -> Result<Graph, Diag> {
     let shape = c.data.as_ref().map(data_shape);
     let lowered = c.module.lower(shape, rows)?;
     Ok(passes::optimize(&step_graphs(&c.module, &lowered).1))
+}
+
+/// The program a run of `c` trains, as the runtime sees it: data, parameters, state and the
+/// train block's controls as plain values.
+pub fn program(c: &Compiled) -> Program<'_> {
+    let t = c.module.train();
+    let states = c.optimized.inputs.iter().filter(|i| i.role == InputRole::State);
+    Program {
+        data: c.data.as_ref(),
+        val: c.val.as_ref(),
+        batch: c.batch,
+        params: &c.lowered.params,
+        states: &c.lowered.states,
+        state_slots: states.map(|i| (i.name.clone(), i.ty.shape.clone())).collect(),
+        controls: Controls {
+            steps: t.steps,
+            epochs: t.epochs,
+            shuffle: t.shuffle,
+            seed: t.seed,
+            log_every: t.log_every,
+            accumulate: t.accumulate,
+            early_stop: t.early_stop.clone(),
+            converge: t.converge.clone(),
+            plateau: t.plateau.clone(),
+            span: t.span,
+        },
+        optimum: c.module.optimum(),
+    }
+}
+
+/// Compiles every executable a run of `c` needs, before its first step: the train step, the
+/// step for a shorter last batch, and evaluation at the training and validation sets' sizes
+/// (which `compare` also draws the loss surface with).
+pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
+    let started = Instant::now();
+    let opts = CompileOptions { verify: cfg.verify, keep_clif: false, threads: cfg.threads.max(1) };
+    let runner = |graph: &Graph| jit(graph, &opts).map(|exe| Runner::new(graph, exe));
+    let program = program(c);
+    let rows = program.rows();
+    let step = runner(&c.optimized)?;
+    let short_step = match rows % c.batch {
+        0 => None,
+        tail => Some(runner(&train_step_at(c, tail)?)?),
+    };
+    let eval = runner(&forward_at(c, rows)?)?;
+    let val_eval = match &c.val {
+        Some(v) => Some(runner(&forward_at(c, v.n)?)?),
+        None => None,
+    };
+    let exes = Executables { step, short_step, eval, val_eval };
+    Ok(Plan { program, exes, compile: c.frontend_time + started.elapsed() })
+}
+
+/// Compiles a run of `c` and trains it; progress goes to `progress`.
+pub fn train(c: &Compiled, cfg: &RunConfig, progress: ProgressTo) -> Result<Summary, Diag> {
+    runtime::train::train(&mut plan(c, cfg)?, cfg, progress)
+}
+
+/// Compiles every run of a comparison, then trains and compares them (see
+/// [`runtime::compare::compare`]).
+pub fn compare(
+    runs: &[(String, Compiled)],
+    cfg: &RunConfig,
+    out_dir: &Path,
+    progress: &mut dyn Write,
+) -> Result<Report, Diag> {
+    let mut plans = Vec::with_capacity(runs.len());
+    for (label, c) in runs {
+        plans.push((label.clone(), plan(c, cfg)?));
+    }
+    runtime::compare::compare(&mut plans, cfg, out_dir, progress)
 }

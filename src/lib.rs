@@ -6,12 +6,15 @@
 pub mod autodiff;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod codegen;
+pub mod data;
 pub mod diag;
 pub mod driver;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod ir;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod passes;
+pub mod rng;
 pub mod runtime;
 pub mod sema;
+pub mod spec;
 pub mod syntax;

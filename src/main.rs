@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gradc::diag::{Diag, SourceMap};
 use gradc::driver;
-use gradc::runtime::compare;
-use gradc::runtime::log::{fmt_loss, fmt_wall};
+use gradc::runtime::log::{fmt_loss, fmt_wall, ProgressTo};
 use gradc::runtime::train::{self, RunConfig};
 
 /// gradc: compile and train `.grad` models.
@@ -164,7 +163,8 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
         t.optimizer,
         if rows > 0 { format!("{rows} rows, batch {}", compiled.batch) } else { "no data".into() },
     );
-    let summary = train::train(&compiled, cfg, &mut std::io::stderr()).map_err(|d| (d, front.sources.clone()))?;
+    let summary = driver::train(&compiled, cfg, ProgressTo::stderr(&mut std::io::stderr()))
+        .map_err(|d| (d, front.sources.clone()))?;
     if let Some(d) = summary.stopped.diagnostic() {
         return Err((d, front.sources));
     }
@@ -194,7 +194,7 @@ fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConf
     });
     eprintln!("gradc: {} — {} runs from the same start, output in {}", file.display(), runs.len(), out.display());
     let mut report =
-        compare::compare(&runs, cfg, &out, &mut std::io::stderr()).map_err(|d| (d, front.sources.clone()))?;
+        driver::compare(&runs, cfg, &out, &mut std::io::stderr()).map_err(|d| (d, front.sources.clone()))?;
     if let Some(loss) = target {
         report.set_target(loss);
     }

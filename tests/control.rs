@@ -5,7 +5,9 @@ mod common;
 use std::path::Path;
 
 use gradc::driver;
-use gradc::runtime::train::{train, RunConfig, StopReason, Summary};
+use gradc::driver::train;
+use gradc::runtime::log::ProgressTo;
+use gradc::runtime::train::{RunConfig, StopReason, Summary};
 
 /// Compiles and trains a program written to a temporary file.
 fn run(name: &str, src: &str, cfg: &RunConfig) -> Summary {
@@ -14,7 +16,7 @@ fn run(name: &str, src: &str, cfg: &RunConfig) -> Summary {
     let mut front =
         driver::parse(Path::new(&path)).unwrap_or_else(|(d, s)| panic!("{}", d.with_sources(&s).render_plain()));
     let c = driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
-    train(&c, cfg, &mut std::io::sink()).unwrap_or_else(|d| panic!("{}", d.render_plain()))
+    train(&c, cfg, ProgressTo::Hidden).unwrap_or_else(|d| panic!("{}", d.render_plain()))
 }
 
 fn regression(batch: usize, extra: &str) -> String {
@@ -101,10 +103,11 @@ fn accumulators_are_state_every_step_shares() {
     std::fs::write(&path, regression(16, ", accumulate = 2").replace("n: 64", "n: 60")).expect("write program");
     let mut front = driver::parse(&path).unwrap_or_else(|(d, s)| panic!("{}", d.with_sources(&s).render_plain()));
     let c = driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
-    let names: Vec<String> = gradc::runtime::train::initial_values(&c, 0).into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> =
+        gradc::runtime::train::initial_values(&driver::program(&c), 0).into_iter().map(|(n, _)| n).collect();
     for expected in ["w", "b", "w.m", "w.v", "w.acc", "b.acc"] {
         assert!(names.iter().any(|n| n == expected), "`{expected}` missing from {names:?}");
     }
-    let s = train(&c, &RunConfig { threads: 1, ..RunConfig::default() }, &mut std::io::sink()).expect("trains");
+    let s = train(&c, &RunConfig { threads: 1, ..RunConfig::default() }, ProgressTo::Hidden).expect("trains");
     assert!(s.final_loss.is_finite() && s.final_loss < s.history[0].loss, "{} vs {}", s.final_loss, s.history[0].loss);
 }

@@ -72,8 +72,8 @@ fn linear_regression_recovers_true_weights() {
     let (lines, _) = run_logged("examples/linear_regression.grad", &[]);
     let last = lines.last().expect("a final line");
     assert_eq!(last["final"], serde_json::Value::Bool(true));
-    let truth = gradc::runtime::data::linear_truth(
-        &gradc::runtime::data::Linear { n: 200, dim: 3, noise: 0.001, weights: None, bias: None },
+    let truth = gradc::data::generate::linear_truth(
+        &gradc::data::generate::Linear { n: 200, dim: 3, noise: 0.001, weights: None, bias: None },
         7,
         gradc::diag::Span::new(gradc::diag::FileId(0), 0, 0),
     )

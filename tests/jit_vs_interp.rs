@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use gradc::codegen::CompileOptions;
+use gradc::data::{Dataset, Labels};
 use gradc::driver;
 use gradc::ir::interp::{self, Tensor};
 use gradc::ir::{DType, Graph, InputRole, OutputRole};
-use gradc::runtime::data::{Dataset, Labels};
 use gradc::runtime::train::initial_values;
 
 /// Input values for `graph`: parameters and state from the run's initialisation, the first
@@ -77,7 +77,7 @@ fn every_example_agrees_with_the_interpreter() {
         let mut front = driver::parse(rel).unwrap_or_else(|(d, s)| panic!("{}", d.with_sources(&s).render_plain()));
         let c =
             driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
-        let start = initial_values(&c, c.module.train().seed);
+        let start = initial_values(&driver::program(&c), c.module.train().seed);
         compare(&name, &c.optimized, &inputs(&c.optimized, &start, c.data.as_ref()));
         let rows = c.data.as_ref().map_or(1, |d| d.n);
         let eval = driver::forward_at(&c, rows).expect("forward graph");

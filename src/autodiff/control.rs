@@ -4,8 +4,16 @@
 //! Assumes graphs from `backward` (gradients as `Grad` outputs) and from sema's update
 //! elaboration (new values as `Param`/`State` outputs). Guarantees: the rewritten graphs verify.
 
-use crate::ir::{BinOp, DType, Graph, InputRole, NodeId, Op, OutputRole, ReduceOp, Type, UnOp};
-use crate::sema::Clip;
+use crate::ir::{BinOp, Graph, InputRole, NodeId, Op, OutputRole, ReduceOp, StepInput, StepOutput, UnOp};
+
+/// How to clip gradients, as torch.nn.utils.clip_grad_norm_ / clip_grad_value_ do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Clip {
+    /// Scale all gradients by `min(1, max_norm / (norm + 1e-6))`, `norm` over every parameter.
+    GlobalNorm(f64),
+    /// Clamp every gradient element to `[-v, v]`.
+    Value(f64),
+}
 
 /// A scalar node broadcast to `shape`.
 fn at_shape(g: &mut Graph, scalar: NodeId, shape: &[usize]) -> NodeId {
@@ -82,7 +90,7 @@ pub fn clip(backward: &Graph, clip: Clip) -> Graph {
 /// state replace the old ones, and whether the accumulators restart from zero.
 pub fn accumulate(backward: &Graph, update: &Graph, k: usize) -> (Graph, Graph) {
     let mut b = backward.clone();
-    let apply = b.add_input("apply", Type::scalar(DType::F32), InputRole::Step);
+    let apply = b.add_step_input(StepInput::Apply);
     let grads: Vec<usize> = (0..b.outputs.len()).filter(|&i| b.outputs[i].role == OutputRole::Grad).collect();
     let scale = b.constant(1.0 / k as f64);
     let zero = b.constant(0.0);
@@ -99,7 +107,7 @@ pub fn accumulate(backward: &Graph, update: &Graph, k: usize) -> (Graph, Graph) 
         b.add_output(&name, next, OutputRole::State);
     }
     let mut u = update.clone();
-    let apply = u.add_input("apply", Type::scalar(DType::F32), InputRole::Step);
+    let apply = u.add_step_input(StepInput::Apply);
     for i in 0..u.outputs.len() {
         if matches!(u.outputs[i].role, OutputRole::Param | OutputRole::State) {
             let k = u.input_index(&u.outputs[i].name).expect("in-place outputs name an input");
@@ -111,7 +119,7 @@ pub fn accumulate(backward: &Graph, update: &Graph, k: usize) -> (Graph, Graph) 
     (b, u)
 }
 
-/// Adds a metric output `update_norm`: the Euclidean norm of the change of all parameters.
+/// Adds the step output `update_norm`: the Euclidean norm of the change of all parameters.
 pub fn update_norm(train_step: &Graph) -> Graph {
     let mut g = train_step.clone();
     let mut diffs = Vec::new();
@@ -122,6 +130,6 @@ pub fn update_norm(train_step: &Graph) -> Graph {
     }
     let ss = sum_of_squares(&mut g, &diffs);
     let norm = g.build(Op::Unary(UnOp::Sqrt), vec![ss]);
-    g.add_output("update_norm", norm, OutputRole::Metric);
+    g.add_step_output(StepOutput::UpdateNorm, norm);
     g
 }

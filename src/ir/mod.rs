@@ -6,6 +6,7 @@ pub mod graph;
 pub mod interp;
 pub mod op;
 pub mod print;
+pub mod roles;
 
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ mod tests;
 pub use elementwise::{BinOp, Rewrite, UnOp};
 pub use graph::{Graph, Input, InputRole, Node, NodeId, Output, OutputRole};
 pub use op::{Class, Op, ReduceOp, ShapeError, ShapeErrorKind};
+pub use roles::{LogKey, StepInput, StepOutput};
 
 use std::fmt;
 

@@ -9,13 +9,13 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use crate::diag::Diag;
-use crate::sema::ParamInfo;
+use crate::spec::ParamInfo;
 
 /// The metadata key holding the number of updates a saved run had made.
 const STEP_KEY: &str = "gradc.step";
@@ -137,8 +137,8 @@ struct Slot<'a> {
 /// safetensors file with each parameter's shape from `params`, then the optimizer `state`
 /// tensors (name, shape, values) and the updates made, `step`, for resuming.
 ///
-/// The write is atomic: the file is written to a temporary file in the same directory, synced,
-/// then renamed over `path`, so an interrupted run never leaves a truncated checkpoint.
+/// The write is atomic ([`write_atomically`]), so an interrupted run never leaves a truncated
+/// checkpoint.
 ///
 /// # Panics
 /// If a parameter in `params` has no entry in `values`, or one whose length is not its shape's.
@@ -175,24 +175,25 @@ pub fn save(
         Diag::new("gradc::checkpoint::write", format!("cannot encode the checkpoint `{shown}`: {e}"))
             .help("this is a limit of the safetensors format; please report it with the program")
     })?;
-    let temp = temp_path(path).map_err(|e| write_error(path, e))?;
-    let written = std::fs::File::create(&temp)
-        .and_then(|mut f| f.write_all(&encoded).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&temp, path));
-    if let Err(e) = written {
-        // Best effort: the temporary file may not exist if creating it failed.
-        let _ = std::fs::remove_file(&temp);
-        return Err(write_error(path, e));
-    }
-    Ok(())
+    write_atomically(path, &encoded).map_err(|e| write_error(path, e))
 }
 
-/// Checks that [`save`] will be able to write `path`, by creating and removing its temporary
-/// file: run before training, so a mistyped directory is reported before the run, not after it.
+/// Writes `bytes` to `path` atomically and durably: to a temporary file in the same directory
+/// (a rename is atomic only within one file system), synced, renamed over `path`, and then the
+/// directory synced so the rename itself survives a crash. The temporary file exists only for
+/// this call, and is removed when any step fails (by `NamedTempFile`'s drop).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut temp = temp_file(path)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    sync_dir(parent_dir(path))
+}
+
+/// Checks that [`save`] will be able to write `path`, by creating and removing a temporary file
+/// beside it: run before training, so a mistyped directory is reported before the run, not after it.
 pub fn check_writable(path: &Path) -> Result<(), Diag> {
-    let temp = temp_path(path).map_err(|e| write_error(path, e))?;
-    std::fs::File::create(&temp).map_err(|e| write_error(path, e))?;
-    std::fs::remove_file(&temp).map_err(|e| write_error(path, e))
+    temp_file(path).and_then(|t| t.close()).map_err(|e| write_error(path, e))
 }
 
 fn write_error(path: &Path, e: std::io::Error) -> Diag {
@@ -200,16 +201,30 @@ fn write_error(path: &Path, e: std::io::Error) -> Diag {
         .help("check that the directory exists and is writable")
 }
 
-/// A temporary file next to `path` (a rename is atomic only within one file system), named
-/// after it and the process so concurrent runs saving to one directory do not collide.
-fn temp_path(path: &Path) -> std::io::Result<PathBuf> {
+/// A new temporary file beside `path`, hidden and named after it (`.ckpt.safetensors.XXXXXX.tmp`,
+/// unique, so concurrent runs saving to one directory do not collide).
+fn temp_file(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path does not name a file"))?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    Ok(path.with_file_name(temp_name))
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    tempfile::Builder::new().prefix(&prefix).suffix(".tmp").tempfile_in(parent_dir(path))
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// Makes a rename in `dir` durable. Only Unix can open a directory to sync it; elsewhere the
+/// rename is as durable as the file system makes it.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    if cfg!(unix) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// `a`, `b`, `c` for a help line.
@@ -219,9 +234,11 @@ fn quoted(names: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
     use crate::diag::{FileId, Span};
-    use crate::sema::Init;
+    use crate::spec::Init;
 
     fn param(name: &str, shape: &[usize]) -> ParamInfo {
         ParamInfo { name: name.into(), shape: shape.to_vec(), init: Init::Zeros, span: Span::new(FileId(0), 0, 0) }
@@ -303,6 +320,35 @@ mod tests {
         let d = save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])], &[], 0).expect_err("no directory");
         assert_eq!(d.code, "gradc::checkpoint::write");
         assert!(d.render_plain().contains("w.safetensors"));
+    }
+
+    /// The names of the files in `d`.
+    fn entries(d: &Path) -> Vec<String> {
+        let names = std::fs::read_dir(d).expect("list").map(|e| e.expect("entry").file_name());
+        names.map(|n| n.to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn a_failed_save_leaves_no_temporary_file_and_the_old_file_intact() {
+        // Renaming a file over a non-empty directory fails after the temporary file is written
+        // and synced: the last step, so everything before it has left its trace if any does.
+        let d = dir("failed_rename");
+        let path = d.join("w.safetensors");
+        std::fs::create_dir(&path).expect("a directory where the checkpoint goes");
+        std::fs::write(path.join("keep"), b"mine").expect("write");
+        let err =
+            save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])], &[], 0).expect_err("rename fails");
+        assert_eq!(err.code, "gradc::checkpoint::write");
+        assert_eq!(entries(&d), ["w.safetensors"], "no temporary file is left behind");
+        assert_eq!(std::fs::read(path.join("keep")).expect("read"), b"mine", "what was there is untouched");
+        check_writable(&path).expect("the directory it is in is writable");
+        assert_eq!(entries(&d), ["w.safetensors"], "checking leaves nothing behind");
+    }
+
+    #[test]
+    fn a_bare_file_name_is_written_in_the_current_directory() {
+        assert_eq!(parent_dir(Path::new("w.safetensors")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("out/w.safetensors")), Path::new("out"));
     }
 
     #[test]

@@ -8,12 +8,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::checkpoint;
-use super::log::{fmt_loss, fmt_wall};
+use super::log::{fmt_loss, fmt_wall, ProgressTo};
+use super::plan::{Plan, Program};
 use super::plot::{self, Chart, ContourChart, Grid, Panel, Series};
-use super::train::{self, total_steps, LogPoint, RunConfig, Runner, Summary};
-use crate::codegen::CompileOptions;
+use super::runner::Runner;
+use super::train::{self, total_steps, LogPoint, RunConfig, Summary};
+use crate::data::Dataset;
 use crate::diag::Diag;
-use crate::driver::{self, Compiled};
+use crate::ir::StepOutput;
 
 /// Points per run to log when neither the command line nor the train block says: enough for
 /// smooth curves, few enough that evaluating the metrics stays cheap.
@@ -157,15 +159,15 @@ impl fmt::Display for Report {
 /// A logged point's loss over the whole training set when the run evaluated it (it does when
 /// there are metrics), else that step's batch loss.
 fn logged_loss(p: &LogPoint) -> f64 {
-    p.metrics.iter().find(|(n, _)| n == "loss").map_or(p.loss, |(_, v)| *v)
+    p.metrics.iter().find(|(n, _)| n == StepOutput::Loss.name()).map_or(p.loss, |(_, v)| *v)
 }
 
-/// Trains every `(label, program)` with the same overrides, writes `out_dir/<label>.csv` for
+/// Trains every `(label, plan)` with the same overrides, writes `out_dir/<label>.csv` for
 /// each, `out_dir/curves.{svg,png}` and, when the parameters are two scalars,
 /// `out_dir/trajectories.{svg,png}`; one line per run goes to `progress`. A run whose loss
 /// diverges is reported as such rather than stopping the comparison.
 pub fn compare(
-    runs: &[(String, Compiled)],
+    runs: &mut [(String, Plan)],
     cfg: &RunConfig,
     out_dir: &Path,
     progress: &mut dyn Write,
@@ -175,20 +177,21 @@ pub fn compare(
             .help("list optimizers or schedules in a `compare { ... }` block"));
     }
     std::fs::create_dir_all(out_dir).map_err(|e| write_error(out_dir, e))?;
-    let pair = scalar_pair(&runs[0].1);
+    let pair = scalar_pair(&runs[0].1.program);
     let mut names = vec!["curves".to_string(), "trajectories".to_string()];
     let mut results = vec![];
-    for (i, (label, c)) in runs.iter().enumerate() {
-        let every = cfg.log_every.or(c.module.train().log_every).unwrap_or_else(|| {
+    let count = runs.len();
+    for (i, (label, plan)) in runs.iter_mut().enumerate() {
+        let every = cfg.log_every.or(plan.program.controls.log_every).unwrap_or_else(|| {
             let points = if pair.is_some() { PATH_POINTS } else { CURVE_POINTS };
-            total_steps(c, cfg).div_ceil(points).max(1)
+            total_steps(&plan.program, cfg).div_ceil(points).max(1)
         });
         // One JSON log or checkpoint per comparison would be overwritten by each run; the CSVs
         // replace the log.
         let run_cfg = RunConfig { log_every: Some(every), log: None, save: None, ..cfg.clone() };
-        write!(progress, "[{}/{}] {label} ... ", i + 1, runs.len()).map_err(progress_error)?;
+        write!(progress, "[{}/{count}] {label} ... ", i + 1).map_err(progress_error)?;
         progress.flush().map_err(progress_error)?;
-        let (outcome, csv) = match train::train(c, &run_cfg, &mut io::sink()) {
+        let (outcome, csv) = match train::train(plan, &run_cfg, ProgressTo::Hidden) {
             Ok(summary) if summary.stopped.diagnostic().is_some() => {
                 let d = summary.stopped.diagnostic().expect("checked by the guard");
                 writeln!(progress, "diverged: {}", d.message).map_err(progress_error)?;
@@ -222,12 +225,12 @@ pub fn compare(
     };
     if report.runs.iter().any(|r| r.summary().is_some()) {
         let files = [out_dir.join("curves.svg"), out_dir.join("curves.png")];
-        let chart = curves_chart(&report, &runs[0].1, cfg);
+        let chart = curves_chart(&report, &runs[0].1.program, cfg);
         plot::line_chart(&chart, &files[0], &files[1]).map_err(|e| write_error(&files[0], e))?;
         report.curves = Some(files);
         if let Some((x, y)) = pair {
             let files = [out_dir.join("trajectories.svg"), out_dir.join("trajectories.png")];
-            let chart = trajectories_chart(&report, runs, cfg, (&x, &y))?;
+            let chart = trajectories_chart(&report, &mut runs[0].1, cfg, (&x, &y))?;
             plot::contour_chart(&chart, &files[0], &files[1]).map_err(|e| write_error(&files[0], e))?;
             report.trajectories = Some(files);
         }
@@ -245,8 +248,8 @@ fn progress_error(e: io::Error) -> Diag {
 }
 
 /// The names of the two parameters when a program has exactly two, each a single number.
-fn scalar_pair(c: &Compiled) -> Option<(String, String)> {
-    match &c.lowered.params[..] {
+fn scalar_pair(p: &Program) -> Option<(String, String)> {
+    match p.params {
         [a, b] if [a, b].iter().all(|p| p.shape.iter().product::<usize>() == 1) => {
             Some((a.name.clone(), b.name.clone()))
         }
@@ -306,8 +309,8 @@ fn cell(value: Option<impl fmt::Display>) -> String {
     value.map_or(String::new(), |v| v.to_string())
 }
 
-fn seed(c: &Compiled, cfg: &RunConfig) -> u64 {
-    cfg.seed.unwrap_or(c.module.train().seed)
+fn seed(p: &Program, cfg: &RunConfig) -> u64 {
+    cfg.seed.unwrap_or(p.controls.seed)
 }
 
 /// A legend label: a diverged run keeps its place and colour, with nothing to draw.
@@ -329,7 +332,7 @@ fn series(report: &Report, point: impl Fn(&LogPoint) -> Option<(f64, f64)>) -> V
 /// The loss (on a log scale when the runs that trained span more than a decade), one panel per
 /// training-set metric, the same for the validation set when there is one and, if it changes,
 /// the learning rate.
-fn curves_chart(report: &Report, first: &Compiled, cfg: &RunConfig) -> Chart {
+fn curves_chart(report: &Report, first: &Program, cfg: &RunConfig) -> Chart {
     let history = || report.runs.iter().flat_map(Run::history).filter(|p| p.loss.is_finite());
     let trained = || report.runs.iter().filter_map(Run::summary).flat_map(|s| &s.history);
     let spans_decades = |value: &dyn Fn(&LogPoint) -> Option<f64>| {
@@ -339,7 +342,7 @@ fn curves_chart(report: &Report, first: &Compiled, cfg: &RunConfig) -> Chart {
     };
     let metric = |p: &LogPoint, name: &str| p.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
     let whole_set = history().all(|p| p.metrics.iter().any(|(n, _)| n == "loss"));
-    let mini_batch = first.data.as_ref().is_some_and(|d| first.batch < d.n);
+    let mini_batch = first.data.is_some_and(|d| first.batch < d.n);
     let step = |p: &LogPoint| p.step as f64;
     let mut panels = vec![Panel {
         title: if mini_batch && !whole_set { "training loss (each step's batch)" } else { "training loss" }.into(),
@@ -385,18 +388,18 @@ fn curves_chart(report: &Report, first: &Compiled, cfg: &RunConfig) -> Chart {
 }
 
 /// Every run's path through `(x, y)` from the shared start (a diverged one leaves the frame), over the loss on a grid
-/// that covers all the paths.
+/// that covers all the paths; the loss is evaluated with the first run's executables.
 fn trajectories_chart(
     report: &Report,
-    runs: &[(String, Compiled)],
+    first: &mut Plan,
     cfg: &RunConfig,
     (x, y): (&str, &str),
 ) -> Result<ContourChart, Diag> {
-    let c = &runs[0].1;
-    let mut start = train::initial_values(c, seed(c, cfg));
+    let p = &first.program;
+    let mut start = train::initial_values(p, seed(p, cfg));
     // Runs started from a checkpoint start from its values, as training does.
     if let Some(path) = &cfg.init {
-        for (name, values) in checkpoint::load(path, &c.lowered.params, &train::state_slots(c))?.values {
+        for (name, values) in checkpoint::load(path, p.params, &p.state_slots)?.values {
             if let Some(slot) = start.iter_mut().find(|(n, _)| *n == name) {
                 slot.1 = values;
             }
@@ -410,17 +413,17 @@ fn trajectories_chart(
     for path in &mut paths {
         path.points.insert(0, origin);
     }
-    let optimum = c.module.optimum().map(|o| {
+    let optimum = p.optimum.map(|o| {
         let at = |name: &str| o.iter().find(|(n, _)| n == name).map_or(f64::NAN, |(_, v)| *v);
         (at(x), at(y))
     });
-    let rows = c.data.as_ref().map_or(1, |d| d.n);
+    let rows = p.rows();
     // Frame the runs that trained; a diverging path leaves the frame rather than shrinking it.
     let mut framed: Vec<Series> = paths.iter().filter(|p| !p.diverged).cloned().collect();
     framed.extend(optimum.map(|o| Series { points: vec![o], ..Series::default() }));
     let (xs, ys) =
         grid_axes(if framed.is_empty() { &paths } else { &framed }, (SURFACE_BUDGET / rows).isqrt().clamp(41, 321));
-    let z = surface(c, cfg, (x, y), &xs, &ys)?;
+    let z = surface(&mut first.exes.eval, p.data, (x, y), &xs, &ys);
     let positive = z.iter().filter(|v| v.is_finite() && **v > 0.0);
     let (lo, hi) = positive.fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
     Ok(ContourChart {
@@ -449,15 +452,12 @@ fn grid_axes(paths: &[Series], side: usize) -> (Vec<f64>, Vec<f64>) {
     (span(|p| p.0), span(|p| p.1))
 }
 
-/// The loss at every grid point, from the compiled forward graph over the whole training set.
-fn surface(c: &Compiled, cfg: &RunConfig, (x, y): (&str, &str), xs: &[f64], ys: &[f64]) -> Result<Vec<f64>, Diag> {
-    let rows = c.data.as_ref().map_or(1, |d| d.n);
-    let opts = CompileOptions { verify: cfg.verify, keep_clif: false, threads: cfg.threads.max(1) };
-    let mut runner = Runner::new(&driver::forward_at(c, rows)?, &opts)?;
-    if let Some(data) = &c.data {
-        runner.load_rows(data, &(0..rows).collect::<Vec<_>>());
+/// The loss at every grid point, from the forward graph compiled for the whole training set.
+fn surface(eval: &mut Runner, data: Option<&Dataset>, (x, y): (&str, &str), xs: &[f64], ys: &[f64]) -> Vec<f64> {
+    if let Some(data) = data {
+        eval.load_rows(data, &(0..data.n).collect::<Vec<_>>());
     }
-    let exe = &mut runner.exe;
+    let exe = &mut eval.exe;
     let mut z = Vec::with_capacity(xs.len() * ys.len());
     for &b in ys {
         for &a in xs {
@@ -468,10 +468,10 @@ fn surface(c: &Compiled, cfg: &RunConfig, (x, y): (&str, &str), xs: &[f64], ys: 
                 }
             }
             exe.run();
-            z.push(exe.output("loss").map_or(f64::NAN, |l| f64::from(l[0])));
+            z.push(exe.output(StepOutput::Loss.name()).map_or(f64::NAN, |l| f64::from(l[0])));
         }
     }
-    Ok(z)
+    z
 }
 
 #[cfg(test)]
@@ -567,7 +567,7 @@ mod tests {
 
     #[test]
     fn comparing_nothing_is_a_diagnostic() {
-        let err = compare(&[], &RunConfig::default(), Path::new("unused"), &mut io::sink()).expect_err("no runs");
+        let err = compare(&mut [], &RunConfig::default(), Path::new("unused"), &mut io::sink()).expect_err("no runs");
         assert_eq!(err.code, "gradc::compare::empty");
     }
 }

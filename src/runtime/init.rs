@@ -7,8 +7,8 @@
 //! PyTorch rejects fan-based initializers below rank 2; we define `fan_in = fan_out = n` for a
 //! vector of length `n` and `1` for a scalar, so `he_normal` on a bias means something.
 
-use super::rng::Rng;
-pub use crate::sema::Init;
+use crate::rng::Rng;
+pub use crate::spec::Init;
 
 /// The gain PyTorch's `calculate_gain("relu")` returns: the usual He (Kaiming) gain.
 pub const RELU_GAIN: f64 = std::f64::consts::SQRT_2;

@@ -1,23 +1,29 @@
-//! Training output: a JSON-lines metrics log and a human-readable progress display.
+//! Training output: a JSON-lines metrics log (serde_json) and a human-readable progress display
+//! (an indicatif bar on a terminal, plain lines elsewhere).
 
-use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle as IndicatifStyle};
+use serde::ser::{Serialize, SerializeMap};
+
+use crate::ir::LogKey;
 
 /// Writes one JSON object per logged step, e.g. `{"step": 10, "loss": 0.123, "lr": 0.001, "accuracy": 0.97}`.
 ///
 /// Keys are always `step`, `loss`, `lr`, then the metrics in the order given to [`MetricsLog::new`].
-/// Numbers are printed in their shortest form that parses back to the same f32. JSON has no NaN
+/// Numbers are printed by serde_json in their shortest form that parses back to the same f32
+/// (`0.001`, `1.5e-7`, `3e+20`). JSON has no NaN
 /// or infinity, so such values are written as `null` and the line gains a
 /// `"non_finite": [...]` key listing them; [`MetricsLog::first_non_finite`] reports the first step.
 /// Each line is flushed as it is written, so a crash or kill leaves only whole lines.
 #[derive(Debug)]
 pub struct MetricsLog<W: Write> {
     out: W,
-    /// Metric names as quoted, escaped JSON strings, ready to write.
+    /// Metric names.
     keys: Vec<String>,
-    /// Reused for each line, so logging does not allocate once warmed up.
-    line: String,
+    /// Reused for each line.
+    line: Vec<u8>,
     first_non_finite: Option<u64>,
 }
 
@@ -27,13 +33,13 @@ impl<W: Write> MetricsLog<W> {
     /// # Panics
     /// If a metric name repeats or is `step`, `loss`, `lr` or `non_finite` (duplicate JSON keys).
     pub fn new(out: W, metrics: &[&str]) -> MetricsLog<W> {
-        let mut taken = vec!["step", "loss", "lr", "non_finite"];
+        let mut taken: Vec<&str> = LogKey::ALL.iter().filter(|k| **k != LogKey::Final).map(|k| k.name()).collect();
         for &name in metrics {
             assert!(!taken.contains(&name), "metric name `{name}` is used twice or reserved");
             taken.push(name);
         }
-        let keys = metrics.iter().map(|m| json_string(m)).collect();
-        MetricsLog { out, keys, line: String::new(), first_non_finite: None }
+        let keys = metrics.iter().map(|m| m.to_string()).collect();
+        MetricsLog { out, keys, line: Vec::new(), first_non_finite: None }
     }
 
     /// Writes the line for one step; `metrics` are in the order of the names given to [`MetricsLog::new`].
@@ -51,54 +57,23 @@ impl<W: Write> MetricsLog<W> {
     /// If `metrics` has a different length than the list of names, or a parameter is named like a key.
     pub fn record(&mut self, r: &Record<'_>) -> io::Result<()> {
         assert_eq!(r.metrics.len(), self.keys.len(), "one value per metric name");
-        let line = &mut self.line;
-        line.clear();
-        // Writing to a String cannot fail.
-        let _ = write!(line, "{{\"step\": {}", r.step);
-        let named = [("\"loss\"", r.loss), ("\"lr\"", r.lr)].into_iter();
-        let values = named.chain(self.keys.iter().map(String::as_str).zip(r.metrics.iter().copied()));
-        let mut non_finite: Vec<String> = Vec::new();
-        for (key, value) in values {
-            line.push_str(", ");
-            line.push_str(key);
-            line.push_str(": ");
-            push_value(line, value, &mut non_finite, key);
+        for (name, _) in r.params {
+            assert!(!LogKey::ALL.iter().any(|k| k.name() == name), "parameter `{name}` shadows a key");
         }
-        for (name, values) in r.params {
-            assert!(
-                !["step", "loss", "lr", "final", "non_finite"].contains(&name.as_str()),
-                "parameter `{name}` shadows a key"
-            );
-            let key = json_string(name);
-            line.push_str(", ");
-            line.push_str(&key);
-            line.push_str(": ");
-            match values.as_slice() {
-                [v] => push_value(line, *v, &mut non_finite, &key),
-                vs => {
-                    line.push('[');
-                    for (i, v) in vs.iter().enumerate() {
-                        if i > 0 {
-                            line.push_str(", ");
-                        }
-                        push_value(line, *v, &mut non_finite, &key);
-                    }
-                    line.push(']');
-                }
-            }
-        }
-        if r.last {
-            line.push_str(", \"final\": true");
-        }
+        let named = [(LogKey::Loss.name(), r.loss), (LogKey::Lr.name(), r.lr)];
+        let scalars = named.into_iter().chain(self.keys.iter().map(String::as_str).zip(r.metrics.iter().copied()));
+        let params = r.params.iter().flat_map(|(n, vs)| vs.iter().map(move |v| (n.as_str(), *v)));
+        let mut non_finite: Vec<&str> =
+            scalars.clone().chain(params).filter(|(_, v)| !v.is_finite()).map(|(n, _)| n).collect();
+        non_finite.dedup();
+        let line = Line { step: r.step, scalars, params: r.params, last: r.last, non_finite: &non_finite };
+        self.line.clear();
+        line.serialize(&mut serde_json::Serializer::with_formatter(&mut self.line, Spaced))?;
+        self.line.push(b'\n');
         if !non_finite.is_empty() {
-            non_finite.dedup();
-            line.push_str(", \"non_finite\": [");
-            line.push_str(&non_finite.join(", "));
-            line.push(']');
             self.first_non_finite.get_or_insert(r.step);
         }
-        line.push_str("}\n");
-        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(&self.line)?;
         self.out.flush()
     }
 
@@ -130,97 +105,133 @@ pub struct Record<'a> {
     pub last: bool,
 }
 
-/// Appends a number, or `null` (noting `key`) when it is not finite.
-fn push_value(line: &mut String, value: f32, non_finite: &mut Vec<String>, key: &str) {
-    if value.is_finite() {
-        push_f32(line, value);
-    } else {
-        line.push_str("null");
-        non_finite.push(key.to_string());
-    }
+/// One line of the log in the order it is written: `step`, the scalars (loss, learning rate,
+/// metrics), the parameters, `final` and `non_finite`.
+struct Line<'a, I> {
+    step: u64,
+    scalars: I,
+    params: &'a [(String, Vec<f32>)],
+    last: bool,
+    non_finite: &'a [&'a str],
 }
 
-/// Appends `s` as a JSON string literal, quotes included.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+impl<'a, I: Iterator<Item = (&'a str, f32)> + Clone> Serialize for Line<'a, I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry(LogKey::Step.name(), &self.step)?;
+        for (key, value) in self.scalars.clone() {
+            map.serialize_entry(key, &finite(value))?;
+        }
+        for (name, values) in self.params {
+            match values.as_slice() {
+                [v] => map.serialize_entry(name, &finite(*v))?,
+                vs => map.serialize_entry(name, &vs.iter().map(|v| finite(*v)).collect::<Vec<_>>())?,
             }
-            c => out.push(c),
         }
-    }
-    out.push('"');
-    out
-}
-
-/// Appends a finite f32 as a JSON number that parses back to the same value.
-fn push_f32(out: &mut String, v: f32) {
-    let a = v.abs();
-    // Rust's `{}` and `{:e}` both print the shortest round-trip digits; `{}` never uses an
-    // exponent, which is unreadable for tiny or huge values.
-    if a != 0.0 && !(1e-5..1e16).contains(&a) {
-        let _ = write!(out, "{v:e}");
-    } else {
-        let start = out.len();
-        let _ = write!(out, "{v}");
-        // Keep integral values visibly floats (`2.0`, not `2`) so readers type them consistently.
-        if !out[start..].contains('.') {
-            out.push_str(".0");
+        if self.last {
+            map.serialize_entry(LogKey::Final.name(), &true)?;
         }
+        if !self.non_finite.is_empty() {
+            map.serialize_entry(LogKey::NonFinite.name(), self.non_finite)?;
+        }
+        map.end()
     }
 }
 
-/// How [`Progress`] shows itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgressStyle {
-    /// A line every `every` steps (none if 0) plus one at the last step: for logs and pipes.
-    Lines {
-        /// Steps between lines.
-        every: u64,
-    },
-    /// One line redrawn in place at most ten times a second: for terminals.
+/// A value as JSON can hold it: `None` (written `null`) when it is NaN or infinite. serde_json
+/// writes an f32 with its shortest round-trip digits.
+fn finite(v: f32) -> Option<f32> {
+    v.is_finite().then_some(v)
+}
+
+/// serde_json's compact output with a space after each `,` and `:`, as the log has always been
+/// written (and as Python's `json.dumps` writes by default).
+struct Spaced;
+
+impl serde_json::ser::Formatter for Spaced {
+    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.begin_array_value(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+}
+
+/// Where a run shows its progress.
+pub enum ProgressTo<'a> {
+    /// An in-place bar on the terminal (stderr), fitted to its width: for people.
     Bar,
+    /// A line every `every` steps (none if 0) plus one at the last step, to this writer: for
+    /// logs and pipes.
+    Lines(&'a mut dyn Write),
+    /// Nowhere.
+    Hidden,
+}
+
+impl ProgressTo<'_> {
+    /// The bar if stderr is a terminal, else lines to `stderr`.
+    pub fn stderr(stderr: &mut io::Stderr) -> ProgressTo<'_> {
+        if stderr.is_terminal() {
+            ProgressTo::Bar
+        } else {
+            ProgressTo::Lines(stderr)
+        }
+    }
 }
 
 /// Shows training progress: step/total, loss, steps per second and the estimated time left.
 #[derive(Debug)]
 pub struct Progress<W: Write> {
-    out: W,
+    kind: Kind<W>,
     total: u64,
-    style: ProgressStyle,
     start: Instant,
-    /// When the bar was last drawn, for throttling.
-    last_draw: Option<Duration>,
     /// The last step a line was printed for, so [`Progress::finish`] does not repeat it.
     last_step: Option<u64>,
 }
 
-/// Minimum time between two redraws of the bar.
-const REDRAW: Duration = Duration::from_millis(100);
-
-/// Width of the bar between its brackets, in characters.
-const BAR_WIDTH: usize = 24;
-
-impl Progress<io::Stderr> {
-    /// Progress on stderr: a bar if it is a terminal, otherwise a line every `every` steps.
-    pub fn stderr(total: u64, every: u64) -> Progress<io::Stderr> {
-        let style = if io::stderr().is_terminal() { ProgressStyle::Bar } else { ProgressStyle::Lines { every } };
-        Progress::new(io::stderr(), total, style)
-    }
+/// How a [`Progress`] shows itself.
+#[derive(Debug)]
+enum Kind<W: Write> {
+    Lines { out: W, every: u64 },
+    Bar(ProgressBar),
+    Hidden,
 }
 
+/// Redraws of the bar per second, at most.
+const REDRAWS_PER_SEC: u8 = 10;
+
 impl<W: Write> Progress<W> {
-    /// Progress towards `total` steps written to `out`; the clock starts now.
-    pub fn new(out: W, total: u64, style: ProgressStyle) -> Progress<W> {
-        Progress { out, total, style, start: Instant::now(), last_draw: None, last_step: None }
+    /// Lines every `every` steps towards `total`, written to `out`; the clock starts now.
+    pub fn lines(out: W, total: u64, every: u64) -> Progress<W> {
+        Progress::with(Kind::Lines { out, every }, total)
+    }
+
+    /// A bar towards `total` drawn on `target` (the terminal: `ProgressDrawTarget::stderr()`).
+    /// indicatif redraws it in place, throttled, and the `wide_bar` takes only the columns the
+    /// numbers leave, so the line fits the terminal however narrow it is.
+    pub fn bar(total: u64, target: ProgressDrawTarget) -> Progress<W> {
+        let bar = ProgressBar::with_draw_target(Some(total), target);
+        // The template is a constant that parses (a test constructs it).
+        bar.set_style(bar_style().expect("the bar template parses"));
+        Progress::with(Kind::Bar(bar), total)
+    }
+
+    /// Progress that shows nothing.
+    pub fn hidden(total: u64) -> Progress<W> {
+        Progress::with(Kind::Hidden, total)
+    }
+
+    fn with(kind: Kind<W>, total: u64) -> Progress<W> {
+        Progress { kind, total, start: Instant::now(), last_step: None }
     }
 
     /// Reports that `step` steps are done and the latest loss.
@@ -230,20 +241,19 @@ impl<W: Write> Progress<W> {
 
     /// Like [`Progress::update`], with the time since the start given (deterministic for tests and replays).
     pub fn update_at(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
-        match self.style {
-            ProgressStyle::Lines { every } => {
-                if step == self.total || (step > 0 && step.is_multiple_of(every)) {
+        match &self.kind {
+            Kind::Lines { every, .. } => {
+                if step == self.total || (step > 0 && step.is_multiple_of(*every)) {
                     self.print_line(step, loss, elapsed)?;
                 }
                 Ok(())
             }
-            ProgressStyle::Bar => {
-                let due = self.last_draw.is_none_or(|last| elapsed >= last + REDRAW);
-                if due || step == self.total {
-                    self.draw_bar(step, loss, elapsed)?;
-                }
+            Kind::Bar(bar) => {
+                bar.set_message(self.stats(step, loss, elapsed));
+                bar.set_position(step);
                 Ok(())
             }
+            Kind::Hidden => Ok(()),
         }
     }
 
@@ -254,41 +264,36 @@ impl<W: Write> Progress<W> {
 
     /// Like [`Progress::finish`], with the time since the start given.
     pub fn finish_at(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
-        match self.style {
-            ProgressStyle::Lines { .. } if self.last_step == Some(step) => Ok(()),
-            ProgressStyle::Lines { .. } => self.print_line(step, loss, elapsed),
-            ProgressStyle::Bar => {
-                self.draw_bar(step, loss, elapsed)?;
-                writeln!(self.out)?;
-                self.out.flush()
+        match &self.kind {
+            Kind::Lines { .. } if self.last_step == Some(step) => Ok(()),
+            Kind::Lines { .. } => self.print_line(step, loss, elapsed),
+            Kind::Bar(bar) => {
+                bar.set_message(self.stats(step, loss, elapsed));
+                bar.set_position(step);
+                bar.finish();
+                Ok(())
             }
+            Kind::Hidden => Ok(()),
         }
     }
 
-    /// The underlying writer.
-    pub fn into_inner(self) -> W {
-        self.out
+    /// The writer of a [`Progress::lines`].
+    pub fn into_inner(self) -> Option<W> {
+        match self.kind {
+            Kind::Lines { out, .. } => Some(out),
+            Kind::Bar(_) | Kind::Hidden => None,
+        }
     }
 
     fn print_line(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
         let width = self.total.to_string().len();
-        writeln!(self.out, "step {step:>width$}/{}  {}", self.total, self.stats(step, loss, elapsed))?;
+        let line = format!("step {step:>width$}/{}  {}", self.total, self.stats(step, loss, elapsed));
         self.last_step = Some(step);
-        self.out.flush()
-    }
-
-    fn draw_bar(&mut self, step: u64, loss: f32, elapsed: Duration) -> io::Result<()> {
-        let done = if self.total == 0 {
-            BAR_WIDTH
-        } else {
-            (step.min(self.total) as f64 / self.total as f64 * BAR_WIDTH as f64) as usize
-        };
-        let bar = format!("{}{}", "#".repeat(done), "-".repeat(BAR_WIDTH - done));
-        // `\r` returns to the start of the line; `ESC [K` clears what a longer previous draw left.
-        write!(self.out, "\r[{bar}] {step}/{}  {}\x1b[K", self.total, self.stats(step, loss, elapsed))?;
-        self.last_draw = Some(elapsed);
-        self.last_step = Some(step);
-        self.out.flush()
+        if let Kind::Lines { out, .. } = &mut self.kind {
+            writeln!(out, "{line}")?;
+            out.flush()?;
+        }
+        Ok(())
     }
 
     /// `loss 0.1234  56.7 steps/s  ETA 1m05s`.
@@ -303,6 +308,16 @@ impl<W: Write> Progress<W> {
         };
         format!("loss {}  {rate} steps/s  ETA {eta}", format_loss(loss))
     }
+}
+
+/// `[####----] 12/50  loss 0.1234  56.7 steps/s  ETA 1m05s`, the bar as wide as the rest allows.
+fn bar_style() -> Result<IndicatifStyle, indicatif::style::TemplateError> {
+    Ok(IndicatifStyle::with_template("[{wide_bar}] {pos}/{len}  {msg}")?.progress_chars("##-"))
+}
+
+/// The terminal's draw target for [`Progress::bar`], redrawn at most ten times a second.
+pub fn terminal() -> ProgressDrawTarget {
+    ProgressDrawTarget::stderr_with_hz(REDRAWS_PER_SEC)
 }
 
 /// Four decimals in the usual range, scientific notation for tiny or huge losses.
@@ -372,7 +387,7 @@ mod tests {
         assert_eq!(
             text(log.into_inner()),
             "{\"step\": 10, \"loss\": 0.123, \"lr\": 0.001, \"accuracy\": 0.97, \"val_loss\": 0.25}\n\
-             {\"step\": 20, \"loss\": 2.0, \"lr\": 1e-7, \"accuracy\": 1.0, \"val_loss\": 3e20}\n"
+             {\"step\": 20, \"loss\": 2.0, \"lr\": 1e-7, \"accuracy\": 1.0, \"val_loss\": 3e+20}\n"
         );
     }
 
@@ -394,14 +409,20 @@ mod tests {
 
     #[test]
     fn floats_round_trip_exactly() {
-        let mut rng = crate::runtime::rng::Rng::new(1);
+        let mut rng = crate::rng::Rng::new(1);
         let mut specials =
             vec![0.0, -0.0, 1.0, -2.5, f32::MIN_POSITIVE, f32::MAX, f32::MIN, 1e-45, 0.1, 1e-5, 9.99e15, 1e16];
         specials.extend((0..2000).map(|_| f32::from_bits(rng.next_u64() as u32)).filter(|v| v.is_finite()));
-        let mut s = String::new();
         for v in specials {
-            s.clear();
-            push_f32(&mut s, v);
+            let mut log = MetricsLog::new(Vec::new(), &[]);
+            log.log(0, v, 1.0, &[]).unwrap();
+            let line = text(log.into_inner());
+            let s = line
+                .trim_end()
+                .strip_prefix("{\"step\": 0, \"loss\": ")
+                .unwrap()
+                .strip_suffix(", \"lr\": 1.0}")
+                .unwrap();
             let back: f32 = s.parse().unwrap_or_else(|_| panic!("`{s}` does not parse"));
             assert_eq!(back.to_bits(), v.to_bits(), "{v:?} printed as {s}");
             // JSON numbers: no leading `+`, no bare `.5` or `5.`, no `inf`/`NaN`.
@@ -411,8 +432,10 @@ mod tests {
 
     #[test]
     fn metric_names_are_escaped() {
-        assert_eq!(json_string("plain"), "\"plain\"");
-        assert_eq!(json_string("a\"b\\c\nd\te\u{1}é"), "\"a\\\"b\\\\c\\nd\\te\\u0001é\"");
+        let mut log = MetricsLog::new(Vec::new(), &["a\"b\\c\nd\te\u{1}é"]);
+        log.log(0, 1.0, 1.0, &[0.5]).unwrap();
+        let line = text(log.into_inner());
+        assert!(line.contains(", \"a\\\"b\\\\c\\nd\\te\\u0001é\": 0.5}"), "{line}");
         let mut log = MetricsLog::new(Vec::new(), &["top \"5\""]);
         log.log(0, 1.0, 1.0, &[0.5]).unwrap();
         assert_eq!(text(log.into_inner()), "{\"step\": 0, \"loss\": 1.0, \"lr\": 1.0, \"top \\\"5\\\"\": 0.5}\n");
@@ -426,13 +449,13 @@ mod tests {
 
     #[test]
     fn progress_lines_every_n_steps() {
-        let mut p = Progress::new(Vec::new(), 250, ProgressStyle::Lines { every: 100 });
+        let mut p = Progress::lines(Vec::new(), 250, 100);
         for step in 1..=250 {
             p.update_at(step, 1.0 / step as f32, Duration::from_millis(step * 20)).unwrap();
         }
         p.finish_at(250, 0.004, Duration::from_secs(5)).unwrap();
         assert_eq!(
-            text(p.into_inner()),
+            text(p.into_inner().unwrap()),
             "step 100/250  loss 0.0100  50.0 steps/s  ETA 3s\n\
              step 200/250  loss 5.000e-3  50.0 steps/s  ETA 1s\n\
              step 250/250  loss 4.000e-3  50.0 steps/s  ETA 0s\n"
@@ -441,32 +464,86 @@ mod tests {
 
     #[test]
     fn progress_finish_prints_an_early_stop() {
-        let mut p = Progress::new(Vec::new(), 10_000, ProgressStyle::Lines { every: 1000 });
+        let mut p = Progress::lines(Vec::new(), 10_000, 1000);
         p.update_at(0, f32::NAN, Duration::ZERO).unwrap();
         p.finish_at(42, f32::NAN, Duration::from_secs(3)).unwrap();
-        assert_eq!(text(p.into_inner()), "step    42/10000  loss NaN  14.0 steps/s  ETA 11m51s\n");
-        let mut p = Progress::new(Vec::new(), 5, ProgressStyle::Lines { every: 0 });
+        assert_eq!(text(p.into_inner().unwrap()), "step    42/10000  loss NaN  14.0 steps/s  ETA 11m51s\n");
+        let mut p = Progress::lines(Vec::new(), 5, 0);
         p.finish_at(0, 1.0, Duration::ZERO).unwrap();
-        assert_eq!(text(p.into_inner()), "step 0/5  loss 1.0000  -- steps/s  ETA --\n");
+        assert_eq!(text(p.into_inner().unwrap()), "step 0/5  loss 1.0000  -- steps/s  ETA --\n");
+    }
+
+    /// A terminal of fixed width that records what is drawn on it.
+    #[derive(Debug, Default)]
+    struct Screen {
+        width: u16,
+        /// Every line written, and how many times a line was cleared or the cursor moved up to
+        /// redraw in place.
+        lines: std::sync::Mutex<(Vec<String>, usize)>,
+    }
+
+    /// A handle on a shared [`Screen`], for indicatif to own.
+    #[derive(Debug)]
+    struct Term(std::sync::Arc<Screen>);
+
+    impl indicatif::TermLike for Term {
+        fn width(&self) -> u16 {
+            self.0.width
+        }
+        fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+            self.0.lines.lock().unwrap().1 += n;
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> io::Result<()> {
+            self.0.lines.lock().unwrap().0.push(s.to_string());
+            Ok(())
+        }
+        fn write_str(&self, s: &str) -> io::Result<()> {
+            self.write_line(s)
+        }
+        fn clear_line(&self) -> io::Result<()> {
+            self.0.lines.lock().unwrap().1 += 1;
+            Ok(())
+        }
+        fn flush(&self) -> io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]
-    fn progress_bar_redraws_in_place_and_throttles() {
-        let mut p = Progress::new(Vec::new(), 8, ProgressStyle::Bar);
-        p.update_at(1, 0.5, Duration::from_millis(10)).unwrap();
-        p.update_at(2, 0.5, Duration::from_millis(50)).unwrap(); // within 100 ms: skipped
-        p.update_at(4, 0.25, Duration::from_millis(200)).unwrap();
-        p.finish_at(8, 0.125, Duration::from_millis(400)).unwrap();
-        let out = text(p.into_inner());
-        let draws: Vec<&str> = out.split('\r').filter(|s| !s.is_empty()).collect();
-        assert_eq!(
-            draws,
-            [
-                "[###---------------------] 1/8  loss 0.5000  100 steps/s  ETA 0s\x1b[K",
-                "[############------------] 4/8  loss 0.2500  20.0 steps/s  ETA 0s\x1b[K",
-                "[########################] 8/8  loss 0.1250  20.0 steps/s  ETA 0s\x1b[K\n",
-            ]
-        );
+    fn the_bar_fits_a_narrow_terminal() {
+        bar_style().expect("the template parses");
+        for width in [60, 100] {
+            let screen = std::sync::Arc::new(Screen { width, ..Screen::default() });
+            // No rate limit, so every update draws: the worst case for wrapping.
+            let target = ProgressDrawTarget::term_like_with_hz(Box::new(Term(screen.clone())), 255);
+            let mut p: Progress<Vec<u8>> = Progress::bar(100_000, target);
+            for step in [1, 10, 5000, 99_999] {
+                p.update_at(step, 1.0 / step as f32, Duration::from_millis(step)).unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            p.finish_at(100_000, 1.234e-5, Duration::from_secs(100)).unwrap();
+            let lines: Vec<String> = screen.lines.lock().unwrap().0.iter().filter(|l| !l.is_empty()).cloned().collect();
+            assert!(lines.len() >= 2, "{lines:?}");
+            let last = lines.last().unwrap();
+            assert!(last.starts_with("[#") && last.contains("] 100000/100000  loss 1.234e-5"), "{last}");
+            for line in &lines {
+                let cols = line.chars().count();
+                assert!(cols <= width as usize, "{cols} columns on a {width}-column terminal: {line:?}");
+            }
+            assert!(lines.iter().all(|l| !l.contains('\n')), "one line per draw: {lines:?}");
+            // Each redraw after the first returns to the bar's line rather than starting a new one.
+            assert!(screen.lines.lock().unwrap().1 >= lines.len() - 1, "redrawn in place");
+        }
     }
 
     #[test]

@@ -1,13 +1,14 @@
-//! The data side of the runtime: a reproducible RNG, parameter initializers, synthetic and CSV
-//! datasets with mini-batching, and training logs.
+//! The runtime: runs the executables the driver compiled — initialising parameters, batching the
+//! data, stepping, evaluating, stopping, logging, checkpointing and comparing runs. It compiles
+//! nothing itself and depends on no stage before code generation.
 
+pub mod batch;
 pub mod checkpoint;
 pub mod compare;
-pub mod csv;
-pub mod data;
 pub mod init;
 pub mod log;
+pub mod plan;
 pub mod plot;
-pub mod rng;
-pub mod source;
+pub mod runner;
+pub mod stopping;
 pub mod train;

@@ -1,20 +1,24 @@
 //! The training loop: initialise parameters, feed batches to the compiled train step, evaluate,
-//! log and summarise. All per-step buffers exist before the first step.
+//! log and summarise. Every executable and per-step buffer exists before the first step (the
+//! driver compiles them into a [`Plan`]); the stopping rules are in [`super::stopping`].
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::batch::Batcher;
 use super::checkpoint;
-use super::data::{Batcher, Dataset, Labels, LabelsOut};
 use super::init;
-use super::log::{MetricsLog, Progress, ProgressStyle, Record};
-use super::rng::Rng;
-use crate::codegen::{CompileOptions, Executable};
+use super::log::{self, MetricsLog, Progress, ProgressTo, Record};
+use super::plan::{Executables, Plan, Program};
+use super::runner::Runner;
+pub use super::stopping::StopReason;
+use super::stopping::{converged, EarlyStopper, PlateauState};
+use crate::codegen::Executable;
+use crate::data::Dataset;
 use crate::diag::Diag;
-use crate::driver::{self, Compiled};
-use crate::ir::{Graph, InputRole, OutputRole};
-use crate::sema::{Converge, EarlyStop, Plateau};
+use crate::ir::{OutputRole, StepOutput};
+use crate::rng::Rng;
 
 /// Overrides from the command line.
 #[derive(Debug, Clone, Default)]
@@ -82,480 +86,306 @@ impl Summary {
     }
 }
 
-/// Native code for one graph at one batch size, with the arena slots the loop touches every
-/// step resolved once, at compile time.
-pub struct Runner {
-    /// The compiled graph.
-    pub exe: Executable,
-    outputs: Vec<(String, OutputRole)>,
-    x: Option<usize>,
-    y: Option<usize>,
-    t: Option<usize>,
-    apply: Option<usize>,
-    epoch: Option<usize>,
-    lr_scale: Option<usize>,
-    loss: Option<usize>,
-    lr: Option<usize>,
-    update_norm: Option<usize>,
+/// How many updates a run makes: the command line's steps or epochs, else the train block's.
+/// With gradient accumulation each update takes `accumulate` batches.
+pub fn total_steps(p: &Program, cfg: &RunConfig) -> usize {
+    let c = &p.controls;
+    let per_epoch = p.rows().div_ceil(p.batch);
+    let updates = |epochs: usize| (epochs * per_epoch).div_ceil(c.accumulate);
+    match (cfg.steps, cfg.epochs, c.steps, c.epochs) {
+        (Some(s), _, _, _) | (None, None, Some(s), _) => s,
+        (None, None, None, None) => unreachable!("train::check requires steps or epochs"),
+        (None, Some(e), _, _) | (None, None, None, Some(e)) => updates(e),
+    }
 }
 
-impl Runner {
-    /// Compiles `graph`.
-    pub fn new(graph: &Graph, opts: &CompileOptions) -> Result<Runner, Diag> {
-        let exe = driver::jit(graph, opts)?;
-        let by_role = |role| graph.inputs.iter().find(|i| i.role == role).and_then(|i| exe.input_slot(&i.name));
-        let input = |name| exe.input_slot(name);
-        let output = |name| exe.output_slot(name);
-        Ok(Runner {
-            outputs: graph.outputs.iter().map(|o| (o.name.clone(), o.role)).collect(),
-            x: by_role(InputRole::Data),
-            y: by_role(InputRole::Label),
-            t: input("t"),
-            apply: input("apply"),
-            epoch: input("epoch"),
-            lr_scale: input("lr_scale"),
-            loss: output("loss"),
-            lr: output("lr"),
-            update_norm: output("update_norm"),
-            exe,
+/// Trains the plan's program with its executables and returns the summary; progress goes to
+/// `progress_out`. The executables keep the trained parameters.
+pub fn train(plan: &mut Plan, cfg: &RunConfig, progress_out: ProgressTo) -> Result<Summary, Diag> {
+    let mut trainer = Trainer::new(&plan.program, &mut plan.exes, cfg, progress_out)?;
+    let started = Instant::now();
+    let stopped = trainer.run()?;
+    let wall = started.elapsed();
+    let mut summary = trainer.finish(stopped, cfg)?;
+    summary.wall = wall;
+    summary.compile = plan.compile;
+    Ok(summary)
+}
+
+/// Which rows feed each step, and where in the run the loop is.
+struct Position {
+    batcher: Batcher,
+    full_batches: usize,
+    per_epoch: usize,
+    /// Micro-batches per update.
+    k: usize,
+    /// Micro-batches run so far, counting those of a resumed run.
+    micro: usize,
+    /// Updates made so far, counting those of a resumed run.
+    updates: usize,
+    /// Updates made when the run started (from a checkpoint), and when it is to end.
+    start: usize,
+    end: usize,
+}
+
+/// The state of one run between steps.
+struct Trainer<'p, 'w> {
+    program: &'p Program<'p>,
+    exes: &'p mut Executables,
+    at: Position,
+    /// Names of what the step executables copy to and from each other: parameters and state.
+    carried: Vec<String>,
+    param_names: Vec<String>,
+    /// Parameters of at most 16 elements, logged at each point.
+    small_params: Vec<String>,
+    /// The training set's metrics, and every metric logged (with the validation set's).
+    train_metrics: Vec<String>,
+    metric_names: Vec<String>,
+    all_rows: Vec<usize>,
+    val_rows: Vec<usize>,
+    log: Option<MetricsLog<std::fs::File>>,
+    log_every: usize,
+    progress: Progress<&'w mut dyn Write>,
+    stopper: Option<EarlyStopper<'p>>,
+    plateau: Option<PlateauState<'p>>,
+    history: Vec<LogPoint>,
+    last_lr: f64,
+    last_loss: f64,
+}
+
+impl<'p, 'w> Trainer<'p, 'w> {
+    /// Sets the initial (or restored) parameters and state, and opens the log.
+    fn new(
+        program: &'p Program<'p>,
+        exes: &'p mut Executables,
+        cfg: &RunConfig,
+        progress_out: ProgressTo<'w>,
+    ) -> Result<Trainer<'p, 'w>, Diag> {
+        let c = &program.controls;
+        let seed = cfg.seed.unwrap_or(c.seed);
+        let rows = program.rows();
+        let shuffle = if c.shuffle { Some(Rng::new(seed).fork("shuffle")) } else { None };
+        let batcher = Batcher::new(rows, program.batch, shuffle, c.span)?;
+        // Parameters and state start in the main executable; the others copy them when they run.
+        let mut carried: Vec<String> = Vec::new();
+        for (name, values) in initial_values(program, seed) {
+            exes.step.exe.input_mut(&name).expect("param and state inputs exist").copy_from_slice(&values);
+            carried.push(name);
+        }
+        // A checkpoint replaces the initializers' values; one saved by gradc also restores the
+        // optimizer state and the step, so the run continues where it stopped.
+        let mut start = 0;
+        if let Some(path) = &cfg.init {
+            let restored = checkpoint::load(path, program.params, &program.state_slots)?;
+            for (name, values) in restored.values {
+                exes.step.exe.input_mut(&name).expect("param and state inputs exist").copy_from_slice(&values);
+            }
+            start = restored.step;
+        }
+        if let Some(path) = &cfg.save {
+            checkpoint::check_writable(path)?;
+        }
+        let total = total_steps(program, cfg);
+        let k = c.accumulate;
+        let at = Position {
+            full_batches: batcher.full_batches(),
+            per_epoch: batcher.num_batches(),
+            batcher,
+            k,
+            micro: start * k,
+            updates: start,
+            start,
+            end: start + total,
+        };
+        let param_names: Vec<String> = program.params.iter().map(|p| p.name.clone()).collect();
+        let small = program.params.iter().filter(|p| p.shape.iter().product::<usize>() <= 16);
+        let train_metrics = exes.eval.outputs(OutputRole::Metric);
+        let mut metric_names = train_metrics.clone();
+        if exes.val_eval.is_some() {
+            metric_names.push(format!("val_{}", StepOutput::Loss.name()));
+            metric_names.extend(train_metrics.iter().map(|m| format!("val_{m}")));
+        }
+        let log = match &cfg.log {
+            Some(path) => {
+                let file = std::fs::File::create(path).map_err(|e| {
+                    Diag::new("gradc::io::log", format!("cannot write the log `{}`: {e}", path.display()))
+                        .help("check that the directory exists and is writable")
+                })?;
+                let names: Vec<&str> = metric_names.iter().map(String::as_str).collect();
+                Some(MetricsLog::new(file, &names))
+            }
+            None => None,
+        };
+        let log_every = cfg.log_every.or(c.log_every).unwrap_or((total / 20).max(1));
+        Ok(Trainer {
+            program,
+            exes,
+            at,
+            carried,
+            param_names,
+            small_params: small.map(|p| p.name.clone()).collect(),
+            train_metrics,
+            metric_names,
+            all_rows: (0..rows).collect(),
+            val_rows: (0..program.val.map_or(0, |v| v.n)).collect(),
+            log,
+            log_every,
+            progress: match progress_out {
+                ProgressTo::Bar => Progress::bar(total as u64, log::terminal()),
+                ProgressTo::Lines(out) => Progress::lines(out, total as u64, log_every as u64),
+                ProgressTo::Hidden => Progress::hidden(total as u64),
+            },
+            stopper: c.early_stop.as_ref().map(EarlyStopper::new),
+            plateau: c.plateau.as_ref().map(PlateauState::new),
+            history: Vec::new(),
+            last_lr: f64::NAN,
+            last_loss: f64::NAN,
         })
     }
 
-    /// Copies the dataset rows `rows` (as many as this step takes) into the data inputs.
-    pub fn load_rows(&mut self, data: &Dataset, rows: &[usize]) {
-        if let Some(x) = self.x {
-            data.copy_features(rows, self.exe.slot_mut(x));
-        }
-        let Some(y) = self.y else { return };
-        let out = match &data.labels {
-            Labels::Classes { .. } => LabelsOut::Classes(self.exe.slot_i32_mut(y)),
-            Labels::Targets { .. } => LabelsOut::Targets(self.exe.slot_mut(y)),
-            Labels::None => return,
-        };
-        data.copy_labels(rows, out);
-    }
-
-    /// Sets the step inputs the graph has: the update number `t`, whether this micro-batch
-    /// applies the update, the epoch and the plateau scale of the learning rate.
-    fn set_steps(&mut self, t: usize, apply: bool, epoch: usize, lr_scale: f64) {
-        let values = [
-            (self.t, t as f64),
-            (self.apply, f64::from(u8::from(apply))),
-            (self.epoch, epoch as f64),
-            (self.lr_scale, lr_scale),
-        ];
-        for (slot, value) in values {
-            if let Some(slot) = slot {
-                self.exe.slot_mut(slot)[0] = value as f32;
+    /// Steps until the end or a reason to stop.
+    fn run(&mut self) -> Result<StopReason, Diag> {
+        let at = &mut self.at;
+        at.batcher.start_epoch((at.micro / at.per_epoch) as u64);
+        while self.at.updates < self.at.end {
+            let (loss, update_norm, applies) = self.micro_step();
+            if !loss.is_finite() {
+                let params = read_params(&self.exes.step.exe, &self.small_params);
+                let step = self.at.updates + 1;
+                self.history.push(LogPoint { step, loss, lr: self.last_lr, metrics: vec![], params });
+                return Ok(StopReason::Diverged { step, loss, lr: self.last_lr });
             }
-        }
-    }
-
-    /// The loss of the last run.
-    fn loss(&self) -> f64 {
-        // Every forward graph has a loss output (sema adds it).
-        f64::from(self.exe.output_at(self.loss.expect("graphs have a loss"))[0])
-    }
-
-    /// A scalar output of the last run, NaN if the graph lacks it.
-    fn scalar(&self, slot: Option<usize>) -> f64 {
-        slot.map_or(f64::NAN, |s| f64::from(self.exe.output_at(s)[0]))
-    }
-
-    /// The names of the graph's outputs with this role.
-    fn exe_outputs(&self, role: OutputRole) -> Vec<String> {
-        self.outputs.iter().filter(|o| o.1 == role).map(|o| o.0.clone()).collect()
-    }
-
-    /// Copies parameters and optimizer state from another executable.
-    fn take_state(&mut self, from: &Executable, names: &[String]) {
-        for name in names {
-            if let (Some(src), Some(dst)) = (from.input(name), self.exe.input_mut(name)) {
-                dst.copy_from_slice(src);
-            }
-        }
-    }
-}
-
-/// How many updates a run makes: the command line's steps or epochs, else the train block's.
-/// With gradient accumulation each update takes `accumulate` batches.
-pub fn total_steps(c: &Compiled, cfg: &RunConfig) -> usize {
-    let train = c.module.train();
-    let rows = c.data.as_ref().map_or(1, |d| d.n);
-    let per_epoch = rows.div_ceil(c.batch);
-    let updates = |epochs: usize| (epochs * per_epoch).div_ceil(train.accumulate);
-    match (cfg.steps, cfg.epochs, train.steps, train.epochs) {
-        (Some(s), _, _, _) | (None, None, Some(s), _) => s,
-        (None, Some(e), _, _) | (None, None, None, Some(e)) => updates(e),
-        (None, None, None, None) => unreachable!("train::check requires steps or epochs"),
-    }
-}
-
-/// Why a run ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StopReason {
-    /// It ran every step it was asked for.
-    Completed,
-    /// The monitored value stopped improving.
-    EarlyStopped {
-        /// The monitored quantity.
-        on: String,
-        /// Its best value.
-        best: f64,
-        /// The epoch (from 1) of the best value.
-        best_epoch: usize,
-        /// Whether the best parameters were restored.
-        restored: bool,
-    },
-    /// The loss stopped being finite.
-    Diverged {
-        /// The step whose loss was not finite.
-        step: usize,
-        /// That loss.
-        loss: f64,
-        /// The learning rate of that step.
-        lr: f64,
-    },
-    /// A convergence criterion was met.
-    Converged {
-        /// `update_norm` or `loss_change`.
-        criterion: &'static str,
-        /// The value that fell below the tolerance.
-        value: f64,
-    },
-}
-
-impl std::fmt::Display for StopReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StopReason::Completed => f.write_str("completed"),
-            StopReason::EarlyStopped { on, best, best_epoch, restored } => {
-                let r = if *restored { ", its parameters restored" } else { "" };
-                write!(f, "early stopping: `{on}` stopped improving; best {best:.6} at epoch {best_epoch}{r}")
-            }
-            StopReason::Converged { criterion, value } => write!(f, "converged: `{criterion}` fell to {value:.3e}"),
-            StopReason::Diverged { step, loss, .. } => write!(f, "diverged: the loss became {loss} at step {step}"),
-        }
-    }
-}
-
-impl StopReason {
-    /// The error a diverged run is, with what to try; `None` for the other reasons.
-    pub fn diagnostic(&self) -> Option<Diag> {
-        let StopReason::Diverged { step, loss, lr } = *self else { return None };
-        Some(
-            Diag::new("gradc::train::diverged", format!("the loss became {loss} at step {step}"))
-                .help(format!("training diverged; lower the learning rate (it was {lr}) or clip gradients")),
-        )
-    }
-}
-
-/// Tracks a monitored value for early stopping (Keras' rule: improvement beyond `min_delta`).
-struct EarlyStopper<'a> {
-    spec: &'a EarlyStop,
-    best: f64,
-    best_epoch: usize,
-    wait: usize,
-    best_params: Vec<(String, Vec<f32>)>,
-}
-
-impl EarlyStopper<'_> {
-    /// Whether higher is better: accuracies are maximised, losses minimised.
-    fn maximize(&self) -> bool {
-        !self.spec.on.ends_with("loss")
-    }
-
-    /// Records an evaluation; returns true when patience has run out.
-    fn observe(&mut self, value: f64, epoch: usize, exe: &Executable, params: &[String]) -> bool {
-        let improved = if self.maximize() {
-            value > self.best + self.spec.min_delta
-        } else {
-            value < self.best - self.spec.min_delta
-        };
-        if improved {
-            self.best = value;
-            self.best_epoch = epoch;
-            self.wait = 0;
-            if self.spec.restore {
-                self.best_params = read_params(exe, params);
-            }
-            return false;
-        }
-        self.wait += 1;
-        self.wait >= self.spec.patience
-    }
-}
-
-/// torch.optim.lr_scheduler.ReduceLROnPlateau's state machine.
-struct PlateauState<'a> {
-    spec: &'a Plateau,
-    best: f64,
-    bad_epochs: usize,
-    cooldown: usize,
-    /// Multiplier of the scheduled learning rate, fed to the graph's `lr_scale` input.
-    scale: f64,
-}
-
-impl PlateauState<'_> {
-    fn is_better(&self, a: f64) -> bool {
-        let t = self.spec.threshold;
-        match (self.spec.maximize, self.spec.relative) {
-            (false, true) => a < self.best * (1.0 - t),
-            (false, false) => a < self.best - t,
-            (true, true) => a > self.best * (1.0 + t),
-            (true, false) => a > self.best + t,
-        }
-    }
-
-    /// One epoch's value of the monitored quantity; `lr` is the learning rate now in use.
-    fn step(&mut self, value: f64, lr: f64) {
-        if self.is_better(value) {
-            self.best = value;
-            self.bad_epochs = 0;
-        } else {
-            self.bad_epochs += 1;
-        }
-        if self.cooldown > 0 {
-            self.cooldown -= 1;
-            self.bad_epochs = 0;
-        }
-        if self.bad_epochs > self.spec.patience {
-            let new_lr = (lr * self.spec.factor).max(self.spec.min_lr);
-            if lr - new_lr > 1e-8 {
-                self.scale *= new_lr / lr;
-            }
-            self.cooldown = self.spec.cooldown;
-            self.bad_epochs = 0;
-        }
-    }
-}
-
-/// Trains a compiled program and returns the summary; progress goes to `progress_out`.
-pub fn train(c: &Compiled, cfg: &RunConfig, progress_out: &mut dyn Write) -> Result<Summary, Diag> {
-    let compile_started = Instant::now();
-    let train = c.module.train();
-    let opts = CompileOptions { verify: cfg.verify, keep_clif: false, threads: cfg.threads.max(1) };
-    let rows = c.data.as_ref().map_or(1, |d| d.n);
-    let batch = c.batch;
-    let seed = cfg.seed.unwrap_or(train.seed);
-    let shuffle = if train.shuffle { Some(Rng::new(seed).fork("shuffle")) } else { None };
-    let mut batcher = Batcher::new(rows, batch, shuffle, train.span)?;
-    let (full_batches, tail, per_epoch) = (batcher.full_batches(), batcher.remainder(), batcher.num_batches());
-    let k = train.accumulate;
-    let total = total_steps(c, cfg);
-    let mut main = Runner::new(&c.optimized, &opts)?;
-    let mut short = match tail {
-        0 => None,
-        n => Some(Runner::new(&driver::train_step_at(c, n)?, &opts)?),
-    };
-    let mut eval = Runner::new(&driver::forward_at(c, rows)?, &opts)?;
-    let mut val_eval = match &c.val {
-        Some(v) => Some(Runner::new(&driver::forward_at(c, v.n)?, &opts)?),
-        None => None,
-    };
-    let compile = c.frontend_time + compile_started.elapsed();
-
-    // Parameters and state start in the main executable; the others copy them when they run.
-    let mut carried: Vec<String> = Vec::new();
-    for (name, values) in initial_values(c, seed) {
-        main.exe.input_mut(&name).expect("param and state inputs exist").copy_from_slice(&values);
-        carried.push(name);
-    }
-    // A checkpoint replaces the initializers' values; one saved by gradc also restores the
-    // optimizer state and the step, so the run continues where it stopped.
-    let state_slots = state_slots(c);
-    let mut start = 0;
-    if let Some(path) = &cfg.init {
-        let restored = checkpoint::load(path, &c.lowered.params, &state_slots)?;
-        for (name, values) in restored.values {
-            main.exe.input_mut(&name).expect("param and state inputs exist").copy_from_slice(&values);
-        }
-        start = restored.step;
-    }
-    if let Some(path) = &cfg.save {
-        checkpoint::check_writable(path)?;
-    }
-    let param_names: Vec<String> = c.lowered.params.iter().map(|p| p.name.clone()).collect();
-    let small_params: Vec<String> =
-        c.lowered.params.iter().filter(|p| p.shape.iter().product::<usize>() <= 16).map(|p| p.name.clone()).collect();
-    let train_metrics: Vec<String> = eval.exe_outputs(OutputRole::Metric);
-    let mut metric_names = train_metrics.clone();
-    if val_eval.is_some() {
-        metric_names.push("val_loss".into());
-        metric_names.extend(train_metrics.iter().map(|m| format!("val_{m}")));
-    }
-
-    let metric_refs: Vec<&str> = metric_names.iter().map(String::as_str).collect();
-    let mut log = match &cfg.log {
-        Some(path) => {
-            let file = std::fs::File::create(path).map_err(|e| {
-                Diag::new("gradc::io::log", format!("cannot write the log `{}`: {e}", path.display()))
-                    .help("check that the directory exists and is writable")
-            })?;
-            Some(MetricsLog::new(file, &metric_refs))
-        }
-        None => None,
-    };
-    let log_every = cfg.log_every.or(train.log_every).unwrap_or((total / 20).max(1));
-    let mut progress = Progress::new(progress_out, total as u64, progress_style(log_every));
-    let all_rows: Vec<usize> = (0..rows).collect();
-    let val_rows: Vec<usize> = (0..c.val.as_ref().map_or(0, |v| v.n)).collect();
-    let data = c.data.as_ref();
-    let mut stopper = train.early_stop.as_ref().map(|spec| EarlyStopper {
-        spec,
-        best: if spec.on.ends_with("loss") { f64::INFINITY } else { f64::NEG_INFINITY },
-        best_epoch: 0,
-        wait: 0,
-        best_params: vec![],
-    });
-    let mut plateau = train.plateau.as_ref().map(|spec| PlateauState {
-        spec,
-        best: if spec.maximize { f64::NEG_INFINITY } else { f64::INFINITY },
-        bad_epochs: 0,
-        cooldown: 0,
-        scale: 1.0,
-    });
-    let converge = &train.converge;
-
-    let started = Instant::now();
-    let mut last_lr = f64::NAN;
-    let mut last_loss = f64::NAN;
-    let mut history = Vec::new();
-    let mut stopped = StopReason::Completed;
-    let mut updates = start;
-    let mut micro = start * k;
-    let end = start + total;
-    batcher.start_epoch((micro / per_epoch) as u64);
-    'training: while updates < end {
-        let in_epoch = micro % per_epoch;
-        let epoch = micro / per_epoch;
-        if in_epoch == 0 {
-            batcher.start_epoch(epoch as u64);
-        }
-        let is_short = in_epoch == full_batches;
-        let runner = match (&mut short, is_short) {
-            (Some(s), true) => {
-                s.take_state(&main.exe, &carried);
-                s
-            }
-            _ => &mut main,
-        };
-        if let Some(d) = data {
-            runner.load_rows(d, batcher.indices(in_epoch));
-        }
-        let applies = (micro + 1).is_multiple_of(k);
-        runner.set_steps(micro / k + 1, applies, epoch, plateau.as_ref().map_or(1.0, |p| p.scale));
-        runner.exe.run();
-        let loss = runner.loss();
-        last_lr = runner.scalar(runner.lr);
-        let update_norm = runner.scalar(runner.update_norm);
-        if is_short {
-            if let Some(s) = &short {
-                main.take_state(&s.exe, &carried);
-            }
-        }
-        if !loss.is_finite() {
-            let params = read_params(&main.exe, &small_params);
-            history.push(LogPoint { step: updates + 1, loss, lr: last_lr, metrics: vec![], params });
-            stopped = StopReason::Diverged { step: updates + 1, loss, lr: last_lr };
-            break 'training;
-        }
-        micro += 1;
-        if !applies {
-            continue;
-        }
-        updates += 1;
-        let epoch_done = data.is_none() || micro.is_multiple_of(per_epoch);
-        let logged = updates % log_every == 0 || updates == end;
-        let monitoring = epoch_done && (stopper.is_some() || plateau.is_some());
-        let metrics = if (logged && !metric_names.is_empty()) || monitoring {
-            evaluate(
-                &mut eval,
-                val_eval.as_mut(),
-                &main.exe,
-                data,
-                c.val.as_ref(),
-                &all_rows,
-                &val_rows,
-                &param_names,
-                &train_metrics,
-            )
-        } else {
-            vec![]
-        };
-        if logged {
-            let params = read_params(&main.exe, &small_params);
-            let point = LogPoint { step: updates, loss, lr: last_lr, metrics: metrics.clone(), params };
-            if let Some(log) = &mut log {
-                write_line(log, &metric_names, &point, false)?;
-            }
-            history.push(point);
-            progress.update((updates - start) as u64, loss as f32).map_err(io_error)?;
-        }
-        for criterion in converge {
-            let (name, value, tol) = match *criterion {
-                Converge::UpdateNorm(tol) => ("update_norm", update_norm, tol),
-                Converge::LossChange(tol) => ("loss_change", (loss - last_loss).abs(), tol),
-            };
-            if value < tol {
-                stopped = StopReason::Converged { criterion: name, value };
-                break 'training;
-            }
-        }
-        last_loss = loss;
-        if monitoring {
-            let epochs_done = if data.is_none() { updates } else { micro / per_epoch };
-            if let Some(p) = &mut plateau {
-                p.step(lookup(&metrics, &p.spec.on), last_lr);
-            }
-            if let Some(s) = &mut stopper {
-                if s.observe(lookup(&metrics, &s.spec.on), epochs_done, &main.exe, &param_names) {
-                    if s.spec.restore {
-                        for (name, values) in &s.best_params {
-                            main.exe.input_mut(name).expect("param input exists").copy_from_slice(values);
-                        }
-                    }
-                    stopped = StopReason::EarlyStopped {
-                        on: s.spec.on.clone(),
-                        best: s.best,
-                        best_epoch: s.best_epoch,
-                        restored: s.spec.restore,
-                    };
-                    break 'training;
+            self.at.micro += 1;
+            if applies {
+                self.at.updates += 1;
+                if let Some(stop) = self.after_update(loss, update_norm)? {
+                    return Ok(stop);
                 }
             }
         }
+        Ok(StopReason::Completed)
     }
-    let wall = started.elapsed();
-    let mut metrics = evaluate(
-        &mut eval,
-        val_eval.as_mut(),
-        &main.exe,
-        data,
-        c.val.as_ref(),
-        &all_rows,
-        &val_rows,
-        &param_names,
-        &train_metrics,
-    );
-    // `evaluate` puts the whole-set loss first; the summary reports it apart from the metrics.
-    let (_, final_loss) = metrics.remove(0);
-    let params = read_params(&main.exe, &param_names);
-    progress.finish((updates - start) as u64, final_loss as f32).map_err(io_error)?;
-    if let Some(log) = &mut log {
-        let small = read_params(&main.exe, &small_params);
-        let point = LogPoint { step: updates, loss: final_loss, lr: last_lr, metrics: metrics.clone(), params: small };
-        write_line(log, &metric_names, &point, true)?;
+
+    /// Runs the next micro-batch; returns its loss, update norm and whether it applied the update.
+    fn micro_step(&mut self) -> (f64, f64, bool) {
+        let at = &mut self.at;
+        let (in_epoch, epoch) = (at.micro % at.per_epoch, at.micro / at.per_epoch);
+        if in_epoch == 0 {
+            at.batcher.start_epoch(epoch as u64);
+        }
+        let exes = &mut *self.exes;
+        let is_short = in_epoch == at.full_batches;
+        let runner = match (&mut exes.short_step, is_short) {
+            (Some(s), true) => {
+                s.take_state(&exes.step.exe, &self.carried);
+                s
+            }
+            _ => &mut exes.step,
+        };
+        if let Some(d) = self.program.data {
+            runner.load_rows(d, at.batcher.indices(in_epoch));
+        }
+        let applies = (at.micro + 1).is_multiple_of(at.k);
+        runner.set_steps(at.micro / at.k + 1, applies, epoch, self.plateau.as_ref().map_or(1.0, |p| p.scale));
+        runner.exe.run();
+        let (loss, update_norm) = (runner.loss(), runner.update_norm());
+        self.last_lr = runner.lr();
+        if let (Some(s), true) = (&exes.short_step, is_short) {
+            exes.step.take_state(&s.exe, &self.carried);
+        }
+        (loss, update_norm, applies)
     }
-    // A diverged run's parameters are not worth keeping.
-    if let (Some(path), None) = (&cfg.save, stopped.diagnostic()) {
-        let state: Vec<(String, Vec<usize>, Vec<f32>)> = state_slots
-            .iter()
-            .map(|(n, shape)| (n.clone(), shape.clone(), main.exe.input(n).expect("state input exists").to_vec()))
-            .collect();
-        checkpoint::save(path, &c.lowered.params, &params, &state, updates)?;
+
+    /// Logs, tests convergence and, at the end of an epoch, applies the plateau and early
+    /// stopping rules; returns why to stop, if it is time.
+    fn after_update(&mut self, loss: f64, update_norm: f64) -> Result<Option<StopReason>, Diag> {
+        let Position { micro, updates, per_epoch, start, end, .. } = self.at;
+        let epoch_done = self.program.data.is_none() || micro.is_multiple_of(per_epoch);
+        let logged = updates.is_multiple_of(self.log_every) || updates == end;
+        let monitoring = epoch_done && (self.stopper.is_some() || self.plateau.is_some());
+        let metrics = if (logged && !self.metric_names.is_empty()) || monitoring { self.evaluate() } else { vec![] };
+        if logged {
+            let params = read_params(&self.exes.step.exe, &self.small_params);
+            let point = LogPoint { step: updates, loss, lr: self.last_lr, metrics: metrics.clone(), params };
+            if let Some(log) = &mut self.log {
+                write_line(log, &self.metric_names, &point, false)?;
+            }
+            self.history.push(point);
+            self.progress.update((updates - start) as u64, loss as f32).map_err(io_error)?;
+        }
+        if let Some(stop) = converged(&self.program.controls.converge, update_norm, loss, self.last_loss) {
+            return Ok(Some(stop));
+        }
+        self.last_loss = loss;
+        if !monitoring {
+            return Ok(None);
+        }
+        let epochs_done = if self.program.data.is_none() { updates } else { micro / per_epoch };
+        if let Some(p) = &mut self.plateau {
+            p.step(lookup(&metrics, &p.spec.on), self.last_lr);
+        }
+        if let Some(s) = &mut self.stopper {
+            if s.observe(lookup(&metrics, &s.spec.on), epochs_done, &self.exes.step.exe, &self.param_names) {
+                return Ok(Some(s.stop(&mut self.exes.step.exe)));
+            }
+        }
+        Ok(None)
     }
-    Ok(Summary { steps: updates - start, final_loss, metrics, params, history, stopped, wall, compile })
+
+    /// Loss and metrics over the training set (as `loss`, `<metric>`) and the validation set
+    /// (as `val_loss`, `val_<metric>`) with the parameters of the train step.
+    fn evaluate(&mut self) -> Vec<(String, f64)> {
+        let exes = &mut *self.exes;
+        exes.eval.take_state(&exes.step.exe, &self.param_names);
+        let (loss, mut out) = run_eval(&mut exes.eval, self.program.data, &self.all_rows, &self.train_metrics);
+        out.insert(0, (StepOutput::Loss.name().into(), loss));
+        if let (Some(v), Some(val)) = (&mut exes.val_eval, self.program.val) {
+            v.take_state(&exes.step.exe, &self.param_names);
+            let (val_loss, val_metrics) = run_eval(v, Some(val), &self.val_rows, &self.train_metrics);
+            out.push((format!("val_{}", StepOutput::Loss.name()), val_loss));
+            out.extend(val_metrics.into_iter().map(|(n, x)| (format!("val_{n}"), x)));
+        }
+        out
+    }
+
+    /// Evaluates the final parameters, closes the log and the progress display, and saves the
+    /// checkpoint the command line asks for. Wall and compile times are the caller's to fill in.
+    fn finish(mut self, stopped: StopReason, cfg: &RunConfig) -> Result<Summary, Diag> {
+        let mut metrics = self.evaluate();
+        // `evaluate` puts the whole-set loss first; the summary reports it apart from the metrics.
+        let (_, final_loss) = metrics.remove(0);
+        let exe = &self.exes.step.exe;
+        let params = read_params(exe, &self.param_names);
+        let (updates, steps) = (self.at.updates, self.at.updates - self.at.start);
+        self.progress.finish(steps as u64, final_loss as f32).map_err(io_error)?;
+        if let Some(log) = &mut self.log {
+            let small = read_params(exe, &self.small_params);
+            let point =
+                LogPoint { step: updates, loss: final_loss, lr: self.last_lr, metrics: metrics.clone(), params: small };
+            write_line(log, &self.metric_names, &point, true)?;
+        }
+        // A diverged run's parameters are not worth keeping.
+        if let (Some(path), None) = (&cfg.save, stopped.diagnostic()) {
+            let state: Vec<(String, Vec<usize>, Vec<f32>)> = self
+                .program
+                .state_slots
+                .iter()
+                .map(|(n, shape)| (n.clone(), shape.clone(), exe.input(n).expect("state input exists").to_vec()))
+                .collect();
+            checkpoint::save(path, self.program.params, &params, &state, updates)?;
+        }
+        let history = self.history;
+        Ok(Summary {
+            steps,
+            final_loss,
+            metrics,
+            params,
+            history,
+            stopped,
+            wall: Duration::ZERO,
+            compile: Duration::ZERO,
+        })
+    }
 }
 
 /// Writes one line of the JSON-lines log: the point's numbers in the log's metric order.
@@ -571,58 +401,24 @@ fn lookup(values: &[(String, f64)], name: &str) -> f64 {
     values.iter().find(|(n, _)| n == name).map_or(f64::NAN, |v| v.1)
 }
 
-/// Loss and metrics over the training set (as `loss`, `<metric>`) and the validation set
-/// (as `val_loss`, `val_<metric>`) with the parameters of `from`.
-#[allow(clippy::too_many_arguments)] // the two evaluators and their data travel in pairs
-fn evaluate(
-    eval: &mut Runner,
-    val_eval: Option<&mut Runner>,
-    from: &Executable,
-    data: Option<&Dataset>,
-    val: Option<&Dataset>,
-    rows: &[usize],
-    val_rows: &[usize],
-    params: &[String],
-    metrics: &[String],
-) -> Vec<(String, f64)> {
-    eval.take_state(from, params);
-    let (loss, mut out) = run_eval(eval, data, rows, metrics);
-    out.insert(0, ("loss".into(), loss));
-    if let (Some(v), Some(val)) = (val_eval, val) {
-        v.take_state(from, params);
-        let (val_loss, val_metrics) = run_eval(v, Some(val), val_rows, metrics);
-        out.push(("val_loss".into(), val_loss));
-        out.extend(val_metrics.into_iter().map(|(n, x)| (format!("val_{n}"), x)));
-    }
-    out
-}
-
-/// An in-place bar on a terminal; otherwise a line at each log point.
-fn progress_style(every: usize) -> ProgressStyle {
-    if std::io::stderr().is_terminal() {
-        ProgressStyle::Bar
-    } else {
-        ProgressStyle::Lines { every: every as u64 }
-    }
-}
-
 fn io_error(e: std::io::Error) -> Diag {
     Diag::new("gradc::io::log", format!("writing the log failed: {e}")).help("check the disk and the log path")
 }
 
-fn read_params(exe: &Executable, names: &[String]) -> Vec<(String, Vec<f32>)> {
+/// The values of the named parameters in `exe`.
+pub(super) fn read_params(exe: &Executable, names: &[String]) -> Vec<(String, Vec<f32>)> {
     names.iter().map(|n| (n.clone(), exe.input(n).expect("param input exists").to_vec())).collect()
 }
 
-/// Loss and metrics over the whole training set with the parameters the evaluator holds.
+/// Loss and metrics over the given rows with the parameters the evaluator holds.
 fn run_eval(
     eval: &mut Runner,
     data: Option<&Dataset>,
-    all_rows: &[usize],
+    rows: &[usize],
     metrics: &[String],
 ) -> (f64, Vec<(String, f64)>) {
     if let Some(d) = data {
-        eval.load_rows(d, all_rows);
+        eval.load_rows(d, rows);
     }
     eval.exe.run();
     let values = metrics.iter().map(|m| (m.clone(), eval.exe.output(m).expect("metric output")[0] as f64)).collect();
@@ -630,22 +426,14 @@ fn run_eval(
 }
 
 /// The starting values of every parameter (each from its own stream of `seed`) and every
-/// optimizer state variable, by name.
-pub fn initial_values(c: &Compiled, seed: u64) -> Vec<(String, Vec<f32>)> {
+/// state variable of the train step, by name.
+pub fn initial_values(p: &Program, seed: u64) -> Vec<(String, Vec<f32>)> {
     let rng = Rng::new(seed);
-    let params =
-        c.lowered.params.iter().map(|p| (p.name.clone(), init::fill(&p.init, &p.shape, &mut rng.fork(&p.name))));
+    let params = p.params.iter().map(|q| (q.name.clone(), init::fill(&q.init, &q.shape, &mut rng.fork(&q.name))));
     // Optimizer state starts where its declaration says; other state (accumulators) at zero.
-    let states = state_slots(c).into_iter().map(|(name, shape)| {
-        let init = c.lowered.states.iter().find(|s| s.name == name).map_or(0.0, |s| s.init);
-        (name, vec![init; shape.iter().product()])
+    let states = p.state_slots.iter().map(|(name, shape)| {
+        let init = p.states.iter().find(|s| s.name == *name).map_or(0.0, |s| s.init);
+        (name.clone(), vec![init; shape.iter().product()])
     });
     params.chain(states).collect()
-}
-
-/// The name and shape of every state input of the train step: optimizer state, and gradient
-/// accumulators when the train block accumulates. Checkpoints save and restore these.
-pub fn state_slots(c: &Compiled) -> Vec<(String, Vec<usize>)> {
-    let states = c.optimized.inputs.iter().filter(|i| i.role == InputRole::State);
-    states.map(|i| (i.name.clone(), i.ty.shape.clone())).collect()
 }

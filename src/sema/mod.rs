@@ -11,61 +11,17 @@ mod errors;
 mod scope;
 mod train;
 
-use std::collections::BTreeMap;
-
 use crate::diag::{Diag, FileId, SourceMap, Span};
 use crate::ir::Graph;
 use crate::syntax::ast;
 
+pub use crate::data::{DataSource, DataSpec};
+pub use crate::spec::{Converge, EarlyStop, Init, ParamInfo, Plateau, StateInfo};
+pub use scope::Module;
 // Shared with elaboration, which names them from here.
 use errors::{expected, reserved};
-pub use scope::Module;
 
-/// How a parameter's initial value is drawn (`torch.nn.init`'s formulas; filled by `runtime::init`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Init {
-    /// All zeros.
-    Zeros,
-    /// Every element equal to the value.
-    Constant(f64),
-    /// Independent normal samples.
-    Normal {
-        /// Mean.
-        mean: f64,
-        /// Standard deviation.
-        std: f64,
-    },
-    /// Independent uniform samples from `[lo, hi)`.
-    Uniform {
-        /// Lower bound.
-        lo: f64,
-        /// Upper bound.
-        hi: f64,
-    },
-    /// Glorot normal: `std = gain · sqrt(2 / (fan_in + fan_out))`.
-    XavierNormal {
-        /// Scale factor; 1 for linear/sigmoid layers, 5/3 for tanh.
-        gain: f64,
-    },
-    /// Glorot uniform: `bound = gain · sqrt(6 / (fan_in + fan_out))`.
-    XavierUniform {
-        /// Scale factor; 1 for linear/sigmoid layers, 5/3 for tanh.
-        gain: f64,
-    },
-    /// Kaiming normal, mode `fan_in`: `std = gain / sqrt(fan_in)`.
-    HeNormal {
-        /// Scale factor; √2 for ReLU layers.
-        gain: f64,
-    },
-    /// Kaiming uniform, mode `fan_in`: `bound = gain · sqrt(3 / fan_in)`.
-    ///
-    /// `gain = sqrt(1/3)` gives `bound = 1/sqrt(fan_in)`, PyTorch's default for `nn.Linear`.
-    HeUniform {
-        /// Scale factor; √2 for ReLU layers.
-        gain: f64,
-    },
-}
-
+// Checking an initializer is sema's job; `spec` only describes it.
 impl Init {
     /// Checks the arguments a user wrote (`normal(std: -1)` is an error); `span` is the initializer expression.
     pub fn check(&self, span: Span) -> Result<(), Diag> {
@@ -103,66 +59,6 @@ impl Init {
             Init::HeUniform { gain } => non_negative("he_uniform", "gain", gain),
         }
     }
-}
-
-/// A trainable parameter found by elaboration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParamInfo {
-    /// Full name, e.g. `h1.w`.
-    pub name: String,
-    /// Its shape.
-    pub shape: Vec<usize>,
-    /// How it starts.
-    pub init: Init,
-    /// The declaration.
-    pub span: Span,
-}
-
-/// Per-parameter optimizer state found by elaboration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StateInfo {
-    /// Full name, e.g. `h1.w.m`.
-    pub name: String,
-    /// Its shape (the parameter's).
-    pub shape: Vec<usize>,
-    /// Its starting value.
-    pub init: f32,
-}
-
-/// Where training data comes from, as the `data` declaration said.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DataSource {
-    /// A built-in synthetic generator with numeric arguments (defaults filled in).
-    Generator {
-        /// `spirals`, `blobs`, `xor`, `linear` or `sine`.
-        name: String,
-        /// Arguments by name.
-        args: BTreeMap<String, f64>,
-    },
-    /// A CSV file with a header row.
-    Csv {
-        /// The path as written, relative to the `.grad` file.
-        path: String,
-        /// The label column (classification) or target column (regression).
-        column: String,
-        /// `true` for `label:` (integer classes), `false` for `target:` (regression).
-        classes: bool,
-    },
-}
-
-/// A resolved `data` declaration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DataSpec {
-    /// Its name.
-    pub name: String,
-    /// Where the rows come from.
-    pub source: DataSource,
-    /// Standardize features to zero mean and unit variance (`|> standardize`).
-    pub standardize: bool,
-    /// Fraction of rows held out for validation (`|> split(val: 0.2)`).
-    pub validation: Option<f64>,
-    /// The source expression, for diagnostics about the data.
-    pub span: Span,
 }
 
 /// The shape of the data the loss is applied to, known once the data is loaded.
@@ -259,49 +155,6 @@ pub enum Clip {
     Value(f64),
 }
 
-/// Early stopping: `early_stop = patience(3, on: val_loss, min_delta: 0, restore: true)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EarlyStop {
-    /// Evaluations without improvement before stopping.
-    pub patience: usize,
-    /// The monitored value: `loss`, `val_loss`, a metric or `val_<metric>`.
-    pub on: String,
-    /// The smallest change that counts as improvement.
-    pub min_delta: f64,
-    /// Restore the parameters of the best evaluation when stopping.
-    pub restore: bool,
-}
-
-/// A convergence criterion.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Converge {
-    /// Stop when the norm of a step's parameter change falls below this.
-    UpdateNorm(f64),
-    /// Stop when the loss changes by less than this between steps.
-    LossChange(f64),
-}
-
-/// torch.optim.lr_scheduler.ReduceLROnPlateau, evaluated once per epoch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plateau {
-    /// The monitored value, as for early stopping.
-    pub on: String,
-    /// Higher is better (`mode: max`).
-    pub maximize: bool,
-    /// Multiplier applied to the learning rate on a plateau.
-    pub factor: f64,
-    /// Epochs without improvement before reducing.
-    pub patience: usize,
-    /// Improvement threshold.
-    pub threshold: f64,
-    /// The threshold is relative (`threshold_mode: rel`) rather than absolute.
-    pub relative: bool,
-    /// Epochs to wait after a reduction before counting again.
-    pub cooldown: usize,
-    /// The learning rate never goes below this.
-    pub min_lr: f64,
-}
-
 /// The graphs of a program at one batch size, with what the runtime needs to run them.
 #[derive(Debug, Clone)]
 pub struct Lowered {
@@ -327,10 +180,9 @@ impl Module {
     }
 }
 
-/// Names the compiled step and its log use for themselves: the step inputs (`t`, `epoch`,
-/// `apply`, `lr_scale`) and the log's keys. A parameter or metric may not take them.
-pub const RESERVED_NAMES: &[&str] =
-    &["t", "epoch", "apply", "lr_scale", "step", "loss", "lr", "final", "non_finite", "update_norm"];
+/// Names the compiled step and its log use for themselves (`ir::roles`): a parameter or metric
+/// may not take them.
+pub const RESERVED_NAMES: &[&str] = &crate::ir::roles::RESERVED;
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,7 @@ use super::scope::Module;
 use super::{expected, reserved, DataShape, Init, LabelShape, Lowered, ParamInfo, RESERVED_NAMES};
 use crate::diag::{Diag, FileId, Span};
 use crate::ir::op::{broadcast_shapes, checked_numel};
-use crate::ir::{self, DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, ShapeErrorKind, Type};
+use crate::ir::{self, DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, ShapeErrorKind, StepOutput, Type};
 use crate::syntax::ast::{self, TypeExpr};
 
 pub(super) use update::update;
@@ -113,7 +113,7 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize) -> Resu
     }
     let value = e.call_decl(loss, args, loss.span)?;
     let node = e.scalar(value, loss.span, "the loss")?;
-    e.g.add_output("loss", node, OutputRole::Loss);
+    e.g.add_step_output(StepOutput::Loss, node);
 
     if let Some(model) = &m.model {
         let x = e.g.input_index(&loss.params[0].name.name).map(|i| e.g.input_node(i));

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::{errors, Elab, Env, Val};
 use crate::diag::{Diag, Span};
-use crate::ir::{self, DType, Graph, InputRole, NodeId, Op, OutputRole, Type};
+use crate::ir::{self, Graph, InputRole, NodeId, Op, OutputRole, StepInput, StepOutput, Type};
 use crate::sema::scope::Module;
 use crate::sema::train::{check_hyper, Partial, Sched};
 use crate::sema::{expected, ParamInfo, StateInfo};
@@ -21,7 +21,7 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
         let gn = e.g.add_input(&format!("{}.grad", p.name), Type::f32(p.shape.clone()), InputRole::Grad);
         p_nodes.push((pn, gn));
     }
-    let t = e.g.add_input("t", Type::scalar(DType::F32), InputRole::Step);
+    let t = e.g.add_step_input(StepInput::T);
     e.frames.push(e.frame(opt.span, &opt.decl.name.name, true));
 
     // The base learning rate is the optimizer's `lr` hyper-parameter; the schedule maps it.
@@ -30,7 +30,7 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
         (Some(Val::Num(base)), Some(s)) => {
             // `step` counts updates made, or epochs completed with `schedule_by = epoch`.
             let step = if m.train.schedule_by_epoch {
-                e.g.add_input("epoch", Type::scalar(DType::F32), InputRole::Step)
+                e.g.add_step_input(StepInput::Epoch)
             } else {
                 let one = e.g.constant(1.0);
                 e.push(Op::Binary(ir::BinOp::Sub), vec![t, one], opt.span)?
@@ -44,7 +44,7 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
     // Reduce-on-plateau scales the learning rate from the runtime, which watches the metric.
     let lr = match (lr, &m.train.plateau) {
         (Some(lr), Some(_)) => {
-            let scale = e.g.add_input("lr_scale", Type::scalar(DType::F32), InputRole::Step);
+            let scale = e.g.add_step_input(StepInput::LrScale);
             Some(e.push(Op::Binary(ir::BinOp::Mul), vec![lr, scale], opt.span)?)
         }
         (lr, _) => lr,
@@ -86,7 +86,7 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
         }
         env.vars.insert("p".into(), Val::Tensor(pn));
         env.vars.insert("g".into(), Val::Tensor(gn));
-        env.vars.insert("t".into(), Val::Tensor(t));
+        env.vars.insert(StepInput::T.name().into(), Val::Tensor(t));
         let mut state_vars: Vec<String> = Vec::new();
         for stmt in &opt.decl.body.stmts {
             match stmt {
@@ -123,7 +123,7 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
         }
     }
     if let Some(lr) = lr {
-        e.g.add_output("lr", lr, OutputRole::Lr);
+        e.g.add_step_output(StepOutput::Lr, lr);
     }
     let (g, live) = without_dead_state(&e.g);
     states.retain(|s| live.contains(&s.name));

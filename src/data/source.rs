@@ -1,11 +1,49 @@
-//! Turns a checked `data` declaration into a dataset: a generator call or a CSV file.
+//! A checked `data` declaration, and turning it into a dataset: a generator call or a CSV file.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::csv::{load_csv, LabelSpec};
-use super::data::{self, Dataset};
-use crate::diag::Diag;
-use crate::sema::{DataSource, DataSpec};
+use super::generate as data;
+use super::transform::{split, standardize};
+use super::Dataset;
+use crate::diag::{Diag, Span};
+
+/// Where training data comes from, as the `data` declaration said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataSource {
+    /// A built-in synthetic generator with numeric arguments (defaults filled in).
+    Generator {
+        /// `spirals`, `blobs`, `xor`, `linear` or `sine`.
+        name: String,
+        /// Arguments by name.
+        args: BTreeMap<String, f64>,
+    },
+    /// A CSV file with a header row.
+    Csv {
+        /// The path as written, relative to the `.grad` file.
+        path: String,
+        /// The label column (classification) or target column (regression).
+        column: String,
+        /// `true` for `label:` (integer classes), `false` for `target:` (regression).
+        classes: bool,
+    },
+}
+
+/// A resolved `data` declaration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSpec {
+    /// Its name.
+    pub name: String,
+    /// Where the rows come from.
+    pub source: DataSource,
+    /// Standardize features to zero mean and unit variance (`|> standardize`).
+    pub standardize: bool,
+    /// Fraction of rows held out for validation (`|> split(val: 0.2)`).
+    pub validation: Option<f64>,
+    /// The source expression, for diagnostics about the data.
+    pub span: Span,
+}
 
 /// Loads or generates the dataset a `data` declaration describes (CSV paths are relative to
 /// `dir`), and splits off the validation rows it asks for, drawn with `seed`.
@@ -55,14 +93,14 @@ pub fn load(spec: &DataSpec, dir: &Path, seed: u64) -> Result<(Dataset, Option<D
     };
     let Some(val) = spec.validation else {
         if spec.standardize {
-            data::standardize(&mut ds);
+            standardize(&mut ds);
         }
         return Ok((ds, None));
     };
-    let (mut train, mut held_out) = data::split(&ds, 1.0 - val, seed, spec.span)?;
+    let (mut train, mut held_out) = split(&ds, 1.0 - val, seed, spec.span)?;
     if spec.standardize {
         // Statistics of the training rows only, applied to both: no peeking at validation data.
-        data::standardize(&mut train).apply(&mut held_out);
+        standardize(&mut train).apply(&mut held_out);
     }
     Ok((train, Some(held_out)))
 }

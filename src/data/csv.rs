@@ -1,17 +1,18 @@
 //! Loading datasets from CSV files, and writing them back.
 //!
-//! The accepted format is RFC 4180 with a little leniency: the first non-blank line is a header
-//! naming the columns; fields are separated by commas; a field may be quoted with `"` (and then
-//! contain commas, newlines and `""` for a quote); spaces around fields are ignored; blank lines
-//! are skipped; `\n` and `\r\n` line ends are both fine. Every data field must be a finite
-//! number. Anything else is a [`Diag`] naming the file, line and column.
+//! The `csv` crate tokenises; this module checks what it reads leniently and turns every
+//! problem into a diagnostic. The accepted format is RFC 4180 with a little leniency: the first
+//! non-blank line is a header naming the columns; fields are separated by commas; a field may be
+//! quoted with `"` (and then contain commas, newlines and `""` for a quote); spaces around a
+//! field (and at the edges of a quoted one) are ignored; blank lines are skipped; `\n` and
+//! `\r\n` line ends are both fine. Every data field must be a finite number. Anything else is a
+//! [`Diag`] naming the file, line and column.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::data::{Dataset, Labels};
+use super::{Dataset, Labels};
 use crate::diag::{Diag, Span};
 
 /// Which columns of a CSV file hold the labels; all other columns are features.
@@ -112,15 +113,23 @@ enum Role {
 
 /// Parses the whole text of a CSV file.
 fn parse(text: &str, label: &LabelSpec, ctx: &Context) -> Result<Dataset, Diag> {
-    let mut records = Records { text, pos: 0, line: 1 };
-    let mut fields = Vec::new();
-    let bad_record = |(line, message): (usize, String)| {
+    let bad_record = |(line, message): (u64, String)| {
         ctx.error(format!("line {line}: {message}"), "quote fields that contain commas or quotes, e.g. \"a, b\"")
     };
-    if records.next(&mut fields).map_err(bad_record)?.is_none() {
+    check_quotes(text).map_err(bad_record)?;
+    // Rows of different lengths are read, so that the check below can name the line.
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut records = reader.records().filter(|r| !r.as_ref().is_ok_and(is_blank)).map(|r| {
+        r.map_err(|e| {
+            let line = e.position().map_or(0, csv::Position::line);
+            bad_record((line, e.to_string()))
+        })
+    });
+    let Some(header) = records.next().transpose()? else {
         return Err(ctx.error("the file is empty".into(), "the first line must name the columns, e.g. `x1,x2,label`"));
-    }
-    let header: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    };
+    let header: Vec<String> = header.iter().map(str::to_string).collect();
     let roles = roles(&header, label, ctx)?;
     let d = roles.iter().filter(|&&r| r == Role::Feature).count();
     let k = roles.iter().filter(|r| matches!(r, Role::Target(_))).count();
@@ -128,7 +137,11 @@ fn parse(text: &str, label: &LabelSpec, ctx: &Context) -> Result<Dataset, Diag> 
     let mut classes = Vec::new();
     let mut targets = Vec::new();
     let mut n = 0;
-    while let Some(line) = records.next(&mut fields).map_err(bad_record)? {
+    let mut lines = Lines { text, offset: 0, line: 1 };
+    for record in records {
+        let fields = record?;
+        // Every record the reader returns has a position.
+        let line = lines.at(fields.position().map_or(0, |p| p.byte()));
         if fields.len() != header.len() {
             return Err(ctx.error(
                 format!("line {line} has {} fields, but the header has {}", fields.len(), header.len()),
@@ -161,6 +174,71 @@ fn parse(text: &str, label: &LabelSpec, ctx: &Context) -> Result<Dataset, Diag> 
         LabelSpec::Targets(_) => Labels::Targets { y: targets, k },
     };
     Ok(Dataset { features, n, d, labels })
+}
+
+/// Line numbers of records, counted from the text itself: the reader's own line count leaves
+/// out the empty lines it skips, and a record's byte offset is where those lines begin.
+struct Lines<'a> {
+    text: &'a str,
+    offset: usize,
+    line: u64,
+}
+
+impl Lines<'_> {
+    /// The 1-based line of the first character that is not white space at or after byte
+    /// `offset`: the line a record starting there is on. Offsets must not decrease from one
+    /// call to the next.
+    fn at(&mut self, offset: u64) -> u64 {
+        let rest = self.text.as_bytes().iter().skip(offset as usize);
+        let offset = offset as usize + rest.take_while(|b| b.is_ascii_whitespace()).count();
+        self.line += self.text.as_bytes()[self.offset..offset].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.offset = offset;
+        self.line
+    }
+}
+
+/// A line of nothing but spaces, which the reader returns as one empty field: skipped, like
+/// the empty lines the reader skips itself.
+fn is_blank(record: &csv::StringRecord) -> bool {
+    record.len() == 1 && record[0].is_empty()
+}
+
+/// Finds the two quoting mistakes the csv crate reads leniently (it runs an unclosed quote on
+/// to the end of the file, and appends text after a closing quote to the field), so they are
+/// errors with their line rather than a silently wrong dataset. A quote opens a field only as
+/// its first character, as in the reader.
+fn check_quotes(text: &str) -> Result<(), (u64, String)> {
+    let bytes = text.as_bytes();
+    let (mut line, mut open_line) = (1, 1);
+    let (mut field_start, mut quoted, mut closed) = (true, false, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
+        if quoted {
+            match b {
+                // `""` inside quotes is one literal quote.
+                b'"' if bytes.get(i) == Some(&b'"') => i += 1,
+                b'"' => (quoted, closed) = (false, true),
+                b'\n' => line += 1,
+                _ => {}
+            }
+            continue;
+        }
+        if closed && !matches!(b, b' ' | b'\t' | b'\r' | b',' | b'\n') {
+            return Err((line, "unexpected text after a closing quote".into()));
+        }
+        match b {
+            b'"' if field_start => (quoted, open_line, field_start) = (true, line, false),
+            b',' => (field_start, closed) = (true, false),
+            b'\n' => (line, field_start, closed) = (line + 1, true, false),
+            _ => field_start = false,
+        }
+    }
+    if quoted {
+        return Err((open_line, "a quoted field is never closed".into()));
+    }
+    Ok(())
 }
 
 /// Assigns a role to each header column, checking the label columns exist.
@@ -238,119 +316,11 @@ fn class(field: &str, at: &dyn Fn() -> String, ctx: &Context) -> Result<i32, Dia
     }
 }
 
-/// A cursor over the records of a CSV text.
-struct Records<'a> {
-    text: &'a str,
-    /// Byte offset of the next unread character.
-    pos: usize,
-    /// 1-based line number at `pos`.
-    line: usize,
-}
-
-/// What ended a field.
-enum End {
-    Comma,
-    Record,
-}
-
-impl<'a> Records<'a> {
-    /// Reads the next non-blank record into `fields` and returns the line it starts on, or
-    /// `None` at the end; errors carry a line number and a message.
-    fn next(&mut self, fields: &mut Vec<Cow<'a, str>>) -> Result<Option<usize>, (usize, String)> {
-        fields.clear();
-        loop {
-            let rest = &self.text[self.pos..];
-            if rest.is_empty() {
-                return Ok(None);
-            }
-            let line_len = rest.find('\n').map_or(rest.len(), |i| i + 1);
-            if !rest[..line_len].trim().is_empty() {
-                break;
-            }
-            self.pos += line_len;
-            self.line += 1;
-        }
-        let start = self.line;
-        loop {
-            let (field, end) = self.field()?;
-            fields.push(field);
-            if let End::Record = end {
-                return Ok(Some(start));
-            }
-        }
-    }
-
-    /// Reads one field and the comma, line end or end of text after it.
-    fn field(&mut self) -> Result<(Cow<'a, str>, End), (usize, String)> {
-        let bytes = self.text.as_bytes();
-        self.skip_spaces();
-        if bytes.get(self.pos) != Some(&b'"') {
-            let start = self.pos;
-            while !matches!(bytes.get(self.pos), None | Some(b',' | b'\n')) {
-                self.pos += 1;
-            }
-            let value = self.text[start..self.pos].trim();
-            return Ok((Cow::Borrowed(value), self.delimiter()));
-        }
-        let open_line = self.line;
-        self.pos += 1;
-        let mut value = String::new();
-        let mut start = self.pos;
-        loop {
-            match bytes.get(self.pos) {
-                None => return Err((open_line, "a quoted field is never closed".into())),
-                Some(b'"') if bytes.get(self.pos + 1) == Some(&b'"') => {
-                    // `""` inside quotes is one literal quote.
-                    value.push_str(&self.text[start..=self.pos]);
-                    self.pos += 2;
-                    start = self.pos;
-                }
-                Some(b'"') => break,
-                Some(b'\n') => {
-                    self.line += 1;
-                    self.pos += 1;
-                }
-                Some(_) => self.pos += 1,
-            }
-        }
-        value.push_str(&self.text[start..self.pos]);
-        self.pos += 1;
-        self.skip_spaces();
-        if !matches!(bytes.get(self.pos), None | Some(b',' | b'\n')) {
-            return Err((self.line, "unexpected text after a closing quote".into()));
-        }
-        Ok((Cow::Owned(value), self.delimiter()))
-    }
-
-    /// Skips spaces, tabs and carriage returns (which precede `\n` in CRLF files).
-    fn skip_spaces(&mut self) {
-        while matches!(self.text.as_bytes().get(self.pos), Some(b' ' | b'\t' | b'\r')) {
-            self.pos += 1;
-        }
-    }
-
-    /// Consumes the comma or line end at `pos`, if any, and says which ended the field.
-    fn delimiter(&mut self) -> End {
-        match self.text.as_bytes().get(self.pos) {
-            Some(b',') => {
-                self.pos += 1;
-                End::Comma
-            }
-            Some(b'\n') => {
-                self.pos += 1;
-                self.line += 1;
-                End::Record
-            }
-            _ => End::Record,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::generate::{blobs, Blobs};
     use crate::diag::FileId;
-    use crate::runtime::data::{blobs, Blobs};
     use std::path::PathBuf;
 
     fn span() -> Span {
@@ -512,6 +482,19 @@ mod tests {
             );
             assert!(help.starts_with("class labels must be 0, 1"));
         }
+    }
+
+    #[test]
+    fn lines_are_counted_across_blank_lines_and_quoted_newlines() {
+        let text = "a,b\r\n\r\n  \r\n\n1,2\n\"3\",\"4\n\"\n\n5\n";
+        assert_eq!(csv_error("blank_lines", text, LabelSpec::None).0, "line 9 has 1 fields, but the header has 2");
+        let text = "a,b\n\n \t\n\"x\n\",1\n";
+        assert_eq!(csv_error("quoted_nl", text, LabelSpec::None).0, "line 4, column 1 (`a`): `x` is not a number");
+        // A quote inside an unquoted field is a character of it, not an opening quote.
+        assert_eq!(
+            csv_error("inner_quote", "a,b\n1,2\"3\n", LabelSpec::None).0,
+            "line 2, column 2 (`b`): `2\"3` is not a number"
+        );
     }
 
     #[test]

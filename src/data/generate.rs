@@ -1,77 +1,22 @@
-//! In-memory datasets: synthetic generators, standardisation, train/test splits and mini-batching.
+//! Synthetic generators: `spirals`, `blobs`, `xor`, `linear`, `sine` and `random`.
 //!
 //! Conventions shared by every generator:
 //! - `n` is always the *total* number of rows, never a per-class count.
 //! - Classification rows are interleaved by class (row `i` has class `i % classes`), so class
 //!   sizes differ by at most one and even an unshuffled prefix of the data is balanced.
-//! - Every value is a pure function of the arguments and the seed (see [`super::rng`]).
+//! - Every value is a pure function of the arguments and the seed (see [`crate::rng`]).
 //! - Arguments come from the user's `.grad` file, so bad ones are [`Diag`]s pointing at the
 //!   generator expression.
 
 use std::f64::consts::{PI, TAU};
 
-use super::rng::Rng;
+use super::{Dataset, Labels};
 use crate::diag::{Diag, Span};
+use crate::rng::Rng;
 
 /// Largest number of elements a generator may allocate for one array (1 GiB of f32), so a typo
 /// such as `n: 1e10` is a diagnostic instead of an out-of-memory abort.
 const MAX_ELEMENTS: usize = 1 << 28;
-
-/// A dataset held in memory: `n` rows of `d` features, and their labels.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Dataset {
-    /// Row-major `[n, d]` features.
-    pub features: Vec<f32>,
-    /// Number of rows.
-    pub n: usize,
-    /// Number of features per row.
-    pub d: usize,
-    /// Labels, one per row (or none).
-    pub labels: Labels,
-}
-
-/// The labels of a [`Dataset`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum Labels {
-    /// Unlabelled data.
-    None,
-    /// One class index in `0..classes` per row.
-    Classes {
-        /// Class index of each row.
-        y: Vec<i32>,
-        /// Number of classes.
-        classes: usize,
-    },
-    /// Regression targets: row-major `[n, k]`.
-    Targets {
-        /// Target values.
-        y: Vec<f32>,
-        /// Targets per row.
-        k: usize,
-    },
-}
-
-impl Dataset {
-    /// The features of row `i`.
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.features[i * self.d..(i + 1) * self.d]
-    }
-
-    /// A new dataset of the given rows, in the given order.
-    fn select(&self, rows: &[usize]) -> Dataset {
-        let features = rows.iter().flat_map(|&i| self.row(i)).copied().collect();
-        let labels = match &self.labels {
-            Labels::None => Labels::None,
-            Labels::Classes { y, classes } => {
-                Labels::Classes { y: rows.iter().map(|&i| y[i]).collect(), classes: *classes }
-            }
-            Labels::Targets { y, k } => {
-                Labels::Targets { y: rows.iter().flat_map(|&i| &y[i * k..(i + 1) * k]).copied().collect(), k: *k }
-            }
-        };
-        Dataset { features, n: rows.len(), d: self.d, labels }
-    }
-}
 
 /// `spirals(...)`: interleaved spiral arms, one per class (after CS231n's classic example).
 ///
@@ -423,249 +368,23 @@ pub fn random(p: &Random, seed: u64, span: Span) -> Result<Dataset, Diag> {
     Ok(Dataset { features, n: p.n, d: p.dim, labels: Labels::Classes { y, classes: p.classes } })
 }
 
-/// Per-feature mean and standard deviation, as applied by [`standardize`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Scaling {
-    /// Mean of each feature.
-    pub mean: Vec<f32>,
-    /// Population standard deviation of each feature; 1 for a constant feature (left centred only).
-    pub std: Vec<f32>,
-}
-
-impl Scaling {
-    /// Maps each feature to `(x - mean) / std`, e.g. a test set with the training set's scaling.
-    ///
-    /// # Panics
-    /// If the dataset's feature count differs from this scaling's.
-    pub fn apply(&self, ds: &mut Dataset) {
-        assert_eq!(ds.d, self.mean.len(), "scaling for {} features applied to {}", self.mean.len(), ds.d);
-        if ds.d == 0 {
-            return;
-        }
-        for row in ds.features.chunks_exact_mut(ds.d) {
-            for ((x, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
-                *x = (*x - m) / s;
-            }
-        }
-    }
-}
-
-/// Rescales every feature to mean 0 and standard deviation 1 and returns the scaling used.
-///
-/// Labels and targets are left alone. Statistics are accumulated in f64.
-pub fn standardize(ds: &mut Dataset) -> Scaling {
-    let (d, n) = (ds.d, ds.n as f64);
-    if d == 0 || ds.n == 0 {
-        return Scaling { mean: vec![0.0; d], std: vec![1.0; d] };
-    }
-    let mut sum = vec![0.0f64; d];
-    for row in ds.features.chunks_exact(d) {
-        for (s, &x) in sum.iter_mut().zip(row) {
-            *s += f64::from(x);
-        }
-    }
-    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
-    let mut sq = vec![0.0f64; d];
-    for row in ds.features.chunks_exact(d) {
-        for ((s, &x), m) in sq.iter_mut().zip(row).zip(&mean) {
-            *s += (f64::from(x) - m).powi(2);
-        }
-    }
-    let std = sq.iter().map(|s| (s / n).sqrt()).map(|s| if s > 0.0 { s as f32 } else { 1.0 }).collect();
-    let scaling = Scaling { mean: mean.iter().map(|&m| m as f32).collect(), std };
-    scaling.apply(ds);
-    scaling
-}
-
-/// Splits rows at random into a training set of `round(n · train_frac)` rows and a test set of
-/// the rest; each keeps the original row order. `span` is the expression that asked for it.
-pub fn split(ds: &Dataset, train_frac: f64, seed: u64, span: Span) -> Result<(Dataset, Dataset), Diag> {
-    if !(train_frac > 0.0 && train_frac < 1.0) {
-        return Err(Diag::new(
-            "gradc::data::split",
-            format!("the training fraction must lie strictly between 0 and 1, got {train_frac}"),
-        )
-        .at(span, "split here")
-        .help("e.g. 0.8 keeps 80% of the rows for training and 20% for testing"));
-    }
-    let n_train = (ds.n as f64 * train_frac).round() as usize;
-    if n_train == 0 || n_train == ds.n {
-        let empty = if n_train == 0 { "training" } else { "test" };
-        return Err(Diag::new(
-            "gradc::data::split",
-            format!("splitting {} rows at {train_frac} leaves the {empty} set empty", ds.n),
-        )
-        .at(span, "split here")
-        .help("use more data or a fraction nearer 0.5"));
-    }
-    let mut order: Vec<usize> = (0..ds.n).collect();
-    Rng::new(seed).shuffle(&mut order);
-    let (train, test) = order.split_at_mut(n_train);
-    train.sort_unstable();
-    test.sort_unstable();
-    Ok((ds.select(train), ds.select(test)))
-}
-
-/// Caller-owned label buffer for one batch, matching the dataset's [`Labels`].
-#[derive(Debug)]
-pub enum LabelsOut<'a> {
-    /// The dataset is unlabelled.
-    None,
-    /// Room for at least `batch_size` class indices.
-    Classes(&'a mut [i32]),
-    /// Room for at least `batch_size · k` targets.
-    Targets(&'a mut [f32]),
-}
-
-/// Cuts a dataset's rows into mini-batches, optionally in a fresh random order every epoch.
-///
-/// Batches `0..full_batches()` have `batch_size` rows; if `remainder() > 0`, one more batch of
-/// that many rows follows. Filling a batch copies rows into caller buffers and never allocates.
-#[derive(Debug, Clone)]
-pub struct Batcher {
-    batch_size: usize,
-    /// Row indices of the current epoch, in batch order.
-    order: Vec<usize>,
-    /// Source of per-epoch permutations; `None` keeps the dataset's order.
-    shuffle: Option<Rng>,
-}
-
-impl Batcher {
-    /// A batcher over `n` rows, positioned at epoch 0; `span` is where the batch size was given.
-    ///
-    /// With `shuffle`, epoch `e`'s order is a function of the generator's seed and `e` alone,
-    /// so a run resumed at epoch `e` sees the same batches as an uninterrupted one.
-    pub fn new(n: usize, batch_size: usize, shuffle: Option<Rng>, span: Span) -> Result<Batcher, Diag> {
-        if batch_size == 0 {
-            return Err(Diag::new("gradc::data::batch", "the batch size must be at least 1")
-                .at(span, "batch size given here")
-                .help("e.g. `batch: 32`"));
-        }
-        let mut batcher = Batcher { batch_size, order: (0..n).collect(), shuffle };
-        batcher.start_epoch(0);
-        Ok(batcher)
-    }
-
-    /// Rows per full batch.
-    pub fn batch_size(&self) -> usize {
-        self.batch_size
-    }
-
-    /// Number of batches with exactly `batch_size` rows.
-    pub fn full_batches(&self) -> usize {
-        self.order.len() / self.batch_size
-    }
-
-    /// Rows in the final partial batch (0 when `batch_size` divides `n`).
-    pub fn remainder(&self) -> usize {
-        self.order.len() % self.batch_size
-    }
-
-    /// Number of batches per epoch, counting a partial one.
-    pub fn num_batches(&self) -> usize {
-        self.order.len().div_ceil(self.batch_size)
-    }
-
-    /// Reorders the rows for epoch `epoch` (a no-op without shuffling).
-    pub fn start_epoch(&mut self, epoch: u64) {
-        if let Some(rng) = &self.shuffle {
-            // Restart from the identity so the order depends on the epoch number only.
-            for (i, slot) in self.order.iter_mut().enumerate() {
-                *slot = i;
-            }
-            rng.fork(&format!("epoch {epoch}")).shuffle(&mut self.order);
-        }
-    }
-
-    /// The dataset rows in batch `b` of the current epoch.
-    ///
-    /// # Panics
-    /// If `b >= num_batches()`.
-    pub fn indices(&self, b: usize) -> &[usize] {
-        assert!(b < self.num_batches(), "batch {b} of {}", self.num_batches());
-        let start = b * self.batch_size;
-        &self.order[start..(start + self.batch_size).min(self.order.len())]
-    }
-
-    /// Copies batch `b`'s features into `x_out` (row-major) and labels into `y_out`; returns its row count.
-    ///
-    /// Buffers sized for a full batch also fit the partial one, whose rows fill their prefix.
-    ///
-    /// # Panics
-    /// If `b` is out of range, `ds` has a different row count, a buffer is too small, or
-    /// `y_out`'s kind does not match `ds.labels`.
-    pub fn fill_batch(&self, ds: &Dataset, b: usize, x_out: &mut [f32], y_out: LabelsOut<'_>) -> usize {
-        assert_eq!(ds.n, self.order.len(), "batcher built for {} rows used on {}", self.order.len(), ds.n);
-        let rows = self.indices(b);
-        ds.copy_features(rows, x_out);
-        ds.copy_labels(rows, y_out);
-        rows.len()
-    }
-}
-
-impl Dataset {
-    /// Copies the features of `rows`, in that order, into the front of `out` (row-major).
-    ///
-    /// # Panics
-    /// If `out` is too small.
-    pub fn copy_features(&self, rows: &[usize], out: &mut [f32]) {
-        let d = self.d;
-        assert!(out.len() >= rows.len() * d, "feature buffer of {} for {} rows of {d}", out.len(), rows.len());
-        for (j, &i) in rows.iter().enumerate() {
-            out[j * d..(j + 1) * d].copy_from_slice(self.row(i));
-        }
-    }
-
-    /// Copies the labels of `rows`, in that order, into the front of `out`.
-    ///
-    /// # Panics
-    /// If `out` is too small or of another kind than the dataset's labels.
-    pub fn copy_labels(&self, rows: &[usize], out: LabelsOut<'_>) {
-        match (&self.labels, out) {
-            (Labels::None, LabelsOut::None) => {}
-            (Labels::Classes { y, .. }, LabelsOut::Classes(out)) => {
-                assert!(out.len() >= rows.len(), "label buffer of {} for {} rows", out.len(), rows.len());
-                for (dst, &i) in out.iter_mut().zip(rows) {
-                    *dst = y[i];
-                }
-            }
-            (Labels::Targets { y, k }, LabelsOut::Targets(out)) => {
-                assert!(out.len() >= rows.len() * k, "target buffer of {} for {} rows of {k}", out.len(), rows.len());
-                for (j, &i) in rows.iter().enumerate() {
-                    out[j * k..(j + 1) * k].copy_from_slice(&y[i * k..(i + 1) * k]);
-                }
-            }
-            (labels, out) => panic!("label buffer {out:?} does not match dataset labels {}", labels_kind(labels)),
-        }
-    }
-}
-
-/// A short name for a label kind, for panic messages.
-fn labels_kind(labels: &Labels) -> &'static str {
-    match labels {
-        Labels::None => "none",
-        Labels::Classes { .. } => "classes",
-        Labels::Targets { .. } => "targets",
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::diag::FileId;
 
-    fn span() -> Span {
+    pub(crate) fn span() -> Span {
         Span::new(FileId(0), 10, 30)
     }
 
-    fn classes(ds: &Dataset) -> (&[i32], usize) {
+    pub(crate) fn classes(ds: &Dataset) -> (&[i32], usize) {
         match &ds.labels {
             Labels::Classes { y, classes } => (y, *classes),
             other => panic!("expected classes, got {other:?}"),
         }
     }
 
-    fn targets(ds: &Dataset) -> &[f32] {
+    pub(crate) fn targets(ds: &Dataset) -> &[f32] {
         match &ds.labels {
             Labels::Targets { y, k: 1 } => y,
             other => panic!("expected one target, got {other:?}"),
@@ -855,124 +574,5 @@ mod tests {
             assert_eq!(d.label.as_ref().map(|l| l.0), Some(span()));
             assert!(d.help.is_some());
         }
-    }
-
-    #[test]
-    fn standardize_gives_zero_mean_unit_std() {
-        let mut ds = Dataset {
-            features: vec![1.0, 5.0, 3.0, 5.0, 5.0, 5.0],
-            n: 3,
-            d: 2,
-            labels: Labels::Targets { y: vec![10.0, 20.0, 30.0], k: 1 },
-        };
-        let scaling = standardize(&mut ds);
-        assert_eq!(scaling.mean, [3.0, 5.0]);
-        // Population std of [1, 3, 5] is √(8/3); the constant column keeps scale 1.
-        assert_eq!(scaling.std, [(8.0f64 / 3.0).sqrt() as f32, 1.0]);
-        let s = (1.5f64).sqrt() as f32;
-        let want = [-s, 0.0, 0.0, 0.0, s, 0.0];
-        assert!(ds.features.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6), "{:?}", ds.features);
-        assert_eq!(targets(&ds), [10.0, 20.0, 30.0]);
-        // Applying the same scaling to new data uses the training statistics.
-        let mut test = Dataset { features: vec![3.0, 7.0], n: 1, d: 2, labels: Labels::None };
-        scaling.apply(&mut test);
-        assert_eq!(test.features, [0.0, 2.0]);
-    }
-
-    #[test]
-    fn split_partitions_rows_reproducibly() {
-        let ds = blobs(&Blobs { n: 100, ..Blobs::default() }, 1, span()).unwrap();
-        let (train, test) = split(&ds, 0.8, 4, span()).unwrap();
-        assert_eq!((train.n, test.n), (80, 20));
-        assert_eq!((train.features.len(), classes(&test).0.len()), (160, 20));
-        // Every original row lands in exactly one part, with its label.
-        let mut rows: Vec<(Vec<u32>, i32)> = [&train, &test]
-            .iter()
-            .flat_map(|p| (0..p.n).map(|i| (p.row(i).iter().map(|v| v.to_bits()).collect(), classes(p).0[i])))
-            .collect();
-        let mut want: Vec<(Vec<u32>, i32)> =
-            (0..ds.n).map(|i| (ds.row(i).iter().map(|v| v.to_bits()).collect(), classes(&ds).0[i])).collect();
-        rows.sort();
-        want.sort();
-        assert_eq!(rows, want);
-        assert_eq!((train.clone(), test.clone()), split(&ds, 0.8, 4, span()).unwrap());
-        assert_ne!(train, split(&ds, 0.8, 5, span()).unwrap().0);
-    }
-
-    #[test]
-    fn split_errors() {
-        let ds = xor(&Xor { n: 10, noise: 0.0 }, 1, span()).unwrap();
-        for (frac, message) in [
-            (1.0, "the training fraction must lie strictly between 0 and 1, got 1"),
-            (f64::NAN, "the training fraction must lie strictly between 0 and 1, got NaN"),
-            (0.01, "splitting 10 rows at 0.01 leaves the training set empty"),
-            (0.96, "splitting 10 rows at 0.96 leaves the test set empty"),
-        ] {
-            let d = split(&ds, frac, 0, span()).expect_err(message);
-            assert_eq!((d.code, d.message.as_str()), ("gradc::data::split", message));
-        }
-    }
-
-    #[test]
-    fn batcher_counts_and_fills_without_shuffling() {
-        let ds = sine(&Sine { n: 10, noise: 0.0 }, 0, span()).unwrap();
-        let b = Batcher::new(ds.n, 4, None, span()).unwrap();
-        assert_eq!((b.batch_size(), b.full_batches(), b.remainder(), b.num_batches()), (4, 2, 2, 3));
-        let (mut x, mut y) = ([f32::NAN; 4], [f32::NAN; 4]);
-        assert_eq!(b.fill_batch(&ds, 1, &mut x, LabelsOut::Targets(&mut y)), 4);
-        assert_eq!(x, ds.features[4..8]);
-        assert_eq!(y, targets(&ds)[4..8]);
-        // The partial batch fills a prefix and leaves the rest of the buffers alone.
-        let (mut x, mut y) = ([-1.0; 4], [-1.0; 4]);
-        assert_eq!(b.fill_batch(&ds, 2, &mut x, LabelsOut::Targets(&mut y)), 2);
-        assert_eq!(x, [ds.features[8], ds.features[9], -1.0, -1.0]);
-        assert_eq!(b.indices(2), [8, 9]);
-        let exact = Batcher::new(12, 4, None, span()).unwrap();
-        assert_eq!((exact.full_batches(), exact.remainder(), exact.num_batches()), (3, 0, 3));
-        let big = Batcher::new(3, 8, None, span()).unwrap();
-        assert_eq!((big.full_batches(), big.remainder(), big.num_batches()), (0, 3, 1));
-    }
-
-    #[test]
-    fn batcher_shuffles_per_epoch_reproducibly() {
-        let ds = blobs(&Blobs { n: 30, classes: 3, dim: 2, std: 1.0 }, 0, span()).unwrap();
-        let rng = Rng::new(8);
-        let mut b = Batcher::new(ds.n, 8, Some(rng.clone()), span()).unwrap();
-        let epoch = |b: &Batcher| -> Vec<usize> { (0..b.num_batches()).flat_map(|i| b.indices(i).to_vec()).collect() };
-        let e0 = epoch(&b);
-        b.start_epoch(1);
-        let e1 = epoch(&b);
-        assert_ne!(e0, (0..30).collect::<Vec<_>>());
-        assert_ne!(e0, e1);
-        let mut sorted = e1.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, (0..30).collect::<Vec<_>>());
-        // Epoch 1's order does not depend on having run epoch 0 first.
-        let mut fresh = Batcher::new(ds.n, 8, Some(rng), span()).unwrap();
-        fresh.start_epoch(1);
-        assert_eq!(epoch(&fresh), e1);
-        b.start_epoch(0);
-        assert_eq!(epoch(&b), e0);
-        // Filled rows and labels follow the indices.
-        let (mut x, mut y) = ([0.0; 16], [0; 8]);
-        b.fill_batch(&ds, 0, &mut x, LabelsOut::Classes(&mut y));
-        for (j, &i) in b.indices(0).iter().enumerate() {
-            assert_eq!(x[2 * j..2 * j + 2], *ds.row(i));
-            assert_eq!(y[j], classes(&ds).0[i]);
-        }
-    }
-
-    #[test]
-    fn batcher_rejects_zero_batch_size() {
-        let d = Batcher::new(10, 0, None, span()).unwrap_err();
-        assert_eq!((d.code, d.message.as_str()), ("gradc::data::batch", "the batch size must be at least 1"));
-    }
-
-    #[test]
-    #[should_panic(expected = "does not match dataset labels classes")]
-    fn batcher_panics_on_mismatched_label_buffer() {
-        let ds = xor(&Xor::default(), 0, span()).unwrap();
-        let b = Batcher::new(ds.n, 4, None, span()).unwrap();
-        b.fill_batch(&ds, 0, &mut [0.0; 8], LabelsOut::Targets(&mut [0.0; 4]));
     }
 }

@@ -1,0 +1,143 @@
+//! The names the compiled step and the runtime agree on, spelled once: the step's own scalar
+//! inputs (set by the runtime before each step), its scalar outputs (read after it), and the
+//! keys of the training log. A parameter or metric may not take any of them.
+
+use super::{DType, Graph, InputRole, NodeId, OutputRole, Type};
+
+/// A scalar input of the train step that the runtime sets before each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepInput {
+    /// The 1-based update counter `t`.
+    T,
+    /// Epochs completed, for schedules counted by epoch.
+    Epoch,
+    /// 1 on the micro-batch that applies the accumulated update, else 0.
+    Apply,
+    /// The plateau rule's multiplier of the scheduled learning rate.
+    LrScale,
+}
+
+impl StepInput {
+    /// Every step input.
+    pub const ALL: [StepInput; 4] = [StepInput::T, StepInput::Epoch, StepInput::Apply, StepInput::LrScale];
+
+    /// The input's name in the graph.
+    pub const fn name(self) -> &'static str {
+        match self {
+            StepInput::T => "t",
+            StepInput::Epoch => "epoch",
+            StepInput::Apply => "apply",
+            StepInput::LrScale => "lr_scale",
+        }
+    }
+}
+
+/// A scalar output of a compiled graph that the runtime reads after each run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepOutput {
+    /// The loss (every forward graph has it).
+    Loss,
+    /// The learning rate the step used.
+    Lr,
+    /// The norm of the step's parameter change, for the `update_norm` convergence test.
+    UpdateNorm,
+}
+
+impl StepOutput {
+    /// Every step output.
+    pub const ALL: [StepOutput; 3] = [StepOutput::Loss, StepOutput::Lr, StepOutput::UpdateNorm];
+
+    /// The output's name in the graph.
+    pub const fn name(self) -> &'static str {
+        match self {
+            StepOutput::Loss => "loss",
+            StepOutput::Lr => "lr",
+            StepOutput::UpdateNorm => "update_norm",
+        }
+    }
+
+    /// The role the output has in the graph.
+    pub const fn role(self) -> OutputRole {
+        match self {
+            StepOutput::Loss => OutputRole::Loss,
+            StepOutput::Lr => OutputRole::Lr,
+            StepOutput::UpdateNorm => OutputRole::Metric,
+        }
+    }
+}
+
+/// A key of each JSON line of the training log besides the metrics and parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogKey {
+    /// Updates made.
+    Step,
+    /// The step's loss.
+    Loss,
+    /// The step's learning rate.
+    Lr,
+    /// The names of the values that were not finite (written as `null`).
+    NonFinite,
+    /// `true` on the line that closes a run.
+    Final,
+}
+
+impl LogKey {
+    /// Every log key.
+    pub const ALL: [LogKey; 5] = [LogKey::Step, LogKey::Loss, LogKey::Lr, LogKey::NonFinite, LogKey::Final];
+
+    /// The key as written.
+    pub const fn name(self) -> &'static str {
+        match self {
+            LogKey::Step => "step",
+            LogKey::Loss => StepOutput::Loss.name(),
+            LogKey::Lr => StepOutput::Lr.name(),
+            LogKey::NonFinite => "non_finite",
+            LogKey::Final => "final",
+        }
+    }
+}
+
+/// Every name a parameter or metric may not take: the step inputs, the log keys and the step
+/// outputs, in the order the diagnostic lists them.
+pub const RESERVED: [&str; 10] = [
+    StepInput::T.name(),
+    StepInput::Epoch.name(),
+    StepInput::Apply.name(),
+    StepInput::LrScale.name(),
+    LogKey::Step.name(),
+    LogKey::Loss.name(),
+    LogKey::Lr.name(),
+    LogKey::Final.name(),
+    LogKey::NonFinite.name(),
+    StepOutput::UpdateNorm.name(),
+];
+
+impl Graph {
+    /// Adds the step input `which`, an f32 scalar.
+    pub fn add_step_input(&mut self, which: StepInput) -> NodeId {
+        self.add_input(which.name(), Type::scalar(DType::F32), InputRole::Step)
+    }
+
+    /// Adds `node` as the step output `which`.
+    pub fn add_step_output(&mut self, which: StepOutput, node: NodeId) {
+        self.add_output(which.name(), node, which.role());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_role_is_reserved_once() {
+        let names = StepInput::ALL.map(StepInput::name).into_iter();
+        let names = names.chain(StepOutput::ALL.map(StepOutput::name)).chain(LogKey::ALL.map(LogKey::name));
+        for name in names {
+            assert_eq!(RESERVED.iter().filter(|r| **r == name).count(), 1, "`{name}`");
+        }
+        let mut sorted = RESERVED.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), RESERVED.len());
+    }
+}

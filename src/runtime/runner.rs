@@ -1,0 +1,103 @@
+//! One compiled graph with the arena slots the loop touches every step resolved once, when the
+//! runner is made: data inputs by role, the step's own inputs and outputs by [`StepInput`] and
+//! [`StepOutput`].
+
+use crate::codegen::Executable;
+use crate::data::{Dataset, Labels, LabelsOut};
+use crate::ir::{Graph, InputRole, OutputRole, StepInput, StepOutput};
+
+/// Native code for one graph at one batch size, with its step slots resolved.
+pub struct Runner {
+    /// The compiled graph.
+    pub exe: Executable,
+    outputs: Vec<(String, OutputRole)>,
+    x: Option<usize>,
+    y: Option<usize>,
+    /// The slot of each step input, in the order of [`StepInput::ALL`].
+    steps: [Option<usize>; StepInput::ALL.len()],
+    loss: Option<usize>,
+    lr: Option<usize>,
+    update_norm: Option<usize>,
+}
+
+impl Runner {
+    /// Wraps `exe`, compiled from `graph`.
+    pub fn new(graph: &Graph, exe: Executable) -> Runner {
+        let by_role = |role| graph.inputs.iter().find(|i| i.role == role).and_then(|i| exe.input_slot(&i.name));
+        let output = |which: StepOutput| exe.output_slot(which.name());
+        Runner {
+            outputs: graph.outputs.iter().map(|o| (o.name.clone(), o.role)).collect(),
+            x: by_role(InputRole::Data),
+            y: by_role(InputRole::Label),
+            steps: StepInput::ALL.map(|which| exe.input_slot(which.name())),
+            loss: output(StepOutput::Loss),
+            lr: output(StepOutput::Lr),
+            update_norm: output(StepOutput::UpdateNorm),
+            exe,
+        }
+    }
+
+    /// Copies the dataset rows `rows` (as many as this step takes) into the data inputs.
+    pub fn load_rows(&mut self, data: &Dataset, rows: &[usize]) {
+        if let Some(x) = self.x {
+            data.copy_features(rows, self.exe.slot_mut(x));
+        }
+        let Some(y) = self.y else { return };
+        let out = match &data.labels {
+            Labels::Classes { .. } => LabelsOut::Classes(self.exe.slot_i32_mut(y)),
+            Labels::Targets { .. } => LabelsOut::Targets(self.exe.slot_mut(y)),
+            Labels::None => return,
+        };
+        data.copy_labels(rows, out);
+    }
+
+    /// Sets the step inputs the graph has: the update number `t`, whether this micro-batch
+    /// applies the update, the epoch and the plateau scale of the learning rate.
+    pub fn set_steps(&mut self, t: usize, apply: bool, epoch: usize, lr_scale: f64) {
+        for (which, slot) in StepInput::ALL.into_iter().zip(self.steps) {
+            let value = match which {
+                StepInput::T => t as f64,
+                StepInput::Apply => f64::from(u8::from(apply)),
+                StepInput::Epoch => epoch as f64,
+                StepInput::LrScale => lr_scale,
+            };
+            if let Some(slot) = slot {
+                self.exe.slot_mut(slot)[0] = value as f32;
+            }
+        }
+    }
+
+    /// The loss of the last run.
+    pub fn loss(&self) -> f64 {
+        // Every forward graph has a loss output (sema adds it).
+        f64::from(self.exe.output_at(self.loss.expect("graphs have a loss"))[0])
+    }
+
+    /// The learning rate of the last run, NaN if the graph has none.
+    pub fn lr(&self) -> f64 {
+        self.scalar(self.lr)
+    }
+
+    /// The update norm of the last run, NaN if the graph has none.
+    pub fn update_norm(&self) -> f64 {
+        self.scalar(self.update_norm)
+    }
+
+    fn scalar(&self, slot: Option<usize>) -> f64 {
+        slot.map_or(f64::NAN, |s| f64::from(self.exe.output_at(s)[0]))
+    }
+
+    /// The names of the graph's outputs with this role.
+    pub fn outputs(&self, role: OutputRole) -> Vec<String> {
+        self.outputs.iter().filter(|o| o.1 == role).map(|o| o.0.clone()).collect()
+    }
+
+    /// Copies parameters and optimizer state from another executable.
+    pub fn take_state(&mut self, from: &Executable, names: &[String]) {
+        for name in names {
+            if let (Some(src), Some(dst)) = (from.input(name), self.exe.input_mut(name)) {
+                dst.copy_from_slice(src);
+            }
+        }
+    }
+}
