@@ -181,9 +181,12 @@ pub fn save(
 /// Writes `bytes` to `path` atomically and durably: to a temporary file in the same directory
 /// (a rename is atomic only within one file system), synced, renamed over `path`, and then the
 /// directory synced so the rename itself survives a crash. The temporary file exists only for
-/// this call, and is removed when any step fails (by `NamedTempFile`'s drop).
+/// this call, and is removed when any step fails (by `NamedTempFile`'s drop) or the process is
+/// interrupted while writing it (by [`super::interrupt`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut temp = temp_file(path)?;
+    #[cfg(unix)]
+    let _interrupt = super::interrupt::guard(temp.path());
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
@@ -193,7 +196,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Checks that [`save`] will be able to write `path`, by creating and removing a temporary file
 /// beside it: run before training, so a mistyped directory is reported before the run, not after it.
 pub fn check_writable(path: &Path) -> Result<(), Diag> {
-    temp_file(path).and_then(|t| t.close()).map_err(|e| write_error(path, e))
+    let probe = |t: tempfile::NamedTempFile| {
+        #[cfg(unix)]
+        let _interrupt = super::interrupt::guard(t.path());
+        t.close()
+    };
+    temp_file(path).and_then(probe).map_err(|e| write_error(path, e))
 }
 
 fn write_error(path: &Path, e: std::io::Error) -> Diag {
@@ -210,7 +218,12 @@ fn temp_file(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let mut prefix = std::ffi::OsString::from(".");
     prefix.push(name);
     prefix.push(".");
-    tempfile::Builder::new().prefix(&prefix).suffix(".tmp").tempfile_in(parent_dir(path))
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // A checkpoint is created as any new file is (0666 less the umask), not tempfile's 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder.tempfile_in(parent_dir(path))
 }
 
 /// The directory `path` is in (`.` for a bare file name).

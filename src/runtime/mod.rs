@@ -6,6 +6,8 @@ pub mod batch;
 pub mod checkpoint;
 pub mod compare;
 pub mod init;
+#[cfg(unix)]
+pub mod interrupt;
 pub mod log;
 pub mod plan;
 pub mod plot;
