@@ -246,7 +246,7 @@ pub enum ExprKind {
     /// A name.
     Name(Ident),
     /// `-e`
-    Neg(Box<Expr>),
+    Minus(Box<Expr>),
     /// `a op b`
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// `f(a, name: b)`; `a |> f(b)` is parsed as `f(a, b)`.

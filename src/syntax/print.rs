@@ -122,7 +122,7 @@ pub fn expr(e: &Expr) -> String {
         ExprKind::Str(s) => format!("{s:?}"),
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::Name(i) => i.name.clone(),
-        ExprKind::Neg(x) => format!("(neg {})", expr(x)),
+        ExprKind::Minus(x) => format!("(neg {})", expr(x)),
         ExprKind::Binary(op, a, b) => {
             let o = match op {
                 BinOp::Add => "+",

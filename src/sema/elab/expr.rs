@@ -16,7 +16,7 @@ impl Elab<'_> {
             ExprKind::Str(s) => Ok(Val::Str(s.clone())),
             ExprKind::List(items) => Ok(Val::List(items.iter().map(|i| self.expr(i, env)).collect::<Result<_, _>>()?)),
             ExprKind::Name(id) => self.name(id, env),
-            ExprKind::Neg(inner) => match self.expr(inner, env)? {
+            ExprKind::Minus(inner) => match self.expr(inner, env)? {
                 Val::Num(x) => Ok(Val::Num(UnOp::negation().eval(x))),
                 v => {
                     let n = self.tensor(v, inner.span)?;

@@ -109,7 +109,7 @@ impl Lower {
             return Err(errors::expression_too_deep(op_span, depth));
         }
         let span = op_span.to(operand.outer);
-        Ok(Operand { expr: Expr { kind: ExprKind::Neg(Box::new(operand.expr)), span }, depth, outer: span })
+        Ok(Operand { expr: Expr { kind: ExprKind::Minus(Box::new(operand.expr)), span }, depth, outer: span })
     }
 
     /// `a op b`, with `|>` rewritten into a call and chained comparisons rejected.
