@@ -67,20 +67,28 @@ fn compare(name: &str, graph: &Graph, values: &[Vec<f64>]) {
     }
 }
 
-#[test]
-fn every_example_agrees_with_the_interpreter() {
+/// One train step and one evaluation of the program at `path`, both ways.
+fn agrees(path: &Path) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::env::set_current_dir(root).expect("cd to the repository");
-    insta::glob!("../examples", "*.grad", |path| {
-        let rel = path.strip_prefix(root).expect("inside the repository");
-        let name = rel.display().to_string();
-        let mut front = driver::parse(rel).unwrap_or_else(|(d, s)| panic!("{}", d.with_sources(&s).render_plain()));
-        let c =
-            driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
-        let start = initial_values(&driver::program(&c), c.module.train().seed);
-        compare(&name, &c.optimized, &inputs(&c.optimized, &start, c.data.as_ref()));
-        let rows = c.data.as_ref().map_or(1, |d| d.n);
-        let eval = driver::forward_at(&c, rows).expect("forward graph");
-        compare(&name, &eval, &inputs(&eval, &start, c.data.as_ref()));
-    });
+    let rel = path.strip_prefix(root).expect("inside the repository");
+    let name = rel.display().to_string();
+    let mut front = driver::parse(rel).unwrap_or_else(|(d, s)| panic!("{}", d.with_sources(&s).render_plain()));
+    let c = driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
+    let start = initial_values(&driver::program(&c), c.module.train().seed);
+    compare(&name, &c.optimized, &inputs(&c.optimized, &start, c.data.as_ref()));
+    let rows = c.data.as_ref().map_or(1, |d| d.n);
+    let eval = driver::forward_at(&c, rows).expect("forward graph");
+    compare(&name, &eval, &inputs(&eval, &start, c.data.as_ref()));
+}
+
+#[test]
+fn every_example_agrees_with_the_interpreter() {
+    insta::glob!("../examples", "*.grad", agrees);
+}
+
+/// Programs that once failed to compile or computed wrongly.
+#[test]
+fn every_regression_program_agrees_with_the_interpreter() {
+    insta::glob!("fixtures/ok", "*.grad", agrees);
 }

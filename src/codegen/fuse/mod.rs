@@ -218,27 +218,20 @@ impl<'g> Fuser<'g> {
         }
     }
 
-    /// The largest node index in a unit.
-    fn unit_last(&self, u: Unit) -> usize {
-        match u {
-            Unit::Node(x) | Unit::Reduce(x) => x,
-            Unit::Group(g) => self.groups[g].last().copied().unwrap_or(0),
-        }
-    }
-
     /// Whether running `merged` (node indices) as one kernel would put it on a cycle of kernels.
     fn creates_cycle(&self, merged: &[usize]) -> bool {
         let inside: HashSet<usize> = merged.iter().copied().collect();
-        let lo = merged.iter().copied().min().unwrap_or(0);
         let mut seen: HashSet<Unit> = HashSet::new();
         let mut stack: Vec<Unit> = Vec::new();
         let mut frontier: Vec<usize> =
             merged.iter().flat_map(|&m| self.args(m)).filter(|a| !inside.contains(a)).collect();
         loop {
             for a in frontier.drain(..) {
+                // No unit is skipped for preceding `merged` in node order: a kernel depends on
+                // every unit its members read, and such a unit may hold later nodes that read
+                // `merged` (a reduction of an early node whose group also consumes `merged`).
                 let u = self.unit(a);
-                // A unit whose nodes all precede `merged` cannot depend on it.
-                if self.unit_last(u) >= lo && seen.insert(u) {
+                if seen.insert(u) {
                     stack.push(u);
                 }
             }
