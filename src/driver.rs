@@ -22,6 +22,8 @@ use crate::sema::{self, Converge, DataShape, LabelShape, Lowered, Module};
 use crate::syntax::{self, ast};
 use crate::{autodiff, passes, runtime};
 
+pub mod errors;
+
 /// Largest source file accepted, so a mistaken path to a huge file fails fast.
 const MAX_SOURCE_BYTES: u64 = 16 << 20;
 
@@ -39,36 +41,17 @@ pub struct Front {
 
 /// Reads a `.grad` file: every way a path can be unusable is a diagnostic.
 pub fn read(path: &Path) -> Result<(SourceMap, FileId), Diag> {
-    let shown = path.display().to_string();
-    let io = |code: &'static str, msg: String, help: &str| Diag::new(code, msg).help(help.to_string());
-    let meta = std::fs::metadata(path).map_err(|e| {
-        io(
-            "gradc::io::missing",
-            format!("cannot read `{shown}`: {e}"),
-            "check the path; it is relative to the current directory",
-        )
-    })?;
+    let meta = std::fs::metadata(path).map_err(|e| errors::source_missing(path, e))?;
     if meta.is_dir() {
-        return Err(io("gradc::io::directory", format!("`{shown}` is a directory"), "pass a .grad file"));
+        return Err(errors::source_is_directory(path));
     }
     if meta.len() > MAX_SOURCE_BYTES {
-        return Err(io(
-            "gradc::io::too_large",
-            format!("`{shown}` is {} bytes, too large for a .grad file", meta.len()),
-            "pass a .grad source file (at most 16 MiB)",
-        ));
+        return Err(errors::source_too_large(path, meta.len()));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| io("gradc::io::read", format!("cannot read `{shown}`: {e}"), "check the file's permissions"))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        io(
-            "gradc::io::utf8",
-            format!("`{shown}` is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
-            "save the file as UTF-8",
-        )
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| errors::source_unreadable(path, e))?;
+    let text = String::from_utf8(bytes).map_err(|e| errors::source_not_utf8(path, e.utf8_error().valid_up_to()))?;
     let mut sources = SourceMap::default();
-    let user = sources.add(&shown, text);
+    let user = sources.add(&path.display().to_string(), text);
     Ok((sources, user))
 }
 
@@ -119,9 +102,7 @@ pub fn compile_variants(front: &mut Front) -> Result<Vec<(String, Compiled)>, Di
     let module = resolve(front)?;
     let labels = module.variants();
     if labels.is_empty() {
-        return Err(Diag::new("gradc::compare::missing", "this program has no compare block")
-            .at(crate::diag::Span::new(front.user, 0, 0), "expected a `compare { ... }` block in this file")
-            .help("add e.g. `compare { optimizers = [sgd(lr: 0.1), adam(lr: 0.01)] }`"));
+        return Err(errors::no_compare_block(front.user));
     }
     let mut runs = Vec::new();
     for (i, label) in labels.into_iter().enumerate() {
@@ -199,11 +180,7 @@ pub fn data_shape(d: &Dataset) -> DataShape {
 
 /// Compiles a graph to native code, mapping resource errors to diagnostics.
 pub fn jit(graph: &Graph, opts: &CompileOptions) -> Result<Executable, Diag> {
-    Executable::compile(graph, opts).map_err(|e| {
-        Diag::new("gradc::codegen::failed", format!("code generation failed for `{}`: {e}", graph.name)).help(
-            "this is a limit of the compiler (e.g. a tensor too large for memory); please report it with the program",
-        )
-    })
+    Executable::compile(graph, opts).map_err(|e| errors::codegen_failed(&graph.name, e))
 }
 
 /// The graph of `forward` at another batch size, optimised: used for evaluation and short batches.

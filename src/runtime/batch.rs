@@ -1,5 +1,6 @@
 //! Mini-batching: the order in which the training loop visits a dataset's rows.
 
+use super::errors;
 use crate::data::{Dataset, LabelsOut};
 use crate::diag::{Diag, Span};
 use crate::rng::Rng;
@@ -24,9 +25,7 @@ impl Batcher {
     /// so a run resumed at epoch `e` sees the same batches as an uninterrupted one.
     pub fn new(n: usize, batch_size: usize, shuffle: Option<Rng>, span: Span) -> Result<Batcher, Diag> {
         if batch_size == 0 {
-            return Err(Diag::new("gradc::data::batch", "the batch size must be at least 1")
-                .at(span, "batch size given here")
-                .help("e.g. `batch: 32`"));
+            return Err(errors::batch_size_zero(span));
         }
         let mut batcher = Batcher { batch_size, order: (0..n).collect(), shuffle };
         batcher.start_epoch(0);
@@ -148,7 +147,7 @@ mod tests {
     #[test]
     fn batcher_rejects_zero_batch_size() {
         let d = Batcher::new(10, 0, None, span()).unwrap_err();
-        assert_eq!((d.code, d.message.as_str()), ("gradc::data::batch", "the batch size must be at least 1"));
+        assert_eq!((d.code, d.message.as_str()), (errors::DATA_BATCH, "the batch size must be at least 1"));
     }
 
     #[test]

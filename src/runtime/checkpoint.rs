@@ -14,6 +14,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
+use super::errors;
 use crate::diag::Diag;
 use crate::spec::ParamInfo;
 
@@ -38,25 +39,12 @@ pub struct Restored {
 /// `gradc::checkpoint::*` diagnostic naming the tensor; so is a file that cannot be read or is
 /// not safetensors.
 pub fn load(path: &Path, params: &[ParamInfo], state: &[(String, Vec<usize>)]) -> Result<Restored, Diag> {
-    let shown = path.display();
-    let bytes = std::fs::read(path).map_err(|e| {
-        Diag::new("gradc::checkpoint::read", format!("cannot read the checkpoint `{shown}`: {e}"))
-            .help("check the path; it is relative to the current directory")
-    })?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| {
-        Diag::new("gradc::checkpoint::corrupt", format!("`{shown}` is not a valid safetensors file: {e}"))
-            .help("pass a file written by `gradc run --save` or by safetensors' `save_file`")
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| errors::checkpoint_unreadable(path, e))?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| errors::checkpoint_corrupt(path, e))?;
     let step = match SafeTensors::read_metadata(&bytes).ok().and_then(|(_, m)| m.metadata().clone()) {
         Some(meta) => match meta.get(STEP_KEY).map(|s| s.parse::<usize>()) {
             Some(Ok(step)) => step,
-            Some(Err(_)) => {
-                return Err(Diag::new(
-                    "gradc::checkpoint::corrupt",
-                    format!("`{shown}` has a malformed `{STEP_KEY}` entry"),
-                )
-                .help("pass a file written by `gradc run --save`"))
-            }
+            Some(Err(_)) => return Err(errors::checkpoint_bad_step(path, STEP_KEY)),
             None => 0,
         },
         None => 0,
@@ -73,41 +61,13 @@ pub fn load(path: &Path, params: &[ParamInfo], state: &[(String, Vec<usize>)]) -
     for (name, shape) in slots {
         let p = Slot { name, shape };
         let Some(t) = tensors.get(p.name.as_str()) else {
-            let help = match extra.as_slice() {
-                [] => "the checkpoint must hold every parameter, named as `gradc ir` prints it".to_string(),
-                names => format!(
-                    "it holds tensors the program does not have ({}); was a layer renamed? \
-                     Parameters are named after the binding of the layer call",
-                    quoted(names)
-                ),
-            };
-            return Err(Diag::new(
-                "gradc::checkpoint::missing",
-                format!("the checkpoint `{shown}` has no tensor `{}`", p.name),
-            )
-            .help(help));
+            return Err(errors::checkpoint_missing(path, p.name, &extra));
         };
         if t.dtype() != Dtype::F32 {
-            return Err(Diag::new(
-                "gradc::checkpoint::dtype",
-                format!("tensor `{}` in `{shown}` is {:?}, not F32", p.name, t.dtype()),
-            )
-            .help("gradc parameters are f32; convert the tensor before saving (in PyTorch: `.float()`)"));
+            return Err(errors::checkpoint_dtype(path, p.name, t.dtype()));
         }
         if t.shape() != p.shape.as_slice() {
-            return Err(Diag::new(
-                "gradc::checkpoint::shape",
-                format!(
-                    "tensor `{}` in `{shown}` has shape {:?}, but the parameter has shape {:?}",
-                    p.name,
-                    t.shape(),
-                    p.shape
-                ),
-            )
-            .help(
-                "gradc stores a dense layer's weight as [in, out] (x @ w); a PyTorch nn.Linear weight \
-                 is [out, in] and must be transposed",
-            ));
+            return Err(errors::checkpoint_shape(path, p.name, t.shape(), p.shape));
         }
         // safetensors has already checked that the data is exactly shape × 4 bytes; it is
         // little-endian and not necessarily aligned, so decode instead of casting.
@@ -115,14 +75,7 @@ pub fn load(path: &Path, params: &[ParamInfo], state: &[(String, Vec<usize>)]) -
         out.push((p.name.clone(), values));
     }
     if let Some(name) = extra.first() {
-        return Err(Diag::new(
-            "gradc::checkpoint::extra",
-            format!("tensor `{name}` in `{shown}` is not a parameter of this program"),
-        )
-        .help(format!(
-            "the program's parameters are {}; remove the tensor from the checkpoint or check the names with `gradc ir`",
-            quoted(&wanted)
-        )));
+        return Err(errors::checkpoint_extra(path, name, &wanted));
     }
     Ok(Restored { values: out, step })
 }
@@ -149,7 +102,6 @@ pub fn save(
     state: &[(String, Vec<usize>, Vec<f32>)],
     step: usize,
 ) -> Result<(), Diag> {
-    let shown = path.display();
     let mut tensors: Vec<(&str, &[usize], &[f32])> = params
         .iter()
         .map(|p| {
@@ -171,11 +123,8 @@ pub fn save(
         (*name, view)
     });
     let meta = HashMap::from([(STEP_KEY.to_string(), step.to_string())]);
-    let encoded = safetensors::serialize(views, Some(meta)).map_err(|e| {
-        Diag::new("gradc::checkpoint::write", format!("cannot encode the checkpoint `{shown}`: {e}"))
-            .help("this is a limit of the safetensors format; please report it with the program")
-    })?;
-    write_atomically(path, &encoded).map_err(|e| write_error(path, e))
+    let encoded = safetensors::serialize(views, Some(meta)).map_err(|e| errors::checkpoint_unencodable(path, e))?;
+    write_atomically(path, &encoded).map_err(|e| errors::checkpoint_unwritable(path, e))
 }
 
 /// Writes `bytes` to `path` atomically and durably: to a temporary file in the same directory
@@ -201,12 +150,7 @@ pub fn check_writable(path: &Path) -> Result<(), Diag> {
         let _interrupt = super::interrupt::guard(t.path());
         t.close()
     };
-    temp_file(path).and_then(probe).map_err(|e| write_error(path, e))
-}
-
-fn write_error(path: &Path, e: std::io::Error) -> Diag {
-    Diag::new("gradc::checkpoint::write", format!("cannot write the checkpoint `{}`: {e}", path.display()))
-        .help("check that the directory exists and is writable")
+    temp_file(path).and_then(probe).map_err(|e| errors::checkpoint_unwritable(path, e))
 }
 
 /// A new temporary file beside `path`, hidden and named after it (`.ckpt.safetensors.XXXXXX.tmp`,
@@ -241,10 +185,6 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// `a`, `b`, `c` for a help line.
-fn quoted(names: &[&str]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -328,10 +268,10 @@ mod tests {
     #[test]
     fn save_into_a_missing_directory_is_a_diagnostic() {
         let path = dir("no_dir").join("absent").join("w.safetensors");
-        assert_eq!(check_writable(&path).expect_err("no directory").code, "gradc::checkpoint::write");
+        assert_eq!(check_writable(&path).expect_err("no directory").code, errors::CHECKPOINT_WRITE);
         check_writable(&dir("no_dir").join("w.safetensors")).expect("the directory exists");
         let d = save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])], &[], 0).expect_err("no directory");
-        assert_eq!(d.code, "gradc::checkpoint::write");
+        assert_eq!(d.code, errors::CHECKPOINT_WRITE);
         assert!(d.render_plain().contains("w.safetensors"));
     }
 
@@ -351,7 +291,7 @@ mod tests {
         std::fs::write(path.join("keep"), b"mine").expect("write");
         let err =
             save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])], &[], 0).expect_err("rename fails");
-        assert_eq!(err.code, "gradc::checkpoint::write");
+        assert_eq!(err.code, errors::CHECKPOINT_WRITE);
         assert_eq!(entries(&d), ["w.safetensors"], "no temporary file is left behind");
         assert_eq!(std::fs::read(path.join("keep")).expect("read"), b"mine", "what was there is untouched");
         check_writable(&path).expect("the directory it is in is writable");
@@ -376,7 +316,7 @@ mod tests {
             ],
         );
         let (code, text) = load_err(&path);
-        assert_eq!(code, "gradc::checkpoint::missing");
+        assert_eq!(code, errors::CHECKPOINT_MISSING);
         assert!(text.contains("`h1.b`"), "{text}");
         assert!(text.contains("`hidden.b`"), "the help names the tensors it holds instead: {text}");
     }
@@ -394,7 +334,7 @@ mod tests {
             ],
         );
         let (code, text) = load_err(&path);
-        assert_eq!(code, "gradc::checkpoint::extra");
+        assert_eq!(code, errors::CHECKPOINT_EXTRA);
         assert!(text.contains("`h2.w`"), "{text}");
     }
 
@@ -410,7 +350,7 @@ mod tests {
             ],
         );
         let (code, text) = load_err(&path);
-        assert_eq!(code, "gradc::checkpoint::shape");
+        assert_eq!(code, errors::CHECKPOINT_SHAPE);
         assert!(text.contains("`h1.w`") && text.contains("[2, 3]") && text.contains("[3, 2]"), "{text}");
     }
 
@@ -427,7 +367,7 @@ mod tests {
             ],
         );
         let (code, text) = load_err(&path);
-        assert_eq!(code, "gradc::checkpoint::dtype");
+        assert_eq!(code, errors::CHECKPOINT_DTYPE);
         assert!(text.contains("`h1.b`") && text.contains("F64"), "{text}");
     }
 
@@ -435,7 +375,7 @@ mod tests {
     fn an_unreadable_file_is_a_diagnostic() {
         let path = dir("unreadable").join("absent.safetensors");
         let (code, text) = load_err(&path);
-        assert_eq!(code, "gradc::checkpoint::read");
+        assert_eq!(code, errors::CHECKPOINT_READ);
         assert!(text.contains("absent.safetensors"), "{text}");
     }
 
@@ -444,14 +384,14 @@ mod tests {
         let d = dir("corrupt");
         let short = d.join("short.safetensors");
         std::fs::write(&short, b"abc").expect("write");
-        assert_eq!(load_err(&short).0, "gradc::checkpoint::corrupt");
+        assert_eq!(load_err(&short).0, errors::CHECKPOINT_CORRUPT);
         // A valid file cut short: the header promises more data than there is.
         let cut = d.join("cut.safetensors");
         write_raw(&cut, &[("theta", Dtype::F32, vec![], f32_bytes(&[1.0]))]);
         let bytes = std::fs::read(&cut).expect("read");
         std::fs::write(&cut, &bytes[..bytes.len() - 2]).expect("write");
         let (code, text) = load_err(&cut);
-        assert_eq!(code, "gradc::checkpoint::corrupt");
+        assert_eq!(code, errors::CHECKPOINT_CORRUPT);
         assert!(text.contains("cut.safetensors"), "{text}");
     }
 }

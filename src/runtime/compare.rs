@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::checkpoint;
+use super::errors;
 use super::log::{fmt_loss, fmt_wall, ProgressTo};
 use super::plan::{Plan, Program};
 use super::plot::{self, Chart, ContourChart, Grid, Panel, Series};
@@ -173,10 +174,9 @@ pub fn compare(
     progress: &mut dyn Write,
 ) -> Result<Report, Diag> {
     if runs.is_empty() {
-        return Err(Diag::new("gradc::compare::empty", "there is nothing to compare")
-            .help("list optimizers or schedules in a `compare { ... }` block"));
+        return Err(errors::nothing_to_compare());
     }
-    std::fs::create_dir_all(out_dir).map_err(|e| write_error(out_dir, e))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| errors::compare_unwritable(out_dir, e))?;
     let pair = scalar_pair(&runs[0].1.program);
     let mut names = vec!["curves".to_string(), "trajectories".to_string()];
     let mut results = vec![];
@@ -189,19 +189,19 @@ pub fn compare(
         // One JSON log or checkpoint per comparison would be overwritten by each run; the CSVs
         // replace the log.
         let run_cfg = RunConfig { log_every: Some(every), log: None, save: None, ..cfg.clone() };
-        write!(progress, "[{}/{count}] {label} ... ", i + 1).map_err(progress_error)?;
-        progress.flush().map_err(progress_error)?;
+        write!(progress, "[{}/{count}] {label} ... ", i + 1).map_err(errors::progress_unwritable)?;
+        progress.flush().map_err(errors::progress_unwritable)?;
         let (outcome, csv) = match train::train(plan, &run_cfg, ProgressTo::Hidden) {
             Ok(summary) if summary.stopped.diagnostic().is_some() => {
                 let d = summary.stopped.diagnostic().expect("checked by the guard");
-                writeln!(progress, "diverged: {}", d.message).map_err(progress_error)?;
+                writeln!(progress, "diverged: {}", d.message).map_err(errors::progress_unwritable)?;
                 let path = out_dir.join(format!("{}.csv", file_stem(label, &mut names)));
-                write_csv(&path, &summary).map_err(|e| write_error(&path, e))?;
+                write_csv(&path, &summary).map_err(|e| errors::compare_unwritable(&path, e))?;
                 (Outcome::Diverged(d, summary), Some(path))
             }
             Ok(summary) => {
                 let path = out_dir.join(format!("{}.csv", file_stem(label, &mut names)));
-                write_csv(&path, &summary).map_err(|e| write_error(&path, e))?;
+                write_csv(&path, &summary).map_err(|e| errors::compare_unwritable(&path, e))?;
                 writeln!(
                     progress,
                     "{} steps in {}, final loss {}",
@@ -209,7 +209,7 @@ pub fn compare(
                     fmt_wall(summary.wall),
                     fmt_loss(summary.final_loss)
                 )
-                .map_err(progress_error)?;
+                .map_err(errors::progress_unwritable)?;
                 (Outcome::Trained(summary), Some(path))
             }
             Err(d) => return Err(d),
@@ -226,25 +226,16 @@ pub fn compare(
     if report.runs.iter().any(|r| r.summary().is_some()) {
         let files = [out_dir.join("curves.svg"), out_dir.join("curves.png")];
         let chart = curves_chart(&report, &runs[0].1.program, cfg);
-        plot::line_chart(&chart, &files[0], &files[1]).map_err(|e| write_error(&files[0], e))?;
+        plot::line_chart(&chart, &files[0], &files[1]).map_err(|e| errors::compare_unwritable(&files[0], e))?;
         report.curves = Some(files);
         if let Some((x, y)) = pair {
             let files = [out_dir.join("trajectories.svg"), out_dir.join("trajectories.png")];
             let chart = trajectories_chart(&report, &mut runs[0].1, cfg, (&x, &y))?;
-            plot::contour_chart(&chart, &files[0], &files[1]).map_err(|e| write_error(&files[0], e))?;
+            plot::contour_chart(&chart, &files[0], &files[1]).map_err(|e| errors::compare_unwritable(&files[0], e))?;
             report.trajectories = Some(files);
         }
     }
     Ok(report)
-}
-
-fn write_error(path: &Path, e: io::Error) -> Diag {
-    Diag::new("gradc::io::compare", format!("cannot write `{}`: {e}", path.display()))
-        .help("check that the output directory is writable (choose another with --out)")
-}
-
-fn progress_error(e: io::Error) -> Diag {
-    Diag::new("gradc::io::progress", format!("writing progress failed: {e}")).help("check the output stream")
 }
 
 /// The names of the two parameters when a program has exactly two, each a single number.
@@ -568,6 +559,6 @@ mod tests {
     #[test]
     fn comparing_nothing_is_a_diagnostic() {
         let err = compare(&mut [], &RunConfig::default(), Path::new("unused"), &mut io::sink()).expect_err("no runs");
-        assert_eq!(err.code, "gradc::compare::empty");
+        assert_eq!(err.code, errors::COMPARE_EMPTY);
     }
 }

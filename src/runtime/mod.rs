@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod compare;
+pub mod errors;
 pub mod init;
 #[cfg(unix)]
 pub mod interrupt;

@@ -2,6 +2,7 @@
 //! rule), ReduceLROnPlateau (torch's state machine, which scales the learning rate rather than
 //! stopping) and the convergence criteria.
 
+use super::errors;
 use crate::codegen::Executable;
 use crate::diag::Diag;
 use crate::ir::StepOutput;
@@ -59,10 +60,7 @@ impl StopReason {
     /// The error a diverged run is, with what to try; `None` for the other reasons.
     pub fn diagnostic(&self) -> Option<Diag> {
         let StopReason::Diverged { step, loss, lr } = *self else { return None };
-        Some(
-            Diag::new("gradc::train::diverged", format!("the loss became {loss} at step {step}"))
-                .help(format!("training diverged; lower the learning rate (it was {lr}) or clip gradients")),
-        )
+        Some(errors::diverged(step, loss, lr))
     }
 }
 

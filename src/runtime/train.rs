@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::batch::Batcher;
 use super::checkpoint;
+use super::errors;
 use super::init;
 use super::log::{self, MetricsLog, Progress, ProgressTo, Record};
 use super::plan::{Executables, Plan, Program};
@@ -207,10 +208,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
         }
         let log = match &cfg.log {
             Some(path) => {
-                let file = std::fs::File::create(path).map_err(|e| {
-                    Diag::new("gradc::io::log", format!("cannot write the log `{}`: {e}", path.display()))
-                        .help("check that the directory exists and is writable")
-                })?;
+                let file = std::fs::File::create(path).map_err(|e| errors::log_uncreatable(path, e))?;
                 let names: Vec<&str> = metric_names.iter().map(String::as_str).collect();
                 Some(MetricsLog::new(file, &names))
             }
@@ -311,7 +309,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
                 write_line(log, &self.metric_names, &point, false)?;
             }
             self.history.push(point);
-            self.progress.update((updates - start) as u64, loss as f32).map_err(io_error)?;
+            self.progress.update((updates - start) as u64, loss as f32).map_err(errors::log_unwritable)?;
         }
         if let Some(stop) = converged(&self.program.controls.converge, update_norm, loss, self.last_loss) {
             return Ok(Some(stop));
@@ -357,7 +355,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let exe = &self.exes.step.exe;
         let params = read_params(exe, &self.param_names);
         let (updates, steps) = (self.at.updates, self.at.updates - self.at.start);
-        self.progress.finish(steps as u64, final_loss as f32).map_err(io_error)?;
+        self.progress.finish(steps as u64, final_loss as f32).map_err(errors::log_unwritable)?;
         if let Some(log) = &mut self.log {
             let small = read_params(exe, &self.small_params);
             let point =
@@ -393,16 +391,12 @@ fn write_line(log: &mut MetricsLog<std::fs::File>, names: &[String], p: &LogPoin
     let values: Vec<f32> = names.iter().map(|n| lookup(&p.metrics, n) as f32).collect();
     let record =
         Record { step: p.step as u64, loss: p.loss as f32, lr: p.lr as f32, metrics: &values, params: &p.params, last };
-    log.record(&record).map_err(io_error)
+    log.record(&record).map_err(errors::log_unwritable)
 }
 
 /// A named value from a list, NaN if absent.
 fn lookup(values: &[(String, f64)], name: &str) -> f64 {
     values.iter().find(|(n, _)| n == name).map_or(f64::NAN, |v| v.1)
-}
-
-fn io_error(e: std::io::Error) -> Diag {
-    Diag::new("gradc::io::log", format!("writing the log failed: {e}")).help("check the disk and the log path")
 }
 
 /// The values of the named parameters in `exe`.

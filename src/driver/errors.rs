@@ -1,0 +1,65 @@
+//! The errors the driver raises — source files that cannot be read, a `compare` without a compare
+//! block, code generation that fails — one constructor each, with their codes as constants; call
+//! sites name the error, not its wording.
+
+use std::fmt::Display;
+use std::io;
+use std::path::Path;
+
+use crate::diag::{Diag, FileId, Span};
+
+/// A source path that does not exist or cannot be inspected.
+pub const IO_MISSING: &str = "gradc::io::missing";
+/// A source path that is a directory.
+pub const IO_DIRECTORY: &str = "gradc::io::directory";
+/// A source file larger than a `.grad` file may be.
+pub const IO_TOO_LARGE: &str = "gradc::io::too_large";
+/// A source file that cannot be read.
+pub const IO_READ: &str = "gradc::io::read";
+/// A source file that is not UTF-8.
+pub const IO_UTF8: &str = "gradc::io::utf8";
+/// `gradc compare` of a program without a compare block.
+pub const COMPARE_MISSING: &str = "gradc::compare::missing";
+/// Code generation that failed.
+pub const CODEGEN_FAILED: &str = "gradc::codegen::failed";
+
+/// The source `path` cannot be found or inspected.
+pub fn source_missing(path: &Path, e: io::Error) -> Diag {
+    Diag::new(IO_MISSING, format!("cannot read `{}`: {e}", path.display()))
+        .help("check the path; it is relative to the current directory")
+}
+
+/// The source `path` is a directory.
+pub fn source_is_directory(path: &Path) -> Diag {
+    Diag::new(IO_DIRECTORY, format!("`{}` is a directory", path.display())).help("pass a .grad file")
+}
+
+/// The source `path` is `len` bytes, more than a `.grad` file may be.
+pub fn source_too_large(path: &Path, len: u64) -> Diag {
+    Diag::new(IO_TOO_LARGE, format!("`{}` is {len} bytes, too large for a .grad file", path.display()))
+        .help("pass a .grad source file (at most 16 MiB)")
+}
+
+/// The source `path` exists but cannot be read.
+pub fn source_unreadable(path: &Path, e: io::Error) -> Diag {
+    Diag::new(IO_READ, format!("cannot read `{}`: {e}", path.display())).help("check the file's permissions")
+}
+
+/// The source `path` has a byte that is not UTF-8 at `offset`.
+pub fn source_not_utf8(path: &Path, offset: usize) -> Diag {
+    Diag::new(IO_UTF8, format!("`{}` is not UTF-8 text (invalid byte at offset {offset})", path.display()))
+        .help("save the file as UTF-8")
+}
+
+/// The program in `file` has no compare block to run.
+pub fn no_compare_block(file: FileId) -> Diag {
+    Diag::new(COMPARE_MISSING, "this program has no compare block")
+        .at(Span::new(file, 0, 0), "expected a `compare { ... }` block in this file")
+        .help("add e.g. `compare { optimizers = [sgd(lr: 0.1), adam(lr: 0.01)] }`")
+}
+
+/// Code generation of the graph `graph` failed with `e`.
+pub fn codegen_failed(graph: &str, e: impl Display) -> Diag {
+    Diag::new(CODEGEN_FAILED, format!("code generation failed for `{graph}`: {e}"))
+        .help("this is a limit of the compiler (e.g. a tensor too large for memory); please report it with the program")
+}

@@ -1,0 +1,158 @@
+//! The errors the runtime raises — checkpoints that do not fit, runs that diverge, files that
+//! cannot be written — one constructor each, with their codes as constants; call sites name the
+//! error, not its wording.
+
+use std::fmt::Display;
+use std::io;
+use std::path::Path;
+
+use safetensors::tensor::Dtype;
+
+use crate::diag::{Diag, Span};
+
+/// A checkpoint file that cannot be read.
+pub const CHECKPOINT_READ: &str = "gradc::checkpoint::read";
+/// A checkpoint that is not a valid safetensors file, or whose metadata is malformed.
+pub const CHECKPOINT_CORRUPT: &str = "gradc::checkpoint::corrupt";
+/// A checkpoint without a tensor for one of the parameters.
+pub const CHECKPOINT_MISSING: &str = "gradc::checkpoint::missing";
+/// A checkpoint tensor that is not F32.
+pub const CHECKPOINT_DTYPE: &str = "gradc::checkpoint::dtype";
+/// A checkpoint tensor whose shape is not its parameter's.
+pub const CHECKPOINT_SHAPE: &str = "gradc::checkpoint::shape";
+/// A checkpoint tensor that is no parameter of the program.
+pub const CHECKPOINT_EXTRA: &str = "gradc::checkpoint::extra";
+/// A checkpoint that cannot be encoded or written.
+pub const CHECKPOINT_WRITE: &str = "gradc::checkpoint::write";
+/// A loss that stopped being finite.
+pub const TRAIN_DIVERGED: &str = "gradc::train::diverged";
+/// A batch size of 0.
+pub const DATA_BATCH: &str = "gradc::data::batch";
+/// A metrics log that cannot be created or written.
+pub const IO_LOG: &str = "gradc::io::log";
+/// A comparison with no runs.
+pub const COMPARE_EMPTY: &str = "gradc::compare::empty";
+/// A comparison's output that cannot be written.
+pub const IO_COMPARE: &str = "gradc::io::compare";
+/// Progress output that cannot be written.
+pub const IO_PROGRESS: &str = "gradc::io::progress";
+
+/// The checkpoint at `path` cannot be read.
+pub fn checkpoint_unreadable(path: &Path, e: io::Error) -> Diag {
+    Diag::new(CHECKPOINT_READ, format!("cannot read the checkpoint `{}`: {e}", path.display()))
+        .help("check the path; it is relative to the current directory")
+}
+
+/// The file at `path` is not safetensors, as the decoder's error `e` says.
+pub fn checkpoint_corrupt(path: &Path, e: impl Display) -> Diag {
+    Diag::new(CHECKPOINT_CORRUPT, format!("`{}` is not a valid safetensors file: {e}", path.display()))
+        .help("pass a file written by `gradc run --save` or by safetensors' `save_file`")
+}
+
+/// The checkpoint at `path` has a metadata entry `key` that is not a step count.
+pub fn checkpoint_bad_step(path: &Path, key: &str) -> Diag {
+    Diag::new(CHECKPOINT_CORRUPT, format!("`{}` has a malformed `{key}` entry", path.display()))
+        .help("pass a file written by `gradc run --save`")
+}
+
+/// The checkpoint at `path` has no tensor `name`; `extra` are the tensors it holds that the
+/// program does not have, the likely renamings.
+pub fn checkpoint_missing(path: &Path, name: &str, extra: &[&str]) -> Diag {
+    let help = match extra {
+        [] => "the checkpoint must hold every parameter, named as `gradc ir` prints it".to_string(),
+        names => format!(
+            "it holds tensors the program does not have ({}); was a layer renamed? \
+             Parameters are named after the binding of the layer call",
+            quoted(names)
+        ),
+    };
+    Diag::new(CHECKPOINT_MISSING, format!("the checkpoint `{}` has no tensor `{name}`", path.display())).help(help)
+}
+
+/// Tensor `name` in the checkpoint at `path` is of `dtype`, not F32.
+pub fn checkpoint_dtype(path: &Path, name: &str, dtype: Dtype) -> Diag {
+    Diag::new(CHECKPOINT_DTYPE, format!("tensor `{name}` in `{}` is {dtype:?}, not F32", path.display()))
+        .help("gradc parameters are f32; convert the tensor before saving (in PyTorch: `.float()`)")
+}
+
+/// Tensor `name` in the checkpoint at `path` has shape `found`, its parameter `expected`.
+pub fn checkpoint_shape(path: &Path, name: &str, found: &[usize], expected: &[usize]) -> Diag {
+    Diag::new(
+        CHECKPOINT_SHAPE,
+        format!(
+            "tensor `{name}` in `{}` has shape {found:?}, but the parameter has shape {expected:?}",
+            path.display()
+        ),
+    )
+    .help(
+        "gradc stores a dense layer's weight as [in, out] (x @ w); a PyTorch nn.Linear weight \
+         is [out, in] and must be transposed",
+    )
+}
+
+/// Tensor `name` in the checkpoint at `path` is none of the program's parameters `params`.
+pub fn checkpoint_extra(path: &Path, name: &str, params: &[&str]) -> Diag {
+    Diag::new(CHECKPOINT_EXTRA, format!("tensor `{name}` in `{}` is not a parameter of this program", path.display()))
+        .help(format!(
+            "the program's parameters are {}; remove the tensor from the checkpoint or check the names with `gradc ir`",
+            quoted(params)
+        ))
+}
+
+/// The checkpoint for `path` cannot be encoded, as the encoder's error `e` says.
+pub fn checkpoint_unencodable(path: &Path, e: impl Display) -> Diag {
+    Diag::new(CHECKPOINT_WRITE, format!("cannot encode the checkpoint `{}`: {e}", path.display()))
+        .help("this is a limit of the safetensors format; please report it with the program")
+}
+
+/// The checkpoint `path` cannot be written.
+pub fn checkpoint_unwritable(path: &Path, e: io::Error) -> Diag {
+    Diag::new(CHECKPOINT_WRITE, format!("cannot write the checkpoint `{}`: {e}", path.display()))
+        .help("check that the directory exists and is writable")
+}
+
+/// The loss became `loss`, not finite, at `step`, with learning rate `lr`.
+pub fn diverged(step: usize, loss: f64, lr: f64) -> Diag {
+    Diag::new(TRAIN_DIVERGED, format!("the loss became {loss} at step {step}"))
+        .help(format!("training diverged; lower the learning rate (it was {lr}) or clip gradients"))
+}
+
+/// A batch size of 0, given at `span`.
+pub fn batch_size_zero(span: Span) -> Diag {
+    Diag::new(DATA_BATCH, "the batch size must be at least 1")
+        .at(span, "batch size given here")
+        .help("e.g. `batch: 32`")
+}
+
+/// The metrics log `path` cannot be created.
+pub fn log_uncreatable(path: &Path, e: io::Error) -> Diag {
+    Diag::new(IO_LOG, format!("cannot write the log `{}`: {e}", path.display()))
+        .help("check that the directory exists and is writable")
+}
+
+/// Writing to the metrics log failed.
+pub fn log_unwritable(e: io::Error) -> Diag {
+    Diag::new(IO_LOG, format!("writing the log failed: {e}")).help("check the disk and the log path")
+}
+
+/// A comparison given no runs.
+pub fn nothing_to_compare() -> Diag {
+    Diag::new(COMPARE_EMPTY, "there is nothing to compare")
+        .help("list optimizers or schedules in a `compare { ... }` block")
+}
+
+/// A comparison's output `path` cannot be written.
+pub fn compare_unwritable(path: &Path, e: io::Error) -> Diag {
+    Diag::new(IO_COMPARE, format!("cannot write `{}`: {e}", path.display()))
+        .help("check that the output directory is writable (choose another with --out)")
+}
+
+/// Writing progress failed.
+pub fn progress_unwritable(e: io::Error) -> Diag {
+    Diag::new(IO_PROGRESS, format!("writing progress failed: {e}")).help("check the output stream")
+}
+
+/// `names`, each in backquotes, comma-separated.
+fn quoted(names: &[&str]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
