@@ -1,6 +1,7 @@
 //! The `gradc` command line: argument parsing and output only; the work is in the library.
 
-use std::io::IsTerminal;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -168,21 +169,34 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
     if let Some(d) = summary.stopped.diagnostic() {
         return Err((d, front.sources));
     }
-    println!("final loss   {}", fmt_loss(summary.final_loss));
+    // Writing to a String cannot fail.
+    let mut text = String::new();
+    writeln!(text, "final loss   {}", fmt_loss(summary.final_loss)).expect("write to String");
     for (name, value) in &summary.metrics {
-        println!("{name:<12} {:.4}", value);
+        writeln!(text, "{name:<12} {:.4}", value).expect("write to String");
     }
     for (name, values) in summary.params.iter().filter(|(_, v)| v.len() == 1) {
-        println!("{name:<12} {:.6}", values[0]);
+        writeln!(text, "{name:<12} {:.6}", values[0]).expect("write to String");
     }
-    println!("steps        {}", summary.steps);
+    writeln!(text, "steps        {}", summary.steps).expect("write to String");
     if summary.stopped != train::StopReason::Completed {
-        println!("stopped      {}", summary.stopped);
+        writeln!(text, "stopped      {}", summary.stopped).expect("write to String");
     }
-    println!("wall time    {}", fmt_wall(summary.wall));
-    println!("steps/s      {:.0}", summary.steps_per_sec());
-    println!("compile time {:.1} ms", summary.compile.as_secs_f64() * 1e3);
-    Ok(())
+    writeln!(text, "wall time    {}", fmt_wall(summary.wall)).expect("write to String");
+    writeln!(text, "steps/s      {:.0}", summary.steps_per_sec()).expect("write to String");
+    writeln!(text, "compile time {:.1} ms", summary.compile.as_secs_f64() * 1e3).expect("write to String");
+    emit(&text)
+}
+
+/// Writes a command's report to standard output: a closed pipe (`| head -0`) ends the command
+/// quietly, any other write error is a diagnostic, never a panic.
+fn emit(text: &str) -> CliResult {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err((driver::errors::stdout_unwritable(e), SourceMap::default())),
+    }
 }
 
 fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConfig) -> CliResult {
@@ -198,18 +212,18 @@ fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConf
     if let Some(loss) = target {
         report.set_target(loss);
     }
-    println!("{report}");
+    let mut text = format!("{report}\n");
     for path in report.files() {
-        println!("wrote {}", path.display());
+        // Writing to a String cannot fail.
+        writeln!(text, "wrote {}", path.display()).expect("write to String");
     }
-    Ok(())
+    emit(&text)
 }
 
 fn ir(file: &Path, stage: Stage) -> CliResult {
     if let Stage::Ast = stage {
         let front = driver::parse(file)?;
-        print!("{}", gradc::syntax::print::print(&front.ast));
-        return Ok(());
+        return emit(&gradc::syntax::print::print(&front.ast));
     }
     let (front, c) = front_and_compile(file)?;
     let text = match stage {
@@ -227,6 +241,5 @@ fn ir(file: &Path, stage: Stage) -> CliResult {
             }
         }
     };
-    print!("{text}");
-    Ok(())
+    emit(&text)
 }

@@ -109,3 +109,32 @@ fn missing_file() {
 fn directory() {
     rejects(&temp_dir("a_directory"), "gradc::io::directory");
 }
+
+/// A report to a full device is a diagnostic and a closed pipe (`| head -0`) ends quietly: never
+/// the panic "failed printing to stdout".
+#[test]
+fn stdout_that_fails_or_closes() {
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_gradc");
+    for args in [&["run", "examples/quadratic.grad"][..], &["ir", "examples/spiral_mlp.grad", "--stage", "kernels"]] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("open /dev/full");
+        let out = Command::new(bin).args(args).current_dir(common::root()).stdout(full).output().expect("spawn");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?} to /dev/full: {stderr}");
+        assert!(stderr.contains("gradc::io::stdout"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+
+        let mut child = Command::new(bin)
+            .args(args)
+            .current_dir(common::root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?} into a closed pipe: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -22,6 +22,14 @@ pub const IO_UTF8: &str = "gradc::io::utf8";
 pub const COMPARE_MISSING: &str = "gradc::compare::missing";
 /// Code generation that failed.
 pub const CODEGEN_FAILED: &str = "gradc::codegen::failed";
+/// A command's report that cannot be written to standard output.
+pub const IO_STDOUT: &str = "gradc::io::stdout";
+
+/// Standard output refused the command's report (a full device, say).
+pub fn stdout_unwritable(e: io::Error) -> Diag {
+    Diag::new(IO_STDOUT, format!("cannot write the report to standard output: {e}"))
+        .help("redirect the output to a file on a device with space, or to /dev/null")
+}
 
 /// The source `path` cannot be found or inspected.
 pub fn source_missing(path: &Path, e: io::Error) -> Diag {
