@@ -31,7 +31,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         log: Option<PathBuf>,
         /// Log every N steps.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = count)]
         log_every: Option<usize>,
         /// Save the final parameters, optimizer state and step to this safetensors file.
         #[arg(long, value_name = "FILE")]
@@ -69,10 +69,10 @@ enum Command {
 #[derive(Args)]
 struct Training {
     /// Train for N steps (overrides the train block).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = count)]
     steps: Option<usize>,
     /// Train for N epochs (overrides the train block).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = count)]
     epochs: Option<usize>,
     /// Seed for initialisation and shuffling (overrides the train block).
     #[arg(long, value_name = "N")]
@@ -82,8 +82,25 @@ struct Training {
     #[arg(long, value_name = "FILE")]
     init: Option<PathBuf>,
     /// Threads for large matrix products.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = threads)]
     threads: usize,
+}
+
+/// `--threads`: from 1 to 256.
+fn threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err("expected a whole number from 1 to 256".into()),
+    }
+}
+
+/// A count flag (`--steps`, `--epochs`, `--log-every`): a whole number from 1 to 2^32 − 1, the
+/// bounds the train block's keys have.
+fn count(s: &str) -> Result<usize, String> {
+    match s.parse::<u64>() {
+        Ok(n) if (1..=u64::from(u32::MAX)).contains(&n) => Ok(n as usize),
+        _ => Err(format!("expected a whole number from 1 to {}", u32::MAX)),
+    }
 }
 
 impl Training {

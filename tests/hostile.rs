@@ -138,3 +138,21 @@ fn stdout_that_fails_or_closes() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// Count flags are bounded like the train block's keys: `--log-every 0` panicked (remainder by
+/// zero) and a huge `--epochs` wrapped around.
+#[test]
+fn count_flags_out_of_range() {
+    for args in [
+        &["run", "examples/quadratic.grad", "--log-every", "0"][..],
+        &["run", "examples/quadratic.grad", "--epochs", "1844674407370955162"],
+        &["run", "examples/quadratic.grad", "--steps", "0"],
+        &["compare", "examples/rosenbrock.grad", "--threads", "0"],
+    ] {
+        let out = gradc(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("invalid value"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
