@@ -69,10 +69,10 @@ enum Command {
 #[derive(Args)]
 struct Training {
     /// Train for N steps (overrides the train block).
-    #[arg(long, value_name = "N", value_parser = count)]
+    #[arg(long, value_name = "N", value_parser = length)]
     steps: Option<usize>,
     /// Train for N epochs (overrides the train block).
-    #[arg(long, value_name = "N", value_parser = count)]
+    #[arg(long, value_name = "N", value_parser = length)]
     epochs: Option<usize>,
     /// Seed for initialisation and shuffling (overrides the train block).
     #[arg(long, value_name = "N")]
@@ -94,12 +94,21 @@ fn threads(s: &str) -> Result<usize, String> {
     }
 }
 
-/// A count flag (`--steps`, `--epochs`, `--log-every`): a whole number from 1 to 2^32 − 1, the
-/// bounds the train block's keys have.
+/// `--log-every`: a whole number from 1 to 2^32 − 1, the bounds the train block's key has.
 fn count(s: &str) -> Result<usize, String> {
+    bounded(s, 1)
+}
+
+/// `--steps` and `--epochs`: from 0 (evaluate the start, train nothing) to 2^32 − 1.
+fn length(s: &str) -> Result<usize, String> {
+    bounded(s, 0)
+}
+
+/// A whole number from `min` to 2^32 − 1.
+fn bounded(s: &str, min: u64) -> Result<usize, String> {
     match s.parse::<u64>() {
-        Ok(n) if (1..=u64::from(u32::MAX)).contains(&n) => Ok(n as usize),
-        _ => Err(format!("expected a whole number from 1 to {}", u32::MAX)),
+        Ok(n) if (min..=u64::from(u32::MAX)).contains(&n) => Ok(n as usize),
+        _ => Err(format!("expected a whole number from {min} to {}", u32::MAX)),
     }
 }
 
