@@ -146,7 +146,7 @@ fn count_flags_out_of_range() {
     for args in [
         &["run", "examples/quadratic.grad", "--log-every", "0"][..],
         &["run", "examples/quadratic.grad", "--epochs", "1844674407370955162"],
-        &["run", "examples/quadratic.grad", "--steps", "-1"],
+        &["run", "examples/quadratic.grad", "--steps=-1"],
         &["compare", "examples/rosenbrock.grad", "--threads", "0"],
     ] {
         let out = gradc(args);
