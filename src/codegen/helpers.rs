@@ -166,6 +166,8 @@ pub(crate) struct Callees {
     pub(crate) one_hot: FuncRef,
     /// `gradc_argmax`.
     pub(crate) argmax: FuncRef,
+    /// `codegen::window::gradc_window`.
+    pub(crate) window: FuncRef,
     /// `gradc_powf`.
     pub(crate) powf: FuncRef,
     /// `gradc_pow64`.
@@ -181,6 +183,7 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("gradc_matmul", gradc_matmul as *const u8);
     jit.symbol("gradc_one_hot", gradc_one_hot as *const u8);
     jit.symbol("gradc_argmax", gradc_argmax as *const u8);
+    jit.symbol("gradc_window", super::window::gradc_window as *const u8);
     jit.symbol("gradc_powf", gradc_powf as *const u8);
     jit.symbol("gradc_pow64", gradc_pow64 as *const u8);
     jit.symbol("gradc_unary64", gradc_unary64 as *const u8);
@@ -204,6 +207,7 @@ pub(crate) fn declare(module: &mut JITModule, func: &mut Function) -> Result<Cal
         matmul: import("gradc_matmul", &[ptr; 11], None)?,
         one_hot: import("gradc_one_hot", &[ptr; 4], None)?,
         argmax: import("gradc_argmax", &[ptr; 5], None)?,
+        window: import("gradc_window", &[ptr; 5], None)?,
         powf: import("gradc_powf", &[types::F32, types::F32], Some(types::F32))?,
         pow64: import("gradc_pow64", &[types::F64, types::F64], Some(types::F64))?,
         unary64: import("gradc_unary64", &[types::I32, types::F64], Some(types::F64))?,

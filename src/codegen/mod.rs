@@ -21,6 +21,7 @@ pub mod kernel;
 mod lower;
 mod math;
 pub mod memplan;
+mod window;
 
 use std::time::{Duration, Instant};
 
