@@ -122,6 +122,8 @@ pub enum Kernel {
         op: WindowOp,
         /// Its operands, in order.
         args: Vec<ValueId>,
+        /// The operands' shapes as the op sees them (a buffer may hold a reshaped value).
+        shapes: Vec<Shape>,
         /// The result.
         out: ValueId,
     },
@@ -286,7 +288,7 @@ pub fn print_program(p: &Program) -> String {
             Kernel::Argmax { x, axis, out: o } => {
                 writeln!(out, "k{i} argmax[{axis}] {} = {}", name(*o), name(*x)).expect("write to String");
             }
-            Kernel::Window { op, args, out: o } => {
+            Kernel::Window { op, args, out: o, .. } => {
                 let args: Vec<String> = args.iter().map(|&a| name(a)).collect();
                 writeln!(out, "k{i} {}{} {} = {}", op.name(), op.attrs(), name(*o), args.join(", "))
                     .expect("write to String");

@@ -162,9 +162,10 @@ impl Fuser<'_> {
                     Kernel::Argmax { x: operand, axis: *axis, out: self.value(x)? }
                 }
                 Op::Window(op) => {
-                    let args = self.g.nodes[x].args.clone();
-                    let args = args.iter().map(|a| self.contiguous(a.index())).collect::<Result<_, _>>()?;
-                    Kernel::Window { op: *op, args, out: self.value(x)? }
+                    let nodes = self.g.nodes[x].args.clone();
+                    let args = nodes.iter().map(|a| self.contiguous(a.index())).collect::<Result<_, _>>()?;
+                    let shapes = nodes.iter().map(|a| self.shape(a.index()).clone()).collect();
+                    Kernel::Window { op: *op, args, shapes, out: self.value(x)? }
                 }
                 Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => continue,
                 Op::Broadcast(_) | Op::Reshape(_) => continue,

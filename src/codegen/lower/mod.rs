@@ -170,8 +170,8 @@ impl<'a> Lowerer<'a> {
                 self.b.ins().call(self.callees.argmax, &args);
                 Ok(())
             }
-            Kernel::Window { op, args, out } => {
-                self.window(op, args, *out);
+            Kernel::Window { op, args, shapes, out } => {
+                self.window(op, args, shapes, *out);
                 Ok(())
             }
         }
@@ -507,10 +507,9 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Calls `gradc_window` with the op's geometry table, filled in a stack slot.
-    fn window(&mut self, op: &WindowOp, args: &[ValueId], out: ValueId) {
-        let values = &self.program.values;
-        let shapes: Vec<&Shape> = args.iter().map(|&a| &values[a].ty.shape).collect();
-        let (kind, geometry) = window::geometry(op, &shapes, &values[out].ty.shape, self.threads);
+    fn window(&mut self, op: &WindowOp, args: &[ValueId], shapes: &[Shape], out: ValueId) {
+        let shapes: Vec<&Shape> = shapes.iter().collect();
+        let (kind, geometry) = window::geometry(op, &shapes, &self.program.values[out].ty.shape, self.threads);
         let words = geometry.words();
         let bytes = (words.len() * 8) as u32;
         let slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 3));

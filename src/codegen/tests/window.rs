@@ -138,3 +138,18 @@ fn threads_give_identical_bits() {
     };
     assert!(run(1) == run(2), "one and two threads differ");
 }
+
+/// A reshaped operand is read from its producer's buffer, whose own shape is not rank 4: the
+/// kernel keeps the shape the op sees.
+#[test]
+fn reshaped_operand() {
+    let mut g = Graph::new("reshaped");
+    let x = f32_input(&mut g, "x", &[2, 36]);
+    let w = f32_input(&mut g, "w", &[2, 1, 3, 3]);
+    let img = push(&mut g, Op::Reshape(vec![2, 1, 6, 6]), &[x]);
+    let y = push(&mut g, Op::Window(WindowOp::Conv(conv(1, [1, 1], 1, 1))), &[img, w]);
+    let p = push(&mut g, Op::Window(WindowOp::MaxPool(Pool2d { kernel: [2, 2], stride: [2, 2], pad: [0, 0] })), &[img]);
+    g.add_output("y", y, OutputRole::Metric);
+    g.add_output("p", p, OutputRole::Metric);
+    check(&g);
+}
