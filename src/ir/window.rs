@@ -314,7 +314,7 @@ fn check_conv(c: &Conv2d, ch: usize, x: &[usize], w: &[usize]) -> Result<(), Sha
     if c.groups == 0 || (0..2).any(|i| c.stride[i] == 0 || c.dilation[i] == 0) {
         return Err(WindowError::Zero { op }.into());
     }
-    if ch % c.groups != 0 || w[0] % c.groups != 0 {
+    if !ch.is_multiple_of(c.groups) || !w[0].is_multiple_of(c.groups) {
         return Err(WindowError::Channels { input: x.to_vec(), weight: w.to_vec(), groups: c.groups }.into());
     }
     Ok(())
@@ -381,7 +381,7 @@ impl std::fmt::Display for WindowError {
                 write!(f, "`{op}` needs a value of rank 4 [N, C, H, W], found shape {}", fmt_shape(shape))
             }
             WindowError::Channels { input, weight, groups } => {
-                let per_group = if input.len() == 4 && input[1] % groups == 0 {
+                let per_group = if input.len() == 4 && input[1].is_multiple_of(*groups) {
                     format!("{} input channels per group", input[1] / groups)
                 } else {
                     format!("input channels divisible by groups = {groups}")

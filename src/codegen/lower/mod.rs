@@ -170,10 +170,7 @@ impl<'a> Lowerer<'a> {
                 self.b.ins().call(self.callees.argmax, &args);
                 Ok(())
             }
-            Kernel::Window { op, args, shapes, out } => {
-                self.window(op, args, shapes, *out);
-                Ok(())
-            }
+            Kernel::Window { op, args, shapes, out } => self.window(op, args, shapes, *out),
         }
     }
 
@@ -507,7 +504,9 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Calls `gradc_window` with the op's geometry table, filled in a stack slot.
-    fn window(&mut self, op: &WindowOp, args: &[ValueId], shapes: &[Shape], out: ValueId) {
+    fn window(&mut self, op: &WindowOp, args: &[ValueId], shapes: &[Shape], out: ValueId) -> Result<(), CodegenError> {
+        let callee =
+            self.callees.window.ok_or_else(|| CodegenError::Internal("gradc_window was not declared".into()))?;
         let shapes: Vec<&Shape> = shapes.iter().collect();
         let (kind, geometry) = window::geometry(op, &shapes, &self.program.values[out].ty.shape, self.threads);
         let words = geometry.words();
@@ -523,7 +522,8 @@ impl<'a> Lowerer<'a> {
         // A one-operand op gets its operand twice; the helper never reads the second.
         let b = self.ptr(*args.get(1).unwrap_or(&args[0]));
         let args = [self.int(kind as usize), table, a, b, self.ptr(out)];
-        self.b.ins().call(self.callees.window, &args);
+        self.b.ins().call(callee, &args);
+        Ok(())
     }
 
     fn matmul(&mut self, k: &MatMul) {
