@@ -166,6 +166,9 @@ pub(crate) struct Callees {
     pub(crate) one_hot: FuncRef,
     /// `gradc_argmax`.
     pub(crate) argmax: FuncRef,
+    /// `codegen::window::gradc_window`, declared only for a program with a window kernel (so
+    /// the CLIF of other programs is unchanged).
+    pub(crate) window: Option<FuncRef>,
     /// `gradc_powf`.
     pub(crate) powf: FuncRef,
     /// `gradc_pow64`.
@@ -181,6 +184,7 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("gradc_matmul", gradc_matmul as *const u8);
     jit.symbol("gradc_one_hot", gradc_one_hot as *const u8);
     jit.symbol("gradc_argmax", gradc_argmax as *const u8);
+    jit.symbol("gradc_window", super::window::gradc_window as *const u8);
     jit.symbol("gradc_powf", gradc_powf as *const u8);
     jit.symbol("gradc_pow64", gradc_pow64 as *const u8);
     jit.symbol("gradc_unary64", gradc_unary64 as *const u8);
@@ -190,8 +194,9 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("floor", libcall_floor as *const u8);
 }
 
-/// Declares the helpers in the module and makes them callable from `func`.
-pub(crate) fn declare(module: &mut JITModule, func: &mut Function) -> Result<Callees, CodegenError> {
+/// Declares the helpers in the module and makes them callable from `func`; `window` says
+/// whether the program calls `gradc_window`.
+pub(crate) fn declare(module: &mut JITModule, func: &mut Function, window: bool) -> Result<Callees, CodegenError> {
     let ptr = module.target_config().pointer_type();
     let mut import = |name: &str, params: &[types::Type], ret: Option<types::Type>| -> Result<FuncRef, CodegenError> {
         let mut sig: Signature = module.make_signature();
@@ -208,5 +213,6 @@ pub(crate) fn declare(module: &mut JITModule, func: &mut Function) -> Result<Cal
         pow64: import("gradc_pow64", &[types::F64, types::F64], Some(types::F64))?,
         unary64: import("gradc_unary64", &[types::I32, types::F64], Some(types::F64))?,
         unary32: import("gradc_unary32", &[types::I32, types::F32], Some(types::F32))?,
+        window: if window { Some(import("gradc_window", &[ptr; 5], None)?) } else { None },
     })
 }

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use crate::ir::op::fmt_shape;
 use crate::ir::print::fmt_const;
-use crate::ir::{BinOp, DType, OutputRole, ReduceOp, Shape, Type, UnOp};
+use crate::ir::{BinOp, DType, OutputRole, ReduceOp, Shape, Type, UnOp, WindowOp};
 
 /// Index of a value in `Program::values`; the first values are the graph inputs, in order.
 pub type ValueId = usize;
@@ -116,6 +116,17 @@ pub enum Kernel {
         /// The result.
         out: ValueId,
     },
+    /// A convolution or pooling (`ir::window`) of contiguous operands, by `codegen::window`.
+    Window {
+        /// The op.
+        op: WindowOp,
+        /// Its operands, in order.
+        args: Vec<ValueId>,
+        /// The operands' shapes as the op sees them (a buffer may hold a reshaped value).
+        shapes: Vec<Shape>,
+        /// The result.
+        out: ValueId,
+    },
     /// Index of the largest element along `axis` of a contiguous f32 value.
     Argmax {
         /// The operand, contiguous.
@@ -144,6 +155,7 @@ impl Kernel {
             Kernel::MatMul(k) => vec![k.a, k.b],
             Kernel::OneHot { labels, .. } => vec![*labels],
             Kernel::Argmax { x, .. } => vec![*x],
+            Kernel::Window { args, .. } => args.clone(),
         }
     }
 
@@ -153,7 +165,7 @@ impl Kernel {
             Kernel::Elementwise(k) => k.outputs.iter().map(|&(_, v)| v).collect(),
             Kernel::Reduce(k) => vec![k.out],
             Kernel::MatMul(k) => vec![k.out],
-            Kernel::OneHot { out, .. } | Kernel::Argmax { out, .. } => vec![*out],
+            Kernel::OneHot { out, .. } | Kernel::Argmax { out, .. } | Kernel::Window { out, .. } => vec![*out],
         }
     }
 }
@@ -275,6 +287,11 @@ pub fn print_program(p: &Program) -> String {
             }
             Kernel::Argmax { x, axis, out: o } => {
                 writeln!(out, "k{i} argmax[{axis}] {} = {}", name(*o), name(*x)).expect("write to String");
+            }
+            Kernel::Window { op, args, out: o, .. } => {
+                let args: Vec<String> = args.iter().map(|&a| name(a)).collect();
+                writeln!(out, "k{i} {}{} {} = {}", op.name(), op.attrs(), name(*o), args.join(", "))
+                    .expect("write to String");
             }
         }
     }

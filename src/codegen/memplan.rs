@@ -147,9 +147,11 @@ fn safe_in_place(p: &Program, k: usize, input: ValueId, last_read: &[Option<usiz
                 Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => true,
             })
         }
-        kernel @ (Kernel::Reduce(_) | Kernel::MatMul(_) | Kernel::OneHot { .. } | Kernel::Argmax { .. }) => {
-            !kernel.reads().contains(&input)
-        }
+        kernel @ (Kernel::Reduce(_)
+        | Kernel::MatMul(_)
+        | Kernel::OneHot { .. }
+        | Kernel::Argmax { .. }
+        | Kernel::Window { .. }) => !kernel.reads().contains(&input),
     }
 }
 

@@ -153,6 +153,7 @@ pub fn eval_op(op: &Op, args: &[&Tensor], out: &Type) -> Tensor {
             }
             Tensor::new(out.shape.clone(), best.into_iter().map(|(_, i)| i).collect())
         }
+        Op::Window(w) => w.eval(args, out),
     };
     debug_assert_eq!(result.shape, out.shape, "`{}` produced the wrong shape", op.name());
     result

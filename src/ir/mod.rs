@@ -7,6 +7,7 @@ pub mod interp;
 pub mod op;
 pub mod print;
 pub mod roles;
+pub mod window;
 
 #[cfg(test)]
 mod tests;
@@ -15,6 +16,7 @@ pub use elementwise::{BinOp, Rewrite, UnOp};
 pub use graph::{Graph, Input, InputRole, Node, NodeId, Output, OutputRole};
 pub use op::{Class, Op, ReduceOp, ShapeError, ShapeErrorKind};
 pub use roles::{LogKey, StepInput, StepOutput};
+pub use window::{Conv2d, Pool2d, WindowError, WindowOp};
 
 use std::fmt;
 

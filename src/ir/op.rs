@@ -6,6 +6,7 @@
 //! and code generation in `codegen`.
 
 use super::elementwise::{BinOp, UnOp};
+use super::window::{WindowError, WindowOp};
 use super::{DType, Graph, NodeId, Shape, Type};
 
 /// A primitive op. Composite ops (softmax, cross-entropy, Adam) are `.grad` code in `stdlib/`.
@@ -42,6 +43,8 @@ pub enum Op {
     OneHot(usize),
     /// Index of the largest element along this axis (first on ties), as i32; the axis is removed.
     Argmax(usize),
+    /// A convolution or pooling over NCHW values, or a gradient of one (`ir::window`).
+    Window(WindowOp),
 }
 
 /// What a reduction combines with.
@@ -120,6 +123,8 @@ pub enum ShapeError {
     TooLarge(Shape),
     /// An `Input` node, which is typed by its declaration.
     Input,
+    /// A convolution or pooling whose operands or attributes do not fit.
+    Window(WindowError),
 }
 
 /// What kind of mistake a [`ShapeError`] is, for choosing a diagnostic code.
@@ -144,7 +149,8 @@ impl ShapeError {
             | ShapeError::Reshape { .. }
             | ShapeError::MatMulRank(..)
             | ShapeError::MatMulInner(..)
-            | ShapeError::Input => ShapeErrorKind::Mismatch,
+            | ShapeError::Input
+            | ShapeError::Window(_) => ShapeErrorKind::Mismatch,
             ShapeError::DType { .. } | ShapeError::EqDTypes(..) | ShapeError::Labels(_) => ShapeErrorKind::DType,
             ShapeError::Axis { .. } | ShapeError::AxesOrder => ShapeErrorKind::Axis,
             ShapeError::TooLarge(_) => ShapeErrorKind::TooLarge,
@@ -185,6 +191,7 @@ impl std::fmt::Display for ShapeError {
             ShapeError::AxesOrder => f.write_str("axes must be distinct and ascending"),
             ShapeError::TooLarge(shape) => write!(f, "a value of shape {} is too large to allocate", fmt_shape(shape)),
             ShapeError::Input => f.write_str("inputs are typed by their declaration"),
+            ShapeError::Window(e) => write!(f, "{e}"),
         }
     }
 }
@@ -308,6 +315,7 @@ impl Op {
             Op::MatMul { .. } => "matmul",
             Op::OneHot(_) => "one_hot",
             Op::Argmax(_) => "argmax",
+            Op::Window(w) => w.name(),
         }
     }
 
@@ -318,6 +326,7 @@ impl Op {
             Op::Unary(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::OneHot(_) | Op::Argmax(_) => 1,
             Op::Binary(_) | Op::MatMul { .. } => 2,
             Op::Select => 3,
+            Op::Window(w) => w.arity(),
         }
     }
 
@@ -328,7 +337,7 @@ impl Op {
             Op::Unary(_) | Op::Binary(_) | Op::Select => Class::Elementwise,
             Op::Broadcast(_) | Op::Reshape(_) => Class::View,
             Op::Reduce(..) => Class::Reduction,
-            Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => Class::CallOut,
+            Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Window(_) => Class::CallOut,
         }
     }
 
@@ -427,6 +436,7 @@ impl Op {
             // f(labels) = one_hot(labels), f(a) = argmax(a): integer-valued
             // no gradient
             Op::OneHot(_) | Op::Argmax(_) => {}
+            Op::Window(w) => grads = w.vjp(gr, &args, g, wants),
         }
         grads
     }
@@ -542,6 +552,7 @@ impl Op {
                 axes_ok(args[0], &[*axis])?;
                 Ok(Type::new(DType::I32, removed(args[0], &[*axis])))
             }
+            Op::Window(w) => sized(w.infer(args)?),
         }
     }
 }

@@ -144,3 +144,24 @@ fn shape_errors_carry_shapes_and_render_once() {
     let err = g.push(Op::MatMul { ta: false, tb: true }, vec![a, b]).expect_err("vectors");
     assert_eq!(err, crate::ir::ShapeError::MatMulRank(vec![2], vec![3]));
 }
+
+/// Hand-computed values: a cross-correlation (not a flipped convolution), `same` padding of an
+/// even kernel on the bottom/right, and max pooling that pads with -inf.
+#[test]
+fn window_ops_by_hand() {
+    use crate::ir::interp::eval_op;
+    use crate::ir::{Conv2d, Pool2d, WindowOp};
+    let x = Tensor::new(vec![1, 1, 3, 3], (1..=9).map(f64::from).collect());
+    let w = Tensor::new(vec![1, 1, 2, 2], vec![1.0, 2.0, 3.0, 4.0]);
+    let same = Conv2d { stride: [1, 1], pad_lo: [0, 0], pad_hi: [1, 1], dilation: [1, 1], groups: 1 };
+    let out = Type::f32(vec![1, 1, 3, 3]);
+    let y = eval_op(&Op::Window(WindowOp::Conv(same)), &[&x, &w], &out);
+    // y[0,0] = 1·1 + 2·2 + 4·3 + 5·4; the last row and column read zeros below and right.
+    assert_eq!(y.data, vec![37.0, 47.0, 21.0, 67.0, 77.0, 33.0, 23.0, 26.0, 9.0]);
+    let neg = Tensor::new(vec![1, 1, 2, 2], vec![-1.0, -2.0, -3.0, -4.0]);
+    let pool = Pool2d { kernel: [2, 2], stride: [1, 1], pad: [1, 1] };
+    let m = eval_op(&Op::Window(WindowOp::MaxPool(pool)), &[&neg], &Type::f32(vec![1, 1, 3, 3]));
+    assert_eq!(m.data, vec![-1.0, -1.0, -2.0, -1.0, -1.0, -2.0, -3.0, -3.0, -4.0]);
+    let a = eval_op(&Op::Window(WindowOp::AvgPool(pool)), &[&neg], &Type::f32(vec![1, 1, 3, 3]));
+    assert_eq!(a.data[0], -0.25, "padding counts in the mean");
+}

@@ -85,6 +85,7 @@ impl Simplifier {
             Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => {
                 None
             }
+            Op::Window(_) => None,
         }
     }
 
@@ -146,6 +147,7 @@ impl Simplifier {
                 _ => None,
             },
             Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => None,
+            Op::Window(_) => None,
         }
     }
 

@@ -20,6 +20,10 @@ pub const NAMES: &[&str] = &[
     "reshape",
     "where",
     "pi",
+    "same",
+    "convolve2d",
+    "max_pool2d",
+    "avg_pool2d",
     "clip",
     "zeros",
     "ones",
@@ -49,6 +53,18 @@ pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
         "one_hot" => &[("labels", None), ("classes", None)],
         "argmax" => &[("x", None), ("axis", Some(-1.0))],
         "reshape" => &[("x", None), ("shape", None)],
+        "convolve2d" => &[
+            ("x", None),
+            ("w", None),
+            ("stride", Some(1.0)),
+            ("padding", Some(0.0)),
+            ("dilation", Some(1.0)),
+            ("groups", Some(1.0)),
+        ],
+        // A stride not given (NaN) is the kernel.
+        "max_pool2d" | "avg_pool2d" => {
+            &[("x", None), ("kernel", None), ("stride", Some(f64::NAN)), ("padding", Some(0.0))]
+        }
         "zeros" | "ones" => &[],
         "constant" => &[("value", None)],
         "normal" => &[("mean", Some(0.0)), ("std", Some(1.0))],

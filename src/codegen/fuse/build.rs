@@ -23,7 +23,8 @@ pub(super) fn apply(op: &Op, args: &[ExprId]) -> Result<Expr, CodegenError> {
         | Op::Reduce(..)
         | Op::MatMul { .. }
         | Op::OneHot(_)
-        | Op::Argmax(_) => Err(CodegenError::Internal(format!("`{}` inside an elementwise kernel", op.name()))),
+        | Op::Argmax(_)
+        | Op::Window(_) => Err(CodegenError::Internal(format!("`{}` inside an elementwise kernel", op.name()))),
     }
 }
 
@@ -160,6 +161,12 @@ impl Fuser<'_> {
                     let operand = self.contiguous(self.g.nodes[x].args[0].index())?;
                     Kernel::Argmax { x: operand, axis: *axis, out: self.value(x)? }
                 }
+                Op::Window(op) => {
+                    let nodes = self.g.nodes[x].args.clone();
+                    let args = nodes.iter().map(|a| self.contiguous(a.index())).collect::<Result<_, _>>()?;
+                    let shapes = nodes.iter().map(|a| self.shape(a.index()).clone()).collect();
+                    Kernel::Window { op: *op, args, shapes, out: self.value(x)? }
+                }
                 Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => continue,
                 Op::Broadcast(_) | Op::Reshape(_) => continue,
             };
@@ -178,7 +185,7 @@ impl Fuser<'_> {
                 Op::Input(k) => self.copy_of_input(*k, x),
                 Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) => self.materialise(x)?,
                 Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) => self.value(x)?,
-                Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => self.value(x)?,
+                Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Window(_) => self.value(x)?,
             };
             outputs.push(ProgramOutput { name: o.name.clone(), role: o.role, value });
         }
@@ -265,7 +272,7 @@ impl Fuser<'_> {
                 })
             }
             Op::Input(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) => self.buffer(x),
-            Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => self.buffer(x),
+            Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Window(_) => self.buffer(x),
         }
     }
 

@@ -32,7 +32,7 @@
 mod expr;
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{types, Function, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{types, Function, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
@@ -40,8 +40,9 @@ use super::helpers::{Callees, PARALLEL_MIN_FLOPS};
 use super::kernel::{expr_dtype, row_major, Elementwise, Expr, ExprId, Kernel, MatMul, Program, Reduce, ValueId};
 use super::math::{Emit, Width};
 use super::memplan::Plan;
+use super::window;
 use super::CodegenError;
-use crate::ir::{DType, ReduceOp};
+use crate::ir::{DType, ReduceOp, Shape, WindowOp};
 
 /// What the generated code may assume about the machine.
 #[derive(Clone, Copy)]
@@ -169,6 +170,7 @@ impl<'a> Lowerer<'a> {
                 self.b.ins().call(self.callees.argmax, &args);
                 Ok(())
             }
+            Kernel::Window { op, args, shapes, out } => self.window(op, args, shapes, *out),
         }
     }
 
@@ -499,6 +501,29 @@ impl<'a> Lowerer<'a> {
                 })
             })
         }
+    }
+
+    /// Calls `gradc_window` with the op's geometry table, filled in a stack slot.
+    fn window(&mut self, op: &WindowOp, args: &[ValueId], shapes: &[Shape], out: ValueId) -> Result<(), CodegenError> {
+        let callee =
+            self.callees.window.ok_or_else(|| CodegenError::Internal("gradc_window was not declared".into()))?;
+        let shapes: Vec<&Shape> = shapes.iter().collect();
+        let (kind, geometry) = window::geometry(op, &shapes, &self.program.values[out].ty.shape, self.threads);
+        let words = geometry.words();
+        let bytes = (words.len() * 8) as u32;
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 3));
+        // Pointers are i64, as `int` and `ptr` assume.
+        let table = self.b.ins().stack_addr(types::I64, slot, 0);
+        for (i, &w) in words.iter().enumerate() {
+            let v = self.int(w);
+            self.b.ins().store(flags(), v, table, (i * 8) as i32);
+        }
+        let a = self.ptr(args[0]);
+        // A one-operand op gets its operand twice; the helper never reads the second.
+        let b = self.ptr(*args.get(1).unwrap_or(&args[0]));
+        let args = [self.int(kind as usize), table, a, b, self.ptr(out)];
+        self.b.ins().call(callee, &args);
+        Ok(())
     }
 
     fn matmul(&mut self, k: &MatMul) {

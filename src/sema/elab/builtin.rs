@@ -120,6 +120,7 @@ impl Elab<'_> {
                 }
                 Ok(Val::Tensor(self.push(Op::Reshape(shape), vec![x], span)?))
             }
+            "convolve2d" | "max_pool2d" | "avg_pool2d" => self.window(name, &a, span),
             _ => self.initializer(name, &a, span),
         }
     }

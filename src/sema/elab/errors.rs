@@ -337,3 +337,23 @@ pub fn then_outside_schedule(span: Span) -> Diag {
 fn quoted(names: &[&str]) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
+
+/// A window attribute (`stride`, `kernel`, ...) of `callee`, at `span`, that is not a whole
+/// number of at least `min`, or a pair `[rows, columns]` of them.
+pub fn bad_window_attribute(span: Span, callee: &str, attribute: &str, min: usize) -> Diag {
+    Diag::new(CALL_VALUE, format!("`{attribute}` of `{callee}` must be a whole number ≥ {min} or a pair of them"))
+        .at(span, "not a valid size")
+        .help(format!(
+            "write e.g. `{attribute}: {}` or `{attribute}: [{}, {}]`",
+            min.max(1),
+            min.max(1),
+            min.max(1) + 1
+        ))
+}
+
+/// `padding: same` of a convolution with a stride other than 1, at `span`.
+pub fn same_padding_stride(span: Span) -> Diag {
+    Diag::new(CALL_VALUE, "`padding: same` needs a stride of 1")
+        .at(span, "the output would not keep the input's size")
+        .help("give the padding as a number, or use stride 1")
+}

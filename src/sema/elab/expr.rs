@@ -49,6 +49,10 @@ impl Elab<'_> {
         if id.name == "pi" {
             return Ok(Val::Num(std::f64::consts::PI));
         }
+        // `padding: same`, as the string "same".
+        if id.name == "same" {
+            return Ok(Val::Str(id.name.clone()));
+        }
         if builtins::is_initializer(&id.name) {
             return self.call(id, vec![], id.span, env);
         }

@@ -9,6 +9,7 @@ mod calls;
 mod errors;
 mod expr;
 mod update;
+mod window;
 
 use std::collections::HashMap;
 
