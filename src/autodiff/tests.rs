@@ -653,3 +653,5 @@ fn compose_sgd_matches_manual_step() {
 fn optimized_backward_snapshot() {
     insta::assert_snapshot!("backward_mlp_optimized", print(&optimize(&backward(&mlp()))));
 }
+
+mod tensor_ops;

@@ -47,6 +47,8 @@ pub enum Expr {
     /// `select(mask, a, b)`: `a` where the f32 mask is nonzero (or NaN), else `b`, picked bit
     /// for bit (the one ternary op).
     Select(ExprId, ExprId, ExprId),
+    /// Conversion to this element type, as `Op::Cast` says.
+    Cast(DType, ExprId),
 }
 
 /// A fused elementwise loop over one iteration shape, with one or more outputs.
@@ -134,7 +136,7 @@ impl Kernel {
             body.iter()
                 .filter_map(|e| match e {
                     Expr::Load { value, .. } => Some(*value),
-                    Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => None,
+                    Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) | Expr::Cast(..) => None,
                 })
                 .collect()
         };
@@ -207,6 +209,7 @@ pub fn row_major(shape: &[usize]) -> Vec<usize> {
 pub fn expr_dtype(program_values: &[Value], body: &[Expr], e: ExprId) -> DType {
     match &body[e] {
         Expr::Load { value, .. } => program_values[*value].ty.dtype,
+        Expr::Cast(to, _) => *to,
         Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => DType::F32,
     }
 }
@@ -225,6 +228,7 @@ pub fn print_program(p: &Program) -> String {
                 Expr::Unary(op, a) => format!("{} e{a}", op.name()),
                 Expr::Binary(op, a, b) => format!("{} e{a}, e{b}", op.name()),
                 Expr::Select(c, a, b) => format!("select e{c}, e{a}, e{b}"),
+                Expr::Cast(to, a) => format!("cast.{to} e{a}"),
             };
             // Writing to a String cannot fail.
             writeln!(out, "    e{i} = {rhs}").expect("write to String");

@@ -144,7 +144,7 @@ fn safe_in_place(p: &Program, k: usize, input: ValueId, last_read: &[Option<usiz
             let dense = row_major(&e.shape);
             e.body.iter().all(|x| match x {
                 Expr::Load { value, strides } => *value != input || *strides == dense,
-                Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => true,
+                Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) | Expr::Cast(..) => true,
             })
         }
         kernel @ (Kernel::Reduce(_) | Kernel::MatMul(_) | Kernel::OneHot { .. } | Kernel::Argmax { .. }) => {

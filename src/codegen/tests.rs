@@ -1249,3 +1249,5 @@ mod approx {
         assert_eq!(exe.stats().kernels, 1, "siblings reading x are one loop:\n{}", exe.kernels());
     }
 }
+
+mod tensor_ops;

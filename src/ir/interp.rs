@@ -3,7 +3,7 @@
 //! Every op is a plain loop over row-major data, written to be obviously right rather than fast.
 //! i32 values (labels, argmax results) are stored as integral f64.
 
-use super::{Graph, Op, Shape, Type};
+use super::{DType, Graph, Op, Shape, Type};
 
 /// A dense row-major tensor of f64 values.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,6 +153,10 @@ pub fn eval_op(op: &Op, args: &[&Tensor], out: &Type) -> Tensor {
             }
             Tensor::new(out.shape.clone(), best.into_iter().map(|(_, i)| i).collect())
         }
+        // i32 values are integral f64 already; to i32, Rust's `as` truncates toward zero,
+        // saturates and maps NaN to 0, as the generated code does.
+        Op::Cast(DType::F32) => args[0].clone(),
+        Op::Cast(DType::I32) => map(args[0], |x| f64::from(x as i32)),
     };
     debug_assert_eq!(result.shape, out.shape, "`{}` produced the wrong shape", op.name());
     result

@@ -42,6 +42,10 @@ pub enum Op {
     OneHot(usize),
     /// Index of the largest element along this axis (first on ties), as i32; the axis is removed.
     Argmax(usize),
+    /// Conversion to this element type, per element: i32 to f32 rounds to nearest; f32 to i32
+    /// truncates toward zero (as torch's `.to(torch.int32)`), saturating at the i32 range, NaN
+    /// to 0. Integers carry no gradient, so neither direction passes one.
+    Cast(DType),
 }
 
 /// What a reduction combines with.
@@ -308,6 +312,7 @@ impl Op {
             Op::MatMul { .. } => "matmul",
             Op::OneHot(_) => "one_hot",
             Op::Argmax(_) => "argmax",
+            Op::Cast(_) => "cast",
         }
     }
 
@@ -316,6 +321,7 @@ impl Op {
         match self {
             Op::Input(_) | Op::Const(_) => 0,
             Op::Unary(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::OneHot(_) | Op::Argmax(_) => 1,
+            Op::Cast(_) => 1,
             Op::Binary(_) | Op::MatMul { .. } => 2,
             Op::Select => 3,
         }
@@ -325,7 +331,7 @@ impl Op {
     pub fn class(&self) -> Class {
         match self {
             Op::Input(_) | Op::Const(_) => Class::Leaf,
-            Op::Unary(_) | Op::Binary(_) | Op::Select => Class::Elementwise,
+            Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast(_) => Class::Elementwise,
             Op::Broadcast(_) | Op::Reshape(_) => Class::View,
             Op::Reduce(..) => Class::Reduction,
             Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => Class::CallOut,
@@ -427,6 +433,9 @@ impl Op {
             // f(labels) = one_hot(labels), f(a) = argmax(a): integer-valued
             // no gradient
             Op::OneHot(_) | Op::Argmax(_) => {}
+            // f(a) = cast(a): an i32 operand or result carries no gradient, so neither direction
+            // passes one (autodiff differentiates f32 values only).
+            Op::Cast(_) => {}
         }
         grads
     }
@@ -542,6 +551,7 @@ impl Op {
                 axes_ok(args[0], &[*axis])?;
                 Ok(Type::new(DType::I32, removed(args[0], &[*axis])))
             }
+            Op::Cast(to) => Ok(Type::new(*to, args[0].shape.clone())),
         }
     }
 }

@@ -18,6 +18,8 @@ pub const NAMES: &[&str] = &[
     "one_hot",
     "argmax",
     "reshape",
+    "f32",
+    "i32",
     "where",
     "pi",
     "clip",
@@ -41,6 +43,7 @@ pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
     const X: &[(&str, Option<f64>)] = &[("x", None)];
     Some(match name {
         _ if UnOp::from_name(name).is_some() => X,
+        "f32" | "i32" => X,
         // axis and keepdims default to "all axes" and false; NaN marks "not given".
         "sum" | "mean" | "max" => &[("x", None), ("axis", Some(f64::NAN)), ("keepdims", Some(0.0))],
         "maximum" | "minimum" => &[("a", None), ("b", None)],

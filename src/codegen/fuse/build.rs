@@ -16,6 +16,7 @@ pub(super) fn apply(op: &Op, args: &[ExprId]) -> Result<Expr, CodegenError> {
         Op::Unary(u) => Ok(Expr::Unary(*u, args[0])),
         Op::Binary(b) => Ok(Expr::Binary(*b, args[0], args[1])),
         Op::Select => Ok(Expr::Select(args[0], args[1], args[2])),
+        Op::Cast(to) => Ok(Expr::Cast(*to, args[0])),
         Op::Input(_)
         | Op::Const(_)
         | Op::Broadcast(_)
@@ -160,7 +161,7 @@ impl Fuser<'_> {
                     let operand = self.contiguous(self.g.nodes[x].args[0].index())?;
                     Kernel::Argmax { x: operand, axis: *axis, out: self.value(x)? }
                 }
-                Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => continue,
+                Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast(_) => continue,
                 Op::Broadcast(_) | Op::Reshape(_) => continue,
             };
             let prio = if self.is_reduction(x) { self.reduce_members[&x][0] } else { x };
@@ -177,7 +178,7 @@ impl Fuser<'_> {
                 }
                 Op::Input(k) => self.copy_of_input(*k, x),
                 Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) => self.materialise(x)?,
-                Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) => self.value(x)?,
+                Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) | Op::Cast(_) => self.value(x)?,
                 Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => self.value(x)?,
             };
             outputs.push(ProgramOutput { name: o.name.clone(), role: o.role, value });
@@ -264,7 +265,7 @@ impl Fuser<'_> {
                     },
                 })
             }
-            Op::Input(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) => self.buffer(x),
+            Op::Input(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) | Op::Cast(_) => self.buffer(x),
             Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => self.buffer(x),
         }
     }

@@ -339,7 +339,7 @@ impl<'a> Lowerer<'a> {
             .enumerate()
             .filter_map(|(e, x)| match x {
                 Expr::Load { value, strides } => Some((e, *value, strides.as_slice())),
-                Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => None,
+                Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) | Expr::Cast(..) => None,
             })
             .collect()
     }

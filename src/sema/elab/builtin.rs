@@ -4,7 +4,7 @@
 use super::{errors, Elab, Val};
 use crate::diag::{Diag, Span};
 use crate::ir::op::broadcast_shapes;
-use crate::ir::{self, Op, ReduceOp, UnOp};
+use crate::ir::{self, DType, Op, ReduceOp, UnOp};
 use crate::sema::{expected, Init};
 use crate::syntax::ast::BinOp;
 
@@ -119,6 +119,18 @@ impl Elab<'_> {
                     shape.push(n as usize);
                 }
                 Ok(Val::Tensor(self.push(Op::Reshape(shape), vec![x], span)?))
+            }
+            "f32" | "i32" => {
+                let to = if name == "f32" { DType::F32 } else { DType::I32 };
+                let x = match &a[0].0 {
+                    // A compile-time number stays one; `i32` truncates it toward zero.
+                    Val::Num(x) => return Ok(Val::Num(if to == DType::I32 { x.trunc() } else { *x })),
+                    v => self.tensor(v.clone(), a[0].1)?,
+                };
+                if self.g.ty(x).dtype == to {
+                    return Ok(Val::Tensor(x));
+                }
+                Ok(Val::Tensor(self.push(Op::Cast(to), vec![x], span)?))
             }
             _ => self.initializer(name, &a, span),
         }

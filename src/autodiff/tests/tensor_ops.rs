@@ -1,0 +1,17 @@
+//! Finite-difference checks of the VJPs of casts, layout ops (permute, slice, concat) and gather.
+
+use super::*;
+
+#[test]
+fn casts_pass_no_gradient() {
+    // f(a) = f32(i32(a * 3)) * a: the cast's result is piecewise constant, so the gradient is
+    // f32(i32(3a)) alone.
+    let (g, x) = case(200, &[("a", &[2, 5], Dist::Signed)], |g, p| {
+        let three = splat(g, 3.0, &[2, 5]);
+        let a3 = op(g, Op::Binary(BinOp::Mul), &[p[0], three]);
+        let i = op(g, Op::Cast(DType::I32), &[a3]);
+        let f = op(g, Op::Cast(DType::F32), &[i]);
+        op(g, Op::Binary(BinOp::Mul), &[f, p[0]])
+    });
+    check(&g, &x);
+}
