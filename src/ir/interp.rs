@@ -157,6 +157,17 @@ pub fn eval_op(op: &Op, args: &[&Tensor], out: &Type) -> Tensor {
         // saturates and maps NaN to 0, as the generated code does.
         Op::Cast(DType::F32) => args[0].clone(),
         Op::Cast(DType::I32) => map(args[0], |x| f64::from(x as i32)),
+        Op::Permute(perm) => {
+            let x = args[0];
+            let in_strides = strides(&x.shape);
+            let data = (0..out.numel())
+                .map(|flat| {
+                    let idx = unravel(flat, &out.shape);
+                    x.data[perm.iter().zip(&idx).map(|(&p, &i)| i * in_strides[p]).sum::<usize>()]
+                })
+                .collect();
+            Tensor::new(out.shape.clone(), data)
+        }
     };
     debug_assert_eq!(result.shape, out.shape, "`{}` produced the wrong shape", op.name());
     result

@@ -46,6 +46,9 @@ pub enum Op {
     /// truncates toward zero (as torch's `.to(torch.int32)`), saturating at the i32 range, NaN
     /// to 0. Integers carry no gradient, so neither direction passes one.
     Cast(DType),
+    /// The operand's axes reordered: result axis `i` is operand axis `perm[i]`. A view: new
+    /// strides, never a copy.
+    Permute(Vec<usize>),
 }
 
 /// What a reduction combines with.
@@ -124,6 +127,13 @@ pub enum ShapeError {
     TooLarge(Shape),
     /// An `Input` node, which is typed by its declaration.
     Input,
+    /// A permutation that does not list each axis of the operand once.
+    Permutation {
+        /// The requested order.
+        perm: Vec<usize>,
+        /// The operand's rank.
+        rank: usize,
+    },
 }
 
 /// What kind of mistake a [`ShapeError`] is, for choosing a diagnostic code.
@@ -150,7 +160,7 @@ impl ShapeError {
             | ShapeError::MatMulInner(..)
             | ShapeError::Input => ShapeErrorKind::Mismatch,
             ShapeError::DType { .. } | ShapeError::EqDTypes(..) | ShapeError::Labels(_) => ShapeErrorKind::DType,
-            ShapeError::Axis { .. } | ShapeError::AxesOrder => ShapeErrorKind::Axis,
+            ShapeError::Axis { .. } | ShapeError::AxesOrder | ShapeError::Permutation { .. } => ShapeErrorKind::Axis,
             ShapeError::TooLarge(_) => ShapeErrorKind::TooLarge,
         }
     }
@@ -189,6 +199,9 @@ impl std::fmt::Display for ShapeError {
             ShapeError::AxesOrder => f.write_str("axes must be distinct and ascending"),
             ShapeError::TooLarge(shape) => write!(f, "a value of shape {} is too large to allocate", fmt_shape(shape)),
             ShapeError::Input => f.write_str("inputs are typed by their declaration"),
+            ShapeError::Permutation { perm, rank } => {
+                write!(f, "`permute` needs each axis of a rank-{rank} value once, found {}", fmt_shape(perm))
+            }
         }
     }
 }
@@ -313,6 +326,7 @@ impl Op {
             Op::OneHot(_) => "one_hot",
             Op::Argmax(_) => "argmax",
             Op::Cast(_) => "cast",
+            Op::Permute(_) => "permute",
         }
     }
 
@@ -321,7 +335,7 @@ impl Op {
         match self {
             Op::Input(_) | Op::Const(_) => 0,
             Op::Unary(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::OneHot(_) | Op::Argmax(_) => 1,
-            Op::Cast(_) => 1,
+            Op::Cast(_) | Op::Permute(_) => 1,
             Op::Binary(_) | Op::MatMul { .. } => 2,
             Op::Select => 3,
         }
@@ -332,7 +346,7 @@ impl Op {
         match self {
             Op::Input(_) | Op::Const(_) => Class::Leaf,
             Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast(_) => Class::Elementwise,
-            Op::Broadcast(_) | Op::Reshape(_) => Class::View,
+            Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) => Class::View,
             Op::Reduce(..) => Class::Reduction,
             Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => Class::CallOut,
         }
@@ -436,6 +450,17 @@ impl Op {
             // f(a) = cast(a): an i32 operand or result carries no gradient, so neither direction
             // passes one (autodiff differentiates f32 values only).
             Op::Cast(_) => {}
+            // f(a) = permute(a, p): result axis i is axis p[i] of a
+            // df/da = permute(g, p⁻¹), where p⁻¹[p[i]] = i
+            Op::Permute(perm) => {
+                if wants[0] {
+                    let mut inverse = vec![0; perm.len()];
+                    for (i, &p) in perm.iter().enumerate() {
+                        inverse[p] = i;
+                    }
+                    grads[0] = Some(gr.build(Op::Permute(inverse), vec![g]));
+                }
+            }
         }
         grads
     }
@@ -552,6 +577,15 @@ impl Op {
                 Ok(Type::new(DType::I32, removed(args[0], &[*axis])))
             }
             Op::Cast(to) => Ok(Type::new(*to, args[0].shape.clone())),
+            Op::Permute(perm) => {
+                let rank = args[0].shape.len();
+                let mut seen = vec![false; rank];
+                let each_once = perm.len() == rank && perm.iter().all(|&p| p < rank && !std::mem::replace(&mut seen[p], true));
+                if !each_once {
+                    return Err(ShapeError::Permutation { perm: perm.clone(), rank });
+                }
+                Ok(Type::new(args[0].dtype, perm.iter().map(|&p| args[0].shape[p]).collect()))
+            }
         }
     }
 }

@@ -79,6 +79,7 @@ fn attrs(op: &Op) -> String {
         Op::OneHot(c) => format!("[{c}]"),
         Op::Argmax(a) => format!("[{a}]"),
         Op::Cast(d) => format!(".{d}"),
+        Op::Permute(p) => fmt_shape(p),
         Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => String::new(),
     }
 }

@@ -20,6 +20,9 @@ pub const NAMES: &[&str] = &[
     "reshape",
     "f32",
     "i32",
+    "transpose",
+    "permute",
+    "flatten",
     "where",
     "pi",
     "clip",
@@ -44,6 +47,9 @@ pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
     Some(match name {
         _ if UnOp::from_name(name).is_some() => X,
         "f32" | "i32" => X,
+        "transpose" => &[("x", None), ("a", Some(-2.0)), ("b", Some(-1.0))],
+        "permute" => &[("x", None), ("dims", None)],
+        "flatten" => &[("x", None), ("start", Some(1.0))],
         // axis and keepdims default to "all axes" and false; NaN marks "not given".
         "sum" | "mean" | "max" => &[("x", None), ("axis", Some(f64::NAN)), ("keepdims", Some(0.0))],
         "maximum" | "minimum" => &[("a", None), ("b", None)],

@@ -15,3 +15,14 @@ fn casts_pass_no_gradient() {
     });
     check(&g, &x);
 }
+
+#[test]
+fn permute_passes_the_inverse_permutation() {
+    for (seed, perm) in [vec![1, 0, 2], vec![2, 0, 1], vec![1, 2, 0], vec![2, 1, 0]].into_iter().enumerate() {
+        let (g, x) = case(210 + seed as u64, &[("a", &[2, 3, 4], Dist::Signed)], |g, p| {
+            let t = op(g, Op::Permute(perm.clone()), &[p[0]]);
+            op(g, Op::Unary(UnOp::Tanh), &[t])
+        });
+        check(&g, &x);
+    }
+}

@@ -21,6 +21,7 @@ pub(super) fn apply(op: &Op, args: &[ExprId]) -> Result<Expr, CodegenError> {
         | Op::Const(_)
         | Op::Broadcast(_)
         | Op::Reshape(_)
+        | Op::Permute(_)
         | Op::Reduce(..)
         | Op::MatMul { .. }
         | Op::OneHot(_)
@@ -162,7 +163,7 @@ impl Fuser<'_> {
                     Kernel::Argmax { x: operand, axis: *axis, out: self.value(x)? }
                 }
                 Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast(_) => continue,
-                Op::Broadcast(_) | Op::Reshape(_) => continue,
+                Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) => continue,
             };
             let prio = if self.is_reduction(x) { self.reduce_members[&x][0] } else { x };
             self.kernels.push((prio, kernel));
@@ -177,7 +178,7 @@ impl Fuser<'_> {
                     *k
                 }
                 Op::Input(k) => self.copy_of_input(*k, x),
-                Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) => self.materialise(x)?,
+                Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) => self.materialise(x)?,
                 Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) | Op::Cast(_) => self.value(x)?,
                 Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => self.value(x)?,
             };
@@ -263,6 +264,13 @@ impl Fuser<'_> {
                         Some(strides) => Resolved::Strided(v, strides),
                         None => Resolved::Strided(self.materialise(a)?, row_major(to)),
                     },
+                })
+            }
+            Op::Permute(perm) => {
+                let a = self.g.nodes[x].args[0].index();
+                Ok(match self.resolve(a)? {
+                    Resolved::Const(c) => Resolved::Const(c),
+                    Resolved::Strided(v, s) => Resolved::Strided(v, perm.iter().map(|&p| s[p]).collect()),
                 })
             }
             Op::Input(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) | Op::Cast(_) => self.buffer(x),

@@ -65,3 +65,67 @@ mod casts {
         }
     }
 }
+
+/// Permutations: strided loads inside fused loops, materialised where GEMM or a reshape needs
+/// contiguous data.
+mod permute {
+    use super::*;
+
+    const CASES: [(&[usize], &[usize]); 6] = [
+        (&[3, 5], &[1, 0]),
+        (&[1, 5], &[1, 0]),
+        (&[3, 5, 7], &[2, 0, 1]),
+        (&[1, 3, 5], &[0, 2, 1]),
+        (&[2, 3, 4, 5], &[0, 2, 3, 1]),
+        (&[4, 1, 9], &[1, 2, 0]),
+    ];
+
+    #[test]
+    fn fused_with_elementwise_and_reduced() {
+        for (shape, perm) in CASES {
+            let mut g = Graph::new("permute");
+            let x = f32_input(&mut g, "x", shape);
+            let p = push(&mut g, Op::Permute(perm.to_vec()), &[x]);
+            let out: Vec<usize> = perm.iter().map(|&i| shape[i]).collect();
+            let z = f32_input(&mut g, "z", &out);
+            let e = push(&mut g, Op::Unary(UnOp::Exp), &[p]);
+            let y = push(&mut g, Op::Binary(BinOp::Mul), &[e, z]);
+            g.add_output("y", y, OutputRole::Metric);
+            g.add_output("p", p, OutputRole::Metric);
+            let s = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![out.len() - 1]), &[y]);
+            g.add_output("s", s, OutputRole::Metric);
+            let flat = push(&mut g, Op::Reshape(vec![out.iter().product()]), &[p]);
+            let f = push(&mut g, Op::Unary(UnOp::Neg), &[flat]);
+            g.add_output("flat", f, OutputRole::Metric);
+            check(&g);
+        }
+    }
+
+    #[test]
+    fn transposed_operands_of_a_matmul() {
+        for (m, k, n) in [(1, 3, 5), (7, 5, 3), (4, 4, 4)] {
+            let mut g = Graph::new("matmul_t");
+            let a = f32_input(&mut g, "a", &[k, m]);
+            let b = f32_input(&mut g, "b", &[k, n]);
+            let at = push(&mut g, Op::Permute(vec![1, 0]), &[a]);
+            let y = push(&mut g, Op::MatMul { ta: false, tb: false }, &[at, b]);
+            let yt = push(&mut g, Op::Permute(vec![1, 0]), &[y]);
+            g.add_output("yt", yt, OutputRole::Metric);
+            check(&g);
+        }
+    }
+
+    #[test]
+    fn of_a_broadcast_and_of_an_i32_value() {
+        let mut g = Graph::new("permute_views");
+        let x = f32_input(&mut g, "x", &[5]);
+        let b = push(&mut g, Op::Broadcast(vec![3, 5]), &[x]);
+        let p = push(&mut g, Op::Permute(vec![1, 0]), &[b]);
+        let e = push(&mut g, Op::Unary(UnOp::Exp), &[p]);
+        g.add_output("e", e, OutputRole::Metric);
+        let l = g.add_input("l", Type::new(DType::I32, vec![2, 3]), InputRole::Label);
+        let lt = push(&mut g, Op::Permute(vec![1, 0]), &[l]);
+        g.add_output("lt", lt, OutputRole::Metric);
+        check(&g);
+    }
+}

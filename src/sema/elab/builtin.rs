@@ -132,8 +132,50 @@ impl Elab<'_> {
                 }
                 Ok(Val::Tensor(self.push(Op::Cast(to), vec![x], span)?))
             }
+            "transpose" | "permute" | "flatten" => self.layout(name, &a, span),
             _ => self.initializer(name, &a, span),
         }
+    }
+
+    /// One axis of a value of rank `rank`, negative from the end.
+    fn axis(&self, v: &(Val, Span), rank: usize) -> Result<usize, Diag> {
+        let a = self.num(v, "an axis")?;
+        let k = if a < 0.0 { a + rank as f64 } else { a };
+        if k < 0.0 || k >= rank as f64 || k.fract() != 0.0 {
+            return Err(self.locate(errors::bad_axis(v.1, a, rank)));
+        }
+        Ok(k as usize)
+    }
+
+    /// `transpose(x, a, b)` and `permute(x, dims)` (views), and `flatten(x, start)`: every axis
+    /// from `start` on merged into one, as torch.flatten(x, start_dim) (a reshape). Built-ins
+    /// rather than stdlib code because `.grad` types have a fixed rank.
+    fn layout(&mut self, name: &str, a: &[(Val, Span)], span: Span) -> Result<Val, Diag> {
+        let x = self.tensor(a[0].0.clone(), a[0].1)?;
+        let shape = self.g.ty(x).shape.clone();
+        let rank = shape.len();
+        let op = match name {
+            "transpose" => {
+                let (i, j) = (self.axis(&a[1], rank)?, self.axis(&a[2], rank)?);
+                let mut perm: Vec<usize> = (0..rank).collect();
+                perm.swap(i, j);
+                Op::Permute(perm)
+            }
+            "permute" => {
+                let Val::List(items) = &a[1].0 else {
+                    return Err(self.locate(expected("a list of axes", a[1].1, &a[1].0.describe(&self.g))));
+                };
+                let perm = items.iter().map(|i| self.axis(&(i.clone(), a[1].1), rank)).collect::<Result<_, _>>()?;
+                Op::Permute(perm)
+            }
+            _ => {
+                let start = self.axis(&a[1], rank.max(1))?.min(rank);
+                let mut to = shape[..start].to_vec();
+                to.push(shape[start..].iter().product());
+                Op::Reshape(to)
+            }
+        };
+        Ok(Val::Tensor(self.push(op, vec![x], span)?))
     }
 
     /// `sum`, `mean` or `max` of a compile-time list's elements (numbers or scalars).
