@@ -122,6 +122,19 @@ unsafe extern "C" fn gradc_argmax(x: *const f32, outer: usize, len: usize, inner
     }
 }
 
+/// Copies `rows` rows of `len` 4-byte elements (f32 or i32) from contiguous `src` into `dst`,
+/// whose rows start `dst_row` elements apart: one part of a `concat`.
+///
+/// # Safety
+/// `src` must hold `rows · len` elements, `dst` reach `(rows - 1) · dst_row + len`, and the two
+/// must not overlap.
+unsafe extern "C" fn gradc_copy_rows(dst: *mut u32, src: *const u32, rows: usize, len: usize, dst_row: usize) {
+    for r in 0..rows {
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::ptr::copy_nonoverlapping(src.add(r * len), dst.add(r * dst_row), len) };
+    }
+}
+
 /// `a^b`.
 extern "C" fn gradc_powf(a: f32, b: f32) -> f32 {
     a.powf(b)
@@ -166,6 +179,8 @@ pub(crate) struct Callees {
     pub(crate) one_hot: FuncRef,
     /// `gradc_argmax`.
     pub(crate) argmax: FuncRef,
+    /// `gradc_copy_rows`.
+    pub(crate) copy_rows: FuncRef,
     /// `gradc_powf`.
     pub(crate) powf: FuncRef,
     /// `gradc_pow64`.
@@ -181,6 +196,7 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("gradc_matmul", gradc_matmul as *const u8);
     jit.symbol("gradc_one_hot", gradc_one_hot as *const u8);
     jit.symbol("gradc_argmax", gradc_argmax as *const u8);
+    jit.symbol("gradc_copy_rows", gradc_copy_rows as *const u8);
     jit.symbol("gradc_powf", gradc_powf as *const u8);
     jit.symbol("gradc_pow64", gradc_pow64 as *const u8);
     jit.symbol("gradc_unary64", gradc_unary64 as *const u8);
@@ -204,6 +220,7 @@ pub(crate) fn declare(module: &mut JITModule, func: &mut Function) -> Result<Cal
         matmul: import("gradc_matmul", &[ptr; 11], None)?,
         one_hot: import("gradc_one_hot", &[ptr; 4], None)?,
         argmax: import("gradc_argmax", &[ptr; 5], None)?,
+        copy_rows: import("gradc_copy_rows", &[ptr; 5], None)?,
         powf: import("gradc_powf", &[types::F32, types::F32], Some(types::F32))?,
         pow64: import("gradc_pow64", &[types::F64, types::F64], Some(types::F64))?,
         unary64: import("gradc_unary64", &[types::I32, types::F64], Some(types::F64))?,

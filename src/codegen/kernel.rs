@@ -31,12 +31,14 @@ pub struct Value {
 /// One expression of a kernel body; operands precede their users.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    /// An element of a buffer: at iteration index `i`, element `sum(i[d] * strides[d])`.
+    /// An element of a buffer: at iteration index `i`, element `offset + sum(i[d] * strides[d])`.
     Load {
         /// The buffer.
         value: ValueId,
         /// Element stride per iteration dim; 0 along broadcast dims.
         strides: Vec<usize>,
+        /// First element read (nonzero for a slice).
+        offset: usize,
     },
     /// An immediate, held in f64 like the graph's constants (f32 code rounds it).
     Const(f64),
@@ -118,6 +120,16 @@ pub enum Kernel {
         /// The result.
         out: ValueId,
     },
+    /// Contiguous values joined along an axis: each part, viewed as `[outer, len]` rows, is
+    /// copied into columns `at .. at + len` of the result viewed as `[outer, total]`.
+    Concat {
+        /// Each part, contiguous, with its row length.
+        parts: Vec<(ValueId, usize)>,
+        /// Rows: the product of the dims before the axis.
+        outer: usize,
+        /// The result, contiguous.
+        out: ValueId,
+    },
     /// Index of the largest element along `axis` of a contiguous f32 value.
     Argmax {
         /// The operand, contiguous.
@@ -146,6 +158,7 @@ impl Kernel {
             Kernel::MatMul(k) => vec![k.a, k.b],
             Kernel::OneHot { labels, .. } => vec![*labels],
             Kernel::Argmax { x, .. } => vec![*x],
+            Kernel::Concat { parts, .. } => parts.iter().map(|&(v, _)| v).collect(),
         }
     }
 
@@ -155,7 +168,7 @@ impl Kernel {
             Kernel::Elementwise(k) => k.outputs.iter().map(|&(_, v)| v).collect(),
             Kernel::Reduce(k) => vec![k.out],
             Kernel::MatMul(k) => vec![k.out],
-            Kernel::OneHot { out, .. } | Kernel::Argmax { out, .. } => vec![*out],
+            Kernel::OneHot { out, .. } | Kernel::Argmax { out, .. } | Kernel::Concat { out, .. } => vec![*out],
         }
     }
 }
@@ -222,8 +235,13 @@ pub fn print_program(p: &Program) -> String {
         let dense = row_major(shape);
         for (i, e) in body.iter().enumerate() {
             let rhs = match e {
-                Expr::Load { value, strides } if *strides == dense => format!("load {}", name(*value)),
-                Expr::Load { value, strides } => format!("load {} strides {}", name(*value), fmt_shape(strides)),
+                Expr::Load { value, strides, offset: 0 } if *strides == dense => format!("load {}", name(*value)),
+                Expr::Load { value, strides, offset: 0 } => {
+                    format!("load {} strides {}", name(*value), fmt_shape(strides))
+                }
+                Expr::Load { value, strides, offset } => {
+                    format!("load {} strides {} offset {offset}", name(*value), fmt_shape(strides))
+                }
                 Expr::Const(c) => format!("const {}", fmt_const(*c)),
                 Expr::Unary(op, a) => format!("{} e{a}", op.name()),
                 Expr::Binary(op, a, b) => format!("{} e{a}, e{b}", op.name()),
@@ -279,6 +297,10 @@ pub fn print_program(p: &Program) -> String {
             }
             Kernel::Argmax { x, axis, out: o } => {
                 writeln!(out, "k{i} argmax[{axis}] {} = {}", name(*o), name(*x)).expect("write to String");
+            }
+            Kernel::Concat { parts, outer, out: o } => {
+                let parts: Vec<String> = parts.iter().map(|&(v, len)| format!("{} [{outer}, {len}]", name(v))).collect();
+                writeln!(out, "k{i} concat {} = {}", name(*o), parts.join(", ")).expect("write to String");
             }
         }
     }

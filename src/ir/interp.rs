@@ -168,6 +168,33 @@ pub fn eval_op(op: &Op, args: &[&Tensor], out: &Type) -> Tensor {
                 .collect();
             Tensor::new(out.shape.clone(), data)
         }
+        Op::Slice { axis, start, step, .. } => {
+            let x = args[0];
+            let in_strides = strides(&x.shape);
+            let data = (0..out.numel())
+                .map(|flat| {
+                    let mut idx = unravel(flat, &out.shape);
+                    idx[*axis] = start + idx[*axis] * step;
+                    x.data[idx.iter().zip(&in_strides).map(|(i, s)| i * s).sum::<usize>()]
+                })
+                .collect();
+            Tensor::new(out.shape.clone(), data)
+        }
+        Op::Concat { axis, .. } => {
+            let data = (0..out.numel())
+                .map(|flat| {
+                    let mut idx = unravel(flat, &out.shape);
+                    let mut part = 0;
+                    while idx[*axis] >= args[part].shape[*axis] {
+                        idx[*axis] -= args[part].shape[*axis];
+                        part += 1;
+                    }
+                    let s = strides(&args[part].shape);
+                    args[part].data[idx.iter().zip(&s).map(|(i, s)| i * s).sum::<usize>()]
+                })
+                .collect();
+            Tensor::new(out.shape.clone(), data)
+        }
     };
     debug_assert_eq!(result.shape, out.shape, "`{}` produced the wrong shape", op.name());
     result

@@ -49,6 +49,26 @@ pub enum Op {
     /// The operand's axes reordered: result axis `i` is operand axis `perm[i]`. A view: new
     /// strides, never a copy.
     Permute(Vec<usize>),
+    /// Elements `start, start + step, …` (below `end`) along `axis`; `start <= end <= dim`,
+    /// `step >= 1`. A view: an offset and strides, never a copy.
+    Slice {
+        /// The sliced axis.
+        axis: usize,
+        /// First index taken.
+        start: usize,
+        /// One past the last index that may be taken.
+        end: usize,
+        /// Distance between taken indices.
+        step: usize,
+    },
+    /// The operands joined along `axis`; every other dim equal, one element type. Copied by a
+    /// call-out into one buffer.
+    Concat {
+        /// The joined axis.
+        axis: usize,
+        /// How many operands.
+        parts: usize,
+    },
 }
 
 /// What a reduction combines with.
@@ -127,6 +147,15 @@ pub enum ShapeError {
     TooLarge(Shape),
     /// An `Input` node, which is typed by its declaration.
     Input,
+    /// A slice whose bounds do not fit the axis.
+    Slice {
+        /// Requested start, end and step.
+        bounds: [usize; 3],
+        /// The axis' length.
+        dim: usize,
+    },
+    /// `concat` of operands whose other dims or element types differ.
+    Concat(Vec<Type>),
     /// A permutation that does not list each axis of the operand once.
     Permutation {
         /// The requested order.
@@ -158,9 +187,13 @@ impl ShapeError {
             | ShapeError::Reshape { .. }
             | ShapeError::MatMulRank(..)
             | ShapeError::MatMulInner(..)
-            | ShapeError::Input => ShapeErrorKind::Mismatch,
+            | ShapeError::Input
+            | ShapeError::Concat(_) => ShapeErrorKind::Mismatch,
             ShapeError::DType { .. } | ShapeError::EqDTypes(..) | ShapeError::Labels(_) => ShapeErrorKind::DType,
-            ShapeError::Axis { .. } | ShapeError::AxesOrder | ShapeError::Permutation { .. } => ShapeErrorKind::Axis,
+            ShapeError::Axis { .. }
+            | ShapeError::AxesOrder
+            | ShapeError::Permutation { .. }
+            | ShapeError::Slice { .. } => ShapeErrorKind::Axis,
             ShapeError::TooLarge(_) => ShapeErrorKind::TooLarge,
         }
     }
@@ -199,6 +232,14 @@ impl std::fmt::Display for ShapeError {
             ShapeError::AxesOrder => f.write_str("axes must be distinct and ascending"),
             ShapeError::TooLarge(shape) => write!(f, "a value of shape {} is too large to allocate", fmt_shape(shape)),
             ShapeError::Input => f.write_str("inputs are typed by their declaration"),
+            ShapeError::Slice { bounds: [start, end, step], dim } => write!(
+                f,
+                "slice {start}..{end} step {step} does not fit an axis of length {dim} (needs start <= end <= {dim}, step >= 1)"
+            ),
+            ShapeError::Concat(types) => {
+                let types: Vec<String> = types.iter().map(|t| t.to_string()).collect();
+                write!(f, "`concat` needs operands of one element type that agree off the joined axis, found {}", types.join(", "))
+            }
             ShapeError::Permutation { perm, rank } => {
                 write!(f, "`permute` needs each axis of a rank-{rank} value once, found {}", fmt_shape(perm))
             }
@@ -310,6 +351,50 @@ fn expand(g: &mut Graph, x: NodeId, axes: &[usize], shape: &Shape) -> NodeId {
     g.build(Op::Broadcast(shape.clone()), vec![x])
 }
 
+/// The gradient of a slice: `g` (the slice's shape) placed at indices `start, start + step, …`
+/// of `axis` in a value of shape `from`, zeros elsewhere. Built from views and `concat`: each
+/// row of `g` gains `step - 1` zero rows after it, the result is cut to `end - start` rows, and
+/// zero blocks stand for `[0, start)` and `[end, dim)`.
+fn unslice(gr: &mut Graph, g: NodeId, from: &Shape, axis: usize, [start, end, step]: [usize; 3]) -> NodeId {
+    let shape = gr.ty(g).shape.clone();
+    let m = shape[axis];
+    if m == 0 {
+        return gr.splat(0.0, from);
+    }
+    let with = |d: usize| -> Shape {
+        let mut s = shape.clone();
+        s[axis] = d;
+        s
+    };
+    let mut spread = g;
+    if step > 1 {
+        let split = |inner: usize| -> Shape {
+            let mut s = shape.clone();
+            s.splice(axis..=axis, [m, inner]);
+            s
+        };
+        let column = gr.build(Op::Reshape(split(1)), vec![g]);
+        let zeros = gr.splat(0.0, &split(step - 1));
+        let joined = gr.build(Op::Concat { axis: axis + 1, parts: 2 }, vec![column, zeros]);
+        spread = gr.build(Op::Reshape(with(m * step)), vec![joined]);
+        if m * step > end - start {
+            spread = gr.build(Op::Slice { axis, start: 0, end: end - start, step: 1 }, vec![spread]);
+        }
+    }
+    let mut parts = Vec::new();
+    if start > 0 {
+        parts.push(gr.splat(0.0, &with(start)));
+    }
+    parts.push(spread);
+    if from[axis] > end {
+        parts.push(gr.splat(0.0, &with(from[axis] - end)));
+    }
+    if parts.len() == 1 {
+        return spread;
+    }
+    gr.build(Op::Concat { axis, parts: parts.len() }, parts)
+}
+
 impl Op {
     /// The name the text printer uses.
     pub fn name(&self) -> &'static str {
@@ -327,6 +412,8 @@ impl Op {
             Op::Argmax(_) => "argmax",
             Op::Cast(_) => "cast",
             Op::Permute(_) => "permute",
+            Op::Slice { .. } => "slice",
+            Op::Concat { .. } => "concat",
         }
     }
 
@@ -335,7 +422,8 @@ impl Op {
         match self {
             Op::Input(_) | Op::Const(_) => 0,
             Op::Unary(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::OneHot(_) | Op::Argmax(_) => 1,
-            Op::Cast(_) | Op::Permute(_) => 1,
+            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } => 1,
+            Op::Concat { parts, .. } => *parts,
             Op::Binary(_) | Op::MatMul { .. } => 2,
             Op::Select => 3,
         }
@@ -346,7 +434,8 @@ impl Op {
         match self {
             Op::Input(_) | Op::Const(_) => Class::Leaf,
             Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast(_) => Class::Elementwise,
-            Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) => Class::View,
+            Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => Class::View,
+            Op::Concat { .. } => Class::CallOut,
             Op::Reduce(..) => Class::Reduction,
             Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => Class::CallOut,
         }
@@ -459,6 +548,26 @@ impl Op {
                         inverse[p] = i;
                     }
                     grads[0] = Some(gr.build(Op::Permute(inverse), vec![g]));
+                }
+            }
+            // f(a) = a[start:end:step] along an axis
+            // df/da = g at indices start, start + step, …, 0 elsewhere (see `unslice`)
+            Op::Slice { axis, start, end, step } => {
+                if wants[0] {
+                    let from = gr.ty(args[0]).shape.clone();
+                    grads[0] = Some(unslice(gr, g, &from, *axis, [*start, *end, *step]));
+                }
+            }
+            // f(a₀, a₁, …) = concat(a₀, a₁, …) along an axis
+            // df/daᵢ = g[oᵢ : oᵢ + nᵢ] along that axis, oᵢ = n₀ + … + nᵢ₋₁
+            Op::Concat { axis, .. } => {
+                let mut at = 0;
+                for (i, a) in args.iter().enumerate() {
+                    let n = gr.ty(*a).shape[*axis];
+                    if wants[i] {
+                        grads[i] = Some(gr.build(Op::Slice { axis: *axis, start: at, end: at + n, step: 1 }, vec![g]));
+                    }
+                    at += n;
                 }
             }
         }
@@ -585,6 +694,32 @@ impl Op {
                     return Err(ShapeError::Permutation { perm: perm.clone(), rank });
                 }
                 Ok(Type::new(args[0].dtype, perm.iter().map(|&p| args[0].shape[p]).collect()))
+            }
+            Op::Slice { axis, start, end, step } => {
+                axes_ok(args[0], &[*axis])?;
+                let dim = args[0].shape[*axis];
+                if start > end || *end > dim || *step == 0 {
+                    return Err(ShapeError::Slice { bounds: [*start, *end, *step], dim });
+                }
+                let mut shape = args[0].shape.clone();
+                shape[*axis] = (end - start).div_ceil(*step);
+                Ok(Type::new(args[0].dtype, shape))
+            }
+            Op::Concat { axis, .. } => {
+                axes_ok(args[0], &[*axis])?;
+                let first = args[0];
+                let off_axis = |t: &Type| -> Vec<usize> {
+                    t.shape.iter().enumerate().filter(|(i, _)| i != axis).map(|(_, &d)| d).collect()
+                };
+                let agree = args.iter().all(|t| {
+                    t.dtype == first.dtype && t.shape.len() == first.shape.len() && off_axis(t) == off_axis(first)
+                });
+                if !agree {
+                    return Err(ShapeError::Concat(args.iter().map(|&t| t.clone()).collect()));
+                }
+                let mut shape = first.shape.clone();
+                shape[*axis] = args.iter().map(|t| t.shape[*axis]).sum();
+                sized(Type::new(first.dtype, shape))
             }
         }
     }

@@ -80,6 +80,8 @@ fn attrs(op: &Op) -> String {
         Op::Argmax(a) => format!("[{a}]"),
         Op::Cast(d) => format!(".{d}"),
         Op::Permute(p) => fmt_shape(p),
+        Op::Slice { axis, start, end, step } => format!("[{axis}: {start}..{end} step {step}]"),
+        Op::Concat { axis, .. } => format!("[{axis}]"),
         Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => String::new(),
     }
 }

@@ -16,7 +16,7 @@
 //! constant (bit for bit).
 //! These hold for real numbers; IEEE corner cases are not kept: `0*x` is `0` even when `x` is
 //! an infinity or NaN, the sign of a zero may change, and `(-inf)^0.5` becomes `NaN`. The
-//! select rules are exact even there. The identity permutation is the operand. A cast to the operand's own element type is the operand;
+//! select rules are exact even there. The identity permutation, a slice of a whole axis and a concat of one operand are the operand. A cast to the operand's own element type is the operand;
 //! a cast to i32 of a constant does not fold (constants are f32).
 
 use crate::ir::interp::{eval_op, Tensor};
@@ -86,7 +86,7 @@ impl Simplifier {
             Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => {
                 None
             }
-            Op::Cast(_) | Op::Permute(_) => None,
+            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } => None,
         }
     }
 
@@ -150,8 +150,10 @@ impl Simplifier {
             },
             Op::Cast(to) if self.out.ty(a).dtype == *to => Some(a),
             Op::Permute(p) if p.iter().enumerate().all(|(i, &k)| i == k) => Some(a),
+            Op::Slice { .. } if &self.out.ty(a).shape == shape => Some(a),
+            Op::Concat { parts: 1, .. } => Some(a),
             Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => None,
-            Op::Cast(_) | Op::Permute(_) => None,
+            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } => None,
         }
     }
 

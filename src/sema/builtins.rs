@@ -23,6 +23,9 @@ pub const NAMES: &[&str] = &[
     "transpose",
     "permute",
     "flatten",
+    "slice",
+    "index",
+    "concat",
     "where",
     "pi",
     "clip",
@@ -50,6 +53,10 @@ pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
         "transpose" => &[("x", None), ("a", Some(-2.0)), ("b", Some(-1.0))],
         "permute" => &[("x", None), ("dims", None)],
         "flatten" => &[("x", None), ("start", Some(1.0))],
+        // NaN marks "to the end of the axis".
+        "slice" => &[("x", None), ("axis", None), ("start", Some(0.0)), ("end", Some(f64::NAN)), ("step", Some(1.0))],
+        "index" => &[("x", None), ("axis", None), ("i", None)],
+        "concat" => &[("values", None), ("axis", Some(0.0))],
         // axis and keepdims default to "all axes" and false; NaN marks "not given".
         "sum" | "mean" | "max" => &[("x", None), ("axis", Some(f64::NAN)), ("keepdims", Some(0.0))],
         "maximum" | "minimum" => &[("a", None), ("b", None)],

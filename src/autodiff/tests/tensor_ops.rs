@@ -26,3 +26,27 @@ fn permute_passes_the_inverse_permutation() {
         check(&g, &x);
     }
 }
+
+#[test]
+fn slice_pads_its_gradient_with_zeros() {
+    // (axis, start, end, step) over a [5, 7] parameter: every combination of a leading gap, a
+    // trailing gap and a step that does or does not divide the length.
+    let cases = [(0, 0, 5, 1), (1, 2, 7, 1), (1, 0, 4, 1), (1, 1, 6, 2), (1, 0, 7, 3), (0, 1, 5, 2), (1, 3, 3, 1)];
+    for (seed, (axis, start, end, step)) in cases.into_iter().enumerate() {
+        let (g, x) = case(220 + seed as u64, &[("a", &[5, 7], Dist::Signed)], |g, p| {
+            let s = op(g, Op::Slice { axis, start, end, step }, &[p[0]]);
+            op(g, Op::Unary(UnOp::Exp), &[s])
+        });
+        check(&g, &x);
+    }
+}
+
+#[test]
+fn concat_slices_its_gradient() {
+    let (g, x) = case(230, &[("a", &[2, 3], Dist::Signed), ("b", &[2, 1], Dist::Signed)], |g, p| {
+        let e = op(g, Op::Unary(UnOp::Exp), &[p[1]]);
+        let j = op(g, Op::Concat { axis: 1, parts: 3 }, &[p[0], e, p[0]]);
+        op(g, Op::Unary(UnOp::Tanh), &[j])
+    });
+    check(&g, &x);
+}

@@ -65,7 +65,8 @@ enum Unit {
 /// What a view chain resolves to.
 enum Resolved {
     Const(f64),
-    Strided(ValueId, Vec<usize>),
+    /// A buffer, its strides over the view's shape, and the first element read.
+    Strided(ValueId, Vec<usize>, usize),
 }
 
 struct Fuser<'g> {

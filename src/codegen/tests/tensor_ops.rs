@@ -129,3 +129,86 @@ mod permute {
         check(&g);
     }
 }
+
+/// Slices are offset-and-stride views; `concat` copies contiguous parts into one buffer.
+mod slice_concat {
+    use super::*;
+
+    /// (shape, axis, start, end, step)
+    const SLICES: [(&[usize], usize, usize, usize, usize); 7] = [
+        (&[7], 0, 2, 7, 1),
+        (&[9], 0, 1, 8, 3),
+        (&[3, 5], 1, 1, 4, 1),
+        (&[5, 3], 0, 0, 5, 2),
+        (&[1, 7, 3], 1, 3, 3, 1),
+        (&[2, 9, 5], 2, 4, 5, 1),
+        (&[3, 33], 1, 1, 33, 4),
+    ];
+
+    #[test]
+    fn slices_fused_reduced_and_fed_to_gemm() {
+        for (shape, axis, start, end, step) in SLICES {
+            let mut g = Graph::new("slice");
+            let x = f32_input(&mut g, "x", shape);
+            let s = push(&mut g, Op::Slice { axis, start, end, step }, &[x]);
+            let e = push(&mut g, Op::Unary(UnOp::Exp), &[s]);
+            g.add_output("e", e, OutputRole::Metric);
+            g.add_output("s", s, OutputRole::Metric);
+            let rank = shape.len();
+            let r = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![rank - 1]), &[s]);
+            g.add_output("r", r, OutputRole::Metric);
+            // A slice of a slice composes offsets.
+            let n = g.ty(s).shape[axis];
+            if n > 1 {
+                let ss = push(&mut g, Op::Slice { axis, start: 1, end: n, step: 1 }, &[s]);
+                let neg = push(&mut g, Op::Unary(UnOp::Neg), &[ss]);
+                g.add_output("ss", neg, OutputRole::Metric);
+            }
+            if rank == 2 {
+                let sh = g.ty(s).shape.clone();
+                let w = f32_input(&mut g, "w", &[sh[1], 3]);
+                let m = push(&mut g, Op::MatMul { ta: false, tb: false }, &[s, w]);
+                g.add_output("m", m, OutputRole::Metric);
+            }
+            check(&g);
+        }
+    }
+
+    #[test]
+    fn concat_along_each_axis() {
+        for (a, b, axis) in [
+            (vec![3], vec![4], 0),
+            (vec![1, 5], vec![2, 5], 0),
+            (vec![3, 1], vec![3, 7], 1),
+            (vec![2, 3, 4], vec![2, 5, 4], 1),
+            (vec![2, 3, 4], vec![2, 3, 1], 2),
+        ] {
+            let mut g = Graph::new("concat");
+            let x = f32_input(&mut g, "x", &a);
+            let y = f32_input(&mut g, "y", &b);
+            let ex = push(&mut g, Op::Unary(UnOp::Exp), &[x]);
+            let k = g.constant(2.5);
+            let c = push(&mut g, Op::Broadcast(b.clone()), &[k]);
+            let j = push(&mut g, Op::Concat { axis, parts: 3 }, &[ex, y, c]);
+            g.add_output("j", j, OutputRole::Metric);
+            let t = push(&mut g, Op::Unary(UnOp::Tanh), &[j]);
+            g.add_output("t", t, OutputRole::Metric);
+            check(&g);
+        }
+    }
+
+    #[test]
+    fn concat_of_i32_and_of_a_transposed_view() {
+        let mut g = Graph::new("concat_views");
+        let l = g.add_input("l", Type::new(DType::I32, vec![2, 3]), InputRole::Label);
+        let m = g.add_input("m", Type::new(DType::I32, vec![1, 3]), InputRole::Label);
+        let j = push(&mut g, Op::Concat { axis: 0, parts: 2 }, &[l, m]);
+        g.add_output("j", j, OutputRole::Metric);
+        let x = f32_input(&mut g, "x", &[3, 2]);
+        let xt = push(&mut g, Op::Permute(vec![1, 0]), &[x]);
+        let s = push(&mut g, Op::Slice { axis: 1, start: 1, end: 3, step: 1 }, &[xt]);
+        let k = push(&mut g, Op::Concat { axis: 1, parts: 2 }, &[xt, s]);
+        g.add_output("k", k, OutputRole::Metric);
+        check(&g);
+    }
+}

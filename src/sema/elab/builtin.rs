@@ -4,7 +4,7 @@
 use super::{errors, Elab, Val};
 use crate::diag::{Diag, Span};
 use crate::ir::op::broadcast_shapes;
-use crate::ir::{self, DType, Op, ReduceOp, UnOp};
+use crate::ir::{self, DType, NodeId, Op, ReduceOp, UnOp};
 use crate::sema::{expected, Init};
 use crate::syntax::ast::BinOp;
 
@@ -132,7 +132,19 @@ impl Elab<'_> {
                 }
                 Ok(Val::Tensor(self.push(Op::Cast(to), vec![x], span)?))
             }
-            "transpose" | "permute" | "flatten" => self.layout(name, &a, span),
+            "transpose" | "permute" | "flatten" | "slice" | "index" => self.layout(name, &a, span),
+            "concat" => {
+                let Val::List(items) = &a[0].0 else {
+                    return Err(self.locate(expected("a list of tensors", a[0].1, &a[0].0.describe(&self.g))));
+                };
+                let parts =
+                    items.iter().map(|v| self.tensor(v.clone(), a[0].1)).collect::<Result<Vec<NodeId>, Diag>>()?;
+                let Some(&first) = parts.first() else {
+                    return Err(self.locate(expected("a non-empty list", a[0].1, "an empty list")));
+                };
+                let axis = self.axis(&a[1], self.g.ty(first).shape.len().max(1))?;
+                Ok(Val::Tensor(self.push(Op::Concat { axis, parts: parts.len() }, parts, span)?))
+            }
             _ => self.initializer(name, &a, span),
         }
     }
@@ -167,6 +179,42 @@ impl Elab<'_> {
                 };
                 let perm = items.iter().map(|i| self.axis(&(i.clone(), a[1].1), rank)).collect::<Result<_, _>>()?;
                 Op::Permute(perm)
+            }
+            "slice" | "index" => {
+                let axis = self.axis(&a[1], rank)?;
+                let n = shape[axis] as f64;
+                // Python's rules: negative bounds count from the end, and bounds clamp to the axis.
+                let bound = |v: f64| if v < 0.0 { (v + n).max(0.0) } else { v.min(n) };
+                let whole = |this: &Self, v: &(Val, Span), what: &str| -> Result<f64, Diag> {
+                    let x = this.num(v, what)?;
+                    if x.fract() != 0.0 {
+                        return Err(this.locate(expected(what, v.1, &x.to_string())));
+                    }
+                    Ok(x)
+                };
+                if name == "index" {
+                    let i = whole(self, &a[2], "a whole-number index")?;
+                    let k = if i < 0.0 { i + n } else { i };
+                    if k < 0.0 || k >= n {
+                        return Err(self.locate(errors::bad_index(a[2].1, i, shape[axis])));
+                    }
+                    let one = Op::Slice { axis, start: k as usize, end: k as usize + 1, step: 1 };
+                    let s = self.push(one, vec![x], span)?;
+                    let mut to = shape.clone();
+                    to.remove(axis);
+                    return Ok(Val::Tensor(self.push(Op::Reshape(to), vec![s], span)?));
+                }
+                let start = bound(whole(self, &a[2], "a whole-number start")?);
+                let end = match &a[3].0 {
+                    Val::Num(e) if e.is_nan() => n,
+                    _ => bound(whole(self, &a[3], "a whole-number end")?),
+                };
+                let step = whole(self, &a[4], "a whole-number step")?;
+                if step < 1.0 {
+                    return Err(self.locate(errors::bad_step(a[4].1, step)));
+                }
+                let step = step.min(n.max(1.0)) as usize;
+                Op::Slice { axis, start: start as usize, end: (end.max(start)) as usize, step }
             }
             _ => {
                 let start = self.axis(&a[1], rank.max(1))?.min(rank);
