@@ -130,6 +130,22 @@ pub enum Kernel {
         /// The result, contiguous.
         out: ValueId,
     },
+    /// Rows of a contiguous f32 `table` picked by i32 `ids` (a zero row for an id outside the
+    /// table), or with `scatter`, the gradient's rows summed into the rows the ids name.
+    Gather {
+        /// The table (gather) or the gradient rows (scatter), contiguous.
+        src: ValueId,
+        /// The ids, contiguous.
+        ids: ValueId,
+        /// Rows of the table.
+        rows: usize,
+        /// Elements per row.
+        row: usize,
+        /// Scatter-add rather than gather.
+        scatter: bool,
+        /// The result, contiguous.
+        out: ValueId,
+    },
     /// Index of the largest element along `axis` of a contiguous f32 value.
     Argmax {
         /// The operand, contiguous.
@@ -159,6 +175,7 @@ impl Kernel {
             Kernel::OneHot { labels, .. } => vec![*labels],
             Kernel::Argmax { x, .. } => vec![*x],
             Kernel::Concat { parts, .. } => parts.iter().map(|&(v, _)| v).collect(),
+            Kernel::Gather { src, ids, .. } => vec![*src, *ids],
         }
     }
 
@@ -168,7 +185,10 @@ impl Kernel {
             Kernel::Elementwise(k) => k.outputs.iter().map(|&(_, v)| v).collect(),
             Kernel::Reduce(k) => vec![k.out],
             Kernel::MatMul(k) => vec![k.out],
-            Kernel::OneHot { out, .. } | Kernel::Argmax { out, .. } | Kernel::Concat { out, .. } => vec![*out],
+            Kernel::OneHot { out, .. }
+            | Kernel::Argmax { out, .. }
+            | Kernel::Concat { out, .. }
+            | Kernel::Gather { out, .. } => vec![*out],
         }
     }
 }
@@ -297,6 +317,10 @@ pub fn print_program(p: &Program) -> String {
             }
             Kernel::Argmax { x, axis, out: o } => {
                 writeln!(out, "k{i} argmax[{axis}] {} = {}", name(*o), name(*x)).expect("write to String");
+            }
+            Kernel::Gather { src, ids, scatter, out: o, .. } => {
+                let kind = if *scatter { "scatter_add" } else { "gather" };
+                writeln!(out, "k{i} {kind} {} = {}, {}", name(*o), name(*src), name(*ids)).expect("write to String");
             }
             Kernel::Concat { parts, outer, out: o } => {
                 let parts: Vec<String> = parts.iter().map(|&(v, len)| format!("{} [{outer}, {len}]", name(v))).collect();

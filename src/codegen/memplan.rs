@@ -151,7 +151,8 @@ fn safe_in_place(p: &Program, k: usize, input: ValueId, last_read: &[Option<usiz
         | Kernel::MatMul(_)
         | Kernel::OneHot { .. }
         | Kernel::Argmax { .. }
-        | Kernel::Concat { .. }) => {
+        | Kernel::Concat { .. }
+        | Kernel::Gather { .. }) => {
             !kernel.reads().contains(&input)
         }
     }

@@ -195,6 +195,32 @@ pub fn eval_op(op: &Op, args: &[&Tensor], out: &Type) -> Tensor {
                 .collect();
             Tensor::new(out.shape.clone(), data)
         }
+        Op::Gather => {
+            let (table, ids) = (args[0], args[1]);
+            let row: usize = table.shape[1..].iter().product();
+            let mut data = vec![0.0; out.numel()];
+            for (i, &id) in ids.data.iter().enumerate() {
+                if id >= 0.0 && id < table.shape[0] as f64 {
+                    let r = id as usize;
+                    data[i * row..(i + 1) * row].copy_from_slice(&table.data[r * row..(r + 1) * row]);
+                }
+            }
+            Tensor::new(out.shape.clone(), data)
+        }
+        Op::ScatterAdd(rows) => {
+            let (ids, g) = (args[0], args[1]);
+            let row: usize = out.shape[1..].iter().product();
+            let mut data = vec![0.0; out.numel()];
+            for (i, &id) in ids.data.iter().enumerate() {
+                if id >= 0.0 && id < *rows as f64 {
+                    let r = id as usize;
+                    for j in 0..row {
+                        data[r * row + j] += g.data[i * row + j];
+                    }
+                }
+            }
+            Tensor::new(out.shape.clone(), data)
+        }
     };
     debug_assert_eq!(result.shape, out.shape, "`{}` produced the wrong shape", op.name());
     result

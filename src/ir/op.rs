@@ -69,6 +69,13 @@ pub enum Op {
         /// How many operands.
         parts: usize,
     },
+    /// `gather(table, ids)`: rows of an f32 `table[V, …]` picked by i32 `ids[…]`, giving
+    /// `ids.shape ++ table.shape[1..]`; an id outside `0..V` gives a zero row (as `one_hot`).
+    Gather,
+    /// `scatter_add(ids, g)` into `V` rows: row `ids[i]` of the `[V, …]` result sums the rows of
+    /// `g` (of `gather`'s result shape) whose id is that row; ids outside `0..V` are dropped.
+    /// `gather`'s gradient.
+    ScatterAdd(usize),
 }
 
 /// What a reduction combines with.
@@ -156,6 +163,9 @@ pub enum ShapeError {
     },
     /// `concat` of operands whose other dims or element types differ.
     Concat(Vec<Type>),
+    /// `gather` of something other than an f32 table of rank >= 1 and i32 ids, or a
+    /// `scatter_add` whose gradient does not fit its ids.
+    Gather(Type, Type),
     /// A permutation that does not list each axis of the operand once.
     Permutation {
         /// The requested order.
@@ -189,7 +199,9 @@ impl ShapeError {
             | ShapeError::MatMulInner(..)
             | ShapeError::Input
             | ShapeError::Concat(_) => ShapeErrorKind::Mismatch,
-            ShapeError::DType { .. } | ShapeError::EqDTypes(..) | ShapeError::Labels(_) => ShapeErrorKind::DType,
+            ShapeError::DType { .. } | ShapeError::EqDTypes(..) | ShapeError::Labels(_) | ShapeError::Gather(..) => {
+                ShapeErrorKind::DType
+            }
             ShapeError::Axis { .. }
             | ShapeError::AxesOrder
             | ShapeError::Permutation { .. }
@@ -239,6 +251,9 @@ impl std::fmt::Display for ShapeError {
             ShapeError::Concat(types) => {
                 let types: Vec<String> = types.iter().map(|t| t.to_string()).collect();
                 write!(f, "`concat` needs operands of one element type that agree off the joined axis, found {}", types.join(", "))
+            }
+            ShapeError::Gather(table, ids) => {
+                write!(f, "`gather` needs an f32 table of rank 1 or more and i32 ids, found {table} and {ids}")
             }
             ShapeError::Permutation { perm, rank } => {
                 write!(f, "`permute` needs each axis of a rank-{rank} value once, found {}", fmt_shape(perm))
@@ -414,6 +429,8 @@ impl Op {
             Op::Permute(_) => "permute",
             Op::Slice { .. } => "slice",
             Op::Concat { .. } => "concat",
+            Op::Gather => "gather",
+            Op::ScatterAdd(_) => "scatter_add",
         }
     }
 
@@ -424,6 +441,7 @@ impl Op {
             Op::Unary(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::OneHot(_) | Op::Argmax(_) => 1,
             Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } => 1,
             Op::Concat { parts, .. } => *parts,
+            Op::Gather | Op::ScatterAdd(_) => 2,
             Op::Binary(_) | Op::MatMul { .. } => 2,
             Op::Select => 3,
         }
@@ -435,7 +453,7 @@ impl Op {
             Op::Input(_) | Op::Const(_) => Class::Leaf,
             Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast(_) => Class::Elementwise,
             Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => Class::View,
-            Op::Concat { .. } => Class::CallOut,
+            Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => Class::CallOut,
             Op::Reduce(..) => Class::Reduction,
             Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => Class::CallOut,
         }
@@ -568,6 +586,22 @@ impl Op {
                         grads[i] = Some(gr.build(Op::Slice { axis: *axis, start: at, end: at + n, step: 1 }, vec![g]));
                     }
                     at += n;
+                }
+            }
+            // f(T, ids) = T[ids]: row ids[i] of the table, per id
+            // df/dT = scatter_add(ids, g): each table row sums the gradients of the rows it gave;
+            // ids are integers and get none
+            Op::Gather => {
+                if wants[0] {
+                    let rows = gr.ty(args[0]).shape[0];
+                    grads[0] = Some(gr.build(Op::ScatterAdd(rows), vec![args[1], g]));
+                }
+            }
+            // f(ids, G) = scatter_add(ids, G), linear in G
+            // df/dG = gather(g, ids)
+            Op::ScatterAdd(_) => {
+                if wants[1] {
+                    grads[1] = Some(gr.build(Op::Gather, vec![g, args[0]]));
                 }
             }
         }
@@ -720,6 +754,21 @@ impl Op {
                 let mut shape = first.shape.clone();
                 shape[*axis] = args.iter().map(|t| t.shape[*axis]).sum();
                 sized(Type::new(first.dtype, shape))
+            }
+            Op::Gather => {
+                let (table, ids) = (args[0], args[1]);
+                if table.dtype != DType::F32 || table.shape.is_empty() || ids.dtype != DType::I32 {
+                    return Err(ShapeError::Gather(table.clone(), ids.clone()));
+                }
+                sized(Type::f32([&ids.shape[..], &table.shape[1..]].concat()))
+            }
+            Op::ScatterAdd(rows) => {
+                let (ids, g) = (args[0], args[1]);
+                let k = ids.shape.len();
+                if ids.dtype != DType::I32 || g.dtype != DType::F32 || g.shape.len() < k || g.shape[..k] != ids.shape[..] {
+                    return Err(ShapeError::Gather(g.clone(), ids.clone()));
+                }
+                sized(Type::f32([&[*rows][..], &g.shape[k..]].concat()))
             }
         }
     }

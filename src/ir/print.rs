@@ -82,6 +82,8 @@ fn attrs(op: &Op) -> String {
         Op::Permute(p) => fmt_shape(p),
         Op::Slice { axis, start, end, step } => format!("[{axis}: {start}..{end} step {step}]"),
         Op::Concat { axis, .. } => format!("[{axis}]"),
+        Op::ScatterAdd(rows) => format!("[{rows}]"),
+        Op::Gather => String::new(),
         Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => String::new(),
     }
 }

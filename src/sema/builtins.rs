@@ -26,6 +26,7 @@ pub const NAMES: &[&str] = &[
     "slice",
     "index",
     "concat",
+    "gather",
     "where",
     "pi",
     "clip",
@@ -57,6 +58,7 @@ pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
         "slice" => &[("x", None), ("axis", None), ("start", Some(0.0)), ("end", Some(f64::NAN)), ("step", Some(1.0))],
         "index" => &[("x", None), ("axis", None), ("i", None)],
         "concat" => &[("values", None), ("axis", Some(0.0))],
+        "gather" => &[("table", None), ("ids", None)],
         // axis and keepdims default to "all axes" and false; NaN marks "not given".
         "sum" | "mean" | "max" => &[("x", None), ("axis", Some(f64::NAN)), ("keepdims", Some(0.0))],
         "maximum" | "minimum" => &[("a", None), ("b", None)],

@@ -50,3 +50,34 @@ fn concat_slices_its_gradient() {
     });
     check(&g, &x);
 }
+
+#[test]
+fn gather_scatters_its_gradient_and_scatter_gathers_it() {
+    // ids repeat (row 1 twice) and fall outside the table (-1, 4): those rows are zero.
+    let ids = Tensor::new(vec![2, 3], vec![1.0, 0.0, 1.0, 3.0, -1.0, 4.0]);
+    let mut rng = Rng(240);
+    let mut g = Graph::new("forward");
+    let t = g.add_input("t", Type::f32(vec![4, 2]), InputRole::Param);
+    let u = g.add_input("u", Type::f32(vec![2, 3, 2]), InputRole::Param);
+    let i = g.add_input("ids", Type::new(DType::I32, vec![2, 3]), InputRole::Label);
+    let r = g.add_input("r", Type::f32(vec![2, 3, 2]), InputRole::Data);
+    let r2 = g.add_input("r2", Type::f32(vec![4, 2]), InputRole::Data);
+    let x = op(&mut g, Op::Gather, &[t, i]);
+    let ex = op(&mut g, Op::Unary(UnOp::Exp), &[x]);
+    let a = op(&mut g, Op::Binary(BinOp::Mul), &[ex, r]);
+    let s = op(&mut g, Op::ScatterAdd(4), &[i, u]);
+    let ts = op(&mut g, Op::Unary(UnOp::Tanh), &[s]);
+    let b = op(&mut g, Op::Binary(BinOp::Mul), &[ts, r2]);
+    let sa = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![0, 1, 2]), &[a]);
+    let sb = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![0, 1]), &[b]);
+    let loss = op(&mut g, Op::Binary(BinOp::Add), &[sa, sb]);
+    g.add_output("loss", loss, OutputRole::Loss);
+    let values = vec![
+        rng.tensor(&[4, 2], Dist::Signed),
+        rng.tensor(&[2, 3, 2], Dist::Signed),
+        ids,
+        rng.tensor(&[2, 3, 2], Dist::Signed),
+        rng.tensor(&[4, 2], Dist::Signed),
+    ];
+    check(&g, &values);
+}

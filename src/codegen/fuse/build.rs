@@ -24,6 +24,8 @@ pub(super) fn apply(op: &Op, args: &[ExprId]) -> Result<Expr, CodegenError> {
         | Op::Permute(_)
         | Op::Slice { .. }
         | Op::Concat { .. }
+        | Op::Gather
+        | Op::ScatterAdd(_)
         | Op::Reduce(..)
         | Op::MatMul { .. }
         | Op::OneHot(_)
@@ -175,6 +177,15 @@ impl Fuser<'_> {
                     }
                     Kernel::Concat { parts, outer, out: self.value(x)? }
                 }
+                Op::Gather | Op::ScatterAdd(_) => {
+                    let [a, b] = [0, 1].map(|i| self.g.nodes[x].args[i].index());
+                    let scatter = matches!(self.op(x), Op::ScatterAdd(_));
+                    let (src, ids) = if scatter { (b, a) } else { (a, b) };
+                    let table = if scatter { self.shape(x) } else { self.shape(src) };
+                    let (rows, row) = (table[0], table[1..].iter().product());
+                    let (src, ids) = (self.contiguous(src)?, self.contiguous(ids)?);
+                    Kernel::Gather { src, ids, rows, row, scatter, out: self.value(x)? }
+                }
                 Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => continue,
             };
             let prio = if self.is_reduction(x) { self.reduce_members[&x][0] } else { x };
@@ -193,7 +204,7 @@ impl Fuser<'_> {
                 Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => {
                     self.materialise(x)?
                 }
-                Op::Concat { .. } => self.value(x)?,
+                Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => self.value(x)?,
                 Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) | Op::Cast(_) => self.value(x)?,
                 Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => self.value(x)?,
             };
@@ -302,7 +313,9 @@ impl Fuser<'_> {
                 })
             }
             Op::Input(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) | Op::Cast(_) => self.buffer(x),
-            Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Concat { .. } => self.buffer(x),
+            Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => {
+                self.buffer(x)
+            }
         }
     }
 

@@ -172,6 +172,14 @@ impl<'a> Lowerer<'a> {
                 self.b.ins().call(self.callees.argmax, &args);
                 Ok(())
             }
+            Kernel::Gather { src, ids, rows, row, scatter, out } => {
+                let n = self.program.values[*ids].ty.numel();
+                let f = if *scatter { self.callees.scatter_add } else { self.callees.gather };
+                let args =
+                    [self.ptr(*out), self.ptr(*src), self.ptr(*ids), self.int(n), self.int(*rows), self.int(*row)];
+                self.b.ins().call(f, &args);
+                Ok(())
+            }
             Kernel::Concat { parts, outer, out } => {
                 let total: usize = parts.iter().map(|&(_, len)| len).sum();
                 let mut at = 0;

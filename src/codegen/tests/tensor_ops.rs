@@ -212,3 +212,31 @@ mod slice_concat {
         check(&g);
     }
 }
+
+/// Gather and scatter-add, with ids in and out of range (`random_input` draws ids in 0..5).
+mod gather {
+    use super::*;
+
+    #[test]
+    fn rows_of_a_table_and_their_gradient() {
+        for (table, ids) in [
+            (vec![3, 4], vec![7]),
+            (vec![5, 1], vec![1]),
+            (vec![4, 5], vec![2, 3]),
+            (vec![3, 2, 3], vec![5]),
+            (vec![6], vec![9]),
+        ] {
+            let mut g = Graph::new("gather");
+            let t = f32_input(&mut g, "t", &table);
+            let i = g.add_input("i", Type::new(DType::I32, ids.clone()), InputRole::Label);
+            let e = push(&mut g, Op::Unary(UnOp::Exp), &[t]);
+            let y = push(&mut g, Op::Gather, &[e, i]);
+            g.add_output("y", y, OutputRole::Metric);
+            let gs: Vec<usize> = [&ids[..], &table[1..]].concat();
+            let gy = f32_input(&mut g, "gy", &gs);
+            let s = push(&mut g, Op::ScatterAdd(table[0]), &[i, gy]);
+            g.add_output("s", s, OutputRole::Metric);
+            check(&g);
+        }
+    }
+}

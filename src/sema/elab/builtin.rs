@@ -133,6 +133,11 @@ impl Elab<'_> {
                 Ok(Val::Tensor(self.push(Op::Cast(to), vec![x], span)?))
             }
             "transpose" | "permute" | "flatten" | "slice" | "index" => self.layout(name, &a, span),
+            "gather" => {
+                let table = self.tensor(a[0].0.clone(), a[0].1)?;
+                let ids = self.tensor(a[1].0.clone(), a[1].1)?;
+                Ok(Val::Tensor(self.push(Op::Gather, vec![table, ids], span)?))
+            }
             "concat" => {
                 let Val::List(items) = &a[0].0 else {
                     return Err(self.locate(expected("a list of tensors", a[0].1, &a[0].0.describe(&self.g))));
