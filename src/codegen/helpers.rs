@@ -140,7 +140,14 @@ unsafe extern "C" fn gradc_copy_rows(dst: *mut u32, src: *const u32, rows: usize
 ///
 /// # Safety
 /// `ids` must hold `n` elements, `table` `rows · row` and `out` `n · row`, not overlapping.
-unsafe extern "C" fn gradc_gather(out: *mut f32, table: *const f32, ids: *const i32, n: usize, rows: usize, row: usize) {
+unsafe extern "C" fn gradc_gather(
+    out: *mut f32,
+    table: *const f32,
+    ids: *const i32,
+    n: usize,
+    rows: usize,
+    row: usize,
+) {
     // SAFETY: guaranteed by the caller.
     let (out, table, ids) = unsafe {
         (
@@ -162,7 +169,14 @@ unsafe extern "C" fn gradc_gather(out: *mut f32, table: *const f32, ids: *const 
 ///
 /// # Safety
 /// `ids` must hold `n` elements, `g` `n · row` and `out` `rows · row`, not overlapping.
-unsafe extern "C" fn gradc_scatter_add(out: *mut f32, g: *const f32, ids: *const i32, n: usize, rows: usize, row: usize) {
+unsafe extern "C" fn gradc_scatter_add(
+    out: *mut f32,
+    g: *const f32,
+    ids: *const i32,
+    n: usize,
+    rows: usize,
+    row: usize,
+) {
     // SAFETY: guaranteed by the caller.
     let (out, g, ids) = unsafe {
         (

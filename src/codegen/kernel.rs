@@ -323,7 +323,8 @@ pub fn print_program(p: &Program) -> String {
                 writeln!(out, "k{i} {kind} {} = {}, {}", name(*o), name(*src), name(*ids)).expect("write to String");
             }
             Kernel::Concat { parts, outer, out: o } => {
-                let parts: Vec<String> = parts.iter().map(|&(v, len)| format!("{} [{outer}, {len}]", name(v))).collect();
+                let parts: Vec<String> =
+                    parts.iter().map(|&(v, len)| format!("{} [{outer}, {len}]", name(v))).collect();
                 writeln!(out, "k{i} concat {} = {}", name(*o), parts.join(", ")).expect("write to String");
             }
         }

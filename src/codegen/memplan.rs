@@ -152,9 +152,7 @@ fn safe_in_place(p: &Program, k: usize, input: ValueId, last_read: &[Option<usiz
         | Kernel::OneHot { .. }
         | Kernel::Argmax { .. }
         | Kernel::Concat { .. }
-        | Kernel::Gather { .. }) => {
-            !kernel.reads().contains(&input)
-        }
+        | Kernel::Gather { .. }) => !kernel.reads().contains(&input),
     }
 }
 

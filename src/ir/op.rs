@@ -4,6 +4,9 @@
 //! makes the compiler list every place that must learn it:
 //! interpreter semantics in `ir::interp::eval_op`, the VJP rule in `autodiff::vjp`,
 //! and code generation in `codegen`.
+//!
+//! Long because it is the table: each facet (name, arity, class, VJP, shape rule) is one match
+//! over every op, and splitting them across files would scatter an op's rows.
 
 use super::elementwise::{BinOp, UnOp};
 use super::{DType, Graph, NodeId, Shape, Type};
@@ -723,7 +726,8 @@ impl Op {
             Op::Permute(perm) => {
                 let rank = args[0].shape.len();
                 let mut seen = vec![false; rank];
-                let each_once = perm.len() == rank && perm.iter().all(|&p| p < rank && !std::mem::replace(&mut seen[p], true));
+                let each_once =
+                    perm.len() == rank && perm.iter().all(|&p| p < rank && !std::mem::replace(&mut seen[p], true));
                 if !each_once {
                     return Err(ShapeError::Permutation { perm: perm.clone(), rank });
                 }
@@ -765,7 +769,11 @@ impl Op {
             Op::ScatterAdd(rows) => {
                 let (ids, g) = (args[0], args[1]);
                 let k = ids.shape.len();
-                if ids.dtype != DType::I32 || g.dtype != DType::F32 || g.shape.len() < k || g.shape[..k] != ids.shape[..] {
+                if ids.dtype != DType::I32
+                    || g.dtype != DType::F32
+                    || g.shape.len() < k
+                    || g.shape[..k] != ids.shape[..]
+                {
                     return Err(ShapeError::Gather(g.clone(), ids.clone()));
                 }
                 sized(Type::f32([&[*rows][..], &g.shape[k..]].concat()))

@@ -86,7 +86,9 @@ impl Simplifier {
             Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => {
                 None
             }
-            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => None,
+            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => {
+                None
+            }
         }
     }
 
@@ -153,7 +155,9 @@ impl Simplifier {
             Op::Slice { .. } if &self.out.ty(a).shape == shape => Some(a),
             Op::Concat { parts: 1, .. } => Some(a),
             Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => None,
-            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => None,
+            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => {
+                None
+            }
         }
     }
 

@@ -164,9 +164,10 @@ impl Elab<'_> {
         Ok(k as usize)
     }
 
-    /// `transpose(x, a, b)` and `permute(x, dims)` (views), and `flatten(x, start)`: every axis
-    /// from `start` on merged into one, as torch.flatten(x, start_dim) (a reshape). Built-ins
-    /// rather than stdlib code because `.grad` types have a fixed rank.
+    /// `transpose(x, a, b)`, `permute(x, dims)`, `slice(x, axis, start, end, step)` and
+    /// `index(x, axis, i)` (views), and `flatten(x, start)`: every axis from `start` on merged
+    /// into one, as torch.flatten(x, start_dim) (a reshape). Built-ins rather than stdlib code
+    /// because `.grad` types have a fixed rank.
     fn layout(&mut self, name: &str, a: &[(Val, Span)], span: Span) -> Result<Val, Diag> {
         let x = self.tensor(a[0].0.clone(), a[0].1)?;
         let shape = self.g.ty(x).shape.clone();
