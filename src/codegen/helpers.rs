@@ -286,12 +286,12 @@ pub(crate) fn declare(module: &mut JITModule, func: &mut Function) -> Result<Cal
         matmul: import("gradc_matmul", &[ptr; 11], None)?,
         one_hot: import("gradc_one_hot", &[ptr; 4], None)?,
         argmax: import("gradc_argmax", &[ptr; 5], None)?,
-        copy_rows: import("gradc_copy_rows", &[ptr; 5], None)?,
-        gather: import("gradc_gather", &[ptr; 6], None)?,
-        scatter_add: import("gradc_scatter_add", &[ptr; 6], None)?,
         powf: import("gradc_powf", &[types::F32, types::F32], Some(types::F32))?,
         pow64: import("gradc_pow64", &[types::F64, types::F64], Some(types::F64))?,
         unary64: import("gradc_unary64", &[types::I32, types::F64], Some(types::F64))?,
         unary32: import("gradc_unary32", &[types::I32, types::F32], Some(types::F32))?,
+        copy_rows: import("gradc_copy_rows", &[ptr; 5], None)?,
+        gather: import("gradc_gather", &[ptr; 6], None)?,
+        scatter_add: import("gradc_scatter_add", &[ptr; 6], None)?,
     })
 }
