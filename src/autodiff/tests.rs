@@ -654,4 +654,5 @@ fn optimized_backward_snapshot() {
     insta::assert_snapshot!("backward_mlp_optimized", print(&optimize(&backward(&mlp()))));
 }
 
+mod tensor_ops;
 mod window;

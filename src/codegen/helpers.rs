@@ -122,6 +122,79 @@ unsafe extern "C" fn gradc_argmax(x: *const f32, outer: usize, len: usize, inner
     }
 }
 
+/// Copies `rows` rows of `len` 4-byte elements (f32 or i32) from contiguous `src` into `dst`,
+/// whose rows start `dst_row` elements apart: one part of a `concat`.
+///
+/// # Safety
+/// `src` must hold `rows · len` elements, `dst` reach `(rows - 1) · dst_row + len`, and the two
+/// must not overlap.
+unsafe extern "C" fn gradc_copy_rows(dst: *mut u32, src: *const u32, rows: usize, len: usize, dst_row: usize) {
+    for r in 0..rows {
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::ptr::copy_nonoverlapping(src.add(r * len), dst.add(r * dst_row), len) };
+    }
+}
+
+/// `out[i, :] = table[ids[i], :]` for `n` ids over a `[rows, row]` table; an id outside
+/// `0..rows` gives a zero row, as one-hot does.
+///
+/// # Safety
+/// `ids` must hold `n` elements, `table` `rows · row` and `out` `n · row`, not overlapping.
+unsafe extern "C" fn gradc_gather(
+    out: *mut f32,
+    table: *const f32,
+    ids: *const i32,
+    n: usize,
+    rows: usize,
+    row: usize,
+) {
+    // SAFETY: guaranteed by the caller.
+    let (out, table, ids) = unsafe {
+        (
+            std::slice::from_raw_parts_mut(out, n * row),
+            std::slice::from_raw_parts(table, rows * row),
+            std::slice::from_raw_parts(ids, n),
+        )
+    };
+    for (dst, &id) in out.chunks_exact_mut(row.max(1)).zip(ids) {
+        match usize::try_from(id) {
+            Ok(r) if r < rows => dst.copy_from_slice(&table[r * row..(r + 1) * row]),
+            Ok(_) | Err(_) => dst.fill(0.0),
+        }
+    }
+}
+
+/// `out[r, :] = sum of g[i, :] over ids[i] == r` for a `[rows, row]` result; ids outside
+/// `0..rows` are dropped. Rows add in id order, as the interpreter adds them.
+///
+/// # Safety
+/// `ids` must hold `n` elements, `g` `n · row` and `out` `rows · row`, not overlapping.
+unsafe extern "C" fn gradc_scatter_add(
+    out: *mut f32,
+    g: *const f32,
+    ids: *const i32,
+    n: usize,
+    rows: usize,
+    row: usize,
+) {
+    // SAFETY: guaranteed by the caller.
+    let (out, g, ids) = unsafe {
+        (
+            std::slice::from_raw_parts_mut(out, rows * row),
+            std::slice::from_raw_parts(g, n * row),
+            std::slice::from_raw_parts(ids, n),
+        )
+    };
+    out.fill(0.0);
+    for (src, &id) in g.chunks_exact(row.max(1)).zip(ids) {
+        if let Ok(r) = usize::try_from(id) {
+            if r < rows {
+                out[r * row..(r + 1) * row].iter_mut().zip(src).for_each(|(o, &s)| *o += s);
+            }
+        }
+    }
+}
+
 /// `a^b`.
 extern "C" fn gradc_powf(a: f32, b: f32) -> f32 {
     a.powf(b)
@@ -169,6 +242,12 @@ pub(crate) struct Callees {
     /// `codegen::window::gradc_window`, declared only for a program with a window kernel (so
     /// the CLIF of other programs is unchanged).
     pub(crate) window: Option<FuncRef>,
+    /// `gradc_gather`.
+    pub(crate) gather: FuncRef,
+    /// `gradc_scatter_add`.
+    pub(crate) scatter_add: FuncRef,
+    /// `gradc_copy_rows`.
+    pub(crate) copy_rows: FuncRef,
     /// `gradc_powf`.
     pub(crate) powf: FuncRef,
     /// `gradc_pow64`.
@@ -185,6 +264,9 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("gradc_one_hot", gradc_one_hot as *const u8);
     jit.symbol("gradc_argmax", gradc_argmax as *const u8);
     jit.symbol("gradc_window", super::window::gradc_window as *const u8);
+    jit.symbol("gradc_copy_rows", gradc_copy_rows as *const u8);
+    jit.symbol("gradc_gather", gradc_gather as *const u8);
+    jit.symbol("gradc_scatter_add", gradc_scatter_add as *const u8);
     jit.symbol("gradc_powf", gradc_powf as *const u8);
     jit.symbol("gradc_pow64", gradc_pow64 as *const u8);
     jit.symbol("gradc_unary64", gradc_unary64 as *const u8);
@@ -214,5 +296,8 @@ pub(crate) fn declare(module: &mut JITModule, func: &mut Function, window: bool)
         unary64: import("gradc_unary64", &[types::I32, types::F64], Some(types::F64))?,
         unary32: import("gradc_unary32", &[types::I32, types::F32], Some(types::F32))?,
         window: if window { Some(import("gradc_window", &[ptr; 5], None)?) } else { None },
+        copy_rows: import("gradc_copy_rows", &[ptr; 5], None)?,
+        gather: import("gradc_gather", &[ptr; 6], None)?,
+        scatter_add: import("gradc_scatter_add", &[ptr; 6], None)?,
     })
 }

@@ -31,12 +31,14 @@ pub struct Value {
 /// One expression of a kernel body; operands precede their users.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    /// An element of a buffer: at iteration index `i`, element `sum(i[d] * strides[d])`.
+    /// An element of a buffer: at iteration index `i`, element `offset + sum(i[d] * strides[d])`.
     Load {
         /// The buffer.
         value: ValueId,
         /// Element stride per iteration dim; 0 along broadcast dims.
         strides: Vec<usize>,
+        /// First element read (nonzero for a slice).
+        offset: usize,
     },
     /// An immediate, held in f64 like the graph's constants (f32 code rounds it).
     Const(f64),
@@ -47,6 +49,8 @@ pub enum Expr {
     /// `select(mask, a, b)`: `a` where the f32 mask is nonzero (or NaN), else `b`, picked bit
     /// for bit (the one ternary op).
     Select(ExprId, ExprId, ExprId),
+    /// Conversion to this element type, as `Op::Cast` says.
+    Cast(DType, ExprId),
 }
 
 /// A fused elementwise loop over one iteration shape, with one or more outputs.
@@ -127,6 +131,32 @@ pub enum Kernel {
         /// The result.
         out: ValueId,
     },
+    /// Contiguous values joined along an axis: each part, viewed as `[outer, len]` rows, is
+    /// copied into columns `at .. at + len` of the result viewed as `[outer, total]`.
+    Concat {
+        /// Each part, contiguous, with its row length.
+        parts: Vec<(ValueId, usize)>,
+        /// Rows: the product of the dims before the axis.
+        outer: usize,
+        /// The result, contiguous.
+        out: ValueId,
+    },
+    /// Rows of a contiguous f32 `table` picked by i32 `ids` (a zero row for an id outside the
+    /// table), or with `scatter`, the gradient's rows summed into the rows the ids name.
+    Gather {
+        /// The table (gather) or the gradient rows (scatter), contiguous.
+        src: ValueId,
+        /// The ids, contiguous.
+        ids: ValueId,
+        /// Rows of the table.
+        rows: usize,
+        /// Elements per row.
+        row: usize,
+        /// Scatter-add rather than gather.
+        scatter: bool,
+        /// The result, contiguous.
+        out: ValueId,
+    },
     /// Index of the largest element along `axis` of a contiguous f32 value.
     Argmax {
         /// The operand, contiguous.
@@ -145,7 +175,7 @@ impl Kernel {
             body.iter()
                 .filter_map(|e| match e {
                     Expr::Load { value, .. } => Some(*value),
-                    Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => None,
+                    Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) | Expr::Cast(..) => None,
                 })
                 .collect()
         };
@@ -156,6 +186,8 @@ impl Kernel {
             Kernel::OneHot { labels, .. } => vec![*labels],
             Kernel::Argmax { x, .. } => vec![*x],
             Kernel::Window { args, .. } => args.clone(),
+            Kernel::Concat { parts, .. } => parts.iter().map(|&(v, _)| v).collect(),
+            Kernel::Gather { src, ids, .. } => vec![*src, *ids],
         }
     }
 
@@ -165,7 +197,11 @@ impl Kernel {
             Kernel::Elementwise(k) => k.outputs.iter().map(|&(_, v)| v).collect(),
             Kernel::Reduce(k) => vec![k.out],
             Kernel::MatMul(k) => vec![k.out],
-            Kernel::OneHot { out, .. } | Kernel::Argmax { out, .. } | Kernel::Window { out, .. } => vec![*out],
+            Kernel::OneHot { out, .. }
+            | Kernel::Argmax { out, .. }
+            | Kernel::Window { out, .. }
+            | Kernel::Concat { out, .. }
+            | Kernel::Gather { out, .. } => vec![*out],
         }
     }
 }
@@ -219,6 +255,7 @@ pub fn row_major(shape: &[usize]) -> Vec<usize> {
 pub fn expr_dtype(program_values: &[Value], body: &[Expr], e: ExprId) -> DType {
     match &body[e] {
         Expr::Load { value, .. } => program_values[*value].ty.dtype,
+        Expr::Cast(to, _) => *to,
         Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => DType::F32,
     }
 }
@@ -231,12 +268,18 @@ pub fn print_program(p: &Program) -> String {
         let dense = row_major(shape);
         for (i, e) in body.iter().enumerate() {
             let rhs = match e {
-                Expr::Load { value, strides } if *strides == dense => format!("load {}", name(*value)),
-                Expr::Load { value, strides } => format!("load {} strides {}", name(*value), fmt_shape(strides)),
+                Expr::Load { value, strides, offset: 0 } if *strides == dense => format!("load {}", name(*value)),
+                Expr::Load { value, strides, offset: 0 } => {
+                    format!("load {} strides {}", name(*value), fmt_shape(strides))
+                }
+                Expr::Load { value, strides, offset } => {
+                    format!("load {} strides {} offset {offset}", name(*value), fmt_shape(strides))
+                }
                 Expr::Const(c) => format!("const {}", fmt_const(*c)),
                 Expr::Unary(op, a) => format!("{} e{a}", op.name()),
                 Expr::Binary(op, a, b) => format!("{} e{a}, e{b}", op.name()),
                 Expr::Select(c, a, b) => format!("select e{c}, e{a}, e{b}"),
+                Expr::Cast(to, a) => format!("cast.{to} e{a}"),
             };
             // Writing to a String cannot fail.
             writeln!(out, "    e{i} = {rhs}").expect("write to String");
@@ -292,6 +335,15 @@ pub fn print_program(p: &Program) -> String {
                 let args: Vec<String> = args.iter().map(|&a| name(a)).collect();
                 writeln!(out, "k{i} {}{} {} = {}", op.name(), op.attrs(), name(*o), args.join(", "))
                     .expect("write to String");
+            }
+            Kernel::Gather { src, ids, scatter, out: o, .. } => {
+                let kind = if *scatter { "scatter_add" } else { "gather" };
+                writeln!(out, "k{i} {kind} {} = {}, {}", name(*o), name(*src), name(*ids)).expect("write to String");
+            }
+            Kernel::Concat { parts, outer, out: o } => {
+                let parts: Vec<String> =
+                    parts.iter().map(|&(v, len)| format!("{} [{outer}, {len}]", name(v))).collect();
+                writeln!(out, "k{i} concat {} = {}", name(*o), parts.join(", ")).expect("write to String");
             }
         }
     }

@@ -143,15 +143,17 @@ fn safe_in_place(p: &Program, k: usize, input: ValueId, last_read: &[Option<usiz
         Kernel::Elementwise(e) => {
             let dense = row_major(&e.shape);
             e.body.iter().all(|x| match x {
-                Expr::Load { value, strides } => *value != input || *strides == dense,
-                Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => true,
+                Expr::Load { value, strides, offset } => *value != input || (*strides == dense && *offset == 0),
+                Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) | Expr::Cast(..) => true,
             })
         }
         kernel @ (Kernel::Reduce(_)
         | Kernel::MatMul(_)
         | Kernel::OneHot { .. }
         | Kernel::Argmax { .. }
-        | Kernel::Window { .. }) => !kernel.reads().contains(&input),
+        | Kernel::Window { .. }
+        | Kernel::Concat { .. }
+        | Kernel::Gather { .. }) => !kernel.reads().contains(&input),
     }
 }
 

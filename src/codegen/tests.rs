@@ -1250,4 +1250,5 @@ mod approx {
     }
 }
 
+mod tensor_ops;
 mod window;

@@ -3,7 +3,7 @@
 //! Every op is a plain loop over row-major data, written to be obviously right rather than fast.
 //! i32 values (labels, argmax results) are stored as integral f64.
 
-use super::{Graph, Op, Shape, Type};
+use super::{DType, Graph, Op, Shape, Type};
 
 /// A dense row-major tensor of f64 values.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,6 +154,74 @@ pub fn eval_op(op: &Op, args: &[&Tensor], out: &Type) -> Tensor {
             Tensor::new(out.shape.clone(), best.into_iter().map(|(_, i)| i).collect())
         }
         Op::Window(w) => w.eval(args, out),
+        // i32 values are integral f64 already; to i32, Rust's `as` truncates toward zero,
+        // saturates and maps NaN to 0, as the generated code does.
+        Op::Cast(DType::F32) => args[0].clone(),
+        Op::Cast(DType::I32) => map(args[0], |x| f64::from(x as i32)),
+        Op::Permute(perm) => {
+            let x = args[0];
+            let in_strides = strides(&x.shape);
+            let data = (0..out.numel())
+                .map(|flat| {
+                    let idx = unravel(flat, &out.shape);
+                    x.data[perm.iter().zip(&idx).map(|(&p, &i)| i * in_strides[p]).sum::<usize>()]
+                })
+                .collect();
+            Tensor::new(out.shape.clone(), data)
+        }
+        Op::Slice { axis, start, step, .. } => {
+            let x = args[0];
+            let in_strides = strides(&x.shape);
+            let data = (0..out.numel())
+                .map(|flat| {
+                    let mut idx = unravel(flat, &out.shape);
+                    idx[*axis] = start + idx[*axis] * step;
+                    x.data[idx.iter().zip(&in_strides).map(|(i, s)| i * s).sum::<usize>()]
+                })
+                .collect();
+            Tensor::new(out.shape.clone(), data)
+        }
+        Op::Concat { axis, .. } => {
+            let data = (0..out.numel())
+                .map(|flat| {
+                    let mut idx = unravel(flat, &out.shape);
+                    let mut part = 0;
+                    while idx[*axis] >= args[part].shape[*axis] {
+                        idx[*axis] -= args[part].shape[*axis];
+                        part += 1;
+                    }
+                    let s = strides(&args[part].shape);
+                    args[part].data[idx.iter().zip(&s).map(|(i, s)| i * s).sum::<usize>()]
+                })
+                .collect();
+            Tensor::new(out.shape.clone(), data)
+        }
+        Op::Gather => {
+            let (table, ids) = (args[0], args[1]);
+            let row: usize = table.shape[1..].iter().product();
+            let mut data = vec![0.0; out.numel()];
+            for (i, &id) in ids.data.iter().enumerate() {
+                if id >= 0.0 && id < table.shape[0] as f64 {
+                    let r = id as usize;
+                    data[i * row..(i + 1) * row].copy_from_slice(&table.data[r * row..(r + 1) * row]);
+                }
+            }
+            Tensor::new(out.shape.clone(), data)
+        }
+        Op::ScatterAdd(rows) => {
+            let (ids, g) = (args[0], args[1]);
+            let row: usize = out.shape[1..].iter().product();
+            let mut data = vec![0.0; out.numel()];
+            for (i, &id) in ids.data.iter().enumerate() {
+                if id >= 0.0 && id < *rows as f64 {
+                    let r = id as usize;
+                    for j in 0..row {
+                        data[r * row + j] += g.data[i * row + j];
+                    }
+                }
+            }
+            Tensor::new(out.shape.clone(), data)
+        }
     };
     debug_assert_eq!(result.shape, out.shape, "`{}` produced the wrong shape", op.name());
     result

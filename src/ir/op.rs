@@ -4,6 +4,9 @@
 //! makes the compiler list every place that must learn it:
 //! interpreter semantics in `ir::interp::eval_op`, the VJP rule in `autodiff::vjp`,
 //! and code generation in `codegen`.
+//!
+//! Long because it is the table: each facet (name, arity, class, VJP, shape rule) is one match
+//! over every op, and splitting them across files would scatter an op's rows.
 
 use super::elementwise::{BinOp, UnOp};
 use super::window::{WindowError, WindowOp};
@@ -45,6 +48,40 @@ pub enum Op {
     Argmax(usize),
     /// A convolution or pooling over NCHW values, or a gradient of one (`ir::window`).
     Window(WindowOp),
+    /// Conversion to this element type, per element: i32 to f32 rounds to nearest; f32 to i32
+    /// truncates toward zero (as torch's `.to(torch.int32)`), saturating at the i32 range, NaN
+    /// to 0. Integers carry no gradient, so neither direction passes one.
+    Cast(DType),
+    /// The operand's axes reordered: result axis `i` is operand axis `perm[i]`. A view: new
+    /// strides, never a copy.
+    Permute(Vec<usize>),
+    /// Elements `start, start + step, …` (below `end`) along `axis`; `start <= end <= dim`,
+    /// `step >= 1`. A view: an offset and strides, never a copy.
+    Slice {
+        /// The sliced axis.
+        axis: usize,
+        /// First index taken.
+        start: usize,
+        /// One past the last index that may be taken.
+        end: usize,
+        /// Distance between taken indices.
+        step: usize,
+    },
+    /// The operands joined along `axis`; every other dim equal, one element type. Copied by a
+    /// call-out into one buffer.
+    Concat {
+        /// The joined axis.
+        axis: usize,
+        /// How many operands.
+        parts: usize,
+    },
+    /// `gather(table, ids)`: rows of an f32 `table[V, …]` picked by i32 `ids[…]`, giving
+    /// `ids.shape ++ table.shape[1..]`; an id outside `0..V` gives a zero row (as `one_hot`).
+    Gather,
+    /// `scatter_add(ids, g)` into `V` rows: row `ids[i]` of the `[V, …]` result sums the rows of
+    /// `g` (of `gather`'s result shape) whose id is that row; ids outside `0..V` are dropped.
+    /// `gather`'s gradient.
+    ScatterAdd(usize),
 }
 
 /// What a reduction combines with.
@@ -125,6 +162,25 @@ pub enum ShapeError {
     Input,
     /// A convolution or pooling whose operands or attributes do not fit.
     Window(WindowError),
+    /// A slice whose bounds do not fit the axis.
+    Slice {
+        /// Requested start, end and step.
+        bounds: [usize; 3],
+        /// The axis' length.
+        dim: usize,
+    },
+    /// `concat` of operands whose other dims or element types differ.
+    Concat(Vec<Type>),
+    /// `gather` of something other than an f32 table of rank >= 1 and i32 ids, or a
+    /// `scatter_add` whose gradient does not fit its ids.
+    Gather(Type, Type),
+    /// A permutation that does not list each axis of the operand once.
+    Permutation {
+        /// The requested order.
+        perm: Vec<usize>,
+        /// The operand's rank.
+        rank: usize,
+    },
 }
 
 /// What kind of mistake a [`ShapeError`] is, for choosing a diagnostic code.
@@ -150,9 +206,15 @@ impl ShapeError {
             | ShapeError::MatMulRank(..)
             | ShapeError::MatMulInner(..)
             | ShapeError::Input
-            | ShapeError::Window(_) => ShapeErrorKind::Mismatch,
-            ShapeError::DType { .. } | ShapeError::EqDTypes(..) | ShapeError::Labels(_) => ShapeErrorKind::DType,
-            ShapeError::Axis { .. } | ShapeError::AxesOrder => ShapeErrorKind::Axis,
+            | ShapeError::Window(_)
+            | ShapeError::Concat(_) => ShapeErrorKind::Mismatch,
+            ShapeError::DType { .. } | ShapeError::EqDTypes(..) | ShapeError::Labels(_) | ShapeError::Gather(..) => {
+                ShapeErrorKind::DType
+            }
+            ShapeError::Axis { .. }
+            | ShapeError::AxesOrder
+            | ShapeError::Permutation { .. }
+            | ShapeError::Slice { .. } => ShapeErrorKind::Axis,
             ShapeError::TooLarge(_) => ShapeErrorKind::TooLarge,
         }
     }
@@ -192,6 +254,20 @@ impl std::fmt::Display for ShapeError {
             ShapeError::TooLarge(shape) => write!(f, "a value of shape {} is too large to allocate", fmt_shape(shape)),
             ShapeError::Input => f.write_str("inputs are typed by their declaration"),
             ShapeError::Window(e) => write!(f, "{e}"),
+            ShapeError::Slice { bounds: [start, end, step], dim } => write!(
+                f,
+                "slice {start}..{end} step {step} does not fit an axis of length {dim} (needs start <= end <= {dim}, step >= 1)"
+            ),
+            ShapeError::Concat(types) => {
+                let types: Vec<String> = types.iter().map(|t| t.to_string()).collect();
+                write!(f, "`concat` needs operands of one element type that agree off the joined axis, found {}", types.join(", "))
+            }
+            ShapeError::Gather(table, ids) => {
+                write!(f, "`gather` needs an f32 table of rank 1 or more and i32 ids, found {table} and {ids}")
+            }
+            ShapeError::Permutation { perm, rank } => {
+                write!(f, "`permute` needs each axis of a rank-{rank} value once, found {}", fmt_shape(perm))
+            }
         }
     }
 }
@@ -300,6 +376,50 @@ fn expand(g: &mut Graph, x: NodeId, axes: &[usize], shape: &Shape) -> NodeId {
     g.build(Op::Broadcast(shape.clone()), vec![x])
 }
 
+/// The gradient of a slice: `g` (the slice's shape) placed at indices `start, start + step, …`
+/// of `axis` in a value of shape `from`, zeros elsewhere. Built from views and `concat`: each
+/// row of `g` gains `step - 1` zero rows after it, the result is cut to `end - start` rows, and
+/// zero blocks stand for `[0, start)` and `[end, dim)`.
+fn unslice(gr: &mut Graph, g: NodeId, from: &Shape, axis: usize, [start, end, step]: [usize; 3]) -> NodeId {
+    let shape = gr.ty(g).shape.clone();
+    let m = shape[axis];
+    if m == 0 {
+        return gr.splat(0.0, from);
+    }
+    let with = |d: usize| -> Shape {
+        let mut s = shape.clone();
+        s[axis] = d;
+        s
+    };
+    let mut spread = g;
+    if step > 1 {
+        let split = |inner: usize| -> Shape {
+            let mut s = shape.clone();
+            s.splice(axis..=axis, [m, inner]);
+            s
+        };
+        let column = gr.build(Op::Reshape(split(1)), vec![g]);
+        let zeros = gr.splat(0.0, &split(step - 1));
+        let joined = gr.build(Op::Concat { axis: axis + 1, parts: 2 }, vec![column, zeros]);
+        spread = gr.build(Op::Reshape(with(m * step)), vec![joined]);
+        if m * step > end - start {
+            spread = gr.build(Op::Slice { axis, start: 0, end: end - start, step: 1 }, vec![spread]);
+        }
+    }
+    let mut parts = Vec::new();
+    if start > 0 {
+        parts.push(gr.splat(0.0, &with(start)));
+    }
+    parts.push(spread);
+    if from[axis] > end {
+        parts.push(gr.splat(0.0, &with(from[axis] - end)));
+    }
+    if parts.len() == 1 {
+        return spread;
+    }
+    gr.build(Op::Concat { axis, parts: parts.len() }, parts)
+}
+
 impl Op {
     /// The name the text printer uses.
     pub fn name(&self) -> &'static str {
@@ -316,6 +436,12 @@ impl Op {
             Op::OneHot(_) => "one_hot",
             Op::Argmax(_) => "argmax",
             Op::Window(w) => w.name(),
+            Op::Cast(_) => "cast",
+            Op::Permute(_) => "permute",
+            Op::Slice { .. } => "slice",
+            Op::Concat { .. } => "concat",
+            Op::Gather => "gather",
+            Op::ScatterAdd(_) => "scatter_add",
         }
     }
 
@@ -324,6 +450,9 @@ impl Op {
         match self {
             Op::Input(_) | Op::Const(_) => 0,
             Op::Unary(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::OneHot(_) | Op::Argmax(_) => 1,
+            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } => 1,
+            Op::Concat { parts, .. } => *parts,
+            Op::Gather | Op::ScatterAdd(_) => 2,
             Op::Binary(_) | Op::MatMul { .. } => 2,
             Op::Select => 3,
             Op::Window(w) => w.arity(),
@@ -334,8 +463,9 @@ impl Op {
     pub fn class(&self) -> Class {
         match self {
             Op::Input(_) | Op::Const(_) => Class::Leaf,
-            Op::Unary(_) | Op::Binary(_) | Op::Select => Class::Elementwise,
-            Op::Broadcast(_) | Op::Reshape(_) => Class::View,
+            Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast(_) => Class::Elementwise,
+            Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => Class::View,
+            Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => Class::CallOut,
             Op::Reduce(..) => Class::Reduction,
             Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Window(_) => Class::CallOut,
         }
@@ -437,6 +567,56 @@ impl Op {
             // no gradient
             Op::OneHot(_) | Op::Argmax(_) => {}
             Op::Window(w) => grads = w.vjp(gr, &args, g, wants),
+            // f(a) = cast(a): an i32 operand or result carries no gradient, so neither direction
+            // passes one (autodiff differentiates f32 values only).
+            Op::Cast(_) => {}
+            // f(a) = permute(a, p): result axis i is axis p[i] of a
+            // df/da = permute(g, p⁻¹), where p⁻¹[p[i]] = i
+            Op::Permute(perm) => {
+                if wants[0] {
+                    let mut inverse = vec![0; perm.len()];
+                    for (i, &p) in perm.iter().enumerate() {
+                        inverse[p] = i;
+                    }
+                    grads[0] = Some(gr.build(Op::Permute(inverse), vec![g]));
+                }
+            }
+            // f(a) = a[start:end:step] along an axis
+            // df/da = g at indices start, start + step, …, 0 elsewhere (see `unslice`)
+            Op::Slice { axis, start, end, step } => {
+                if wants[0] {
+                    let from = gr.ty(args[0]).shape.clone();
+                    grads[0] = Some(unslice(gr, g, &from, *axis, [*start, *end, *step]));
+                }
+            }
+            // f(a₀, a₁, …) = concat(a₀, a₁, …) along an axis
+            // df/daᵢ = g[oᵢ : oᵢ + nᵢ] along that axis, oᵢ = n₀ + … + nᵢ₋₁
+            Op::Concat { axis, .. } => {
+                let mut at = 0;
+                for (i, a) in args.iter().enumerate() {
+                    let n = gr.ty(*a).shape[*axis];
+                    if wants[i] {
+                        grads[i] = Some(gr.build(Op::Slice { axis: *axis, start: at, end: at + n, step: 1 }, vec![g]));
+                    }
+                    at += n;
+                }
+            }
+            // f(T, ids) = T[ids]: row ids[i] of the table, per id
+            // df/dT = scatter_add(ids, g): each table row sums the gradients of the rows it gave;
+            // ids are integers and get none
+            Op::Gather => {
+                if wants[0] {
+                    let rows = gr.ty(args[0]).shape[0];
+                    grads[0] = Some(gr.build(Op::ScatterAdd(rows), vec![args[1], g]));
+                }
+            }
+            // f(ids, G) = scatter_add(ids, G), linear in G
+            // df/dG = gather(g, ids)
+            Op::ScatterAdd(_) => {
+                if wants[1] {
+                    grads[1] = Some(gr.build(Op::Gather, vec![g, args[0]]));
+                }
+            }
         }
         grads
     }
@@ -553,6 +733,62 @@ impl Op {
                 Ok(Type::new(DType::I32, removed(args[0], &[*axis])))
             }
             Op::Window(w) => sized(w.infer(args)?),
+            Op::Cast(to) => Ok(Type::new(*to, args[0].shape.clone())),
+            Op::Permute(perm) => {
+                let rank = args[0].shape.len();
+                let mut seen = vec![false; rank];
+                let each_once =
+                    perm.len() == rank && perm.iter().all(|&p| p < rank && !std::mem::replace(&mut seen[p], true));
+                if !each_once {
+                    return Err(ShapeError::Permutation { perm: perm.clone(), rank });
+                }
+                Ok(Type::new(args[0].dtype, perm.iter().map(|&p| args[0].shape[p]).collect()))
+            }
+            Op::Slice { axis, start, end, step } => {
+                axes_ok(args[0], &[*axis])?;
+                let dim = args[0].shape[*axis];
+                if start > end || *end > dim || *step == 0 {
+                    return Err(ShapeError::Slice { bounds: [*start, *end, *step], dim });
+                }
+                let mut shape = args[0].shape.clone();
+                shape[*axis] = (end - start).div_ceil(*step);
+                Ok(Type::new(args[0].dtype, shape))
+            }
+            Op::Concat { axis, .. } => {
+                axes_ok(args[0], &[*axis])?;
+                let first = args[0];
+                let off_axis = |t: &Type| -> Vec<usize> {
+                    t.shape.iter().enumerate().filter(|(i, _)| i != axis).map(|(_, &d)| d).collect()
+                };
+                let agree = args.iter().all(|t| {
+                    t.dtype == first.dtype && t.shape.len() == first.shape.len() && off_axis(t) == off_axis(first)
+                });
+                if !agree {
+                    return Err(ShapeError::Concat(args.iter().map(|&t| t.clone()).collect()));
+                }
+                let mut shape = first.shape.clone();
+                shape[*axis] = args.iter().map(|t| t.shape[*axis]).sum();
+                sized(Type::new(first.dtype, shape))
+            }
+            Op::Gather => {
+                let (table, ids) = (args[0], args[1]);
+                if table.dtype != DType::F32 || table.shape.is_empty() || ids.dtype != DType::I32 {
+                    return Err(ShapeError::Gather(table.clone(), ids.clone()));
+                }
+                sized(Type::f32([&ids.shape[..], &table.shape[1..]].concat()))
+            }
+            Op::ScatterAdd(rows) => {
+                let (ids, g) = (args[0], args[1]);
+                let k = ids.shape.len();
+                if ids.dtype != DType::I32
+                    || g.dtype != DType::F32
+                    || g.shape.len() < k
+                    || g.shape[..k] != ids.shape[..]
+                {
+                    return Err(ShapeError::Gather(g.clone(), ids.clone()));
+                }
+                sized(Type::f32([&[*rows][..], &g.shape[k..]].concat()))
+            }
         }
     }
 }

@@ -79,6 +79,12 @@ fn attrs(op: &Op) -> String {
         Op::OneHot(c) => format!("[{c}]"),
         Op::Argmax(a) => format!("[{a}]"),
         Op::Window(w) => w.attrs(),
+        Op::Cast(d) => format!(".{d}"),
+        Op::Permute(p) => fmt_shape(p),
+        Op::Slice { axis, start, end, step } => format!("[{axis}: {start}..{end} step {step}]"),
+        Op::Concat { axis, .. } => format!("[{axis}]"),
+        Op::ScatterAdd(rows) => format!("[{rows}]"),
+        Op::Gather => String::new(),
         Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => String::new(),
     }
 }

@@ -16,7 +16,8 @@
 //! constant (bit for bit).
 //! These hold for real numbers; IEEE corner cases are not kept: `0*x` is `0` even when `x` is
 //! an infinity or NaN, the sign of a zero may change, and `(-inf)^0.5` becomes `NaN`. The
-//! select rules are exact even there.
+//! select rules are exact even there. The identity permutation, a slice of a whole axis and a concat of one operand are the operand. A cast to the operand's own element type is the operand;
+//! a cast to i32 of a constant does not fold (constants are f32).
 
 use crate::ir::interp::{eval_op, Tensor};
 use crate::ir::{BinOp, DType, Graph, NodeId, Op, Rewrite, Type, UnOp};
@@ -86,6 +87,9 @@ impl Simplifier {
                 None
             }
             Op::Window(_) => None,
+            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => {
+                None
+            }
         }
     }
 
@@ -108,7 +112,8 @@ impl Simplifier {
     /// A simpler node equal to `op(args)`, if a rule applies.
     fn rewrite(&mut self, op: &Op, args: &[NodeId], ty: &Type) -> Option<NodeId> {
         let shape = &ty.shape;
-        if op.is_elementwise() {
+        // Constants are f32, so only ops with an f32 result fold (not a cast to i32).
+        if op.is_elementwise() && ty.dtype == DType::F32 {
             let consts: Option<Vec<f64>> = args.iter().map(|&a| self.konst(a)).collect();
             if let Some(cs) = consts {
                 let scalars: Vec<Tensor> = cs.iter().map(|&c| Tensor::scalar(c)).collect();
@@ -146,8 +151,15 @@ impl Simplifier {
                 (_, Some(x), Some(y)) if x.to_bits() == y.to_bits() => Some(b),
                 _ => None,
             },
+            Op::Cast(to) if self.out.ty(a).dtype == *to => Some(a),
+            Op::Permute(p) if p.iter().enumerate().all(|(i, &k)| i == k) => Some(a),
+            Op::Slice { .. } if &self.out.ty(a).shape == shape => Some(a),
+            Op::Concat { parts: 1, .. } => Some(a),
             Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => None,
             Op::Window(_) => None,
+            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => {
+                None
+            }
         }
     }
 

@@ -18,6 +18,15 @@ pub const NAMES: &[&str] = &[
     "one_hot",
     "argmax",
     "reshape",
+    "f32",
+    "i32",
+    "transpose",
+    "permute",
+    "flatten",
+    "slice",
+    "index",
+    "concat",
+    "gather",
     "where",
     "pi",
     "same",
@@ -45,6 +54,15 @@ pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
     const X: &[(&str, Option<f64>)] = &[("x", None)];
     Some(match name {
         _ if UnOp::from_name(name).is_some() => X,
+        "f32" | "i32" => X,
+        "transpose" => &[("x", None), ("a", Some(-2.0)), ("b", Some(-1.0))],
+        "permute" => &[("x", None), ("dims", None)],
+        "flatten" => &[("x", None), ("start", Some(1.0))],
+        // NaN marks "to the end of the axis".
+        "slice" => &[("x", None), ("axis", None), ("start", Some(0.0)), ("end", Some(f64::NAN)), ("step", Some(1.0))],
+        "index" => &[("x", None), ("axis", None), ("i", None)],
+        "concat" => &[("values", None), ("axis", Some(0.0))],
+        "gather" => &[("table", None), ("ids", None)],
         // axis and keepdims default to "all axes" and false; NaN marks "not given".
         "sum" | "mean" | "max" => &[("x", None), ("axis", Some(f64::NAN)), ("keepdims", Some(0.0))],
         "maximum" | "minimum" => &[("a", None), ("b", None)],

@@ -16,10 +16,16 @@ pub(super) fn apply(op: &Op, args: &[ExprId]) -> Result<Expr, CodegenError> {
         Op::Unary(u) => Ok(Expr::Unary(*u, args[0])),
         Op::Binary(b) => Ok(Expr::Binary(*b, args[0], args[1])),
         Op::Select => Ok(Expr::Select(args[0], args[1], args[2])),
+        Op::Cast(to) => Ok(Expr::Cast(*to, args[0])),
         Op::Input(_)
         | Op::Const(_)
         | Op::Broadcast(_)
         | Op::Reshape(_)
+        | Op::Permute(_)
+        | Op::Slice { .. }
+        | Op::Concat { .. }
+        | Op::Gather
+        | Op::ScatterAdd(_)
         | Op::Reduce(..)
         | Op::MatMul { .. }
         | Op::OneHot(_)
@@ -167,8 +173,27 @@ impl Fuser<'_> {
                     let shapes = nodes.iter().map(|a| self.shape(a.index()).clone()).collect();
                     Kernel::Window { op: *op, args, shapes, out: self.value(x)? }
                 }
-                Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => continue,
-                Op::Broadcast(_) | Op::Reshape(_) => continue,
+                Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast(_) => continue,
+                Op::Concat { axis, .. } => {
+                    let shape = self.shape(x);
+                    let outer = shape[..*axis].iter().product();
+                    let mut parts = Vec::new();
+                    for a in self.g.nodes[x].args.clone() {
+                        let len = self.shape(a.index())[*axis..].iter().product();
+                        parts.push((self.contiguous(a.index())?, len));
+                    }
+                    Kernel::Concat { parts, outer, out: self.value(x)? }
+                }
+                Op::Gather | Op::ScatterAdd(_) => {
+                    let [a, b] = [0, 1].map(|i| self.g.nodes[x].args[i].index());
+                    let scatter = matches!(self.op(x), Op::ScatterAdd(_));
+                    let (src, ids) = if scatter { (b, a) } else { (a, b) };
+                    let table = if scatter { self.shape(x) } else { self.shape(src) };
+                    let (rows, row) = (table[0], table[1..].iter().product());
+                    let (src, ids) = (self.contiguous(src)?, self.contiguous(ids)?);
+                    Kernel::Gather { src, ids, rows, row, scatter, out: self.value(x)? }
+                }
+                Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => continue,
             };
             let prio = if self.is_reduction(x) { self.reduce_members[&x][0] } else { x };
             self.kernels.push((prio, kernel));
@@ -183,9 +208,13 @@ impl Fuser<'_> {
                     *k
                 }
                 Op::Input(k) => self.copy_of_input(*k, x),
-                Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) => self.materialise(x)?,
-                Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) => self.value(x)?,
-                Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Window(_) => self.value(x)?,
+                Op::Window(_) => self.value(x)?,
+                Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => {
+                    self.materialise(x)?
+                }
+                Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => self.value(x)?,
+                Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) | Op::Cast(_) => self.value(x)?,
+                Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => self.value(x)?,
             };
             outputs.push(ProgramOutput { name: o.name.clone(), role: o.role, value });
         }
@@ -239,7 +268,7 @@ impl Fuser<'_> {
     pub(super) fn leaf(&mut self, x: usize) -> Result<Expr, CodegenError> {
         Ok(match self.resolve(x)? {
             Resolved::Const(c) => Expr::Const(c),
-            Resolved::Strided(value, strides) => Expr::Load { value, strides },
+            Resolved::Strided(value, strides, offset) => Expr::Load { value, strides, offset },
         })
     }
 
@@ -251,13 +280,13 @@ impl Fuser<'_> {
                 let a = self.g.nodes[x].args[0].index();
                 Ok(match self.resolve(a)? {
                     Resolved::Const(c) => Resolved::Const(c),
-                    Resolved::Strided(v, s) => {
+                    Resolved::Strided(v, s, offset) => {
                         let from = self.shape(a);
                         let lead = to.len() - from.len();
                         let strides = (0..to.len())
                             .map(|i| if i < lead || from[i - lead] == 1 { 0 } else { s[i - lead] })
                             .collect();
-                        Resolved::Strided(v, strides)
+                        Resolved::Strided(v, strides, offset)
                     }
                 })
             }
@@ -265,25 +294,49 @@ impl Fuser<'_> {
                 let a = self.g.nodes[x].args[0].index();
                 Ok(match self.resolve(a)? {
                     Resolved::Const(c) => Resolved::Const(c),
-                    Resolved::Strided(v, s) => match reshape_strides(self.shape(a), &s, to) {
-                        Some(strides) => Resolved::Strided(v, strides),
-                        None => Resolved::Strided(self.materialise(a)?, row_major(to)),
+                    Resolved::Strided(v, s, offset) => match reshape_strides(self.shape(a), &s, to) {
+                        Some(strides) => Resolved::Strided(v, strides, offset),
+                        None => Resolved::Strided(self.materialise(a)?, row_major(to), 0),
                     },
                 })
             }
-            Op::Input(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) => self.buffer(x),
-            Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Window(_) => self.buffer(x),
+            Op::Window(_) => self.buffer(x),
+            Op::Permute(perm) => {
+                let a = self.g.nodes[x].args[0].index();
+                Ok(match self.resolve(a)? {
+                    Resolved::Const(c) => Resolved::Const(c),
+                    Resolved::Strided(v, s, offset) => {
+                        Resolved::Strided(v, perm.iter().map(|&p| s[p]).collect(), offset)
+                    }
+                })
+            }
+            Op::Slice { axis, start, step, .. } => {
+                let a = self.g.nodes[x].args[0].index();
+                Ok(match self.resolve(a)? {
+                    Resolved::Const(c) => Resolved::Const(c),
+                    Resolved::Strided(v, mut s, offset) => {
+                        let offset = offset + start * s[*axis];
+                        s[*axis] *= step;
+                        Resolved::Strided(v, s, offset)
+                    }
+                })
+            }
+            Op::Input(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) | Op::Cast(_) => self.buffer(x),
+            Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => {
+                self.buffer(x)
+            }
         }
     }
 
     /// Node `x`'s own buffer, read densely.
     pub(super) fn buffer(&mut self, x: usize) -> Result<Resolved, CodegenError> {
-        Ok(Resolved::Strided(self.value(x)?, row_major(self.shape(x))))
+        Ok(Resolved::Strided(self.value(x)?, row_major(self.shape(x)), 0))
     }
 
     /// A contiguous buffer holding node `x`, materialising views that are not contiguous.
     pub(super) fn contiguous(&mut self, x: usize) -> Result<ValueId, CodegenError> {
-        if let Resolved::Strided(v, s) = self.resolve(x)? {
+        // A call-out reads from the buffer's start, so a view with an offset is copied.
+        if let Resolved::Strided(v, s, 0) = self.resolve(x)? {
             let shape = self.shape(x);
             let dense = row_major(shape);
             if (0..shape.len()).all(|i| shape[i] == 1 || s[i] == dense[i]) {
@@ -316,7 +369,7 @@ impl Fuser<'_> {
         let ty = self.g.inputs[k].ty.clone();
         let v = self.new_value(format!("copy {}", self.g.inputs[k].name), ty.clone());
         self.input_copy.insert(k, v);
-        let body = vec![Expr::Load { value: k, strides: row_major(&ty.shape) }];
+        let body = vec![Expr::Load { value: k, strides: row_major(&ty.shape), offset: 0 }];
         self.kernels.push((x, Kernel::Elementwise(Elementwise { shape: ty.shape, body, outputs: vec![(0, v)] })));
         v
     }

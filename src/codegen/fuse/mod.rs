@@ -5,7 +5,7 @@
 //! kernels are returned in a valid schedule order; every graph output has a buffer.
 //!
 //! Decisions:
-//! - Views (`Broadcast`, `Reshape`) are never computed: a view of a buffer becomes a strided load
+//! - Views (`Broadcast`, `Reshape`, `Permute`) are never computed: a view of a buffer becomes a strided load
 //!   (stride 0 along broadcast dims, never a copy), a view of a constant stays an immediate. A
 //!   `Reshape` that strides cannot express (e.g. flattening a broadcast) first materialises its
 //!   operand with a copy kernel, as do GEMM/one-hot/argmax operands that are not contiguous.
@@ -65,7 +65,8 @@ enum Unit {
 /// What a view chain resolves to.
 enum Resolved {
     Const(f64),
-    Strided(ValueId, Vec<usize>),
+    /// A buffer, its strides over the view's shape, and the first element read.
+    Strided(ValueId, Vec<usize>, usize),
 }
 
 struct Fuser<'g> {

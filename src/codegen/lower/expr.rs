@@ -101,6 +101,16 @@ impl Lowerer<'_> {
                     let picks_a = m.cmp(FloatCC::NotEqual, c, zero);
                     m.sel(picks_a, x, y)
                 }
+                Expr::Cast(to, a) => {
+                    let x = vals[*a].ok_or_else(missing)?;
+                    let int = if w == Width::Vector { types::I32X4 } else { types::I32 };
+                    match (expr_dtype(&self.program.values, body, *a), to) {
+                        (DType::F32, DType::F32) | (DType::I32, DType::I32) => x,
+                        // Truncating, saturating, NaN to 0: what `as i32` does in the interpreter.
+                        (DType::F32, DType::I32) => self.b.ins().fcvt_to_sint_sat(int, x),
+                        (DType::I32, DType::F32) => self.b.ins().fcvt_from_sint(w.f(), x),
+                    }
+                }
             };
             vals[e] = Some(v);
         }

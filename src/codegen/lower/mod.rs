@@ -76,7 +76,7 @@ pub(crate) fn lower(
     }
     for &(from, to) in &plan.copies {
         let shape = vec![program.values[from].ty.numel()];
-        let body = vec![Expr::Load { value: from, strides: vec![1] }];
+        let body = vec![Expr::Load { value: from, strides: vec![1], offset: 0 }];
         l.elementwise(&Elementwise { shape, body, outputs: vec![(0, to)] })?;
     }
     l.b.ins().return_(&[]);
@@ -121,9 +121,12 @@ struct RowLoad {
 }
 
 /// The loads of a row: each load's expression with its stream's stride and current pointer.
-fn row_loads(loads: &[(ExprId, ValueId, &[usize])], strides: &[usize], ptrs: &[Value]) -> Vec<RowLoad> {
+fn row_loads(loads: &[Load<'_>], strides: &[usize], ptrs: &[Value]) -> Vec<RowLoad> {
     loads.iter().zip(strides).zip(ptrs).map(|((l, &stride), &ptr)| RowLoad { expr: l.0, stride, ptr }).collect()
 }
+
+/// A `Load` of a body: its expression, buffer, strides and first element.
+type Load<'b> = (ExprId, ValueId, &'b [usize], usize);
 
 /// Code emitted inside a loop nest, given one pointer per stream.
 type Inner<'s, 'a> = dyn FnMut(&mut Lowerer<'a>, &[Value]) -> Result<(), CodegenError> + 's;
@@ -171,12 +174,35 @@ impl<'a> Lowerer<'a> {
                 Ok(())
             }
             Kernel::Window { op, args, shapes, out } => self.window(op, args, shapes, *out),
+            Kernel::Gather { src, ids, rows, row, scatter, out } => {
+                let n = self.program.values[*ids].ty.numel();
+                let f = if *scatter { self.callees.scatter_add } else { self.callees.gather };
+                let args =
+                    [self.ptr(*out), self.ptr(*src), self.ptr(*ids), self.int(n), self.int(*rows), self.int(*row)];
+                self.b.ins().call(f, &args);
+                Ok(())
+            }
+            Kernel::Concat { parts, outer, out } => {
+                let total: usize = parts.iter().map(|&(_, len)| len).sum();
+                let mut at = 0;
+                for &(v, len) in parts {
+                    let args = [self.ptr_at(*out, at), self.ptr(v), self.int(*outer), self.int(len), self.int(total)];
+                    self.b.ins().call(self.callees.copy_rows, &args);
+                    at += len;
+                }
+                Ok(())
+            }
         }
     }
 
     /// The address of a value's buffer.
     fn ptr(&mut self, v: ValueId) -> Value {
-        let bytes = self.plan.offsets[v] * 4;
+        self.ptr_at(v, 0)
+    }
+
+    /// The address of element `at` of a value's buffer.
+    fn ptr_at(&mut self, v: ValueId, at: usize) -> Value {
+        let bytes = (self.plan.offsets[v] + at) * 4;
         if bytes == 0 {
             self.arena
         } else {
@@ -335,13 +361,13 @@ impl<'a> Lowerer<'a> {
         })
     }
 
-    /// The `Load` expressions of a body with their strides.
-    fn loads(body: &[Expr]) -> Vec<(ExprId, ValueId, &[usize])> {
+    /// The `Load` expressions of a body with their strides and offsets.
+    fn loads(body: &[Expr]) -> Vec<Load<'_>> {
         body.iter()
             .enumerate()
             .filter_map(|(e, x)| match x {
-                Expr::Load { value, strides } => Some((e, *value, strides.as_slice())),
-                Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) => None,
+                Expr::Load { value, strides, offset } => Some((e, *value, strides.as_slice(), *offset)),
+                Expr::Const(_) | Expr::Unary(..) | Expr::Binary(..) | Expr::Select(..) | Expr::Cast(..) => None,
             })
             .collect()
     }
@@ -367,7 +393,7 @@ impl<'a> Lowerer<'a> {
             .collect();
         let dims = collapse(dims, streams);
         let (row, outer) = dims.split_last().expect("collapse never returns an empty list");
-        let mut ptrs: Vec<Value> = loads.iter().map(|l| self.ptr(l.1)).collect();
+        let mut ptrs: Vec<Value> = loads.iter().map(|l| self.ptr_at(l.1, l.3)).collect();
         for &(_, v) in &k.outputs {
             ptrs.push(self.ptr(v));
         }
@@ -440,7 +466,7 @@ impl<'a> Lowerer<'a> {
                 Dim { n: k.shape[d], reduced, strides }
             })
             .collect();
-        let mut ptrs: Vec<Value> = loads.iter().map(|l| self.ptr(l.1)).collect();
+        let mut ptrs: Vec<Value> = loads.iter().map(|l| self.ptr_at(l.1, l.3)).collect();
         ptrs.push(out_ptr);
         let streams = ptrs.len();
         let innermost_reduced = dims.iter().rev().find(|d| d.n > 1).is_some_and(|d| d.reduced);

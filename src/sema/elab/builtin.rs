@@ -4,7 +4,7 @@
 use super::{errors, Elab, Val};
 use crate::diag::{Diag, Span};
 use crate::ir::op::broadcast_shapes;
-use crate::ir::{self, Op, ReduceOp, UnOp};
+use crate::ir::{self, DType, NodeId, Op, ReduceOp, UnOp};
 use crate::sema::{expected, Init};
 use crate::syntax::ast::BinOp;
 
@@ -121,8 +121,116 @@ impl Elab<'_> {
                 Ok(Val::Tensor(self.push(Op::Reshape(shape), vec![x], span)?))
             }
             "convolve2d" | "max_pool2d" | "avg_pool2d" => self.window(name, &a, span),
+            "f32" | "i32" => {
+                let to = if name == "f32" { DType::F32 } else { DType::I32 };
+                let x = match &a[0].0 {
+                    // A compile-time number stays one; `i32` truncates it toward zero.
+                    Val::Num(x) => return Ok(Val::Num(if to == DType::I32 { x.trunc() } else { *x })),
+                    v => self.tensor(v.clone(), a[0].1)?,
+                };
+                if self.g.ty(x).dtype == to {
+                    return Ok(Val::Tensor(x));
+                }
+                Ok(Val::Tensor(self.push(Op::Cast(to), vec![x], span)?))
+            }
+            "transpose" | "permute" | "flatten" | "slice" | "index" => self.layout(name, &a, span),
+            "gather" => {
+                let table = self.tensor(a[0].0.clone(), a[0].1)?;
+                let ids = self.tensor(a[1].0.clone(), a[1].1)?;
+                Ok(Val::Tensor(self.push(Op::Gather, vec![table, ids], span)?))
+            }
+            "concat" => {
+                let Val::List(items) = &a[0].0 else {
+                    return Err(self.locate(expected("a list of tensors", a[0].1, &a[0].0.describe(&self.g))));
+                };
+                let parts =
+                    items.iter().map(|v| self.tensor(v.clone(), a[0].1)).collect::<Result<Vec<NodeId>, Diag>>()?;
+                let Some(&first) = parts.first() else {
+                    return Err(self.locate(expected("a non-empty list", a[0].1, "an empty list")));
+                };
+                let axis = self.axis(&a[1], self.g.ty(first).shape.len().max(1))?;
+                Ok(Val::Tensor(self.push(Op::Concat { axis, parts: parts.len() }, parts, span)?))
+            }
             _ => self.initializer(name, &a, span),
         }
+    }
+
+    /// One axis of a value of rank `rank`, negative from the end.
+    fn axis(&self, v: &(Val, Span), rank: usize) -> Result<usize, Diag> {
+        let a = self.num(v, "an axis")?;
+        let k = if a < 0.0 { a + rank as f64 } else { a };
+        if k < 0.0 || k >= rank as f64 || k.fract() != 0.0 {
+            return Err(self.locate(errors::bad_axis(v.1, a, rank)));
+        }
+        Ok(k as usize)
+    }
+
+    /// `transpose(x, a, b)`, `permute(x, dims)`, `slice(x, axis, start, end, step)` and
+    /// `index(x, axis, i)` (views), and `flatten(x, start)`: every axis from `start` on merged
+    /// into one, as torch.flatten(x, start_dim) (a reshape). Built-ins rather than stdlib code
+    /// because `.grad` types have a fixed rank.
+    fn layout(&mut self, name: &str, a: &[(Val, Span)], span: Span) -> Result<Val, Diag> {
+        let x = self.tensor(a[0].0.clone(), a[0].1)?;
+        let shape = self.g.ty(x).shape.clone();
+        let rank = shape.len();
+        let op = match name {
+            "transpose" => {
+                let (i, j) = (self.axis(&a[1], rank)?, self.axis(&a[2], rank)?);
+                let mut perm: Vec<usize> = (0..rank).collect();
+                perm.swap(i, j);
+                Op::Permute(perm)
+            }
+            "permute" => {
+                let Val::List(items) = &a[1].0 else {
+                    return Err(self.locate(expected("a list of axes", a[1].1, &a[1].0.describe(&self.g))));
+                };
+                let perm = items.iter().map(|i| self.axis(&(i.clone(), a[1].1), rank)).collect::<Result<_, _>>()?;
+                Op::Permute(perm)
+            }
+            "slice" | "index" => {
+                let axis = self.axis(&a[1], rank)?;
+                let n = shape[axis] as f64;
+                // Python's rules: negative bounds count from the end, and bounds clamp to the axis.
+                let bound = |v: f64| if v < 0.0 { (v + n).max(0.0) } else { v.min(n) };
+                let whole = |this: &Self, v: &(Val, Span), what: &str| -> Result<f64, Diag> {
+                    let x = this.num(v, what)?;
+                    if x.fract() != 0.0 {
+                        return Err(this.locate(expected(what, v.1, &x.to_string())));
+                    }
+                    Ok(x)
+                };
+                if name == "index" {
+                    let i = whole(self, &a[2], "a whole-number index")?;
+                    let k = if i < 0.0 { i + n } else { i };
+                    if k < 0.0 || k >= n {
+                        return Err(self.locate(errors::bad_index(a[2].1, i, shape[axis])));
+                    }
+                    let one = Op::Slice { axis, start: k as usize, end: k as usize + 1, step: 1 };
+                    let s = self.push(one, vec![x], span)?;
+                    let mut to = shape.clone();
+                    to.remove(axis);
+                    return Ok(Val::Tensor(self.push(Op::Reshape(to), vec![s], span)?));
+                }
+                let start = bound(whole(self, &a[2], "a whole-number start")?);
+                let end = match &a[3].0 {
+                    Val::Num(e) if e.is_nan() => n,
+                    _ => bound(whole(self, &a[3], "a whole-number end")?),
+                };
+                let step = whole(self, &a[4], "a whole-number step")?;
+                if step < 1.0 {
+                    return Err(self.locate(errors::bad_step(a[4].1, step)));
+                }
+                let step = step.min(n.max(1.0)) as usize;
+                Op::Slice { axis, start: start as usize, end: (end.max(start)) as usize, step }
+            }
+            _ => {
+                let start = self.axis(&a[1], rank.max(1))?.min(rank);
+                let mut to = shape[..start].to_vec();
+                to.push(shape[start..].iter().product());
+                Op::Reshape(to)
+            }
+        };
+        Ok(Val::Tensor(self.push(op, vec![x], span)?))
     }
 
     /// `sum`, `mean` or `max` of a compile-time list's elements (numbers or scalars).

@@ -115,6 +115,20 @@ pub fn bad_axis(span: Span, axis: f64, rank: usize) -> Diag {
         .help(format!("axes run from 0 to {} (or -1 for the last)", rank.saturating_sub(1)))
 }
 
+/// An index outside its axis.
+pub fn bad_index(span: Span, index: f64, len: usize) -> Diag {
+    Diag::new(SHAPE_AXIS, format!("index {index} is out of range for an axis of length {len}"))
+        .at(span, "no such index")
+        .help(format!("indices run from 0 to {} (or -1 for the last)", len.saturating_sub(1)))
+}
+
+/// A slice step below 1.
+pub fn bad_step(span: Span, step: f64) -> Diag {
+    Diag::new(CALL_VALUE, format!("a slice step must be at least 1, found {step}"))
+        .at(span, "not a step")
+        .help("slices run forward: use `step: 2` for every other element")
+}
+
 /// `value`, at `span`, where a dimension is wanted; `help` says what dimensions are.
 fn bad_dimension(span: Span, value: f64, help: &str) -> Diag {
     Diag::new(SHAPE_TOO_LARGE, format!("{value} is not a valid dimension")).at(span, "not a size").help(help)
