@@ -194,7 +194,7 @@ pub fn data_shape(d: &Dataset) -> DataShape {
         data::Labels::Targets { k, .. } => LabelShape::Targets(*k),
         data::Labels::None => LabelShape::Targets(0),
     };
-    DataShape { features: d.d, labels }
+    DataShape { features: d.shape.clone(), labels }
 }
 
 /// Compiles a graph to native code, mapping resource errors to diagnostics.

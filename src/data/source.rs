@@ -1,10 +1,14 @@
-//! A checked `data` declaration, and turning it into a dataset: a generator call or a CSV file.
+//! A checked `data` declaration, and turning it into a dataset: a generator call, or a CSV,
+//! NPY, NPZ or IDX file.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::array::dataset;
 use super::csv::{load_csv, LabelSpec};
 use super::generate as data;
+use super::idx::load_idx;
+use super::npy::{load_npy, load_npz, origin};
 use super::transform::{split, standardize};
 use super::Dataset;
 use crate::diag::{Diag, Span};
@@ -28,6 +32,29 @@ pub enum DataSource {
         /// `true` for `label:` (integer classes), `false` for `target:` (regression).
         classes: bool,
     },
+    /// Features and labels in two NPY files; integer labels are classes, float ones targets.
+    Npy {
+        /// The features file, relative to the `.grad` file.
+        features: String,
+        /// The labels file.
+        labels: String,
+    },
+    /// Features and labels as two arrays of one NPZ archive.
+    Npz {
+        /// The archive, relative to the `.grad` file.
+        path: String,
+        /// The features array's name (without `.npy`).
+        features: String,
+        /// The labels array's name.
+        labels: String,
+    },
+    /// MNIST-style IDX files, plain or gzipped: images `[N, H, W]` and labels `[N]`.
+    Idx {
+        /// The images file, relative to the `.grad` file.
+        images: String,
+        /// The labels file.
+        labels: String,
+    },
 }
 
 /// A resolved `data` declaration.
@@ -37,6 +64,8 @@ pub struct DataSpec {
     pub name: String,
     /// Where the rows come from.
     pub source: DataSource,
+    /// Multiply every feature by this (`|> scale(1/255)`), before standardising.
+    pub scale: Option<f64>,
     /// Standardize features to zero mean and unit variance (`|> standardize`).
     pub standardize: bool,
     /// Fraction of rows held out for validation (`|> split(val: 0.2)`).
@@ -45,10 +74,21 @@ pub struct DataSpec {
     pub span: Span,
 }
 
-/// Loads or generates the dataset a `data` declaration describes (CSV paths are relative to
+/// Loads or generates the dataset a `data` declaration describes (file paths are relative to
 /// `dir`), and splits off the validation rows it asks for, drawn with `seed`.
 pub fn load(spec: &DataSpec, dir: &Path, seed: u64) -> Result<(Dataset, Option<Dataset>), Diag> {
     let mut ds = match &spec.source {
+        DataSource::Npy { features, labels } => {
+            let (x, y) = (dir.join(features), dir.join(labels));
+            dataset(load_npy(&x, spec.span)?, &origin(&x, spec.span), load_npy(&y, spec.span)?, &origin(&y, spec.span))?
+        }
+        DataSource::Npz { path, features, labels } => {
+            let mut arrays = load_npz(&dir.join(path), &[features, labels], spec.span)?.into_iter();
+            // `load_npz` returns one array per name asked for: two.
+            let ((x, xo), (y, yo)) = (arrays.next().expect("features"), arrays.next().expect("labels"));
+            dataset(x, &xo, y, &yo)?
+        }
+        DataSource::Idx { images, labels } => load_idx(&dir.join(images), &dir.join(labels), spec.span)?,
         DataSource::Csv { path, column, classes } => {
             let label =
                 if *classes { LabelSpec::Class(column.clone()) } else { LabelSpec::Targets(vec![column.clone()]) };
@@ -91,6 +131,10 @@ pub fn load(spec: &DataSpec, dir: &Path, seed: u64) -> Result<(Dataset, Option<D
             }
         }
     };
+    if let Some(factor) = spec.scale {
+        let factor = factor as f32;
+        ds.features.iter_mut().for_each(|x| *x *= factor);
+    }
     let Some(val) = spec.validation else {
         if spec.standardize {
             standardize(&mut ds);

@@ -100,6 +100,7 @@ mod tests {
             features: vec![1.0, 5.0, 3.0, 5.0, 5.0, 5.0],
             n: 3,
             d: 2,
+            shape: vec![2],
             labels: Labels::Targets { y: vec![10.0, 20.0, 30.0], k: 1 },
         };
         let scaling = standardize(&mut ds);
@@ -111,7 +112,7 @@ mod tests {
         assert!(ds.features.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6), "{:?}", ds.features);
         assert_eq!(targets(&ds), [10.0, 20.0, 30.0]);
         // Applying the same scaling to new data uses the training statistics.
-        let mut test = Dataset { features: vec![3.0, 7.0], n: 1, d: 2, labels: Labels::None };
+        let mut test = Dataset { features: vec![3.0, 7.0], n: 1, d: 2, shape: vec![2], labels: Labels::None };
         scaling.apply(&mut test);
         assert_eq!(test.features, [0.0, 2.0]);
     }
