@@ -12,7 +12,7 @@ use crate::autodiff::control;
 use crate::codegen::{CompileOptions, Executable};
 use crate::data::{self, Dataset};
 use crate::diag::{Diag, FileId, SourceMap};
-use crate::ir::{Graph, InputRole};
+use crate::ir::{Graph, InputRole, Op};
 use crate::runtime::compare::Report;
 use crate::runtime::log::ProgressTo;
 use crate::runtime::plan::{Controls, Executables, Plan, Program};
@@ -130,6 +130,9 @@ fn compile_module(module: Module, dir: &Path, started: Instant) -> Result<Compil
     let rows = data.as_ref().map_or(1, |d| d.n);
     let batch = module.train().batch.unwrap_or(rows).min(rows).max(1);
     let lowered = module.lower(shape, batch)?;
+    if let (Some(spec), Some(train), Some(classes)) = (module.data(), &data, one_hot_classes(&lowered.forward)) {
+        data::source::check_classes(spec, module.train().seed, train, val.as_ref(), classes)?;
+    }
     let (backward, train_step) = step_graphs(&module, &lowered);
     let optimized = passes::optimize(&train_step);
     Ok(Compiled {
@@ -168,6 +171,14 @@ fn step_graphs(module: &Module, lowered: &Lowered) -> (Graph, Graph) {
     (backward, train_step)
 }
 
+/// How many classes the loss one-hot encodes the labels into, if it does: the model's range
+/// of classes, which every label must lie in (`one_hot` makes a zero row of one outside it).
+fn one_hot_classes(forward: &Graph) -> Option<usize> {
+    let k = forward.inputs.iter().position(|i| i.role == InputRole::Label)?;
+    let labels = forward.input_node(k);
+    forward.nodes.iter().find_map(|n| if let Op::OneHot(c) = n.op { (n.args == [labels]).then_some(c) } else { None })
+}
+
 /// The shape the elaborator needs from a dataset.
 pub fn data_shape(d: &Dataset) -> DataShape {
     let labels = match &d.labels {
@@ -175,7 +186,7 @@ pub fn data_shape(d: &Dataset) -> DataShape {
         data::Labels::Targets { k, .. } => LabelShape::Targets(*k),
         data::Labels::None => LabelShape::Targets(0),
     };
-    DataShape { features: d.d, labels }
+    DataShape { features: d.shape.clone(), labels }
 }
 
 /// Compiles a graph to native code, mapping resource errors to diagnostics.

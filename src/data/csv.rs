@@ -173,7 +173,7 @@ fn parse(text: &str, label: &LabelSpec, ctx: &Context) -> Result<Dataset, Diag> 
         }
         LabelSpec::Targets(_) => Labels::Targets { y: targets, k },
     };
-    Ok(Dataset { features, n, d, labels })
+    Ok(Dataset { features, n, d, shape: vec![d], labels })
 }
 
 /// Line numbers of records, counted from the text itself: the reader's own line count leaves
@@ -528,8 +528,13 @@ mod tests {
         write_csv(&ds, &mut text).unwrap();
         let file = TempFile::new("roundtrip", &text);
         assert_eq!(load_csv(&file.0, class("label"), span()).unwrap(), ds);
-        let targets =
-            Dataset { features: vec![0.1, 0.2], n: 2, d: 1, labels: Labels::Targets { y: vec![1e-7, -3.0], k: 1 } };
+        let targets = Dataset {
+            features: vec![0.1, 0.2],
+            n: 2,
+            d: 1,
+            shape: vec![1],
+            labels: Labels::Targets { y: vec![1e-7, -3.0], k: 1 },
+        };
         let mut text = Vec::new();
         write_csv(&targets, &mut text).unwrap();
         assert_eq!(String::from_utf8(text).unwrap(), "x1,y\n0.1,0.0000001\n0.2,-3\n");

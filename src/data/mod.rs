@@ -1,12 +1,17 @@
-//! Data, upstream of compilation: datasets held in memory, read from files (CSV today) or made
+//! Data, upstream of compilation: datasets held in memory, read from files (CSV, NPY, NPZ, IDX) or made
 //! by synthetic generators, then standardised and split as the `data` declaration asks. The
 //! elaborator learns the data's shape from here; the runtime only copies rows out.
 //!
-//! A reader for another format (NPY, IDX, ...) is a sibling of [`csv`] that returns a
-//! [`Dataset`], and a [`source::DataSource`] variant that [`source::load`] dispatches to it.
+//! A reader for another format is a sibling of [`csv`], [`npy`] and [`idx`] that returns a
+//! [`Dataset`] (or [`array::Array`]s), and a [`source::DataSource`] variant that
+//! [`source::load`] dispatches to it. Their diagnostics are in [`errors`].
 
+pub mod array;
 pub mod csv;
+pub mod errors;
 pub mod generate;
+pub mod idx;
+pub mod npy;
 pub mod source;
 pub mod transform;
 
@@ -15,12 +20,14 @@ pub use source::{load, DataSource, DataSpec};
 /// A dataset held in memory: `n` rows of `d` features, and their labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    /// Row-major `[n, d]` features.
+    /// Row-major `[n, d]` features (each row in C order when its shape has several dimensions).
     pub features: Vec<f32>,
     /// Number of rows.
     pub n: usize,
-    /// Number of features per row.
+    /// Number of features per row: the product of `shape`.
     pub d: usize,
+    /// The shape of one row's features: `[d]` for a table, `[C, H, W]` for images.
+    pub shape: Vec<usize>,
     /// Labels, one per row (or none).
     pub labels: Labels,
 }
@@ -64,7 +71,7 @@ impl Dataset {
                 Labels::Targets { y: rows.iter().flat_map(|&i| &y[i * k..(i + 1) * k]).copied().collect(), k: *k }
             }
         };
-        Dataset { features, n: rows.len(), d: self.d, labels }
+        Dataset { features, n: rows.len(), d: self.d, shape: self.shape.clone(), labels }
     }
 }
 

@@ -79,12 +79,19 @@ pub fn split(ds: &Dataset, train_frac: f64, seed: u64, span: Span) -> Result<(Da
         .at(span, "split here")
         .help("use more data or a fraction nearer 0.5"));
     }
-    let mut order: Vec<usize> = (0..ds.n).collect();
+    let (train, test) = split_rows(ds.n, n_train, seed);
+    Ok((ds.select(&train), ds.select(&test)))
+}
+
+/// The rows of `n` that [`split`] puts in the training set of `n_train` rows and in the test
+/// set, each in the original order.
+pub(crate) fn split_rows(n: usize, n_train: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..n).collect();
     Rng::new(seed).shuffle(&mut order);
-    let (train, test) = order.split_at_mut(n_train);
-    train.sort_unstable();
+    let mut test = order.split_off(n_train);
+    order.sort_unstable();
     test.sort_unstable();
-    Ok((ds.select(train), ds.select(test)))
+    (order, test)
 }
 
 #[cfg(test)]
@@ -100,6 +107,7 @@ mod tests {
             features: vec![1.0, 5.0, 3.0, 5.0, 5.0, 5.0],
             n: 3,
             d: 2,
+            shape: vec![2],
             labels: Labels::Targets { y: vec![10.0, 20.0, 30.0], k: 1 },
         };
         let scaling = standardize(&mut ds);
@@ -111,7 +119,7 @@ mod tests {
         assert!(ds.features.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6), "{:?}", ds.features);
         assert_eq!(targets(&ds), [10.0, 20.0, 30.0]);
         // Applying the same scaling to new data uses the training statistics.
-        let mut test = Dataset { features: vec![3.0, 7.0], n: 1, d: 2, labels: Labels::None };
+        let mut test = Dataset { features: vec![3.0, 7.0], n: 1, d: 2, shape: vec![2], labels: Labels::None };
         scaling.apply(&mut test);
         assert_eq!(test.features, [0.0, 2.0]);
     }

@@ -77,6 +77,10 @@ pub const DATA_ARGUMENT: &str = "gradc::data::argument";
 pub const DATA_SOURCE: &str = "gradc::data::source";
 /// A `csv` source without a path or a column.
 pub const DATA_CSV: &str = "gradc::data::csv";
+/// An `npy`, `npz` or `idx` source without one of its files or arrays.
+pub const DATA_FILE: &str = "gradc::data::file";
+/// A `|> scale(...)` factor that is not a nonzero number, or a scale after `standardize`.
+pub const DATA_SCALE: &str = "gradc::data::scale";
 
 // --- Values and names --------------------------------------------------------------------------
 
@@ -469,12 +473,44 @@ pub fn bad_generator_value(span: Span, name: &str, v: f64, integral: bool) -> Di
     })
 }
 
-/// A data source that is neither `csv` nor one of `generators`.
+/// A data source that is neither a file source (`csv`, `npy`, ...) nor one of `generators`.
 pub fn unknown_data_source(name: &Ident, generators: &[&str]) -> Diag {
-    let otherwise = format!("use csv(\"file.csv\", label: \"column\") or one of {}", generators.join(", "));
+    let otherwise = format!(
+        "use csv(\"file.csv\", label: \"column\"), npy(...), npz(...), idx(...) or one of {}",
+        generators.join(", ")
+    );
     Diag::new(DATA_SOURCE, format!("unknown data source `{}`", name.name))
         .at(name.span, "not a data source")
-        .help(did_you_mean(&name.name, generators.iter().copied().chain(["csv"]), otherwise))
+        .help(did_you_mean(&name.name, generators.iter().copied().chain(["csv", "npy", "npz", "idx"]), otherwise))
+}
+
+/// An argument named `name` (its value at `span`) that the file source `source` (written
+/// like `form`, with arguments `names`) does not take.
+pub fn file_source_argument(span: Span, source: &str, name: &str, names: &[&str], form: &str) -> Diag {
+    Diag::new(CALL_ARGUMENT, format!("`{source}` has no argument `{name}`"))
+        .at(span, "unknown argument")
+        .help(did_you_mean(name, names.iter().copied(), format!("write `{form}`")))
+}
+
+/// The file source `source` at `span` (written like `form`) lacks one of its files or arrays.
+pub fn file_source_incomplete(span: Span, source: &str, form: &str) -> Diag {
+    Diag::new(DATA_FILE, format!("`{source}` needs its features and its labels"))
+        .at(span, "incomplete")
+        .help(format!("write `{form}`"))
+}
+
+/// A `|> scale(...)` at `span` whose factor is not one nonzero number.
+pub fn bad_scale(span: Span) -> Diag {
+    Diag::new(DATA_SCALE, "`scale` takes one nonzero number")
+        .at(span, "bad scale")
+        .help("e.g. `|> scale(1/255)` maps byte pixels to [0, 1]")
+}
+
+/// A `|> scale(...)` at `span` after `|> standardize`, which it would undo.
+pub fn scale_after_standardize(span: Span) -> Diag {
+    Diag::new(DATA_SCALE, "`scale` after `standardize` would undo the standardisation")
+        .at(span, "scaled after standardising")
+        .help("scale first: `... |> scale(1/255) |> standardize`")
 }
 
 const CSV_FORMS: &str = "write `csv(\"file.csv\", label: \"class\")` or `csv(\"file.csv\", target: \"y\")`";

@@ -62,10 +62,10 @@ impl Init {
 }
 
 /// The shape of the data the loss is applied to, known once the data is loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataShape {
-    /// Number of feature columns.
-    pub features: usize,
+    /// The shape of one row's features: `[D]` for a table, `[C, H, W]` for images.
+    pub features: Vec<usize>,
     /// The labels' kind.
     pub labels: LabelShape,
 }
@@ -195,7 +195,7 @@ mod tests {
         let render = |d: Diag, s: &SourceMap| d.with_sources(s).render_plain();
         let file = crate::syntax::parse(src, user).map_err(|d| render(d, &sources))?;
         let module = resolve(file, user, &mut sources).map_err(|d| render(d, &sources))?;
-        let shape = module.takes_data().then_some(DataShape { features: 2, labels: LabelShape::Classes(2) });
+        let shape = module.takes_data().then_some(DataShape { features: vec![2], labels: LabelShape::Classes(2) });
         module.lower(shape, 4).map_err(|d| render(d, &sources))
     }
 

@@ -95,7 +95,7 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize) -> Resu
         if formals.len() > 2 {
             return Err(errors::loss_arity(loss.name.span.to(formals[2].name.span)));
         }
-        let features = Type::f32(vec![batch, shape.features]);
+        let features = Type::f32([&[batch][..], &shape.features].concat());
         let x = e.g.add_input(&formals[0].name.name, features, InputRole::Data);
         args.push((None, Val::Tensor(x), formals[0].name.span));
         let label_ty = match shape.labels {

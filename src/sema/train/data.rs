@@ -1,6 +1,8 @@
-//! `data` declarations: a generator or a CSV file, optionally `|> standardize`d and `|> split`.
+//! `data` declarations: a generator or a CSV, NPY, NPZ or IDX file, optionally `|> scale`d,
+//! `|> standardize`d and `|> split`.
 
 use std::collections::BTreeMap;
+use std::mem::take;
 
 use super::value::{const_eval, number, settings_args, Const};
 use crate::diag::Diag;
@@ -17,10 +19,45 @@ const GENERATORS: &[(&str, &[(&str, f64)])] = &[
     ("random", &[("n", 1000.0), ("dim", 10.0), ("classes", 2.0), ("seed", 0.0)]),
 ];
 
-/// Resolves a `data` declaration: a generator or CSV file, optionally `|> standardize`d.
+/// An array file source.
+struct FileSource {
+    /// Its name in a `data` declaration.
+    name: &'static str,
+    /// Its arguments, all strings and all required; a positional argument is the first.
+    args: &'static [&'static str],
+    /// How to write it, for help lines.
+    form: &'static str,
+    /// The source of the arguments' values, one per name in `args`.
+    build: fn(&mut [String]) -> DataSource,
+}
+
+/// The array file sources. `build` is called with one value per argument, so its indices hold.
+const FILE_SOURCES: &[FileSource] = &[
+    FileSource {
+        name: "npy",
+        args: &["path", "labels"],
+        form: "npy(\"x.npy\", labels: \"y.npy\")",
+        build: |v| DataSource::Npy { features: take(&mut v[0]), labels: take(&mut v[1]) },
+    },
+    FileSource {
+        name: "npz",
+        args: &["path", "x", "y"],
+        form: "npz(\"d.npz\", x: \"images\", y: \"labels\")",
+        build: |v| DataSource::Npz { path: take(&mut v[0]), features: take(&mut v[1]), labels: take(&mut v[2]) },
+    },
+    FileSource {
+        name: "idx",
+        args: &["path", "labels"],
+        form: "idx(\"train-images-idx3-ubyte.gz\", labels: \"train-labels-idx1-ubyte.gz\")",
+        build: |v| DataSource::Idx { images: take(&mut v[0]), labels: take(&mut v[1]) },
+    },
+];
+
+/// Resolves a `data` declaration: a generator or file, optionally `|> scale`d and `|> standardize`d.
 pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
     let mut e = &decl.value;
     let mut standardize = false;
+    let mut scale = None;
     let mut validation = None;
     loop {
         let ExprKind::Call { func, args } = &e.kind else {
@@ -30,8 +67,26 @@ pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
                 "not a call",
             ));
         };
+        if func.name == "standardize" && scale.is_some() {
+            return Err(errors::scale_after_standardize(e.span));
+        }
         if func.name == "standardize" && args.len() == 1 && args[0].name.is_none() {
             standardize = true;
+            e = &args[0].value;
+            continue;
+        }
+        // Pipeline stages are peeled from the outside in, so a scale seen after `standardize`
+        // was set is applied before it, as written.
+        if func.name == "scale" && !args.is_empty() && args[0].name.is_none() {
+            let factor = match &args[1..] {
+                [a] if a.name.is_none() => number(&a.value)?,
+                _ => return Err(errors::bad_scale(e.span)),
+            };
+            if factor == 0.0 {
+                return Err(errors::bad_scale(e.span));
+            }
+            // Two scales in a row multiply.
+            scale = Some(factor * scale.unwrap_or(1.0));
             e = &args[0].value;
             continue;
         }
@@ -51,6 +106,8 @@ pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
         }
         let source = if func.name == "csv" {
             csv_source(e, args)?
+        } else if let Some(source) = FILE_SOURCES.iter().find(|f| f.name == func.name) {
+            file_source(e, args, source)?
         } else if let Some((name, formals)) = GENERATORS.iter().find(|g| g.0 == func.name) {
             let mut bound: BTreeMap<String, f64> = formals.iter().map(|(n, v)| (n.to_string(), *v)).collect();
             for arg in args {
@@ -73,7 +130,8 @@ pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
             let names: Vec<&str> = GENERATORS.iter().map(|g| g.0).collect();
             return Err(errors::unknown_data_source(func, &names));
         };
-        return Ok(DataSpec { name: decl.name.name.clone(), source, standardize, validation, span: decl.value.span });
+        let name = decl.name.name.clone();
+        return Ok(DataSpec { name, source, scale, standardize, validation, span: decl.value.span });
     }
 }
 
@@ -95,5 +153,26 @@ fn csv_source(e: &Expr, args: &[ast::Arg]) -> Result<DataSource, Diag> {
     match (path, column) {
         (Some(path), Some((column, classes))) => Ok(DataSource::Csv { path, column, classes }),
         _ => Err(errors::csv_incomplete(e.span)),
+    }
+}
+
+/// An `npy`, `npz` or `idx` source: every argument a string, the first positional one the path.
+fn file_source(e: &Expr, args: &[ast::Arg], source: &FileSource) -> Result<DataSource, Diag> {
+    let FileSource { name: callee, args: names, form, build } = source;
+    let mut values: Vec<Option<String>> = vec![None; names.len()];
+    for arg in args {
+        let text = match const_eval(&arg.value)? {
+            Const::Str(s) => s,
+            _ => return Err(errors::expected("a string", arg.value.span, "not a string")),
+        };
+        let name = arg.name.as_ref().map_or("path", |n| n.name.as_str());
+        let Some(slot) = names.iter().position(|&n| n == name) else {
+            return Err(errors::file_source_argument(arg.value.span, callee, name, names, form));
+        };
+        values[slot] = Some(text);
+    }
+    match values.into_iter().collect::<Option<Vec<String>>>() {
+        Some(mut values) => Ok(build(&mut values)),
+        None => Err(errors::file_source_incomplete(e.span, callee, form)),
     }
 }

@@ -39,6 +39,9 @@ fn misspelt_names_are_suggested() {
         ("CSV(\"f.csv\", label: \"y\")", "", "did you mean `csv`?"),
         ("csv(\"f.csv\", lable: \"y\")", "", "did you mean `label`?"),
         ("spirals(n: 8) |> split(vall: 0.2)", "", "did you mean `val`?"),
+        ("npy(\"x.npy\", label: \"y.npy\")", "", "did you mean `labels`?"),
+        ("NPZ(\"d.npz\", x: \"a\", y: \"b\")", "", "did you mean `npz`?"),
+        ("idx(\"i\", lables: \"l\")", "", "did you mean `labels`?"),
     ] {
         assert_eq!(help(&program(data, train)), want, "data = {data}, train: {train}");
     }
@@ -68,4 +71,42 @@ fn names_too_far_keep_the_list() {
     assert!(help(&src).starts_with("the settings are data, batch"), "{}", help(&src));
     let src = program("spirals(n: 8)", "").replace("sgd(lr: 0.1)", "lbfgs(lr: 0.1)");
     assert!(help(&src).starts_with("available: adadelta"), "{}", help(&src));
+}
+
+/// The data declaration of `program(data, "")`, resolved.
+fn spec(data: &str) -> Result<crate::sema::DataSpec, crate::diag::Diag> {
+    let src = program(data, "");
+    let mut sources = SourceMap::default();
+    let user = sources.add("test.grad", src.clone());
+    let file = crate::syntax::parse(&src, user).expect("parses");
+    crate::sema::resolve(file, user, &mut sources).map(|m| m.data().expect("has data").clone())
+}
+
+#[test]
+fn array_file_sources_and_scale() {
+    use crate::sema::DataSource;
+    let s = spec("npz(\"d.npz\", y: \"labels\", x: \"images\") |> scale(1/255) |> standardize").unwrap();
+    let want = DataSource::Npz { path: "d.npz".into(), features: "images".into(), labels: "labels".into() };
+    assert_eq!((s.source, s.scale, s.standardize), (want, Some(1.0 / 255.0), true));
+    let s = spec("npy(path: \"x.npy\", labels: \"y.npy\")").unwrap();
+    assert_eq!(s.source, DataSource::Npy { features: "x.npy".into(), labels: "y.npy".into() });
+    assert_eq!(s.scale, None);
+    let s = spec("idx(\"i.gz\", labels: \"l.gz\") |> split(val: 0.1)").unwrap();
+    assert_eq!(s.source, DataSource::Idx { images: "i.gz".into(), labels: "l.gz".into() });
+    for (data, code, message) in [
+        ("npy(\"x.npy\")", "gradc::data::file", "`npy` needs its features and its labels"),
+        ("npz(\"d.npz\", x: \"a\")", "gradc::data::file", "`npz` needs its features and its labels"),
+        ("npy(\"x.npy\", labels: 3)", "gradc::type::expected", "expected a string, found not a string"),
+        ("idx(\"i\", labels: \"l\") |> scale(0)", "gradc::data::scale", "`scale` takes one nonzero number"),
+        ("idx(\"i\", labels: \"l\") |> scale", "gradc::data::scale", "`scale` takes one nonzero number"),
+        ("idx(\"i\", labels: \"l\") |> scale(2, 3)", "gradc::data::scale", "`scale` takes one nonzero number"),
+        (
+            "idx(\"i\", labels: \"l\") |> standardize |> scale(2)",
+            "gradc::data::scale",
+            "`scale` after `standardize` would undo the standardisation",
+        ),
+    ] {
+        let d = spec(data).expect_err(data);
+        assert_eq!((d.code, d.message.as_str()), (code, message), "{data}");
+    }
 }
