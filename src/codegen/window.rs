@@ -168,13 +168,6 @@ impl Geometry {
         self.oh * self.ow
     }
 
-    /// The input row and column of tap `(ky, kx)` for output `(oy, ox)`, if inside the input.
-    fn at(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
-        let iy = (oy * self.sh + ky * self.dh).checked_sub(self.ph)?;
-        let ix = (ox * self.sw + kx * self.dw).checked_sub(self.pw)?;
-        (iy < self.h && ix < self.w).then_some((iy, ix))
-    }
-
     /// Threads for a product of this many multiply-adds.
     fn threads_for(&self, flops: usize) -> gemm::Parallelism {
         if self.threads > 1 && flops >= PARALLEL_MIN_FLOPS {
@@ -184,43 +177,63 @@ impl Geometry {
         }
     }
 
-    /// Copies one group of one image (`x`: `[C/groups, H, W]`) into `col[taps, positions]`.
-    fn im2col(&self, x: &[f32], col: &mut [f32]) {
+    /// The outputs `ox` whose tap `k` (along an axis of `len`, stride `s`, dilation `d`, padding
+    /// `p`, `n` outputs) lands inside the input: `lo..hi`, and the input index of output `lo`.
+    fn valid(len: usize, s: usize, d: usize, p: usize, n: usize, k: usize) -> (usize, usize, usize) {
+        let off = k * d;
+        // ox·s + off ≥ p  ⇔  ox ≥ ceil((p - off) / s)
+        let lo = if off >= p { 0 } else { (p - off).div_ceil(s) };
+        // ox·s + off - p < len  ⇔  ox·s < len + p - off
+        let hi = if len + p <= off { 0 } else { (len + p - off).div_ceil(s) }.min(n);
+        let lo = lo.min(hi);
+        (lo, hi, (lo * s + off).saturating_sub(p))
+    }
+
+    /// Calls `f(row of col, ci, iy, ox range, first ix)` for every (tap, output row) pair whose
+    /// input row is inside the input; the caller handles the rest of the column matrix.
+    fn rows(&self, mut f: impl FnMut(usize, usize, usize, (usize, usize), usize)) {
         let p = self.positions();
         for ci in 0..self.cg() {
             for ky in 0..self.kh {
+                let (ylo, yhi, iy0) = Self::valid(self.h, self.sh, self.dh, self.ph, self.oh, ky);
                 for kx in 0..self.kw {
-                    let row = &mut col[((ci * self.kh + ky) * self.kw + kx) * p..][..p];
-                    for oy in 0..self.oh {
-                        for ox in 0..self.ow {
-                            row[oy * self.ow + ox] = match self.at(oy, ox, ky, kx) {
-                                Some((iy, ix)) => x[(ci * self.h + iy) * self.w + ix],
-                                None => 0.0,
-                            };
-                        }
+                    let (xlo, xhi, ix0) = Self::valid(self.w, self.sw, self.dw, self.pw, self.ow, kx);
+                    let row = ((ci * self.kh + ky) * self.kw + kx) * p;
+                    for (j, oy) in (ylo..yhi).enumerate() {
+                        f(row + oy * self.ow, ci, iy0 + j * self.sh, (xlo, xhi), ix0);
                     }
                 }
             }
         }
     }
 
-    /// Adds `col[taps, positions]` back into one group of one image (`dx`: `[C/groups, H, W]`).
-    fn col2im(&self, col: &[f32], dx: &mut [f32]) {
-        let p = self.positions();
-        for ci in 0..self.cg() {
-            for ky in 0..self.kh {
-                for kx in 0..self.kw {
-                    let row = &col[((ci * self.kh + ky) * self.kw + kx) * p..][..p];
-                    for oy in 0..self.oh {
-                        for ox in 0..self.ow {
-                            if let Some((iy, ix)) = self.at(oy, ox, ky, kx) {
-                                dx[(ci * self.h + iy) * self.w + ix] += row[oy * self.ow + ox];
-                            }
-                        }
-                    }
+    /// Copies one group of one image (`x`: `[C/groups, H, W]`) into `col[taps, positions]`.
+    fn im2col(&self, x: &[f32], col: &mut [f32]) {
+        // Taps in the padding read zero; the loop below writes every tap inside the input.
+        col.fill(0.0);
+        let (h, w, sw) = (self.h, self.w, self.sw);
+        self.rows(|at, ci, iy, (lo, hi), ix0| {
+            let src = &x[(ci * h + iy) * w..][..w];
+            let dst = &mut col[at + lo..at + hi];
+            if sw == 1 {
+                dst.copy_from_slice(&src[ix0..ix0 + (hi - lo)]);
+            } else {
+                for (j, d) in dst.iter_mut().enumerate() {
+                    *d = src[ix0 + j * sw];
                 }
             }
-        }
+        });
+    }
+
+    /// Adds `col[taps, positions]` back into one group of one image (`dx`: `[C/groups, H, W]`).
+    fn col2im(&self, col: &[f32], dx: &mut [f32]) {
+        let (h, w, sw) = (self.h, self.w, self.sw);
+        self.rows(|at, ci, iy, (lo, hi), ix0| {
+            let dst = &mut dx[(ci * h + iy) * w..][..w];
+            for (j, &c) in col[at + lo..at + hi].iter().enumerate() {
+                dst[ix0 + j * sw] += c;
+            }
+        });
     }
 }
 
@@ -339,34 +352,36 @@ fn conv_weight(geo: &Geometry, x: &[f32], gy: &[f32], dw: &mut [f32]) {
     });
 }
 
-/// Calls `f(y index, taps)` for every pooling window: `taps` are the input offsets of the
-/// window's elements inside the input (not the padding), in row-major window order.
-fn pool_windows(g: &Geometry, mut f: impl FnMut(usize, &[usize])) {
-    let mut taps = Vec::with_capacity(g.kh * g.kw);
+/// Calls `f(plane offset, y index, rows, columns)` for every pooling window: the window's rows
+/// and columns inside the input (not the padding), as ranges of input indices.
+fn pool_windows(g: &Geometry, mut f: impl FnMut(usize, usize, (usize, usize), (usize, usize))) {
+    let range = |o: usize, s: usize, p: usize, k: usize, len: usize| {
+        let start = o * s;
+        (start.saturating_sub(p), (start + k).saturating_sub(p).min(len))
+    };
     for plane in 0..g.n * g.c {
         for oy in 0..g.oh {
+            let rows = range(oy, g.sh, g.ph, g.kh, g.h);
             for ox in 0..g.ow {
-                taps.clear();
-                for ky in 0..g.kh {
-                    for kx in 0..g.kw {
-                        if let Some((iy, ix)) = g.at(oy, ox, ky, kx) {
-                            taps.push((plane * g.h + iy) * g.w + ix);
-                        }
-                    }
-                }
-                f((plane * g.oh + oy) * g.ow + ox, &taps);
+                let cols = range(ox, g.sw, g.pw, g.kw, g.w);
+                f(plane * g.h * g.w, (plane * g.oh + oy) * g.ow + ox, rows, cols);
             }
         }
     }
 }
 
-/// The tap of the window's maximum, by the interpreter's (and PyTorch's) rule.
-fn first_max(x: &[f32], taps: &[usize]) -> usize {
-    let (mut best, mut at) = (f32::NEG_INFINITY, taps[0]);
-    for &t in taps {
-        if x[t] > best || x[t].is_nan() {
-            best = x[t];
-            at = t;
+/// The index of the window's maximum, by the interpreter's (and PyTorch's) rule: start at -inf
+/// with the first element, move on to one that is greater or NaN. A window holds at least one
+/// element, since its padding is at most half of it.
+fn first_max(x: &[f32], w: usize, base: usize, rows: (usize, usize), cols: (usize, usize)) -> usize {
+    let (mut best, mut at) = (f32::NEG_INFINITY, base + rows.0 * w + cols.0);
+    for iy in rows.0..rows.1 {
+        let row = base + iy * w;
+        for (j, &v) in x[row + cols.0..row + cols.1].iter().enumerate() {
+            if v > best || v.is_nan() {
+                best = v;
+                at = row + cols.0 + j;
+            }
         }
     }
     at
@@ -399,26 +414,29 @@ pub(crate) unsafe extern "C" fn gradc_window(
         Kind::ConvWeight => conv_weight(&g, slice(a, input), slice(b, output), slice_mut(out, weights)),
         Kind::MaxPool => {
             let (x, y) = (slice(a, input), slice_mut(out, output));
-            pool_windows(&g, |yi, taps| y[yi] = x[first_max(x, taps)]);
+            pool_windows(&g, |base, yi, r, c| y[yi] = x[first_max(x, g.w, base, r, c)]);
         }
         Kind::MaxPoolGrad => {
             let (x, gy, dx) = (slice(a, input), slice(b, output), slice_mut(out, input));
             dx.fill(0.0);
-            pool_windows(&g, |yi, taps| dx[first_max(x, taps)] += gy[yi]);
+            pool_windows(&g, |base, yi, r, c| dx[first_max(x, g.w, base, r, c)] += gy[yi]);
         }
         Kind::AvgPool => {
             let (x, y) = (slice(a, input), slice_mut(out, output));
             let count = (g.kh * g.kw) as f32;
-            pool_windows(&g, |yi, taps| y[yi] = taps.iter().map(|&t| x[t]).sum::<f32>() / count);
+            pool_windows(&g, |base, yi, r, c| {
+                let rows = (r.0..r.1).map(|iy| x[base + iy * g.w + c.0..base + iy * g.w + c.1].iter().sum::<f32>());
+                y[yi] = rows.sum::<f32>() / count;
+            });
         }
         Kind::AvgPoolGrad => {
             let (gy, dx) = (slice(a, output), slice_mut(out, input));
             let count = (g.kh * g.kw) as f32;
             dx.fill(0.0);
-            pool_windows(&g, |yi, taps| {
+            pool_windows(&g, |base, yi, r, c| {
                 let share = gy[yi] / count;
-                for &t in taps {
-                    dx[t] += share;
+                for iy in r.0..r.1 {
+                    dx[base + iy * g.w + c.0..base + iy * g.w + c.1].iter_mut().for_each(|d| *d += share);
                 }
             });
         }
