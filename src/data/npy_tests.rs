@@ -14,7 +14,7 @@ fn o() -> Origin {
 fn npy_v(major: u8, dict: &str, data: &[u8]) -> Vec<u8> {
     let start = if major == 1 { 10 } else { 12 };
     let mut header = dict.to_string();
-    while (start + header.len() + 1) % 64 != 0 {
+    while !(start + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
