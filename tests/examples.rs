@@ -105,6 +105,13 @@ fn blobs_softmax_from_csv_classifies() {
 }
 
 #[test]
+fn glyphs_mlp_on_idx_images_reaches_95_percent_validation_accuracy() {
+    let (lines, stdout) = run_logged("examples/glyphs_mlp.grad", &[]);
+    let acc = num(lines.last().expect("a final line"), "val_accuracy");
+    assert!(acc >= 0.95, "validation accuracy {acc}\n{stdout}");
+}
+
+#[test]
 fn flags_override_the_train_block() {
     let (lines, stdout) = run_logged("examples/quadratic.grad", &["--steps", "7", "--log-every", "7"]);
     assert!(stdout.contains("steps        7"), "{stdout}");

@@ -10,6 +10,7 @@ pub mod array;
 pub mod csv;
 pub mod errors;
 pub mod generate;
+pub mod glyphs;
 pub mod idx;
 pub mod npy;
 pub mod source;
