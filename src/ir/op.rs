@@ -1,12 +1,10 @@
-//! The op table: every primitive op, its printer name and its shape rule.
+//! The op table: every primitive op with its name, arity, codegen class, shape rule and VJP.
+//! Long because it is the table: each facet is one match over every op (no `_ =>` arm), and
+//! splitting the facets across files would scatter an op's rows.
 //!
-//! An op's other facets live in one `match` each, with no `_ =>` arm, so adding an op
-//! makes the compiler list every place that must learn it:
-//! interpreter semantics in `ir::interp::eval_op`, the VJP rule in `autodiff::vjp`,
-//! and code generation in `codegen`.
-//!
-//! Long because it is the table: each facet (name, arity, class, VJP, shape rule) is one match
-//! over every op, and splitting them across files would scatter an op's rows.
+//! Elementwise ops' rows are in `ir::elementwise`, convolution and pooling in `ir::window`;
+//! their f64 semantics are in `eval` there and `ir::interp::eval_op`, and their lowering in
+//! `codegen`. Adding an op makes the compiler list every place that must learn it.
 
 use super::elementwise::{BinOp, UnOp};
 use super::window::{WindowError, WindowOp};
