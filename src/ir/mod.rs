@@ -11,6 +11,8 @@ pub mod window;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod window_cases;
 
 pub use elementwise::{BinOp, Rewrite, UnOp};
 pub use graph::{Graph, Input, InputRole, Node, NodeId, Output, OutputRole};

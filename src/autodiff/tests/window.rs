@@ -3,30 +3,13 @@
 //! VJPs a second differentiation would use are checked too), and both poolings.
 
 use super::{case, check, op, Dist};
-use crate::ir::{Conv2d, Op, Pool2d, Type, WindowOp};
+use crate::ir::window_cases::conv_cases;
+use crate::ir::{Op, Pool2d, Type, WindowOp};
 
 /// The result shape of `op` on f32 operands of these shapes.
 fn out_shape(op: WindowOp, args: &[&[usize]]) -> Vec<usize> {
     let tys: Vec<Type> = args.iter().map(|s| Type::f32(s.to_vec())).collect();
     op.infer(&tys.iter().collect::<Vec<_>>()).expect("test cases are well-typed").shape
-}
-
-/// A convolution with these attributes; `pad` is `[lo, hi]` on both axes.
-fn conv(stride: usize, pad: [usize; 2], dilation: usize, groups: usize) -> Conv2d {
-    Conv2d { stride: [stride; 2], pad_lo: [pad[0]; 2], pad_hi: [pad[1]; 2], dilation: [dilation; 2], groups }
-}
-
-/// The corner cases: (input [N, C, H, W], weights [O, C/g, KH, KW], geometry).
-fn conv_cases() -> Vec<([usize; 4], [usize; 4], Conv2d)> {
-    vec![
-        ([2, 2, 5, 5], [3, 2, 3, 3], conv(1, [0, 0], 1, 1)),
-        ([1, 1, 6, 7], [2, 1, 3, 3], conv(2, [1, 1], 1, 1)),
-        // `same` for an even kernel: one more on the bottom/right.
-        ([1, 2, 4, 5], [2, 2, 2, 2], conv(1, [0, 1], 1, 1)),
-        ([2, 1, 7, 6], [1, 1, 3, 2], conv(1, [1, 1], 2, 1)),
-        ([1, 4, 5, 4], [2, 2, 3, 3], conv(2, [1, 1], 1, 2)),
-        ([1, 3, 3, 5], [2, 3, 1, 1], conv(1, [0, 0], 1, 1)),
-    ]
 }
 
 #[test]

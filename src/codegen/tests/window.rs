@@ -4,24 +4,14 @@
 
 use super::*;
 use crate::autodiff::backward;
+use crate::ir::window_cases::conv;
 use crate::ir::{Conv2d, Pool2d, WindowOp};
 
-fn conv(stride: usize, pad: [usize; 2], dilation: usize, groups: usize) -> Conv2d {
-    Conv2d { stride: [stride; 2], pad_lo: [pad[0]; 2], pad_hi: [pad[1]; 2], dilation: [dilation; 2], groups }
-}
-
-/// (input, weights, geometry): stride 1 and 2, padding 0, 1 and `same` for an even kernel,
-/// dilation 2, groups 2, a 1x1 kernel, odd sizes and batch 1.
+/// The shared corner cases, and one big enough for the vector loops.
 fn conv_cases() -> Vec<([usize; 4], [usize; 4], Conv2d)> {
-    vec![
-        ([2, 2, 5, 5], [3, 2, 3, 3], conv(1, [0, 0], 1, 1)),
-        ([1, 1, 6, 7], [2, 1, 3, 3], conv(2, [1, 1], 1, 1)),
-        ([1, 2, 4, 5], [2, 2, 2, 2], conv(1, [0, 1], 1, 1)),
-        ([2, 1, 7, 6], [1, 1, 3, 2], conv(1, [1, 1], 2, 1)),
-        ([1, 4, 5, 4], [2, 2, 3, 3], conv(2, [1, 1], 1, 2)),
-        ([1, 3, 3, 5], [2, 3, 1, 1], conv(1, [0, 0], 1, 1)),
-        ([3, 5, 9, 11], [6, 5, 3, 3], conv(1, [1, 1], 1, 1)),
-    ]
+    let mut cases = crate::ir::window_cases::conv_cases();
+    cases.push(([3, 5, 9, 11], [6, 5, 3, 3], conv(1, [1, 1], 1, 1)));
+    cases
 }
 
 fn pool_cases() -> Vec<([usize; 4], Pool2d)> {
