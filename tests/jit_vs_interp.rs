@@ -19,11 +19,11 @@ fn inputs(graph: &Graph, start: &[(String, Vec<f32>)], data: Option<&Dataset>) -
         .map(|input| {
             let n = input.ty.numel();
             match input.role {
-                InputRole::Param | InputRole::State => {
+                InputRole::Param | InputRole::State | InputRole::Buffer => {
                     let (_, v) = start.iter().find(|(name, _)| name == &input.name).expect("initial value");
                     v.iter().map(|&x| f64::from(x)).collect()
                 }
-                InputRole::Step => vec![1.0],
+                InputRole::Step => vec![1.0; n],
                 InputRole::Data => data.expect("data").features[..n].iter().map(|&x| f64::from(x)).collect(),
                 InputRole::Label => match &data.expect("data").labels {
                     Labels::Classes { y, .. } => y[..n].iter().map(|&c| f64::from(c)).collect(),
@@ -78,7 +78,7 @@ fn agrees(path: &Path) {
     let start = initial_values(&driver::program(&c), c.module.train().seed);
     compare(&name, &c.optimized, &inputs(&c.optimized, &start, c.data.as_ref()));
     let rows = c.data.as_ref().map_or(1, |d| d.n);
-    let eval = driver::forward_at(&c, rows).expect("forward graph");
+    let eval = driver::eval_at(&c, rows).expect("forward graph");
     compare(&name, &eval, &inputs(&eval, &start, c.data.as_ref()));
 }
 

@@ -21,6 +21,9 @@ use crate::spec::ParamInfo;
 /// The metadata key holding the number of updates a saved run had made.
 const STEP_KEY: &str = "gradc.step";
 
+/// The suffix of PyTorch's batch-norm counters, which loading skips.
+const TORCH_COUNTER: &str = ".num_batches_tracked";
+
 /// What a checkpoint restores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Restored {
@@ -51,7 +54,9 @@ pub fn load(path: &Path, params: &[ParamInfo], state: &[(String, Vec<usize>)]) -
     };
     let tensors: HashMap<&str, TensorView<'_>> = file.iter().collect();
     let wanted: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-    let known = |n: &&str| wanted.contains(n) || state.iter().any(|(s, _)| s == n);
+    // PyTorch's batch norm keeps a `num_batches_tracked` counter that gradc has no use for
+    // (with the default momentum); a state dict saved from PyTorch carries it.
+    let known = |n: &&str| wanted.contains(n) || state.iter().any(|(s, _)| s == n) || n.ends_with(TORCH_COUNTER);
     let mut extra: Vec<&str> = tensors.keys().copied().filter(|n| !known(n)).collect();
     extra.sort_unstable();
 

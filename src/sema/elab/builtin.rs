@@ -111,16 +111,40 @@ impl Elab<'_> {
                     return Err(self.locate(expected("a list of dimensions", a[1].1, &a[1].0.describe(&self.g))));
                 };
                 let mut shape = Vec::new();
+                // One dimension may be -1, as in torch: whatever the others leave.
+                let mut inferred = None;
                 for d in dims {
                     let n = self.num(&(d.clone(), a[1].1), "a dimension")?;
+                    if n == -1.0 && inferred.is_none() {
+                        inferred = Some(shape.len());
+                        shape.push(1);
+                        continue;
+                    }
                     if n < 0.0 || n.fract() != 0.0 || n > u32::MAX as f64 {
                         return Err(self.locate(errors::bad_reshape_dimension(a[1].1, n)));
                     }
                     shape.push(n as usize);
                 }
+                if let Some(k) = inferred {
+                    let known: usize = shape.iter().product();
+                    let total = self.g.ty(x).numel();
+                    if known != 0 && total.is_multiple_of(known) {
+                        shape[k] = total / known;
+                    }
+                }
                 Ok(Val::Tensor(self.push(Op::Reshape(shape), vec![x], span)?))
             }
             "convolve2d" | "max_pool2d" | "avg_pool2d" => self.window(name, &a, span),
+            "shape" | "size" => {
+                let x = self.tensor(a[0].0.clone(), a[0].1)?;
+                let shape = self.g.ty(x).shape.clone();
+                if name == "shape" {
+                    return Ok(Val::List(shape.iter().map(|&d| Val::Num(d as f64)).collect()));
+                }
+                let axis = self.axes(&a[1], shape.len())?;
+                Ok(Val::Num(shape[axis[0]] as f64))
+            }
+            "rand" => self.rand(&a[0], span),
             "f32" | "i32" => {
                 let to = if name == "f32" { DType::F32 } else { DType::I32 };
                 let x = match &a[0].0 {
