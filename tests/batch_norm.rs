@@ -263,3 +263,26 @@ fn a_buffer_keeps_its_shape() {
     assert!(!out.status.success(), "{stderr}");
     insta::assert_snapshot!("buffer_shape", stderr.replace(dir.join("b.grad").to_str().unwrap(), "b.grad"));
 }
+
+#[test]
+fn bias_false_declares_no_bias() {
+    let dir = temp_dir("bias_false");
+    let src = "use std.nn.{dense, conv2d, batch_norm}\nuse std.loss.mse\ndata d = linear(n: 8, dim: 4)\n\
+               model m(x: f32[B, 4]) -> f32[B, 1] {\n    c = conv2d(reshape(x, [B, 1, 2, 2]), 2, 1, bias: false)\n\
+               \n    n1 = batch_norm(c)\n    h = dense(reshape(n1, [B, 8]), 3, bias: false)\n    n2 = batch_norm(h)\n    dense(n2, 1)\n}\n\
+               loss(x, y) = mse(m(x), y)\ntrain { data = d, optimizer = sgd(lr: 0.1), steps = 2 }\n";
+    std::fs::write(dir.join("m.grad"), src).unwrap();
+    let ir = ok(&["ir", dir.join("m.grad").to_str().unwrap(), "--stage", "forward"]);
+    for declared in ["c.w:", "h.w:", "out.w:", "out.b:"] {
+        assert!(ir.contains(declared), "{declared} in\n{ir}");
+    }
+    assert!(!ir.contains("c.b:") && !ir.contains("h.b:"), "no biases before the batch norms:\n{ir}");
+    ok(&["run", dir.join("m.grad").to_str().unwrap()]);
+    std::fs::write(
+        dir.join("top.grad"),
+        "param w: f32[2] = false\nloss = sum(w)\ntrain { optimizer = sgd(lr: 1), steps = 1 }\n",
+    )
+    .unwrap();
+    let out = gradc(&["check", dir.join("top.grad").to_str().unwrap()]);
+    assert!(!out.status.success(), "a top-level parameter must be declared");
+}

@@ -106,6 +106,11 @@ impl Elab<'_> {
                 Ok(Val::Tensor(self.push(Op::Argmax(axes[0]), vec![x], span)?))
             }
             "reshape" => {
+                // A number is the same at every shape (it broadcasts), so reshaping leaves it:
+                // this keeps `reshape(b, [out, 1, 1])` valid for a bias declared `false`.
+                if let Val::Num(x) = a[0].0 {
+                    return Ok(Val::Num(x));
+                }
                 let x = self.tensor(a[0].0.clone(), a[0].1)?;
                 let Val::List(dims) = &a[1].0 else {
                     return Err(self.locate(expected("a list of dimensions", a[1].1, &a[1].0.describe(&self.g))));

@@ -444,7 +444,10 @@ impl<'m> Elab<'m> {
     }
 
     /// Declares (or, for a name already declared with the same shape, reuses) a parameter.
-    fn declare_param(&mut self, decl: &ast::ParamDecl, env: &mut Env) -> Result<NodeId, Diag> {
+    ///
+    /// In a layer, the initializer `false` declares nothing and binds the name to 0, as torch's
+    /// `bias=False`: `dense(x, 64, bias: false)` before a batch norm, which would cancel a bias.
+    fn declare_param(&mut self, decl: &ast::ParamDecl, env: &mut Env) -> Result<(), Diag> {
         let (dtype, shape) = self.dims(&decl.ty, env)?;
         if dtype != DType::F32 {
             return Err(self.locate(errors::param_not_f32(decl.ty.span())));
@@ -459,6 +462,10 @@ impl<'m> Elab<'m> {
             Some(expr) => match self.expr(expr, env)? {
                 Val::Init(i) => i,
                 Val::Num(c) => Init::Constant(c),
+                Val::Bool(false) if !self.frames.is_empty() => {
+                    env.vars.insert(decl.name.name.clone(), Val::Num(0.0));
+                    return Ok(());
+                }
                 other => {
                     return Err(self.locate(expected(
                         "an initializer such as `normal(std: 0.1)`",
@@ -474,12 +481,12 @@ impl<'m> Elab<'m> {
                 return Err(self.locate(errors::param_two_shapes(decl.span, prev.span, &name, &shape, &prev.shape)));
             }
             env.vars.insert(decl.name.name.clone(), Val::Tensor(node));
-            return Ok(node);
+            return Ok(());
         }
         let node = self.g.add_input(&name, Type::f32(shape.clone()), InputRole::Param);
         self.params.push(ParamInfo { name: name.clone(), shape, init, span: decl.span });
         self.param_nodes.insert(name, node);
         env.vars.insert(decl.name.name.clone(), Val::Tensor(node));
-        Ok(node)
+        Ok(())
     }
 }
