@@ -7,7 +7,7 @@ use gradc::codegen::CompileOptions;
 use gradc::data::{Dataset, Labels};
 use gradc::driver;
 use gradc::ir::interp::{self, Tensor};
-use gradc::ir::{DType, Graph, InputRole, OutputRole};
+use gradc::ir::{DType, Graph, InputRole};
 use gradc::runtime::train::initial_values;
 
 /// Input values for `graph`: parameters and state from the run's initialisation, the first
