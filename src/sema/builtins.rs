@@ -32,6 +32,7 @@ pub const NAMES: &[&str] = &[
     "same",
     "training",
     "rand",
+    "require",
     "shape",
     "size",
     "convolve2d",
@@ -68,6 +69,7 @@ pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
         "concat" => &[("values", None), ("axis", Some(0.0))],
         "gather" => &[("table", None), ("ids", None)],
         "rand" => &[("shape", None)],
+        "require" => &[("cond", None), ("message", None)],
         "shape" => &[("x", None)],
         "size" => &[("x", None), ("axis", None)],
         // axis and keepdims default to "all axes" and false; NaN marks "not given".

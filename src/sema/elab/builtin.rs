@@ -150,6 +150,17 @@ impl Elab<'_> {
                 Ok(Val::Num(shape[axis[0]] as f64))
             }
             "rand" => self.rand(&a[0], span),
+            // A check of a layer's arguments, reported at the user's call.
+            "require" => {
+                let Val::Str(message) = &a[1].0 else {
+                    return Err(self.locate(expected("a message", a[1].1, &a[1].0.describe(&self.g))));
+                };
+                match &a[0].0 {
+                    Val::Bool(true) => Ok(Val::Bool(true)),
+                    Val::Bool(false) => Err(self.locate(errors::requirement(span, message))),
+                    other => Err(self.locate(expected("a compile-time condition", a[0].1, &other.describe(&self.g)))),
+                }
+            }
             "f32" | "i32" => {
                 let to = if name == "f32" { DType::F32 } else { DType::I32 };
                 let x = match &a[0].0 {

@@ -27,6 +27,8 @@ pub const PARAM_IN_FN: &str = "gradc::param::in_fn";
 pub const PARAM_SHAPE: &str = "gradc::param::shape";
 /// An optimizer that declares parameters.
 pub const OPTIMIZER_PARAM: &str = "gradc::optimizer::param";
+/// An argument that fails a `require` of the function it is given to.
+pub const ARGUMENT_REQUIREMENT: &str = "gradc::argument::requirement";
 /// A buffer assigned a value of another shape.
 pub const BUFFER_SHAPE: &str = "gradc::buffer::shape";
 /// An argument that does not fit its formal's declared type.
@@ -290,6 +292,13 @@ pub fn param_in_fn(span: Span) -> Diag {
     Diag::new(PARAM_IN_FN, "a `fn` cannot declare parameters")
         .at(span, "parameter in a fn")
         .help("make it a `layer` so its parameters get an instance name")
+}
+
+/// A `require(cond, message)` at `span` whose condition is false.
+pub fn requirement(span: Span, message: &str) -> Diag {
+    Diag::new(ARGUMENT_REQUIREMENT, message.to_string())
+        .at(span, "this requirement does not hold")
+        .help("change the argument the message names")
 }
 
 /// Buffer `name` of `shape` assigned, at `span`, a value of shape `found`.
