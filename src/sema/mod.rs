@@ -57,6 +57,7 @@ impl Init {
             Init::XavierUniform { gain } => non_negative("xavier_uniform", "gain", gain),
             Init::HeNormal { gain } => non_negative("he_normal", "gain", gain),
             Init::HeUniform { gain } => non_negative("he_uniform", "gain", gain),
+            Init::TorchDefault { .. } => Ok(()),
         }
     }
 }

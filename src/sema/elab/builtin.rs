@@ -150,6 +150,17 @@ impl Elab<'_> {
                 Ok(Val::Num(shape[axis[0]] as f64))
             }
             "rand" => self.rand(&a[0], span),
+            // A layer gives its bias the fan-in of its weight, which `torch_default` needs.
+            "with_fan_in" => match &a[0].0 {
+                Val::Init(Init::TorchDefault { fan_in: None }) => {
+                    let fan = self.num(&a[1], "a fan-in")?;
+                    if fan < 0.0 || fan.fract() != 0.0 || fan > u32::MAX as f64 {
+                        return Err(self.locate(errors::bad_reshape_dimension(a[1].1, fan)));
+                    }
+                    Ok(Val::Init(Init::TorchDefault { fan_in: Some(fan as usize) }))
+                }
+                other => Ok(other.clone()),
+            },
             // A check of a layer's arguments, reported at the user's call.
             "require" => {
                 let Val::Str(message) = &a[1].0 else {
@@ -327,6 +338,7 @@ impl Elab<'_> {
             "xavier_uniform" | "glorot_uniform" => Init::XavierUniform { gain: n(0)? },
             "he_normal" | "kaiming_normal" => Init::HeNormal { gain: n(0)? },
             "he_uniform" | "kaiming_uniform" => Init::HeUniform { gain: n(0)? },
+            "torch_default" => Init::TorchDefault { fan_in: None },
             _ => unreachable!("builtins::formals lists only names handled here"),
         };
         init.check(span).map_err(|d| self.locate(d))?;
