@@ -117,6 +117,13 @@ pub fn bad_count(span: Span, what: &str, min: f64, n: f64) -> Diag {
         .help(format!("set `{what}` to a whole number ≥ {min}"))
 }
 
+/// `accumulate = n`, at `span`, above `max`.
+pub fn accumulate_too_large(span: Span, n: usize, max: usize) -> Diag {
+    Diag::new(TRAIN_VALUE, format!("`accumulate` is {n} micro-batches per update, more than the {max} gradc allows"))
+        .at(span, "too many")
+        .help("accumulating k batches of b rows is one batch of k·b rows; raise `batch` instead")
+}
+
 /// A bound or tolerance (`what`) that is not positive.
 pub fn not_positive(span: Span, what: &str, v: f64) -> Diag {
     Diag::new(TRAIN_VALUE, format!("{what} must be positive, not {v}"))

@@ -258,6 +258,19 @@ mod tests {
     }
 
     #[test]
+    fn comparisons_are_numbers_in_arithmetic() {
+        let l = lower(
+            "param w: f32 = 1\nloss = (w - 3)^2 * (1 < 2) + (2 < 1) * w + (1 == 1)\n\
+                       train { optimizer = sgd(lr: 0.1), steps = 1 }\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let loss = l.forward.output("loss").expect("a loss").node;
+        let inputs = [crate::ir::interp::Tensor::new(vec![], vec![1.0])];
+        let k = l.forward.outputs.iter().position(|o| o.node == loss).expect("loss output");
+        assert_eq!(crate::ir::interp::eval(&l.forward, &inputs)[k].data, [5.0], "(1 - 3)² · 1 + 0 · 1 + 1");
+    }
+
+    #[test]
     fn a_fn_cannot_declare_parameters() {
         let err = lower("fn f(x) {\n param w: f32 = 0.0\n x * w\n}\nparam theta: f32 = 1.0\nloss = f(theta)\ntrain { optimizer = sgd(lr: 0.1), steps = 1 }\n")
             .expect_err("must fail");

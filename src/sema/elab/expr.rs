@@ -107,6 +107,12 @@ impl Elab<'_> {
     }
 
     pub(super) fn scalar_binary(&mut self, op: BinOp, a: Val, b: Val, span: Span) -> Result<Val, Diag> {
+        // A comparison's `true` and `false` are 1.0 and 0.0 in arithmetic, as documented.
+        let number = |v: Val| match v {
+            Val::Bool(b) => Val::Num(f64::from(u8::from(b))),
+            other => other,
+        };
+        let (a, b) = (number(a), number(b));
         if let (Val::Num(x), Val::Num(y)) = (&a, &b) {
             let (x, y) = (*x, *y);
             return Ok(match op {

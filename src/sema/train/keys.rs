@@ -10,6 +10,10 @@ use crate::diag::{Diag, Span};
 use crate::sema::{errors, TrainConfig, RESERVED_NAMES};
 use crate::syntax::ast::{self, FuncDecl, FuncKind};
 
+/// The most micro-batches one update may accumulate: far beyond any use (a larger batch
+/// does the same), and small enough that a run's micro-batch count stays countable.
+const MAX_ACCUMULATE: usize = 1 << 16;
+
 /// The result of checking a train block.
 pub struct Checked {
     /// The plain settings.
@@ -111,7 +115,12 @@ pub(in crate::sema) fn check(
                         _ => return Err(errors::expected("`step` or `epoch`", value.span, "something else")),
                     }
                 }
-                "accumulate" => config.accumulate = count(value, "accumulate", 1.0)?,
+                "accumulate" => {
+                    config.accumulate = count(value, "accumulate", 1.0)?;
+                    if config.accumulate > MAX_ACCUMULATE {
+                        return Err(errors::accumulate_too_large(value.span, config.accumulate, MAX_ACCUMULATE));
+                    }
+                }
                 "clip" => config.clip = Some(clip(value)?),
                 "early_stop" => config.early_stop = Some(early_stop(value)?),
                 "converge" => {
