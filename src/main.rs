@@ -173,7 +173,8 @@ fn front_and_compile(file: &Path) -> Result<(driver::Front, driver::Compiled), (
 }
 
 fn check(file: &Path) -> CliResult {
-    front_and_compile(file)?;
+    let mut front = driver::parse(file)?;
+    driver::check(&mut front).map_err(|d| (d, front.sources.clone()))?;
     eprintln!("{}: no errors", file.display());
     Ok(())
 }
