@@ -78,7 +78,12 @@ fn rosenbrock_compares_five_optimizers_and_draws_their_paths() {
 
 #[test]
 fn every_optimizer_starts_from_the_same_weights_and_batch() {
-    let (dir, stdout) = compare("spirals", "examples/compare_optimizers.grad", &["--steps", "26", "--seed", "7"]);
+    // Logging every step, the first batch is the first row of every CSV.
+    let file = temp_dir("spirals-program").join("spirals.grad");
+    let program = std::fs::read_to_string("examples/compare_optimizers.grad").expect("example");
+    std::fs::write(&file, program.replace("metrics = [accuracy]", "metrics = [accuracy], log_every = 1"))
+        .expect("write");
+    let (dir, stdout) = compare("spirals", file.to_str().expect("utf-8"), &["--steps", "26", "--seed", "7"]);
     assert!(stdout.lines().next().is_some_and(|h| h.contains("accuracy")), "an accuracy column:\n{stdout}");
     let files = std::fs::read_dir(&dir).expect("out dir").map(|e| e.expect("entry").path());
     let csvs: Vec<PathBuf> = files.filter(|p| p.extension().is_some_and(|e| e == "csv")).collect();
@@ -236,8 +241,11 @@ fn each_compare_run_is_bit_identical_to_the_same_run_alone() {
         final_val_accuracy.push((end[col("val_accuracy")], *label));
     }
     // The table lists the runs best first by validation accuracy.
-    let table: Vec<&str> =
-        stdout.lines().filter_map(|l| labels.iter().find(|label| l.starts_with(&format!("{label} ")))).copied().collect();
+    let table: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| labels.iter().find(|label| l.starts_with(&format!("{label} "))))
+        .copied()
+        .collect();
     final_val_accuracy.sort_by(|a, b| b.0.total_cmp(&a.0));
     let by_accuracy: Vec<&str> = final_val_accuracy.iter().map(|r| r.1).collect();
     assert_eq!(table, by_accuracy, "{stdout}");

@@ -1,6 +1,8 @@
 //! The errors of semantic analysis that name resolution and the train, compare and data checks
 //! raise, and those elaboration shares with them, one constructor each, with their codes as
 //! constants; call sites name the error, not its wording. Elaboration's own are in `elab::errors`.
+//! It is long because it is a catalogue of small, independent constructors, grouped by section,
+//! which is easier to keep consistent in one place than spread over the checks.
 
 use super::RESERVED_NAMES;
 use crate::diag::suggest::did_you_mean;
@@ -242,7 +244,8 @@ pub fn which_model_to_call(span: Span, models: &[&str]) -> Diag {
 /// `name` where a model was expected: `other` if it names something else; `models` are the
 /// program's models.
 pub fn unknown_model(name: &Ident, other: bool, models: &[&str]) -> Diag {
-    let message = if other { format!("`{}` is not a model", name.name) } else { format!("unknown model `{}`", name.name) };
+    let message =
+        if other { format!("`{}` is not a model", name.name) } else { format!("unknown model `{}`", name.name) };
     let help = match models {
         [] => "declare it as `model name(x: f32[B, D]) -> f32[B, K] { ... }`".to_string(),
         _ => did_you_mean(&name.name, models.iter().copied(), format!("the models are {}", models.join(", "))),
@@ -489,10 +492,13 @@ pub fn same_run(span: Span, first: Span, label: &str) -> Diag {
 /// The loss calls the model `name` at `span` by name while the compare block at `block` varies
 /// the model, so every run would train that one.
 pub fn model_called_by_name(span: Span, name: &str, block: Span) -> Diag {
-    Diag::new(COMPARE_MODEL_CALL, format!("the loss calls the model `{name}` by name, but the compare runs vary the model"))
-        .at(span, format!("every run would train `{name}` here"))
-        .note(block, "the runs that vary the model")
-        .help(format!("write `model(...)` instead of `{name}(...)`: it calls the model each run trains"))
+    Diag::new(
+        COMPARE_MODEL_CALL,
+        format!("the loss calls the model `{name}` by name, but the compare runs vary the model"),
+    )
+    .at(span, format!("every run would train `{name}` here"))
+    .note(block, "the runs that vary the model")
+    .help(format!("write `model(...)` instead of `{name}(...)`: it calls the model each run trains"))
 }
 
 /// The compare block at `span` names no runs.

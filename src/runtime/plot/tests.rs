@@ -308,7 +308,8 @@ fn dashes_follow_the_pattern_across_corners() {
     let pieces = dashed(&line, &[4.0, 2.0]);
     let close = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9;
     let ends: Vec<((f64, f64), (f64, f64))> = pieces.iter().map(|p| (p[0], p[p.len() - 1])).collect();
-    let want = [((0.0, 0.0), (4.0, 0.0)), ((6.0, 0.0), (10.0, 0.0)), ((10.0, 2.0), (10.0, 6.0)), ((10.0, 8.0), (10.0, 10.0))];
+    let want =
+        [((0.0, 0.0), (4.0, 0.0)), ((6.0, 0.0), (10.0, 0.0)), ((10.0, 2.0), (10.0, 6.0)), ((10.0, 8.0), (10.0, 10.0))];
     assert_eq!(ends.len(), want.len(), "{pieces:?}");
     assert!(ends.iter().zip(&want).all(|(a, b)| close(a.0, b.0) && close(a.1, b.1)), "{pieces:?}");
     // A dash that turns the corner keeps the corner.

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use super::{errors, Elab, Env, Val};
 use crate::diag::{Diag, Span};
+use crate::ir::NodeId;
 use crate::ir::{DType, Type};
 use crate::sema::builtins;
-use crate::ir::NodeId;
 use crate::sema::errors::{duplicate_argument, model_input, unknown_argument};
 use crate::syntax::ast::{self, FuncDecl, FuncKind, Stmt, TypeExpr};
 

@@ -113,7 +113,9 @@ pub(in crate::sema) fn compare(
                         let s = schedule(item, funcs)?;
                         Draft { schedule: Some((s, source(item.span))), span, ..Draft::default() }
                     }
-                    "batches" => Draft { batch: Some((count(item, "batch", 1.0)?, item.span)), span, ..Draft::default() },
+                    "batches" => {
+                        Draft { batch: Some((count(item, "batch", 1.0)?, item.span)), span, ..Draft::default() }
+                    }
                     _ => run(item, funcs, &source)?,
                 };
                 drafts.push(draft);
@@ -152,13 +154,16 @@ fn run(item: &Expr, funcs: &HashMap<String, FuncDecl>, source: &dyn Fn(Span) -> 
     if name.name != "run" {
         return Err(errors::expected(RUN_EXAMPLE, item.span, &format!("a call of `{}`", name.name)));
     }
-    let [model, optimizer, sched, batch] = settings_args(&name, &args, &["model", "optimizer", "schedule", "batch"])?[..]
+    let [model, optimizer, sched, batch] =
+        settings_args(&name, &args, &["model", "optimizer", "schedule", "batch"])?[..]
     else {
         unreachable!("settings_args returns one slot per formal")
     };
     Ok(Draft {
         model: model.map(|e| Ok::<_, Diag>((model_named(e, funcs)?, e.span))).transpose()?,
-        optimizer: optimizer.map(|e| Ok::<_, Diag>((partial(e, FuncKind::Optimizer, funcs)?, source(e.span)))).transpose()?,
+        optimizer: optimizer
+            .map(|e| Ok::<_, Diag>((partial(e, FuncKind::Optimizer, funcs)?, source(e.span))))
+            .transpose()?,
         schedule: sched.map(|e| Ok::<_, Diag>((schedule(e, funcs)?, source(e.span)))).transpose()?,
         batch: batch.map(|e| Ok::<_, Diag>((count(e, "batch", 1.0)?, e.span))).transpose()?,
         span: Some(item.span),
@@ -222,17 +227,22 @@ fn variants(
             let batch = d.batch.map(|b| b.0).or(base.config.batch);
             let batch_text = batch.map_or("full batch".to_string(), |b| format!("batch {b}"));
             Parts {
-                key: [model.clone(), partial_key(optimizer), sched.map_or("constant".into(), sched_key), batch_text.clone()],
+                key: [
+                    model.clone(),
+                    partial_key(optimizer),
+                    sched.map_or("constant".into(), sched_key),
+                    batch_text.clone(),
+                ],
                 text: [model, opt_text, sched_text, batch_text],
             }
         })
         .collect();
-    let varies: Vec<bool> =
-        (0..4).map(|k| parts.iter().map(|p| &p.key[k]).collect::<HashSet<_>>().len() > 1).collect();
+    let varies: Vec<bool> = (0..4).map(|k| parts.iter().map(|p| &p.key[k]).collect::<HashSet<_>>().len() > 1).collect();
     let mut firsts: HashMap<&[String; 4], Span> = HashMap::new();
     let mut out = Vec::new();
     for (d, p) in drafts.iter().zip(&parts) {
-        let optimizer_and_schedule: Vec<&str> = [1, 2].iter().filter(|k| varies[**k]).map(|k| p.text[*k].as_str()).collect();
+        let optimizer_and_schedule: Vec<&str> =
+            [1, 2].iter().filter(|k| varies[**k]).map(|k| p.text[*k].as_str()).collect();
         let mut setting: Vec<String> = vec![];
         if !optimizer_and_schedule.is_empty() {
             setting.push(optimizer_and_schedule.join(" + "));

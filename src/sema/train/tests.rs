@@ -151,7 +151,10 @@ fn lower_run(m: &crate::sema::Module, index: usize) -> Result<crate::sema::Lower
 #[test]
 fn models_cross_optimizers_and_each_run_trains_its_model() {
     let m = module("models = [mlp, lin], optimizers = [sgd(lr: 0.1), adam(lr: 0.01)]");
-    assert_eq!(m.variants(), ["mlp · sgd(lr: 0.1)", "mlp · adam(lr: 0.01)", "lin · sgd(lr: 0.1)", "lin · adam(lr: 0.01)"]);
+    assert_eq!(
+        m.variants(),
+        ["mlp · sgd(lr: 0.1)", "mlp · adam(lr: 0.01)", "lin · sgd(lr: 0.1)", "lin · adam(lr: 0.01)"]
+    );
     let v = &m.variant_list()[3];
     assert_eq!((v.model_part.as_deref(), v.setting.as_str()), (Some("lin"), "adam(lr: 0.01)"));
     let params = |i| lower_run(&m, i).expect("lowers").params.len();
@@ -187,7 +190,9 @@ fn batches_set_each_runs_batch_size() {
 
 #[test]
 fn runs_are_listed_one_by_one_after_the_crossed_ones() {
-    let m = module("optimizers = [sgd(lr: 0.1), adam(lr: 0.01)], runs = [run(model: lin, optimizer: adam(lr: 0.01), batch: 2)]");
+    let m = module(
+        "optimizers = [sgd(lr: 0.1), adam(lr: 0.01)], runs = [run(model: lin, optimizer: adam(lr: 0.01), batch: 2)]",
+    );
     assert_eq!(
         m.variants(),
         ["mlp · sgd(lr: 0.1) · batch 4", "mlp · adam(lr: 0.01) · batch 4", "lin · adam(lr: 0.01) · batch 2"]
@@ -195,7 +200,10 @@ fn runs_are_listed_one_by_one_after_the_crossed_ones() {
     assert_eq!(m.with_variant(2).train().batch, Some(2));
     assert_eq!(lower_run(&m, 2).expect("lowers").params.len(), 2, "lin");
     // Alone, runs are not crossed with anything; what a run leaves out is the train block's.
-    assert_eq!(labels("runs = [run(model: lin), run(optimizer: adam(lr: 0.01))]"), ["lin · sgd(lr: 0.1)", "mlp · adam(lr: 0.01)"]);
+    assert_eq!(
+        labels("runs = [run(model: lin), run(optimizer: adam(lr: 0.01))]"),
+        ["lin · sgd(lr: 0.1)", "mlp · adam(lr: 0.01)"]
+    );
 }
 
 /// The code and message of the error resolving a compare block gives.
@@ -218,7 +226,12 @@ fn compare_keys_are_checked() {
         ("models = mlp", "gradc::type::expected", "expected a list of models", "write a list of models"),
         ("batches = [0]", "gradc::train::value", "", ""),
         ("runs = [mlp]", "gradc::type::expected", "expected a run such as", "run(model: cnn"),
-        ("runs = [run(modell: lin)]", "gradc::call::argument", "`run` has no parameter named `modell`", "did you mean `model`?"),
+        (
+            "runs = [run(modell: lin)]",
+            "gradc::call::argument",
+            "`run` has no parameter named `modell`",
+            "did you mean `model`?",
+        ),
         ("modls = [mlp]", "gradc::compare::key", "unknown compare setting `modls`", "did you mean `models`?"),
         ("models = [mlp], models = [lin]", "gradc::train::duplicate", "`models` is set twice", "set each key once"),
     ] {
@@ -260,7 +273,8 @@ fn a_model_that_does_not_fit_the_data_is_an_error_at_the_run() {
 #[test]
 fn a_lowering_error_in_a_run_says_which_run() {
     // `bad` takes the data, but gives a number where the loss wants logits: the loss reports it.
-    let src = models("models = [mlp, bad]").replace("model wide", "model bad(x: f32[B, 2]) { sum(dense(x, 2)) }\nmodel wide");
+    let src =
+        models("models = [mlp, bad]").replace("model wide", "model bad(x: f32[B, 2]) { sum(dense(x, 2)) }\nmodel wide");
     let m = resolve(&src).unwrap_or_else(|d| panic!("{}", d.message));
     let d = lower_run(&m, 1).expect_err("a scalar is no logits");
     assert!(d.notes.iter().any(|(_, note)| note == "in the compare run `bad`"), "{:?}", d.notes);
@@ -273,7 +287,10 @@ fn a_loss_that_calls_a_model_by_name_cannot_vary_the_model() {
     assert_eq!(d.code, "gradc::compare::model_call");
     assert!(d.help.is_some_and(|h| h.contains("`model(...)`")));
     // Through a function of the user's, too; a compare that keeps the model is fine.
-    let through = src.replace("loss(x, y) = cross_entropy(mlp(x), y)", "fn logits(x) = mlp(x)\nloss(x, y) = cross_entropy(logits(x), y)");
+    let through = src.replace(
+        "loss(x, y) = cross_entropy(mlp(x), y)",
+        "fn logits(x) = mlp(x)\nloss(x, y) = cross_entropy(logits(x), y)",
+    );
     assert_eq!(resolve(&through).expect_err("still by name").code, "gradc::compare::model_call");
     let same = models("optimizers = [sgd(lr: 0.1), adam(lr: 0.01)]").replace("model(x)", "mlp(x)");
     resolve(&same).unwrap_or_else(|d| panic!("{}", d.message));
@@ -283,7 +300,10 @@ fn a_loss_that_calls_a_model_by_name_cannot_vary_the_model() {
 fn model_calls_need_one_model_to_call() {
     let no_key = models("models = [mlp, lin]").replace("model = mlp, ", "");
     let d = resolve(&no_key).expect_err("metrics on which model?");
-    assert_eq!((d.code, d.help.as_deref()), ("gradc::train::metrics", Some("say which in the train block, e.g. `model = lin`")));
+    assert_eq!(
+        (d.code, d.help.as_deref()),
+        ("gradc::train::metrics", Some("say which in the train block, e.g. `model = lin`"))
+    );
     let no_metrics = no_key.replace(", metrics = [accuracy]", "");
     let m = resolve(&no_metrics).expect("resolves: the call is elaborated later");
     use crate::sema::{DataShape, LabelShape};
