@@ -234,6 +234,7 @@ fn compare_keys_are_checked() {
         ),
         ("modls = [mlp]", "gradc::compare::key", "unknown compare setting `modls`", "did you mean `models`?"),
         ("models = [mlp], models = [lin]", "gradc::train::duplicate", "`models` is set twice", "set each key once"),
+        ("runs = [run(model: lin, model: mlp)]", "gradc::call::duplicate", "`model` is given twice", "give each"),
     ] {
         let (c, m, h) = error(compare);
         assert_eq!(c, code, "{compare}: {m}");
@@ -317,4 +318,13 @@ fn model_calls_need_one_model_to_call() {
     let d = resolve(none).expect("resolves").lower(Some(shape), 4).expect_err("no model");
     assert_eq!(d.code, "gradc::model::which");
     assert!(d.help.is_some_and(|h| h.starts_with("declare one")));
+}
+
+#[test]
+fn a_setting_given_twice_is_an_error() {
+    // Before, the second value silently replaced the first.
+    let src = program("spirals(n: 8)", ", early_stop = patience(3, n: 5)");
+    assert_eq!(help(&src), "give each argument once");
+    let src = program("spirals(n: 8) |> split(val: 0.2, val: 0.3)", "");
+    assert_eq!(help(&src), "give each argument once");
 }
