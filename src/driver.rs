@@ -13,7 +13,7 @@ use crate::codegen::{CompileOptions, Executable};
 use crate::data::{self, Dataset};
 use crate::diag::{Diag, FileId, SourceMap};
 use crate::ir::{Graph, InputRole, Op};
-use crate::runtime::compare::Report;
+use crate::runtime::compare::{Label, Report};
 use crate::runtime::log::ProgressTo;
 use crate::runtime::plan::{Controls, Executables, Plan, Program};
 use crate::runtime::runner::Runner;
@@ -95,20 +95,33 @@ pub fn compile(front: &mut Front) -> Result<Compiled, Diag> {
     compile_module(module, &front.dir, started)
 }
 
-/// Compiles each run of the file's `compare` block, labelled as written; the runs share the
-/// model, the data, the initial weights and the data order, and differ in optimizer or schedule.
-pub fn compile_variants(front: &mut Front) -> Result<Vec<(String, Compiled)>, Diag> {
+/// Compiles each run of the file's `compare` block, named by what sets it apart; the runs share
+/// the data, the seed (so a model's initial weights) and the data order, and differ in model,
+/// optimizer, schedule or batch size.
+pub fn compile_variants(front: &mut Front) -> Result<Vec<(Label, Compiled)>, Diag> {
     let started = Instant::now();
     let module = resolve(front)?;
-    let labels = module.variants();
-    if labels.is_empty() {
+    if module.variant_list().is_empty() {
         return Err(errors::no_compare_block(front.user));
     }
     let mut runs = Vec::new();
-    for (i, label) in labels.into_iter().enumerate() {
+    for (i, v) in module.variant_list().iter().enumerate() {
+        let label = Label { text: v.label.clone(), model: v.model_part.clone(), setting: v.setting.clone() };
         runs.push((label, compile_module(module.with_variant(i), &front.dir, started)?));
     }
     Ok(runs)
+}
+
+/// Compiles a parsed file and every run of its `compare` block, as `gradc check` does: a compare
+/// run's model that does not fit the data is an error of the file.
+pub fn check(front: &mut Front) -> Result<Compiled, Diag> {
+    let started = Instant::now();
+    let module = resolve(front)?;
+    let base = compile_module(module.clone(), &front.dir, started)?;
+    for i in 0..module.variant_list().len() {
+        compile_module(module.with_variant(i), &front.dir, started)?;
+    }
+    Ok(base)
 }
 
 /// Resolves the parsed file against the stdlib (the AST moves into the module).
@@ -273,7 +286,7 @@ pub fn train(c: &Compiled, cfg: &RunConfig, progress: ProgressTo) -> Result<Summ
 /// Compiles every run of a comparison, then trains and compares them (see
 /// [`runtime::compare::compare`]).
 pub fn compare(
-    runs: &[(String, Compiled)],
+    runs: &[(Label, Compiled)],
     cfg: &RunConfig,
     out_dir: &Path,
     progress: &mut dyn Write,

@@ -37,7 +37,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
     },
-    /// Train each run of FILE's compare block from the same start; print a table, write CSVs and charts.
+    /// Train each run of FILE's compare block from the same seed; print a table, write CSVs and charts.
     Compare {
         /// The .grad file, with a `compare { ... }` block.
         file: PathBuf,
@@ -175,7 +175,8 @@ fn front_and_compile(file: &Path) -> Result<(driver::Front, driver::Compiled), (
 }
 
 fn check(file: &Path) -> CliResult {
-    front_and_compile(file)?;
+    let mut front = driver::parse(file)?;
+    driver::check(&mut front).map_err(|d| (d, front.sources.clone()))?;
     eprintln!("{}: no errors", file.display());
     Ok(())
 }
@@ -234,7 +235,7 @@ fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConf
         let stem = file.file_stem().map_or("gradc".into(), |s| s.to_string_lossy().into_owned());
         PathBuf::from(format!("{stem}-compare"))
     });
-    eprintln!("gradc: {} — {} runs from the same start, output in {}", file.display(), runs.len(), out.display());
+    eprintln!("gradc: {} — {} runs from the same seed, output in {}", file.display(), runs.len(), out.display());
     let mut report =
         driver::compare(&runs, cfg, &out, &mut std::io::stderr()).map_err(|d| (d, front.sources.clone()))?;
     if let Some(loss) = target {

@@ -78,7 +78,12 @@ fn rosenbrock_compares_five_optimizers_and_draws_their_paths() {
 
 #[test]
 fn every_optimizer_starts_from_the_same_weights_and_batch() {
-    let (dir, stdout) = compare("spirals", "examples/compare_optimizers.grad", &["--steps", "26", "--seed", "7"]);
+    // Logging every step, the first batch is the first row of every CSV.
+    let file = temp_dir("spirals-program").join("spirals.grad");
+    let program = std::fs::read_to_string("examples/compare_optimizers.grad").expect("example");
+    std::fs::write(&file, program.replace("metrics = [accuracy]", "metrics = [accuracy], log_every = 1"))
+        .expect("write");
+    let (dir, stdout) = compare("spirals", file.to_str().expect("utf-8"), &["--steps", "26", "--seed", "7"]);
     assert!(stdout.lines().next().is_some_and(|h| h.contains("accuracy")), "an accuracy column:\n{stdout}");
     let files = std::fs::read_dir(&dir).expect("out dir").map(|e| e.expect("entry").path());
     let csvs: Vec<PathBuf> = files.filter(|p| p.extension().is_some_and(|e| e == "csv")).collect();
@@ -179,4 +184,79 @@ fn a_file_without_a_compare_block_is_an_error() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("gradc::compare::missing"), "{stderr}");
+}
+
+/// Two models on spirals, with a validation split and a decaying learning rate; `COMPARE` and the
+/// train block's model and optimizer are filled in by each test.
+const TWO_MODELS: &str = "use std.nn.{dense, relu}\nuse std.loss.cross_entropy\n\
+    data spiral = spirals(n: 120, classes: 2, noise: 0.05, seed: 2) |> split(val: 0.25)\n\
+    model mlp(x: f32[B, 2]) -> f32[B, 2] {\n    h = relu(dense(x, 16, init: he_normal))\n    dense(h, 2)\n}\n\
+    model lin(x: f32[B, 2]) -> f32[B, 2] { dense(x, 2) }\n\
+    loss(x, y: i32[B]) = cross_entropy(model(x), y)\n\
+    train {\n    model = MODEL, optimizer = OPTIMIZER\n    data = spiral, batch = 16, epochs = 4, seed = 3\n    \
+    schedule = exponential(gamma: 0.97)\n    metrics = [accuracy]\n}\nCOMPARE";
+
+#[test]
+fn each_compare_run_is_bit_identical_to_the_same_run_alone() {
+    let dir = temp_dir("models");
+    let write = |name: &str, model: &str, optimizer: &str, compare: &str| {
+        let text = TWO_MODELS.replace("MODEL", model).replace("OPTIMIZER", optimizer).replace("COMPARE", compare);
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write program");
+        path.to_str().expect("utf-8").to_string()
+    };
+    let optimizers = ["sgd(lr: 0.1)", "adam(lr: 0.01)"];
+    let file = write(
+        "models.grad",
+        "mlp",
+        optimizers[0],
+        &format!("compare {{ models = [mlp, lin], optimizers = [{}] }}\n", optimizers.join(", ")),
+    );
+    let (out, stdout) = compare("models-out", &file, &[]);
+    assert!(stdout.starts_with("runs by val_accuracy, highest first\n"), "{stdout}");
+    let labels = ["mlp · sgd(lr: 0.1)", "mlp · adam(lr: 0.01)", "lin · sgd(lr: 0.1)", "lin · adam(lr: 0.01)"];
+    check_picture(&out, "curves", &labels);
+    let mut final_val_accuracy = vec![];
+    for (i, label) in labels.iter().enumerate() {
+        let (model, optimizer) = label.split_once(" · ").expect("model · optimizer");
+        let (header, rows) = read_csv(&out.join(format!("{}.csv", stem(label))));
+        let alone = write(&format!("alone{i}.grad"), model, optimizer, "");
+        let every = rows[0][0].to_string();
+        let (lines, _) = common::run_logged(&alone, &["--log-every", &every]);
+        let (points, last) = lines.split_at(lines.len() - 1);
+        assert_eq!(points.len(), rows.len(), "{label}: one log line per CSV row");
+        let f32_of = |v: &serde_json::Value, key: &str| common::num(v, key) as f32;
+        for (row, line) in rows.iter().zip(points) {
+            for (c, name) in header.iter().enumerate().filter(|(_, h)| *h != "train_loss") {
+                assert_eq!(row[c] as f32, f32_of(line, name), "{label}: `{name}` at step {}", row[0]);
+            }
+        }
+        // The final line: the loss over the whole training set and every metric, bit for bit.
+        let end = rows.last().expect("rows");
+        let col = |name: &str| header.iter().position(|h| h == name).expect("a column");
+        assert_eq!(end[col("train_loss")] as f32, f32_of(&last[0], "loss"), "{label}: final loss");
+        for name in ["accuracy", "val_loss", "val_accuracy"] {
+            assert_eq!(end[col(name)] as f32, f32_of(&last[0], name), "{label}: final {name}");
+        }
+        final_val_accuracy.push((end[col("val_accuracy")], *label));
+    }
+    // The table lists the runs best first by validation accuracy.
+    let table: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| labels.iter().find(|label| l.starts_with(&format!("{label} "))))
+        .copied()
+        .collect();
+    final_val_accuracy.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let by_accuracy: Vec<&str> = final_val_accuracy.iter().map(|r| r.1).collect();
+    assert_eq!(table, by_accuracy, "{stdout}");
+}
+
+/// The CSV name of a run: its label's letters, digits, dots and dashes, `_` between.
+fn stem(label: &str) -> String {
+    let words: Vec<String> = label
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    words.join("_")
 }

@@ -14,7 +14,8 @@ fn diagnose(path: &Path) -> String {
         Ok(front) => front,
         Err((d, sources)) => return d.with_sources(&sources).render_plain(),
     };
-    match driver::compile(&mut front) {
+    // As `gradc check`: the train block's run and every compare run.
+    match driver::check(&mut front) {
         Ok(_) => panic!("{} compiled without errors", rel.display()),
         Err(d) => d.with_sources(&front.sources).render_plain(),
     }

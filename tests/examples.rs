@@ -126,6 +126,39 @@ fn residual_cnn_reaches_97_percent_validation_accuracy() {
 }
 
 #[test]
+fn seed_experiment_ranks_an_mlp_and_two_cnns_under_three_optimizers() {
+    let dir = common::temp_dir("seed_experiment").join("out");
+    let out = gradc(&["compare", "examples/seed_experiment.grad", "--out", dir.to_str().expect("utf-8 temp path")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("runs by val_accuracy, highest first"));
+    let header: Vec<&str> = lines.next().expect("a header").split("  ").filter(|c| !c.is_empty()).collect();
+    let column = header.iter().position(|c| c.trim() == "val_accuracy").expect("a val_accuracy column");
+    // Each row: the label, then the columns, two spaces or more apart.
+    let rows: Vec<(String, f64)> = lines
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            let cells: Vec<&str> = l.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+            (cells[0].to_string(), cells[column].parse().unwrap_or_else(|_| panic!("a number in {l}")))
+        })
+        .collect();
+    assert_eq!(rows.len(), 9, "three models times three optimizers:\n{stdout}");
+    for model in ["mlp", "cnn", "cnn_bn"] {
+        for optimizer in ["sgd(lr: 0.05)", "momentum(lr: 0.02, momentum: 0.9)", "adam(lr: 0.002)"] {
+            let label = format!("{model} · {optimizer}");
+            assert!(rows.iter().any(|r| r.0 == label), "a row for {label}:\n{stdout}");
+        }
+    }
+    assert!(rows.windows(2).all(|w| w[0].1 >= w[1].1), "best first:\n{stdout}");
+    assert!(rows[0].0.starts_with("cnn") && rows[0].1 >= 0.98, "a CNN leads with at least 98%:\n{stdout}");
+    assert!(rows.iter().all(|r| r.1 >= 0.85), "every run learns:\n{stdout}");
+    for file in ["curves.png", "curves.svg", "cnn_adam_lr_0.002.csv"] {
+        assert!(dir.join(file).exists(), "{file} written");
+    }
+}
+
+#[test]
 fn flags_override_the_train_block() {
     let (lines, stdout) = run_logged("examples/quadratic.grad", &["--steps", "7", "--log-every", "7"]);
     assert!(stdout.contains("steps        7"), "{stdout}");

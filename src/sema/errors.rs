@@ -1,6 +1,8 @@
 //! The errors of semantic analysis that name resolution and the train, compare and data checks
 //! raise, and those elaboration shares with them, one constructor each, with their codes as
 //! constants; call sites name the error, not its wording. Elaboration's own are in `elab::errors`.
+//! It is long because it is a catalogue of small, independent constructors, grouped by section,
+//! which is easier to keep consistent in one place than spread over the checks.
 
 use super::RESERVED_NAMES;
 use crate::diag::suggest::did_you_mean;
@@ -41,8 +43,16 @@ pub const COMPARE_DUPLICATE: &str = "gradc::compare::duplicate";
 pub const COMPARE_OPTIMUM: &str = "gradc::compare::optimum";
 /// A key the compare block does not know.
 pub const COMPARE_KEY: &str = "gradc::compare::key";
-/// A compare block that names no runs.
+/// A compare block that names no runs, or an empty list in one.
 pub const COMPARE_EMPTY: &str = "gradc::compare::empty";
+/// Two runs of a compare block that are the same run.
+pub const COMPARE_SAME_RUN: &str = "gradc::compare::same_run";
+/// A compare block that varies the model of a loss that calls a model by name.
+pub const COMPARE_MODEL_CALL: &str = "gradc::compare::model_call";
+/// A model whose input type does not fit the data.
+pub const MODEL_INPUT: &str = "gradc::model::input";
+/// `model(x)` or metrics without one model to call.
+pub const MODEL_WHICH: &str = "gradc::model::which";
 /// A train setting that is not a compile-time value.
 pub const TRAIN_CONSTANT: &str = "gradc::train::constant";
 /// A train setting's number out of range.
@@ -212,11 +222,51 @@ pub fn metrics_without_model(span: Span) -> Diag {
         .help("declare the network as `model name(x: f32[B, D]) { ... }` and call it from the loss")
 }
 
-/// Metrics, the first at `span`, in a program that declares several models.
-pub fn metrics_with_models(span: Span) -> Diag {
-    Diag::new(TRAIN_METRICS, "metrics need exactly one `model`, found several")
+/// Metrics, the first at `span`, in a program that declares several `models` and whose train
+/// block does not say which it trains.
+pub fn metrics_with_models(span: Span, models: &[&str]) -> Diag {
+    Diag::new(TRAIN_METRICS, format!("metrics need the model the run trains, and there are {}", models.len()))
         .at(span, "computed on the model's output")
-        .help("keep one `model` declaration and make the others `layer`s")
+        .help(format!("say which in the train block, e.g. `model = {}`", models[0]))
+}
+
+/// `model(...)` at `span` in a program that declares no model.
+pub fn no_model_to_call(span: Span) -> Diag {
+    Diag::new(MODEL_WHICH, "`model(...)` calls the model the run trains, but there is no `model`")
+        .at(span, "no model to call")
+        .help("declare one, e.g. `model net(x: f32[B, D]) -> f32[B, K] { dense(x, K) }`")
+}
+
+/// `model(...)` at `span` in a program that declares several `models` and whose train block
+/// does not say which it trains.
+pub fn which_model_to_call(span: Span, models: &[&str]) -> Diag {
+    Diag::new(
+        MODEL_WHICH,
+        format!("`model(...)` calls the model the run trains, but there are {}: {}", models.len(), models.join(", ")),
+    )
+    .at(span, "which model?")
+    .help(format!("say which in the train block, e.g. `model = {}`", models[0]))
+}
+
+/// `name` where a model was expected: `other` if it names something else; `models` are the
+/// program's models.
+pub fn unknown_model(name: &Ident, other: bool, models: &[&str]) -> Diag {
+    let message =
+        if other { format!("`{}` is not a model", name.name) } else { format!("unknown model `{}`", name.name) };
+    let help = match models {
+        [] => "declare it as `model name(x: f32[B, D]) -> f32[B, K] { ... }`".to_string(),
+        _ => did_you_mean(&name.name, models.iter().copied(), format!("the models are {}", models.join(", "))),
+    };
+    Diag::new(NAME_UNKNOWN, message).at(name.span, if other { "not a `model`" } else { "not found" }).help(help)
+}
+
+/// The model `model` a compare run names at `span` takes `want` as its input `input` (declared
+/// at `declared`), but the data's batches are `found`.
+pub fn model_input(span: Span, declared: Span, model: &str, input: &str, want: &str, found: &str) -> Diag {
+    Diag::new(MODEL_INPUT, format!("model `{model}` takes {want}, but the data's batches are {found}"))
+        .at(span, format!("this run trains `{model}`"))
+        .note(declared, "its input, declared here")
+        .help(format!("declare `{input}: {found}` and reshape inside `{model}` if it needs another shape"))
 }
 
 /// An `optimum`, at `span`, of `given` numbers for `params`; `scalar` if all are single numbers.
@@ -423,9 +473,39 @@ pub fn unknown_compare_key(name: &Ident) -> Diag {
         .at(name.span, "not a compare setting")
         .help(did_you_mean(
             &name.name,
-            ["optimizers", "schedules", "optimum"],
-            "the settings are optimizers, schedules and optimum".into(),
+            COMPARE_KEYS.iter().copied(),
+            format!("the settings are {}", COMPARE_KEYS.join(", ")),
         ))
+}
+
+/// The keys a compare block accepts.
+pub const COMPARE_KEYS: &[&str] = &["models", "optimizers", "schedules", "batches", "runs", "optimum"];
+
+/// The list of `key` at `span` is empty.
+pub fn empty_compare_list(span: Span, key: &str) -> Diag {
+    Diag::new(COMPARE_EMPTY, format!("`{key}` lists nothing"))
+        .at(span, "an empty list")
+        .help(format!("list at least one, or leave `{key}` out to keep the train block's"))
+}
+
+/// The run at `span`, `label`, is the run at `first` again.
+pub fn same_run(span: Span, first: Span, label: &str) -> Diag {
+    Diag::new(COMPARE_SAME_RUN, format!("the run `{label}` is listed twice"))
+        .at(span, "the same run again")
+        .note(first, "first listed here")
+        .help("remove one of them, or change one of its settings")
+}
+
+/// The loss calls the model `name` at `span` by name while the compare block at `block` varies
+/// the model, so every run would train that one.
+pub fn model_called_by_name(span: Span, name: &str, block: Span) -> Diag {
+    Diag::new(
+        COMPARE_MODEL_CALL,
+        format!("the loss calls the model `{name}` by name, but the compare runs vary the model"),
+    )
+    .at(span, format!("every run would train `{name}` here"))
+    .note(block, "the runs that vary the model")
+    .help(format!("write `model(...)` instead of `{name}(...)`: it calls the model each run trains"))
 }
 
 /// The compare block at `span` names no runs.

@@ -18,6 +18,7 @@ use crate::syntax::ast;
 pub use crate::data::{DataSource, DataSpec};
 pub use crate::spec::{Converge, EarlyStop, Init, ParamInfo, Plateau, StateInfo};
 pub use scope::Module;
+pub use train::Variant;
 // Shared with elaboration, which names them from here.
 use errors::{expected, reserved};
 
@@ -179,7 +180,13 @@ pub fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) -> Result
 impl Module {
     /// Elaborates the forward and update graphs for batches of `batch` rows of data of this shape.
     pub fn lower(&self, data: Option<DataShape>, batch: usize) -> Result<Lowered, Diag> {
-        elab::lower(self, data, batch)
+        // An error in a compare run says which run it is in.
+        elab::lower(self, data, batch).map_err(|d| match &self.run {
+            Some((label, span)) if d.label.as_ref().is_none_or(|l| l.0 != *span) => {
+                d.note(*span, format!("in the compare run `{label}`"))
+            }
+            _ => d,
+        })
     }
 
     /// Elaborates the evaluation graph (loss and metrics in evaluation mode: running

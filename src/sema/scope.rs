@@ -33,8 +33,13 @@ pub struct Module {
     pub(super) params: Vec<ast::ParamDecl>,
     /// The loss.
     pub(super) loss: FuncDecl,
-    /// The model whose output metrics are computed on, if metrics are asked for.
+    /// The model the run trains: the train block's `model`, else the only one declared; what
+    /// `model(...)` calls and metrics are computed on.
     pub(super) model: Option<FuncDecl>,
+    /// Where a compare run names its model, which the data must fit; `None` outside a compare run.
+    pub(super) model_use: Option<Span>,
+    /// The compare run this program is, by label and where it is written.
+    pub(super) run: Option<(String, Span)>,
     /// The optimizer with its hyper-parameters.
     pub(super) optimizer: Partial,
     /// The schedule, if any.
@@ -63,14 +68,45 @@ impl Module {
         self.optimum.as_deref()
     }
 
-    /// This program with the optimizer and schedule of the `compare` block's run `index`.
+    /// The runs a `compare` block asks for; empty without one.
+    pub fn variant_list(&self) -> &[Variant] {
+        &self.variants
+    }
+
+    /// This program with the model, optimizer, schedule and batch size of the `compare` block's
+    /// run `index`.
     pub fn with_variant(&self, index: usize) -> Module {
         let v = &self.variants[index];
         let mut m = self.clone();
         m.train.optimizer = v.optimizer.decl.name.name.clone();
         m.optimizer = v.optimizer.clone();
         m.schedule = v.schedule.clone();
+        if let Some((model, span)) = &v.model {
+            m.model = Some(model.clone());
+            m.model_use = Some(*span);
+        }
+        if v.batch.is_some() {
+            m.train.batch = v.batch;
+        }
+        m.run = Some((v.label.clone(), v.span));
         m
+    }
+
+    /// The error for `model(...)` at `span` when the run has no model: none is declared, or
+    /// several and the train block does not say which.
+    pub(super) fn no_model_to_call(&self, span: Span) -> Diag {
+        match self.model_names().as_slice() {
+            [] => errors::no_model_to_call(span),
+            names => errors::which_model_to_call(span, names),
+        }
+    }
+
+    /// The names of the models the user's file declares, sorted.
+    pub(super) fn model_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> =
+            self.user_funcs.values().filter(|f| f.kind == FuncKind::Model).map(|f| f.name.name.as_str()).collect();
+        names.sort();
+        names
     }
 
     /// Whether the loss takes data (features and labels) rather than being a function of parameters alone.
@@ -222,17 +258,22 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
     let (Some(loss), Some(checked)) = (loss, checked) else {
         unreachable!("a missing loss or train block is reported above");
     };
-    let models: Vec<&FuncDecl> = user_funcs.values().filter(|f| f.kind == FuncKind::Model).collect();
-    let model = match (checked.config.metrics.is_empty(), models.as_slice()) {
-        (true, _) => None,
-        (false, [m]) => Some((*m).clone()),
-        (false, []) => return Err(errors::metrics_without_model(checked.config.metrics[0].1)),
-        (false, _) => return Err(errors::metrics_with_models(checked.config.metrics[0].1)),
+    let mut models: Vec<&FuncDecl> = user_funcs.values().filter(|f| f.kind == FuncKind::Model).collect();
+    models.sort_by(|a, b| a.name.name.cmp(&b.name.name));
+    let model = match (&checked.model, models.as_slice()) {
+        (Some((m, _)), _) => Some(m.clone()),
+        (None, [m]) => Some((*m).clone()),
+        (None, _) => None,
     };
-    let base = (checked.optimizer.clone(), checked.schedule.clone());
+    if let (None, Some((_, span))) = (&model, checked.config.metrics.first()) {
+        return Err(match models.as_slice() {
+            [] => errors::metrics_without_model(*span),
+            _ => errors::metrics_with_models(*span, &models.iter().map(|m| m.name.name.as_str()).collect::<Vec<_>>()),
+        });
+    }
     let (variants, optimum) = match &compare_block {
         Some(block) => {
-            let c = train::compare(block, &user_funcs, sources.text(user), &base)?;
+            let c = train::compare(block, &user_funcs, sources.text(user), &checked, model.as_ref(), &loss)?;
             (c.variants, c.optimum.map(|(values, span)| optimum(&params, values, span)).transpose()?)
         }
         None => (vec![], None),
@@ -246,8 +287,10 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
         params,
         loss,
         model,
+        model_use: None,
+        run: None,
         optimizer: checked.optimizer,
-        schedule: checked.schedule,
+        schedule: checked.schedule.map(|s| s.0),
         train: checked.config,
     })
 }

@@ -6,7 +6,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axes::{strokes, Frame, Ticks};
 use super::{
-    bold, colour, font, inward, legend, legend_size, marker, px, stroke, Chart, Drawn, Marker, Panel, Picture, Swatch,
+    bold, colour, dash_pattern, dashed, font, inward, legend, legend_size, marker, px, stroke, Chart, Drawn, Marker,
+    Panel, Picture, Swatch,
 };
 use super::{GRIDLINE, INK, MUTED};
 
@@ -25,7 +26,8 @@ pub(super) struct Lines<'c> {
     rows: usize,
     /// Whether the legend takes the last row's empty cell rather than a column on the right.
     spare_cell: bool,
-    /// Every distinct label in order of appearance, which picks its colour, with its swatch.
+    /// Every distinct label in order of appearance, with its swatch: its colour (its own, or
+    /// the next in order) and dash pattern.
     entries: Vec<(String, Swatch)>,
 }
 
@@ -35,8 +37,9 @@ impl<'c> Lines<'c> {
         let mut entries: Vec<(String, Swatch)> = vec![];
         for s in chart.panels.iter().flat_map(|p| &p.series) {
             if !entries.iter().any(|(l, _)| *l == s.label) {
-                let c = colour(entries.len());
-                entries.push((s.label.clone(), if s.diverged { Swatch::Diverged(c) } else { Swatch::Line(c) }));
+                let c = colour(s.colour.unwrap_or(entries.len()));
+                let swatch = if s.diverged { Swatch::Diverged(c, s.dash) } else { Swatch::Line(c, s.dash) };
+                entries.push((s.label.clone(), swatch));
             }
         }
         let n = chart.panels.len().max(1);
@@ -50,8 +53,13 @@ impl<'c> Lines<'c> {
         Lines { chart, size: (w.ceil() as u32, h.ceil() as u32), cols, rows, spare_cell, entries }
     }
 
-    fn colour_of(&self, label: &str) -> RGBColor {
-        colour(self.entries.iter().position(|(l, _)| l == label).unwrap_or(0))
+    /// The colour and dash pattern of the series labelled `label`.
+    fn style_of(&self, label: &str) -> (RGBColor, usize) {
+        match self.entries.iter().find(|(l, _)| l == label).map(|e| e.1) {
+            Some(Swatch::Line(c, dash) | Swatch::Diverged(c, dash)) => (c, dash),
+            // Every series' label has an entry of one of those two kinds.
+            Some(Swatch::LineDot(_) | Swatch::Mark(_)) | None => (colour(0), 0),
+        }
     }
 }
 
@@ -123,15 +131,22 @@ fn draw_panel<DB: DrawingBackend>(
     let area = (f64::from(w) / s, f64::from(h) / s);
     let border = Rectangle::new([(x.0, y.0), (x.1, y.1)], INK.stroke_width(stroke(1.0, s)));
     chart.plotting_area().draw(&border)?;
+    // Axis space to drawing units and back, for dashes of the same length everywhere.
+    let to_units = |p: &(f64, f64)| ((p.0 - x.0) / (x.1 - x.0) * area.0, (p.1 - y.0) / (y.1 - y.0) * area.1);
+    let to_axes = |p: &(f64, f64)| (x.0 + p.0 / area.0 * (x.1 - x.0), y.0 + p.1 / area.1 * (y.1 - y.0));
     for series in &panel.series {
-        let c = layout.colour_of(&series.label);
+        let (c, dash) = layout.style_of(&series.label);
         let parts = frame.parts(&series.points);
         for part in &parts {
             if let [only] = part[..] {
                 chart.plotting_area().draw(&Circle::new(only, px(2.5, s), c.filled()))?;
             } else {
                 let style = c.stroke_width(stroke(1.8, s));
-                chart.draw_series(strokes(part, &frame, area).into_iter().map(|p| PathElement::new(p, style)))?;
+                let pieces = strokes(part, &frame, area).into_iter().flat_map(|stroke| {
+                    let units: Vec<(f64, f64)> = stroke.iter().map(to_units).collect();
+                    dashed(&units, dash_pattern(dash)).into_iter().map(|p| p.iter().map(to_axes).collect::<Vec<_>>())
+                });
+                chart.draw_series(pieces.map(|p| PathElement::new(p, style)))?;
             }
         }
         if let Some(&end) = parts.last().and_then(|p| p.last()).filter(|_| series.diverged) {

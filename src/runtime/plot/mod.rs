@@ -27,12 +27,17 @@ pub use surface::contour_levels;
 /// A named sequence of `(x, y)` points: a curve of a line chart or a path over a contour plot.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Series {
-    /// The legend entry; series with the same label have the same colour in every panel.
+    /// The legend entry; series with the same label look the same in every panel.
     pub label: String,
     /// Points in drawing order; a non-finite point (or a non-positive one on a log axis) breaks the line.
     pub points: Vec<(f64, f64)>,
     /// The run diverged: it does not set the frame, and where it ends or leaves the frame is marked.
     pub diverged: bool,
+    /// Its colour, an index into the palette (which repeats after ten); `None` takes the next
+    /// in order of appearance.
+    pub colour: Option<usize>,
+    /// Its line's dash pattern, an index into [`DASHES`]: 0 is solid.
+    pub dash: usize,
 }
 
 /// One set of axes of a line chart.
@@ -198,6 +203,51 @@ fn colour(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
 }
 
+/// Dash patterns, lengths in drawing units alternately drawn and skipped: solid, dashed,
+/// dotted, dash-dot; beyond four they repeat.
+pub const DASHES: [&[f64]; 4] = [&[], &[7.0, 4.0], &[1.6, 3.2], &[7.0, 3.0, 1.6, 3.0]];
+
+fn dash_pattern(index: usize) -> &'static [f64] {
+    DASHES[index % DASHES.len()]
+}
+
+/// The drawn pieces of a polyline in drawing units under a dash pattern (the whole line when
+/// solid); the pattern runs on across the line's corners.
+fn dashed(line: &[(f64, f64)], pattern: &[f64]) -> Vec<Vec<(f64, f64)>> {
+    if pattern.is_empty() || line.len() < 2 {
+        return vec![line.to_vec()];
+    }
+    let (mut k, mut left) = (0, pattern[0]);
+    let mut pieces = vec![];
+    let mut piece = vec![line[0]];
+    for w in line.windows(2) {
+        let (mut a, b) = (w[0], w[1]);
+        let mut length = (b.0 - a.0).hypot(b.1 - a.1);
+        while length > left {
+            let t = left / length;
+            a = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+            length -= left;
+            // Even indices are drawn: a piece ends, or the gap ends and a new one starts.
+            if k % 2 == 0 {
+                piece.push(a);
+                pieces.push(std::mem::take(&mut piece));
+            } else {
+                piece.push(a);
+            }
+            k = (k + 1) % pattern.len();
+            left = pattern[k];
+        }
+        left -= length;
+        if k % 2 == 0 {
+            piece.push(b);
+        }
+    }
+    if piece.len() > 1 {
+        pieces.push(piece);
+    }
+    pieces
+}
+
 /// Where a label beside a mark at `at` goes so that it stays inside `frame`: its anchor and
 /// offset in pixels, towards the frame's inside.
 fn inward(at: (f64, f64), frame: &axes::Frame, s: f64) -> (text_anchor::Pos, (i32, i32)) {
@@ -230,8 +280,9 @@ fn marker<C>(at: C, m: Marker, s: f64) -> Mark<C> {
 /// composes elements only of `'static` parts, which its backends, borrowing their file, are not.
 struct Mark<C> {
     at: C,
-    /// A line rightwards from `at`, in a colour, this many pixels long; the marker goes at its end.
-    line: Option<(RGBColor, i32)>,
+    /// A line rightwards from `at`, in a colour, this many pixels long, in a dash pattern; the
+    /// marker goes at its end.
+    line: Option<(RGBColor, i32, usize)>,
     marker: Option<Marker>,
     s: f64,
 }
@@ -255,8 +306,12 @@ impl<C, DB: DrawingBackend> Drawable<DB> for Mark<C> {
         let Some((x, y)) = points.next() else { return Ok(()) };
         let s = self.s;
         let mut cx = x;
-        if let Some((c, w)) = self.line {
-            b.draw_line((x, y), (x + w, y), &c.stroke_width(stroke(2.2, s)))?;
+        if let Some((c, w, dash)) = self.line {
+            let scaled: Vec<f64> = dash_pattern(dash).iter().map(|l| l * s).collect();
+            for piece in dashed(&[(f64::from(x), f64::from(y)), (f64::from(x + w), f64::from(y))], &scaled) {
+                let ends: Vec<(i32, i32)> = piece.iter().map(|p| (p.0.round() as i32, p.1.round() as i32)).collect();
+                b.draw_path(ends, &c.stroke_width(stroke(2.2, s)))?;
+            }
             cx = x + w - px(4.0, s);
         }
         let r = px(5.0, s).max(1) as u32;
@@ -291,12 +346,12 @@ impl<C, DB: DrawingBackend> Drawable<DB> for Mark<C> {
 /// What a legend entry shows beside its label.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Swatch {
-    /// A line in a series' colour.
-    Line(RGBColor),
+    /// A line in a series' colour and dash pattern.
+    Line(RGBColor, usize),
     /// A line ending in a filled dot, as paths end in a contour plot.
     LineDot(RGBColor),
-    /// A line ending in the diverged marker.
-    Diverged(RGBColor),
+    /// A line in a series' colour and dash pattern ending in the diverged marker.
+    Diverged(RGBColor, usize),
     /// A marker alone.
     Mark(Marker),
 }
@@ -348,9 +403,9 @@ fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[(String,
 fn swatch_at(swatch: Swatch, (x, y): (i32, i32), w: i32, s: f64) -> Mark<(i32, i32)> {
     let start = (x - w / 2, y);
     match swatch {
-        Swatch::Line(c) => Mark { at: start, line: Some((c, w)), marker: None, s },
-        Swatch::LineDot(c) => Mark { at: start, line: Some((c, w)), marker: Some(Marker::End(c)), s },
-        Swatch::Diverged(c) => Mark { at: start, line: Some((c, w)), marker: Some(Marker::Diverged(c)), s },
+        Swatch::Line(c, dash) => Mark { at: start, line: Some((c, w, dash)), marker: None, s },
+        Swatch::LineDot(c) => Mark { at: start, line: Some((c, w, 0)), marker: Some(Marker::End(c)), s },
+        Swatch::Diverged(c, dash) => Mark { at: start, line: Some((c, w, dash)), marker: Some(Marker::Diverged(c)), s },
         Swatch::Mark(m) => marker((x, y), m, s),
     }
 }

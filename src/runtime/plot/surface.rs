@@ -108,8 +108,8 @@ impl<'c> Surface<'c> {
             entries.push((format!("optimum ({}, {})", fmt_plain(a), fmt_plain(b)), Swatch::Mark(Marker::Optimum)));
         }
         for (i, p) in chart.paths.iter().enumerate() {
-            let c = colour(i);
-            entries.push((p.label.clone(), if p.diverged { Swatch::Diverged(c) } else { Swatch::LineDot(c) }));
+            let c = colour(p.colour.unwrap_or(i));
+            entries.push((p.label.clone(), if p.diverged { Swatch::Diverged(c, 0) } else { Swatch::LineDot(c) }));
         }
         let (lw, lh) = legend_size(&entries);
         let w =
@@ -188,12 +188,12 @@ impl<'c> Surface<'c> {
             plot.draw_series(part.iter().map(|p| PathElement::new(p.clone(), halo)))?;
         }
         for (i, part) in drawn.iter().enumerate() {
-            let style = colour(i).stroke_width(stroke(width(i), s));
+            let style = colour(chart.paths[i].colour.unwrap_or(i)).stroke_width(stroke(width(i), s));
             plot.draw_series(part.iter().map(|p| PathElement::new(p.clone(), style)))?;
         }
         let area = plot.plotting_area();
         for (i, (path, part)) in chart.paths.iter().zip(&parts).enumerate() {
-            let c = colour(i);
+            let c = colour(path.colour.unwrap_or(i));
             let finite: Vec<&(f64, f64)> = path.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
             if let Some(&&first) = finite.first().filter(|p| frame.parts(&[***p]).len() == 1) {
                 area.draw(&marker(first, Marker::Start, s))?;

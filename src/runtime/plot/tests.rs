@@ -46,7 +46,7 @@ fn check_files(svg: &Path, png: &Path, labels: &[&str]) -> String {
 }
 
 fn series(label: &str, points: Vec<(f64, f64)>) -> Series {
-    Series { label: label.into(), points, diverged: false }
+    Series { label: label.into(), points, ..Series::default() }
 }
 
 fn decaying(rate: f64, noise: f64) -> Vec<(f64, f64)> {
@@ -100,7 +100,7 @@ fn with_diverged() -> Vec<Series> {
     let trained = series("sgd(lr: 0.01)", decaying(0.02, 0.0));
     let mut wild: Vec<(f64, f64)> = (1..=30).map(|s| (s as f64 * 10.0, 1.5 * 10f64.powi(s - 1))).collect();
     wild.push((310.0, f64::INFINITY));
-    vec![trained, Series { label: "sgd(lr: 10) (diverged)".into(), points: wild, diverged: true }]
+    vec![trained, Series { label: "sgd(lr: 10) (diverged)".into(), points: wild, diverged: true, ..Series::default() }]
 }
 
 #[test]
@@ -298,4 +298,21 @@ fn isolines_follow_a_circle() {
     for p in ring {
         assert!((p.0.hypot(p.1) - 0.2f64.sqrt()).abs() < 0.01, "point {p:?} is off the circle");
     }
+}
+
+#[test]
+fn dashes_follow_the_pattern_across_corners() {
+    use super::dashed;
+    let line = [(0.0, 0.0), (10.0, 0.0), (10.0, 10.0)];
+    assert_eq!(dashed(&line, &[]), [line.to_vec()], "solid is the whole line");
+    let pieces = dashed(&line, &[4.0, 2.0]);
+    let close = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9;
+    let ends: Vec<((f64, f64), (f64, f64))> = pieces.iter().map(|p| (p[0], p[p.len() - 1])).collect();
+    let want =
+        [((0.0, 0.0), (4.0, 0.0)), ((6.0, 0.0), (10.0, 0.0)), ((10.0, 2.0), (10.0, 6.0)), ((10.0, 8.0), (10.0, 10.0))];
+    assert_eq!(ends.len(), want.len(), "{pieces:?}");
+    assert!(ends.iter().zip(&want).all(|(a, b)| close(a.0, b.0) && close(a.1, b.1)), "{pieces:?}");
+    // A dash that turns the corner keeps the corner.
+    let turning = dashed(&line, &[12.0, 1.0]);
+    assert_eq!(turning[0], [(0.0, 0.0), (10.0, 0.0), (10.0, 2.0)]);
 }

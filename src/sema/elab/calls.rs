@@ -3,9 +3,10 @@
 
 use super::{errors, Elab, Env, Mode, Val};
 use crate::diag::{Diag, Span};
+use crate::ir::NodeId;
 use crate::ir::{DType, Type};
 use crate::sema::builtins;
-use crate::sema::errors::{duplicate_argument, unknown_argument};
+use crate::sema::errors::{duplicate_argument, model_input, unknown_argument};
 use crate::syntax::ast::{self, FuncDecl, FuncKind, Stmt, TypeExpr};
 
 /// A declared type as the source writes it, e.g. `f32[B, 4]`.
@@ -203,6 +204,26 @@ impl Elab<'_> {
         Err(self.locate(errors::result_type(call, ret.span(), &decl.name.name, &v.describe(&self.g), &want)))
     }
 
+    /// Checks that the model a compare run names at `span` takes the data's features `x`, so
+    /// that a mismatch points at the run rather than into the loss.
+    pub(super) fn check_model_input(&mut self, model: &FuncDecl, x: NodeId, span: Span) -> Result<(), Diag> {
+        // A model without a typed input is checked where the loss calls it.
+        let Some((f, ty)) = model.params.first().and_then(|f| Some((f, f.ty.as_ref()?))) else {
+            return Ok(());
+        };
+        let mut env = Env::new(model.name.span.file);
+        if self.check_formal(model, f, ty, &Val::Tensor(x), span, &mut env).is_ok() {
+            return Ok(());
+        }
+        let want = match ty {
+            TypeExpr::Tensor { dtype, dims, .. } => type_text(*dtype, dims),
+            TypeExpr::Int(_) | TypeExpr::Float(_) => "a number".into(),
+        };
+        let rows: Vec<String> = self.g.ty(x).shape[1..].iter().map(usize::to_string).collect();
+        let found = format!("f32[{}]", ["B".to_string()].into_iter().chain(rows).collect::<Vec<_>>().join(", "));
+        Err(model_input(span, ty.span(), &model.name.name, &f.name.name, &want, &found))
+    }
+
     pub(super) fn call(
         &mut self,
         func: &ast::Ident,
@@ -214,8 +235,17 @@ impl Elab<'_> {
             let bound = self.bind_builtin(func, formals, args, span)?;
             return self.builtin(&func.name, bound, span);
         }
-        let Some(decl) = self.m.func(env.file, &func.name) else {
-            return Err(self.unknown(func, env));
+        // `model` is a keyword, so no declaration can take its name: `model(x)` is always the run's model.
+        let decl = if func.name == "model" {
+            match &self.m.model {
+                Some(m) => m,
+                None => return Err(self.locate(self.m.no_model_to_call(func.span))),
+            }
+        } else {
+            match self.m.func(env.file, &func.name) {
+                Some(d) => d,
+                None => return Err(self.unknown(func, env)),
+            }
         };
         let decl = decl.clone();
         self.call_decl(&decl, args, span)

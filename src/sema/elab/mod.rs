@@ -147,6 +147,9 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize, mode: M
             args.push((None, Val::Tensor(y), f.name.span));
         }
     }
+    if let (Some(model), Some(span), Some((_, Val::Tensor(x), _))) = (&m.model, m.model_use, args.first()) {
+        e.check_model_input(model, *x, span)?;
+    }
     for p in &m.params {
         let mut env = Env::new(m.user);
         e.declare_param(p, &mut env)?;

@@ -20,8 +20,10 @@ pub struct Checked {
     pub config: TrainConfig,
     /// The optimizer.
     pub optimizer: Partial,
-    /// The schedule, if one was given.
-    pub schedule: Option<Sched>,
+    /// The schedule, if one was given, with its expression's span.
+    pub schedule: Option<(Sched, Span)>,
+    /// `model = name`: the model the run trains, with where the train block names it.
+    pub model: Option<(FuncDecl, Span)>,
 }
 
 /// The keys a train block accepts, for the unknown-key help.
@@ -32,6 +34,7 @@ const KEYS: &[&str] = &[
     "steps",
     "shuffle",
     "seed",
+    "model",
     "optimizer",
     "schedule",
     "schedule_by",
@@ -73,6 +76,7 @@ pub(in crate::sema) fn check(
     };
     let mut optimizer = None;
     let mut sched = None;
+    let mut model = None;
     let mut seen: HashMap<&str, Span> = HashMap::new();
     // Each key is checked on its own, so one report lists every key that is wrong.
     let mut found = Vec::new();
@@ -93,6 +97,7 @@ pub(in crate::sema) fn check(
                     };
                     config.data = Some(data_spec(decl)?);
                 }
+                "model" => model = Some((model_named(value, funcs)?, value.span)),
                 "batch" => config.batch = Some(count(value, "batch", 1.0)?),
                 "epochs" => config.epochs = Some(count(value, "epochs", 1.0)?),
                 "steps" => config.steps = Some(count(value, "steps", 1.0)?),
@@ -227,5 +232,21 @@ pub(in crate::sema) fn check(
             return Err(errors::not_computed(seen[key], key, on, metric));
         }
     }
-    Ok(Checked { config, optimizer, schedule: sched.map(|s| s.0) })
+    Ok(Checked { config, optimizer, schedule: sched, model })
+}
+
+/// Reads the name of a `model` declaration: the train block's `model = name` or a compare run's.
+pub(super) fn model_named(value: &ast::Expr, funcs: &HashMap<String, FuncDecl>) -> Result<FuncDecl, Diag> {
+    let Const::Name(name) = const_eval(value)? else {
+        return Err(errors::expected("the name of a `model` declaration", value.span, "not a name"));
+    };
+    match funcs.get(&name.name) {
+        Some(d) if d.kind == FuncKind::Model => Ok(d.clone()),
+        found => {
+            let mut models: Vec<&str> =
+                funcs.values().filter(|f| f.kind == FuncKind::Model).map(|f| f.name.name.as_str()).collect();
+            models.sort();
+            Err(errors::unknown_model(&name, found.is_some(), &models))
+        }
+    }
 }

@@ -110,3 +110,221 @@ fn array_file_sources_and_scale() {
         assert_eq!((d.code, d.message.as_str()), (code, message), "{data}");
     }
 }
+
+// --- The compare block's runs ------------------------------------------------------------------
+
+/// Three models over 2-feature, 2-class data: `mlp` (the train block's) and `lin` fit it, `wide`
+/// takes 3 features; the loss calls `model(x)`; `compare` is the compare block's inside.
+fn models(compare: &str) -> String {
+    format!(
+        "use std.nn.*\nuse std.loss.cross_entropy\ndata d = spirals(n: 8)\n\
+         model mlp(x: f32[B, 2]) -> f32[B, 2] {{ dense(relu(dense(x, 4)), 2) }}\n\
+         model lin(x: f32[B, 2]) -> f32[B, 2] {{ dense(x, 2) }}\n\
+         model wide(x: f32[B, 3]) -> f32[B, 2] {{ dense(x, 2) }}\n\
+         loss(x, y) = cross_entropy(model(x), y)\n\
+         train {{ model = mlp, data = d, batch = 4, optimizer = sgd(lr: 0.1), steps = 1, metrics = [accuracy] }}\n\
+         compare {{ {compare} }}\n"
+    )
+}
+
+fn resolve(src: &str) -> Result<crate::sema::Module, crate::diag::Diag> {
+    let mut sources = SourceMap::default();
+    let user = sources.add("test.grad", src.to_string());
+    let file = crate::syntax::parse(src, user).expect("parses");
+    crate::sema::resolve(file, user, &mut sources)
+}
+
+fn module(compare: &str) -> crate::sema::Module {
+    resolve(&models(compare)).unwrap_or_else(|d| panic!("{compare}: {}", d.message))
+}
+
+fn labels(compare: &str) -> Vec<String> {
+    module(compare).variants()
+}
+
+/// The parameters and metrics of run `index` lowered over the 2-feature data at batch 4.
+fn lower_run(m: &crate::sema::Module, index: usize) -> Result<crate::sema::Lowered, crate::diag::Diag> {
+    use crate::sema::{DataShape, LabelShape};
+    m.with_variant(index).lower(Some(DataShape { features: vec![2], labels: LabelShape::Classes(2) }), 4)
+}
+
+#[test]
+fn models_cross_optimizers_and_each_run_trains_its_model() {
+    let m = module("models = [mlp, lin], optimizers = [sgd(lr: 0.1), adam(lr: 0.01)]");
+    assert_eq!(
+        m.variants(),
+        ["mlp · sgd(lr: 0.1)", "mlp · adam(lr: 0.01)", "lin · sgd(lr: 0.1)", "lin · adam(lr: 0.01)"]
+    );
+    let v = &m.variant_list()[3];
+    assert_eq!((v.model_part.as_deref(), v.setting.as_str()), (Some("lin"), "adam(lr: 0.01)"));
+    let params = |i| lower_run(&m, i).expect("lowers").params.len();
+    assert_eq!((params(0), params(2)), (4, 2), "mlp has two dense layers, lin one");
+    let lowered = lower_run(&m, 3).expect("lowers");
+    assert!(lowered.forward.output("accuracy").is_some(), "metrics are computed on the run's model");
+    assert_eq!(lowered.states.len(), 4, "Adam's m and v for each of lin's two parameters");
+}
+
+#[test]
+fn labels_name_only_what_varies() {
+    // One schedule for both: it is not in the labels.
+    assert_eq!(
+        labels("optimizers = [sgd(lr: 0.1), adam(lr: 0.01)], schedules = [step(size: 10)]"),
+        ["sgd(lr: 0.1)", "adam(lr: 0.01)"]
+    );
+    assert_eq!(labels("models = [mlp, lin]"), ["mlp", "lin"]);
+    assert_eq!(labels("batches = [2, 8]"), ["batch 2", "batch 8"]);
+    assert_eq!(labels("optimizers = [adam(lr: 0.01)]"), ["adam(lr: 0.01)"], "a single run is named by its optimizer");
+    assert_eq!(
+        labels("models = [mlp, lin], schedules = [constant, exponential(gamma: 0.9)], batches = [4, 8]")[..2],
+        ["mlp · constant · batch 4", "mlp · constant · batch 8"]
+    );
+}
+
+#[test]
+fn batches_set_each_runs_batch_size() {
+    let m = module("batches = [2, 8]");
+    assert_eq!(m.with_variant(0).train().batch, Some(2));
+    assert_eq!(m.with_variant(1).train().batch, Some(8));
+    assert_eq!(m.train().batch, Some(4), "the train block keeps its own");
+}
+
+#[test]
+fn runs_are_listed_one_by_one_after_the_crossed_ones() {
+    let m = module(
+        "optimizers = [sgd(lr: 0.1), adam(lr: 0.01)], runs = [run(model: lin, optimizer: adam(lr: 0.01), batch: 2)]",
+    );
+    assert_eq!(
+        m.variants(),
+        ["mlp · sgd(lr: 0.1) · batch 4", "mlp · adam(lr: 0.01) · batch 4", "lin · adam(lr: 0.01) · batch 2"]
+    );
+    assert_eq!(m.with_variant(2).train().batch, Some(2));
+    assert_eq!(lower_run(&m, 2).expect("lowers").params.len(), 2, "lin");
+    // Alone, runs are not crossed with anything; what a run leaves out is the train block's.
+    assert_eq!(
+        labels("runs = [run(model: lin), run(optimizer: adam(lr: 0.01))]"),
+        ["lin · sgd(lr: 0.1)", "mlp · adam(lr: 0.01)"]
+    );
+}
+
+/// The code and message of the error resolving a compare block gives.
+fn error(compare: &str) -> (&'static str, String, Option<String>) {
+    match resolve(&models(compare)) {
+        Ok(_) => panic!("{compare} resolved"),
+        Err(d) => (d.code, d.message, d.help),
+    }
+}
+
+#[test]
+fn compare_keys_are_checked() {
+    for (compare, code, message, help) in [
+        ("models = [mlpp]", "gradc::name::unknown", "unknown model `mlpp`", "did you mean `mlp`?"),
+        ("models = [relu]", "gradc::name::unknown", "`relu` is not a model", "the models are lin, mlp, wide"),
+        ("models = []", "gradc::compare::empty", "`models` lists nothing", "leave `models` out"),
+        ("optimizers = []", "gradc::compare::empty", "`optimizers` lists nothing", "list at least one"),
+        ("runs = []", "gradc::compare::empty", "`runs` lists nothing", "list at least one"),
+        ("", "gradc::compare::empty", "the compare block names no runs", "list them"),
+        ("models = mlp", "gradc::type::expected", "expected a list of models", "write a list of models"),
+        ("batches = [0]", "gradc::train::value", "", ""),
+        ("runs = [mlp]", "gradc::type::expected", "expected a run such as", "run(model: cnn"),
+        (
+            "runs = [run(modell: lin)]",
+            "gradc::call::argument",
+            "`run` has no parameter named `modell`",
+            "did you mean `model`?",
+        ),
+        ("modls = [mlp]", "gradc::compare::key", "unknown compare setting `modls`", "did you mean `models`?"),
+        ("models = [mlp], models = [lin]", "gradc::train::duplicate", "`models` is set twice", "set each key once"),
+        ("runs = [run(model: lin, model: mlp)]", "gradc::call::duplicate", "`model` is given twice", "give each"),
+    ] {
+        let (c, m, h) = error(compare);
+        assert_eq!(c, code, "{compare}: {m}");
+        assert!(m.starts_with(message), "{compare}: {m}");
+        assert!(h.as_deref().is_some_and(|h| h.contains(help)), "{compare}: {h:?}");
+    }
+}
+
+#[test]
+fn the_same_run_twice_is_an_error_however_it_is_written() {
+    for compare in [
+        "optimizers = [adam(lr: 0.01), adam(lr: 1e-2)]",
+        "optimizers = [adam(0.01), adam(lr: 0.01)]",
+        "models = [mlp, lin, mlp]",
+        "models = [mlp, lin], runs = [run(model: lin)]",
+        "runs = [run(batch: 4), run()]",
+    ] {
+        let (code, message, _) = error(compare);
+        assert_eq!(code, "gradc::compare::same_run", "{compare}: {message}");
+    }
+    let (_, message, _) = error("optimizers = [sgd(lr: 0.1), adam(lr: 0.01), adam(lr: 1e-2)]");
+    assert_eq!(message, "the run `adam(lr: 1e-2)` is listed twice");
+}
+
+#[test]
+fn a_model_that_does_not_fit_the_data_is_an_error_at_the_run() {
+    let src = models("models = [mlp, wide]");
+    let m = resolve(&src).expect("resolves: shapes are checked with the data");
+    lower_run(&m, 0).expect("mlp fits");
+    let d = lower_run(&m, 1).expect_err("wide takes 3 features");
+    assert_eq!(d.code, "gradc::model::input");
+    assert_eq!(d.message, "model `wide` takes f32[B, 3], but the data's batches are f32[B, 2]");
+    let (span, _) = d.label.expect("a label");
+    assert_eq!(&src[span.start..span.end], "wide", "at the compare block's entry");
+}
+
+#[test]
+fn a_lowering_error_in_a_run_says_which_run() {
+    // `bad` takes the data, but gives a number where the loss wants logits: the loss reports it.
+    let src =
+        models("models = [mlp, bad]").replace("model wide", "model bad(x: f32[B, 2]) { sum(dense(x, 2)) }\nmodel wide");
+    let m = resolve(&src).unwrap_or_else(|d| panic!("{}", d.message));
+    let d = lower_run(&m, 1).expect_err("a scalar is no logits");
+    assert!(d.notes.iter().any(|(_, note)| note == "in the compare run `bad`"), "{:?}", d.notes);
+}
+
+#[test]
+fn a_loss_that_calls_a_model_by_name_cannot_vary_the_model() {
+    let src = models("models = [mlp, lin]").replace("cross_entropy(model(x), y)", "cross_entropy(mlp(x), y)");
+    let d = resolve(&src).expect_err("lin's runs would train mlp");
+    assert_eq!(d.code, "gradc::compare::model_call");
+    assert!(d.help.is_some_and(|h| h.contains("`model(...)`")));
+    // Through a function of the user's, too; a compare that keeps the model is fine.
+    let through = src.replace(
+        "loss(x, y) = cross_entropy(mlp(x), y)",
+        "fn logits(x) = mlp(x)\nloss(x, y) = cross_entropy(logits(x), y)",
+    );
+    assert_eq!(resolve(&through).expect_err("still by name").code, "gradc::compare::model_call");
+    let same = models("optimizers = [sgd(lr: 0.1), adam(lr: 0.01)]").replace("model(x)", "mlp(x)");
+    resolve(&same).unwrap_or_else(|d| panic!("{}", d.message));
+}
+
+#[test]
+fn model_calls_need_one_model_to_call() {
+    let no_key = models("models = [mlp, lin]").replace("model = mlp, ", "");
+    let d = resolve(&no_key).expect_err("metrics on which model?");
+    assert_eq!(
+        (d.code, d.help.as_deref()),
+        ("gradc::train::metrics", Some("say which in the train block, e.g. `model = lin`"))
+    );
+    let no_metrics = no_key.replace(", metrics = [accuracy]", "");
+    let m = resolve(&no_metrics).expect("resolves: the call is elaborated later");
+    use crate::sema::{DataShape, LabelShape};
+    let shape = DataShape { features: vec![2], labels: LabelShape::Classes(2) };
+    let d = m.lower(Some(shape.clone()), 4).expect_err("`model(x)` in the train block's run");
+    assert_eq!(d.code, "gradc::model::which");
+    assert_eq!(d.message, "`model(...)` calls the model the run trains, but there are 3: lin, mlp, wide");
+    lower_run(&m, 1).expect("a compare run names its model");
+    let none = "use std.loss.mse\ndata d = linear(n: 8, dim: 2)\nloss(x, y) = mse(model(x), y)\n\
+                train { data = d, optimizer = sgd(lr: 0.1), steps = 1 }\n";
+    let d = resolve(none).expect("resolves").lower(Some(shape), 4).expect_err("no model");
+    assert_eq!(d.code, "gradc::model::which");
+    assert!(d.help.is_some_and(|h| h.starts_with("declare one")));
+}
+
+#[test]
+fn a_setting_given_twice_is_an_error() {
+    // Before, the second value silently replaced the first.
+    let src = program("spirals(n: 8)", ", early_stop = patience(3, n: 5)");
+    assert_eq!(help(&src), "give each argument once");
+    let src = program("spirals(n: 8) |> split(val: 0.2, val: 0.3)", "");
+    assert_eq!(help(&src), "give each argument once");
+}

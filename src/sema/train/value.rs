@@ -83,6 +83,9 @@ pub(super) fn settings_args<'a>(
             None if i < formals.len() => i,
             None => return Err(errors::too_many_settings(a.value.span, &name.name, formals)),
         };
+        if out[slot].is_some() {
+            return Err(errors::duplicate_argument(a.value.span, formals[slot]));
+        }
         out[slot] = Some(&a.value);
     }
     Ok(out)

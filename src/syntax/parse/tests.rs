@@ -822,3 +822,14 @@ fn snapshot_unterminated_string() {
 fn snapshot_misplaced_quote() {
     insta::assert_snapshot!(snapshot_of("data d = csv(\"data/digits.csv, label: \"label\")\n"));
 }
+
+#[test]
+fn model_calls_the_runs_model_and_stays_a_keyword() {
+    assert_eq!(ex("cross_entropy(model(x), y)"), ex("cross_entropy(m(x), y)").replace("(m ", "(model "));
+    assert_eq!(ex("x |> model()"), "(model x)");
+    let file = ok("model m(x) = x\nloss(x, y) = model(x)\n");
+    assert_eq!(file.items.len(), 2, "`model m(...)` declares, `model(...)` calls");
+    err("loss(x) = model (x)\n");
+    err("fn model(x) = x\n");
+    err("loss(x) = model\n");
+}

@@ -1,7 +1,8 @@
-//! Comparing optimizers and schedules: each variant of one program is trained from the same seed
-//! (so from the same initial weights, over the same data order), then every run's history is
-//! written as CSV, the results are tabulated, and the loss and metric curves are drawn; for a
-//! program whose parameters are two scalars, so is the loss surface with every run's path.
+//! Comparing models, optimizers, schedules and batch sizes: each variant of one program is
+//! trained from the same seed (so a model from the same initial weights, over the same data
+//! order), then every run's history is written as CSV, the results are tabulated by the headline
+//! metric, and the loss and metric curves are drawn; for a program whose parameters are two
+//! scalars, so is the loss surface with every run's path.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -16,11 +17,20 @@ use super::runner::Runner;
 use super::train::{self, total_steps, LogPoint, RunConfig, Summary};
 use crate::data::Dataset;
 use crate::diag::Diag;
-use crate::ir::StepOutput;
+use crate::ir::{OutputRole, StepOutput};
 
 /// Points per run to log when neither the command line nor the train block says: enough for
 /// smooth curves, few enough that evaluating the metrics stays cheap.
 const CURVE_POINTS: usize = 200;
+/// The fewest points per run a costly evaluation leaves (see [`curve_points`]).
+const MIN_CURVE_POINTS: usize = 25;
+/// An evaluation runs every training and validation row forward only, about a third of a
+/// training step's work per row: this many evaluations per row trained cost about as much as
+/// the training itself, which is where [`curve_points`] stops adding points.
+const EVALS_PER_ROW_TRAINED: f64 = 3.0;
+/// What the summary table is sorted by: the first of these the runs report, with whether higher
+/// is better. A test split's `test_accuracy`, once there is one, goes first.
+const HEADLINE: &[(&str, bool)] = &[("val_accuracy", true), ("accuracy", true), ("val_loss", false), ("loss", false)];
 /// Points per run for two-parameter programs, whose every step is a visible move on the surface.
 const PATH_POINTS: usize = 2000;
 /// Rows of data times grid points the loss surface may cost; the grid is finer when that allows.
@@ -35,11 +45,27 @@ pub enum Outcome {
     Diverged(Diag, Summary),
 }
 
+/// A run's name: its label, and the parts of it that pick how its curves are drawn.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Label {
+    /// The whole label, e.g. `cnn · adam(lr: 0.001)`.
+    pub text: String,
+    /// Its model part, when the runs differ in model: each model has its own line style.
+    pub model: Option<String>,
+    /// The rest, which picks the colour: runs that differ only in model share one.
+    pub setting: String,
+}
+
 /// One variant's run.
 #[derive(Debug, Clone)]
 pub struct Run {
     /// The variant's label, such as `adam(lr: 0.01)`.
     pub label: String,
+    /// Its curves' colour (an index into the charts' palette) and dash pattern.
+    pub style: (usize, usize),
+    /// Updates per pass over the training data, for charts whose runs differ in batch size;
+    /// `None` without data.
+    pub steps_per_epoch: Option<f64>,
     /// What training gave.
     pub outcome: Outcome,
     /// Its history as CSV, if it trained.
@@ -98,11 +124,49 @@ impl Report {
         let pictures = self.curves.iter().chain(&self.trajectories).flatten().map(PathBuf::as_path);
         pictures.chain(self.runs.iter().filter_map(|r| r.csv.as_deref())).collect()
     }
+
+    /// The quantity the table is sorted by, and whether higher is better: the first of
+    /// [`HEADLINE`] that the first run to finish reports.
+    pub fn headline(&self) -> Option<(&'static str, bool)> {
+        let s = self.runs.iter().find_map(Run::summary)?;
+        HEADLINE.iter().copied().find(|(name, _)| headline_value(s, name).is_some())
+    }
+
+    /// The runs best first by the headline (ties and runs without it in the order given), the
+    /// diverged ones last.
+    pub fn ranked(&self) -> Vec<&Run> {
+        let mut runs: Vec<&Run> = self.runs.iter().collect();
+        if let Some((name, higher)) = self.headline() {
+            let key = |r: &Run| r.summary().and_then(|s| headline_value(s, name)).filter(|v| !v.is_nan());
+            // Stable: equal keys keep their order.
+            runs.sort_by(|a, b| match (key(a), key(b)) {
+                (Some(x), Some(y)) if higher => y.total_cmp(&x),
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            });
+        }
+        runs
+    }
 }
 
-/// The summary table: label, final loss, final metrics, steps to the target loss, wall time.
+/// A summary's final value of `name`: its loss, or a metric.
+fn headline_value(s: &Summary, name: &str) -> Option<f64> {
+    match name {
+        "loss" => Some(s.final_loss),
+        _ => s.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v),
+    }
+}
+
+/// The summary table: label, final loss, final metrics, steps to the target loss, wall time;
+/// best first by the headline, which a line above it names.
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some((name, higher)), true) = (self.headline(), self.runs.len() > 1) {
+            let name = if name == "loss" { "final loss" } else { name };
+            writeln!(f, "runs by {name}, {} first", if higher { "highest" } else { "lowest" })?;
+        }
         let metrics: Vec<&str> = self
             .runs
             .iter()
@@ -114,8 +178,8 @@ impl fmt::Display for Report {
         header.push(format!("steps to loss ≤ {}", fmt_loss(self.target)));
         header.push("wall".into());
         let rows: Vec<Vec<String>> = self
-            .runs
-            .iter()
+            .ranked()
+            .into_iter()
             .map(|run| {
                 let mut row = vec![run.label.clone()];
                 match &run.outcome {
@@ -168,7 +232,7 @@ fn logged_loss(p: &LogPoint) -> f64 {
 /// `out_dir/trajectories.{svg,png}`; one line per run goes to `progress`. A run whose loss
 /// diverges is reported as such rather than stopping the comparison.
 pub fn compare(
-    runs: &mut [(String, Plan)],
+    runs: &mut [(Label, Plan)],
     cfg: &RunConfig,
     out_dir: &Path,
     progress: &mut dyn Write,
@@ -181,9 +245,12 @@ pub fn compare(
     let mut names = vec!["curves".to_string(), "trajectories".to_string()];
     let mut results = vec![];
     let count = runs.len();
+    let labels: Vec<&Label> = runs.iter().map(|r| &r.0).collect();
+    let styles = styles(&labels);
     for (i, (label, plan)) in runs.iter_mut().enumerate() {
+        let label = &label.text;
         let every = cfg.log_every.or(plan.program.controls.log_every).unwrap_or_else(|| {
-            let points = if pair.is_some() { PATH_POINTS } else { CURVE_POINTS };
+            let points = if pair.is_some() { PATH_POINTS } else { curve_points(plan, cfg) };
             total_steps(&plan.program, cfg).div_ceil(points).max(1)
         });
         // One JSON log or checkpoint per comparison would be overwritten by each run; the CSVs
@@ -214,7 +281,9 @@ pub fn compare(
             }
             Err(d) => return Err(d),
         };
-        results.push(Run { label: label.clone(), outcome, csv });
+        let p = &plan.program;
+        let steps_per_epoch = p.data.map(|d| d.n.div_ceil(p.batch) as f64 / p.controls.accumulate as f64);
+        results.push(Run { label: label.clone(), style: styles[i], steps_per_epoch, outcome, csv });
     }
     let best = results.iter().filter_map(Run::summary).map(|s| s.final_loss).fold(f64::INFINITY, f64::min);
     let mut report = Report {
@@ -237,6 +306,46 @@ pub fn compare(
     }
     Ok(report)
 }
+
+/// Points to log per run: [`CURVE_POINTS`], fewer when each point's evaluation of the whole
+/// training and validation sets would cost more than the training (never fewer than
+/// [`MIN_CURVE_POINTS`]).
+fn curve_points(plan: &Plan, cfg: &RunConfig) -> usize {
+    let p = &plan.program;
+    let evaluates = !plan.exes.eval.outputs(OutputRole::Metric).is_empty() || plan.exes.val_eval.is_some();
+    let Some(data) = p.data.filter(|_| evaluates) else { return CURVE_POINTS };
+    let evaluated = data.n + p.val.map_or(0, |v| v.n);
+    let trained = total_steps(p, cfg) * p.batch * p.controls.accumulate;
+    let affordable = EVALS_PER_ROW_TRAINED * trained as f64 / evaluated as f64;
+    (affordable as usize).clamp(MIN_CURVE_POINTS, CURVE_POINTS)
+}
+
+/// Each run's colour and dash pattern. When the runs differ in model and in something else,
+/// the model picks the dash and the rest of the label the colour, so that one optimizer looks
+/// alike on every model; otherwise runs take the colours in order, then the same colours
+/// dashed.
+fn styles(labels: &[&Label]) -> Vec<(usize, usize)> {
+    let index = |seen: &mut Vec<String>, key: &str| match seen.iter().position(|k| k == key) {
+        Some(i) => i,
+        None => {
+            seen.push(key.to_string());
+            seen.len() - 1
+        }
+    };
+    let (mut models, mut settings) = (vec![], vec![]);
+    let keys: Vec<(usize, usize)> = labels
+        .iter()
+        .map(|l| (index(&mut models, l.model.as_deref().unwrap_or("")), index(&mut settings, &l.setting)))
+        .collect();
+    let factored = models.len() > 1 && settings.len() > 1 && settings.len() <= PALETTE_SIZE;
+    keys.iter()
+        .enumerate()
+        .map(|(i, &(model, setting))| if factored { (setting, model) } else { (i % PALETTE_SIZE, i / PALETTE_SIZE) })
+        .collect()
+}
+
+/// How many colours the charts' palette has before it repeats.
+const PALETTE_SIZE: usize = 10;
 
 /// The names of the two parameters when a program has exactly two, each a single number.
 fn scalar_pair(p: &Program) -> Option<(String, String)> {
@@ -313,11 +422,18 @@ fn legend_label(run: &Run) -> String {
 }
 
 /// One series per run, of the points `point` picks from its history.
-fn series(report: &Report, point: impl Fn(&LogPoint) -> Option<(f64, f64)>) -> Vec<Series> {
+fn series(report: &Report, point: impl Fn(&Run, &LogPoint) -> Option<(f64, f64)>) -> Vec<Series> {
     let finite = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite();
-    let points = |r: &Run| r.history().iter().filter_map(&point).filter(finite).collect();
+    let points = |r: &Run| r.history().iter().filter_map(|p| point(r, p)).filter(finite).collect();
     let diverged = |r: &Run| matches!(r.outcome, Outcome::Diverged(..));
-    report.runs.iter().map(|r| Series { label: legend_label(r), points: points(r), diverged: diverged(r) }).collect()
+    let series = |r: &Run| Series {
+        label: legend_label(r),
+        points: points(r),
+        diverged: diverged(r),
+        colour: Some(r.style.0),
+        dash: r.style.1,
+    };
+    report.runs.iter().map(series).collect()
 }
 
 /// The loss (on a log scale when the runs that trained span more than a decade), one panel per
@@ -334,13 +450,20 @@ fn curves_chart(report: &Report, first: &Program, cfg: &RunConfig) -> Chart {
     let metric = |p: &LogPoint, name: &str| p.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
     let whole_set = history().all(|p| p.metrics.iter().any(|(n, _)| n == "loss"));
     let mini_batch = first.data.is_some_and(|d| first.batch < d.n);
-    let step = |p: &LogPoint| p.step as f64;
+    // Runs of different batch sizes take different numbers of steps over the same data: they
+    // line up by epoch.
+    let by_epoch = report.runs.windows(2).any(|w| w[0].steps_per_epoch != w[1].steps_per_epoch);
+    let x_label = if by_epoch { "epoch" } else { "step" };
+    let step = |r: &Run, p: &LogPoint| match (by_epoch, r.steps_per_epoch) {
+        (true, Some(n)) => p.step as f64 / n,
+        _ => p.step as f64,
+    };
     let mut panels = vec![Panel {
         title: if mini_batch && !whole_set { "training loss (each step's batch)" } else { "training loss" }.into(),
-        x_label: "step".into(),
+        x_label: x_label.into(),
         y_label: "loss".into(),
         log_y: spans_decades(&|p| Some(logged_loss(p))),
-        series: series(report, |p| Some((step(p), logged_loss(p)))),
+        series: series(report, |r, p| Some((step(r, p), logged_loss(p)))),
     }];
     let names: Vec<&str> = history().next().map_or(vec![], |p| p.metrics.iter().map(|(n, _)| n.as_str()).collect());
     let train_metrics = names.iter().filter(|n| **n != "loss" && !n.starts_with("val_"));
@@ -353,10 +476,10 @@ fn curves_chart(report: &Report, first: &Program, cfg: &RunConfig) -> Chart {
         };
         panels.push(Panel {
             title,
-            x_label: "step".into(),
+            x_label: x_label.into(),
             y_label: y_label.into(),
             log_y: name == "val_loss" && spans_decades(&|p| metric(p, name)),
-            series: series(report, |p| metric(p, name).map(|v| (step(p), v))),
+            series: series(report, |r, p| metric(p, name).map(|v| (step(r, p), v))),
         });
     }
     // Schedules are easier to judge beside the learning rate they produced.
@@ -365,14 +488,14 @@ fn curves_chart(report: &Report, first: &Program, cfg: &RunConfig) -> Chart {
     if lr_varies {
         panels.push(Panel {
             title: "learning rate".into(),
-            x_label: "step".into(),
+            x_label: x_label.into(),
             y_label: "lr".into(),
             log_y: false,
-            series: series(report, |p| Some((step(p), p.lr))),
+            series: series(report, |r, p| Some((step(r, p), p.lr))),
         });
     }
     Chart {
-        title: format!("Training curves, every run from the same start (seed {})", seed(first, cfg)),
+        title: format!("Training curves, every run from the same seed ({}) and data order", seed(first, cfg)),
         panels,
         empty: "no steps were run".into(),
     }
@@ -400,7 +523,7 @@ fn trajectories_chart(
         params.iter().find(|(n, _)| n == name).map_or(f64::NAN, |(_, v)| f64::from(v[0]))
     };
     let origin = (value(&start, x), value(&start, y));
-    let mut paths = series(report, |p| Some((value(&p.params, x), value(&p.params, y))));
+    let mut paths = series(report, |_, p| Some((value(&p.params, x), value(&p.params, y))));
     for path in &mut paths {
         path.points.insert(0, origin);
     }
@@ -466,99 +589,4 @@ fn surface(eval: &mut Runner, data: Option<&Dataset>, (x, y): (&str, &str), xs: 
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-    use crate::runtime::train::StopReason;
-
-    fn point(step: usize, loss: f64, metrics: &[(&str, f64)]) -> LogPoint {
-        let metrics = metrics.iter().map(|(n, v)| (n.to_string(), *v)).collect();
-        LogPoint { step, loss, lr: 0.1, metrics, params: vec![("w".into(), vec![step as f32])] }
-    }
-
-    fn trained(label: &str, history: Vec<LogPoint>, final_loss: f64) -> Run {
-        let summary = Summary {
-            steps: history.last().map_or(0, |p| p.step),
-            final_loss,
-            metrics: vec![("accuracy".into(), 0.875)],
-            params: vec![],
-            history,
-            stopped: StopReason::Completed,
-            wall: Duration::from_millis(1500),
-            compile: Duration::ZERO,
-        };
-        Run { label: label.into(), outcome: Outcome::Trained(summary), csv: None }
-    }
-
-    fn report() -> Report {
-        let fast = trained("adam(lr: 0.01)", vec![point(10, 0.9, &[]), point(20, 0.2, &[]), point(30, 0.1, &[])], 0.1);
-        // The whole-set loss, when logged, counts rather than the batch's.
-        let noisy =
-            trained("sgd(lr: 0.1)", vec![point(10, 0.05, &[("loss", 0.8)]), point(20, 0.3, &[("loss", 0.4)])], 0.4);
-        let mut diverged = trained("sgd(lr: 10)", vec![point(2, 40.0, &[]), point(3, f64::INFINITY, &[])], f64::NAN);
-        if let Outcome::Trained(s) = diverged.outcome {
-            let stop = StopReason::Diverged { step: 3, loss: f64::INFINITY, lr: 10.0 };
-            diverged.outcome =
-                Outcome::Diverged(stop.diagnostic().expect("a divergence"), Summary { stopped: stop, ..s });
-        }
-        Report { runs: vec![fast, noisy, diverged], target: 0.11, curves: None, trajectories: None }
-    }
-
-    #[test]
-    fn steps_to_target_uses_the_first_logged_step_at_or_below_it() {
-        let mut r = report();
-        assert_eq!(r.steps_to_target(&r.runs[0]), Some(30));
-        assert_eq!(r.steps_to_target(&r.runs[1]), None, "a low batch loss alone does not count");
-        assert_eq!(r.steps_to_target(&r.runs[2]), None);
-        r.set_target(0.4);
-        assert_eq!(r.steps_to_target(&r.runs[1]), Some(20));
-        r.set_target(0.15);
-        let finished_there = trained("x", vec![point(10, 0.9, &[])], 0.12);
-        assert_eq!(r.steps_to_target(&finished_there), Some(10), "the final loss counts at the last step");
-    }
-
-    #[test]
-    fn the_table_aligns_columns_and_spells_out_divergence() {
-        let table = report().to_string();
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines.len(), 4);
-        assert!(lines[0].starts_with("run ") && lines[0].contains("accuracy") && lines[0].contains("≤ 0.110000"));
-        assert!(lines[1].starts_with("adam(lr: 0.01)  ") && lines[1].ends_with("1.50 s"), "{table}");
-        assert!(lines[1].contains("0.8750") && lines[1].contains(" 30 "), "{table}");
-        assert_eq!(lines[0].chars().count(), lines[1].chars().count(), "aligned:\n{table}");
-        assert_eq!(lines[3], "sgd(lr: 10)     diverged: the loss became inf at step 3");
-    }
-
-    #[test]
-    fn file_stems_are_readable_and_distinct() {
-        let mut taken = vec!["curves".to_string()];
-        assert_eq!(file_stem("momentum(lr: 0.1, momentum: 0.9)", &mut taken), "momentum_lr_0.1_momentum_0.9");
-        assert_eq!(file_stem("momentum(lr: 0.1, momentum: 0.9)", &mut taken), "momentum_lr_0.1_momentum_0.9_2");
-        assert_eq!(
-            file_stem("adam(lr: 1e-3) + exponential(gamma: 0.9)", &mut taken),
-            "adam_lr_1e-3_exponential_gamma_0.9"
-        );
-        assert_eq!(file_stem("curves", &mut taken), "curves_2");
-        assert_eq!(file_stem("(( ))", &mut taken), "run");
-        assert_eq!(file_stem("../..", &mut taken), "run_2", "no path can escape the output directory");
-        assert_eq!(file_stem(".hidden", &mut taken), "hidden");
-    }
-
-    #[test]
-    fn the_csv_has_a_row_per_logged_step_with_scalar_parameters() {
-        let dir = std::env::temp_dir().join(format!("gradc-compare-csv-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join("run.csv");
-        let run = trained("r", vec![point(1, 0.5, &[("loss", 0.25), ("accuracy", 0.5)]), point(2, 0.4, &[])], 0.1);
-        write_csv(&path, run.summary().expect("trained")).expect("CSV written");
-        let text = std::fs::read_to_string(&path).expect("read back");
-        assert_eq!(text, "step,loss,lr,train_loss,accuracy,w\n1,0.5,0.1,0.25,0.5,1\n2,0.4,0.1,,,2\n");
-    }
-
-    #[test]
-    fn comparing_nothing_is_a_diagnostic() {
-        let err = compare(&mut [], &RunConfig::default(), Path::new("unused"), &mut io::sink()).expect_err("no runs");
-        assert_eq!(err.code, errors::COMPARE_EMPTY);
-    }
-}
+mod tests;
