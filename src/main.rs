@@ -179,7 +179,8 @@ fn check(file: &Path) -> CliResult {
 }
 
 fn run(file: &Path, cfg: &RunConfig) -> CliResult {
-    let (front, compiled) = front_and_compile(file)?;
+    let mut front = driver::parse(file)?;
+    let compiled = driver::compile_from(&mut front, cfg.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
     let t = compiled.module.train();
     let rows = compiled.data.as_ref().map_or(0, |d| d.n);
     eprintln!(
@@ -198,7 +199,7 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
     // Writing to a String cannot fail.
     let mut text = String::new();
     writeln!(text, "final loss   {}", fmt_loss(summary.final_loss)).expect("write to String");
-    for (name, value) in &summary.metrics {
+    for (name, value) in summary.metrics.iter().chain(&summary.test) {
         writeln!(text, "{name:<12} {:.4}", value).expect("write to String");
     }
     for (name, values) in summary.params.iter().filter(|(_, v)| v.len() == 1) {

@@ -390,7 +390,7 @@ fn trajectories_chart(
     let mut start = train::initial_values(p, seed(p, cfg));
     // Runs started from a checkpoint start from its values, as training does.
     if let Some(path) = &cfg.init {
-        for (name, values) in checkpoint::load(path, p.params, &p.state_slots)?.values {
+        for (name, values) in checkpoint::load(path, p.params, &p.optimizer_state(), &p.state_slots)?.values {
             if let Some(slot) = start.iter_mut().find(|(n, _)| *n == name) {
                 slot.1 = values;
             }
@@ -482,6 +482,7 @@ mod tests {
             steps: history.last().map_or(0, |p| p.step),
             final_loss,
             metrics: vec![("accuracy".into(), 0.875)],
+            test: vec![],
             params: vec![],
             history,
             stopped: StopReason::Completed,

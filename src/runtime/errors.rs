@@ -99,6 +99,12 @@ pub fn checkpoint_extra(path: &Path, name: &str, params: &[&str]) -> Diag {
         ))
 }
 
+/// The standardization statistic `name` in the checkpoint at `path` is unusable: `problem` says why.
+pub fn checkpoint_bad_scaling(path: &Path, name: &str, problem: &str) -> Diag {
+    Diag::new(CHECKPOINT_CORRUPT, format!("tensor `{name}` in `{}` {problem}", path.display()))
+        .help("it is written by `gradc run --save` for data with `|> standardize`; save the checkpoint again")
+}
+
 /// The checkpoint for `path` cannot be encoded, as the encoder's error `e` says.
 pub fn checkpoint_unencodable(path: &Path, e: impl Display) -> Diag {
     Diag::new(CHECKPOINT_WRITE, format!("cannot encode the checkpoint `{}`: {e}", path.display()))
@@ -109,6 +115,21 @@ pub fn checkpoint_unencodable(path: &Path, e: impl Display) -> Diag {
 pub fn checkpoint_unwritable(path: &Path, e: io::Error) -> Diag {
     Diag::new(CHECKPOINT_WRITE, format!("cannot write the checkpoint `{}`: {e}", path.display()))
         .help("check that the directory exists and is writable")
+}
+
+/// The note that the checkpoint at `path` holds optimizer state `other` (names) of another
+/// optimizer than the run's, which therefore starts afresh at step 0.
+pub fn other_optimizer_note(path: &Path, other: &[String]) -> String {
+    let held = match other {
+        [] => "was saved by an optimizer without state".to_string(),
+        [a] => format!("holds the state `{a}` of another optimizer"),
+        [a, b] => format!("holds the state `{a}`, `{b}` of another optimizer"),
+        [a, b, rest @ ..] => format!("holds the state `{a}`, `{b}` and {} more of another optimizer", rest.len()),
+    };
+    format!(
+        "note: `{}` {held}; its parameters are loaded, and this run's optimizer starts afresh at step 0",
+        path.display()
+    )
 }
 
 /// The loss became `loss`, not finite, at `step`, with learning rate `lr`.

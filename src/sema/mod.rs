@@ -84,6 +84,10 @@ pub enum LabelShape {
 pub struct TrainConfig {
     /// The dataset, if the loss takes data.
     pub data: Option<DataSpec>,
+    /// A separate validation set (`val = v`), preprocessed as the training data is.
+    pub val: Option<DataSpec>,
+    /// A separate test set (`test = t`), preprocessed as the training data is.
+    pub test: Option<DataSpec>,
     /// Rows per step; `None` for full-batch.
     pub batch: Option<usize>,
     /// Passes over the data.

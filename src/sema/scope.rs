@@ -33,8 +33,11 @@ pub struct Module {
     pub(super) params: Vec<ast::ParamDecl>,
     /// The loss.
     pub(super) loss: FuncDecl,
-    /// The model whose output metrics are computed on, if metrics are asked for.
+    /// The model whose output metrics are computed on and `gradc predict` prints: the one
+    /// `model` of the file, if it has exactly one.
     pub(super) model: Option<FuncDecl>,
+    /// Every `data` declaration, by name, for `gradc eval --data NAME`.
+    pub(super) data_decls: HashMap<String, ast::DataDecl>,
     /// The optimizer with its hyper-parameters.
     pub(super) optimizer: Partial,
     /// The schedule, if any.
@@ -224,8 +227,8 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
     };
     let models: Vec<&FuncDecl> = user_funcs.values().filter(|f| f.kind == FuncKind::Model).collect();
     let model = match (checked.config.metrics.is_empty(), models.as_slice()) {
+        (_, [m]) => Some((*m).clone()),
         (true, _) => None,
-        (false, [m]) => Some((*m).clone()),
         (false, []) => return Err(errors::metrics_without_model(checked.config.metrics[0].1)),
         (false, _) => return Err(errors::metrics_with_models(checked.config.metrics[0].1)),
     };
@@ -246,6 +249,7 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
         params,
         loss,
         model,
+        data_decls: data,
         optimizer: checked.optimizer,
         schedule: checked.schedule,
         train: checked.config,
@@ -272,5 +276,25 @@ impl Module {
     /// The data the train block names, if any.
     pub fn data(&self) -> Option<&DataSpec> {
         self.train.data.as_ref()
+    }
+
+    /// The data declaration `name` as `gradc eval --data` scores it: `None` for the train
+    /// block's data (its training rows), else the declaration used whole and preprocessed as
+    /// the training data is.
+    pub fn eval_data(&self, name: &str) -> Result<Option<DataSpec>, Diag> {
+        let Some(decl) = self.data_decls.get(name) else {
+            let declared: Vec<&str> = self.data_decls.keys().map(String::as_str).collect();
+            return Err(errors::no_such_data(name, &declared));
+        };
+        match self.data() {
+            Some(train) if train.name == name => Ok(None),
+            Some(train) => train::held_out_spec(decl, "evaluation data", train).map(Some),
+            None => train::data_spec(decl).map(Some),
+        }
+    }
+
+    /// Whether the file has a single `model`, which `gradc predict` runs.
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
     }
 }
