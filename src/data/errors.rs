@@ -297,3 +297,25 @@ pub fn scaling_unused(span: Span, data: &str, from: &str) -> Diag {
         .at(span, "data loaded here")
         .help(format!("the model was trained on standardized rows: add `|> standardize` to `{data}`, as it was"))
 }
+
+/// An input file for prediction that is neither `.npy` nor `.csv`.
+pub fn inputs_format(file: &str) -> Diag {
+    Diag::new(DATA_MISSING, format!("`{file}` is not a .npy or .csv file"))
+        .help("give the rows to predict from as a NumPy .npy array or a CSV file with a header")
+}
+
+/// An NPY input of `shape` for a model whose rows have shape `row`.
+pub fn inputs_shape(file: &str, shape: &[usize], row: &[usize]) -> Diag {
+    let want: Vec<String> = std::iter::once("N".to_string()).chain(row.iter().map(usize::to_string)).collect();
+    Diag::new(
+        DATA_SHAPE,
+        format!("`{file}` holds an array of shape {shape:?}, but the model takes rows of shape {row:?}"),
+    )
+    .help(format!("save the rows as an array of shape [{}]", want.join(", ")))
+}
+
+/// A CSV input of `d` feature columns for a model whose rows have `want` features.
+pub fn inputs_columns(file: &str, d: usize, want: usize) -> Diag {
+    Diag::new(DATA_SHAPE, format!("`{file}` has {d} feature columns, but the model takes {want} features"))
+        .help("give one column per feature, in the training file's order; label and target columns are left out")
+}

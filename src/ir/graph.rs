@@ -57,6 +57,8 @@ pub enum OutputRole {
     State,
     /// The learning rate used by this step.
     Lr,
+    /// The model's output for each row of the batch (`gradc predict`).
+    Prediction,
 }
 
 /// A graph output.

@@ -47,6 +47,7 @@ pub fn print(graph: &Graph) -> String {
             OutputRole::Param => "param",
             OutputRole::State => "state",
             OutputRole::Lr => "lr",
+            OutputRole::Prediction => "prediction",
         };
         writeln!(out, "  {role} {} {arrow} {}", o.name, names[o.node.index()]).expect("write to String");
     }

@@ -73,12 +73,17 @@ impl<'p> File<'p> {
         }
     }
 
-    /// The values of tensor `name`, which must be F32 of `shape`.
-    fn values(&self, tensors: &HashMap<String, TensorView<'_>>, name: &str, shape: &[usize]) -> Result<Vec<f32>, Diag> {
+    /// The values of tensor `name`, which must be F32 of `shape`; `extra` are the tensors the
+    /// program has no use for, the likely renamings if `name` is missing.
+    fn values(
+        &self,
+        tensors: &HashMap<String, TensorView<'_>>,
+        name: &str,
+        shape: &[usize],
+        extra: &[&str],
+    ) -> Result<Vec<f32>, Diag> {
         let Some(t) = tensors.get(name) else {
-            let mut others: Vec<&str> = tensors.keys().map(String::as_str).filter(|n| !RESERVED.contains(n)).collect();
-            others.sort_unstable();
-            return Err(errors::checkpoint_missing(self.path, name, &others));
+            return Err(errors::checkpoint_missing(self.path, name, extra));
         };
         if t.dtype() != Dtype::F32 {
             return Err(errors::checkpoint_dtype(self.path, name, t.dtype()));
@@ -119,10 +124,6 @@ pub fn load(
     let tensors = file.tensors()?;
     let step = file.step()?;
     let wanted: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-    let mut values = Vec::with_capacity(params.len() + state.len());
-    for p in params {
-        values.push((p.name.clone(), file.values(&tensors, &p.name, &p.shape)?));
-    }
     let mut saved_state: Vec<&str> = tensors
         .keys()
         .map(String::as_str)
@@ -135,6 +136,10 @@ pub fn load(
         .filter(|n| !wanted.contains(n) && !saved_state.contains(n) && !RESERVED.contains(n))
         .collect();
     extra.sort_unstable();
+    let mut values = Vec::with_capacity(params.len() + state.len());
+    for p in params {
+        values.push((p.name.clone(), file.values(&tensors, &p.name, &p.shape, &extra)?));
+    }
     if let Some(name) = extra.first() {
         return Err(errors::checkpoint_extra(path, name, &wanted));
     }
@@ -146,7 +151,7 @@ pub fn load(
     }
     if ours {
         for (name, shape) in state.iter().filter(|(n, _)| saved_state.contains(&n.as_str())) {
-            values.push((name.clone(), file.values(&tensors, name, shape)?));
+            values.push((name.clone(), file.values(&tensors, name, shape, &extra)?));
         }
     }
     Ok(Restored { values, step: if ours { step } else { 0 }, other_state: None })
@@ -161,10 +166,10 @@ pub fn load_weights(path: &Path, inputs: &[(String, Vec<usize>)]) -> Result<Vec<
     let tensors = file.tensors()?;
     let wanted: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
     let known = |n: &str| wanted.contains(&n) || RESERVED.contains(&n) || state_of(n, wanted.iter().copied());
-    let values = inputs.iter().map(|(name, shape)| Ok((name.clone(), file.values(&tensors, name, shape)?)));
-    let values = values.collect::<Result<Vec<_>, Diag>>()?;
     let mut extra: Vec<&str> = tensors.keys().map(String::as_str).filter(|n| !known(n)).collect();
     extra.sort_unstable();
+    let values = inputs.iter().map(|(name, shape)| Ok((name.clone(), file.values(&tensors, name, shape, &extra)?)));
+    let values = values.collect::<Result<Vec<_>, Diag>>()?;
     match extra.first() {
         Some(name) => Err(errors::checkpoint_extra(path, name, &wanted)),
         None => Ok(values),
@@ -180,13 +185,13 @@ pub fn load_scaling(path: &Path) -> Result<Option<Scaling>, Diag> {
     let shape = match (tensors.get(STANDARDIZE_MEAN), tensors.get(STANDARDIZE_STD)) {
         (None, None) => return Ok(None),
         (Some(m), _) => m.shape().to_vec(),
-        (None, Some(_)) => return Err(errors::checkpoint_missing(path, STANDARDIZE_MEAN, &[STANDARDIZE_STD])),
+        (None, Some(_)) => return Err(errors::checkpoint_missing(path, STANDARDIZE_MEAN, &[])),
     };
     if shape.len() != 1 {
         return Err(errors::checkpoint_bad_scaling(path, STANDARDIZE_MEAN, &format!("has shape {shape:?}, not [C]")));
     }
-    let mean = file.values(&tensors, STANDARDIZE_MEAN, &shape)?;
-    let std = file.values(&tensors, STANDARDIZE_STD, &shape)?;
+    let mean = file.values(&tensors, STANDARDIZE_MEAN, &shape, &[])?;
+    let std = file.values(&tensors, STANDARDIZE_STD, &shape, &[])?;
     if mean.iter().any(|m| !m.is_finite()) {
         return Err(errors::checkpoint_bad_scaling(path, STANDARDIZE_MEAN, "holds a value that is not finite"));
     }
@@ -252,8 +257,10 @@ pub fn save(
 /// (a rename is atomic only within one file system), synced, renamed over `path`, and then the
 /// directory synced so the rename itself survives a crash. The temporary file exists only for
 /// this call, and is removed when any step fails (by `NamedTempFile`'s drop) or the process is
-/// interrupted while writing it (by [`super::interrupt`]).
+/// interrupted while writing it (by [`super::interrupt`]). Only a regular file is replaced
+/// ([`check_replaceable`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    check_replaceable(path)?;
     let mut temp = temp_file(path)?;
     #[cfg(unix)]
     let _interrupt = super::interrupt::guard(temp.path());
@@ -261,6 +268,24 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
     sync_dir(parent_dir(path))
+}
+
+/// Checks that `path` is new or a regular file, which a write may replace: a rename over a
+/// symbolic link would replace the link, not what it points to, and one over a device, a FIFO
+/// or a socket would remove it, none of which a user who names it means. (A rename over a
+/// directory fails by itself.)
+pub fn check_replaceable(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            Err(std::io::Error::other("it is a symbolic link, which gradc does not replace"))
+        }
+        Ok(meta) if !meta.is_file() && !meta.is_dir() => Err(std::io::Error::other(
+            "it is not a regular file (a device, FIFO or socket), which gradc does not replace",
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Checks that [`save`] will be able to write `path`, by creating and removing a temporary file
@@ -271,7 +296,10 @@ pub fn check_writable(path: &Path) -> Result<(), Diag> {
         let _interrupt = super::interrupt::guard(t.path());
         t.close()
     };
-    temp_file(path).and_then(probe).map_err(|e| errors::checkpoint_unwritable(path, e))
+    check_replaceable(path)
+        .and_then(|()| temp_file(path))
+        .and_then(probe)
+        .map_err(|e| errors::checkpoint_unwritable(path, e))
 }
 
 /// A new temporary file beside `path`, hidden and named after it (`.ckpt.safetensors.XXXXXX.tmp`,

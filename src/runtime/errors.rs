@@ -36,6 +36,8 @@ pub const COMPARE_EMPTY: &str = "gradc::compare::empty";
 pub const IO_COMPARE: &str = "gradc::io::compare";
 /// Progress output that cannot be written.
 pub const IO_PROGRESS: &str = "gradc::io::progress";
+/// A predictions file of an unknown format, or one that cannot be written.
+pub const IO_PREDICT: &str = "gradc::io::predict";
 
 /// The checkpoint at `path` cannot be read.
 pub fn checkpoint_unreadable(path: &Path, e: io::Error) -> Diag {
@@ -130,6 +132,18 @@ pub fn other_optimizer_note(path: &Path, other: &[String]) -> String {
         "note: `{}` {held}; its parameters are loaded, and this run's optimizer starts afresh at step 0",
         path.display()
     )
+}
+
+/// The predictions file `path` has an extension other than `.npy` and `.csv`.
+pub fn predict_format(path: &Path) -> Diag {
+    Diag::new(IO_PREDICT, format!("`{}` is not a .npy or .csv file name", path.display()))
+        .help("name the output `predictions.npy` (a NumPy array) or `predictions.csv`")
+}
+
+/// The predictions file `path` cannot be written.
+pub fn predict_unwritable(path: &Path, e: io::Error) -> Diag {
+    Diag::new(IO_PREDICT, format!("cannot write the predictions `{}`: {e}", path.display()))
+        .help("check that the directory exists and is writable, and that the path is a regular file or new")
 }
 
 /// The loss became `loss`, not finite, at `step`, with learning rate `lr`.

@@ -182,7 +182,16 @@ impl Module {
     pub fn lower(&self, data: Option<DataShape>, batch: usize) -> Result<Lowered, Diag> {
         elab::lower(self, data, batch)
     }
+
+    /// Elaborates the prediction graph: the model's output (named [`PREDICTION`]) for `rows`
+    /// rows of features of this shape. The program must have a model ([`Module::has_model`]).
+    pub fn predict_graph(&self, data: &DataShape, rows: usize) -> Result<Graph, Diag> {
+        elab::predict(self, data, rows)
+    }
 }
+
+/// The name of the prediction graph's output.
+pub const PREDICTION: &str = elab::OUTPUT;
 
 /// Names the compiled step and its log use for themselves (`ir::roles`): a parameter or metric
 /// may not take them.

@@ -288,3 +288,28 @@ fn standardization_statistics_round_trip_and_are_no_parameter() {
     write_raw(&bad, &[(STANDARDIZE_MEAN, Dtype::F32, vec![1], f32_bytes(&[0.0]))]);
     assert_eq!(load_scaling(&bad).expect_err("no std").code, errors::CHECKPOINT_MISSING);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_or_a_fifo_is_not_replaced() {
+    // Renaming over them would have replaced the link itself, or removed the FIFO.
+    let d = dir("special");
+    let target = d.join("target.safetensors");
+    std::fs::write(&target, b"mine").expect("write");
+    let link = d.join("link.safetensors");
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    let fifo = d.join("fifo.safetensors");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    assert!(made.success());
+    let values = [("theta".to_string(), vec![1.0])];
+    for path in [&link, &fifo] {
+        let e = check_writable(path).expect_err("refused before training");
+        assert_eq!(e.code, errors::CHECKPOINT_WRITE);
+        let e = save(path, &[param("theta", &[])], &values, &[], None, 0).expect_err("refused");
+        assert!(e.message.contains("gradc does not replace"), "{}", e.message);
+    }
+    assert!(std::fs::symlink_metadata(&link).expect("still there").file_type().is_symlink());
+    assert!(!std::fs::symlink_metadata(&fifo).expect("still there").is_file());
+    assert_eq!(std::fs::read(&target).expect("read"), b"mine");
+    assert_eq!(entries(&d).len(), 3, "no temporary file is left behind: {:?}", entries(&d));
+}
