@@ -45,7 +45,8 @@ enum Command {
         /// Log every N steps.
         #[arg(long, value_name = "N", value_parser = count)]
         log_every: Option<usize>,
-        /// Save the final parameters, optimizer state and step to this safetensors file.
+        /// Save the final parameters, optimizer state, step and standardization statistics to
+        /// this safetensors file.
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
     },
@@ -132,7 +133,9 @@ struct Training {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Start from this safetensors file: parameters named as `gradc ir` prints them, and, in a
-    /// file `--save` wrote, the optimizer state and step to resume from.
+    /// file `--save` wrote, the optimizer state and step to resume from (state of another
+    /// optimizer is left unused: the run starts afresh at step 0) and the standardization
+    /// statistics.
     #[arg(long, value_name = "FILE")]
     init: Option<PathBuf>,
     /// Threads for large matrix products.
