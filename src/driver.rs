@@ -242,11 +242,16 @@ pub fn jit(graph: &Graph, opts: &CompileOptions) -> Result<Executable, Diag> {
     Executable::compile(graph, opts).map_err(|e| errors::codegen_failed(&graph.name, e))
 }
 
-/// The graph of `forward` at another batch size, optimised: used for evaluation and short batches.
-pub fn forward_at(c: &Compiled, rows: usize) -> Result<Graph, Diag> {
+/// The evaluation graph (running statistics, no dropout) at the training batch size, before
+/// optimisation, as `gradc ir --stage eval` prints it.
+pub fn eval_graph(c: &Compiled) -> Result<Graph, Diag> {
+    c.module.lower_eval(c.data.as_ref().map(data_shape), c.batch)
+}
+
+/// The evaluation graph (running statistics, no dropout) at a batch size, optimised.
+pub fn eval_at(c: &Compiled, rows: usize) -> Result<Graph, Diag> {
     let shape = c.data.as_ref().map(data_shape);
-    let lowered = c.module.lower(shape, rows)?;
-    Ok(passes::optimize(&lowered.forward))
+    Ok(passes::optimize(&c.module.lower_eval(shape, rows)?))
 }
 
 /// The optimised train step at another batch size (for a last, shorter batch).
@@ -268,6 +273,7 @@ pub fn program(c: &Compiled) -> Program<'_> {
         scaling: c.scaling.as_ref(),
         batch: c.batch,
         params: &c.lowered.params,
+        buffers: &c.lowered.buffers,
         states: &c.lowered.states,
         state_slots: states.map(|i| (i.name.clone(), i.ty.shape.clone())).collect(),
         controls: Controls {
@@ -300,8 +306,8 @@ pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
         0 => None,
         tail => Some(runner(&train_step_at(c, tail)?)?),
     };
-    let eval = runner(&forward_at(c, rows)?)?;
-    let eval_of = |part: &Option<Dataset>| part.as_ref().map(|d| runner(&forward_at(c, d.n)?)).transpose();
+    let eval = runner(&eval_at(c, rows)?)?;
+    let eval_of = |part: &Option<Dataset>| part.as_ref().map(|d| runner(&eval_at(c, d.n)?)).transpose();
     let (val_eval, test_eval) = (eval_of(&c.val)?, eval_of(&c.test)?);
     let exes = Executables { step, short_step, eval, val_eval, test_eval };
     Ok(Plan { program, exes, compile: c.frontend_time + started.elapsed() })

@@ -182,6 +182,8 @@ impl Training {
 enum Stage {
     Ast,
     Forward,
+    /// The forward graph in evaluation mode: running statistics, no dropout.
+    Eval,
     Backward,
     Update,
     Optimized,
@@ -367,6 +369,7 @@ fn ir(file: &Path, stage: Stage) -> CliResult {
     let text = match stage {
         Stage::Ast => unreachable!("handled above"),
         Stage::Forward => gradc::ir::print::print(&c.lowered.forward),
+        Stage::Eval => gradc::ir::print::print(&driver::eval_graph(&c).map_err(|d| (d, front.sources.clone()))?),
         Stage::Backward => gradc::ir::print::print(&c.backward),
         Stage::Update => gradc::ir::print::print(&c.lowered.update),
         Stage::Optimized => gradc::ir::print::print(&c.optimized),

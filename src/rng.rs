@@ -114,6 +114,24 @@ fn splitmix64(x: &mut u64) -> u64 {
     mix64(*x)
 }
 
+/// The key of a `rand` call site: its instance name hashed, so it does not depend on which
+/// other sites a program has.
+pub fn site_key(name: &str) -> u64 {
+    mix64(fnv1a64(name.as_bytes()))
+}
+
+/// Element `index` of the uniform numbers `rand` draws at the site `key` for micro-batch
+/// `counter` of a run seeded with `seed`: a multiple of 2⁻²⁴ in `[0, 1)`, exact in f32.
+///
+/// Counter-based: element `index` of SplitMix64's sequence started at a hash of (seed, site,
+/// counter), so any element is computed alone, in any order, on any thread. Pinned by golden
+/// values, as the generator is.
+pub fn counter_uniform(seed: u64, key: u64, counter: u32, index: u64) -> f32 {
+    let start = mix64(mix64(seed ^ key) ^ mix64(u64::from(counter)));
+    let z = mix64(start.wrapping_add(index.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    (z >> 40) as f32 * (1.0 / (1u32 << 24) as f32)
+}
+
 /// The SplitMix64 output function: a bijective 64-bit avalanche mix.
 fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -157,6 +175,17 @@ mod tests {
         assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
     }
 
+    /// `counter_uniform` is pinned too: dropout masks of saved runs depend on it.
+    #[test]
+    fn counter_uniform_golden_values() {
+        let got: Vec<f32> = (0..4).map(|i| counter_uniform(42, site_key("drop1."), 7, i)).collect();
+        assert_eq!(got, GOLDEN_COUNTER);
+        let mean = (0..100_000).map(|i| f64::from(counter_uniform(1, 2, 3, i))).sum::<f64>() / 1e5;
+        assert!((mean - 0.5).abs() < 0.005, "{mean}");
+        assert_ne!(counter_uniform(1, 2, 3, 0), counter_uniform(1, 2, 4, 0));
+        assert_ne!(counter_uniform(1, 2, 3, 0), counter_uniform(2, 2, 3, 0));
+    }
+
     /// Golden values: these must never change, or every saved experiment stops reproducing.
     #[test]
     fn golden_values() {
@@ -183,6 +212,7 @@ mod tests {
     }
 
     // Computed independently by a Python transcription of the algorithms in the module docs.
+    const GOLDEN_COUNTER: [f32; 4] = [0.10802007, 0.109901905, 0.350771, 0.0067406297];
     const GOLDEN_U64: [u64; 3] = [1546998764402558742, 6990951692964543102, 12544586762248559009];
     const GOLDEN_UNIFORM: f64 = 0.08386297105988216;
     const GOLDEN_NORMAL: [f64; 2] = [-0.303263064678738, 0.28846173882942383];

@@ -41,6 +41,13 @@ pub enum Init {
         /// Scale factor; √2 for ReLU layers.
         gain: f64,
     },
+    /// PyTorch's default for `nn.Linear` and `nn.Conv2d`, weights and biases alike: uniform in
+    /// `±1 / sqrt(fan_in)` (for weights this is `kaiming_uniform_(a=√5)`; for a bias, the fan-in
+    /// of its layer's weight, which the layer gives with `with_fan_in`; 0 for a fan-in of 0).
+    TorchDefault {
+        /// The fan-in to use instead of the tensor's own (a bias's layer's).
+        fan_in: Option<usize>,
+    },
     /// Kaiming uniform, mode `fan_in`: `bound = gain · sqrt(3 / fan_in)`.
     ///
     /// `gain = sqrt(1/3)` gives `bound = 1/sqrt(fan_in)`, PyTorch's default for `nn.Linear`.

@@ -292,3 +292,47 @@ fn a_resumed_run_standardizes_with_the_checkpoint_s_statistics() {
     let last = read_log(&log).pop().expect("a final line");
     assert!(last["loss"].as_f64().expect("loss") < 1e-4, "{last}");
 }
+
+#[test]
+fn a_batch_norm_model_is_scored_with_its_saved_running_statistics() {
+    // The CNN example with a test set: evaluation mode reads the buffers (running means and
+    // variances) from the checkpoint, so eval and predict agree with the run's final scores.
+    let dir = temp_dir("batch_norm_eval");
+    let data_dir = common::root().join("examples/data");
+    let data = data_dir.to_str().expect("utf-8 path");
+    let src = std::fs::read_to_string(common::root().join("examples/mnist_cnn.grad"))
+        .expect("read the example")
+        .replace("\"data/", &format!("\"{data}/"))
+        .replace(
+            "\nmodel cnn",
+            &format!(
+                "data glyphs_test = idx(\"{data}/glyphs-test-images-idx3-ubyte.gz\", \
+                 labels: \"{data}/glyphs-test-labels-idx1-ubyte.gz\")\n\nmodel cnn"
+            ),
+        )
+        .replace("data = glyphs,", "data = glyphs, test = glyphs_test,");
+    let file = dir.join("cnn.grad");
+    std::fs::write(&file, src).expect("write");
+    let (w, log) = (dir.join("w.safetensors"), dir.join("log.jsonl"));
+    ok(&["run", s(&file), "--epochs", "1", "--save", s(&w), "--log", s(&log)]);
+    let last = read_log(&log).pop().expect("a final line");
+    let json: Value = serde_json::from_str(&ok(&["eval", s(&file), "--init", s(&w), "--json"])).expect("JSON");
+    let bits = |v: &Value| (v.as_f64().expect("a number") as f32).to_bits();
+    assert_eq!(
+        (bits(&json["loss"]), bits(&json["accuracy"])),
+        (bits(&last["test_loss"]), bits(&last["test_accuracy"]))
+    );
+    // Predict the test images from an NPY file of raw bytes, as the IDX file holds them.
+    let (images, labels) =
+        (data_dir.join("glyphs-test-images-idx3-ubyte.gz"), data_dir.join("glyphs-test-labels-idx1-ubyte.gz"));
+    let span = gradc::diag::Span::new(gradc::diag::FileId(0), 0, 0);
+    let test = gradc::data::idx::load_idx(&images, &labels, span).expect("the bundled test set");
+    let x = dir.join("x.npy");
+    std::fs::write(&x, npy::encode(&[test.n, 1, 28, 28], &Values::F32(test.features))).expect("write");
+    let out = dir.join("classes.npy");
+    ok(&["predict", s(&file), "--init", s(&w), "--input", s(&x), "--output", s(&out), "--classes"]);
+    let Values::I32(classes) = load(&out).values else { panic!("i32 classes") };
+    let gradc::data::Labels::Classes { y, .. } = test.labels else { panic!("class labels") };
+    let right = classes.iter().zip(&y).filter(|(a, b)| a == b).count();
+    assert_eq!((right as f32 / y.len() as f32).to_bits(), bits(&last["test_accuracy"]), "{last}");
+}

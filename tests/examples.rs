@@ -116,6 +116,13 @@ fn glyphs_mlp_on_idx_images_reaches_95_percent_validation_and_test_accuracy() {
 }
 
 #[test]
+fn mnist_cnn_with_batch_norm_and_dropout_reaches_97_percent_validation_accuracy() {
+    let (lines, stdout) = run_logged("examples/mnist_cnn.grad", &[]);
+    let acc = num(lines.last().expect("a final line"), "val_accuracy");
+    assert!(acc >= 0.97, "validation accuracy {acc}\n{stdout}");
+}
+
+#[test]
 fn flags_override_the_train_block() {
     let (lines, stdout) = run_logged("examples/quadratic.grad", &["--steps", "7", "--log-every", "7"]);
     assert!(stdout.contains("steps        7"), "{stdout}");

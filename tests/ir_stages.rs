@@ -15,7 +15,16 @@ fn every_stage_of_every_example() {
         insta::assert_snapshot!("ast", gradc::syntax::print::print(&front.ast));
         let c =
             driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
-        insta::assert_snapshot!("forward", gradc::ir::print::print(&c.lowered.forward));
+        let forward = gradc::ir::print::print(&c.lowered.forward);
+        insta::assert_snapshot!("forward", forward);
+        // The evaluation graph differs only where the model has batch norm or dropout; the
+        // others must print the training forward graph under the name `eval`.
+        let eval = gradc::ir::print::print(&driver::eval_graph(&c).expect("evaluation graph"));
+        if eval.replacen("graph eval(", "graph forward(", 1) == forward {
+            assert!(!forward.contains("rand[") && !forward.contains(" buffer,"), "{forward}");
+        } else {
+            insta::assert_snapshot!("eval", eval);
+        }
         insta::assert_snapshot!("backward", gradc::ir::print::print(&c.backward));
         insta::assert_snapshot!("update", gradc::ir::print::print(&c.lowered.update));
         insta::assert_snapshot!("optimized", gradc::ir::print::print(&c.optimized));

@@ -7,7 +7,7 @@ use gradc::codegen::CompileOptions;
 use gradc::data::{Dataset, Labels};
 use gradc::driver;
 use gradc::ir::interp::{self, Tensor};
-use gradc::ir::{DType, Graph, InputRole, OutputRole};
+use gradc::ir::{DType, Graph, InputRole};
 use gradc::runtime::train::initial_values;
 
 /// Input values for `graph`: parameters and state from the run's initialisation, the first
@@ -19,11 +19,11 @@ fn inputs(graph: &Graph, start: &[(String, Vec<f32>)], data: Option<&Dataset>) -
         .map(|input| {
             let n = input.ty.numel();
             match input.role {
-                InputRole::Param | InputRole::State => {
+                InputRole::Param | InputRole::State | InputRole::Buffer => {
                     let (_, v) = start.iter().find(|(name, _)| name == &input.name).expect("initial value");
                     v.iter().map(|&x| f64::from(x)).collect()
                 }
-                InputRole::Step => vec![1.0],
+                InputRole::Step => vec![1.0; n],
                 InputRole::Data => data.expect("data").features[..n].iter().map(|&x| f64::from(x)).collect(),
                 InputRole::Label => match &data.expect("data").labels {
                     Labels::Classes { y, .. } => y[..n].iter().map(|&c| f64::from(c)).collect(),
@@ -34,6 +34,18 @@ fn inputs(graph: &Graph, start: &[(String, Vec<f32>)], data: Option<&Dataset>) -
             }
         })
         .collect()
+}
+
+/// How far f32 may drift from f64, relative to an output's largest element. The CNN's batch
+/// norm backward subtracts means over 12,544 elements per channel from gradients of similar
+/// size (g − mean(g) − x̂·mean(g·x̂)), and that cancellation leaves its f32 gradients and Adam
+/// moments up to 6e-5 away from the f64 ones (measured), as torch's f32 kernels are.
+fn relative_tolerance(name: &str) -> f64 {
+    if name.ends_with("mnist_cnn.grad") {
+        1e-4
+    } else {
+        1e-5
+    }
 }
 
 /// Runs `graph` both ways and compares every output (in-place ones through their inputs).
@@ -56,12 +68,12 @@ fn compare(name: &str, graph: &Graph, values: &[Vec<f64>]) {
     let expected = interp::eval(graph, &tensors);
     for (out, want) in graph.outputs.iter().zip(&expected) {
         let got: Vec<f32> = match out.role {
-            OutputRole::Param | OutputRole::State => exe.input(&out.name).expect("in-place input").to_vec(),
+            _ if out.role.in_place() => exe.input(&out.name).expect("in-place input").to_vec(),
             _ => exe.output(&out.name).expect("output").to_vec(),
         };
         let scale = want.data.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         for (k, (&g, &w)) in got.iter().zip(&want.data).enumerate() {
-            let tol = 1e-5 * (w.abs() + scale).max(1e-30);
+            let tol = relative_tolerance(name) * (w.abs() + scale).max(1e-30);
             assert!((f64::from(g) - w).abs() <= tol, "{name}: output `{}`[{k}]: JIT {g} vs interpreter {w}", out.name);
         }
     }
@@ -78,7 +90,7 @@ fn agrees(path: &Path) {
     let start = initial_values(&driver::program(&c), c.module.train().seed);
     compare(&name, &c.optimized, &inputs(&c.optimized, &start, c.data.as_ref()));
     let rows = c.data.as_ref().map_or(1, |d| d.n);
-    let eval = driver::forward_at(&c, rows).expect("forward graph");
+    let eval = driver::eval_at(&c, rows).expect("forward graph");
     compare(&name, &eval, &inputs(&eval, &start, c.data.as_ref()));
 }
 

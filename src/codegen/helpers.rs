@@ -164,6 +164,21 @@ unsafe extern "C" fn gradc_gather(
     }
 }
 
+/// `out[i] = counter_uniform(seed, key, counter, i)` for `n` elements, with the seed and
+/// counter read from the `rng` step input's words `[seed_lo, seed_hi, counter]`.
+///
+/// # Safety
+/// `words` must hold 3 i32s and `out` `n` f32s.
+unsafe extern "C" fn gradc_rand(out: *mut f32, n: usize, key: u64, words: *const i32) {
+    // SAFETY: guaranteed by the caller.
+    let (out, words) = unsafe { (std::slice::from_raw_parts_mut(out, n), std::slice::from_raw_parts(words, 3)) };
+    let word = |i: usize| words[i] as u32;
+    let seed = u64::from(word(0)) | u64::from(word(1)) << 32;
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = crate::rng::counter_uniform(seed, key, word(2), i as u64);
+    }
+}
+
 /// `out[r, :] = sum of g[i, :] over ids[i] == r` for a `[rows, row]` result; ids outside
 /// `0..rows` are dropped. Rows add in id order, as the interpreter adds them.
 ///
@@ -248,6 +263,8 @@ pub(crate) struct Callees {
     pub(crate) scatter_add: FuncRef,
     /// `gradc_copy_rows`.
     pub(crate) copy_rows: FuncRef,
+    /// `gradc_rand`, declared only for a program that draws random numbers.
+    pub(crate) rand: Option<FuncRef>,
     /// `gradc_powf`.
     pub(crate) powf: FuncRef,
     /// `gradc_pow64`.
@@ -267,6 +284,7 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("gradc_copy_rows", gradc_copy_rows as *const u8);
     jit.symbol("gradc_gather", gradc_gather as *const u8);
     jit.symbol("gradc_scatter_add", gradc_scatter_add as *const u8);
+    jit.symbol("gradc_rand", gradc_rand as *const u8);
     jit.symbol("gradc_powf", gradc_powf as *const u8);
     jit.symbol("gradc_pow64", gradc_pow64 as *const u8);
     jit.symbol("gradc_unary64", gradc_unary64 as *const u8);
@@ -276,9 +294,22 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("floor", libcall_floor as *const u8);
 }
 
-/// Declares the helpers in the module and makes them callable from `func`; `window` says
-/// whether the program calls `gradc_window`.
-pub(crate) fn declare(module: &mut JITModule, func: &mut Function, window: bool) -> Result<Callees, CodegenError> {
+/// The helpers declared only for programs that call them, so that the CLIF of the others does
+/// not change when one is added.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Optional {
+    /// The program has a convolution or pooling kernel.
+    pub(crate) window: bool,
+    /// The program draws random numbers.
+    pub(crate) rand: bool,
+}
+
+/// Declares the helpers in the module and makes them callable from `func`.
+pub(crate) fn declare(
+    module: &mut JITModule,
+    func: &mut Function,
+    optional: Optional,
+) -> Result<Callees, CodegenError> {
     let ptr = module.target_config().pointer_type();
     let mut import = |name: &str, params: &[types::Type], ret: Option<types::Type>| -> Result<FuncRef, CodegenError> {
         let mut sig: Signature = module.make_signature();
@@ -295,9 +326,10 @@ pub(crate) fn declare(module: &mut JITModule, func: &mut Function, window: bool)
         pow64: import("gradc_pow64", &[types::F64, types::F64], Some(types::F64))?,
         unary64: import("gradc_unary64", &[types::I32, types::F64], Some(types::F64))?,
         unary32: import("gradc_unary32", &[types::I32, types::F32], Some(types::F32))?,
-        window: if window { Some(import("gradc_window", &[ptr; 5], None)?) } else { None },
+        window: if optional.window { Some(import("gradc_window", &[ptr; 5], None)?) } else { None },
         copy_rows: import("gradc_copy_rows", &[ptr; 5], None)?,
         gather: import("gradc_gather", &[ptr; 6], None)?,
         scatter_add: import("gradc_scatter_add", &[ptr; 6], None)?,
+        rand: if optional.rand { Some(import("gradc_rand", &[ptr; 4], None)?) } else { None },
     })
 }

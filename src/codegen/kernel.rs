@@ -157,6 +157,16 @@ pub enum Kernel {
         /// The result, contiguous.
         out: ValueId,
     },
+    /// `rand`: uniform numbers for the call site `key` from the run's seed and micro-batch
+    /// counter in the i32 words `[seed_lo, seed_hi, counter]`.
+    Rand {
+        /// The call site.
+        key: u64,
+        /// The `rng` step input.
+        words: ValueId,
+        /// The result, contiguous.
+        out: ValueId,
+    },
     /// Index of the largest element along `axis` of a contiguous f32 value.
     Argmax {
         /// The operand, contiguous.
@@ -188,6 +198,7 @@ impl Kernel {
             Kernel::Window { args, .. } => args.clone(),
             Kernel::Concat { parts, .. } => parts.iter().map(|&(v, _)| v).collect(),
             Kernel::Gather { src, ids, .. } => vec![*src, *ids],
+            Kernel::Rand { words, .. } => vec![*words],
         }
     }
 
@@ -201,7 +212,8 @@ impl Kernel {
             | Kernel::Argmax { out, .. }
             | Kernel::Window { out, .. }
             | Kernel::Concat { out, .. }
-            | Kernel::Gather { out, .. } => vec![*out],
+            | Kernel::Gather { out, .. }
+            | Kernel::Rand { out, .. } => vec![*out],
         }
     }
 }
@@ -234,7 +246,7 @@ impl Program {
     /// The graph input an in-place output replaces, if the output is in place.
     pub fn in_place_target(&self, o: &ProgramOutput) -> Option<ValueId> {
         match o.role {
-            OutputRole::Param | OutputRole::State => {
+            OutputRole::Param | OutputRole::State | OutputRole::Buffer => {
                 self.values.iter().position(|v| v.input.is_some() && v.name == o.name)
             }
             OutputRole::Loss | OutputRole::Metric | OutputRole::Grad | OutputRole::Lr | OutputRole::Prediction => None,
@@ -339,6 +351,9 @@ pub fn print_program(p: &Program) -> String {
             Kernel::Gather { src, ids, scatter, out: o, .. } => {
                 let kind = if *scatter { "scatter_add" } else { "gather" };
                 writeln!(out, "k{i} {kind} {} = {}, {}", name(*o), name(*src), name(*ids)).expect("write to String");
+            }
+            Kernel::Rand { key, words, out: o } => {
+                writeln!(out, "k{i} rand[{key:016x}] {} = {}", name(*o), name(*words)).expect("write to String");
             }
             Kernel::Concat { parts, outer, out: o } => {
                 let parts: Vec<String> =

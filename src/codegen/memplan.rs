@@ -153,7 +153,8 @@ fn safe_in_place(p: &Program, k: usize, input: ValueId, last_read: &[Option<usiz
         | Kernel::Argmax { .. }
         | Kernel::Window { .. }
         | Kernel::Concat { .. }
-        | Kernel::Gather { .. }) => !kernel.reads().contains(&input),
+        | Kernel::Gather { .. }
+        | Kernel::Rand { .. }) => !kernel.reads().contains(&input),
     }
 }
 

@@ -282,8 +282,12 @@ fn define_step(
     // A fixed name: graph names are free text and could collide with a helper.
     let func_id = module.declare_function("gradc_step", Linkage::Local, &sig)?;
     let mut ctx = Context::for_function(Function::with_name_signature(UserFuncName::user(0, func_id.as_u32()), sig));
-    let window = program.kernels.iter().any(|k| matches!(k, kernel::Kernel::Window { .. }));
-    let callees = helpers::declare(module, &mut ctx.func, window)?;
+    let uses = |f: fn(&kernel::Kernel) -> bool| program.kernels.iter().any(f);
+    let optional = helpers::Optional {
+        window: uses(|k| matches!(k, kernel::Kernel::Window { .. })),
+        rand: uses(|k| matches!(k, kernel::Kernel::Rand { .. })),
+    };
+    let callees = helpers::declare(module, &mut ctx.func, optional)?;
     let mut fctx = FunctionBuilderContext::new();
     let target = lower::Target { config: module.target_config(), fma, threads };
     lower::lower(program, plan, &callees, target, &mut ctx.func, &mut fctx)?;

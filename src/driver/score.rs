@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use super::{data_shape, errors, forward_at, jit, one_hot_classes, Compiled};
+use super::{data_shape, errors, eval_at, jit, one_hot_classes, Compiled};
 use crate::codegen::CompileOptions;
 use crate::data::{self, Dataset};
 use crate::diag::Diag;
@@ -77,7 +77,7 @@ pub fn eval(c: &Compiled, dir: &Path, init: &Path, name: Option<&str>, threads: 
             }
         },
     };
-    let graph = forward_at(c, rows.n)?;
+    let graph = eval_at(c, rows.n)?;
     let mut runner = Runner::new(&graph, jit(&graph, &options(threads))?);
     let weights = checkpoint::load_weights(init, &score::weight_inputs(&graph))?;
     let scores = score::score(&mut runner, &weights, &rows);

@@ -25,6 +25,9 @@ pub enum InputRole {
     Param,
     /// Optimizer state of one parameter (named `<param>.<var>`).
     State,
+    /// A non-trainable tensor of the model, such as batch norm's running mean: updated by the
+    /// training step in place, read by evaluation, saved in checkpoints.
+    Buffer,
     /// The 1-based step counter `t`, an f32 scalar.
     Step,
     /// The gradient of a parameter (named `<param>.grad`), in a standalone update graph.
@@ -55,10 +58,23 @@ pub enum OutputRole {
     Param,
     /// The new value of the state input of the same name.
     State,
+    /// The new value of the buffer input of the same name.
+    Buffer,
     /// The learning rate used by this step.
     Lr,
     /// The model's output for each row of the batch (`gradc predict`).
     Prediction,
+}
+
+impl OutputRole {
+    /// Whether the output replaces the input of its name in place: a parameter, optimizer state
+    /// or a buffer.
+    pub fn in_place(self) -> bool {
+        match self {
+            OutputRole::Param | OutputRole::State | OutputRole::Buffer => true,
+            OutputRole::Loss | OutputRole::Metric | OutputRole::Grad | OutputRole::Lr | OutputRole::Prediction => false,
+        }
+    }
 }
 
 /// A graph output.
@@ -230,7 +246,7 @@ impl Graph {
             if self.outputs[..j].iter().any(|p| p.name == o.name && p.role == o.role) {
                 return Err(format!("output `{}` is declared twice", o.name));
             }
-            if matches!(o.role, OutputRole::Param | OutputRole::State) {
+            if o.role.in_place() {
                 let ty = self.ty(o.node);
                 match self.inputs.iter().find(|i| i.name == o.name) {
                     Some(i) if &i.ty == ty => {}

@@ -222,6 +222,11 @@ pub fn eval_op(op: &Op, args: &[&Tensor], out: &Type) -> Tensor {
             }
             Tensor::new(out.shape.clone(), data)
         }
+        Op::Rand { key, .. } => {
+            let (seed, counter) = rng_words(&args[0].data);
+            let data = (0..out.numel() as u64).map(|i| f64::from(crate::rng::counter_uniform(seed, *key, counter, i)));
+            Tensor::new(out.shape.clone(), data.collect())
+        }
     };
     debug_assert_eq!(result.shape, out.shape, "`{}` produced the wrong shape", op.name());
     result
@@ -244,4 +249,11 @@ pub fn eval(graph: &Graph, inputs: &[Tensor]) -> Vec<Tensor> {
         values.push(value);
     }
     graph.outputs.iter().map(|o| values[o.node.index()].clone()).collect()
+}
+
+/// The seed and micro-batch counter held in the `rng` step input `[seed_lo, seed_hi, counter]`,
+/// whose i32 words carry the bits of u32s.
+pub fn rng_words(words: &[f64]) -> (u64, u32) {
+    let word = |i: usize| words[i] as i32 as u32;
+    (u64::from(word(0)) | u64::from(word(1)) << 32, word(2))
 }

@@ -80,6 +80,16 @@ pub enum Op {
     /// `g` (of `gather`'s result shape) whose id is that row; ids outside `0..V` are dropped.
     /// `gather`'s gradient.
     ScatterAdd(usize),
+    /// `rand(shape)`: uniform samples from `[0, 1)` in multiples of 2⁻²⁴, a pure function of
+    /// this call site's `key`, the run's seed and micro-batch counter (the i32 `[3]` operand,
+    /// `StepInput::Rng`) and the element's index ([`crate::rng::counter_uniform`]), so a run
+    /// draws the same numbers whatever the thread count and after a resume. No gradient.
+    Rand {
+        /// The call site, hashed from the instance name that asked for the numbers.
+        key: u64,
+        /// The result's shape.
+        shape: Shape,
+    },
 }
 
 /// What a reduction combines with.
@@ -440,6 +450,7 @@ impl Op {
             Op::Concat { .. } => "concat",
             Op::Gather => "gather",
             Op::ScatterAdd(_) => "scatter_add",
+            Op::Rand { .. } => "rand",
         }
     }
 
@@ -448,7 +459,7 @@ impl Op {
         match self {
             Op::Input(_) | Op::Const(_) => 0,
             Op::Unary(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::OneHot(_) | Op::Argmax(_) => 1,
-            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } => 1,
+            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Rand { .. } => 1,
             Op::Concat { parts, .. } => *parts,
             Op::Gather | Op::ScatterAdd(_) => 2,
             Op::Binary(_) | Op::MatMul { .. } => 2,
@@ -463,7 +474,7 @@ impl Op {
             Op::Input(_) | Op::Const(_) => Class::Leaf,
             Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast(_) => Class::Elementwise,
             Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => Class::View,
-            Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => Class::CallOut,
+            Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) | Op::Rand { .. } => Class::CallOut,
             Op::Reduce(..) => Class::Reduction,
             Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Window(_) => Class::CallOut,
         }
@@ -561,9 +572,9 @@ impl Op {
                     }
                 }
             }
-            // f(labels) = one_hot(labels), f(a) = argmax(a): integer-valued
+            // f(labels) = one_hot(labels), f(a) = argmax(a): integer-valued; f(counter) = rand:
             // no gradient
-            Op::OneHot(_) | Op::Argmax(_) => {}
+            Op::OneHot(_) | Op::Argmax(_) | Op::Rand { .. } => {}
             Op::Window(w) => grads = w.vjp(gr, &args, g, wants),
             // f(a) = cast(a): an i32 operand or result carries no gradient, so neither direction
             // passes one (autodiff differentiates f32 values only).
@@ -786,6 +797,12 @@ impl Op {
                     return Err(ShapeError::Gather(g.clone(), ids.clone()));
                 }
                 sized(Type::f32([&[*rows][..], &g.shape[k..]].concat()))
+            }
+            Op::Rand { shape, .. } => {
+                if args[0].dtype != DType::I32 || args[0].shape != [3] {
+                    return Err(ShapeError::DType { op: self.name(), found: args[0].clone() });
+                }
+                sized(Type::f32(shape.clone()))
             }
         }
     }

@@ -39,13 +39,14 @@ pub fn print(graph: &Graph) -> String {
     out.push_str(") {\n");
     out.push_str(&body);
     for o in &graph.outputs {
-        let arrow = if matches!(o.role, OutputRole::Param | OutputRole::State) { "<-" } else { "=" };
+        let arrow = if o.role.in_place() { "<-" } else { "=" };
         let role = match o.role {
             OutputRole::Loss => "loss",
             OutputRole::Metric => "metric",
             OutputRole::Grad => "grad",
             OutputRole::Param => "param",
             OutputRole::State => "state",
+            OutputRole::Buffer => "buffer",
             OutputRole::Lr => "lr",
             OutputRole::Prediction => "prediction",
         };
@@ -61,6 +62,7 @@ fn role_name(role: InputRole) -> &'static str {
         InputRole::Label => "label",
         InputRole::Param => "param",
         InputRole::State => "state",
+        InputRole::Buffer => "buffer",
         InputRole::Step => "step",
         InputRole::Grad => "grad",
     }
@@ -86,6 +88,7 @@ fn attrs(op: &Op) -> String {
         Op::Concat { axis, .. } => format!("[{axis}]"),
         Op::ScatterAdd(rows) => format!("[{rows}]"),
         Op::Gather => String::new(),
+        Op::Rand { key, shape } => format!("[{key:016x}]{}", fmt_shape(shape)),
         Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => String::new(),
     }
 }

@@ -4,7 +4,8 @@
 
 use super::{DType, Graph, InputRole, NodeId, OutputRole, Type};
 
-/// A scalar input of the train step that the runtime sets before each step.
+/// An input of the train step that the runtime sets before each step: f32 scalars, and the
+/// i32 words of the random number generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StepInput {
     /// The 1-based update counter `t`.
@@ -15,11 +16,14 @@ pub enum StepInput {
     Apply,
     /// The plateau rule's multiplier of the scheduled learning rate.
     LrScale,
+    /// What `rand` draws from: the i32 words `[seed_lo, seed_hi, micro-batch counter]`.
+    Rng,
 }
 
 impl StepInput {
     /// Every step input.
-    pub const ALL: [StepInput; 4] = [StepInput::T, StepInput::Epoch, StepInput::Apply, StepInput::LrScale];
+    pub const ALL: [StepInput; 5] =
+        [StepInput::T, StepInput::Epoch, StepInput::Apply, StepInput::LrScale, StepInput::Rng];
 
     /// The input's name in the graph.
     pub const fn name(self) -> &'static str {
@@ -28,6 +32,15 @@ impl StepInput {
             StepInput::Epoch => "epoch",
             StepInput::Apply => "apply",
             StepInput::LrScale => "lr_scale",
+            StepInput::Rng => "rng",
+        }
+    }
+
+    /// The input's type.
+    pub fn ty(self) -> Type {
+        match self {
+            StepInput::T | StepInput::Epoch | StepInput::Apply | StepInput::LrScale => Type::scalar(DType::F32),
+            StepInput::Rng => Type::new(DType::I32, vec![3]),
         }
     }
 }
@@ -99,11 +112,12 @@ impl LogKey {
 
 /// Every name a parameter or metric may not take: the step inputs, the log keys and the step
 /// outputs, in the order the diagnostic lists them.
-pub const RESERVED: [&str; 10] = [
+pub const RESERVED: [&str; 11] = [
     StepInput::T.name(),
     StepInput::Epoch.name(),
     StepInput::Apply.name(),
     StepInput::LrScale.name(),
+    StepInput::Rng.name(),
     LogKey::Step.name(),
     LogKey::Loss.name(),
     LogKey::Lr.name(),
@@ -113,9 +127,17 @@ pub const RESERVED: [&str; 10] = [
 ];
 
 impl Graph {
-    /// Adds the step input `which`, an f32 scalar.
+    /// Adds the step input `which`.
     pub fn add_step_input(&mut self, which: StepInput) -> NodeId {
-        self.add_input(which.name(), Type::scalar(DType::F32), InputRole::Step)
+        self.add_input(which.name(), which.ty(), InputRole::Step)
+    }
+
+    /// The step input `which`, added if the graph does not have it yet.
+    pub fn step_input(&mut self, which: StepInput) -> NodeId {
+        match self.input_index(which.name()) {
+            Some(k) => self.input_node(k),
+            None => self.add_step_input(which),
+        }
     }
 
     /// Adds `node` as the step output `which`.

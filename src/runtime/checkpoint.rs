@@ -29,6 +29,9 @@ pub const STANDARDIZE_STD: &str = "gradc.standardize.std";
 /// Tensors whose names start so are gradc's own, not a program's; a parameter cannot be
 /// named so (a name has no `gradc.` prefix: layers are named after bindings).
 const RESERVED: [&str; 2] = [STANDARDIZE_MEAN, STANDARDIZE_STD];
+/// The suffix of PyTorch's batch-norm counters, which loading skips: gradc has no use for them
+/// (with the default momentum), and a state dict saved from PyTorch carries them.
+const TORCH_COUNTER: &str = ".num_batches_tracked";
 
 /// What a checkpoint restores.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,7 +136,9 @@ pub fn load(
     let mut extra: Vec<&str> = tensors
         .keys()
         .map(String::as_str)
-        .filter(|n| !wanted.contains(n) && !saved_state.contains(n) && !RESERVED.contains(n))
+        .filter(|n| {
+            !wanted.contains(n) && !saved_state.contains(n) && !RESERVED.contains(n) && !n.ends_with(TORCH_COUNTER)
+        })
         .collect();
     extra.sort_unstable();
     let mut values = Vec::with_capacity(params.len() + state.len());
@@ -165,7 +170,12 @@ pub fn load_weights(path: &Path, inputs: &[(String, Vec<usize>)]) -> Result<Vec<
     let file = File::read(path)?;
     let tensors = file.tensors()?;
     let wanted: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
-    let known = |n: &str| wanted.contains(&n) || RESERVED.contains(&n) || state_of(n, wanted.iter().copied());
+    let known = |n: &str| {
+        wanted.contains(&n)
+            || RESERVED.contains(&n)
+            || n.ends_with(TORCH_COUNTER)
+            || state_of(n, wanted.iter().copied())
+    };
     let mut extra: Vec<&str> = tensors.keys().map(String::as_str).filter(|n| !known(n)).collect();
     extra.sort_unstable();
     let values = inputs.iter().map(|(name, shape)| Ok((name.clone(), file.values(&tensors, name, shape, &extra)?)));

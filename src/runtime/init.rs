@@ -54,6 +54,11 @@ pub fn fill(init: &Init, shape: &[usize], rng: &mut Rng) -> Vec<f32> {
             let bound = gain * (3.0 / fan_in).sqrt();
             uniform(rng, -bound, bound)
         }
+        Init::TorchDefault { fan_in: own } => {
+            let fan = own.map_or(fan_in, |f| f as f64);
+            let bound = if fan > 0.0 { 1.0 / fan.sqrt() } else { 0.0 };
+            uniform(rng, -bound, bound)
+        }
     }
 }
 
@@ -135,6 +140,8 @@ mod tests {
         check_uniform(Init::HeUniform { gain: RELU_GAIN }, 2f64.sqrt() * (3.0f64 / 400.0).sqrt());
         // nn.Linear's default: bound = 1/sqrt(fan_in).
         check_uniform(Init::HeUniform { gain: (1.0f64 / 3.0).sqrt() }, 1.0 / 20.0);
+        // torch's nn.Linear default is the same distribution as kaiming_uniform(a = √5).
+        check_uniform(Init::TorchDefault { fan_in: None }, 1.0 / 20.0);
     }
 
     #[test]

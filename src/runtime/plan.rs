@@ -50,6 +50,8 @@ pub struct Program<'a> {
     pub batch: usize,
     /// Every parameter, in input order.
     pub params: &'a [ParamInfo],
+    /// Every buffer, in input order: updated by the train step, read by evaluation.
+    pub buffers: &'a [ParamInfo],
     /// Every optimizer state variable the update declares, with its starting value.
     pub states: &'a [StateInfo],
     /// The name and shape of every state input of the train step: optimizer state, and gradient

@@ -6,6 +6,23 @@ use crate::codegen::Executable;
 use crate::data::{Dataset, Labels, LabelsOut};
 use crate::ir::{Graph, InputRole, OutputRole, StepInput, StepOutput};
 
+/// The values of the step inputs for one run of a graph.
+#[derive(Debug, Clone, Copy)]
+pub struct Steps {
+    /// The 1-based update number.
+    pub t: usize,
+    /// Whether this micro-batch applies the update.
+    pub apply: bool,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// The plateau rule's multiplier of the learning rate.
+    pub lr_scale: f64,
+    /// The run's seed.
+    pub seed: u64,
+    /// Micro-batches run before this one, over the whole run (resumed runs included).
+    pub micro: usize,
+}
+
 /// Native code for one graph at one batch size, with its step slots resolved.
 pub struct Runner {
     /// The compiled graph.
@@ -52,18 +69,27 @@ impl Runner {
     }
 
     /// Sets the step inputs the graph has: the update number `t`, whether this micro-batch
-    /// applies the update, the epoch and the plateau scale of the learning rate.
-    pub fn set_steps(&mut self, t: usize, apply: bool, epoch: usize, lr_scale: f64) {
+    /// applies the update, the epoch, the plateau scale of the learning rate, and what `rand`
+    /// draws from.
+    pub fn set_steps(&mut self, s: &Steps) {
         for (which, slot) in StepInput::ALL.into_iter().zip(self.steps) {
+            let Some(slot) = slot else { continue };
             let value = match which {
-                StepInput::T => t as f64,
-                StepInput::Apply => f64::from(u8::from(apply)),
-                StepInput::Epoch => epoch as f64,
-                StepInput::LrScale => lr_scale,
+                StepInput::T => s.t as f64,
+                StepInput::Apply => f64::from(u8::from(s.apply)),
+                StepInput::Epoch => s.epoch as f64,
+                StepInput::LrScale => s.lr_scale,
+                StepInput::Rng => {
+                    // The words carry the bits of u32s: the seed's halves and the counter,
+                    // which wraps after 2³² micro-batches.
+                    let words = [s.seed as u32, (s.seed >> 32) as u32, s.micro as u32];
+                    for (w, v) in self.exe.slot_i32_mut(slot).iter_mut().zip(words) {
+                        *w = v as i32;
+                    }
+                    continue;
+                }
             };
-            if let Some(slot) = slot {
-                self.exe.slot_mut(slot)[0] = value as f32;
-            }
+            self.exe.slot_mut(slot)[0] = value as f32;
         }
     }
 

@@ -11,10 +11,10 @@ use crate::data::{inputs, npy, Dataset};
 use crate::diag::Diag;
 use crate::ir::{Graph, InputRole, OutputRole};
 
-/// The roles of the inputs a checkpoint fills in a scoring graph: the parameters. Nothing
-/// else is read from it (optimizer state is the training's); non-trainable buffers, such as
-/// batch norm's running statistics, are one more role here.
-const WEIGHTS: [InputRole; 1] = [InputRole::Param];
+/// The roles of the inputs a checkpoint fills in a scoring graph: the parameters and the
+/// buffers (batch norm's running statistics, say). Nothing else is read from it: optimizer
+/// state is the training's.
+const WEIGHTS: [InputRole; 2] = [InputRole::Param, InputRole::Buffer];
 
 /// The inputs of `graph` a checkpoint fills, by name and shape.
 pub fn weight_inputs(graph: &Graph) -> Vec<(String, Vec<usize>)> {

@@ -12,7 +12,7 @@ use super::errors;
 use super::init;
 use super::log::{self, MetricsLog, Progress, ProgressTo, Record};
 use super::plan::{Executables, Plan, Program};
-use super::runner::Runner;
+use super::runner::{Runner, Steps};
 pub use super::stopping::StopReason;
 use super::stopping::{converged, EarlyStopper, PlateauState};
 use crate::codegen::Executable;
@@ -20,6 +20,7 @@ use crate::data::Dataset;
 use crate::diag::Diag;
 use crate::ir::{OutputRole, StepOutput};
 use crate::rng::Rng;
+use crate::spec::ParamInfo;
 
 /// Overrides from the command line.
 #[derive(Debug, Clone, Default)]
@@ -141,6 +142,8 @@ struct Trainer<'p, 'w> {
     /// Names of what the step executables copy to and from each other: parameters and state.
     carried: Vec<String>,
     param_names: Vec<String>,
+    /// The parameters and buffers: what evaluation reads and early stopping restores.
+    model_names: Vec<String>,
     /// Parameters of at most 16 elements, logged at each point.
     small_params: Vec<String>,
     /// The training set's metrics, and every metric logged (with the validation set's).
@@ -155,6 +158,8 @@ struct Trainer<'p, 'w> {
     stopper: Option<EarlyStopper<'p>>,
     plateau: Option<PlateauState<'p>>,
     history: Vec<LogPoint>,
+    /// The run's seed, which `rand` draws from.
+    seed: u64,
     last_lr: f64,
     last_loss: f64,
 }
@@ -183,7 +188,8 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let mut start = 0;
         let mut note = None;
         if let Some(path) = &cfg.init {
-            let restored = checkpoint::load(path, program.params, &program.optimizer_state(), &program.state_slots)?;
+            let model: Vec<ParamInfo> = program.params.iter().chain(program.buffers).cloned().collect();
+            let restored = checkpoint::load(path, &model, &program.optimizer_state(), &program.state_slots)?;
             for (name, values) in restored.values {
                 exes.step.exe.input_mut(&name).expect("param and state inputs exist").copy_from_slice(&values);
             }
@@ -206,6 +212,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             end: start + total,
         };
         let param_names: Vec<String> = program.params.iter().map(|p| p.name.clone()).collect();
+        let model_names = program.params.iter().chain(program.buffers).map(|p| p.name.clone()).collect();
         let small = program.params.iter().filter(|p| p.shape.iter().product::<usize>() <= 16);
         let train_metrics = exes.eval.outputs(OutputRole::Metric);
         let mut metric_names = train_metrics.clone();
@@ -236,6 +243,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             at,
             carried,
             param_names,
+            model_names,
             small_params: small.map(|p| p.name.clone()).collect(),
             train_metrics,
             metric_names,
@@ -248,6 +256,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             stopper: c.early_stop.as_ref().map(EarlyStopper::new),
             plateau: c.plateau.as_ref().map(PlateauState::new),
             history: Vec::new(),
+            seed,
             last_lr: f64::NAN,
             last_loss: f64::NAN,
         })
@@ -296,7 +305,15 @@ impl<'p, 'w> Trainer<'p, 'w> {
             runner.load_rows(d, at.batcher.indices(in_epoch));
         }
         let applies = (at.micro + 1).is_multiple_of(at.k);
-        runner.set_steps(at.micro / at.k + 1, applies, epoch, self.plateau.as_ref().map_or(1.0, |p| p.scale));
+        let lr_scale = self.plateau.as_ref().map_or(1.0, |p| p.scale);
+        runner.set_steps(&Steps {
+            t: at.micro / at.k + 1,
+            apply: applies,
+            epoch,
+            lr_scale,
+            seed: self.seed,
+            micro: at.micro,
+        });
         runner.exe.run();
         let (loss, update_norm) = (runner.loss(), runner.update_norm());
         self.last_lr = runner.lr();
@@ -335,7 +352,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             p.step(lookup(&metrics, &p.spec.on), self.last_lr);
         }
         if let Some(s) = &mut self.stopper {
-            if s.observe(lookup(&metrics, &s.spec.on), epochs_done, &self.exes.step.exe, &self.param_names) {
+            if s.observe(lookup(&metrics, &s.spec.on), epochs_done, &self.exes.step.exe, &self.model_names) {
                 return Ok(Some(s.stop(&mut self.exes.step.exe)));
             }
         }
@@ -346,11 +363,11 @@ impl<'p, 'w> Trainer<'p, 'w> {
     /// (as `val_loss`, `val_<metric>`) with the parameters of the train step.
     fn evaluate(&mut self) -> Vec<(String, f64)> {
         let exes = &mut *self.exes;
-        exes.eval.take_state(&exes.step.exe, &self.param_names);
+        exes.eval.take_state(&exes.step.exe, &self.model_names);
         let (loss, mut out) = run_eval(&mut exes.eval, self.program.data, &self.all_rows, &self.train_metrics);
         out.insert(0, (StepOutput::Loss.name().into(), loss));
         if let (Some(v), Some(val)) = (&mut exes.val_eval, self.program.val) {
-            v.take_state(&exes.step.exe, &self.param_names);
+            v.take_state(&exes.step.exe, &self.model_names);
             let (val_loss, val_metrics) = run_eval(v, Some(val), &self.val_rows, &self.train_metrics);
             out.push((format!("val_{}", StepOutput::Loss.name()), val_loss));
             out.extend(val_metrics.into_iter().map(|(n, x)| (format!("val_{n}"), x)));
@@ -363,7 +380,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
     fn evaluate_test(&mut self) -> Vec<(String, f64)> {
         let exes = &mut *self.exes;
         let (Some(t), Some(test)) = (&mut exes.test_eval, self.program.test) else { return vec![] };
-        t.take_state(&exes.step.exe, &self.param_names);
+        t.take_state(&exes.step.exe, &self.model_names);
         let (loss, metrics) = run_eval(t, Some(test), &self.test_rows, &self.train_metrics);
         let named = std::iter::once((StepOutput::Loss.name().to_string(), loss)).chain(metrics);
         named.map(|(n, x)| (format!("test_{n}"), x)).collect()
@@ -396,7 +413,9 @@ impl<'p, 'w> Trainer<'p, 'w> {
                 .iter()
                 .map(|(n, shape)| (n.clone(), shape.clone(), exe.input(n).expect("state input exists").to_vec()))
                 .collect();
-            checkpoint::save(path, self.program.params, &params, &state, self.program.scaling, updates)?;
+            let model: Vec<ParamInfo> = self.program.params.iter().chain(self.program.buffers).cloned().collect();
+            let values = read_params(exe, &self.model_names);
+            checkpoint::save(path, &model, &values, &state, self.program.scaling, updates)?;
         }
         let history = self.history;
         Ok(Summary {
@@ -463,7 +482,8 @@ fn run_eval(
 /// state variable of the train step, by name.
 pub fn initial_values(p: &Program, seed: u64) -> Vec<(String, Vec<f32>)> {
     let rng = Rng::new(seed);
-    let params = p.params.iter().map(|q| (q.name.clone(), init::fill(&q.init, &q.shape, &mut rng.fork(&q.name))));
+    let params = p.params.iter().chain(p.buffers);
+    let params = params.map(|q| (q.name.clone(), init::fill(&q.init, &q.shape, &mut rng.fork(&q.name))));
     // Optimizer state starts where its declaration says; other state (accumulators) at zero.
     let states = p.state_slots.iter().map(|(name, shape)| {
         let init = p.states.iter().find(|s| s.name == *name).map_or(0.0, |s| s.init);

@@ -30,6 +30,11 @@ pub const NAMES: &[&str] = &[
     "where",
     "pi",
     "same",
+    "training",
+    "rand",
+    "require",
+    "shape",
+    "size",
     "convolve2d",
     "max_pool2d",
     "avg_pool2d",
@@ -45,6 +50,8 @@ pub const NAMES: &[&str] = &[
     "glorot_uniform",
     "he_normal",
     "he_uniform",
+    "torch_default",
+    "with_fan_in",
     "kaiming_normal",
     "kaiming_uniform",
 ];
@@ -63,6 +70,10 @@ pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
         "index" => &[("x", None), ("axis", None), ("i", None)],
         "concat" => &[("values", None), ("axis", Some(0.0))],
         "gather" => &[("table", None), ("ids", None)],
+        "rand" => &[("shape", None)],
+        "require" => &[("cond", None), ("message", None)],
+        "shape" => &[("x", None)],
+        "size" => &[("x", None), ("axis", None)],
         // axis and keepdims default to "all axes" and false; NaN marks "not given".
         "sum" | "mean" | "max" => &[("x", None), ("axis", Some(f64::NAN)), ("keepdims", Some(0.0))],
         "maximum" | "minimum" => &[("a", None), ("b", None)],
@@ -83,7 +94,8 @@ pub fn formals(name: &str) -> Option<&'static [(&'static str, Option<f64>)]> {
         "max_pool2d" | "avg_pool2d" => {
             &[("x", None), ("kernel", None), ("stride", Some(f64::NAN)), ("padding", Some(0.0))]
         }
-        "zeros" | "ones" => &[],
+        "zeros" | "ones" | "torch_default" => &[],
+        "with_fan_in" => &[("init", None), ("fan_in", None)],
         "constant" => &[("value", None)],
         "normal" => &[("mean", Some(0.0)), ("std", Some(1.0))],
         "uniform" => &[("lo", Some(0.0)), ("hi", Some(1.0))],
@@ -110,6 +122,7 @@ pub fn is_initializer(name: &str) -> bool {
             | "glorot_uniform"
             | "he_normal"
             | "he_uniform"
+            | "torch_default"
             | "kaiming_normal"
             | "kaiming_uniform"
     )

@@ -57,6 +57,7 @@ impl Init {
             Init::XavierUniform { gain } => non_negative("xavier_uniform", "gain", gain),
             Init::HeNormal { gain } => non_negative("he_normal", "gain", gain),
             Init::HeUniform { gain } => non_negative("he_uniform", "gain", gain),
+            Init::TorchDefault { .. } => Ok(()),
         }
     }
 }
@@ -168,6 +169,8 @@ pub struct Lowered {
     pub update: Graph,
     /// Every parameter, in input order.
     pub params: Vec<ParamInfo>,
+    /// Every buffer (batch norm's running statistics, say), in input order.
+    pub buffers: Vec<ParamInfo>,
     /// Every optimizer state variable, in input order.
     pub states: Vec<StateInfo>,
 }
@@ -181,6 +184,12 @@ impl Module {
     /// Elaborates the forward and update graphs for batches of `batch` rows of data of this shape.
     pub fn lower(&self, data: Option<DataShape>, batch: usize) -> Result<Lowered, Diag> {
         elab::lower(self, data, batch)
+    }
+
+    /// Elaborates the evaluation graph (loss and metrics in evaluation mode: running
+    /// statistics, no dropout, buffers read only) for batches of `batch` rows.
+    pub fn lower_eval(&self, data: Option<DataShape>, batch: usize) -> Result<Graph, Diag> {
+        elab::forward(self, data, batch, elab::Mode::Eval).map(|f| f.graph)
     }
 
     /// Elaborates the prediction graph: the model's output (named [`PREDICTION`]) for `rows`

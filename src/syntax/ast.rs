@@ -185,6 +185,8 @@ pub enum Stmt {
     },
     /// `param w: f32[I, n] = init` inside a layer or model.
     Param(ParamDecl),
+    /// `buffer running_mean: f32[C] = zeros` inside a layer or model: kept, not trained.
+    Buffer(ParamDecl),
     /// `state m = 0, v = 0` inside an optimizer: per-parameter state with the parameter's shape.
     State {
         /// Each variable and its initial value.

@@ -74,6 +74,7 @@ fn block_text(b: &Block) -> String {
         let line = match stmt {
             Stmt::Let { name, value, .. } => format!("(let {} {})", name.name, expr(value)),
             Stmt::Param(p) => param_text(p),
+            Stmt::Buffer(p) => format!("(buffer{}", &param_text(p)["(param".len()..]),
             Stmt::State { vars, .. } => {
                 let v: Vec<String> = vars.iter().map(|(n, e)| format!("({} {})", n.name, expr(e))).collect();
                 format!("(state {})", v.join(" "))

@@ -6,7 +6,7 @@ use crate::codegen::kernel::{
     row_major, Elementwise, Expr, ExprId, Kernel, MatMul, Program, ProgramOutput, Reduce, ValueId,
 };
 use crate::codegen::CodegenError;
-use crate::ir::{Class, Op, OutputRole};
+use crate::ir::{Class, Op};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
@@ -26,6 +26,7 @@ pub(super) fn apply(op: &Op, args: &[ExprId]) -> Result<Expr, CodegenError> {
         | Op::Concat { .. }
         | Op::Gather
         | Op::ScatterAdd(_)
+        | Op::Rand { .. }
         | Op::Reduce(..)
         | Op::MatMul { .. }
         | Op::OneHot(_)
@@ -193,6 +194,10 @@ impl Fuser<'_> {
                     let (src, ids) = (self.contiguous(src)?, self.contiguous(ids)?);
                     Kernel::Gather { src, ids, rows, row, scatter, out: self.value(x)? }
                 }
+                Op::Rand { key, .. } => {
+                    let words = self.contiguous(self.g.nodes[x].args[0].index())?;
+                    Kernel::Rand { key: *key, words, out: self.value(x)? }
+                }
                 Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => continue,
             };
             let prio = if self.is_reduction(x) { self.reduce_members[&x][0] } else { x };
@@ -202,17 +207,13 @@ impl Fuser<'_> {
         for o in &self.g.outputs {
             let x = o.node.index();
             let value = match self.op(x) {
-                Op::Input(k)
-                    if matches!(o.role, OutputRole::Param | OutputRole::State) && self.g.inputs[*k].name == o.name =>
-                {
-                    *k
-                }
+                Op::Input(k) if o.role.in_place() && self.g.inputs[*k].name == o.name => *k,
                 Op::Input(k) => self.copy_of_input(*k, x),
                 Op::Window(_) => self.value(x)?,
                 Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => {
                     self.materialise(x)?
                 }
-                Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => self.value(x)?,
+                Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) | Op::Rand { .. } => self.value(x)?,
                 Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) | Op::Cast(_) => self.value(x)?,
                 Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => self.value(x)?,
             };
@@ -221,11 +222,7 @@ impl Fuser<'_> {
         // Kernels that compute a parameter or state update run as late as their users allow, so
         // that they tend to be the last reader of the input they replace (then memplan can
         // write the update in place).
-        let updates: HashSet<ValueId> = outputs
-            .iter()
-            .filter(|o| matches!(o.role, OutputRole::Param | OutputRole::State))
-            .map(|o| o.value)
-            .collect();
+        let updates: HashSet<ValueId> = outputs.iter().filter(|o| o.role.in_place()).map(|o| o.value).collect();
         let late = self.g.nodes.len();
         let kernels = self
             .kernels
@@ -325,6 +322,7 @@ impl Fuser<'_> {
             Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => {
                 self.buffer(x)
             }
+            Op::Rand { .. } => self.buffer(x),
         }
     }
 

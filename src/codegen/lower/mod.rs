@@ -182,6 +182,15 @@ impl<'a> Lowerer<'a> {
                 self.b.ins().call(f, &args);
                 Ok(())
             }
+            Kernel::Rand { key, words, out } => {
+                let n = self.program.values[*out].ty.numel();
+                let args =
+                    [self.ptr(*out), self.int(n), self.b.ins().iconst(types::I64, *key as i64), self.ptr(*words)];
+                let rand =
+                    self.callees.rand.ok_or_else(|| CodegenError::Internal("gradc_rand was not declared".into()))?;
+                self.b.ins().call(rand, &args);
+                Ok(())
+            }
             Kernel::Concat { parts, outer, out } => {
                 let total: usize = parts.iter().map(|&(_, len)| len).sum();
                 let mut at = 0;

@@ -106,21 +106,72 @@ impl Elab<'_> {
                 Ok(Val::Tensor(self.push(Op::Argmax(axes[0]), vec![x], span)?))
             }
             "reshape" => {
+                // A number is the same at every shape (it broadcasts), so reshaping leaves it:
+                // this keeps `reshape(b, [out, 1, 1])` valid for a bias declared `false`.
+                if let Val::Num(x) = a[0].0 {
+                    return Ok(Val::Num(x));
+                }
                 let x = self.tensor(a[0].0.clone(), a[0].1)?;
                 let Val::List(dims) = &a[1].0 else {
                     return Err(self.locate(expected("a list of dimensions", a[1].1, &a[1].0.describe(&self.g))));
                 };
                 let mut shape = Vec::new();
+                // One dimension may be -1, as in torch: whatever the others leave.
+                let mut inferred = None;
                 for d in dims {
                     let n = self.num(&(d.clone(), a[1].1), "a dimension")?;
+                    if n == -1.0 && inferred.is_none() {
+                        inferred = Some(shape.len());
+                        shape.push(1);
+                        continue;
+                    }
                     if n < 0.0 || n.fract() != 0.0 || n > u32::MAX as f64 {
                         return Err(self.locate(errors::bad_reshape_dimension(a[1].1, n)));
                     }
                     shape.push(n as usize);
                 }
+                if let Some(k) = inferred {
+                    let known: usize = shape.iter().product();
+                    let total = self.g.ty(x).numel();
+                    if known != 0 && total.is_multiple_of(known) {
+                        shape[k] = total / known;
+                    }
+                }
                 Ok(Val::Tensor(self.push(Op::Reshape(shape), vec![x], span)?))
             }
             "convolve2d" | "max_pool2d" | "avg_pool2d" => self.window(name, &a, span),
+            "shape" | "size" => {
+                let x = self.tensor(a[0].0.clone(), a[0].1)?;
+                let shape = self.g.ty(x).shape.clone();
+                if name == "shape" {
+                    return Ok(Val::List(shape.iter().map(|&d| Val::Num(d as f64)).collect()));
+                }
+                let axis = self.axes(&a[1], shape.len())?;
+                Ok(Val::Num(shape[axis[0]] as f64))
+            }
+            "rand" => self.rand(&a[0], span),
+            // A layer gives its bias the fan-in of its weight, which `torch_default` needs.
+            "with_fan_in" => match &a[0].0 {
+                Val::Init(Init::TorchDefault { fan_in: None }) => {
+                    let fan = self.num(&a[1], "a fan-in")?;
+                    if fan < 0.0 || fan.fract() != 0.0 || fan > u32::MAX as f64 {
+                        return Err(self.locate(errors::bad_reshape_dimension(a[1].1, fan)));
+                    }
+                    Ok(Val::Init(Init::TorchDefault { fan_in: Some(fan as usize) }))
+                }
+                other => Ok(other.clone()),
+            },
+            // A check of a layer's arguments, reported at the user's call.
+            "require" => {
+                let Val::Str(message) = &a[1].0 else {
+                    return Err(self.locate(expected("a message", a[1].1, &a[1].0.describe(&self.g))));
+                };
+                match &a[0].0 {
+                    Val::Bool(true) => Ok(Val::Bool(true)),
+                    Val::Bool(false) => Err(self.locate(errors::requirement(span, message))),
+                    other => Err(self.locate(expected("a compile-time condition", a[0].1, &other.describe(&self.g)))),
+                }
+            }
             "f32" | "i32" => {
                 let to = if name == "f32" { DType::F32 } else { DType::I32 };
                 let x = match &a[0].0 {
@@ -287,6 +338,7 @@ impl Elab<'_> {
             "xavier_uniform" | "glorot_uniform" => Init::XavierUniform { gain: n(0)? },
             "he_normal" | "kaiming_normal" => Init::HeNormal { gain: n(0)? },
             "he_uniform" | "kaiming_uniform" => Init::HeUniform { gain: n(0)? },
+            "torch_default" => Init::TorchDefault { fan_in: None },
             _ => unreachable!("builtins::formals lists only names handled here"),
         };
         init.check(span).map_err(|d| self.locate(d))?;

@@ -1,9 +1,7 @@
 //! Calls: binding arguments to formals, checking them against declared types, and
 //! evaluating a function's body.
 
-use std::collections::HashMap;
-
-use super::{errors, Elab, Env, Val};
+use super::{errors, Elab, Env, Mode, Val};
 use crate::diag::{Diag, Span};
 use crate::ir::{DType, Type};
 use crate::sema::builtins;
@@ -31,6 +29,9 @@ impl Elab<'_> {
     pub(super) fn block(&mut self, b: &ast::Block, env: &mut Env) -> Result<Option<Val>, Diag> {
         for stmt in &b.stmts {
             match stmt {
+                // Evaluation reads buffers and never updates them, so what a buffer is assigned
+                // (batch statistics, say) is not even elaborated there.
+                Stmt::Let { name, .. } if self.mode == Mode::Eval && env.buffers.contains_key(&name.name) => {}
                 Stmt::Let { name, value, .. } => {
                     if let Some(f) = self.frames.last_mut() {
                         f.binding = Some(name.name.clone());
@@ -39,11 +40,17 @@ impl Elab<'_> {
                     if let Some(f) = self.frames.last_mut() {
                         f.binding = None;
                     }
-                    env.vars.insert(name.name.clone(), v);
+                    match env.buffers.get(&name.name).cloned() {
+                        Some(full) => self.assign_buffer(&name.name, &full, v, value.span, env)?,
+                        None => {
+                            env.vars.insert(name.name.clone(), v);
+                        }
+                    }
                 }
                 Stmt::Param(d) => {
                     self.declare_param(d, env)?;
                 }
+                Stmt::Buffer(d) => self.declare_buffer(d, env)?,
                 Stmt::State { span, .. } => return Err(self.locate(errors::state_outside_optimizer(*span))),
             }
         }
@@ -69,7 +76,7 @@ impl Elab<'_> {
             }
             FuncKind::Fn | FuncKind::Layer | FuncKind::Model | FuncKind::Loss => {}
         }
-        let mut env = Env { vars: HashMap::new(), file: decl.name.span.file };
+        let mut env = Env::new(decl.name.span.file);
         let mut given: Vec<Option<(Val, Span)>> = vec![None; decl.params.len()];
         for (i, (name, v, span)) in args.into_iter().enumerate() {
             let slot = match &name {
@@ -102,7 +109,9 @@ impl Elab<'_> {
         let transparent = matches!(decl.kind, FuncKind::Model | FuncKind::Loss);
         self.frames.push(self.frame(call, &decl.name.name, transparent));
         if decl.kind == FuncKind::Fn {
-            if let Some(Stmt::Param(p)) = decl.body.stmts.iter().find(|s| matches!(s, Stmt::Param(_))) {
+            if let Some(Stmt::Param(p) | Stmt::Buffer(p)) =
+                decl.body.stmts.iter().find(|s| matches!(s, Stmt::Param(_) | Stmt::Buffer(_)))
+            {
                 return Err(self.locate(errors::param_in_fn(p.span)));
             }
         }

@@ -27,6 +27,10 @@ pub const PARAM_IN_FN: &str = "gradc::param::in_fn";
 pub const PARAM_SHAPE: &str = "gradc::param::shape";
 /// An optimizer that declares parameters.
 pub const OPTIMIZER_PARAM: &str = "gradc::optimizer::param";
+/// An argument that fails a `require` of the function it is given to.
+pub const ARGUMENT_REQUIREMENT: &str = "gradc::argument::requirement";
+/// A buffer assigned a value of another shape.
+pub const BUFFER_SHAPE: &str = "gradc::buffer::shape";
 /// An argument that does not fit its formal's declared type.
 pub const TYPE_ARGUMENT: &str = "gradc::type::argument";
 /// A result that does not fit the declared result type.
@@ -141,7 +145,7 @@ pub fn bad_type_dimension(span: Span, value: f64) -> Diag {
 
 /// A dimension in `reshape`'s list, at `span`, that is not a whole number.
 pub fn bad_reshape_dimension(span: Span, value: f64) -> Diag {
-    bad_dimension(span, value, "dimensions are whole numbers")
+    bad_dimension(span, value, "dimensions are whole numbers; one may be -1, for what the others leave")
 }
 
 /// A declared type, at `span`, whose `shape` has too many elements to index.
@@ -288,6 +292,23 @@ pub fn param_in_fn(span: Span) -> Diag {
     Diag::new(PARAM_IN_FN, "a `fn` cannot declare parameters")
         .at(span, "parameter in a fn")
         .help("make it a `layer` so its parameters get an instance name")
+}
+
+/// A `require(cond, message)` at `span` whose condition is false.
+pub fn requirement(span: Span, message: &str) -> Diag {
+    Diag::new(ARGUMENT_REQUIREMENT, message.to_string())
+        .at(span, "this requirement does not hold")
+        .help("change the argument the message names")
+}
+
+/// Buffer `name` of `shape` assigned, at `span`, a value of shape `found`.
+pub fn buffer_shape(span: Span, name: &str, shape: &[usize], found: &[usize]) -> Diag {
+    Diag::new(
+        BUFFER_SHAPE,
+        format!("buffer `{name}` is {} but is assigned a {} value", fmt_shape(shape), fmt_shape(found)),
+    )
+    .at(span, format!("this is {}", fmt_shape(found)))
+    .help("a buffer keeps its declared shape; reduce or reshape the new value to it")
 }
 
 /// A parameter, at `span`, declared in an optimizer.

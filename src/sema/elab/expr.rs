@@ -1,6 +1,6 @@
 //! Expressions: names, arithmetic with broadcasting, and the errors they raise.
 
-use super::{errors, Elab, Env, Val};
+use super::{errors, Elab, Env, Mode, Val};
 use crate::diag::{Diag, Span};
 use crate::ir::{self, Op, ShapeError, UnOp};
 use crate::sema::builtins;
@@ -28,6 +28,22 @@ impl Elab<'_> {
                 self.binary(*op, va, vb, e.span)
             }
             ExprKind::Call { func, args } => {
+                // `where` with a compile-time condition (a flag, `training`) elaborates only the
+                // branch it picks, so the other may use what this mode lacks (batch
+                // statistics, random numbers).
+                if func.name == "where" && args.len() == 3 && args.iter().all(|a| a.name.is_none()) {
+                    match self.expr(&args[0].value, env)? {
+                        Val::Bool(c) => return self.expr(&args[if c { 1 } else { 2 }].value, env),
+                        Val::Num(c) => return self.expr(&args[if c != 0.0 { 1 } else { 2 }].value, env),
+                        cond => {
+                            let mut vals = vec![(None, cond, args[0].value.span)];
+                            for a in &args[1..] {
+                                vals.push((None, self.expr(&a.value, env)?, a.value.span));
+                            }
+                            return self.call(func, vals, e.span, env);
+                        }
+                    }
+                }
                 let mut vals = Vec::new();
                 for a in args {
                     vals.push((a.name.clone(), self.expr(&a.value, env)?, a.value.span));
@@ -48,6 +64,10 @@ impl Elab<'_> {
         }
         if id.name == "pi" {
             return Ok(Val::Num(std::f64::consts::PI));
+        }
+        // The mode this graph is elaborated in: the train step, or evaluation.
+        if id.name == "training" {
+            return Ok(Val::Bool(self.mode == Mode::Train));
         }
         // `padding: same`, as the string "same".
         if id.name == "same" {

@@ -59,6 +59,24 @@ impl Val {
 struct Env {
     vars: HashMap<String, Val>,
     file: FileId,
+    /// The buffers this invocation declared: local name to full name.
+    buffers: HashMap<String, String>,
+}
+
+impl Env {
+    fn new(file: FileId) -> Env {
+        Env { vars: HashMap::new(), file, buffers: HashMap::new() }
+    }
+}
+
+/// Which graph is elaborated: the one the train step differentiates, or evaluation's. The
+/// built-in `training` is `true` in the first; buffers update only there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The forward pass of a training step: batch statistics, dropout, buffer updates.
+    Train,
+    /// Evaluation and prediction: running statistics, no dropout, buffers read only.
+    Eval,
 }
 
 /// One active call, for parameter naming and error locations.
@@ -77,6 +95,8 @@ struct Frame {
     instances: HashMap<String, usize>,
     /// The let-binding being evaluated, which names layer calls inside it.
     binding: Option<String>,
+    /// `rand` calls made in this frame so far, which tell its call sites apart.
+    rands: usize,
 }
 
 /// The elaborator's state for one graph.
@@ -85,12 +105,31 @@ struct Elab<'m> {
     g: Graph,
     params: Vec<ParamInfo>,
     param_nodes: HashMap<String, NodeId>,
+    /// Every buffer, in input order, and its input node.
+    buffers: Vec<ParamInfo>,
+    buffer_nodes: HashMap<String, NodeId>,
+    /// The new value of each buffer the training graph updates (the first assignment wins, so
+    /// the metrics' second call of the model changes nothing).
+    buffer_updates: Vec<(String, NodeId)>,
     frames: Vec<Frame>,
+    mode: Mode,
+}
+
+/// The forward graph (loss and metrics) for batches of `batch` rows of `data`, in `mode`, with
+/// its parameters and buffers.
+pub(super) struct Forward {
+    pub graph: Graph,
+    pub params: Vec<ParamInfo>,
+    pub buffers: Vec<ParamInfo>,
 }
 
 /// Elaborates the forward graph (loss and metrics) for batches of `batch` rows of `data`.
-pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize) -> Result<(Graph, Vec<ParamInfo>), Diag> {
-    let mut e = Elab { m, g: Graph::new("forward"), params: vec![], param_nodes: HashMap::new(), frames: vec![] };
+pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize, mode: Mode) -> Result<Forward, Diag> {
+    let name = match mode {
+        Mode::Train => "forward",
+        Mode::Eval => "eval",
+    };
+    let mut e = Elab::new(m, name, mode);
     let loss = &m.loss;
     let mut args = Vec::new();
     if let Some(shape) = data {
@@ -112,7 +151,7 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize) -> Resu
         }
     }
     for p in &m.params {
-        let mut env = Env { vars: HashMap::new(), file: m.user };
+        let mut env = Env::new(m.user);
         e.declare_param(p, &mut env)?;
     }
     let value = e.call_decl(loss, args, loss.span)?;
@@ -134,17 +173,35 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize) -> Resu
             e.g.add_output(name, node, OutputRole::Metric);
         }
     }
-    Ok((e.g, e.params))
+    for (name, node) in std::mem::take(&mut e.buffer_updates) {
+        e.g.add_output(&name, node, OutputRole::Buffer);
+    }
+    Ok(Forward { graph: e.g, params: e.params, buffers: e.buffers })
 }
 
-/// Elaborates both graphs.
+/// Elaborates both graphs of a training step.
 pub(super) fn lower(m: &Module, data: Option<DataShape>, batch: usize) -> Result<Lowered, Diag> {
-    let (forward, params) = forward(m, data, batch)?;
-    let (update, states) = update(m, &params)?;
-    Ok(Lowered { forward, update, params, states })
+    let f = forward(m, data, batch, Mode::Train)?;
+    let (update, states) = update(m, &f.params)?;
+    Ok(Lowered { forward: f.graph, update, params: f.params, buffers: f.buffers, states })
 }
 
 impl<'m> Elab<'m> {
+    /// An elaborator of the graph `name`, empty.
+    fn new(m: &'m Module, name: &str, mode: Mode) -> Elab<'m> {
+        Elab {
+            m,
+            g: Graph::new(name),
+            params: vec![],
+            param_nodes: HashMap::new(),
+            buffers: vec![],
+            buffer_nodes: HashMap::new(),
+            buffer_updates: vec![],
+            frames: vec![],
+            mode,
+        }
+    }
+
     fn frame(&self, call: Span, callee: &str, transparent: bool) -> Frame {
         let instance = self.frames.last().and_then(|f| f.binding.clone()).unwrap_or_else(|| "out".into());
         Frame {
@@ -155,6 +212,7 @@ impl<'m> Elab<'m> {
             prefix: None,
             instances: HashMap::new(),
             binding: None,
+            rands: 0,
         }
     }
 
@@ -287,16 +345,117 @@ impl<'m> Elab<'m> {
         ))
     }
 
-    /// Declares (or, for a name already declared with the same shape, reuses) a parameter.
-    fn declare_param(&mut self, decl: &ast::ParamDecl, env: &mut Env) -> Result<NodeId, Diag> {
+    /// The full name of a parameter or buffer declared in the innermost frame.
+    fn declared_name(&mut self, local: &str) -> String {
+        match self.frames.len() {
+            0 => local.to_string(),
+            n => format!("{}{}", self.prefix(n - 1), local),
+        }
+    }
+
+    /// Declares (or, for a name already declared with the same shape, reuses) a buffer: an
+    /// input of the graph, starting at its initializer, that the training graph may update.
+    fn declare_buffer(&mut self, decl: &ast::ParamDecl, env: &mut Env) -> Result<(), Diag> {
         let (dtype, shape) = self.dims(&decl.ty, env)?;
         if dtype != DType::F32 {
             return Err(self.locate(errors::param_not_f32(decl.ty.span())));
         }
-        let name = match self.frames.len() {
-            0 => decl.name.name.clone(),
-            n => format!("{}{}", self.prefix(n - 1), decl.name.name),
+        let name = self.declared_name(&decl.name.name);
+        let init = match &decl.init {
+            None => Init::Zeros,
+            Some(expr) => match self.expr(expr, env)? {
+                Val::Init(Init::Zeros) => Init::Zeros,
+                Val::Init(Init::Constant(c)) | Val::Num(c) => Init::Constant(c),
+                other => {
+                    return Err(self.locate(expected(
+                        "`zeros`, `ones` or a number",
+                        expr.span,
+                        &other.describe(&self.g),
+                    )))
+                }
+            },
         };
+        let node = match self.buffer_nodes.get(&name) {
+            Some(&node) => {
+                let prev = self.buffers.iter().find(|p| p.name == name).expect("buffer_nodes and buffers agree");
+                if prev.shape != shape {
+                    return Err(self.locate(errors::param_two_shapes(
+                        decl.span,
+                        prev.span,
+                        &name,
+                        &shape,
+                        &prev.shape,
+                    )));
+                }
+                node
+            }
+            None => {
+                let node = self.g.add_input(&name, Type::f32(shape.clone()), InputRole::Buffer);
+                self.buffers.push(ParamInfo { name: name.clone(), shape, init, span: decl.span });
+                self.buffer_nodes.insert(name.clone(), node);
+                node
+            }
+        };
+        env.vars.insert(decl.name.name.clone(), Val::Tensor(node));
+        env.buffers.insert(decl.name.name.clone(), name);
+        Ok(())
+    }
+
+    /// Assigns `v` to the buffer `full` declared as `local` in training mode: its new value, the
+    /// step's output and what the rest of the body reads. (Evaluation skips the assignment.)
+    fn assign_buffer(&mut self, local: &str, full: &str, v: Val, span: Span, env: &mut Env) -> Result<(), Diag> {
+        let shape = self.buffers.iter().find(|b| b.name == full).expect("declared buffers are listed").shape.clone();
+        let node = self.tensor(v, span)?;
+        let found = self.g.ty(node).shape.clone();
+        if broadcast_shapes(&found, &shape).as_deref() != Some(&shape[..]) {
+            return Err(self.locate(errors::buffer_shape(span, full, &shape, &found)));
+        }
+        let node = self.as_shape(Val::Tensor(node), &shape, span)?;
+        if !self.buffer_updates.iter().any(|(n, _)| n == full) {
+            self.buffer_updates.push((full.to_string(), node));
+        }
+        env.vars.insert(local.to_string(), Val::Tensor(node));
+        Ok(())
+    }
+
+    /// `rand(shape)`: uniform numbers in `[0, 1)` for this call site, drawn from the `rng` step
+    /// input. The site is named like a parameter (the instance, then `rand` and a count), so it
+    /// is stable when other layers are added and the same when a model is called again.
+    fn rand(&mut self, shape: &(Val, Span), span: Span) -> Result<Val, Diag> {
+        let Val::List(dims) = &shape.0 else {
+            return Err(self.locate(expected("a list of dimensions", shape.1, &shape.0.describe(&self.g))));
+        };
+        let mut out = Vec::new();
+        for d in dims {
+            let n = self.num(&(d.clone(), shape.1), "a dimension")?;
+            if n < 0.0 || n.fract() != 0.0 || n > u32::MAX as f64 {
+                return Err(self.locate(errors::bad_reshape_dimension(shape.1, n)));
+            }
+            out.push(n as usize);
+        }
+        let site = match self.frames.len() {
+            0 => "rand".to_string(),
+            n => {
+                let count = self.frames[n - 1].rands;
+                self.frames[n - 1].rands += 1;
+                format!("{}rand{count}", self.prefix(n - 1))
+            }
+        };
+        let words = self.g.step_input(ir::StepInput::Rng);
+        let op = Op::Rand { key: crate::rng::site_key(&site), shape: out };
+        Ok(Val::Tensor(self.push(op, vec![words], span)?))
+    }
+
+    /// Declares (or, for a name already declared with the same shape, reuses) a parameter.
+    ///
+    /// In a layer, the initializer `false` declares nothing and binds the name to 0, as torch's
+    /// `bias=False`: `dense(x, 64, bias: false)` before a batch norm, which would cancel a bias.
+    fn declare_param(&mut self, decl: &ast::ParamDecl, env: &mut Env) -> Result<(), Diag> {
+        let (dtype, shape) = self.dims(&decl.ty, env)?;
+        if dtype != DType::F32 {
+            return Err(self.locate(errors::param_not_f32(decl.ty.span())));
+        }
+        let name = self.declared_name(&decl.name.name);
         // A layer's parameters carry a dotted prefix, so only unprefixed names can collide.
         if RESERVED_NAMES.contains(&name.as_str()) {
             return Err(self.locate(reserved("parameter", &name, decl.name.span)));
@@ -306,6 +465,10 @@ impl<'m> Elab<'m> {
             Some(expr) => match self.expr(expr, env)? {
                 Val::Init(i) => i,
                 Val::Num(c) => Init::Constant(c),
+                Val::Bool(false) if !self.frames.is_empty() => {
+                    env.vars.insert(decl.name.name.clone(), Val::Num(0.0));
+                    return Ok(());
+                }
                 other => {
                     return Err(self.locate(expected(
                         "an initializer such as `normal(std: 0.1)`",
@@ -321,12 +484,12 @@ impl<'m> Elab<'m> {
                 return Err(self.locate(errors::param_two_shapes(decl.span, prev.span, &name, &shape, &prev.shape)));
             }
             env.vars.insert(decl.name.name.clone(), Val::Tensor(node));
-            return Ok(node);
+            return Ok(());
         }
         let node = self.g.add_input(&name, Type::f32(shape.clone()), InputRole::Param);
         self.params.push(ParamInfo { name: name.clone(), shape, init, span: decl.span });
         self.param_nodes.insert(name, node);
         env.vars.insert(decl.name.name.clone(), Val::Tensor(node));
-        Ok(node)
+        Ok(())
     }
 }

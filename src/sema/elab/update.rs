@@ -1,9 +1,7 @@
 //! Optimizer and schedule elaboration: the update graph, one optimizer body per parameter,
 //! its state, and the learning-rate schedule as graph nodes.
 
-use std::collections::HashMap;
-
-use super::{errors, Elab, Env, Val};
+use super::{errors, Elab, Env, Mode, Val};
 use crate::diag::{Diag, Span};
 use crate::ir::{self, Graph, InputRole, NodeId, Op, OutputRole, StepInput, StepOutput, Type};
 use crate::sema::scope::Module;
@@ -13,7 +11,7 @@ use crate::syntax::ast::Stmt;
 
 /// Elaborates the update graph: the optimizer body once per parameter, under the schedule's lr.
 pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<StateInfo>), Diag> {
-    let mut e = Elab { m, g: Graph::new("update"), params: vec![], param_nodes: HashMap::new(), frames: vec![] };
+    let mut e = Elab::new(m, "update", Mode::Train);
     let opt = &m.optimizer;
     let mut p_nodes = Vec::new();
     for p in params {
@@ -58,7 +56,7 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
         }
     }
     for (p, &(pn, gn)) in params.iter().zip(&p_nodes) {
-        let mut env = Env { vars: hyper.vars.clone(), file: hyper.file };
+        let mut env = Env { vars: hyper.vars.clone(), ..Env::new(hyper.file) };
         let mut lr = lr;
         for group in m.train.param_groups.iter().filter(|g| g.matches(&p.name)) {
             for (key, value) in &group.set {
@@ -111,7 +109,7 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
                     let v = e.expr(value, &mut env)?;
                     env.vars.insert(name.name.clone(), v);
                 }
-                Stmt::Param(d) => return Err(e.locate(errors::param_in_optimizer(d.span))),
+                Stmt::Param(d) | Stmt::Buffer(d) => return Err(e.locate(errors::param_in_optimizer(d.span))),
             }
         }
         let shape = p.shape.clone();
@@ -225,7 +223,7 @@ impl Elab<'_> {
 
     /// The hyper-parameter environment of an optimizer or schedule use.
     pub(super) fn hyper_env(&mut self, p: &Partial) -> Result<Env, Diag> {
-        let mut env = Env { vars: HashMap::new(), file: p.decl.name.span.file };
+        let mut env = Env::new(p.decl.name.span.file);
         for (name, value, _) in &p.args {
             env.vars.insert(name.clone(), Val::Num(*value));
         }

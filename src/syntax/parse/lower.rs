@@ -52,6 +52,7 @@ fn is_noise(rule: Rule) -> bool {
             | Rule::kw_train
             | Rule::kw_let
             | Rule::kw_state
+            | Rule::kw_buffer
     )
 }
 
@@ -311,6 +312,7 @@ impl Lower {
         match p.as_rule() {
             Rule::let_stmt => self.lower_let_stmt(p),
             Rule::param_decl => Ok(Stmt::Param(self.lower_param_decl(p)?)),
+            Rule::buffer_decl => Ok(Stmt::Buffer(self.lower_param_decl(p)?)),
             Rule::state_stmt => self.lower_state_stmt(p),
             Rule::assign_stmt => self.lower_assign_stmt(p),
             _ => grammar_bug(&p),

@@ -38,8 +38,22 @@ pub const MAX_NESTING: usize = 200;
 pub const MAX_EXPR_DEPTH: usize = 256;
 
 /// Reserved words, which are never names; must match the grammar's `keyword` rule.
-pub const KEYWORDS: [&str; 13] =
-    ["use", "param", "fn", "layer", "model", "optimizer", "schedule", "train", "let", "state", "then", "true", "false"];
+pub const KEYWORDS: [&str; 14] = [
+    "use",
+    "param",
+    "fn",
+    "layer",
+    "model",
+    "optimizer",
+    "schedule",
+    "train",
+    "let",
+    "state",
+    "buffer",
+    "then",
+    "true",
+    "false",
+];
 
 #[derive(Parser)]
 #[grammar = "../grammar/grad.pest"]

@@ -179,6 +179,7 @@ fn rule_name(rule: Rule) -> &'static str {
         Rule::kw_train => "`train`",
         Rule::kw_let => "`let`",
         Rule::kw_state => "`state`",
+        Rule::kw_buffer => "`buffer`",
         Rule::add_assign
         | Rule::sub_assign
         | Rule::mul_assign
@@ -206,7 +207,7 @@ fn rule_name(rule: Rule) -> &'static str {
         Rule::formals => "a parameter list",
         Rule::formal => "a parameter",
         Rule::block => "a block",
-        Rule::stmt | Rule::let_stmt | Rule::assign_stmt | Rule::state_stmt => "a statement",
+        Rule::stmt | Rule::let_stmt | Rule::assign_stmt | Rule::state_stmt | Rule::buffer_decl => "a statement",
         Rule::state_var => "a state variable",
         Rule::file
         | Rule::item

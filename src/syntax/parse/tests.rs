@@ -104,9 +104,10 @@ fn block_text(block: &Block) -> Vec<String> {
         .iter()
         .map(|s| match s {
             Stmt::Let { name, value, .. } => format!("{} = {}", name.name, sx(value)),
-            Stmt::Param(p) => {
+            Stmt::Param(p) | Stmt::Buffer(p) => {
                 let init = p.init.as_ref().map(|e| format!(" = {}", sx(e))).unwrap_or_default();
-                format!("param {}: {}{init}", p.name.name, ty_text(&p.ty))
+                let kind = if matches!(s, Stmt::Param(_)) { "param" } else { "buffer" };
+                format!("{kind} {}: {}{init}", p.name.name, ty_text(&p.ty))
             }
             Stmt::State { vars, .. } => {
                 let vars: Vec<String> = vars.iter().map(|(n, e)| format!("{} = {}", n.name, sx(e))).collect();
