@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use crate::autodiff::control;
 use crate::codegen::{CompileOptions, Executable};
+use crate::data::transform::Scaling;
 use crate::data::{self, Dataset};
 use crate::diag::{Diag, FileId, SourceMap};
 use crate::ir::{Graph, InputRole, Op};
+use crate::runtime::checkpoint;
 use crate::runtime::compare::{Label, Report};
 use crate::runtime::log::ProgressTo;
 use crate::runtime::plan::{Controls, Executables, Plan, Program};
@@ -23,6 +25,7 @@ use crate::syntax::{self, ast};
 use crate::{autodiff, passes, runtime};
 
 pub mod errors;
+pub mod score;
 
 /// Largest source file accepted, so a mistaken path to a huge file fails fast.
 const MAX_SOURCE_BYTES: u64 = 16 << 20;
@@ -72,8 +75,12 @@ pub struct Compiled {
     pub module: Module,
     /// The training data, if any.
     pub data: Option<Dataset>,
-    /// The held-out validation data, if the data declaration splits some off.
+    /// The validation data: rows the data declaration splits off, or the train block's `val`.
     pub val: Option<Dataset>,
+    /// The test data: rows the data declaration splits off, or the train block's `test`.
+    pub test: Option<Dataset>,
+    /// The statistics the data was standardized with, when its declaration standardizes.
+    pub scaling: Option<Scaling>,
     /// Rows per training step.
     pub batch: usize,
     /// Forward and update graphs at the training batch size.
@@ -90,9 +97,23 @@ pub struct Compiled {
 
 /// Compiles a parsed file to optimised graphs; data files are read here.
 pub fn compile(front: &mut Front) -> Result<Compiled, Diag> {
+    compile_with(front, None)
+}
+
+/// Compiles a parsed file whose model starts from, or is, the checkpoint `init` (`--init`):
+/// its data is standardized with the statistics the checkpoint keeps, if it keeps some.
+pub fn compile_from(front: &mut Front, init: Option<&Path>) -> Result<Compiled, Diag> {
+    let stored = init.map(checkpoint::load_scaling).transpose()?.flatten();
+    compile_with(front, stored.as_ref().zip(init))
+}
+
+/// Compiles a parsed file as [`compile`] does, standardizing its data with `stored`
+/// statistics (from the checkpoint it names) instead of the training rows' own, when given:
+/// so a resumed, evaluated or predicting model sees its inputs as it was trained on them.
+pub fn compile_with(front: &mut Front, stored: Option<(&Scaling, &Path)>) -> Result<Compiled, Diag> {
     let started = Instant::now();
     let module = resolve(front)?;
-    compile_module(module, &front.dir, started)
+    compile_module(module, &front.dir, started, stored)
 }
 
 /// Compiles each run of the file's `compare` block, named by what sets it apart; the runs share
@@ -107,7 +128,7 @@ pub fn compile_variants(front: &mut Front) -> Result<Vec<(Label, Compiled)>, Dia
     let mut runs = Vec::new();
     for (i, v) in module.variant_list().iter().enumerate() {
         let label = Label { text: v.label.clone(), model: v.model_part.clone(), setting: v.setting.clone() };
-        runs.push((label, compile_module(module.with_variant(i), &front.dir, started)?));
+        runs.push((label, compile_module(module.with_variant(i), &front.dir, started, None)?));
     }
     Ok(runs)
 }
@@ -117,9 +138,9 @@ pub fn compile_variants(front: &mut Front) -> Result<Vec<(Label, Compiled)>, Dia
 pub fn check(front: &mut Front) -> Result<Compiled, Diag> {
     let started = Instant::now();
     let module = resolve(front)?;
-    let base = compile_module(module.clone(), &front.dir, started)?;
+    let base = compile_module(module.clone(), &front.dir, started, None)?;
     for i in 0..module.variant_list().len() {
-        compile_module(module.with_variant(i), &front.dir, started)?;
+        compile_module(module.with_variant(i), &front.dir, started, None)?;
     }
     Ok(base)
 }
@@ -131,20 +152,45 @@ fn resolve(front: &mut Front) -> Result<Module, Diag> {
 }
 
 /// Loads the data and lowers, differentiates and optimises a resolved program.
-fn compile_module(module: Module, dir: &Path, started: Instant) -> Result<Compiled, Diag> {
-    let (data, val) = match module.data() {
-        Some(spec) => {
-            let (train, val) = data::load(spec, dir, module.train().seed)?;
-            (Some(train), val)
-        }
-        None => (None, None),
+fn compile_module(
+    module: Module,
+    dir: &Path,
+    started: Instant,
+    stored: Option<(&Scaling, &Path)>,
+) -> Result<Compiled, Diag> {
+    let seed = module.train().seed;
+    let from = stored.map(|(_, path)| format!("the checkpoint `{}`", path.display()));
+    let parts = match module.data() {
+        Some(spec) => Some(data::load(spec, dir, seed, stored.map(|(s, _)| s).zip(from.as_deref()))?),
+        None => None,
     };
+    let (data, mut val, mut test, scaling) = match parts {
+        Some(p) => (Some(p.train), p.val, p.test, p.scaling),
+        None => (None, None, None, None),
+    };
+    let t = module.train();
+    if let (Some(spec), Some(train)) = (module.data(), &data) {
+        for (held, part) in [(&t.val, &mut val), (&t.test, &mut test)] {
+            if let Some(h) = held {
+                let ds = data::source::load_for(h, dir, scaling.as_ref())?;
+                data::source::check_like(h, &ds, train, &spec.name)?;
+                *part = Some(ds);
+            }
+        }
+    }
     let shape = data.as_ref().map(data_shape);
     let rows = data.as_ref().map_or(1, |d| d.n);
-    let batch = module.train().batch.unwrap_or(rows).min(rows).max(1);
+    let batch = t.batch.unwrap_or(rows).min(rows).max(1);
     let lowered = module.lower(shape, batch)?;
     if let (Some(spec), Some(train), Some(classes)) = (module.data(), &data, one_hot_classes(&lowered.forward)) {
-        data::source::check_classes(spec, module.train().seed, train, val.as_ref(), classes)?;
+        // The parts the declaration split off are checked with it, so rows are the file's.
+        let (own_val, own_test) = (spec.validation.and(val.as_ref()), spec.test.and(test.as_ref()));
+        data::source::check_classes(spec, seed, train, own_val, own_test, classes)?;
+        for (held, part) in [(&t.val, &val), (&t.test, &test)] {
+            if let (Some(h), Some(ds)) = (held, part) {
+                data::source::check_classes(h, seed, ds, None, None, classes)?;
+            }
+        }
     }
     let (backward, train_step) = step_graphs(&module, &lowered);
     let optimized = passes::optimize(&train_step);
@@ -152,6 +198,8 @@ fn compile_module(module: Module, dir: &Path, started: Instant) -> Result<Compil
         module,
         data,
         val,
+        test,
+        scaling,
         batch,
         lowered,
         backward,
@@ -234,6 +282,8 @@ pub fn program(c: &Compiled) -> Program<'_> {
     Program {
         data: c.data.as_ref(),
         val: c.val.as_ref(),
+        test: c.test.as_ref(),
+        scaling: c.scaling.as_ref(),
         batch: c.batch,
         params: &c.lowered.params,
         buffers: &c.lowered.buffers,
@@ -256,8 +306,8 @@ pub fn program(c: &Compiled) -> Program<'_> {
 }
 
 /// Compiles every executable a run of `c` needs, before its first step: the train step, the
-/// step for a shorter last batch, and evaluation at the training and validation sets' sizes
-/// (which `compare` also draws the loss surface with).
+/// step for a shorter last batch, and evaluation at the training, validation and test sets'
+/// sizes (the first of which `compare` also draws the loss surface with).
 pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
     let started = Instant::now();
     let opts = CompileOptions { verify: cfg.verify, keep_clif: false, threads: cfg.threads.max(1) };
@@ -270,11 +320,9 @@ pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
         tail => Some(runner(&train_step_at(c, tail)?)?),
     };
     let eval = runner(&eval_at(c, rows)?)?;
-    let val_eval = match &c.val {
-        Some(v) => Some(runner(&eval_at(c, v.n)?)?),
-        None => None,
-    };
-    let exes = Executables { step, short_step, eval, val_eval };
+    let eval_of = |part: &Option<Dataset>| part.as_ref().map(|d| runner(&eval_at(c, d.n)?)).transpose();
+    let (val_eval, test_eval) = (eval_of(&c.val)?, eval_of(&c.test)?);
+    let exes = Executables { step, short_step, eval, val_eval, test_eval };
     Ok(Plan { program, exes, compile: c.frontend_time + started.elapsed() })
 }
 

@@ -8,16 +8,28 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gradc::diag::{Diag, SourceMap};
 use gradc::driver;
+use gradc::driver::score::Part;
 use gradc::runtime::log::{fmt_loss, fmt_wall, ProgressTo};
+use gradc::runtime::score::{Prediction, Scores};
 use gradc::runtime::train::{self, RunConfig};
 
 /// gradc: compile and train `.grad` models.
 #[derive(Parser)]
-#[command(name = "gradc", version, about)]
+#[command(name = "gradc", version, about, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// Shown after `gradc --help`'s list of commands.
+const EXAMPLES: &str = "\
+Examples:
+  gradc run examples/glyphs_mlp.grad --save w.safetensors --log log.jsonl
+  gradc eval examples/glyphs_mlp.grad --init w.safetensors               (the test set)
+  gradc eval examples/glyphs_mlp.grad --init w.safetensors --data glyphs  (the training rows)
+  gradc predict examples/glyphs_mlp.grad --init w.safetensors --input x.npy --output y.npy --classes
+  gradc predict examples/blobs_softmax.grad --init w.safetensors --input x.csv --output p.csv --probabilities
+  gradc compare examples/compare_optimizers.grad --out runs";
 
 #[derive(Subcommand)]
 enum Command {
@@ -33,7 +45,8 @@ enum Command {
         /// Log every N steps.
         #[arg(long, value_name = "N", value_parser = count)]
         log_every: Option<usize>,
-        /// Save the final parameters, optimizer state and step to this safetensors file.
+        /// Save the final parameters, optimizer state, step and standardization statistics to
+        /// this safetensors file.
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
     },
@@ -49,6 +62,48 @@ enum Command {
         /// Count steps until the loss reaches LOSS [default: 1.1 × the best final loss].
         #[arg(long, value_name = "LOSS")]
         target: Option<f64>,
+    },
+    /// Score a saved model on a data declaration without training: its loss and every metric.
+    Eval {
+        /// The .grad file the model was trained with.
+        file: PathBuf,
+        /// The model's parameters, as `run --save` wrote them (optimizer state is not read).
+        #[arg(long, value_name = "FILE")]
+        init: PathBuf,
+        /// The data declaration to score; the train block's data scores its training rows
+        /// [default: the train block's test set].
+        #[arg(long, value_name = "NAME")]
+        data: Option<String>,
+        /// Print one JSON object (numbers as the log writes them) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Threads for large matrix products.
+        #[arg(long, default_value_t = 2, value_parser = threads)]
+        threads: usize,
+    },
+    /// Run a saved model on rows of features and write its outputs (logits, by default).
+    Predict {
+        /// The .grad file the model was trained with.
+        file: PathBuf,
+        /// The model's parameters, as `run --save` wrote them.
+        #[arg(long, value_name = "FILE")]
+        init: PathBuf,
+        /// The rows: a .npy array [N, ...] or a .csv file with the training file's feature
+        /// columns; preprocessed as the training data (`scale`, stored `standardize` statistics).
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Where to write the outputs: .npy (f32 [N, K], or i32 [N] classes) or .csv.
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        /// Write each row's softmax probabilities instead of its logits.
+        #[arg(long, conflicts_with = "classes")]
+        probabilities: bool,
+        /// Write each row's class: the index of its largest output.
+        #[arg(long)]
+        classes: bool,
+        /// Threads for large matrix products.
+        #[arg(long, default_value_t = 2, value_parser = threads)]
+        threads: usize,
     },
     /// Report errors in FILE without running it.
     Check {
@@ -78,7 +133,9 @@ struct Training {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Start from this safetensors file: parameters named as `gradc ir` prints them, and, in a
-    /// file `--save` wrote, the optimizer state and step to resume from.
+    /// file `--save` wrote, the optimizer state and step to resume from (state of another
+    /// optimizer is left unused: the run starts afresh at step 0) and the standardization
+    /// statistics.
     #[arg(long, value_name = "FILE")]
     init: Option<PathBuf>,
     /// Threads for large matrix products.
@@ -141,6 +198,15 @@ fn main() -> ExitCode {
             run(&file, &RunConfig { log, log_every, save, ..training.config() })
         }
         Command::Compare { file, training, out, target } => compare(&file, out, target, &training.config()),
+        Command::Eval { file, init, data, json, threads } => eval(&file, &init, data.as_deref(), json, threads),
+        Command::Predict { file, init, input, output, probabilities, classes, threads } => {
+            let what = match (probabilities, classes) {
+                (true, _) => Prediction::Probabilities,
+                (false, true) => Prediction::Classes,
+                (false, false) => Prediction::Outputs,
+            };
+            predict(&file, &init, (&input, &output), what, threads)
+        }
         Command::Check { file } => check(&file),
         Command::Ir { file, stage } => ir(&file, stage),
     };
@@ -182,7 +248,8 @@ fn check(file: &Path) -> CliResult {
 }
 
 fn run(file: &Path, cfg: &RunConfig) -> CliResult {
-    let (front, compiled) = front_and_compile(file)?;
+    let mut front = driver::parse(file)?;
+    let compiled = driver::compile_from(&mut front, cfg.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
     let t = compiled.module.train();
     let rows = compiled.data.as_ref().map_or(0, |d| d.n);
     eprintln!(
@@ -201,7 +268,7 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
     // Writing to a String cannot fail.
     let mut text = String::new();
     writeln!(text, "final loss   {}", fmt_loss(summary.final_loss)).expect("write to String");
-    for (name, value) in &summary.metrics {
+    for (name, value) in summary.metrics.iter().chain(&summary.test) {
         writeln!(text, "{name:<12} {:.4}", value).expect("write to String");
     }
     for (name, values) in summary.params.iter().filter(|(_, v)| v.len() == 1) {
@@ -226,6 +293,51 @@ fn emit(text: &str) -> CliResult {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err((driver::errors::stdout_unwritable(e), SourceMap::default())),
     }
+}
+
+/// Compiles `file` for scoring the model saved in `init`: its data standardized with the
+/// checkpoint's statistics.
+fn front_and_compile_from(file: &Path, init: &Path) -> Result<(driver::Front, driver::Compiled), (Diag, SourceMap)> {
+    let mut front = driver::parse(file)?;
+    match driver::compile_from(&mut front, Some(init)) {
+        Ok(c) => Ok((front, c)),
+        Err(d) => Err((d, front.sources)),
+    }
+}
+
+fn eval(file: &Path, init: &Path, data: Option<&str>, json: bool, threads: usize) -> CliResult {
+    let (front, c) = front_and_compile_from(file, init)?;
+    let e = driver::score::eval(&c, &front.dir, init, data, threads).map_err(|d| (d, front.sources.clone()))?;
+    let Scores { loss, metrics } = &e.scores;
+    if json {
+        // Numbers as f32, as the log writes them, so they compare with its `test_*` bit for bit.
+        let number = |x: f64| serde_json::to_string(&(x as f32)).unwrap_or_else(|_| "null".into());
+        let string = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let mut fields = vec![format!("\"data\": {}", string(&e.data)), format!("\"part\": \"{}\"", e.part.name())];
+        fields.push(format!("\"rows\": {}", e.rows));
+        fields.push(format!("\"loss\": {}", number(*loss)));
+        fields.extend(metrics.iter().map(|(n, x)| format!("{}: {}", string(n), number(*x))));
+        return emit(&format!("{{{}}}\n", fields.join(", ")));
+    }
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let which = match e.part {
+        Part::Whole => format!("`{}`", e.data),
+        Part::Training => format!("the training rows of `{}`", e.data),
+        Part::Test => format!("the test rows of `{}`", e.data),
+    };
+    writeln!(text, "data         {which} ({} rows)", e.rows).expect("write to String");
+    writeln!(text, "loss         {}", fmt_loss(*loss)).expect("write to String");
+    for (name, value) in metrics {
+        writeln!(text, "{name:<12} {value:.4}").expect("write to String");
+    }
+    emit(&text)
+}
+
+fn predict(file: &Path, init: &Path, (input, output): (&Path, &Path), what: Prediction, threads: usize) -> CliResult {
+    let (front, c) = front_and_compile_from(file, init)?;
+    let p = driver::score::predict(&c, init, input, output, what, threads).map_err(|d| (d, front.sources.clone()))?;
+    emit(&format!("wrote {} ({} rows, shape {:?})\n", output.display(), p.rows, p.shape))
 }
 
 fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConfig) -> CliResult {

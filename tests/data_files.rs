@@ -96,3 +96,52 @@ fn a_bad_file_is_a_diagnostic_naming_it() {
         "{stderr}"
     );
 }
+
+/// Two regression targets of two features, `y = [x1 + 2·x2, x1 − x2]`, at `n` points.
+fn two_targets(n: usize) -> Vec<([f32; 2], [f32; 2])> {
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / n as f32;
+            let x = [(t * 13.0).sin(), (t * 7.0).cos()];
+            (x, [x[0] + 2.0 * x[1], x[0] - x[1]])
+        })
+        .collect()
+}
+
+/// A linear model of two targets over `data`.
+fn regression(data: &str) -> String {
+    format!(
+        "use std.nn.dense\nuse std.loss.mse\ndata d = {data}\n\
+         model m(x: f32[B, 2]) -> f32[B, 2] {{ dense(x, 2) }}\n\
+         loss(x, y: f32[B, 2]) = mse(m(x), y)\n\
+         train {{ data = d, epochs = 400, seed = 1, optimizer = sgd(lr: 0.3) }}\n"
+    )
+}
+
+#[test]
+fn trains_several_regression_targets_from_csv_and_npy() {
+    let dir = temp_dir("multi_target");
+    let rows = two_targets(64);
+    // CSV: the targets named in another order than the file's, which `targets:` keeps.
+    let csv: String = rows.iter().map(|(x, y)| format!("{},{},{},{}\n", y[1], x[0], y[0], x[1])).collect();
+    std::fs::write(dir.join("d.csv"), format!("b,x1,a,x2\n{csv}")).unwrap();
+    // The weights `out.w` ([in, out], flat in the log) of each fit.
+    let weights = |line: &serde_json::Value| -> Vec<f64> {
+        line["out.w"].as_array().expect("out.w").iter().map(|v| v.as_f64().expect("number")).collect()
+    };
+    let close = |w: Vec<f64>, want: [f64; 4]| w.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-3);
+    let last = run(&dir, &regression("csv(\"d.csv\", targets: [\"a\", \"b\"])"));
+    assert!(num(&last, "loss") < 1e-6, "{last}");
+    assert!(close(weights(&last), [1.0, 1.0, 2.0, -1.0]), "{last}");
+    // NPY: f32 labels of shape [N, 2] are two targets per row.
+    let bytes = |v: Vec<f32>| -> Vec<u8> { v.iter().flat_map(|f| f.to_le_bytes()).collect() };
+    let x = bytes(rows.iter().flat_map(|r| r.0).collect());
+    let y = bytes(rows.iter().flat_map(|r| r.1).collect());
+    std::fs::write(dir.join("x.npy"), npy("<f4", "(64, 2)", &x)).unwrap();
+    std::fs::write(dir.join("y.npy"), npy("<f4", "(64, 2)", &y)).unwrap();
+    let from_npy = run(&dir, &regression("npy(\"x.npy\", labels: \"y.npy\")"));
+    assert!(num(&from_npy, "loss") < 1e-6 && close(weights(&from_npy), [1.0, 1.0, 2.0, -1.0]), "{from_npy}");
+    // Targets listed the other way round are the model's outputs the other way round.
+    let swapped = run(&dir, &regression("csv(\"d.csv\", targets: [\"b\", \"a\"])"));
+    assert!(close(weights(&swapped), [1.0, 1.0, -1.0, 2.0]), "{swapped}");
+}

@@ -105,10 +105,14 @@ fn blobs_softmax_from_csv_classifies() {
 }
 
 #[test]
-fn glyphs_mlp_on_idx_images_reaches_95_percent_validation_accuracy() {
+fn glyphs_mlp_on_idx_images_reaches_95_percent_validation_and_test_accuracy() {
     let (lines, stdout) = run_logged("examples/glyphs_mlp.grad", &[]);
-    let acc = num(lines.last().expect("a final line"), "val_accuracy");
+    let last = lines.last().expect("a final line");
+    let acc = num(last, "val_accuracy");
     assert!(acc >= 0.95, "validation accuracy {acc}\n{stdout}");
+    let acc = num(last, "test_accuracy");
+    assert!(acc >= 0.95, "test accuracy {acc}\n{stdout}");
+    assert!(stdout.contains("\ntest_accuracy "), "the summary reports it: {stdout}");
 }
 
 #[test]

@@ -249,7 +249,7 @@ impl Program {
             OutputRole::Param | OutputRole::State | OutputRole::Buffer => {
                 self.values.iter().position(|v| v.input.is_some() && v.name == o.name)
             }
-            OutputRole::Loss | OutputRole::Metric | OutputRole::Grad | OutputRole::Lr => None,
+            OutputRole::Loss | OutputRole::Metric | OutputRole::Grad | OutputRole::Lr | OutputRole::Prediction => None,
         }
     }
 }

@@ -24,6 +24,9 @@ pub enum LabelSpec {
     Class(String),
     /// Regression: the named columns, in this order, are the targets.
     Targets(Vec<String>),
+    /// No labels, and the named columns, where the header has them, are left out: a labelled
+    /// file's label columns, when only its features are wanted.
+    Without(Vec<String>),
 }
 
 /// Reads a dataset from the CSV file at `path` (already resolved against the `.grad` file's
@@ -107,6 +110,8 @@ impl Context<'_> {
 enum Role {
     Feature,
     Class,
+    /// A column left out.
+    Skip,
     /// Regression target with its position in the target list.
     Target(usize),
 }
@@ -156,6 +161,7 @@ fn parse(text: &str, label: &LabelSpec, ctx: &Context) -> Result<Dataset, Diag> 
                 Role::Feature => features.push(number(field, &at, ctx)?),
                 Role::Target(t) => targets[n * k + t] = number(field, &at, ctx)?,
                 Role::Class => classes.push(class(field, &at, ctx)?),
+                Role::Skip => {}
             }
         }
         n += 1;
@@ -166,7 +172,7 @@ fn parse(text: &str, label: &LabelSpec, ctx: &Context) -> Result<Dataset, Diag> 
         );
     }
     let labels = match label {
-        LabelSpec::None => Labels::None,
+        LabelSpec::None | LabelSpec::Without(_) => Labels::None,
         LabelSpec::Class(_) => {
             let classes_count = classes.iter().max().map_or(0, |&m| m as usize + 1);
             Labels::Classes { y: classes, classes: classes_count }
@@ -261,6 +267,13 @@ fn roles(header: &[String], label: &LabelSpec, ctx: &Context) -> Result<Vec<Role
     let mut roles = vec![Role::Feature; header.len()];
     match label {
         LabelSpec::None => {}
+        LabelSpec::Without(names) => {
+            for (col, h) in header.iter().enumerate() {
+                if names.contains(h) {
+                    roles[col] = Role::Skip;
+                }
+            }
+        }
         LabelSpec::Class(name) => roles[find(name)?] = Role::Class,
         LabelSpec::Targets(names) => {
             if names.is_empty() {
@@ -383,6 +396,15 @@ mod tests {
         let ds = load("targets", text, LabelSpec::Targets(vec!["t1".into(), "t2".into()])).unwrap();
         assert_eq!((ds.n, ds.d, ds.features.clone()), (2, 1, vec![2.0, 5.0]));
         assert_eq!(ds.labels, Labels::Targets { y: vec![3.0, 1.0, 6.0, 4.0], k: 2 });
+    }
+
+    #[test]
+    fn label_columns_can_be_left_out_where_present() {
+        let without = |names: &[&str]| LabelSpec::Without(names.iter().map(|n| n.to_string()).collect());
+        let ds = load("without", "t2,x,t1\n1,2,3\n", without(&["t1", "t2"])).unwrap();
+        assert_eq!((ds.d, ds.features.clone(), ds.labels.clone()), (1, vec![2.0], Labels::None));
+        let ds = load("without_absent", "x,z\n1,2\n", without(&["label"])).unwrap();
+        assert_eq!((ds.d, ds.features), (2, vec![1.0, 2.0]), "a file without them is all features");
     }
 
     #[test]

@@ -255,3 +255,67 @@ pub fn label_out_of_range(span: Span, data: &str, row: usize, label: i32, classe
     .at(span, "data loaded here")
     .help(format!("give the model {} outputs, or fix the labels", label + 1))
 }
+
+/// Standardization statistics of `have` channels (from `from`) for the rows of shape `shape`
+/// of the data `data` declared at `span`, which have `want`.
+pub fn scaling_channels(span: Span, data: &str, shape: &[usize], want: usize, have: usize, from: &str) -> Diag {
+    Diag::new(
+        DATA_SHAPE,
+        format!(
+            "`{data}` has rows of shape {shape:?}, {want} features or channels to standardize, \
+             but {from} give statistics for {have}"
+        ),
+    )
+    .at(span, "data loaded here")
+    .help("standardized data must have the rows of the data the model was trained on")
+}
+
+/// The data `data` declared at `span`, scored by a model trained on `train`, has rows of
+/// `shape` where the training rows are `train_shape`.
+pub fn rows_unlike(span: Span, data: &str, shape: &[usize], train: &str, train_shape: &[usize]) -> Diag {
+    Diag::new(
+        DATA_SHAPE,
+        format!("`{data}` has rows of shape {shape:?}, but the training data `{train}` has {train_shape:?}"),
+    )
+    .at(span, "data loaded here")
+    .help("a model scores rows of the shape it was trained on; check the file and its columns")
+}
+
+/// The data `data` declared at `span` has labels of kind `kind`, the training data `train` of `train_kind`.
+pub fn labels_unlike(span: Span, data: &str, kind: &str, train: &str, train_kind: &str) -> Diag {
+    Diag::new(DATA_SHAPE, format!("`{data}` has {kind}, but the training data `{train}` has {train_kind}"))
+        .at(span, "data loaded here")
+        .help(
+            "declare it as the training data is declared: the same `label:` or `target:` columns, the same label dtype",
+        )
+}
+
+/// `from` (a checkpoint) holds standardization statistics, but the data `data` declared at
+/// `span` is not standardized.
+pub fn scaling_unused(span: Span, data: &str, from: &str) -> Diag {
+    Diag::new(DATA_VALUE, format!("{from} holds standardization statistics, but `{data}` is not standardized"))
+        .at(span, "data loaded here")
+        .help(format!("the model was trained on standardized rows: add `|> standardize` to `{data}`, as it was"))
+}
+
+/// An input file for prediction that is neither `.npy` nor `.csv`.
+pub fn inputs_format(file: &str) -> Diag {
+    Diag::new(DATA_MISSING, format!("`{file}` is not a .npy or .csv file"))
+        .help("give the rows to predict from as a NumPy .npy array or a CSV file with a header")
+}
+
+/// An NPY input of `shape` for a model whose rows have shape `row`.
+pub fn inputs_shape(file: &str, shape: &[usize], row: &[usize]) -> Diag {
+    let want: Vec<String> = std::iter::once("N".to_string()).chain(row.iter().map(usize::to_string)).collect();
+    Diag::new(
+        DATA_SHAPE,
+        format!("`{file}` holds an array of shape {shape:?}, but the model takes rows of shape {row:?}"),
+    )
+    .help(format!("save the rows as an array of shape [{}]", want.join(", ")))
+}
+
+/// A CSV input of `d` feature columns for a model whose rows have `want` features.
+pub fn inputs_columns(file: &str, d: usize, want: usize) -> Diag {
+    Diag::new(DATA_SHAPE, format!("`{file}` has {d} feature columns, but the model takes {want} features"))
+        .help("give one column per feature, in the training file's order; label and target columns are left out")
+}

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod generate;
 pub mod glyphs;
 pub mod idx;
+pub mod inputs;
 pub mod npy;
 pub mod source;
 pub mod transform;

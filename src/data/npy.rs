@@ -96,6 +96,40 @@ pub fn parse(bytes: &[u8], o: &Origin) -> Result<Array, Diag> {
     Ok(Array { shape, values: dtype.decode_le(data) })
 }
 
+/// The bytes of an NPY 1.0 file holding `values` (f32 or i32, little-endian, C order) of
+/// `shape`, as `numpy.save` writes it: the header padded with spaces to a multiple of 64
+/// bytes and ended by a newline.
+///
+/// # Panics
+/// If `values` is not F32 or I32, or its length is not the shape's.
+pub fn encode(shape: &[usize], values: &Values) -> Vec<u8> {
+    let (descr, data): (&str, Vec<u8>) = match values {
+        Values::F32(v) => ("<f4", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        Values::I32(v) => ("<i4", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        Values::F64(_) | Values::I64(_) | Values::U8(_) => panic!("only f32 and i32 arrays are written"),
+    };
+    let count: usize = shape.iter().product();
+    assert_eq!(data.len(), count * 4, "{count} elements of shape {shape:?}");
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let tuple = match dims.as_slice() {
+        [one] => format!("({one},)"),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple}, }}");
+    // Magic (6), version (2) and length (2) come first; the newline ends the header.
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = MAGIC.to_vec();
+    out.extend([1, 0]);
+    // A header of a few dimensions is far below u16's range.
+    out.extend(u16::try_from(header.len()).expect("a short header").to_le_bytes());
+    out.extend(header.bytes());
+    out.extend(data);
+    out
+}
+
 /// An element type NPY files may hold.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum DType {

@@ -290,3 +290,16 @@ fn member_errors_name_the_array() {
     assert_eq!(d.code, DATA_NPY);
     assert!(d.message.ends_with("e.npz` array `x`: the array is big-endian (`>f8`)"), "{}", d.message);
 }
+
+#[test]
+fn encoded_arrays_read_back() {
+    for (shape, values) in [
+        (vec![2, 3], Values::F32(vec![1.0, -2.5, 3.0, 0.0, f32::MIN_POSITIVE, 1e30])),
+        (vec![4], Values::I32(vec![0, 9, -1, 3])),
+        (vec![1, 2, 2, 1], Values::F32(vec![0.5; 4])),
+    ] {
+        let bytes = encode(&shape, &values);
+        assert_eq!(bytes.iter().position(|&b| b == b'\n').map(|i| (i + 1) % 64), Some(0), "data starts aligned");
+        assert_eq!(parse(&bytes, &o()).unwrap(), Array { shape, values });
+    }
+}

@@ -24,6 +24,53 @@ pub const COMPARE_MISSING: &str = "gradc::compare::missing";
 pub const CODEGEN_FAILED: &str = "gradc::codegen::failed";
 /// A command's report that cannot be written to standard output.
 pub const IO_STDOUT: &str = "gradc::io::stdout";
+/// `gradc eval` of a program without data, or without a test set to score by default.
+pub const EVAL_DATA: &str = "gradc::eval::data";
+/// `gradc predict` of a program it cannot predict with.
+pub const PREDICT_MODEL: &str = "gradc::predict::model";
+
+/// `gradc eval` of a program whose loss takes no data.
+pub fn eval_without_data() -> Diag {
+    Diag::new(EVAL_DATA, "the program's loss takes no data, so there is nothing to evaluate it on")
+        .help("`gradc run` reports the loss of a program of parameters alone")
+}
+
+/// `gradc eval` without `--data` of a program whose train block, training on `data`, has no test set.
+pub fn no_test_set(data: &str) -> Diag {
+    Diag::new(EVAL_DATA, "the train block has no test set to evaluate on").help(format!(
+        "name one with `test = t` in the train block or `|> split(test: 0.2)` of `{data}`, \
+             or pass `--data NAME` to score a data declaration"
+    ))
+}
+
+/// `gradc predict` of a program whose loss takes no data.
+pub fn predict_without_data() -> Diag {
+    Diag::new(PREDICT_MODEL, "the program's loss takes no data, so its model has no inputs to predict from")
+        .help("predict with a program whose train block names data")
+}
+
+/// `gradc predict` of a program (its loss at `loss`) without exactly one `model`.
+pub fn predict_without_model(loss: Span) -> Diag {
+    Diag::new(PREDICT_MODEL, "`gradc predict` runs the program's `model`, and it has none, or several")
+        .at(loss, "the loss")
+        .help("declare the network as one `model m(x: f32[B, D]) -> f32[B, K] { ... }` and call it from the loss")
+}
+
+/// A model whose output, of type `ty`, is not f32.
+pub fn predict_not_f32(ty: &str) -> Diag {
+    Diag::new(PREDICT_MODEL, format!("the model's output is {ty}, not f32"))
+        .help("`gradc predict` writes the model's f32 outputs; return them from the model")
+}
+
+/// `--probabilities` or `--classes` (`classes`) of a model whose output has `shape`, not `[N, K]`.
+pub fn predict_no_classes(shape: &[usize], classes: bool) -> Diag {
+    let flag = if classes { "--classes" } else { "--probabilities" };
+    Diag::new(
+        PREDICT_MODEL,
+        format!("`{flag}` needs outputs of shape [N, K], one per class; the model's are {shape:?}"),
+    )
+    .help("leave out the flag to write the outputs as they are")
+}
 
 /// Standard output refused the command's report (a full device, say).
 pub fn stdout_unwritable(e: io::Error) -> Diag {

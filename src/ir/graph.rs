@@ -62,6 +62,8 @@ pub enum OutputRole {
     Buffer,
     /// The learning rate used by this step.
     Lr,
+    /// The model's output for each row of the batch (`gradc predict`).
+    Prediction,
 }
 
 impl OutputRole {
@@ -70,7 +72,7 @@ impl OutputRole {
     pub fn in_place(self) -> bool {
         match self {
             OutputRole::Param | OutputRole::State | OutputRole::Buffer => true,
-            OutputRole::Loss | OutputRole::Metric | OutputRole::Grad | OutputRole::Lr => false,
+            OutputRole::Loss | OutputRole::Metric | OutputRole::Grad | OutputRole::Lr | OutputRole::Prediction => false,
         }
     }
 }

@@ -36,6 +36,8 @@ pub const COMPARE_EMPTY: &str = "gradc::compare::empty";
 pub const IO_COMPARE: &str = "gradc::io::compare";
 /// Progress output that cannot be written.
 pub const IO_PROGRESS: &str = "gradc::io::progress";
+/// A predictions file of an unknown format, or one that cannot be written.
+pub const IO_PREDICT: &str = "gradc::io::predict";
 
 /// The checkpoint at `path` cannot be read.
 pub fn checkpoint_unreadable(path: &Path, e: io::Error) -> Diag {
@@ -99,6 +101,12 @@ pub fn checkpoint_extra(path: &Path, name: &str, params: &[&str]) -> Diag {
         ))
 }
 
+/// The standardization statistic `name` in the checkpoint at `path` is unusable: `problem` says why.
+pub fn checkpoint_bad_scaling(path: &Path, name: &str, problem: &str) -> Diag {
+    Diag::new(CHECKPOINT_CORRUPT, format!("tensor `{name}` in `{}` {problem}", path.display()))
+        .help("it is written by `gradc run --save` for data with `|> standardize`; save the checkpoint again")
+}
+
 /// The checkpoint for `path` cannot be encoded, as the encoder's error `e` says.
 pub fn checkpoint_unencodable(path: &Path, e: impl Display) -> Diag {
     Diag::new(CHECKPOINT_WRITE, format!("cannot encode the checkpoint `{}`: {e}", path.display()))
@@ -109,6 +117,33 @@ pub fn checkpoint_unencodable(path: &Path, e: impl Display) -> Diag {
 pub fn checkpoint_unwritable(path: &Path, e: io::Error) -> Diag {
     Diag::new(CHECKPOINT_WRITE, format!("cannot write the checkpoint `{}`: {e}", path.display()))
         .help("check that the directory exists and is writable")
+}
+
+/// The note that the checkpoint at `path` holds optimizer state `other` (names) of another
+/// optimizer than the run's, which therefore starts afresh at step 0.
+pub fn other_optimizer_note(path: &Path, other: &[String]) -> String {
+    let held = match other {
+        [] => "was saved by an optimizer without state".to_string(),
+        [a] => format!("holds the state `{a}` of another optimizer"),
+        [a, b] => format!("holds the state `{a}`, `{b}` of another optimizer"),
+        [a, b, rest @ ..] => format!("holds the state `{a}`, `{b}` and {} more of another optimizer", rest.len()),
+    };
+    format!(
+        "note: `{}` {held}; its parameters are loaded, and this run's optimizer starts afresh at step 0",
+        path.display()
+    )
+}
+
+/// The predictions file `path` has an extension other than `.npy` and `.csv`.
+pub fn predict_format(path: &Path) -> Diag {
+    Diag::new(IO_PREDICT, format!("`{}` is not a .npy or .csv file name", path.display()))
+        .help("name the output `predictions.npy` (a NumPy array) or `predictions.csv`")
+}
+
+/// The predictions file `path` cannot be written.
+pub fn predict_unwritable(path: &Path, e: io::Error) -> Diag {
+    Diag::new(IO_PREDICT, format!("cannot write the predictions `{}`: {e}", path.display()))
+        .help("check that the directory exists and is writable, and that the path is a regular file or new")
 }
 
 /// The loss became `loss`, not finite, at `step`, with learning rate `lr`.

@@ -47,11 +47,12 @@ impl<W: Write> MetricsLog<W> {
     /// # Panics
     /// If `metrics` has a different length than the list of names.
     pub fn log(&mut self, step: u64, loss: f32, lr: f32, metrics: &[f32]) -> io::Result<()> {
-        self.record(&Record { step, loss, lr, metrics, params: &[], last: false })
+        self.record(&Record { step, loss, lr, metrics, tested: &[], params: &[], last: false })
     }
 
-    /// Writes one line: the step's numbers, then each parameter (a number, or an array for
-    /// a tensor), then `"final": true` on the line that closes a run.
+    /// Writes one line: the step's numbers, the test set's scores if it has them, then each
+    /// parameter (a number, or an array for a tensor), then `"final": true` on the line that
+    /// closes a run.
     ///
     /// # Panics
     /// If `metrics` has a different length than the list of names, or a parameter is named like a key.
@@ -61,7 +62,9 @@ impl<W: Write> MetricsLog<W> {
             assert!(!LogKey::ALL.iter().any(|k| k.name() == name), "parameter `{name}` shadows a key");
         }
         let named = [(LogKey::Loss.name(), r.loss), (LogKey::Lr.name(), r.lr)];
-        let scalars = named.into_iter().chain(self.keys.iter().map(String::as_str).zip(r.metrics.iter().copied()));
+        let tested = r.tested.iter().map(|(n, v)| (n.as_str(), *v));
+        let scalars =
+            named.into_iter().chain(self.keys.iter().map(String::as_str).zip(r.metrics.iter().copied())).chain(tested);
         let params = r.params.iter().flat_map(|(n, vs)| vs.iter().map(move |v| (n.as_str(), *v)));
         let mut non_finite: Vec<&str> =
             scalars.clone().chain(params).filter(|(_, v)| !v.is_finite()).map(|(n, _)| n).collect();
@@ -99,6 +102,9 @@ pub struct Record<'a> {
     pub lr: f32,
     /// One value per metric name.
     pub metrics: &'a [f32],
+    /// The test set's loss and metrics by name (`test_loss`, ...), on the line that closes a
+    /// run with a test set; written after the metrics.
+    pub tested: &'a [(String, f32)],
     /// Parameters to include, by name.
     pub params: &'a [(String, Vec<f32>)],
     /// Marks the line that closes a run.
@@ -107,15 +113,15 @@ pub struct Record<'a> {
 
 /// One line of the log in the order it is written: `step`, the scalars (loss, learning rate,
 /// metrics), the parameters, `final` and `non_finite`.
-struct Line<'a, I> {
+struct Line<'a, 'n, I> {
     step: u64,
     scalars: I,
     params: &'a [(String, Vec<f32>)],
     last: bool,
-    non_finite: &'a [&'a str],
+    non_finite: &'n [&'a str],
 }
 
-impl<'a, I: Iterator<Item = (&'a str, f32)> + Clone> Serialize for Line<'a, I> {
+impl<'a, I: Iterator<Item = (&'a str, f32)> + Clone> Serialize for Line<'a, '_, I> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
         map.serialize_entry(LogKey::Step.name(), &self.step)?;
@@ -251,6 +257,21 @@ impl<W: Write> Progress<W> {
             Kind::Bar(bar) => {
                 bar.set_message(self.stats(step, loss, elapsed));
                 bar.set_position(step);
+                Ok(())
+            }
+            Kind::Hidden => Ok(()),
+        }
+    }
+
+    /// Shows a line of text above the progress, e.g. a note about the checkpoint the run starts from.
+    pub fn note(&mut self, text: &str) -> io::Result<()> {
+        match &mut self.kind {
+            Kind::Lines { out, .. } => {
+                writeln!(out, "{text}")?;
+                out.flush()
+            }
+            Kind::Bar(bar) => {
+                bar.println(text);
                 Ok(())
             }
             Kind::Hidden => Ok(()),

@@ -1,6 +1,6 @@
 //! The runtime: runs the executables the driver compiled — initialising parameters, batching the
-//! data, stepping, evaluating, stopping, logging, checkpointing and comparing runs. It compiles
-//! nothing itself and depends on no stage before code generation.
+//! data, stepping, evaluating, stopping, logging, checkpointing and comparing runs, and scoring
+//! saved models. It compiles nothing itself and depends on no stage before code generation.
 
 pub mod batch;
 pub mod checkpoint;
@@ -13,5 +13,6 @@ pub mod log;
 pub mod plan;
 pub mod plot;
 pub mod runner;
+pub mod score;
 pub mod stopping;
 pub mod train;

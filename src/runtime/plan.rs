@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::runner::Runner;
+use crate::data::transform::Scaling;
 use crate::data::Dataset;
 use crate::diag::Span;
 use crate::spec::{Converge, EarlyStop, ParamInfo, Plateau, StateInfo};
@@ -39,8 +40,12 @@ pub struct Controls {
 pub struct Program<'a> {
     /// The training data, if the loss takes data.
     pub data: Option<&'a Dataset>,
-    /// The held-out validation data, if the data declaration splits some off.
+    /// The validation data, if the train block has some.
     pub val: Option<&'a Dataset>,
+    /// The test data, scored once after training, if the train block has some.
+    pub test: Option<&'a Dataset>,
+    /// The statistics the data was standardized with, which checkpoints keep.
+    pub scaling: Option<&'a Scaling>,
     /// Rows per training step.
     pub batch: usize,
     /// Every parameter, in input order.
@@ -63,6 +68,11 @@ impl Program<'_> {
     pub fn rows(&self) -> usize {
         self.data.map_or(1, |d| d.n)
     }
+
+    /// The names of the optimizer's state tensors (not the gradient accumulators).
+    pub fn optimizer_state(&self) -> Vec<String> {
+        self.states.iter().map(|s| s.name.clone()).collect()
+    }
 }
 
 /// Native code for every graph a run executes.
@@ -76,6 +86,8 @@ pub struct Executables {
     pub eval: Runner,
     /// Loss and metrics over the whole validation set.
     pub val_eval: Option<Runner>,
+    /// Loss and metrics over the whole test set.
+    pub test_eval: Option<Runner>,
 }
 
 /// Everything one run needs, ready before its first step.

@@ -67,8 +67,12 @@ pub struct Summary {
     pub steps: usize,
     /// Loss over the whole training set (or of the parameters alone) after training.
     pub final_loss: f64,
-    /// Metrics over the whole training set after training.
+    /// Metrics over the whole training set after training (and the validation set's, as
+    /// `val_loss`, `val_<metric>`).
     pub metrics: Vec<(String, f64)>,
+    /// Loss and metrics over the test set with the final parameters, as `test_loss`,
+    /// `test_<metric>`; empty without a test set.
+    pub test: Vec<(String, f64)>,
     /// Final parameter values by name.
     pub params: Vec<(String, Vec<f32>)>,
     /// Every logged point, in order.
@@ -147,6 +151,7 @@ struct Trainer<'p, 'w> {
     metric_names: Vec<String>,
     all_rows: Vec<usize>,
     val_rows: Vec<usize>,
+    test_rows: Vec<usize>,
     log: Option<MetricsLog<std::fs::File>>,
     log_every: usize,
     progress: Progress<&'w mut dyn Write>,
@@ -181,13 +186,15 @@ impl<'p, 'w> Trainer<'p, 'w> {
         // A checkpoint replaces the initializers' values; one saved by gradc also restores the
         // optimizer state and the step, so the run continues where it stopped.
         let mut start = 0;
+        let mut note = None;
         if let Some(path) = &cfg.init {
             let model: Vec<ParamInfo> = program.params.iter().chain(program.buffers).cloned().collect();
-            let restored = checkpoint::load(path, &model, &program.state_slots)?;
+            let restored = checkpoint::load(path, &model, &program.optimizer_state(), &program.state_slots)?;
             for (name, values) in restored.values {
                 exes.step.exe.input_mut(&name).expect("param and state inputs exist").copy_from_slice(&values);
             }
             start = restored.step;
+            note = restored.other_state.map(|other| errors::other_optimizer_note(path, &other));
         }
         if let Some(path) = &cfg.save {
             checkpoint::check_writable(path)?;
@@ -222,6 +229,14 @@ impl<'p, 'w> Trainer<'p, 'w> {
             None => None,
         };
         let log_every = cfg.log_every.or(c.log_every).unwrap_or((total / 20).max(1));
+        let mut progress = match progress_out {
+            ProgressTo::Bar => Progress::bar(total as u64, log::terminal()),
+            ProgressTo::Lines(out) => Progress::lines(out, total as u64, log_every as u64),
+            ProgressTo::Hidden => Progress::hidden(total as u64),
+        };
+        if let Some(note) = &note {
+            progress.note(note).map_err(errors::log_unwritable)?;
+        }
         Ok(Trainer {
             program,
             exes,
@@ -234,13 +249,10 @@ impl<'p, 'w> Trainer<'p, 'w> {
             metric_names,
             all_rows: (0..rows).collect(),
             val_rows: (0..program.val.map_or(0, |v| v.n)).collect(),
+            test_rows: (0..program.test.map_or(0, |v| v.n)).collect(),
             log,
             log_every,
-            progress: match progress_out {
-                ProgressTo::Bar => Progress::bar(total as u64, log::terminal()),
-                ProgressTo::Lines(out) => Progress::lines(out, total as u64, log_every as u64),
-                ProgressTo::Hidden => Progress::hidden(total as u64),
-            },
+            progress,
             stopper: c.early_stop.as_ref().map(EarlyStopper::new),
             plateau: c.plateau.as_ref().map(PlateauState::new),
             history: Vec::new(),
@@ -323,7 +335,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             let params = read_params(&self.exes.step.exe, &self.small_params);
             let point = LogPoint { step: updates, loss, lr: self.last_lr, metrics: metrics.clone(), params };
             if let Some(log) = &mut self.log {
-                write_line(log, &self.metric_names, &point, false)?;
+                write_line(log, &self.metric_names, &point, None)?;
             }
             self.history.push(point);
             self.progress.update((updates - start) as u64, loss as f32).map_err(errors::log_unwritable)?;
@@ -363,12 +375,25 @@ impl<'p, 'w> Trainer<'p, 'w> {
         out
     }
 
-    /// Evaluates the final parameters, closes the log and the progress display, and saves the
-    /// checkpoint the command line asks for. Wall and compile times are the caller's to fill in.
+    /// Loss and metrics over the test set (as `test_loss`, `test_<metric>`) with the
+    /// parameters of the train step; empty without a test set.
+    fn evaluate_test(&mut self) -> Vec<(String, f64)> {
+        let exes = &mut *self.exes;
+        let (Some(t), Some(test)) = (&mut exes.test_eval, self.program.test) else { return vec![] };
+        t.take_state(&exes.step.exe, &self.model_names);
+        let (loss, metrics) = run_eval(t, Some(test), &self.test_rows, &self.train_metrics);
+        let named = std::iter::once((StepOutput::Loss.name().to_string(), loss)).chain(metrics);
+        named.map(|(n, x)| (format!("test_{n}"), x)).collect()
+    }
+
+    /// Evaluates the final parameters (on the test set too), closes the log and the progress
+    /// display, and saves the checkpoint the command line asks for. Wall and compile times are
+    /// the caller's to fill in.
     fn finish(mut self, stopped: StopReason, cfg: &RunConfig) -> Result<Summary, Diag> {
         let mut metrics = self.evaluate();
         // `evaluate` puts the whole-set loss first; the summary reports it apart from the metrics.
         let (_, final_loss) = metrics.remove(0);
+        let test = self.evaluate_test();
         let exe = &self.exes.step.exe;
         let params = read_params(exe, &self.param_names);
         let (updates, steps) = (self.at.updates, self.at.updates - self.at.start);
@@ -377,7 +402,8 @@ impl<'p, 'w> Trainer<'p, 'w> {
             let small = read_params(exe, &self.small_params);
             let point =
                 LogPoint { step: updates, loss: final_loss, lr: self.last_lr, metrics: metrics.clone(), params: small };
-            write_line(log, &self.metric_names, &point, true)?;
+            let tested: Vec<(String, f32)> = test.iter().map(|(n, x)| (n.clone(), *x as f32)).collect();
+            write_line(log, &self.metric_names, &point, Some(&tested))?;
         }
         // A diverged run's parameters are not worth keeping.
         if let (Some(path), None) = (&cfg.save, stopped.diagnostic()) {
@@ -389,13 +415,14 @@ impl<'p, 'w> Trainer<'p, 'w> {
                 .collect();
             let model: Vec<ParamInfo> = self.program.params.iter().chain(self.program.buffers).cloned().collect();
             let values = read_params(exe, &self.model_names);
-            checkpoint::save(path, &model, &values, &state, updates)?;
+            checkpoint::save(path, &model, &values, &state, self.program.scaling, updates)?;
         }
         let history = self.history;
         Ok(Summary {
             steps,
             final_loss,
             metrics,
+            test,
             params,
             history,
             stopped,
@@ -405,11 +432,24 @@ impl<'p, 'w> Trainer<'p, 'w> {
     }
 }
 
-/// Writes one line of the JSON-lines log: the point's numbers in the log's metric order.
-fn write_line(log: &mut MetricsLog<std::fs::File>, names: &[String], p: &LogPoint, last: bool) -> Result<(), Diag> {
+/// Writes one line of the JSON-lines log: the point's numbers in the log's metric order. The
+/// final line has `tested`, the test set's scores (empty without a test set); the others `None`.
+fn write_line(
+    log: &mut MetricsLog<std::fs::File>,
+    names: &[String],
+    p: &LogPoint,
+    tested: Option<&[(String, f32)]>,
+) -> Result<(), Diag> {
     let values: Vec<f32> = names.iter().map(|n| lookup(&p.metrics, n) as f32).collect();
-    let record =
-        Record { step: p.step as u64, loss: p.loss as f32, lr: p.lr as f32, metrics: &values, params: &p.params, last };
+    let record = Record {
+        step: p.step as u64,
+        loss: p.loss as f32,
+        lr: p.lr as f32,
+        metrics: &values,
+        tested: tested.unwrap_or_default(),
+        params: &p.params,
+        last: tested.is_some(),
+    };
     log.record(&record).map_err(errors::log_unwritable)
 }
 

@@ -1,8 +1,13 @@
 //! The errors of semantic analysis that name resolution and the train, compare and data checks
 //! raise, and those elaboration shares with them, one constructor each, with their codes as
-//! constants; call sites name the error, not its wording. Elaboration's own are in `elab::errors`.
-//! It is long because it is a catalogue of small, independent constructors, grouped by section,
-//! which is easier to keep consistent in one place than spread over the checks.
+//! constants; call sites name the error, not its wording. Elaboration's own are in `elab::errors`,
+//! the `data` declarations' in `errors/data.rs`. It is long because it is a catalogue of small,
+//! independent constructors, grouped by section, which is easier to keep consistent in one place
+//! than spread over the checks.
+
+mod data;
+
+pub use data::*;
 
 use super::RESERVED_NAMES;
 use crate::diag::suggest::did_you_mean;
@@ -79,19 +84,6 @@ pub const TRAIN_MONITOR: &str = "gradc::train::monitor";
 pub const TRAIN_CLIP: &str = "gradc::train::clip";
 /// An unknown convergence criterion.
 pub const TRAIN_CONVERGE: &str = "gradc::train::converge";
-/// A validation fraction outside (0, 1).
-pub const DATA_SPLIT: &str = "gradc::data::split";
-/// A data generator argument unnamed or out of range.
-pub const DATA_ARGUMENT: &str = "gradc::data::argument";
-/// An unknown data source.
-pub const DATA_SOURCE: &str = "gradc::data::source";
-/// A `csv` source without a path or a column.
-pub const DATA_CSV: &str = "gradc::data::csv";
-/// An `npy`, `npz` or `idx` source without one of its files or arrays.
-pub const DATA_FILE: &str = "gradc::data::file";
-/// A `|> scale(...)` factor that is not a nonzero number, or a scale after `standardize`.
-pub const DATA_SCALE: &str = "gradc::data::scale";
-
 // --- Values and names --------------------------------------------------------------------------
 
 /// A compile-time value where `what` was expected but `found` was given.
@@ -455,7 +447,16 @@ pub fn unknown_group_key(span: Span, key: &str, optimizer: &FuncDecl) -> Diag {
 pub fn needs_validation(span: Span, key: &str, on: &str) -> Diag {
     Diag::new(TRAIN_VALIDATION, format!("`{key}` watches `{on}`, but the data has no validation split"))
         .at(span, "needs validation data")
-        .help("hold out rows with `data d = ... |> split(val: 0.2)`, or watch `loss`")
+        .help(
+            "hold out rows with `data d = ... |> split(val: 0.2)` or name a validation set `val = v`, or watch `loss`",
+        )
+}
+
+/// Train key `key` (at `span`) watches `on`, a quantity of the test set.
+pub fn watches_test(span: Span, key: &str, on: &str) -> Diag {
+    Diag::new(TRAIN_MONITOR, format!("`{key}` watches `{on}`, but the test set is scored only once, after training"))
+        .at(span, "a test quantity")
+        .help("decisions during training watch the validation set: `val_loss` or `val_<metric>`")
 }
 
 /// Train key `key` (at `span`) watches `on`, whose `metric` is not computed.
@@ -533,83 +534,4 @@ pub fn unknown_criterion(name: &Ident) -> Diag {
             ["update_norm", "loss_change"],
             "use `update_norm(tol)` or `loss_change(tol)`".into(),
         ))
-}
-
-// --- Data declarations -------------------------------------------------------------------------
-
-/// A validation fraction outside (0, 1), in the `split` at `span`.
-pub fn bad_split(span: Span, frac: f64) -> Diag {
-    Diag::new(DATA_SPLIT, format!("a validation fraction must lie in (0, 1), not {frac}"))
-        .at(span, "bad split")
-        .help("e.g. `|> split(val: 0.2)`")
-}
-
-/// An unnamed argument, at `span`, to data generator `generator`.
-pub fn unnamed_generator_argument(span: Span, generator: &str) -> Diag {
-    Diag::new(DATA_ARGUMENT, "data generator arguments are named")
-        .at(span, "unnamed")
-        .help(format!("write e.g. `{generator}(n: 200)`"))
-}
-
-/// Data generator argument `name` given `v`, out of range; `integral` if it counts something.
-pub fn bad_generator_value(span: Span, name: &str, v: f64, integral: bool) -> Diag {
-    Diag::new(DATA_ARGUMENT, format!("bad value {v} for `{name}`")).at(span, "out of range").help(if integral {
-        "use a whole number between 0 and 10,000,000"
-    } else {
-        "use a non-negative number"
-    })
-}
-
-/// A data source that is neither a file source (`csv`, `npy`, ...) nor one of `generators`.
-pub fn unknown_data_source(name: &Ident, generators: &[&str]) -> Diag {
-    let otherwise = format!(
-        "use csv(\"file.csv\", label: \"column\"), npy(...), npz(...), idx(...) or one of {}",
-        generators.join(", ")
-    );
-    Diag::new(DATA_SOURCE, format!("unknown data source `{}`", name.name))
-        .at(name.span, "not a data source")
-        .help(did_you_mean(&name.name, generators.iter().copied().chain(["csv", "npy", "npz", "idx"]), otherwise))
-}
-
-/// An argument named `name` (its value at `span`) that the file source `source` (written
-/// like `form`, with arguments `names`) does not take.
-pub fn file_source_argument(span: Span, source: &str, name: &str, names: &[&str], form: &str) -> Diag {
-    Diag::new(CALL_ARGUMENT, format!("`{source}` has no argument `{name}`"))
-        .at(span, "unknown argument")
-        .help(did_you_mean(name, names.iter().copied(), format!("write `{form}`")))
-}
-
-/// The file source `source` at `span` (written like `form`) lacks one of its files or arrays.
-pub fn file_source_incomplete(span: Span, source: &str, form: &str) -> Diag {
-    Diag::new(DATA_FILE, format!("`{source}` needs its features and its labels"))
-        .at(span, "incomplete")
-        .help(format!("write `{form}`"))
-}
-
-/// A `|> scale(...)` at `span` whose factor is not one nonzero number.
-pub fn bad_scale(span: Span) -> Diag {
-    Diag::new(DATA_SCALE, "`scale` takes one nonzero number")
-        .at(span, "bad scale")
-        .help("e.g. `|> scale(1/255)` maps byte pixels to [0, 1]")
-}
-
-/// A `|> scale(...)` at `span` after `|> standardize`, which it would undo.
-pub fn scale_after_standardize(span: Span) -> Diag {
-    Diag::new(DATA_SCALE, "`scale` after `standardize` would undo the standardisation")
-        .at(span, "scaled after standardising")
-        .help("scale first: `... |> scale(1/255) |> standardize`")
-}
-
-const CSV_FORMS: &str = "write `csv(\"file.csv\", label: \"class\")` or `csv(\"file.csv\", target: \"y\")`";
-
-/// A `csv` argument named `name` (its value at `span`), which `csv` does not take.
-pub fn csv_argument(span: Span, name: &str) -> Diag {
-    Diag::new(CALL_ARGUMENT, "`csv` takes a path and `label:` or `target:`")
-        .at(span, "unknown argument")
-        .help(did_you_mean(name, ["path", "label", "target"], CSV_FORMS.into()))
-}
-
-/// The `csv` source at `span` lacks its path or its column.
-pub fn csv_incomplete(span: Span) -> Diag {
-    Diag::new(DATA_CSV, "`csv` needs a path and a label or target column").at(span, "incomplete").help(CSV_FORMS)
 }

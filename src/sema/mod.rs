@@ -86,6 +86,10 @@ pub enum LabelShape {
 pub struct TrainConfig {
     /// The dataset, if the loss takes data.
     pub data: Option<DataSpec>,
+    /// A separate validation set (`val = v`), preprocessed as the training data is.
+    pub val: Option<DataSpec>,
+    /// A separate test set (`test = t`), preprocessed as the training data is.
+    pub test: Option<DataSpec>,
     /// Rows per step; `None` for full-batch.
     pub batch: Option<usize>,
     /// Passes over the data.
@@ -194,7 +198,16 @@ impl Module {
     pub fn lower_eval(&self, data: Option<DataShape>, batch: usize) -> Result<Graph, Diag> {
         elab::forward(self, data, batch, elab::Mode::Eval).map(|f| f.graph)
     }
+
+    /// Elaborates the prediction graph: the model's output (named [`PREDICTION`]) for `rows`
+    /// rows of features of this shape. The program must have a model ([`Module::has_model`]).
+    pub fn predict_graph(&self, data: &DataShape, rows: usize) -> Result<Graph, Diag> {
+        elab::predict(self, data, rows)
+    }
 }
+
+/// The name of the prediction graph's output.
+pub const PREDICTION: &str = elab::OUTPUT;
 
 /// Names the compiled step and its log use for themselves (`ir::roles`): a parameter or metric
 /// may not take them.

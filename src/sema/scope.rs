@@ -40,6 +40,8 @@ pub struct Module {
     pub(super) model_use: Option<Span>,
     /// The compare run this program is, by label and where it is written.
     pub(super) run: Option<(String, Span)>,
+    /// Every `data` declaration, by name, for `gradc eval --data NAME`.
+    pub(super) data_decls: HashMap<String, ast::DataDecl>,
     /// The optimizer with its hyper-parameters.
     pub(super) optimizer: Partial,
     /// The schedule, if any.
@@ -289,6 +291,7 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
         model,
         model_use: None,
         run: None,
+        data_decls: data,
         optimizer: checked.optimizer,
         schedule: checked.schedule.map(|s| s.0),
         train: checked.config,
@@ -315,5 +318,25 @@ impl Module {
     /// The data the train block names, if any.
     pub fn data(&self) -> Option<&DataSpec> {
         self.train.data.as_ref()
+    }
+
+    /// The data declaration `name` as `gradc eval --data` scores it: `None` for the train
+    /// block's data (its training rows), else the declaration used whole and preprocessed as
+    /// the training data is.
+    pub fn eval_data(&self, name: &str) -> Result<Option<DataSpec>, Diag> {
+        let Some(decl) = self.data_decls.get(name) else {
+            let declared: Vec<&str> = self.data_decls.keys().map(String::as_str).collect();
+            return Err(errors::no_such_data(name, &declared));
+        };
+        match self.data() {
+            Some(train) if train.name == name => Ok(None),
+            Some(train) => train::held_out_spec(decl, "evaluation data", train).map(Some),
+            None => train::data_spec(decl).map(Some),
+        }
+    }
+
+    /// Whether the file has a single `model`, which `gradc predict` runs.
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
     }
 }

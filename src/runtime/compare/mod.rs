@@ -513,7 +513,7 @@ fn trajectories_chart(
     let mut start = train::initial_values(p, seed(p, cfg));
     // Runs started from a checkpoint start from its values, as training does.
     if let Some(path) = &cfg.init {
-        for (name, values) in checkpoint::load(path, p.params, &p.state_slots)?.values {
+        for (name, values) in checkpoint::load(path, p.params, &p.optimizer_state(), &p.state_slots)?.values {
             if let Some(slot) = start.iter_mut().find(|(n, _)| *n == name) {
                 slot.1 = values;
             }

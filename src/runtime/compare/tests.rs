@@ -16,6 +16,7 @@ fn trained(label: &str, history: Vec<LogPoint>, final_loss: f64) -> Run {
         steps: history.last().map_or(0, |p| p.step),
         final_loss,
         metrics: vec![("accuracy".into(), 0.875)],
+        test: vec![],
         params: vec![],
         history,
         stopped: StopReason::Completed,

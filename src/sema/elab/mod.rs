@@ -8,6 +8,7 @@ mod builtin;
 mod calls;
 mod errors;
 mod expr;
+mod predict;
 mod update;
 mod window;
 
@@ -20,6 +21,8 @@ use crate::ir::op::{broadcast_shapes, checked_numel};
 use crate::ir::{self, DType, Graph, InputRole, NodeId, Op, OutputRole, ShapeError, ShapeErrorKind, StepOutput, Type};
 use crate::syntax::ast::{self, TypeExpr};
 
+pub(super) use predict::predict;
+pub use predict::OUTPUT;
 pub(super) use update::update;
 
 /// A value during elaboration.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::mem::take;
 
 use super::value::{const_eval, number, settings_args, Const};
-use crate::diag::Diag;
+use crate::diag::{Diag, Span};
 use crate::sema::{errors, DataSource, DataSpec};
 use crate::syntax::ast::{self, Expr, ExprKind};
 
@@ -54,11 +54,11 @@ const FILE_SOURCES: &[FileSource] = &[
 ];
 
 /// Resolves a `data` declaration: a generator or file, optionally `|> scale`d and `|> standardize`d.
-pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
+pub(in crate::sema) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
     let mut e = &decl.value;
     let mut standardize = false;
     let mut scale = None;
-    let mut validation = None;
+    let (mut validation, mut test) = (None, None);
     loop {
         let ExprKind::Call { func, args } = &e.kind else {
             return Err(errors::expected(
@@ -91,16 +91,7 @@ pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
             continue;
         }
         if func.name == "split" && !args.is_empty() && args[0].name.is_none() {
-            let a = settings_args(func, &args[1..], &["val", "train"])?;
-            let frac = match (a[0], a[1]) {
-                (Some(v), _) => number(v)?,
-                (None, Some(t)) => 1.0 - number(t)?,
-                (None, None) => 0.2,
-            };
-            if !(frac > 0.0 && frac < 1.0) {
-                return Err(errors::bad_split(e.span, frac));
-            }
-            validation = Some(frac);
+            (validation, test) = split_fractions(func, &args[1..], e.span)?;
             e = &args[0].value;
             continue;
         }
@@ -131,27 +122,95 @@ pub(super) fn data_spec(decl: &ast::DataDecl) -> Result<DataSpec, Diag> {
             return Err(errors::unknown_data_source(func, &names));
         };
         let name = decl.name.name.clone();
-        return Ok(DataSpec { name, source, scale, standardize, validation, span: decl.value.span });
+        return Ok(DataSpec { name, source, scale, standardize, validation, test, span: decl.value.span });
     }
 }
 
-fn csv_source(e: &Expr, args: &[ast::Arg]) -> Result<DataSource, Diag> {
-    let mut path = None;
-    let mut column = None;
-    for arg in args {
-        let text = match const_eval(&arg.value)? {
-            Const::Str(s) => s,
-            _ => return Err(errors::expected("a string", arg.value.span, "not a string")),
-        };
-        match arg.name.as_ref().map(|n| n.name.as_str()) {
-            None | Some("path") => path = Some(text),
-            Some("label") => column = Some((text, true)),
-            Some("target") => column = Some((text, false)),
-            Some(other) => return Err(errors::csv_argument(arg.value.span, other)),
+/// The declaration `decl` as `what` (validation, test or evaluation data) for the model trained
+/// on `train`: used whole, and preprocessed as the training data is. Its own stages may only
+/// repeat the training data's: they are the model's, with the training rows' statistics.
+pub(in crate::sema) fn held_out_spec(decl: &ast::DataDecl, what: &str, train: &DataSpec) -> Result<DataSpec, Diag> {
+    let mut spec = data_spec(decl)?;
+    if spec.validation.is_some() || spec.test.is_some() {
+        return Err(errors::held_out_split(spec.span, &spec.name, what));
+    }
+    let how = match (spec.scale, train.scale) {
+        (Some(f), Some(g)) if f != g => Some(format!("it is scaled by {f} and `{}` by {g}", train.name)),
+        (Some(f), None) => Some(format!("it is scaled by {f} and `{}` is not", train.name)),
+        _ if spec.standardize && !train.standardize => Some(format!("it is standardized and `{}` is not", train.name)),
+        _ => None,
+    };
+    if let Some(how) = how {
+        return Err(errors::held_out_stages(spec.span, &spec.name, what, &train.name, &how));
+    }
+    (spec.scale, spec.standardize) = (train.scale, train.standardize);
+    Ok(spec)
+}
+
+/// The validation and test fractions of `split(val: v, test: t, train: f)`: any two of the
+/// three fix the third; `train` alone holds out the rest for validation; nothing at all
+/// holds out a fifth for validation.
+fn split_fractions(func: &ast::Ident, args: &[ast::Arg], span: Span) -> Result<(Option<f64>, Option<f64>), Diag> {
+    let a = settings_args(func, args, &["val", "train", "test"])?;
+    let [val, train, test] = [a[0], a[1], a[2]].map(|e| e.map(number).transpose());
+    let (val, train, test) = (val?, train?, test?);
+    let (val, test) = match (val, train, test) {
+        (None, None, None) => (Some(0.2), None),
+        (v, None, t) => (v, t),
+        (None, Some(f), t) => (Some(1.0 - f - t.unwrap_or(0.0)), t),
+        // `split(val: 0.2, train: 0.8)` leaves nothing for a test set.
+        (Some(v), Some(f), None) if (v + f - 1.0).abs() < 1e-9 => (Some(v), None),
+        (Some(v), Some(f), None) => (Some(v), Some(1.0 - f - v)),
+        (Some(v), Some(f), Some(t)) if (v + f + t - 1.0).abs() < 1e-9 => (Some(v), Some(t)),
+        (Some(v), Some(f), Some(t)) => return Err(errors::split_sum(span, v, f, t)),
+    };
+    for frac in val.into_iter().chain(test) {
+        if !(frac > 0.0 && frac < 1.0) {
+            return Err(errors::bad_split(span, frac));
         }
     }
-    match (path, column) {
-        (Some(path), Some((column, classes))) => Ok(DataSource::Csv { path, column, classes }),
+    if val.unwrap_or(0.0) + test.unwrap_or(0.0) >= 1.0 {
+        return Err(errors::split_nothing_left(span, val.unwrap_or(0.0), test.unwrap_or(0.0)));
+    }
+    Ok((val, test))
+}
+
+/// A `csv` source: a path and one of `label: "class"`, `target: "y"`, `targets: ["y1", "y2"]`.
+fn csv_source(e: &Expr, args: &[ast::Arg]) -> Result<DataSource, Diag> {
+    let string = |v: &Expr| match const_eval(v)? {
+        Const::Str(s) => Ok(s),
+        _ => Err(errors::expected("a string", v.span, "not a string")),
+    };
+    let mut path = None;
+    let mut columns: Option<(Vec<String>, bool)> = None;
+    for arg in args {
+        let name = arg.name.as_ref().map(|n| n.name.as_str());
+        let chosen = match name {
+            None | Some("path") => {
+                path = Some(string(&arg.value)?);
+                continue;
+            }
+            Some("label") => (vec![string(&arg.value)?], true),
+            Some("target") => (vec![string(&arg.value)?], false),
+            Some("targets") => {
+                let Const::List(items) = const_eval(&arg.value)? else {
+                    return Err(errors::csv_targets(arg.value.span));
+                };
+                let names = items.iter().map(string).collect::<Result<Vec<_>, _>>()?;
+                let distinct = names.iter().enumerate().all(|(i, n)| !names[..i].contains(n));
+                if names.is_empty() || !distinct {
+                    return Err(errors::csv_targets(arg.value.span));
+                }
+                (names, false)
+            }
+            Some(other) => return Err(errors::csv_argument(arg.value.span, other)),
+        };
+        if columns.replace(chosen).is_some() {
+            return Err(errors::csv_columns_twice(arg.value.span));
+        }
+    }
+    match (path, columns) {
+        (Some(path), Some((columns, classes))) => Ok(DataSource::Csv { path, columns, classes }),
         _ => Err(errors::csv_incomplete(e.span)),
     }
 }

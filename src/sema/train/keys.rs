@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::controls::{clip, converge, early_stop, param_group, plateau};
-use super::data::data_spec;
+use super::data::{data_spec, held_out_spec};
 use super::hyper::{partial, schedule, Partial, Sched};
 use super::value::{const_eval, count, Const};
 use crate::diag::{Diag, Span};
@@ -29,6 +29,8 @@ pub struct Checked {
 /// The keys a train block accepts, for the unknown-key help.
 const KEYS: &[&str] = &[
     "data",
+    "val",
+    "test",
     "batch",
     "epochs",
     "steps",
@@ -57,6 +59,8 @@ pub(in crate::sema) fn check(
 ) -> Result<Checked, Diag> {
     let mut config = TrainConfig {
         data: None,
+        val: None,
+        test: None,
         batch: None,
         epochs: None,
         steps: None,
@@ -77,6 +81,8 @@ pub(in crate::sema) fn check(
     let mut optimizer = None;
     let mut sched = None;
     let mut model = None;
+    // `val = v` and `test = t`, checked against the training data once it is known.
+    let mut held_out: Vec<(&str, &ast::DataDecl, Span)> = Vec::new();
     let mut seen: HashMap<&str, Span> = HashMap::new();
     // Each key is checked on its own, so one report lists every key that is wrong.
     let mut found = Vec::new();
@@ -87,17 +93,9 @@ pub(in crate::sema) fn check(
         }
         let mut one = || -> Result<(), Diag> {
             match key.name.as_str() {
-                "data" => {
-                    let Const::Name(name) = const_eval(value)? else {
-                        return Err(errors::expected("the name of a `data` declaration", value.span, "not a name"));
-                    };
-                    let Some(decl) = data.get(&name.name) else {
-                        let declared: Vec<&str> = data.keys().map(String::as_str).collect();
-                        return Err(errors::unknown_data(&name, &declared));
-                    };
-                    config.data = Some(data_spec(decl)?);
-                }
+                "data" => config.data = Some(data_spec(data_decl(value, data)?)?),
                 "model" => model = Some((model_named(value, funcs)?, value.span)),
+                "val" | "test" => held_out.push((key.name.as_str(), data_decl(value, data)?, key.span)),
                 "batch" => config.batch = Some(count(value, "batch", 1.0)?),
                 "epochs" => config.epochs = Some(count(value, "epochs", 1.0)?),
                 "steps" => config.steps = Some(count(value, "steps", 1.0)?),
@@ -157,7 +155,9 @@ pub(in crate::sema) fn check(
                     for item in items {
                         match const_eval(&item)? {
                             Const::Name(n)
-                                if RESERVED_NAMES.contains(&n.name.as_str()) || n.name.starts_with("val_") =>
+                                if RESERVED_NAMES.contains(&n.name.as_str())
+                                    || n.name.starts_with("val_")
+                                    || n.name.starts_with("test_") =>
                             {
                                 return Err(errors::reserved("metric", &n.name, n.span));
                             }
@@ -202,6 +202,24 @@ pub(in crate::sema) fn check(
         (Some(_), false) => return Err(errors::data_without_inputs(seen["data"])),
         _ => {}
     }
+    if let Some(train) = &config.data {
+        for (key, decl, span) in held_out {
+            let (what, split) = match key {
+                "val" => ("validation data", train.validation),
+                _ => ("test data", train.test),
+            };
+            if decl.name.name == train.name {
+                return Err(errors::held_out_is_training(span, key, &train.name));
+            }
+            if split.is_some() {
+                return Err(errors::held_out_twice(span, key, &train.name));
+            }
+            let spec = held_out_spec(decl, what, train)?;
+            *(if key == "val" { &mut config.val } else { &mut config.test }) = Some(spec);
+        }
+    } else if let Some((_, _, span)) = held_out.first() {
+        return Err(errors::data_without_inputs(*span));
+    }
     if let Some((_, span)) = &sched {
         if config.plateau.is_some() {
             return Err(errors::schedule_and_plateau(*span, seen["plateau"]));
@@ -216,7 +234,7 @@ pub(in crate::sema) fn check(
             }
         }
     }
-    let val = config.data.as_ref().is_some_and(|d| d.validation.is_some());
+    let val = config.val.is_some() || config.data.as_ref().is_some_and(|d| d.validation.is_some());
     let monitored = config
         .early_stop
         .as_ref()
@@ -224,6 +242,9 @@ pub(in crate::sema) fn check(
         .into_iter()
         .chain(config.plateau.as_ref().map(|p| (&p.on, "plateau")));
     for (on, key) in monitored {
+        if on.starts_with("test_") {
+            return Err(errors::watches_test(seen[key], key, on));
+        }
         if on.starts_with("val_") && !val {
             return Err(errors::needs_validation(seen[key], key, on));
         }
@@ -249,4 +270,15 @@ pub(super) fn model_named(value: &ast::Expr, funcs: &HashMap<String, FuncDecl>) 
             Err(errors::unknown_model(&name, found.is_some(), &models))
         }
     }
+}
+
+/// The `data` declaration a train key's value names.
+fn data_decl<'d>(value: &ast::Expr, data: &'d HashMap<String, ast::DataDecl>) -> Result<&'d ast::DataDecl, Diag> {
+    let Const::Name(name) = const_eval(value)? else {
+        return Err(errors::expected("the name of a `data` declaration", value.span, "not a name"));
+    };
+    data.get(&name.name).ok_or_else(|| {
+        let declared: Vec<&str> = data.keys().map(String::as_str).collect();
+        errors::unknown_data(&name, &declared)
+    })
 }

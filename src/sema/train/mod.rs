@@ -19,6 +19,7 @@ mod value;
 
 pub(super) use compare::compare;
 pub use compare::Variant;
+pub(super) use data::{data_spec, held_out_spec};
 pub(super) use hyper::check_hyper;
 pub use hyper::{Partial, Sched};
 pub(super) use keys::check;

@@ -68,7 +68,7 @@ fn a_misspelt_compare_key_is_suggested() {
 #[test]
 fn names_too_far_keep_the_list() {
     let src = program("spirals(n: 8)", ", batchsize = 4");
-    assert!(help(&src).starts_with("the settings are data, batch"), "{}", help(&src));
+    assert!(help(&src).starts_with("the settings are data, val, test, batch"), "{}", help(&src));
     let src = program("spirals(n: 8)", "").replace("sgd(lr: 0.1)", "lbfgs(lr: 0.1)");
     assert!(help(&src).starts_with("available: adadelta"), "{}", help(&src));
 }
@@ -327,4 +327,122 @@ fn a_setting_given_twice_is_an_error() {
     assert_eq!(help(&src), "give each argument once");
     let src = program("spirals(n: 8) |> split(val: 0.2, val: 0.3)", "");
     assert_eq!(help(&src), "give each argument once");
+}
+
+#[test]
+fn split_takes_validation_and_test_fractions() {
+    for (split, val, test) in [
+        ("split()", Some(0.2), None),
+        ("split(val: 0.1)", Some(0.1), None),
+        ("split(train: 0.75)", Some(0.25), None),
+        ("split(train: 0.8, val: 0.2)", Some(0.2), None),
+        ("split(test: 0.25)", None, Some(0.25)),
+        ("split(val: 0.1, test: 0.2)", Some(0.1), Some(0.2)),
+        ("split(train: 0.5, test: 0.25)", Some(0.25), Some(0.25)),
+        ("split(val: 0.25, train: 0.5)", Some(0.25), Some(0.25)),
+        ("split(val: 0.25, train: 0.5, test: 0.25)", Some(0.25), Some(0.25)),
+    ] {
+        let s = spec(&format!("spirals(n: 8) |> {split}")).unwrap_or_else(|d| panic!("{split}: {}", d.message));
+        assert_eq!((s.validation, s.test), (val, test), "{split}");
+    }
+    for (split, message) in [
+        ("split(test: 1.5)", "a split fraction must lie in (0, 1), not 1.5"),
+        ("split(val: 0.5, test: 0.5)", "`split(val: 0.5, test: 0.5)` leaves no rows for training"),
+        ("split(val: 0.2, train: 0.5, test: 0.2)", "the fractions of `split` add up to 0.9, not 1"),
+    ] {
+        let d = spec(&format!("spirals(n: 8) |> {split}")).expect_err(split);
+        assert_eq!((d.code, d.message.as_str()), ("gradc::data::split", message), "{split}");
+        assert!(d.help.is_some());
+    }
+}
+
+#[test]
+fn csv_takes_several_target_columns() {
+    use crate::sema::DataSource;
+    let s = spec("csv(\"f.csv\", targets: [\"y2\", \"y1\"])").unwrap();
+    assert_eq!(
+        s.source,
+        DataSource::Csv { path: "f.csv".into(), columns: vec!["y2".into(), "y1".into()], classes: false }
+    );
+    let s = spec("csv(\"f.csv\", target: \"y\")").unwrap();
+    assert_eq!(s.source, DataSource::Csv { path: "f.csv".into(), columns: vec!["y".into()], classes: false });
+    for (data, message) in [
+        ("csv(\"f.csv\", targets: [])", "`targets:` takes a list of distinct column names"),
+        ("csv(\"f.csv\", targets: [\"a\", \"a\"])", "`targets:` takes a list of distinct column names"),
+        ("csv(\"f.csv\", targets: \"a\")", "`targets:` takes a list of distinct column names"),
+        ("csv(\"f.csv\", label: \"c\", target: \"y\")", "`csv` takes one of `label:`, `target:` and `targets:`"),
+    ] {
+        let d = spec(data).expect_err(data);
+        assert_eq!((d.code, d.message.as_str()), ("gradc::data::csv", message), "{data}");
+    }
+}
+
+/// The train block of `program` with the data declarations `decls` added and the keys
+/// `train` appended.
+fn with_held_out(decls: &str, data: &str, train: &str) -> Result<crate::sema::TrainConfig, crate::diag::Diag> {
+    let src = program(data, train).replace("model m", &format!("{decls}\nmodel m"));
+    let mut sources = SourceMap::default();
+    let user = sources.add("test.grad", src.clone());
+    let file = crate::syntax::parse(&src, user).expect("parses");
+    crate::sema::resolve(file, user, &mut sources).map(|m| m.train().clone())
+}
+
+#[test]
+fn val_and_test_name_data_declarations_preprocessed_as_the_training_data() {
+    let t = with_held_out(
+        "data v = csv(\"v.csv\", label: \"y\")\ndata t = csv(\"t.csv\", label: \"y\") |> standardize",
+        "csv(\"d.csv\", label: \"y\") |> scale(2) |> standardize",
+        ", val = v, test = t",
+    )
+    .unwrap_or_else(|d| panic!("{}", d.message));
+    let (v, t) = (t.val.expect("val"), t.test.expect("test"));
+    assert_eq!((v.name.as_str(), v.scale, v.standardize), ("v", Some(2.0), true), "the training data's stages");
+    assert_eq!((t.name.as_str(), t.scale, t.standardize), ("t", Some(2.0), true));
+    for (decls, data, train, code, message) in [
+        (
+            "data t = spirals(n: 8)",
+            "spirals(n: 8) |> split(test: 0.2)",
+            ", test = t",
+            "gradc::data::split",
+            "`test` names test data, but `d` already splits a test set off",
+        ),
+        ("", "spirals(n: 8)", ", val = d", "gradc::data::split", "`val = d` names the training data"),
+        (
+            "data t = spirals(n: 8) |> split(val: 0.5)",
+            "spirals(n: 8)",
+            ", test = t",
+            "gradc::data::split",
+            "`t` is test data, used whole, but it is split",
+        ),
+        (
+            "data t = spirals(n: 8) |> standardize",
+            "spirals(n: 8)",
+            ", test = t",
+            "gradc::data::scale",
+            "`t` is test data, but it is standardized and `d` is not",
+        ),
+        (
+            "data t = spirals(n: 8) |> scale(3)",
+            "spirals(n: 8) |> scale(2)",
+            ", test = t",
+            "gradc::data::scale",
+            "`t` is test data, but it is scaled by 3 and `d` by 2",
+        ),
+        (
+            "",
+            "spirals(n: 8) |> split(test: 0.5)",
+            ", early_stop = patience(2, on: test_loss)",
+            "gradc::train::monitor",
+            "`early_stop` watches `test_loss`, but the test set is scored only once, after training",
+        ),
+        ("", "spirals(n: 8)", ", metrics = [test_accuracy]", "gradc::name::reserved", ""),
+    ] {
+        let d = with_held_out(decls, data, train).expect_err(message);
+        assert_eq!(d.code, code, "{decls} {data} {train}: {}", d.message);
+        assert!(d.message.contains(message), "{}", d.message);
+        assert!(d.help.is_some(), "{}", d.message);
+    }
+    // A validation set from `val = v` is one to watch.
+    with_held_out("data v = spirals(n: 8)", "spirals(n: 8)", ", val = v, early_stop = patience(2, on: val_loss)")
+        .unwrap_or_else(|d| panic!("{}", d.message));
 }
