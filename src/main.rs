@@ -265,22 +265,28 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
     if let Some(d) = summary.stopped.diagnostic() {
         return Err((d, front.sources));
     }
+    let scalars: Vec<(&String, &Vec<f32>)> =
+        summary.params.iter().filter(|(_, v)| v.len() == 1).map(|(n, v)| (n, v)).collect();
+    // One column of names, as wide as the longest (`test_accuracy`, a parameter's).
+    let names = summary.metrics.iter().chain(&summary.test).map(|(n, _)| n).chain(scalars.iter().map(|s| s.0));
+    let w = names.map(|n| n.chars().count()).chain([12]).max().unwrap_or(12);
     // Writing to a String cannot fail.
     let mut text = String::new();
-    writeln!(text, "final loss   {}", fmt_loss(summary.final_loss)).expect("write to String");
+    let mut line = |name: &str, value: String| writeln!(text, "{name:<w$} {value}").expect("write to String");
+    line("final loss", fmt_loss(summary.final_loss));
     for (name, value) in summary.metrics.iter().chain(&summary.test) {
-        writeln!(text, "{name:<12} {:.4}", value).expect("write to String");
+        line(name, format!("{value:.4}"));
     }
-    for (name, values) in summary.params.iter().filter(|(_, v)| v.len() == 1) {
-        writeln!(text, "{name:<12} {:.6}", values[0]).expect("write to String");
+    for (name, values) in scalars {
+        line(name, format!("{:.6}", values[0]));
     }
-    writeln!(text, "steps        {}", summary.steps).expect("write to String");
+    line("steps", summary.steps.to_string());
     if summary.stopped != train::StopReason::Completed {
-        writeln!(text, "stopped      {}", summary.stopped).expect("write to String");
+        line("stopped", summary.stopped.to_string());
     }
-    writeln!(text, "wall time    {}", fmt_wall(summary.wall)).expect("write to String");
-    writeln!(text, "steps/s      {:.0}", summary.steps_per_sec()).expect("write to String");
-    writeln!(text, "compile time {:.1} ms", summary.compile.as_secs_f64() * 1e3).expect("write to String");
+    line("wall time", fmt_wall(summary.wall));
+    line("steps/s", format!("{:.0}", summary.steps_per_sec()));
+    line("compile time", format!("{:.1} ms", summary.compile.as_secs_f64() * 1e3));
     emit(&text)
 }
 

@@ -29,8 +29,15 @@ const MIN_CURVE_POINTS: usize = 25;
 /// the training itself, which is where [`curve_points`] stops adding points.
 const EVALS_PER_ROW_TRAINED: f64 = 3.0;
 /// What the summary table is sorted by: the first of these the runs report, with whether higher
-/// is better. A test split's `test_accuracy`, once there is one, goes first.
-const HEADLINE: &[(&str, bool)] = &[("val_accuracy", true), ("accuracy", true), ("val_loss", false), ("loss", false)];
+/// is better: the test set's scores first, when the runs have one.
+const HEADLINE: &[(&str, bool)] = &[
+    ("test_accuracy", true),
+    ("val_accuracy", true),
+    ("accuracy", true),
+    ("test_loss", false),
+    ("val_loss", false),
+    ("loss", false),
+];
 /// Points per run for two-parameter programs, whose every step is a visible move on the surface.
 const PATH_POINTS: usize = 2000;
 /// Rows of data times grid points the loss surface may cost; the grid is finer when that allows.
@@ -155,7 +162,7 @@ impl Report {
 fn headline_value(s: &Summary, name: &str) -> Option<f64> {
     match name {
         "loss" => Some(s.final_loss),
-        _ => s.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v),
+        _ => s.metrics.iter().chain(&s.test).find(|(n, _)| n == name).map(|(_, v)| *v),
     }
 }
 
@@ -171,7 +178,7 @@ impl fmt::Display for Report {
             .runs
             .iter()
             .find_map(Run::summary)
-            .map_or(vec![], |s| s.metrics.iter().map(|(name, _)| name.as_str()).collect());
+            .map_or(vec![], |s| s.metrics.iter().chain(&s.test).map(|(name, _)| name.as_str()).collect());
         let mut header = vec!["run".to_string(), "final loss".into()];
         header.extend(metrics.iter().map(|m| m.to_string()));
         header.push("steps".into());
@@ -186,7 +193,7 @@ impl fmt::Display for Report {
                     Outcome::Trained(s) => {
                         row.push(fmt_loss(s.final_loss));
                         for m in &metrics {
-                            let value = s.metrics.iter().find(|(name, _)| name == m);
+                            let value = s.metrics.iter().chain(&s.test).find(|(name, _)| name == m);
                             row.push(value.map_or("-".into(), |(_, v)| format!("{v:.4}")));
                         }
                         row.push(s.steps.to_string());
