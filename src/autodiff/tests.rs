@@ -366,6 +366,26 @@ fn relu_has_zero_gradient_at_zero() {
     assert_eq!(out[1].data, [0.0, 0.0, 1.0]);
 }
 
+/// The guard LANGUAGE.md recommends for `where`: sqrt(maximum(x, 0)) has gradient 0 where
+/// x < 0, though sqrt's gradient at 0 is infinite (it was inf · 0 = NaN).
+#[test]
+fn sqrt_of_maximum_has_a_finite_gradient_below_zero() {
+    let mut g = Graph::new("forward");
+    let x = g.add_input("x", Type::f32(vec![3]), InputRole::Param);
+    let zero = splat(&mut g, 0.0, &[3]);
+    let m = op(&mut g, Op::Binary(BinOp::Max), &[x, zero]);
+    let r = op(&mut g, Op::Unary(UnOp::Sqrt), &[m]);
+    let s = op(&mut g, Op::Reduce(ReduceOp::Sum, vec![0]), &[r]);
+    g.add_output("loss", s, OutputRole::Loss);
+    let out = eval(&backward(&g), &[Tensor::new(vec![3], vec![-1.0, -4.0, 4.0])]);
+    assert_eq!(out[1].data, [0.0, 0.0, 0.25]);
+    let opts = crate::codegen::CompileOptions { verify: true, keep_clif: false, threads: 1 };
+    let mut exe = crate::codegen::Executable::compile(&crate::passes::optimize(&backward(&g)), &opts).unwrap();
+    exe.input_mut("x").unwrap().copy_from_slice(&[-1.0, -4.0, 4.0]);
+    exe.run();
+    assert_eq!(exe.output("x.grad").unwrap(), [0.0, 0.0, 0.25], "the JIT agrees");
+}
+
 #[test]
 fn relu() {
     let (g, x) = case(17, &[("x", &[4, 3], Dist::AwayFromZero)], |g, p| {

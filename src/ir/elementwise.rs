@@ -447,15 +447,17 @@ impl BinOp {
                 });
             }
             // f(a, b) = max(a, b)
-            // df/da = g * (a > b), df/db = g * (1 - (a > b)) = g - g * (a > b)
+            // df/da = (a > b) ? g : 0, df/db = (a > b) ? 0 : g
             // Ties send the gradient to `b`, so relu(x) = max(x, 0) has gradient 0 at 0.
             // f(a, b) = min(a, b)
-            // df/da = g * (b > a), df/db = g - g * (b > a); ties send it to `b` too.
+            // df/da = (b > a) ? g : 0, df/db = (b > a) ? 0 : g; ties send it to `b` too.
+            // Picked, not multiplied by the mask: an infinite g (sqrt's at 0, in the guard
+            // sqrt(maximum(x, 0))) must give the operand not picked 0, not inf · 0 = NaN.
             BinOp::Max | BinOp::Min => {
                 let mask = if self == BinOp::Max { bin(gr, BinOp::Gt, a, b) } else { bin(gr, BinOp::Gt, b, a) };
-                let ga = bin(gr, BinOp::Mul, g, mask);
-                rule(gr, 0, &|_| ga);
-                rule(gr, 1, &|gr| bin(gr, BinOp::Sub, g, ga));
+                let zero = gr.splat(0.0, &shape);
+                rule(gr, 0, &|gr| gr.build(Op::Select, vec![mask, g, zero]));
+                rule(gr, 1, &|gr| gr.build(Op::Select, vec![mask, zero, g]));
             }
             // f(a, b) = (a > b), f(a, b) = (a == b): piecewise constant
             // df/da = df/db = 0
