@@ -12,17 +12,14 @@
 //! - A row is vectorised with `f32x4` when every load is stride 1 or stride 0 along it (stride-0
 //!   loads are hoisted out of the row and splatted), with a scalar remainder loop; other rows
 //!   run scalar. Trip counts are static, so loops are do-while and empty loops are not emitted.
-//! - Reductions whose innermost dim is reduced (softmax over axis 1, a full sum) keep a register
-//!   accumulator: `f32x4` partial results over the row, then a horizontal combine. Reductions
-//!   whose innermost dim is kept (a bias gradient, sum over axis 0) fill the output with the
-//!   identity and accumulate into the output row, vectorised along the kept axis.
+//! - Reductions (`reduce`) keep register accumulators per output element in either loop
+//!   order; sums add four terms in f32, then accumulate in f64.
 //! - An integral constant exponent with |c| <= 8 becomes multiplications (by squaring); other
 //!   exponents call `powf` per element (per lane in vector code).
 //! - Elementwise kernels of one element (bias corrections, schedules, loss scaling) compute in
 //!   f64 and round once when stored, as PyTorch's Python-float hyper-parameter arithmetic does;
 //!   their exp/log/tanh/sin/cos (and every op without inline code) call the op table's own f64
 //!   semantics, pow calls Rust's `powf` (floor is an instruction).
-//!   Reductions always accumulate in f32.
 //! - `sin`/`cos` use `math`'s polynomial when every lane's |x| is within its range (a compare
 //!   and one well-predicted branch per vector), else a cold block calls the op table's value
 //!   lane by lane. `floor` is Cranelift's `floor` (one `roundps`/`roundss` with SSE4.1).
@@ -30,6 +27,7 @@
 //!   result takes the picked operand's bits, so an inf or NaN in the other cannot leak.
 
 mod expr;
+mod reduce;
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, Function, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value};
@@ -37,12 +35,12 @@ use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
 use super::helpers::{Callees, PARALLEL_MIN_FLOPS};
-use super::kernel::{expr_dtype, row_major, Elementwise, Expr, ExprId, Kernel, MatMul, Program, Reduce, ValueId};
+use super::kernel::{expr_dtype, row_major, Elementwise, Expr, ExprId, Kernel, MatMul, Program, ValueId};
 use super::math::{Emit, Width};
 use super::memplan::Plan;
 use super::window;
 use super::CodegenError;
-use crate::ir::{DType, ReduceOp, Shape, WindowOp};
+use crate::ir::{DType, Shape, WindowOp};
 
 /// What the generated code may assume about the machine.
 #[derive(Clone, Copy)]
@@ -293,16 +291,16 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// Loads an element (four at `Vector` width) of a buffer of `dtype`; f32 data is widened to
-    /// f64 at `Double` width, i32 data stays i32.
-    fn load(&mut self, dtype: DType, w: Width, addr: Value) -> Value {
+    /// Loads an element (four at `Vector` width) of a buffer of `dtype`, `offset` bytes past
+    /// `addr`; f32 data is widened to f64 at `Double` width, i32 data stays i32.
+    fn load(&mut self, dtype: DType, w: Width, addr: Value, offset: i32) -> Value {
         let ty = match (dtype, w) {
             (DType::F32, Width::Vector) => types::F32X4,
             (DType::I32, Width::Vector) => types::I32X4,
             (DType::F32, Width::Scalar | Width::Double) => types::F32,
             (DType::I32, Width::Scalar | Width::Double) => types::I32,
         };
-        let v = self.b.ins().load(ty, flags(), addr, 0);
+        let v = self.b.ins().load(ty, flags(), addr, offset);
         if dtype == DType::F32 && w == Width::Double {
             self.b.ins().fpromote(types::F64, v)
         } else {
@@ -332,7 +330,7 @@ impl<'a> Lowerer<'a> {
         let mut hoisted: Vec<Option<Value>> = vec![None; loads.len()];
         for (j, l) in loads.iter().enumerate() {
             if l.stride == 0 {
-                hoisted[j] = Some(self.load(dtypes[j], single, l.ptr));
+                hoisted[j] = Some(self.load(dtypes[j], single, l.ptr, 0));
             }
         }
         let nv = if vectorise { n / 4 * 4 } else { 0 };
@@ -346,7 +344,7 @@ impl<'a> Lowerer<'a> {
                         Some(v) => v,
                         None => {
                             let addr = s.elem(l.ptr, i, 1);
-                            s.load(dtypes[j], Width::Vector, addr)
+                            s.load(dtypes[j], Width::Vector, addr, 0)
                         }
                     });
                 }
@@ -361,7 +359,7 @@ impl<'a> Lowerer<'a> {
                     Some(v) => v,
                     None => {
                         let addr = s.elem(l.ptr, i, l.stride);
-                        s.load(dtypes[j], single, addr)
+                        s.load(dtypes[j], single, addr, 0)
                     }
                 });
             }
@@ -421,121 +419,6 @@ impl<'a> Lowerer<'a> {
                 Ok(())
             })
         })
-    }
-
-    /// Combines an accumulator with a new value.
-    fn combine(&mut self, kind: ReduceOp, w: Width, acc: Value, x: Value) -> Value {
-        match kind {
-            ReduceOp::Sum => self.emit(w).add(acc, x),
-            ReduceOp::Max => self.emit(w).max(acc, x, false),
-        }
-    }
-
-    /// The value a reduction starts from, as f32 (0 and -inf are exact).
-    fn identity(kind: ReduceOp) -> f32 {
-        kind.init() as f32
-    }
-
-    /// Stores `c` into `n` elements from `ptr`.
-    fn fill(&mut self, ptr: Value, n: usize, c: f32) -> Result<(), CodegenError> {
-        let nv = n / 4 * 4;
-        let v = self.emit(Width::Vector).c(f64::from(c));
-        self.counted_loop(0, nv, 4, &mut |s, i| {
-            let addr = s.elem(ptr, i, 1);
-            s.b.ins().store(flags(), v, addr, 0);
-            Ok(())
-        })?;
-        let x = self.emit(Width::Scalar).c(f64::from(c));
-        self.counted_loop(nv, n, 1, &mut |s, i| {
-            let addr = s.elem(ptr, i, 1);
-            s.b.ins().store(flags(), x, addr, 0);
-            Ok(())
-        })
-    }
-
-    fn reduce(&mut self, k: &Reduce) -> Result<(), CodegenError> {
-        let out_shape: Vec<usize> = (0..k.shape.len()).filter(|d| !k.axes.contains(d)).map(|d| k.shape[d]).collect();
-        let out_numel: usize = out_shape.iter().product();
-        let out_ptr = self.ptr(k.out);
-        let init = Self::identity(k.kind);
-        if k.shape.contains(&0) {
-            return self.fill(out_ptr, out_numel, init);
-        }
-        let loads = Self::loads(&k.body);
-        let out_dense = row_major(&out_shape);
-        let mut kept = 0;
-        let dims: Vec<Dim> = (0..k.shape.len())
-            .map(|d| {
-                let reduced = k.axes.contains(&d);
-                let mut strides: Vec<usize> = loads.iter().map(|l| l.2[d]).collect();
-                strides.push(if reduced { 0 } else { out_dense[kept] });
-                if !reduced {
-                    kept += 1;
-                }
-                Dim { n: k.shape[d], reduced, strides }
-            })
-            .collect();
-        let mut ptrs: Vec<Value> = loads.iter().map(|l| self.ptr_at(l.1, l.3)).collect();
-        ptrs.push(out_ptr);
-        let streams = ptrs.len();
-        let innermost_reduced = dims.iter().rev().find(|d| d.n > 1).is_some_and(|d| d.reduced);
-        if innermost_reduced {
-            // Kept dims outside, reduced dims inside: a register accumulator per output element.
-            let (red, keep): (Vec<Dim>, Vec<Dim>) = dims.into_iter().partition(|d| d.reduced);
-            let keep = collapse(keep, streams);
-            let red = collapse(red, streams);
-            let (row, red_outer) = red.split_last().expect("collapse never returns an empty list");
-            let vectorise = Self::vectorisable(row.n, &row.strides[..loads.len()]);
-            self.nest(&keep, &ptrs, &mut |s, ptrs| {
-                let sacc = s.b.declare_var(types::F32);
-                let init_s = s.emit(Width::Scalar).c(f64::from(init));
-                s.b.def_var(sacc, init_s);
-                let vacc = s.b.declare_var(types::F32X4);
-                let init_v = s.emit(Width::Vector).c(f64::from(init));
-                s.b.def_var(vacc, init_v);
-                s.nest(red_outer, ptrs, &mut |s, ptrs| {
-                    let row_loads = row_loads(&loads, &row.strides, ptrs);
-                    s.row(&k.body, &row_loads, row.n, (vectorise, Width::Scalar), &mut |s, w, _i, vals| {
-                        let x = vals[k.root].ok_or_else(|| CodegenError::Internal("reduced value missing".into()))?;
-                        let var = if w == Width::Vector { vacc } else { sacc };
-                        let acc = s.b.use_var(var);
-                        let acc = s.combine(k.kind, w, acc, x);
-                        s.b.def_var(var, acc);
-                        Ok(())
-                    })
-                })?;
-                let mut total = s.b.use_var(sacc);
-                if vectorise {
-                    let v = s.b.use_var(vacc);
-                    let lanes: Vec<Value> = (0..4u8).map(|l| s.b.ins().extractlane(v, l)).collect();
-                    let lo = s.combine(k.kind, Width::Scalar, lanes[0], lanes[1]);
-                    let hi = s.combine(k.kind, Width::Scalar, lanes[2], lanes[3]);
-                    let all = s.combine(k.kind, Width::Scalar, lo, hi);
-                    total = s.combine(k.kind, Width::Scalar, total, all);
-                }
-                s.b.ins().store(flags(), total, ptrs[streams - 1], 0);
-                Ok(())
-            })
-        } else {
-            // The innermost dim is kept: accumulate into the output row.
-            self.fill(out_ptr, out_numel, init)?;
-            let dims = collapse(dims, streams);
-            let (row, outer) = dims.split_last().expect("collapse never returns an empty list");
-            let out_stride = row.strides[streams - 1];
-            let vectorise = Self::vectorisable(row.n, &row.strides[..loads.len()]) && out_stride == 1;
-            self.nest(outer, &ptrs, &mut |s, ptrs| {
-                let row_loads = row_loads(&loads, &row.strides, ptrs);
-                let out_row = ptrs[streams - 1];
-                s.row(&k.body, &row_loads, row.n, (vectorise, Width::Scalar), &mut |s, w, i, vals| {
-                    let x = vals[k.root].ok_or_else(|| CodegenError::Internal("reduced value missing".into()))?;
-                    let addr = s.elem(out_row, i, out_stride);
-                    let acc = s.b.ins().load(w.f(), flags(), addr, 0);
-                    let acc = s.combine(k.kind, w, acc, x);
-                    s.b.ins().store(flags(), acc, addr, 0);
-                    Ok(())
-                })
-            })
-        }
     }
 
     /// Calls `gradc_window` with the op's geometry table, filled in a stack slot.
