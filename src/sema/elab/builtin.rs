@@ -39,6 +39,15 @@ impl Elab<'_> {
         Ok(axes)
     }
 
+    /// A dimension of a shape list at `span`: a whole number in the u32 range.
+    pub(super) fn dimension(&self, d: &Val, span: Span) -> Result<usize, Diag> {
+        let n = self.num(&(d.clone(), span), "a dimension")?;
+        if n < 0.0 || n.fract() != 0.0 || n > u32::MAX as f64 {
+            return Err(self.locate(errors::bad_reshape_dimension(span, n)));
+        }
+        Ok(n as usize)
+    }
+
     pub(super) fn builtin(&mut self, name: &str, a: Vec<(Val, Span)>, span: Span) -> Result<Val, Diag> {
         // Every unary op of the table is a built-in function of the same name.
         if let Some(op) = UnOp::from_name(name) {
@@ -119,16 +128,12 @@ impl Elab<'_> {
                 // One dimension may be -1, as in torch: whatever the others leave.
                 let mut inferred = None;
                 for d in dims {
-                    let n = self.num(&(d.clone(), a[1].1), "a dimension")?;
-                    if n == -1.0 && inferred.is_none() {
+                    if *d == Val::Num(-1.0) && inferred.is_none() {
                         inferred = Some(shape.len());
                         shape.push(1);
                         continue;
                     }
-                    if n < 0.0 || n.fract() != 0.0 || n > u32::MAX as f64 {
-                        return Err(self.locate(errors::bad_reshape_dimension(a[1].1, n)));
-                    }
-                    shape.push(n as usize);
+                    shape.push(self.dimension(d, a[1].1)?);
                 }
                 if let Some(k) = inferred {
                     let known: usize = shape.iter().product();

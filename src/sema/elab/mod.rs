@@ -428,14 +428,7 @@ impl<'m> Elab<'m> {
         let Val::List(dims) = &shape.0 else {
             return Err(self.locate(expected("a list of dimensions", shape.1, &shape.0.describe(&self.g))));
         };
-        let mut out = Vec::new();
-        for d in dims {
-            let n = self.num(&(d.clone(), shape.1), "a dimension")?;
-            if n < 0.0 || n.fract() != 0.0 || n > u32::MAX as f64 {
-                return Err(self.locate(errors::bad_reshape_dimension(shape.1, n)));
-            }
-            out.push(n as usize);
-        }
+        let out = dims.iter().map(|d| self.dimension(d, shape.1)).collect::<Result<Vec<_>, _>>()?;
         let site = match self.frames.len() {
             0 => "rand".to_string(),
             n => {
