@@ -44,14 +44,14 @@ pub struct Front {
 
 /// Reads a `.grad` file: every way a path can be unusable is a diagnostic.
 pub fn read(path: &Path) -> Result<(SourceMap, FileId), Diag> {
-    let meta = std::fs::metadata(path).map_err(|e| errors::source_missing(path, e))?;
-    if meta.is_dir() {
-        return Err(errors::source_is_directory(path));
-    }
-    if meta.len() > MAX_SOURCE_BYTES {
-        return Err(errors::source_too_large(path, meta.len()));
-    }
-    let bytes = std::fs::read(path).map_err(|e| errors::source_unreadable(path, e))?;
+    use crate::files::Refusal;
+    let bytes = crate::files::read_regular(path, MAX_SOURCE_BYTES).map_err(|r| match r {
+        Refusal::Missing(e) => errors::source_missing(path, e),
+        Refusal::Directory => errors::source_is_directory(path),
+        Refusal::Special(kind) => errors::source_special(path, kind),
+        Refusal::TooLarge { len, .. } => errors::source_too_large(path, len),
+        Refusal::Io(e) => errors::source_unreadable(path, e),
+    })?;
     let text = String::from_utf8(bytes).map_err(|e| errors::source_not_utf8(path, e.utf8_error().valid_up_to()))?;
     let mut sources = SourceMap::default();
     let user = sources.add(&path.display().to_string(), text);

@@ -9,6 +9,7 @@ pub mod codegen;
 pub mod data;
 pub mod diag;
 pub mod driver;
+pub mod files;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod ir;
 #[deny(clippy::wildcard_enum_match_arm)]

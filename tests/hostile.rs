@@ -156,3 +156,26 @@ fn count_flags_out_of_range() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// A FIFO would block `open` until a writer came, and a device never ends: both are refused
+/// from their metadata, as the source and as data, in `check` and in `run`.
+#[test]
+fn fifos_and_devices_are_refused_without_reading() {
+    let dir = temp_dir("special");
+    let fifo = dir.join("pipe");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    rejects(&fifo, "gradc::io::special");
+    rejects(Path::new("/dev/zero"), "gradc::io::special");
+    for data in [fifo.to_str().expect("utf-8 temp path"), "/dev/zero"] {
+        let src = format!(
+            "use std.loss.mse\ndata d = csv(\"{data}\", target: \"y\")\nparam w: f32[1, 1]\n\
+             loss(x, y) = mse(x @ w, y)\ntrain {{ data = d, optimizer = sgd(lr: 0.1), steps = 1 }}\n"
+        );
+        let path = dir.join("uses_special.grad");
+        std::fs::write(&path, src).expect("write input");
+        rejects(&path, "gradc::data::missing");
+        let out = gradc(&["check", path.to_str().expect("utf-8 temp path")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("not a regular file"), "{stderr}");
+    }
+}

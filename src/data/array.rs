@@ -30,12 +30,12 @@ pub struct Array {
     pub values: Values,
 }
 
-/// Reads a whole file, with diagnostics for a directory or an unreadable path.
+/// The most bytes a data file (or what a gzipped one decompresses to) may hold.
+pub(crate) const MAX_DATA_BYTES: u64 = 4 << 30;
+
+/// Reads a whole regular file, with a diagnostic for every path that cannot be one.
 pub(crate) fn read(path: &Path, o: &Origin) -> Result<Vec<u8>, crate::diag::Diag> {
-    if path.is_dir() {
-        return Err(errors::directory(o));
-    }
-    std::fs::read(path).map_err(|e| errors::unreadable(o, &e))
+    crate::files::read_regular(path, MAX_DATA_BYTES).map_err(|r| errors::refused(o, r))
 }
 
 /// The number of elements of `shape`, or `None` on overflow.

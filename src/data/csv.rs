@@ -33,17 +33,8 @@ pub enum LabelSpec {
 /// directory); `span` is the expression that named the file, for diagnostics.
 pub fn load_csv(path: &Path, label: LabelSpec, span: Span) -> Result<Dataset, Diag> {
     let file = path.display().to_string();
-    let missing =
-        |message: String, help: &str| Diag::new("gradc::data::missing", message).at(span, "file named here").help(help);
-    if path.is_dir() {
-        return Err(missing(format!("`{file}` is a directory, not a CSV file"), "name a .csv file inside it"));
-    }
-    let bytes = std::fs::read(path).map_err(|e| {
-        missing(
-            format!("cannot read `{file}`: {e}"),
-            "paths are relative to the directory of the .grad file; check the name and permissions",
-        )
-    })?;
+    let origin = super::errors::Origin { file: file.clone(), code: super::errors::DATA_MISSING, span };
+    let bytes = super::array::read(path, &origin)?;
     let ctx = Context { file: &file, span };
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -424,11 +415,11 @@ mod tests {
     fn missing_file_and_directory() {
         let d = load_csv(Path::new("/definitely/not/here.csv"), LabelSpec::None, span()).unwrap_err();
         assert_eq!(d.code, "gradc::data::missing");
-        assert!(d.message.starts_with("cannot read `/definitely/not/here.csv`: "), "{}", d.message);
+        assert!(d.message.starts_with("`/definitely/not/here.csv`: cannot read it: "), "{}", d.message);
         assert!(d.help.is_some() && d.label.is_some());
         let d = load_csv(&std::env::temp_dir(), LabelSpec::None, span()).unwrap_err();
         assert_eq!(d.code, "gradc::data::missing");
-        assert!(d.message.ends_with("is a directory, not a CSV file"), "{}", d.message);
+        assert!(d.message.ends_with("is a directory, not a data file"), "{}", d.message);
     }
 
     #[test]

@@ -8,6 +8,8 @@ use crate::diag::{Diag, Span};
 
 /// A data file that cannot be read at all.
 pub const DATA_MISSING: &str = "gradc::data::missing";
+/// A data file (or its decompressed contents) is larger than gradc reads.
+pub const DATA_TOO_LARGE: &str = "gradc::data::too_large";
 /// A malformed or unsupported NPY file (or NPY array inside an NPZ file).
 pub const DATA_NPY: &str = "gradc::data::npy";
 /// A malformed NPZ archive, or one without the named array.
@@ -45,18 +47,31 @@ impl Origin {
     }
 }
 
-/// Reading the file failed with `e`.
-pub fn unreadable(o: &Origin, e: &std::io::Error) -> Diag {
-    o.with_code(
-        DATA_MISSING,
-        format_args!("cannot read it: {e}"),
-        "paths are relative to the directory of the .grad file; check the name and permissions",
-    )
-}
-
-/// The path names a directory.
-pub fn directory(o: &Origin) -> Diag {
-    o.with_code(DATA_MISSING, "is a directory, not a data file", "name a file inside it")
+/// The file could not be read, for the reason `r`.
+pub fn refused(o: &Origin, r: crate::files::Refusal) -> Diag {
+    use crate::files::Refusal;
+    match r {
+        Refusal::Missing(e) | Refusal::Io(e) => o.with_code(
+            DATA_MISSING,
+            format_args!("cannot read it: {e}"),
+            "paths are relative to the directory of the .grad file; check the name and permissions",
+        ),
+        Refusal::Directory => o.with_code(DATA_MISSING, "is a directory, not a data file", "name a file inside it"),
+        Refusal::Special(kind) => o.with_code(
+            DATA_MISSING,
+            format_args!("is {kind}, not a regular file"),
+            "data is read from regular files only; copy the stream into a file first",
+        ),
+        Refusal::TooLarge { len, limit } => o.with_code(
+            DATA_TOO_LARGE,
+            format_args!(
+                "holds {} or more, over the {} a data file may hold (decompressed)",
+                crate::files::size(len),
+                crate::files::size(limit)
+            ),
+            "split the data into several files, or use a smaller sample",
+        ),
+    }
 }
 
 /// The file does not start with NPY's magic string.

@@ -5,7 +5,7 @@
 //! big-endian, in C order. Images are `[N, H, W]` (`idx3`), labels `[N]` (`idx1`). A file that
 //! starts with gzip's magic bytes is decompressed first (`flate2`, pure Rust).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use super::array::{self, elements, read, Array, Values};
@@ -38,11 +38,18 @@ pub fn load_idx(images: &Path, labels: &Path, span: Span) -> Result<Dataset, Dia
     array::dataset(x, &xo, y, &yo)
 }
 
+/// The decompressed gzip stream `bytes`, at most `limit` bytes of it.
+fn gunzip(bytes: &[u8], limit: u64, o: &Origin) -> Result<Vec<u8>, Diag> {
+    crate::files::read_capped(flate2::read::MultiGzDecoder::new(bytes), limit).map_err(|r| match r {
+        crate::files::Refusal::Io(e) => errors::gzip(o, &e),
+        r => errors::refused(o, r),
+    })
+}
+
 /// Parses the bytes of an IDX file, gunzipping them first if they are gzipped.
 pub fn parse(bytes: &[u8], o: &Origin) -> Result<Array, Diag> {
     if bytes.starts_with(&GZIP_MAGIC) {
-        let mut plain = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut plain).map_err(|e| errors::gzip(o, &e))?;
+        let plain = gunzip(bytes, super::array::MAX_DATA_BYTES, o)?;
         return parse_plain(&plain, o);
     }
     parse_plain(bytes, o)
@@ -147,6 +154,15 @@ mod tests {
         for (bytes, values) in cases {
             assert_eq!(parse(&bytes, &o()).unwrap(), Array { shape: vec![2], values });
         }
+    }
+
+    #[test]
+    fn a_gzip_stream_that_expands_past_the_cap_is_refused() {
+        let images = write_u8(&[4, 10, 10], &[0; 400]);
+        assert_eq!(gunzip(&gzip(&images), 416, &o()).unwrap(), images);
+        let e = gunzip(&gzip(&images), 415, &o()).unwrap_err();
+        assert_eq!(e.code, errors::DATA_TOO_LARGE);
+        assert!(e.message.contains("holds 416 bytes or more, over the 415 bytes"), "{}", e.message);
     }
 
     #[test]

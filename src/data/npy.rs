@@ -7,7 +7,6 @@
 //! diagnostic naming the file. An NPZ file is a zip archive of `NAME.npy` members, stored or
 //! deflated; the `zip` crate reads the archive.
 
-use std::io::Read;
 use std::path::Path;
 
 use super::array::{elements, read, Array, Values};
@@ -42,9 +41,11 @@ pub fn load_npz(path: &Path, names: &[&str], span: Span) -> Result<Vec<(Array, O
             return Err(errors::no_array(&o, name, &sorted(available)));
         }
         let mut entry = zip.by_name(&member).map_err(|e| errors::npz_member(&o, name, &e))?;
-        let mut data = Vec::new();
-        // Reading to the end checks the entry's CRC.
-        entry.read_to_end(&mut data).map_err(|e| errors::npz_member(&o, name, &e))?;
+        // Reading to the end checks the entry's CRC; a deflated entry is capped like a file.
+        let data = crate::files::read_capped(&mut entry, super::array::MAX_DATA_BYTES).map_err(|r| match r {
+            crate::files::Refusal::Io(e) => errors::npz_member(&o, name, &e),
+            r => errors::refused(&o, r),
+        })?;
         let inner = Origin { file: format!("{}` array `{name}", o.file), ..o.clone() };
         arrays.push((parse(&data, &inner)?, inner));
     }

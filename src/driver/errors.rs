@@ -12,7 +12,9 @@ use crate::diag::{Diag, FileId, Span};
 pub const IO_MISSING: &str = "gradc::io::missing";
 /// A source path that is a directory.
 pub const IO_DIRECTORY: &str = "gradc::io::directory";
-/// A source file larger than a `.grad` file may be.
+/// The source is a FIFO, a device or a socket.
+pub const IO_SPECIAL: &str = "gradc::io::special";
+/// The source file is larger than a `.grad` file may be.
 pub const IO_TOO_LARGE: &str = "gradc::io::too_large";
 /// A source file that cannot be read.
 pub const IO_READ: &str = "gradc::io::read";
@@ -87,6 +89,12 @@ pub fn source_missing(path: &Path, e: io::Error) -> Diag {
 /// The source `path` is a directory.
 pub fn source_is_directory(path: &Path) -> Diag {
     Diag::new(IO_DIRECTORY, format!("`{}` is a directory", path.display())).help("pass a .grad file")
+}
+
+/// The source `path` is a FIFO, a device or a socket (`kind`), which gradc does not read.
+pub fn source_special(path: &Path, kind: &str) -> Diag {
+    Diag::new(IO_SPECIAL, format!("`{}` is {kind}, not a regular file", path.display()))
+        .help("pass a .grad file; to compile generated source, write it to a file first")
 }
 
 /// The source `path` is `len` bytes, more than a `.grad` file may be.

@@ -54,7 +54,11 @@ struct File<'p> {
 impl<'p> File<'p> {
     /// Reads the file at `path`.
     fn read(path: &'p Path) -> Result<File<'p>, Diag> {
-        let bytes = std::fs::read(path).map_err(|e| errors::checkpoint_unreadable(path, e))?;
+        // Checkpoints hold parameters and optimizer state, far below this; the cap keeps a
+        // mistaken path (a disk image, a device) from being read into memory whole.
+        const MAX_CHECKPOINT_BYTES: u64 = 16 << 30;
+        let bytes = crate::files::read_regular(path, MAX_CHECKPOINT_BYTES)
+            .map_err(|r| errors::checkpoint_unreadable(path, r))?;
         Ok(File { path, bytes })
     }
 

@@ -40,9 +40,22 @@ pub const IO_PROGRESS: &str = "gradc::io::progress";
 pub const IO_PREDICT: &str = "gradc::io::predict";
 
 /// The checkpoint at `path` cannot be read.
-pub fn checkpoint_unreadable(path: &Path, e: io::Error) -> Diag {
-    Diag::new(CHECKPOINT_READ, format!("cannot read the checkpoint `{}`: {e}", path.display()))
-        .help("check the path; it is relative to the current directory")
+pub fn checkpoint_unreadable(path: &Path, r: crate::files::Refusal) -> Diag {
+    use crate::files::Refusal;
+    let why = match r {
+        Refusal::Missing(e) | Refusal::Io(e) => e.to_string(),
+        Refusal::Directory => "it is a directory".into(),
+        Refusal::Special(kind) => format!("it is {kind}, not a regular file"),
+        Refusal::TooLarge { len, limit } => {
+            format!(
+                "it holds {} or more, over the {} a checkpoint may hold",
+                crate::files::size(len),
+                crate::files::size(limit)
+            )
+        }
+    };
+    Diag::new(CHECKPOINT_READ, format!("cannot read the checkpoint `{}`: {why}", path.display()))
+        .help("name a .safetensors file written by `gradc run --save`; the path is relative to the current directory")
 }
 
 /// The file at `path` is not safetensors, as the decoder's error `e` says.
