@@ -94,6 +94,23 @@ fn slices_index_and_concat() {
     assert_eq!(grads[1].data, vec![2.0, 1.0 + 1.0f64.exp()], "w's gradient: 1 + exp(w)");
 }
 
+/// A list beside a tensor is an f32 tensor constant (it used to be expanded into a list of
+/// scalar products, which `sum`'s `axis:` then ignored).
+#[test]
+fn a_list_literal_in_tensor_arithmetic_is_a_constant_tensor() {
+    let (y, grads) = run("param x: f32[3] = zeros", "x * [1.0, 2.0, 3.0]");
+    assert_eq!((y.shape, y.data), (vec![3], vec![0.0, 2.0, 6.0]));
+    assert_eq!(grads[0].data, vec![1.0, 2.0, 3.0]);
+    let (y, _) =
+        run("param x: f32[2, 3] = zeros", "sum(x - [[1.0, 1.0, 1.0], [0.0, 0.0, 2.0]], axis: 1, keepdims: true)");
+    assert_eq!((y.shape, y.data), (vec![2, 1], vec![0.0, 10.0]));
+    // Nested lists stack along new leading axes, and a list broadcasts like any tensor.
+    let (y, _) = run("param x: f32[2, 1] = zeros", "x + [[10.0], [20.0]] + [1.0, 2.0]");
+    assert_eq!((y.shape, y.data), (vec![2, 2], vec![11.0, 12.0, 22.0, 23.0]));
+    let e = lower("param x: f32[2] = zeros", "x * [[1.0, 2.0], [3.0]]").unwrap_err();
+    assert!(e.contains("gradc::shape"), "{e}");
+}
+
 #[test]
 fn casts_embedding_and_gather() {
     // i32 of 0, 1.5, 3, 4.5, …: truncation toward zero; back to f32.

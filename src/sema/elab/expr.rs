@@ -2,7 +2,7 @@
 
 use super::{errors, Elab, Env, Mode, Val};
 use crate::diag::{Diag, Span};
-use crate::ir::{self, Op, ShapeError, UnOp};
+use crate::ir::{self, NodeId, Op, ShapeError, UnOp};
 use crate::sema::builtins;
 use crate::sema::expected;
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind};
@@ -94,8 +94,22 @@ impl Elab<'_> {
     }
 
     pub(super) fn binary(&mut self, op: BinOp, a: Val, b: Val, span: Span) -> Result<Val, Diag> {
-        // Arithmetic with a compile-time list applies to each element: `step >= milestones`.
+        // A list beside a tensor is an f32 tensor constant (`w * [1.0, 2.0]`, `step >= milestones`);
+        // between compile-time values, arithmetic with a list applies to each element.
         match (a, b) {
+            (Val::List(xs), Val::Tensor(t)) => {
+                let c = self.list_tensor(&xs, span)?;
+                self.scalar_binary(op, Val::Tensor(c), Val::Tensor(t), span)
+            }
+            (Val::Tensor(t), Val::List(ys)) => {
+                let c = self.list_tensor(&ys, span)?;
+                self.scalar_binary(op, Val::Tensor(t), Val::Tensor(c), span)
+            }
+            // Two lists compare whole: `shape(pred) == shape(target)`.
+            (Val::List(xs), Val::List(ys)) if matches!(op, BinOp::Eq | BinOp::Ne) => {
+                let same = self.lists_equal(xs, ys, span)?;
+                Ok(Val::Bool(same == (op == BinOp::Eq)))
+            }
             (Val::List(xs), b) => {
                 Ok(Val::List(xs.into_iter().map(|x| self.binary(op, x, b.clone(), span)).collect::<Result<_, _>>()?))
             }
@@ -104,6 +118,46 @@ impl Elab<'_> {
             }
             (a, b) => self.scalar_binary(op, a, b, span),
         }
+    }
+
+    /// Whether two compile-time lists have the same length and equal items.
+    fn lists_equal(&mut self, xs: Vec<Val>, ys: Vec<Val>, span: Span) -> Result<bool, Diag> {
+        if xs.len() != ys.len() {
+            return Ok(false);
+        }
+        for (x, y) in xs.into_iter().zip(ys) {
+            match self.binary(BinOp::Eq, x, y, span)? {
+                Val::Bool(true) => {}
+                Val::Bool(false) => return Ok(false),
+                other => {
+                    return Err(self.locate(expected("lists of compile-time values", span, &other.describe(&self.g))))
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The f32 tensor a (nested) list of numbers or tensors spells, its items stacked along a
+    /// new first axis (as `torch.tensor([...])` or `torch.stack`).
+    pub(super) fn list_tensor(&mut self, items: &[Val], span: Span) -> Result<NodeId, Diag> {
+        if items.is_empty() {
+            return Err(self.locate(expected("a non-empty list", span, "an empty list")));
+        }
+        let mut rows = Vec::with_capacity(items.len());
+        for item in items {
+            let t = match item {
+                Val::List(inner) => self.list_tensor(inner, span)?,
+                Val::Bool(b) => self.g.constant(f64::from(u8::from(*b))),
+                other => self.tensor(other.clone(), span)?,
+            };
+            let one: Vec<usize> = [&[1][..], &self.g.ty(t).shape].concat();
+            rows.push(self.push(Op::Reshape(one), vec![t], span)?);
+        }
+        if rows.len() == 1 {
+            return Ok(rows[0]);
+        }
+        let parts = rows.len();
+        self.push(Op::Concat { axis: 0, parts }, rows, span)
     }
 
     pub(super) fn scalar_binary(&mut self, op: BinOp, a: Val, b: Val, span: Span) -> Result<Val, Diag> {
