@@ -5,7 +5,7 @@ pub mod suggest;
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
+use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceCode};
 
 /// Index of a source file in a [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,6 +79,8 @@ pub struct Diag {
     pub related: Vec<Diag>,
     /// How many more errors were found than `related` lists (its last entry says so).
     pub omitted: usize,
+    /// A warning: reported, and the program still compiles and runs.
+    pub warning: bool,
     source: Option<Arc<NamedSource<String>>>,
 }
 
@@ -96,6 +98,7 @@ impl Diag {
             help: None,
             related: vec![],
             omitted: 0,
+            warning: false,
             source: None,
         }
     }
@@ -171,6 +174,12 @@ impl Diag {
         self
     }
 
+    /// The same diagnostic as a warning, which does not stop the program.
+    pub fn as_warning(mut self) -> Diag {
+        self.warning = true;
+        self
+    }
+
     /// Attaches the source text the spans point into, ready for rendering.
     pub fn with_sources(mut self, sources: &SourceMap) -> Diag {
         if let Some((span, _)) = &self.label {
@@ -217,6 +226,10 @@ impl std::error::Error for Diag {}
 impl Diagnostic for Diag {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.code))
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        Some(if self.warning { Severity::Warning } else { Severity::Error })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {

@@ -232,6 +232,13 @@ fn report(diag: &Diag) {
     }
 }
 
+/// Reports warnings on stderr, as errors are reported.
+fn warn(warnings: &[Diag], sources: &SourceMap) {
+    for w in warnings {
+        report(&w.clone().with_sources(sources));
+    }
+}
+
 fn front_and_compile(file: &Path) -> Result<(driver::Front, driver::Compiled), (Diag, SourceMap)> {
     let mut front = driver::parse(file)?;
     match driver::compile(&mut front) {
@@ -242,14 +249,20 @@ fn front_and_compile(file: &Path) -> Result<(driver::Front, driver::Compiled), (
 
 fn check(file: &Path) -> CliResult {
     let mut front = driver::parse(file)?;
-    driver::check(&mut front).map_err(|d| (d, front.sources.clone()))?;
-    eprintln!("{}: no errors", file.display());
+    let compiled = driver::check(&mut front).map_err(|d| (d, front.sources.clone()))?;
+    let warnings = &compiled.lowered.warnings;
+    warn(warnings, &front.sources);
+    match warnings.len() {
+        0 => eprintln!("{}: no errors", file.display()),
+        n => eprintln!("{}: no errors, {n} warning{}", file.display(), if n == 1 { "" } else { "s" }),
+    }
     Ok(())
 }
 
 fn run(file: &Path, cfg: &RunConfig) -> CliResult {
     let mut front = driver::parse(file)?;
     let compiled = driver::compile_from(&mut front, cfg.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
+    warn(&compiled.lowered.warnings, &front.sources);
     let t = compiled.module.train();
     let rows = compiled.data.as_ref().map_or(0, |d| d.n);
     eprintln!(
@@ -349,6 +362,14 @@ fn predict(file: &Path, init: &Path, (input, output): (&Path, &Path), what: Pred
 fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConfig) -> CliResult {
     let mut front = driver::parse(file)?;
     let runs = driver::compile_variants(&mut front).map_err(|d| (d, front.sources.clone()))?;
+    // Runs sharing a loss share its warnings: each is reported once.
+    let mut warnings: Vec<Diag> = Vec::new();
+    for w in runs.iter().flat_map(|(_, c)| &c.lowered.warnings) {
+        if !warnings.iter().any(|o| o.code == w.code && o.label == w.label) {
+            warnings.push(w.clone());
+        }
+    }
+    warn(&warnings, &front.sources);
     let out = out.unwrap_or_else(|| {
         let stem = file.file_stem().map_or("gradc".into(), |s| s.to_string_lossy().into_owned());
         PathBuf::from(format!("{stem}-compare"))

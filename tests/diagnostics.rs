@@ -28,3 +28,22 @@ fn user_errors_render_as_diagnostics() {
         insta::assert_snapshot!(format!("{source}\n----\n{}", diagnose(path)));
     });
 }
+
+/// Rendered warnings for every fixture in tests/fixtures/warn: each compiles, with warnings.
+#[test]
+fn warnings_render_and_do_not_stop_compilation() {
+    insta::glob!("fixtures/warn/*.grad", |path| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let rel = path.strip_prefix(root).expect("fixture inside the repository");
+        std::env::set_current_dir(root).expect("cd to the repository");
+        let source = std::fs::read_to_string(path).expect("read fixture");
+        let mut front = driver::parse(rel).unwrap_or_else(|(d, s)| panic!("{}", d.with_sources(&s).render_plain()));
+        let compiled =
+            driver::check(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()));
+        let warnings = &compiled.lowered.warnings;
+        assert!(!warnings.is_empty(), "{} compiled without warnings", rel.display());
+        assert!(warnings.iter().all(|w| w.warning));
+        let rendered: String = warnings.iter().map(|w| w.clone().with_sources(&front.sources).render_plain()).collect();
+        insta::assert_snapshot!(format!("{source}\n----\n{rendered}"));
+    });
+}

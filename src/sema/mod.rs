@@ -174,6 +174,8 @@ pub struct Lowered {
     pub buffers: Vec<ParamInfo>,
     /// Every optimizer state variable, in input order.
     pub states: Vec<StateInfo>,
+    /// Warnings about the training graph (the program compiles and runs).
+    pub warnings: Vec<Diag>,
 }
 
 /// Parses the embedded stdlib, resolves names and checks the train block of a parsed file.

@@ -248,7 +248,28 @@ impl Elab<'_> {
             }
         };
         let decl = decl.clone();
-        self.call_decl(&decl, args, span)
+        if let Some(w) = self.logits_warning(&func.name, &args) {
+            self.warnings.push(w);
+        }
+        let value = self.call_decl(&decl, args, span)?;
+        if let ("softmax" | "sigmoid", Val::Tensor(n)) = (func.name.as_str(), &value) {
+            self.probabilities.insert(*n, func.name.clone());
+        }
+        Ok(value)
+    }
+
+    /// A warning when a loss that takes logits is given the output of the function that turns
+    /// logits into probabilities (a softmax before `cross_entropy` trains to a worse loss).
+    fn logits_warning(&self, callee: &str, args: &[(Option<ast::Ident>, Val, Span)]) -> Option<Diag> {
+        let squash = match callee {
+            "cross_entropy" => "softmax",
+            "binary_cross_entropy" => "sigmoid",
+            _ => return None,
+        };
+        let (_, value, span) = args.iter().find(|(name, ..)| name.as_ref().is_none_or(|n| n.name == "logits"))?;
+        let Val::Tensor(n) = value else { return None };
+        (self.probabilities.get(n)? == squash)
+            .then(|| self.locate(errors::probabilities_as_logits(*span, callee, squash)))
     }
 
     pub(super) fn bind_builtin(

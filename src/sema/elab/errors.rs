@@ -17,6 +17,8 @@ pub const FUNC_RESULT: &str = "gradc::func::result";
 pub const STATE_OUTSIDE: &str = "gradc::state::outside";
 /// Calls nested too deeply (a function calling itself).
 pub const CALL_RECURSION: &str = "gradc::call::recursion";
+/// A warning: probabilities (softmax or sigmoid outputs) passed to a loss that takes logits.
+pub const PROBABILITIES: &str = "gradc::loss::probabilities";
 /// An optimizer or schedule called as a function.
 pub const CALL_KIND: &str = "gradc::call::kind";
 /// A built-in's compile-time argument out of range.
@@ -215,6 +217,18 @@ pub fn state_outside_optimizer(span: Span) -> Diag {
     Diag::new(STATE_OUTSIDE, "`state` is only allowed in an optimizer")
         .at(span, "not in an optimizer")
         .help("declare trainable values with `param`")
+}
+
+/// A warning: the argument at `arg` of the loss `callee`, which takes logits, is the output of
+/// `squash` (softmax or sigmoid).
+pub fn probabilities_as_logits(arg: Span, callee: &str, squash: &str) -> Diag {
+    let applies = if squash == "softmax" { "log_softmax" } else { "the sigmoid" };
+    Diag::new(PROBABILITIES, format!("`{callee}` takes logits, and this is the output of `{squash}`"))
+        .at(arg, format!("already passed through `{squash}`"))
+        .help(format!(
+            "pass the logits themselves: `{callee}` applies {applies} itself, so `{squash}` here is applied twice and trains to a worse loss"
+        ))
+        .as_warning()
 }
 
 /// The call at `call` nests more than 64 calls deep, in `callee`.
