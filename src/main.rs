@@ -293,7 +293,13 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
     for (name, values) in scalars {
         line(name, format!("{:.6}", values[0]));
     }
-    line("steps", summary.steps.to_string());
+    line(
+        "steps",
+        match summary.resumed {
+            0 => summary.steps.to_string(),
+            from => format!("{} ({} in all, resumed at step {from})", summary.steps, summary.steps + from),
+        },
+    );
     if summary.stopped != train::StopReason::Completed {
         line("stopped", summary.stopped.to_string());
     }

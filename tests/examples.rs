@@ -213,3 +213,42 @@ fn a_resumed_run_is_bit_identical_to_an_uninterrupted_one() {
     let bytes = |f: &str| std::fs::read(file(f)).expect("checkpoint written");
     assert!(bytes("whole.safetensors") == bytes("resumed.safetensors"), "parameters, state and step all match");
 }
+
+/// A resumed run's summary counts its own steps and the total; a checkpoint claiming more
+/// steps than any run can take is rejected (2^64 - 1 wrapped around and trained 0 steps).
+#[test]
+fn a_resumed_run_reports_its_steps_and_a_bogus_step_count_is_refused() {
+    let dir = common::temp_dir("resume_summary");
+    let half = dir.join("half.safetensors");
+    let half = half.to_str().expect("utf-8 temp path");
+    let out = gradc(&["run", "examples/quadratic.grad", "--steps", "5", "--save", half]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = gradc(&["run", "examples/quadratic.grad", "--init", half, "--steps", "7"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("steps        7 (12 in all, resumed at step 5)\n"), "{stdout}");
+
+    let bogus = dir.join("bogus.safetensors");
+    let theta = 1.0f32.to_le_bytes();
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![], &theta).expect("one f32");
+    let meta = std::collections::HashMap::from([("gradc.step".to_string(), u64::MAX.to_string())]);
+    std::fs::write(&bogus, safetensors::serialize([("theta", view)], Some(meta)).expect("encode")).expect("write");
+    let out = gradc(&["run", "examples/quadratic.grad", "--init", bogus.to_str().expect("utf-8 temp path")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("gradc::checkpoint::corrupt") && stderr.contains("18446744073709551615"), "{stderr}");
+}
+
+/// A loss of -0 (`-(w * w)` at w = 0) prints and logs as 0, not `-0.000000` and `-0.0`.
+#[test]
+fn a_negative_zero_loss_reports_as_zero() {
+    let dir = common::temp_dir("negative_zero");
+    let src = dir.join("p.grad");
+    std::fs::write(&src, "param w: f32 = 0.0\nloss = -(w * w)\ntrain { optimizer = sgd(lr: 0.1), steps = 2 }\n")
+        .expect("write program");
+    let (log, stdout) = common::run_logged(src.to_str().expect("utf-8 temp path"), &[]);
+    assert!(stdout.starts_with("final loss   0.000000\n"), "{stdout}");
+    for line in &log {
+        let loss = common::num(line, "loss");
+        assert!(loss == 0.0 && loss.is_sign_positive(), "{line}");
+    }
+}

@@ -72,7 +72,10 @@ impl<'p> File<'p> {
     fn step(&self) -> Result<usize, Diag> {
         match SafeTensors::read_metadata(&self.bytes).ok().and_then(|(_, m)| m.metadata().clone()) {
             Some(meta) => match meta.get(STEP_KEY).map(|s| s.parse::<usize>()) {
-                Some(Ok(step)) => Ok(step),
+                // Counts of steps are at most u32::MAX everywhere (flags and train keys), so a
+                // run resumed from any valid step can add its own without overflowing.
+                Some(Ok(step)) if step <= u32::MAX as usize => Ok(step),
+                Some(Ok(step)) => Err(errors::checkpoint_step_too_large(self.path, STEP_KEY, step)),
                 Some(Err(_)) => Err(errors::checkpoint_bad_step(self.path, STEP_KEY)),
                 None => Ok(0),
             },

@@ -70,6 +70,15 @@ pub fn checkpoint_bad_step(path: &Path, key: &str) -> Diag {
         .help("pass a file written by `gradc run --save`")
 }
 
+/// The checkpoint at `path` records `step` updates in `key`, more than any run can take.
+pub fn checkpoint_step_too_large(path: &Path, key: &str, step: usize) -> Diag {
+    Diag::new(
+        CHECKPOINT_CORRUPT,
+        format!("`{}` records {step} updates in `{key}`, more than a run can take ({})", path.display(), u32::MAX),
+    )
+    .help("pass a file written by `gradc run --save`; this one was edited or damaged")
+}
+
 /// The checkpoint at `path` has no tensor `name`; `extra` are the tensors it holds that the
 /// program does not have, the likely renamings.
 pub fn checkpoint_missing(path: &Path, name: &str, extra: &[&str]) -> Diag {

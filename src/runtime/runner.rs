@@ -95,8 +95,9 @@ impl Runner {
 
     /// The loss of the last run.
     pub fn loss(&self) -> f64 {
-        // Every forward graph has a loss output (sema adds it).
-        f64::from(self.exe.output_at(self.loss.expect("graphs have a loss"))[0])
+        // Every forward graph has a loss output (sema adds it). Adding +0 turns a loss of -0
+        // (`-mean(...)` of zeros) into 0, so no report shows `-0.0000`; any other value is kept.
+        f64::from(self.exe.output_at(self.loss.expect("graphs have a loss"))[0]) + 0.0
     }
 
     /// The learning rate of the last run, NaN if the graph has none.

@@ -63,8 +63,10 @@ pub struct LogPoint {
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct Summary {
-    /// Steps taken.
+    /// Steps taken by this run.
     pub steps: usize,
+    /// Steps the checkpoint it resumed from had taken (0 for a fresh run).
+    pub resumed: usize,
     /// Loss over the whole training set (or of the parameters alone) after training.
     pub final_loss: f64,
     /// Metrics over the whole training set after training (and the validation set's, as
@@ -420,6 +422,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let history = self.history;
         Ok(Summary {
             steps,
+            resumed: self.at.start,
             final_loss,
             metrics,
             test,

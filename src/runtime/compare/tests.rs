@@ -14,6 +14,7 @@ fn point(step: usize, loss: f64, metrics: &[(&str, f64)]) -> LogPoint {
 fn trained(label: &str, history: Vec<LogPoint>, final_loss: f64) -> Run {
     let summary = Summary {
         steps: history.last().map_or(0, |p| p.step),
+        resumed: 0,
         final_loss,
         metrics: vec![("accuracy".into(), 0.875)],
         test: vec![],
