@@ -10,6 +10,8 @@ pub mod data;
 pub mod diag;
 pub mod driver;
 #[deny(clippy::wildcard_enum_match_arm)]
+pub mod gradmath;
+#[deny(clippy::wildcard_enum_match_arm)]
 pub mod ir;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod passes;

@@ -12,7 +12,7 @@ mod scope;
 mod train;
 
 use crate::diag::{Diag, FileId, SourceMap, Span};
-use crate::ir::Graph;
+use crate::ir::{Graph, NodeId};
 use crate::syntax::ast;
 
 pub use crate::data::{DataSource, DataSpec};
@@ -174,6 +174,10 @@ pub struct Lowered {
     pub buffers: Vec<ParamInfo>,
     /// Every optimizer state variable, in input order.
     pub states: Vec<StateInfo>,
+    /// Source names of forward values, for `gradc grad`: each tensor a let binding of the
+    /// user's file holds (in a layer, prefixed as its parameters are), and each call of the
+    /// model (`mlp(x)`), in elaboration order. A value may appear more than once.
+    pub names: Vec<(NodeId, String)>,
 }
 
 /// Parses the embedded stdlib, resolves names and checks the train block of a parsed file.

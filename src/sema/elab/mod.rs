@@ -113,6 +113,8 @@ struct Elab<'m> {
     buffer_updates: Vec<(String, NodeId)>,
     frames: Vec<Frame>,
     mode: Mode,
+    /// Source names of values (see [`Lowered::names`]).
+    names: Vec<(NodeId, String)>,
 }
 
 /// The forward graph (loss and metrics) for batches of `batch` rows of `data`, in `mode`, with
@@ -121,6 +123,7 @@ pub(super) struct Forward {
     pub graph: Graph,
     pub params: Vec<ParamInfo>,
     pub buffers: Vec<ParamInfo>,
+    pub names: Vec<(NodeId, String)>,
 }
 
 /// Elaborates the forward graph (loss and metrics) for batches of `batch` rows of `data`.
@@ -179,14 +182,14 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize, mode: M
     for (name, node) in std::mem::take(&mut e.buffer_updates) {
         e.g.add_output(&name, node, OutputRole::Buffer);
     }
-    Ok(Forward { graph: e.g, params: e.params, buffers: e.buffers })
+    Ok(Forward { graph: e.g, params: e.params, buffers: e.buffers, names: e.names })
 }
 
 /// Elaborates both graphs of a training step.
 pub(super) fn lower(m: &Module, data: Option<DataShape>, batch: usize) -> Result<Lowered, Diag> {
     let f = forward(m, data, batch, Mode::Train)?;
     let (update, states) = update(m, &f.params)?;
-    Ok(Lowered { forward: f.graph, update, params: f.params, buffers: f.buffers, states })
+    Ok(Lowered { forward: f.graph, update, params: f.params, buffers: f.buffers, states, names: f.names })
 }
 
 impl<'m> Elab<'m> {
@@ -202,6 +205,7 @@ impl<'m> Elab<'m> {
             buffer_updates: vec![],
             frames: vec![],
             mode,
+            names: vec![],
         }
     }
 
