@@ -10,6 +10,9 @@ pub const UNKNOWN_PARAM: &str = "gradc::grad::unknown_param";
 pub fn unknown_param(name: &str, params: &[&str]) -> Diag {
     let list = params.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
     let otherwise = format!("the parameters are {list}");
-    Diag::new(UNKNOWN_PARAM, format!("the program has no parameter `{name}`"))
-        .help(did_you_mean(name, params.iter().copied(), otherwise))
+    Diag::new(UNKNOWN_PARAM, format!("the program has no parameter `{name}`")).help(did_you_mean(
+        name,
+        params.iter().copied(),
+        otherwise,
+    ))
 }

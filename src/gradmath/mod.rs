@@ -204,7 +204,13 @@ fn small(terms: &[Term], t: TermId) -> bool {
 
 impl Maths {
     /// Chooses the `let` lines (terms used more than once that are not small) and names them.
-    fn new(loss: String, batch: Option<usize>, terms: Vec<Term>, forward: &[bool], roots: Vec<(String, TermId)>) -> Maths {
+    fn new(
+        loss: String,
+        batch: Option<usize>,
+        terms: Vec<Term>,
+        forward: &[bool],
+        roots: Vec<(String, TermId)>,
+    ) -> Maths {
         let mut uses = vec![0usize; terms.len()];
         let mut seen = vec![false; terms.len()];
         let mut stack: Vec<TermId> = roots.iter().map(|r| r.1).collect();
@@ -281,11 +287,13 @@ fn let_names(order: &[TermId], readers: &HashMap<TermId, Vec<&str>>, forward: &[
     let layer = |p: &str| p.rsplit_once('.').map(|(l, _)| l.to_string());
     let mut names: Vec<LetName> = Vec::new();
     let gradients = order.iter().filter(|&&t| !forward[t]).count();
+    let values = order.len() - gradients;
     let (mut next_grad, mut next_value) = (0, 0);
     for &t in order {
         if forward[t] {
             next_value += 1;
-            names.push(LetName { letter: "u", sub: Some(next_value.to_string()) });
+            let sub = (values > 1).then(|| next_value.to_string());
+            names.push(LetName { letter: "u", sub });
             continue;
         }
         let layers: Vec<Option<String>> = readers.get(&t).map_or(vec![], |ps| ps.iter().map(|p| layer(p)).collect());

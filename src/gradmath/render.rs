@@ -48,7 +48,9 @@ pub fn lines(m: &Maths, style: Style, only: Option<&str>, extra: &dyn Fn(&str) -
         }
         let lhs = match style {
             Style::Text => format!("∂{}/∂{}", m.loss, g.param),
-            Style::Latex => format!("\\frac{{\\partial {}}}{{\\partial {}}}", latex_name(&m.loss), latex_name(&g.param)),
+            Style::Latex => {
+                format!("\\frac{{\\partial {}}}{{\\partial {}}}", latex_name(&m.loss), latex_name(&g.param))
+            }
         };
         out.push(r.line(&lhs, &r.expr(g.term).0, false));
         out.extend(extra(&g.param));
@@ -69,7 +71,8 @@ pub fn text(m: &Maths, only: Option<&str>, extra: &dyn Fn(&str) -> Vec<String>) 
 /// A LaTeX document (article, amsmath) with one aligned line each.
 pub fn latex(m: &Maths, only: Option<&str>, extra: &dyn Fn(&str) -> Vec<String>) -> String {
     let body = lines(m, Style::Latex, only, extra);
-    let mut s = String::from("\\documentclass{article}\n\\usepackage{amsmath}\n\\allowdisplaybreaks\n\\begin{document}\n");
+    let mut s =
+        String::from("\\documentclass{article}\n\\usepackage{amsmath}\n\\allowdisplaybreaks\n\\begin{document}\n");
     s.push_str("\\begin{align*}\n");
     let n = body.len();
     for (i, l) in body.into_iter().enumerate() {
@@ -199,11 +202,21 @@ impl Renderer<'_> {
         }
     }
 
-    /// `k` when `c = k/B` for a whole `k` from 1 to 16, with `c` below 1.
-    fn per_batch(&self, c: f64) -> Option<f64> {
-        let b = self.m.batch? as f64;
-        let k = (c * b).round();
-        (c < 1.0 && b > 1.0 && (1.0..=16.0).contains(&k) && (c * b - k).abs() <= 1e-6 * k).then_some(k)
+    /// `(k, d)` when `c = k/d` below 1 with `d` the batch size `B` (written `B`) and a whole `k`
+    /// from 1 to 16, or with `k = 1` and a whole `d` (a mean's divisor): to f32 precision.
+    fn fraction(&self, c: f64) -> Option<(f64, String)> {
+        let close = |x: f64, k: f64| (x - k).abs() <= 1e-6 * k;
+        if c >= 1.0 || c <= 0.0 {
+            return None;
+        }
+        if let Some(b) = self.m.batch.filter(|&b| b > 1).map(|b| b as f64) {
+            let k = (c * b).round();
+            if (1.0..=16.0).contains(&k) && close(c * b, k) {
+                return Some((k, "B".into()));
+            }
+        }
+        let d = (1.0 / c).round();
+        (d >= 2.0 && close(1.0 / c, d)).then(|| (1.0, self.number(d)))
     }
 
     /// `c·x` for a positive `c`: `x`, `2·x`, `x / B`, `2·x / B`.
@@ -211,18 +224,9 @@ impl Renderer<'_> {
         if c == 1.0 {
             return self.expr(x);
         }
-        let dot = if self.latex() { " \\cdot " } else { "·" };
-        match self.per_batch(c) {
-            Some(k) => {
-                let num = if k == 1.0 { self.at(x, Prec::Product) } else { format!("{}{dot}{}", self.number(k), self.at(x, Prec::Product)) };
-                if self.latex() {
-                    (format!("\\frac{{{num}}}{{B}}"), Prec::Atom)
-                } else {
-                    (format!("{num} / B"), Prec::Product)
-                }
-            }
-            None => (format!("{}{dot}{}", self.number(c), self.at(x, Prec::Prefix)), Prec::Product),
-        }
+        let (s, p) = self.expr(x);
+        let wrapped = if p >= Prec::Prefix { s.clone() } else { self.paren(&s) };
+        self.scaled_text(c, &s, &wrapped)
     }
 
     /// `Σ cᵢ·tᵢ + k`, with a common factor taken out: `(softmax(z) − onehot(y)) / B`.
@@ -233,25 +237,26 @@ impl Renderer<'_> {
             let sign = if ts.iter().any(|t| t.0 > 0.0) { 1.0 } else { -1.0 };
             let inner: Vec<(f64, TermId)> = ts.iter().map(|t| (t.0 / (sign * a), t.1)).collect();
             let (s, _) = self.sum(&inner, k / (sign * a));
-            let (body, p) = self.scaled_text(a, &self.paren(&s));
+            let (body, p) = self.scaled_text(a, &s, &self.paren(&s));
             return if sign > 0.0 { (body, p) } else { (format!("{}{}", self.minus(), body), Prec::Sum) };
         }
         self.sum(ts, k)
     }
 
-    /// `c·s` for text `s` already parenthesised.
-    fn scaled_text(&self, c: f64, s: &str) -> (String, Prec) {
+    /// `c·s` for a positive `c`: `bare` is `s` as it is, `wrapped` in parentheses if it binds
+    /// more loosely than a product's operand.
+    fn scaled_text(&self, c: f64, bare: &str, wrapped: &str) -> (String, Prec) {
         let dot = if self.latex() { " \\cdot " } else { "·" };
-        match self.per_batch(c) {
-            Some(k) if self.latex() => {
-                let num = if k == 1.0 { s.to_string() } else { format!("{}{dot}{s}", self.number(k)) };
-                (format!("\\frac{{{num}}}{{B}}"), Prec::Atom)
+        match self.fraction(c) {
+            Some((k, d)) if self.latex() => {
+                let num = if k == 1.0 { bare.to_string() } else { format!("{}{dot}{wrapped}", self.number(k)) };
+                (format!("\\frac{{{num}}}{{{d}}}"), Prec::Atom)
             }
-            Some(k) => {
-                let num = if k == 1.0 { s.to_string() } else { format!("{}{dot}{s}", self.number(k)) };
-                (format!("{num} / B"), Prec::Product)
+            Some((k, d)) => {
+                let num = if k == 1.0 { wrapped.to_string() } else { format!("{}{dot}{wrapped}", self.number(k)) };
+                (format!("{num} / {d}"), Prec::Product)
             }
-            None => (format!("{}{dot}{s}", self.number(c)), Prec::Product),
+            None => (format!("{}{dot}{wrapped}", self.number(c)), Prec::Product),
         }
     }
 
@@ -260,7 +265,12 @@ impl Renderer<'_> {
         let mut order: Vec<&(f64, TermId)> = ts.iter().filter(|t| t.0 > 0.0).collect();
         order.extend(ts.iter().filter(|t| t.0 <= 0.0));
         let mut s = String::new();
+        let lead = k > 0.0 && order.first().is_some_and(|t| t.0 < 0.0);
+        if lead {
+            s.push_str(&self.number(k));
+        }
         for (i, (c, t)) in order.iter().enumerate() {
+            let i = i + usize::from(lead);
             let (body, p) = self.scaled(c.abs(), *t);
             let body = if p == Prec::Sum { self.paren(&body) } else { body };
             match (i, *c < 0.0) {
@@ -270,7 +280,7 @@ impl Renderer<'_> {
                 (_, true) => s.push_str(&format!(" {} {body}", self.minus())),
             }
         }
-        if k != 0.0 {
+        if k != 0.0 && !lead {
             let sign = if k > 0.0 { "+" } else { self.minus() };
             s.push_str(&format!(" {sign} {}", self.number(k)));
         }
@@ -297,9 +307,14 @@ impl Renderer<'_> {
                     (true, true) => " \\cdot ",
                     (true, false) => " \\odot ",
                 };
-                let side = |x: TermId| match &self.m.terms[x] {
-                    Term::Prod(_, _, s) if s == scalar && !self.m.let_of.contains_key(&x) => self.expr(x).0,
-                    _other => self.at(x, Prec::Prefix),
+                // A product of the same kind needs no parentheses inside another.
+                let side = |x: TermId| {
+                    let same = matches!(&self.m.terms[x], Term::Prod(_, _, s) if s == scalar);
+                    if same && !self.m.let_of.contains_key(&x) {
+                        self.expr(x).0
+                    } else {
+                        self.at(x, Prec::Prefix)
+                    }
                 };
                 (format!("{}{op}{}", side(*a), side(*b)), Prec::Product)
             }
@@ -350,10 +365,11 @@ impl Renderer<'_> {
                     (true, true) => "\\sum".to_string(),
                     (true, false) => "\\max".to_string(),
                 };
-                let op = match (sub.is_empty(), l) {
-                    (true, _) => op,
-                    (false, false) => format!("{op}_{sub}"),
-                    (false, true) => format!("{op}_{{{sub}}}"),
+                let op = match (axes.len(), l) {
+                    (0, _) => op,
+                    (1, false) => format!("{op}_{sub}"),
+                    (_, false) => format!("{op}_{{{sub}}}"),
+                    (_, true) => format!("{op}_{{{sub}}}"),
                 };
                 let arg = self.at(*a, Prec::Atom);
                 let gap = if l || arg.starts_with('(') { "" } else { " " };
@@ -365,9 +381,17 @@ impl Renderer<'_> {
                 (format!("{}{}", self.function("where"), self.paren(&args.join(", "))), Prec::Atom)
             }
             Term::Reshape(a, shape) => {
-                let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-                let shape = if l { format!("[{}]", dims.join(", ")) } else { format!("[{}]", dims.join(", ")) };
-                (format!("{}{}", self.function("reshape"), self.paren(&format!("{}, {shape}", self.expr(*a).0))), Prec::Atom)
+                // The batch axis is written `B`, as the declared types write it.
+                let dims: Vec<String> = shape
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &d)| if i == 0 && Some(d) == self.m.batch { "B".into() } else { d.to_string() })
+                    .collect();
+                let shape = format!("[{}]", dims.join(", "));
+                (
+                    format!("{}{}", self.function("reshape"), self.paren(&format!("{}, {shape}", self.expr(*a).0))),
+                    Prec::Atom,
+                )
             }
         }
     }

@@ -258,7 +258,8 @@ impl<'g> Builder<'g> {
     /// The constant a per-row value `q` holds, when `q` is a row sum of something with known row sums.
     fn per_row(&self, q: NodeId) -> Option<f64> {
         let s = self.strip(q);
-        if matches!(self.op(s), Op::Reduce(ReduceOp::Sum, _)) && self.last_axis_reduce(s, ReduceOp::Sum, self.arg(s, 0)) {
+        if matches!(self.op(s), Op::Reduce(ReduceOp::Sum, _)) && self.last_axis_reduce(s, ReduceOp::Sum, self.arg(s, 0))
+        {
             self.row_sum(self.arg(s, 0))
         } else {
             self.konst(s)
@@ -303,6 +304,10 @@ impl<'g> Builder<'g> {
             Notation::Negate => {
                 let a = self.term(args[0]);
                 self.scale(-1.0, a, n)
+            }
+            Notation::Infix(Infix::Minus) if self.konst(args[0]) == Some(1.0) && self.comparison(args[1]) => {
+                // `1 − [a > b]` is `[a ≤ b]`: how sema writes `>=`, `<=` and `!=`.
+                self.mask(args[1], true)
             }
             Notation::Infix(Infix::Plus) | Notation::Infix(Infix::Minus) => {
                 let sign = if node.op.notation() == Notation::Infix(Infix::Plus) { 1.0 } else { -1.0 };
@@ -392,8 +397,7 @@ impl<'g> Builder<'g> {
             Notation::Sum(axes) | Notation::Max(axes) => {
                 let shape = self.g.ty(args[0]).shape.clone();
                 let batch = self.batch.is_some() && shape.first().copied() == self.batch;
-                let letters =
-                    axes.iter().filter(|&&a| shape[a] != 1).map(|&a| letter(a, shape.len(), batch)).collect();
+                let letters = axes.iter().filter(|&&a| shape[a] != 1).map(|&a| letter(a, shape.len(), batch)).collect();
                 let a = self.term(args[0]);
                 if matches!(node.op.notation(), Notation::Sum(_)) {
                     self.push(Term::Sum(letters, a), n)
@@ -409,8 +413,8 @@ impl<'g> Builder<'g> {
     fn select(&mut self, n: NodeId, args: &[NodeId]) -> TermId {
         let (c, a, b) = (args[0], args[1], args[2]);
         let picked = match (self.konst(a), self.konst(b)) {
-            (_, Some(z)) if z == 0.0 => Some((a, false)),
-            (Some(z), _) if z == 0.0 => Some((b, true)),
+            (_, Some(0.0)) => Some((a, false)),
+            (Some(0.0), _) => Some((b, true)),
             _neither => None,
         };
         match picked {
@@ -426,6 +430,11 @@ impl<'g> Builder<'g> {
         }
     }
 
+    /// Whether `n` is a comparison, a 0/1 truth value.
+    fn comparison(&self, n: NodeId) -> bool {
+        self.binary(n).is_some_and(|(op, _, _)| op.is_comparison())
+    }
+
     /// The bracket for a select mask `c` (or its negation): `[a > b]` for a comparison, with
     /// `a` written as the source names `max(a, 0)` when `b` is 0 (the ReLU's mask).
     fn mask(&mut self, c: NodeId, negated: bool) -> TermId {
@@ -435,6 +444,21 @@ impl<'g> Builder<'g> {
             Some((BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow | BinOp::Max | BinOp::Min, ..))
             | None => {
                 let t = self.term(c);
+                // A mask that is already a truth value is its own bracket.
+                if let (Term::Bracket(a, rel, b), false) = (&self.terms[t], negated) {
+                    let (a, rel, b) = (*a, *rel, *b);
+                    return self.push(Term::Bracket(a, rel, b), c);
+                }
+                if let (Term::Bracket(a, rel, b), true) = (&self.terms[t], negated) {
+                    let flipped = match rel {
+                        Rel::Gt => Rel::Le,
+                        Rel::Le => Rel::Gt,
+                        Rel::Eq => Rel::Ne,
+                        Rel::Ne => Rel::Eq,
+                    };
+                    let (a, b) = (*a, *b);
+                    return self.push(Term::Bracket(a, flipped, b), c);
+                }
                 let zero = self.push(Term::Num(0.0), c);
                 return self.push(Term::Bracket(t, if negated { Rel::Eq } else { Rel::Ne }, zero), c);
             }
@@ -454,10 +478,12 @@ impl<'g> Builder<'g> {
 
     /// The parts of a term as a linear combination.
     fn parts(&self, t: TermId) -> (Vec<(f64, TermId)>, f64) {
-        match &self.terms[t] {
-            Term::Lin(ts, k) => (ts.clone(), *k),
-            Term::Num(c) => (vec![], *c),
-            _other => (vec![(1.0, t)], 0.0),
+        if let Term::Lin(ts, k) = &self.terms[t] {
+            (ts.clone(), *k)
+        } else if let Term::Num(c) = &self.terms[t] {
+            (vec![], *c)
+        } else {
+            (vec![(1.0, t)], 0.0)
         }
     }
 
@@ -486,16 +512,15 @@ impl<'g> Builder<'g> {
 
     /// `c·t`: a number folds, a single scaled term rescales, a sum stays whole inside.
     fn scale(&mut self, c: f64, t: TermId, n: NodeId) -> TermId {
-        match &self.terms[t] {
-            Term::Num(x) => {
-                let x = *x;
-                self.push(Term::Num(c * x), n)
-            }
-            Term::Lin(ts, k) if ts.len() == 1 && *k == 0.0 => {
-                let (d, u) = ts[0];
-                self.lin(vec![(c * d, u)], 0.0, n)
-            }
-            _other => self.lin(vec![(c, t)], 0.0, n),
+        if let Term::Num(x) = self.terms[t] {
+            return self.push(Term::Num(c * x), n);
         }
+        if let Term::Lin(ts, k) = &self.terms[t] {
+            if let ([(d, u)], 0.0) = (ts.as_slice(), *k) {
+                let (d, u) = (*d, *u);
+                return self.lin(vec![(c * d, u)], 0.0, n);
+            }
+        }
+        self.lin(vec![(c, t)], 0.0, n)
     }
 }

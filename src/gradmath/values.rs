@@ -93,10 +93,7 @@ pub fn summary(v: &Value) -> String {
     let dims: Vec<String> = v.shape.iter().map(usize::to_string).collect();
     if v.data.len() <= 8 {
         let all: Vec<String> = v.data.iter().map(|&x| fmt(x)).collect();
-        return match v.shape.is_empty() {
-            true => all.join(""),
-            false => format!("[{}]", all.join(", ")),
-        };
+        return if v.shape.is_empty() { all.join("") } else { format!("[{}]", all.join(", ")) };
     }
     let first: Vec<String> = v.data.iter().take(4).map(|&x| fmt(x)).collect();
     let max = v.data.iter().fold(0f32, |m, &x| m.max(x.abs()));

@@ -136,7 +136,9 @@ impl UnOp {
         match self {
             UnOp::Neg => Notation::Negate,
             UnOp::Abs => Notation::Abs,
-            UnOp::Exp | UnOp::Log | UnOp::Sqrt | UnOp::Sign | UnOp::Tanh | UnOp::Floor => Notation::Function(self.name()),
+            UnOp::Exp | UnOp::Log | UnOp::Sqrt | UnOp::Sign | UnOp::Tanh | UnOp::Floor => {
+                Notation::Function(self.name())
+            }
             UnOp::Cos | UnOp::Sin | UnOp::Erf | UnOp::Log1p | UnOp::Expm1 => Notation::Function(self.name()),
         }
     }

@@ -3,8 +3,8 @@
 
 use super::{errors, Elab, Env, Mode, Val};
 use crate::diag::{Diag, Span};
-use crate::ir::{NodeId, Op};
 use crate::ir::{DType, Type};
+use crate::ir::{NodeId, Op};
 use crate::sema::builtins;
 use crate::sema::errors::{duplicate_argument, model_input, unknown_argument};
 use crate::syntax::ast::{self, FuncDecl, FuncKind, Stmt, TypeExpr};
