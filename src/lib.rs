@@ -11,6 +11,8 @@ pub mod diag;
 pub mod driver;
 pub mod files;
 #[deny(clippy::wildcard_enum_match_arm)]
+pub mod gradmath;
+#[deny(clippy::wildcard_enum_match_arm)]
 pub mod ir;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod passes;

@@ -110,6 +110,29 @@ enum Command {
         /// The .grad file.
         file: PathBuf,
     },
+    /// Print each parameter's gradient as maths, in FILE's own names.
+    Grad {
+        /// The .grad file.
+        file: PathBuf,
+        /// Print only this parameter's gradient (and the lines it reads).
+        #[arg(long, value_name = "NAME")]
+        param: Option<String>,
+        /// Write a LaTeX document instead of text.
+        #[arg(long)]
+        latex: bool,
+        /// Print each gradient's numbers on the first batch, too.
+        #[arg(long)]
+        values: bool,
+        /// Take the parameters from this safetensors file instead of their initialisers.
+        #[arg(long, value_name = "FILE")]
+        init: Option<PathBuf>,
+        /// Write the gradients' numbers on the first batch to this safetensors file.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+        /// Threads for large matrix products.
+        #[arg(long, default_value_t = 2, value_parser = threads)]
+        threads: usize,
+    },
     /// Print FILE's program at one stage of the pipeline.
     Ir {
         /// The .grad file.
@@ -209,6 +232,9 @@ fn main() -> ExitCode {
         }
         Command::Check { file } => check(&file),
         Command::Ir { file, stage } => ir(&file, stage),
+        Command::Grad { file, param, latex, values, init, save, threads } => {
+            grad(&file, &gradc::gradmath::Options { param, latex, values, init, save, threads })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -391,6 +417,13 @@ fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConf
         // Writing to a String cannot fail.
         writeln!(text, "wrote {}", path.display()).expect("write to String");
     }
+    emit(&text)
+}
+
+fn grad(file: &Path, opts: &gradc::gradmath::Options) -> CliResult {
+    let mut front = driver::parse(file)?;
+    let c = driver::compile_from(&mut front, opts.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
+    let text = gradc::gradmath::command(&c, opts).map_err(|d| (d, front.sources.clone()))?;
     emit(&text)
 }
 

@@ -6,6 +6,7 @@
 //! each op in `codegen/lower.rs`; nothing else names a unary op. Adding one is a variant, a
 //! row in each `match` below, and its lowering.
 
+use super::notation::{Infix, Notation, Relation};
 use super::{Graph, NodeId, Op};
 
 /// A one-operand elementwise op on f32 values.
@@ -127,6 +128,18 @@ impl UnOp {
             UnOp::Erf => "erf",
             UnOp::Log1p => "log1p",
             UnOp::Expm1 => "expm1",
+        }
+    }
+
+    /// How `gradc grad` writes the op.
+    pub fn notation(self) -> Notation {
+        match self {
+            UnOp::Neg => Notation::Negate,
+            UnOp::Abs => Notation::Abs,
+            UnOp::Exp | UnOp::Log | UnOp::Sqrt | UnOp::Sign | UnOp::Tanh | UnOp::Floor => {
+                Notation::Function(self.name())
+            }
+            UnOp::Cos | UnOp::Sin | UnOp::Erf | UnOp::Log1p | UnOp::Expm1 => Notation::Function(self.name()),
         }
     }
 
@@ -290,6 +303,21 @@ impl BinOp {
             BinOp::Min => "min",
             BinOp::Gt => "gt",
             BinOp::Eq => "eq",
+        }
+    }
+
+    /// How `gradc grad` writes the op.
+    pub fn notation(self) -> Notation {
+        match self {
+            BinOp::Add => Notation::Infix(Infix::Plus),
+            BinOp::Sub => Notation::Infix(Infix::Minus),
+            BinOp::Mul => Notation::Infix(Infix::Times),
+            BinOp::Div => Notation::Infix(Infix::Over),
+            BinOp::Pow => Notation::Infix(Infix::Power),
+            BinOp::Max => Notation::Function("max"),
+            BinOp::Min => Notation::Function("min"),
+            BinOp::Gt => Notation::Bracket(Relation::Greater),
+            BinOp::Eq => Notation::Bracket(Relation::Equal),
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod elementwise;
 pub mod graph;
 pub mod interp;
+pub mod notation;
 pub mod op;
 pub mod print;
 pub mod roles;

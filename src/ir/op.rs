@@ -7,6 +7,7 @@
 //! `codegen`. Adding an op makes the compiler list every place that must learn it.
 
 use super::elementwise::{BinOp, UnOp};
+use super::notation::Notation;
 use super::window::{WindowError, WindowOp};
 use super::{DType, Graph, NodeId, Shape, Type};
 
@@ -451,6 +452,27 @@ impl Op {
             Op::Gather => "gather",
             Op::ScatterAdd(_) => "scatter_add",
             Op::Rand { .. } => "rand",
+        }
+    }
+
+    /// How `gradc grad` writes the op as mathematics.
+    pub fn notation(&self) -> Notation {
+        match self {
+            Op::Input(_) => Notation::Input,
+            Op::Const(_) => Notation::Number,
+            Op::Unary(u) => u.notation(),
+            Op::Binary(b) => b.notation(),
+            Op::Select => Notation::Select,
+            Op::Broadcast(_) | Op::Reshape(_) => Notation::View,
+            Op::Reduce(ReduceOp::Sum, axes) => Notation::Sum(axes.clone()),
+            Op::Reduce(ReduceOp::Max, axes) => Notation::Max(axes.clone()),
+            Op::MatMul { ta, tb } => Notation::MatMul { ta: *ta, tb: *tb },
+            Op::OneHot(_) => Notation::Function("onehot"),
+            Op::Argmax(_) | Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } => {
+                Notation::Function(self.name())
+            }
+            Op::Gather | Op::ScatterAdd(_) | Op::Rand { .. } => Notation::Function(self.name()),
+            Op::Window(w) => Notation::Function(w.name()),
         }
     }
 

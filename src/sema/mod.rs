@@ -12,7 +12,7 @@ mod scope;
 mod train;
 
 use crate::diag::{Diag, FileId, SourceMap, Span};
-use crate::ir::Graph;
+use crate::ir::{Graph, NodeId};
 use crate::syntax::ast;
 
 pub use crate::data::{DataSource, DataSpec};
@@ -176,6 +176,10 @@ pub struct Lowered {
     pub states: Vec<StateInfo>,
     /// Warnings about the training graph (the program compiles and runs).
     pub warnings: Vec<Diag>,
+    /// Source names of forward values, for `gradc grad`: each tensor a let binding of the
+    /// user's file holds (in a layer, prefixed as its parameters are), and each call of the
+    /// model (`mlp(x)`), in elaboration order. A value may appear more than once.
+    pub names: Vec<(NodeId, String)>,
 }
 
 /// Parses the embedded stdlib, resolves names and checks the train block of a parsed file.

@@ -3,8 +3,8 @@
 
 use super::{errors, Elab, Env, Mode, Val};
 use crate::diag::{Diag, Span};
-use crate::ir::NodeId;
 use crate::ir::{DType, Type};
+use crate::ir::{NodeId, Op};
 use crate::sema::builtins;
 use crate::sema::errors::{duplicate_argument, model_input, unknown_argument};
 use crate::syntax::ast::{self, FuncDecl, FuncKind, Stmt, TypeExpr};
@@ -44,6 +44,9 @@ impl Elab<'_> {
                     match env.buffers.get(&name.name).cloned() {
                         Some(full) => self.assign_buffer(&name.name, &full, v, value.span, env)?,
                         None => {
+                            if let (Val::Tensor(n), true) = (&v, env.file == self.m.user) {
+                                self.name_binding(*n, &name.name);
+                            }
                             env.vars.insert(name.name.clone(), v);
                         }
                     }
@@ -77,6 +80,7 @@ impl Elab<'_> {
             }
             FuncKind::Fn | FuncKind::Layer | FuncKind::Model | FuncKind::Loss => {}
         }
+        let model_call = (decl.kind == FuncKind::Model).then(|| self.call_text(&decl.name.name, &args));
         let mut env = Env::new(decl.name.span.file);
         let mut given: Vec<Option<(Val, Span)>> = vec![None; decl.params.len()];
         for (i, (name, v, span)) in args.into_iter().enumerate() {
@@ -122,7 +126,37 @@ impl Elab<'_> {
         if let Some(ret) = &decl.ret {
             self.check_result(decl, ret, &result, call, &env)?;
         }
+        if let (Some(text), Val::Tensor(n)) = (model_call, &result) {
+            self.names.push((*n, text));
+        }
         Ok(result)
+    }
+
+    /// Records the name of a let binding of the user's file, for `gradc grad`: in a layer,
+    /// prefixed as the layer's parameters are (`r1.c1`), so two calls' bindings differ.
+    fn name_binding(&mut self, node: NodeId, local: &str) {
+        let prefix = match self.frames.last() {
+            Some(f) if !f.transparent => f.prefix.clone().unwrap_or_else(|| format!("{}.", f.instance)),
+            Some(_) | None => String::new(),
+        };
+        self.names.push((node, format!("{prefix}{local}")));
+    }
+
+    /// How `gradc grad` writes a call: `mlp(x)`, each argument by its name, if it has one.
+    fn call_text(&self, callee: &str, args: &[(Option<ast::Ident>, Val, Span)]) -> String {
+        let arg = |v: &Val| match v {
+            Val::Tensor(n) => {
+                if let Op::Input(k) = self.g.node(*n).op {
+                    self.g.inputs[k].name.clone()
+                } else {
+                    self.names.iter().rev().find(|(m, _)| m == n).map_or("…".into(), |(_, s)| s.clone())
+                }
+            }
+            Val::Num(x) => x.to_string(),
+            Val::Bool(_) | Val::Init(_) | Val::List(_) | Val::Str(_) => "…".into(),
+        };
+        let texts: Vec<String> = args.iter().map(|(_, v, _)| arg(v)).collect();
+        format!("{callee}({})", texts.join(", "))
     }
 
     /// Checks an argument against a formal's declared type, binding dimension names.

@@ -117,6 +117,8 @@ struct Elab<'m> {
     probabilities: HashMap<NodeId, String>,
     /// Warnings found while elaborating, in the order found.
     warnings: Vec<Diag>,
+    /// Source names of values (see [`Lowered::names`]).
+    names: Vec<(NodeId, String)>,
 }
 
 /// The forward graph (loss and metrics) for batches of `batch` rows of `data`, in `mode`, with
@@ -126,6 +128,7 @@ pub(super) struct Forward {
     pub params: Vec<ParamInfo>,
     pub buffers: Vec<ParamInfo>,
     pub warnings: Vec<Diag>,
+    pub names: Vec<(NodeId, String)>,
 }
 
 /// Elaborates the forward graph (loss and metrics) for batches of `batch` rows of `data`.
@@ -184,14 +187,15 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize, mode: M
     for (name, node) in std::mem::take(&mut e.buffer_updates) {
         e.g.add_output(&name, node, OutputRole::Buffer);
     }
-    Ok(Forward { graph: e.g, params: e.params, buffers: e.buffers, warnings: e.warnings })
+    Ok(Forward { graph: e.g, params: e.params, buffers: e.buffers, warnings: e.warnings, names: e.names })
 }
 
 /// Elaborates both graphs of a training step.
 pub(super) fn lower(m: &Module, data: Option<DataShape>, batch: usize) -> Result<Lowered, Diag> {
     let f = forward(m, data, batch, Mode::Train)?;
     let (update, states) = update(m, &f.params)?;
-    Ok(Lowered { forward: f.graph, update, params: f.params, buffers: f.buffers, states, warnings: f.warnings })
+    let Forward { graph: forward, params, buffers, warnings, names } = f;
+    Ok(Lowered { forward, update, params, buffers, states, warnings, names })
 }
 
 impl<'m> Elab<'m> {
@@ -209,6 +213,7 @@ impl<'m> Elab<'m> {
             mode,
             probabilities: HashMap::new(),
             warnings: vec![],
+            names: vec![],
         }
     }
 
