@@ -17,6 +17,8 @@ pub const FUNC_RESULT: &str = "gradc::func::result";
 pub const STATE_OUTSIDE: &str = "gradc::state::outside";
 /// Calls nested too deeply (a function calling itself).
 pub const CALL_RECURSION: &str = "gradc::call::recursion";
+/// Two values of the training step under one name (a parameter and a loss argument, say).
+pub const NAME_CLASH: &str = "gradc::name::clash";
 /// A warning: probabilities (softmax or sigmoid outputs) passed to a loss that takes logits.
 pub const PROBABILITIES: &str = "gradc::loss::probabilities";
 /// An optimizer or schedule called as a function.
@@ -229,6 +231,30 @@ pub fn probabilities_as_logits(arg: Span, callee: &str, squash: &str) -> Diag {
             "pass the logits themselves: `{callee}` applies {applies} itself, so `{squash}` here is applied twice and trains to a worse loss"
         ))
         .as_warning()
+}
+
+/// The parameter declared at `span` is named `name`, as the graph input of `role` (a loss
+/// argument) already is.
+pub fn param_named_like_input(span: Span, name: &str, role: crate::ir::InputRole) -> Diag {
+    let what = match role {
+        crate::ir::InputRole::Data => "the loss's features argument",
+        crate::ir::InputRole::Label => "the loss's labels argument",
+        crate::ir::InputRole::Param => "another parameter",
+        crate::ir::InputRole::Buffer => "a buffer",
+        crate::ir::InputRole::Grad | crate::ir::InputRole::State | crate::ir::InputRole::Step => {
+            "a value of the training step"
+        }
+    };
+    Diag::new(NAME_CLASH, format!("the parameter `{name}` has the name of {what}"))
+        .at(span, "declared here")
+        .help(format!("rename the parameter or the loss's argument: inside the loss, `{name}` is the data"))
+}
+
+/// Optimizer state `state` of parameter `param` has the name of another parameter or buffer.
+pub fn state_named_like_param(span: Span, state: &str, param: &str) -> Diag {
+    Diag::new(NAME_CLASH, format!("the optimizer's state `{state}` of `{param}` has the name of a parameter or buffer"))
+        .at(span, "this optimizer's state")
+        .help(format!("rename the parameter `{state}` (a nested layer's binding, say): optimizer state is named `{param}.<state>`"))
 }
 
 /// The call at `call` nests more than 64 calls deep, in `callee`.

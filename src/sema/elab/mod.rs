@@ -195,6 +195,10 @@ pub(super) fn lower(m: &Module, data: Option<DataShape>, batch: usize) -> Result
     let f = forward(m, data, batch, Mode::Train)?;
     let (update, states) = update(m, &f.params)?;
     let Forward { graph: forward, params, buffers, warnings, names } = f;
+    if let Some(s) = states.iter().find(|s| buffers.iter().any(|b| b.name == s.name)) {
+        let owner = s.name.rsplit_once('.').map_or("", |(p, _)| p);
+        return Err(errors::state_named_like_param(m.optimizer.span, &s.name, owner));
+    }
     Ok(Lowered { forward, update, params, buffers, states, warnings, names })
 }
 
@@ -486,6 +490,12 @@ impl<'m> Elab<'m> {
                 }
             },
         };
+        // The loss's inputs are added first; a parameter of the same name would be a second
+        // graph input under it, which nothing downstream can tell apart.
+        if let Some(i) = self.g.input_index(&name).filter(|_| !self.param_nodes.contains_key(&name)) {
+            let role = self.g.inputs[i].role;
+            return Err(self.locate(errors::param_named_like_input(decl.name.span, &name, role)));
+        }
         if let Some(&node) = self.param_nodes.get(&name) {
             let prev = self.params.iter().find(|p| p.name == name).expect("param_nodes and params agree");
             if prev.shape != shape {

@@ -99,6 +99,9 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
                             )));
                         };
                         let full = format!("{}.{}", p.name, name.name);
+                        if params.iter().any(|q| q.name == full) {
+                            return Err(e.locate(errors::state_named_like_param(name.span, &full, &p.name)));
+                        }
                         let node = e.g.add_input(&full, Type::f32(p.shape.clone()), InputRole::State);
                         states.push(StateInfo { name: full, shape: p.shape.clone(), init: init as f32 });
                         env.vars.insert(name.name.clone(), Val::Tensor(node));
