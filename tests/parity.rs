@@ -195,9 +195,10 @@ fn logged_params(line: &Value) -> Vec<f64> {
 /// no optimizer state, so only the parameters carry over, and they carry over exactly.
 #[test]
 fn save_then_init_continues_the_run() {
-    // Plain SGD, Adam (moments and bias corrections depend on the state and the step) and a
-    // cosine schedule (the lr depends on the step): each resumed run must continue exactly.
-    for program in ["sgd", "adam", "sched_cosine"] {
+    // Plain SGD, Adam (moments and bias corrections depend on the state and the step), a cosine
+    // schedule (the lr depends on the step) and one-cycle on Adam (the lr and beta1 do): each
+    // resumed run must continue exactly.
+    for program in ["sgd", "adam", "sched_cosine", "sched_one_cycle_adam"] {
         let dir = temp_dir(&format!("save_init_{program}"));
         let path = |f: &str| dir.join(f).to_str().expect("utf-8").to_string();
         let file = format!("tests/parity/{program}.grad");

@@ -378,12 +378,16 @@ pub fn schedule_sets_unknown(
     hypers: &[&str],
     flag: Option<&str>,
 ) -> Diag {
-    let alias = if name == "momentum" { " (nor `beta1`, which stands for it)" } else { "" };
+    // `momentum` reaches an optimizer without one as `beta1` (`hyper_target`).
+    let wanted = if name == "momentum" { "neither `momentum` nor `beta1`".to_string() } else { format!("no `{name}`") };
     let help = match flag {
-        Some(flag) => format!("pass `{flag}: false` to `{schedule}`, or use an optimizer with `{name}`"),
+        Some(flag) => format!(
+            "pass `{flag}: false` to `{schedule}` to leave it alone, or use an optimizer that has {}",
+            if name == "momentum" { "`momentum` or `beta1`".to_string() } else { format!("`{name}`") }
+        ),
         None => format!("a schedule may set only the optimizer's hyper-parameters: {}", quoted(hypers)),
     };
-    Diag::new(SCHEDULE_HYPER, format!("`{schedule}` sets `{name}`, but `{optimizer}` has no `{name}`{alias}"))
+    Diag::new(SCHEDULE_HYPER, format!("`{schedule}` sets `{name}`, but `{optimizer}` has {wanted}"))
         .at(span, format!("sets `{name}`"))
         .help(help)
 }
