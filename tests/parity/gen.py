@@ -186,16 +186,18 @@ CONFIGS = {
         SGD,
         schedule(sched.OneCycleLR, max_lr=0.1, total_steps=STEPS, pct_start=0.3, cycle_momentum=False),
     ),
+    # CyclicLR's base_lr replaces the optimizer's lr; gradc's `cyclic` starts from the
+    # optimizer's, so the two are written equal.
     "sched_cyclic": (
-        optim(O.SGD, lr=0.1, momentum=0.9),
+        optim(O.SGD, lr=0.01, momentum=0.9),
         schedule(sched.CyclicLR, base_lr=0.01, max_lr=0.1, step_size_up=10),
     ),
     "sched_cyclic_triangular2": (
-        optim(O.SGD, lr=0.1, momentum=0.9),
+        optim(O.SGD, lr=0.01, momentum=0.9),
         schedule(sched.CyclicLR, base_lr=0.01, max_lr=0.1, step_size_up=5, step_size_down=10, mode="triangular2"),
     ),
     "sched_cyclic_exp_range": (
-        optim(O.SGD, lr=0.1, momentum=0.9),
+        optim(O.SGD, lr=0.01, momentum=0.9),
         schedule(sched.CyclicLR, base_lr=0.01, max_lr=0.1, step_size_up=10, mode="exp_range", gamma=0.97),
     ),
     "sched_sequential": (
