@@ -160,19 +160,29 @@ pub(super) fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl
         if is_bound(name, &bound, &lists, &texts) {
             return Err(errors::duplicate_argument(arg.value.span, name));
         }
-        let value = match const_eval(&arg.value)? {
-            Const::List(items) => {
+        // A formal takes a string exactly when its default is one (`mode = "triangular"`).
+        let default_text = match formal.default.as_ref().map(|d| &d.kind) {
+            Some(ExprKind::Str(text)) => Some(text),
+            _ => None,
+        };
+        let value = match (const_eval(&arg.value)?, default_text) {
+            (Const::Str(text), Some(_)) => {
+                texts.push((name.clone(), text));
+                continue;
+            }
+            (Const::Str(_), None) => return Err(errors::expected("a number", arg.value.span, "a string")),
+            (_, Some(example)) => {
+                let what = format!("a string such as \"{example}\"");
+                return Err(errors::expected(&what, arg.value.span, "not a string"));
+            }
+            (Const::List(items), None) => {
                 let values = items.iter().map(number).collect::<Result<Vec<f64>, Diag>>()?;
                 lists.push((name.clone(), values));
                 continue;
             }
-            Const::Str(text) => {
-                texts.push((name.clone(), text));
-                continue;
-            }
             // Flags such as `nesterov: true` are hyper-parameters too, as 1 or 0.
-            Const::Bool(b) => f64::from(u8::from(b)),
-            _ => number(&arg.value)?,
+            (Const::Bool(b), None) => f64::from(u8::from(b)),
+            (_, None) => number(&arg.value)?,
         };
         check_hyper(&formal.name.name, value, arg.value.span)?;
         bound.push((formal.name.name.clone(), value, arg.value.span));
