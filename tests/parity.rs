@@ -1,6 +1,6 @@
 //! Parity with PyTorch: each `tests/parity/<name>.grad` trains a linear model from
-//! `tests/parity/init.safetensors`, and its parameters and learning rate after every step must
-//! match `tests/parity/data/<name>.json`, the same run by torch.optim (or Keras' FTRL formula)
+//! `tests/parity/init.safetensors`, and its parameters and learning rate (and momentum, where
+//! the schedule cycles it) after every step must match `tests/parity/data/<name>.json`, the same run by torch.optim (or Keras' FTRL formula)
 //! in float64, written by `tests/parity/gen.py`. Python is needed only to regenerate fixtures.
 //! `cargo test --test parity -- --nocapture` prints the largest relative error of each.
 //!
@@ -28,6 +28,13 @@ const PARAM_FLOOR: f64 = 0.01;
 /// zero or nearly (PolynomialLR reaches exactly 0, OneCycleLR 4e-7) is judged at its own scale,
 /// and 0 against 0 is no error rather than 0/0.
 const LR_FLOOR: f64 = 1e-3;
+
+/// Floor for a cycled momentum or beta1, which stays within [0.8, 0.95] in every fixture: the
+/// comparison is purely relative.
+const MOMENTUM_FLOOR: f64 = 0.01;
+
+/// The keys of a log line and of a fixture step that are not a cycled hyper-parameter.
+const NOT_HYPER: [&str; 5] = ["step", "loss", "lr", "w", "b"];
 
 fn parity_dir() -> PathBuf {
     common::root().join("tests/parity")
@@ -59,6 +66,8 @@ fn flat(v: &Value, what: &str) -> Vec<f64> {
 struct Outcome {
     params: f64,
     lr: f64,
+    /// The cycled momentum or beta1; 0 where the schedule sets neither.
+    momentum: f64,
     loss: f64,
     first_failure: Option<String>,
 }
@@ -78,11 +87,12 @@ fn check(name: &str) -> Outcome {
     let out = gradc(&["run", &program, "--init", init, "--log", log.to_str().expect("utf-8"), "--log-every", "1"]);
     if !out.status.success() {
         let failure = format!("gradc failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        return Outcome { params: f64::NAN, lr: f64::NAN, loss: f64::NAN, first_failure: Some(failure) };
+        let nan = f64::NAN;
+        return Outcome { params: nan, lr: nan, momentum: nan, loss: nan, first_failure: Some(failure) };
     }
     let got: Vec<Value> = read_log(&log).into_iter().filter(|l| l.get("final").is_none()).collect();
 
-    let mut o = Outcome { params: 0.0, lr: 0.0, loss: 0.0, first_failure: None };
+    let mut o = Outcome { params: 0.0, lr: 0.0, momentum: 0.0, loss: 0.0, first_failure: None };
     if got.len() != expected.len() {
         o.first_failure = Some(format!("{} steps logged, the fixture has {}", got.len(), expected.len()));
         return o;
@@ -109,6 +119,16 @@ fn check(name: &str) -> Outcome {
         }
         let num = |v: &Value, k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{name} step {step}: no `{k}`"));
         compare("lr", num(g, "lr"), num(e, "lr"), LR_FLOOR * lr_scale, &mut o.lr);
+        // The hyper-parameters the schedule sets besides the lr, by gradc's names: the log has
+        // exactly the fixture's (none where torch's momentum stays put).
+        let hypers = |v: &Value| -> BTreeSet<String> {
+            let keys = v.as_object().expect("a JSON object").keys();
+            keys.filter(|k| !NOT_HYPER.contains(&k.as_str())).cloned().collect()
+        };
+        assert_eq!(hypers(g), hypers(e), "{name} step {step}: the log sets the fixture's hyper-parameters");
+        for key in hypers(e) {
+            compare(&key, num(g, &key), num(e, &key), MOMENTUM_FLOOR, &mut o.momentum);
+        }
         // The loss is reported, not checked: near the optimum it is a sum of squared residuals
         // that are differences of O(1) numbers, so f32 cancellation dominates its error.
         let loss = (num(g, "loss") - num(e, "loss")).abs() / num(e, "loss").abs();
@@ -131,13 +151,13 @@ fn optimizers_and_schedules_match_pytorch() {
     let orphans: Vec<&String> = programs.difference(&fixtures).collect();
     assert!(orphans.is_empty(), "programs without a fixture (add them to gen.py): {orphans:?}");
 
-    eprintln!("max relative error (floors: params {PARAM_FLOOR}, lr {LR_FLOOR} × the run's largest lr)");
-    eprintln!("{:<28} {:>9} {:>9} {:>9}", "configuration", "params", "lr", "loss");
+    eprintln!("max relative error (floors: params {PARAM_FLOOR}, lr {LR_FLOOR} × the run's largest lr, momentum {MOMENTUM_FLOOR})");
+    eprintln!("{:<28} {:>9} {:>9} {:>9} {:>9}", "configuration", "params", "lr", "momentum", "loss");
     let mut failures = Vec::new();
     for name in fixtures.intersection(&programs) {
         let o = check(name);
         let verdict = if o.first_failure.is_some() { "FAIL" } else { "ok" };
-        eprintln!("{name:<28} {:>9.1e} {:>9.1e} {:>9.1e}  {verdict}", o.params, o.lr, o.loss);
+        eprintln!("{name:<28} {:>9.1e} {:>9.1e} {:>9.1e} {:>9.1e}  {verdict}", o.params, o.lr, o.momentum, o.loss);
         if let Some(f) = o.first_failure {
             failures.push(format!("{name}: {f}"));
         }
@@ -175,9 +195,10 @@ fn logged_params(line: &Value) -> Vec<f64> {
 /// no optimizer state, so only the parameters carry over, and they carry over exactly.
 #[test]
 fn save_then_init_continues_the_run() {
-    // Plain SGD, Adam (moments and bias corrections depend on the state and the step) and a
-    // cosine schedule (the lr depends on the step): each resumed run must continue exactly.
-    for program in ["sgd", "adam", "sched_cosine"] {
+    // Plain SGD, Adam (moments and bias corrections depend on the state and the step), a cosine
+    // schedule (the lr depends on the step) and one-cycle on Adam (the lr and beta1 do): each
+    // resumed run must continue exactly.
+    for program in ["sgd", "adam", "sched_cosine", "sched_one_cycle_adam"] {
         let dir = temp_dir(&format!("save_init_{program}"));
         let path = |f: &str| dir.join(f).to_str().expect("utf-8").to_string();
         let file = format!("tests/parity/{program}.grad");

@@ -249,7 +249,12 @@ impl Program {
             OutputRole::Param | OutputRole::State | OutputRole::Buffer => {
                 self.values.iter().position(|v| v.input.is_some() && v.name == o.name)
             }
-            OutputRole::Loss | OutputRole::Metric | OutputRole::Grad | OutputRole::Lr | OutputRole::Prediction => None,
+            OutputRole::Loss
+            | OutputRole::Metric
+            | OutputRole::Grad
+            | OutputRole::Lr
+            | OutputRole::Hyper
+            | OutputRole::Prediction => None,
         }
     }
 }

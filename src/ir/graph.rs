@@ -62,6 +62,9 @@ pub enum OutputRole {
     Buffer,
     /// The learning rate used by this step.
     Lr,
+    /// Another hyper-parameter a schedule set for this step, named as the optimizer names it
+    /// (`momentum`, `beta1`).
+    Hyper,
     /// The model's output for each row of the batch (`gradc predict`).
     Prediction,
 }
@@ -72,7 +75,12 @@ impl OutputRole {
     pub fn in_place(self) -> bool {
         match self {
             OutputRole::Param | OutputRole::State | OutputRole::Buffer => true,
-            OutputRole::Loss | OutputRole::Metric | OutputRole::Grad | OutputRole::Lr | OutputRole::Prediction => false,
+            OutputRole::Loss
+            | OutputRole::Metric
+            | OutputRole::Grad
+            | OutputRole::Lr
+            | OutputRole::Hyper
+            | OutputRole::Prediction => false,
         }
     }
 }

@@ -48,6 +48,7 @@ pub fn print(graph: &Graph) -> String {
             OutputRole::State => "state",
             OutputRole::Buffer => "buffer",
             OutputRole::Lr => "lr",
+            OutputRole::Hyper => "hyper",
             OutputRole::Prediction => "prediction",
         };
         writeln!(out, "  {role} {} {arrow} {}", o.name, names[o.node.index()]).expect("write to String");

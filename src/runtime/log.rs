@@ -11,7 +11,8 @@ use crate::ir::LogKey;
 
 /// Writes one JSON object per logged step, e.g. `{"step": 10, "loss": 0.123, "lr": 0.001, "accuracy": 0.97}`.
 ///
-/// Keys are always `step`, `loss`, `lr`, then the metrics in the order given to [`MetricsLog::new`].
+/// Keys are always `step`, `loss`, `lr`, then the metrics (and any other hyper-parameter a
+/// schedule sets, such as `momentum`) in the order given to [`MetricsLog::new`].
 /// Numbers are printed by serde_json in their shortest form that parses back to the same f32
 /// (`0.001`, `1.5e-7`, `3e+20`). JSON has no NaN
 /// or infinity, so such values are written as `null` and the line gains a

@@ -34,6 +34,8 @@ pub struct Runner {
     steps: [Option<usize>; StepInput::ALL.len()],
     loss: Option<usize>,
     lr: Option<usize>,
+    /// The other hyper-parameters the schedule sets, by name, and their slots.
+    hypers: Vec<(String, usize)>,
     update_norm: Option<usize>,
 }
 
@@ -49,6 +51,12 @@ impl Runner {
             steps: StepInput::ALL.map(|which| exe.input_slot(which.name())),
             loss: output(StepOutput::Loss),
             lr: output(StepOutput::Lr),
+            hypers: graph
+                .outputs
+                .iter()
+                .filter(|o| o.role == OutputRole::Hyper)
+                .filter_map(|o| Some((o.name.clone(), exe.output_slot(&o.name)?)))
+                .collect(),
             update_norm: output(StepOutput::UpdateNorm),
             exe,
         }
@@ -103,6 +111,12 @@ impl Runner {
     /// The learning rate of the last run, NaN if the graph has none.
     pub fn lr(&self) -> f64 {
         self.scalar(self.lr)
+    }
+
+    /// The hyper-parameters other than the learning rate that the schedule set for the last
+    /// run (`momentum`, `beta1`), by name; empty without such a schedule.
+    pub fn hypers(&self) -> Vec<(String, f64)> {
+        self.hypers.iter().map(|(n, s)| (n.clone(), self.scalar(Some(*s)))).collect()
     }
 
     /// The update norm of the last run, NaN if the graph has none.

@@ -54,6 +54,8 @@ pub struct LogPoint {
     pub loss: f64,
     /// That step's learning rate.
     pub lr: f64,
+    /// That step's other hyper-parameters a schedule set (`momentum`, `beta1`), by name.
+    pub hypers: Vec<(String, f64)>,
     /// Metrics over the whole training set, in the order of `Summary::metrics`.
     pub metrics: Vec<(String, f64)>,
     /// Parameters of at most 16 elements, after the step.
@@ -151,6 +153,8 @@ struct Trainer<'p, 'w> {
     /// The training set's metrics, and every metric logged (with the validation set's).
     train_metrics: Vec<String>,
     metric_names: Vec<String>,
+    /// The log's keys after `lr`: the hyper-parameters the schedule sets, then the metrics.
+    log_keys: Vec<String>,
     all_rows: Vec<usize>,
     val_rows: Vec<usize>,
     test_rows: Vec<usize>,
@@ -163,6 +167,7 @@ struct Trainer<'p, 'w> {
     /// The run's seed, which `rand` draws from.
     seed: u64,
     last_lr: f64,
+    last_hypers: Vec<(String, f64)>,
     last_loss: f64,
 }
 
@@ -222,10 +227,12 @@ impl<'p, 'w> Trainer<'p, 'w> {
             metric_names.push(format!("val_{}", StepOutput::Loss.name()));
             metric_names.extend(train_metrics.iter().map(|m| format!("val_{m}")));
         }
+        let log_keys: Vec<String> =
+            exes.step.outputs(OutputRole::Hyper).into_iter().chain(metric_names.clone()).collect();
         let log = match &cfg.log {
             Some(path) => {
                 let file = std::fs::File::create(path).map_err(|e| errors::log_uncreatable(path, e))?;
-                let names: Vec<&str> = metric_names.iter().map(String::as_str).collect();
+                let names: Vec<&str> = log_keys.iter().map(String::as_str).collect();
                 Some(MetricsLog::new(file, &names))
             }
             None => None,
@@ -249,6 +256,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             small_params: small.map(|p| p.name.clone()).collect(),
             train_metrics,
             metric_names,
+            log_keys,
             all_rows: (0..rows).collect(),
             val_rows: (0..program.val.map_or(0, |v| v.n)).collect(),
             test_rows: (0..program.test.map_or(0, |v| v.n)).collect(),
@@ -260,6 +268,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             history: Vec::new(),
             seed,
             last_lr: f64::NAN,
+            last_hypers: Vec::new(),
             last_loss: f64::NAN,
         })
     }
@@ -273,7 +282,8 @@ impl<'p, 'w> Trainer<'p, 'w> {
             if !loss.is_finite() {
                 let params = read_params(&self.exes.step.exe, &self.small_params);
                 let step = self.at.updates + 1;
-                self.history.push(LogPoint { step, loss, lr: self.last_lr, metrics: vec![], params });
+                let hypers = self.last_hypers.clone();
+                self.history.push(LogPoint { step, loss, lr: self.last_lr, hypers, metrics: vec![], params });
                 return Ok(StopReason::Diverged { step, loss, lr: self.last_lr });
             }
             self.at.micro += 1;
@@ -319,6 +329,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
         runner.exe.run();
         let (loss, update_norm) = (runner.loss(), runner.update_norm());
         self.last_lr = runner.lr();
+        self.last_hypers = runner.hypers();
         if let (Some(s), true) = (&exes.short_step, is_short) {
             exes.step.take_state(&s.exe, &self.carried);
         }
@@ -335,9 +346,10 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let metrics = if (logged && !self.metric_names.is_empty()) || monitoring { self.evaluate() } else { vec![] };
         if logged {
             let params = read_params(&self.exes.step.exe, &self.small_params);
-            let point = LogPoint { step: updates, loss, lr: self.last_lr, metrics: metrics.clone(), params };
+            let (lr, hypers) = (self.last_lr, self.last_hypers.clone());
+            let point = LogPoint { step: updates, loss, lr, hypers, metrics: metrics.clone(), params };
             if let Some(log) = &mut self.log {
-                write_line(log, &self.metric_names, &point, None)?;
+                write_line(log, &self.log_keys, &point, None)?;
             }
             self.history.push(point);
             self.progress.update((updates - start) as u64, loss as f32).map_err(errors::log_unwritable)?;
@@ -402,10 +414,11 @@ impl<'p, 'w> Trainer<'p, 'w> {
         self.progress.finish(steps as u64, final_loss as f32).map_err(errors::log_unwritable)?;
         if let Some(log) = &mut self.log {
             let small = read_params(exe, &self.small_params);
+            let (lr, hypers) = (self.last_lr, self.last_hypers.clone());
             let point =
-                LogPoint { step: updates, loss: final_loss, lr: self.last_lr, metrics: metrics.clone(), params: small };
+                LogPoint { step: updates, loss: final_loss, lr, hypers, metrics: metrics.clone(), params: small };
             let tested: Vec<(String, f32)> = test.iter().map(|(n, x)| (n.clone(), *x as f32)).collect();
-            write_line(log, &self.metric_names, &point, Some(&tested))?;
+            write_line(log, &self.log_keys, &point, Some(&tested))?;
         }
         // A diverged run's parameters are not worth keeping.
         if let (Some(path), None) = (&cfg.save, stopped.diagnostic()) {
@@ -435,7 +448,8 @@ impl<'p, 'w> Trainer<'p, 'w> {
     }
 }
 
-/// Writes one line of the JSON-lines log: the point's numbers in the log's metric order. The
+/// Writes one line of the JSON-lines log: the point's hyper-parameters and metrics in the
+/// order of the log's keys, `names`. The
 /// final line has `tested`, the test set's scores (empty without a test set); the others `None`.
 fn write_line(
     log: &mut MetricsLog<std::fs::File>,
@@ -443,7 +457,10 @@ fn write_line(
     p: &LogPoint,
     tested: Option<&[(String, f32)]>,
 ) -> Result<(), Diag> {
-    let values: Vec<f32> = names.iter().map(|n| lookup(&p.metrics, n) as f32).collect();
+    let values: Vec<f32> = names
+        .iter()
+        .map(|n| p.hypers.iter().find(|h| h.0 == *n).map_or_else(|| lookup(&p.metrics, n), |h| h.1) as f32)
+        .collect();
     let record = Record {
         step: p.step as u64,
         loss: p.loss as f32,

@@ -284,6 +284,26 @@ mod tests {
     }
 
     #[test]
+    fn a_cycled_momentum_is_a_hyper_output_named_by_the_optimizer() {
+        let hypers = |optimizer: &str, schedule: &str| {
+            let src = format!(
+                "param w: f32[3] = ones\nloss = sum(w^2)\ntrain {{ optimizer = {optimizer}, schedule = {schedule}, steps = 1 }}\n"
+            );
+            let l = lower(&src).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(l.update.verify(), Ok(()));
+            let states: Vec<String> = l.states.iter().map(|s| s.name.clone()).collect();
+            let outputs = l.update.outputs.iter().filter(|o| o.role == crate::ir::OutputRole::Hyper);
+            (outputs.map(|o| o.name.clone()).collect::<Vec<_>>(), states)
+        };
+        let cycled = "one_cycle(max_lr: 0.1, total: 10)";
+        // sgd's own momentum is 0, yet the buffer stays: the schedule turns the momentum on.
+        assert_eq!(hypers("sgd(lr: 0.1)", cycled), (vec!["momentum".into()], vec!["w.buf".into()]));
+        assert_eq!(hypers("adam(lr: 0.1)", cycled).0, ["beta1"]);
+        let off = "one_cycle(max_lr: 0.1, total: 10, cycle_momentum: false)";
+        assert_eq!(hypers("sgd(lr: 0.1)", off), (vec![], vec![]));
+    }
+
+    #[test]
     fn comparisons_are_numbers_in_arithmetic() {
         let l = lower(
             "param w: f32 = 1\nloss = (w - 3)^2 * (1 < 2) + (2 < 1) * w + (1 == 1)\n\

@@ -83,7 +83,7 @@ pub enum FuncKind {
     Model,
     /// `loss`: the objective; its parameters are bound to the data's features and labels.
     Loss,
-    /// `schedule`: a learning rate as a function of `base` and `step`.
+    /// `schedule`: a learning rate (or a record of hyper-parameters) as a function of `base` and `step`.
     Schedule,
     /// `optimizer`: a per-parameter update rule over `p`, `g`, `t` and `state` variables.
     Optimizer,
@@ -260,6 +260,8 @@ pub enum ExprKind {
     },
     /// `[a, b, c]`
     List(Vec<Expr>),
+    /// `{lr: a, momentum: b}`: named values, in order as written.
+    Record(Vec<(Ident, Expr)>),
 }
 
 /// A call argument, positional or named.

@@ -155,5 +155,9 @@ pub fn expr(e: &Expr) -> String {
             s
         }
         ExprKind::List(items) => format!("[{}]", items.iter().map(expr).collect::<Vec<_>>().join(" ")),
+        ExprKind::Record(fields) => {
+            let fields: Vec<String> = fields.iter().map(|(n, v)| format!("{}:{}", n.name, expr(v))).collect();
+            format!("{{{}}}", fields.join(" "))
+        }
     }
 }

@@ -9,7 +9,8 @@ Written here, and committed (cargo test never runs Python):
   data.csv               x1,x2,x3,y with 3 decimals (gradc reads it with `target: "y"`)
   init.safetensors       the initial w and b, f32 (gradc reads it with `--init`)
   data/<name>.json       per configuration: what produced it, then one object per step with the
-                         lr used in that step, the loss before it and w, b after it
+                         lr used in that step (and the momentum, as `momentum` or `beta1`, when
+                         the schedule cycles it), the loss before it and w, b after it
 
 The reference runs in float64 from exactly the f32 values gradc starts from (the CSV's fields
 rounded to f32 as gradc's loader does, and the f32 initial weights), so the fixture is the exact
@@ -165,14 +166,39 @@ CONFIGS = {
     # linear_warmup(steps: 10).
     "sched_linear_warmup": (SGD, schedule(sched.LinearLR, start_factor=0.1, end_factor=1.0, total_iters=9)),
     "sched_linear": (SGD, schedule(sched.LinearLR, start_factor=1.0, end_factor=0.2, total_iters=30)),
-    # OneCycleLR and CyclicLR would also cycle the momentum; gradc's schedules set only the lr.
+    # OneCycleLR and CyclicLR with their defaults cycle the momentum too: SGD's `momentum`, Adam's
+    # `betas[0]` (gradc's `beta1`), recorded in the fixture by gradc's name.
     "sched_one_cycle": (
+        optim(O.SGD, lr=0.1, momentum=0.9),
+        schedule(sched.OneCycleLR, max_lr=0.1, total_steps=STEPS),
+    ),
+    "sched_one_cycle_adam": (optim(O.Adam, lr=0.01), schedule(sched.OneCycleLR, max_lr=0.05, total_steps=STEPS)),
+    "sched_one_cycle_three_phase": (
+        optim(O.SGD, lr=0.1, momentum=0.9),
+        schedule(sched.OneCycleLR, max_lr=0.1, total_steps=STEPS, pct_start=0.25, three_phase=True),
+    ),
+    "sched_one_cycle_linear": (
+        optim(O.SGD, lr=0.1, momentum=0.9),
+        schedule(sched.OneCycleLR, max_lr=0.1, total_steps=STEPS, anneal_strategy="linear"),
+    ),
+    # The lr alone: plain SGD stays without momentum.
+    "sched_one_cycle_no_momentum": (
         SGD,
         schedule(sched.OneCycleLR, max_lr=0.1, total_steps=STEPS, pct_start=0.3, cycle_momentum=False),
     ),
+    # CyclicLR's base_lr replaces the optimizer's lr; gradc's `cyclic` starts from the
+    # optimizer's, so the two are written equal.
     "sched_cyclic": (
-        SGD,
-        schedule(sched.CyclicLR, base_lr=0.01, max_lr=0.1, step_size_up=10, mode="triangular", cycle_momentum=False),
+        optim(O.SGD, lr=0.01, momentum=0.9),
+        schedule(sched.CyclicLR, base_lr=0.01, max_lr=0.1, step_size_up=10),
+    ),
+    "sched_cyclic_triangular2": (
+        optim(O.SGD, lr=0.01, momentum=0.9),
+        schedule(sched.CyclicLR, base_lr=0.01, max_lr=0.1, step_size_up=5, step_size_down=10, mode="triangular2"),
+    ),
+    "sched_cyclic_exp_range": (
+        optim(O.SGD, lr=0.01, momentum=0.9),
+        schedule(sched.CyclicLR, base_lr=0.01, max_lr=0.1, step_size_up=10, mode="exp_range", gamma=0.97),
     ),
     "sched_sequential": (
         SGD,
@@ -199,9 +225,14 @@ def run(name, x, y, w0, b0):
     b = torch.tensor(b0, dtype=F64, requires_grad=True)
     opt = make_opt([w, b])
     scheduler = schedule_pair[1](opt) if schedule_pair else None
+    cycles = getattr(scheduler, "cycle_momentum", False)
     steps = []
     for k in range(STEPS):
-        lr = opt.param_groups[0]["lr"]
+        group = opt.param_groups[0]
+        lr = group["lr"]
+        hypers = {}
+        if cycles:
+            hypers = {"beta1": group["betas"][0]} if "betas" in group else {"momentum": group["momentum"]}
         opt.zero_grad()
         loss = ((x @ w + b - y) ** 2).mean()
         loss.backward()
@@ -211,7 +242,8 @@ def run(name, x, y, w0, b0):
                 scheduler.step(((x @ w + b - y) ** 2).mean().item())
         elif scheduler:
             scheduler.step()
-        steps.append({"step": k + 1, "lr": lr, "loss": loss.item(), "w": w.detach().flatten().tolist(), "b": b.item()})
+        w_now, b_now = w.detach().flatten().tolist(), b.item()
+        steps.append({"step": k + 1, "lr": lr, **hypers, "loss": loss.item(), "w": w_now, "b": b_now})
     reference = opt_text + (f" + {schedule_pair[0]}" if schedule_pair else "")
     return {"name": name, "reference": reference, "torch": torch.__version__, "steps": steps}
 

@@ -8,7 +8,7 @@ use crate::runtime::train::StopReason;
 
 fn point(step: usize, loss: f64, metrics: &[(&str, f64)]) -> LogPoint {
     let metrics = metrics.iter().map(|(n, v)| (n.to_string(), *v)).collect();
-    LogPoint { step, loss, lr: 0.1, metrics, params: vec![("w".into(), vec![step as f32])] }
+    LogPoint { step, loss, lr: 0.1, hypers: vec![], metrics, params: vec![("w".into(), vec![step as f32])] }
 }
 
 fn trained(label: &str, history: Vec<LogPoint>, final_loss: f64) -> Run {

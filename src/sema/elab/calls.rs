@@ -153,7 +153,7 @@ impl Elab<'_> {
                 }
             }
             Val::Num(x) => x.to_string(),
-            Val::Bool(_) | Val::Init(_) | Val::List(_) | Val::Str(_) => "…".into(),
+            Val::Bool(_) | Val::Init(_) | Val::List(_) | Val::Str(_) | Val::Record(_) => "…".into(),
         };
         let texts: Vec<String> = args.iter().map(|(_, v, _)| arg(v)).collect();
         format!("{callee}({})", texts.join(", "))

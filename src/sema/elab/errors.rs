@@ -63,6 +63,12 @@ pub const NAME_FUNCTION: &str = "gradc::name::function";
 pub const LOSS_ARITY: &str = "gradc::loss::arity";
 /// A schedule on an optimizer without `lr`.
 pub const TRAIN_SCHEDULE: &str = "gradc::train::schedule";
+/// A record that names a field twice.
+pub const RECORD_FIELD: &str = "gradc::record::field";
+/// A schedule that sets a hyper-parameter the optimizer does not have.
+pub const SCHEDULE_HYPER: &str = "gradc::schedule::hyper";
+/// A hyper-parameter a schedule sets, named like a parameter or metric (both are log keys).
+pub const SCHEDULE_NAME: &str = "gradc::schedule::name";
 
 const BROADCAST_HELP: &str = "shapes align on the right; each dimension must be equal or 1";
 
@@ -392,6 +398,46 @@ pub fn schedule_without_lr(span: Span, optimizer: &str) -> Diag {
     Diag::new(TRAIN_SCHEDULE, format!("`{optimizer}` has no `lr` for a schedule to drive"))
         .at(span, "this optimizer has no `lr`")
         .help("remove the schedule, or give the optimizer an `lr` parameter")
+}
+
+/// Field `name` of a record, given before at `first`.
+pub fn field_twice(name: &Ident, first: Span) -> Diag {
+    Diag::new(RECORD_FIELD, format!("`{}` is given twice", name.name))
+        .at(name.span, "given again here")
+        .note(first, "first given here")
+        .help("give each field once")
+}
+
+/// Schedule `schedule`, used at `span`, sets `name`, which `optimizer` (with hyper-parameters
+/// `hypers`) does not have; `flag` is the schedule's switch for it (`cycle_momentum`), if any.
+pub fn schedule_sets_unknown(
+    span: Span,
+    schedule: &str,
+    name: &str,
+    optimizer: &str,
+    hypers: &[&str],
+    flag: Option<&str>,
+) -> Diag {
+    // `momentum` reaches an optimizer without one as `beta1` (`hyper_target`).
+    let wanted = if name == "momentum" { "neither `momentum` nor `beta1`".to_string() } else { format!("no `{name}`") };
+    let help = match flag {
+        Some(flag) => format!(
+            "pass `{flag}: false` to `{schedule}` to leave it alone, or use an optimizer that has {}",
+            if name == "momentum" { "`momentum` or `beta1`".to_string() } else { format!("`{name}`") }
+        ),
+        None => format!("a schedule may set only the optimizer's hyper-parameters: {}", quoted(hypers)),
+    };
+    Diag::new(SCHEDULE_HYPER, format!("`{schedule}` sets `{name}`, but `{optimizer}` has {wanted}"))
+        .at(span, format!("sets `{name}`"))
+        .help(help)
+}
+
+/// Hyper-parameter `name`, which the schedule at `span` sets, is also the name of a `what`
+/// (a parameter, a metric): the log would have the key twice.
+pub fn scheduled_name_taken(span: Span, name: &str, what: &str) -> Diag {
+    Diag::new(SCHEDULE_NAME, format!("the schedule sets `{name}`, which also names a {what}"))
+        .at(span, format!("logs `{name}` each step"))
+        .help(format!("rename the {what}: the training log records both under `{name}`"))
 }
 
 /// A parameter group, at `span`, whose `pattern` matches none of `params`.

@@ -15,6 +15,16 @@ impl Elab<'_> {
             ExprKind::Bool(b) => Ok(Val::Bool(*b)),
             ExprKind::Str(s) => Ok(Val::Str(s.clone())),
             ExprKind::List(items) => Ok(Val::List(items.iter().map(|i| self.expr(i, env)).collect::<Result<_, _>>()?)),
+            ExprKind::Record(fields) => {
+                let mut vals: Vec<(ast::Ident, Val)> = Vec::new();
+                for (name, value) in fields {
+                    if let Some((first, _)) = vals.iter().find(|(n, _)| n.name == name.name) {
+                        return Err(self.locate(errors::field_twice(name, first.span)));
+                    }
+                    vals.push((name.clone(), self.expr(value, env)?));
+                }
+                Ok(Val::Record(vals))
+            }
             ExprKind::Name(id) => self.name(id, env),
             ExprKind::Minus(inner) => match self.expr(inner, env)? {
                 Val::Num(x) => Ok(Val::Num(UnOp::negation().eval(x))),
@@ -167,6 +177,10 @@ impl Elab<'_> {
             other => other,
         };
         let (a, b) = (number(a), number(b));
+        // Strings compare at compile time: `where(mode == "exp_range", ...)`.
+        if let (Val::Str(x), Val::Str(y), BinOp::Eq | BinOp::Ne) = (&a, &b, op) {
+            return Ok(Val::Bool((x == y) == (op == BinOp::Eq)));
+        }
         if let (Val::Num(x), Val::Num(y)) = (&a, &b) {
             let (x, y) = (*x, *y);
             return Ok(match op {

@@ -40,6 +40,8 @@ enum Val {
     List(Vec<Val>),
     /// A string.
     Str(String),
+    /// Named values, `{lr: a, momentum: b}`, with each name as written.
+    Record(Vec<(ast::Ident, Val)>),
 }
 
 impl Val {
@@ -51,6 +53,7 @@ impl Val {
             Val::Init(_) => "an initializer".into(),
             Val::List(_) => "a list".into(),
             Val::Str(_) => "a string".into(),
+            Val::Record(_) => "a record".into(),
         }
     }
 }

@@ -1,13 +1,14 @@
 //! Optimizer and schedule elaboration: the update graph, one optimizer body per parameter,
-//! its state, and the learning-rate schedule as graph nodes.
+//! its state, and the schedule — the learning rate and any other hyper-parameter it sets — as
+//! graph nodes.
 
 use super::{errors, Elab, Env, Mode, Val};
 use crate::diag::{Diag, Span};
 use crate::ir::{self, Graph, InputRole, NodeId, Op, OutputRole, StepInput, StepOutput, Type};
 use crate::sema::scope::Module;
 use crate::sema::train::{check_hyper, Partial, Sched};
-use crate::sema::{expected, ParamInfo, StateInfo};
-use crate::syntax::ast::Stmt;
+use crate::sema::{expected, reserved, ParamInfo, StateInfo, RESERVED_NAMES};
+use crate::syntax::ast::{FuncDecl, Stmt};
 
 /// Elaborates the update graph: the optimizer body once per parameter, under the schedule's lr.
 pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph, Vec<StateInfo>), Diag> {
@@ -24,7 +25,7 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
 
     // The base learning rate is the optimizer's `lr` hyper-parameter; the schedule maps it.
     let hyper = e.hyper_env(opt)?;
-    let lr = match (hyper.vars.get("lr"), &m.schedule) {
+    let (lr, scheduled) = match (hyper.vars.get("lr"), &m.schedule) {
         (Some(Val::Num(base)), Some(s)) => {
             // `step` counts updates made, or epochs completed with `schedule_by = epoch`.
             let step = if m.train.schedule_by_epoch {
@@ -33,12 +34,25 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
                 let one = e.g.constant(1.0);
                 e.push(Op::Binary(ir::BinOp::Sub), vec![t, one], opt.span)?
             };
-            Some(e.schedule(s, *base, step)?)
+            let s = e.schedule(s, &Driven { opt, hyper: &hyper, base: *base }, step)?;
+            (Some(s.lr), s.others)
         }
-        (Some(Val::Num(base)), None) => Some(e.g.constant(*base)),
+        (Some(Val::Num(base)), None) => (Some(e.g.constant(*base)), vec![]),
         (_, Some(_)) => return Err(errors::schedule_without_lr(opt.span, &opt.decl.name.name)),
-        _ => None,
+        _ => (None, vec![]),
     };
+    // What the schedule sets is logged beside the parameters and metrics, by name.
+    for (name, _, span) in &scheduled {
+        if RESERVED_NAMES.contains(&name.as_str()) {
+            return Err(reserved("scheduled hyper-parameter", name, *span));
+        }
+        if params.iter().any(|p| p.name == *name) {
+            return Err(errors::scheduled_name_taken(*span, name, "parameter"));
+        }
+        if m.train.metrics.iter().any(|(metric, _)| metric == name) {
+            return Err(errors::scheduled_name_taken(*span, name, "metric"));
+        }
+    }
     // Reduce-on-plateau scales the learning rate from the runtime, which watches the metric.
     let lr = match (lr, &m.train.plateau) {
         (Some(lr), Some(_)) => {
@@ -81,6 +95,10 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
         }
         if let Some(lr) = lr {
             env.vars.insert("lr".into(), Val::Tensor(lr));
+        }
+        // As torch's schedulers, a scheduled hyper-parameter overrides every group's value.
+        for (name, node, _) in &scheduled {
+            env.vars.insert(name.clone(), Val::Tensor(*node));
         }
         env.vars.insert("p".into(), Val::Tensor(pn));
         env.vars.insert("g".into(), Val::Tensor(gn));
@@ -125,6 +143,9 @@ pub(in crate::sema) fn update(m: &Module, params: &[ParamInfo]) -> Result<(Graph
     }
     if let Some(lr) = lr {
         e.g.add_step_output(StepOutput::Lr, lr);
+    }
+    for (name, node, _) in &scheduled {
+        e.g.add_output(name, *node, OutputRole::Hyper);
     }
     let (g, live) = without_dead_state(&e.g);
     states.retain(|s| live.contains(&s.name));
@@ -187,41 +208,142 @@ fn without_dead_state(g: &Graph) -> (Graph, Vec<String>) {
     (out, live)
 }
 
+/// What a schedule drives: the optimizer use, its hyper-parameters' values and its base `lr`.
+struct Driven<'a> {
+    opt: &'a Partial,
+    hyper: &'a Env,
+    base: f64,
+}
+
+/// What a schedule gives at one step: the learning rate, and each other hyper-parameter it sets
+/// by the optimizer's name for it, with the schedule use that set it.
+struct Scheduled {
+    lr: NodeId,
+    others: Vec<(String, NodeId, Span)>,
+}
+
+impl Scheduled {
+    fn get(&self, name: &str) -> Option<NodeId> {
+        self.others.iter().find(|o| o.0 == name).map(|o| o.1)
+    }
+}
+
+/// The optimizer's name for the hyper-parameter `name` a schedule sets: the same name, or, for
+/// `momentum`, `beta1` when the optimizer has no `momentum` (torch's schedulers cycle Adam's
+/// `betas[0]` as the momentum).
+fn hyper_target(opt: &FuncDecl, name: &str) -> Option<String> {
+    let has = |n: &str| opt.params.iter().any(|f| f.name.name == n);
+    match name {
+        _ if has(name) => Some(name.to_string()),
+        "momentum" if has("beta1") => Some("beta1".to_string()),
+        _ => None,
+    }
+}
+
 impl Elab<'_> {
-    /// The learning rate a schedule gives at `step` for base rate `base`, a scalar node.
-    pub(super) fn schedule(&mut self, s: &Sched, base: f64, step: NodeId) -> Result<NodeId, Diag> {
+    /// What a schedule gives at `step`, a scalar node: `d.base` mapped to this step's learning
+    /// rate, and the other hyper-parameters the schedule's record sets.
+    fn schedule(&mut self, s: &Sched, d: &Driven, step: NodeId) -> Result<Scheduled, Diag> {
         match s {
             Sched::One(p) => {
                 self.frames.push(self.frame(p.span, &p.decl.name.name, true));
                 let mut env = self.hyper_env(p)?;
-                env.vars.insert("base".into(), Val::Num(base));
+                env.vars.insert("base".into(), Val::Num(d.base));
                 env.vars.insert("step".into(), Val::Tensor(step));
                 let v = self.block(&p.decl.body, &mut env)?;
                 let v = v.ok_or_else(|| self.locate(errors::no_result(&p.decl)))?;
-                let node = self.scalar(v, p.span, "a schedule")?;
+                let out = self.scheduled(p, d, v)?;
                 self.frames.pop();
-                Ok(node)
+                Ok(out)
             }
             Sched::Then { first, at, next } => {
-                let a = self.schedule(first, base, step)?;
+                let a = self.schedule(first, d, step)?;
                 let at_node = self.g.constant(*at);
                 let span = self.frames.last().map_or(Span::new(self.m.user, 0, 0), |f| f.call);
                 let shifted = self.push(Op::Binary(ir::BinOp::Sub), vec![step, at_node], span)?;
-                let b = self.schedule(next, base, shifted)?;
+                let b = self.schedule(next, d, shifted)?;
                 let before = self.push(Op::Binary(ir::BinOp::Gt), vec![at_node, step], span)?;
-                let picked =
-                    self.select(&[(Val::Tensor(before), span), (Val::Tensor(a), span), (Val::Tensor(b), span)], span)?;
-                self.tensor(picked, span)
+                let lr = self.pick(before, a.lr, b.lr, span)?;
+                // A hyper-parameter only one side sets keeps the optimizer's value on the other.
+                let mut others = Vec::new();
+                for (name, _, set_at) in a.others.iter().chain(b.others.iter().filter(|o| a.get(&o.0).is_none())) {
+                    let x = self.set_or_given(a.get(name), name, d)?;
+                    let y = self.set_or_given(b.get(name), name, d)?;
+                    others.push((name.clone(), self.pick(before, x, y, span)?, *set_at));
+                }
+                Ok(Scheduled { lr, others })
             }
             Sched::Product(a, b) => {
                 let span = self.frames.last().map_or(Span::new(self.m.user, 0, 0), |f| f.call);
-                let x = self.schedule(a, base, step)?;
-                let y = self.schedule(b, base, step)?;
-                let xy = self.push(Op::Binary(ir::BinOp::Mul), vec![x, y], span)?;
-                let base = self.g.constant(base);
-                self.push(Op::Binary(ir::BinOp::Div), vec![xy, base], span)
+                let x = self.schedule(a, d, step)?;
+                let y = self.schedule(b, d, step)?;
+                let xy = self.push(Op::Binary(ir::BinOp::Mul), vec![x.lr, y.lr], span)?;
+                let base = self.g.constant(d.base);
+                let lr = self.push(Op::Binary(ir::BinOp::Div), vec![xy, base], span)?;
+                // Other hyper-parameters are not factors: as in torch's ChainedScheduler, the
+                // later schedule's value wins.
+                let mut others: Vec<(String, NodeId, Span)> =
+                    x.others.into_iter().filter(|o| y.get(&o.0).is_none()).collect();
+                others.extend(y.others);
+                Ok(Scheduled { lr, others })
             }
         }
+    }
+
+    /// A schedule body's value as what it sets: a number or scalar is the learning rate; a
+    /// record names each hyper-parameter (`lr` absent: the base rate).
+    fn scheduled(&mut self, p: &Partial, d: &Driven, v: Val) -> Result<Scheduled, Diag> {
+        let Val::Record(fields) = v else {
+            return Ok(Scheduled { lr: self.scalar(v, p.span, "a schedule")?, others: vec![] });
+        };
+        let mut lr = None;
+        let mut others: Vec<(String, NodeId, Span)> = Vec::new();
+        let mut spans: Vec<Span> = Vec::new();
+        for (name, value) in fields {
+            let node = self.scalar(value, name.span, &format!("the schedule's `{}`", name.name))?;
+            if name.name == "lr" {
+                lr = Some(node);
+                continue;
+            }
+            let opt = &d.opt.decl;
+            let Some(target) = hyper_target(opt, &name.name) else {
+                let hypers: Vec<&str> = opt.params.iter().map(|f| f.name.name.as_str()).collect();
+                let flag = format!("cycle_{}", name.name);
+                let flag = p.decl.params.iter().any(|f| f.name.name == flag).then_some(flag.as_str());
+                let (sched, opt) = (&p.decl.name.name, &opt.name.name);
+                return Err(
+                    self.locate(errors::schedule_sets_unknown(name.span, sched, &name.name, opt, &hypers, flag))
+                );
+            };
+            // `momentum` and `beta1` both given to an Adam-family optimizer.
+            if let Some(i) = others.iter().position(|o| o.0 == target) {
+                return Err(self.locate(errors::field_twice(&name, spans[i])));
+            }
+            others.push((target, node, p.span));
+            spans.push(name.span);
+        }
+        let lr = match lr {
+            Some(lr) => lr,
+            None => self.g.constant(d.base),
+        };
+        Ok(Scheduled { lr, others })
+    }
+
+    /// The value a schedule set, or else the optimizer's own value of hyper-parameter `name`.
+    fn set_or_given(&mut self, set: Option<NodeId>, name: &str, d: &Driven) -> Result<NodeId, Diag> {
+        if let Some(n) = set {
+            return Ok(n);
+        }
+        // Scheduled names are the optimizer's formals (`hyper_target`), all bound by `hyper_env`.
+        let given = d.hyper.vars.get(name).expect("hyper_env binds every formal").clone();
+        let x = self.num(&(given, d.opt.span), "a number")?;
+        Ok(self.g.constant(x))
+    }
+
+    /// `where(cond, a, b)` of three scalar nodes.
+    fn pick(&mut self, cond: NodeId, a: NodeId, b: NodeId, span: Span) -> Result<NodeId, Diag> {
+        let picked = self.select(&[(Val::Tensor(cond), span), (Val::Tensor(a), span), (Val::Tensor(b), span)], span)?;
+        self.tensor(picked, span)
     }
 
     /// The hyper-parameter environment of an optimizer or schedule use.
@@ -232,6 +354,9 @@ impl Elab<'_> {
         }
         for (name, values) in &p.lists {
             env.vars.insert(name.clone(), Val::List(values.iter().map(|&v| Val::Num(v)).collect()));
+        }
+        for (name, text) in &p.texts {
+            env.vars.insert(name.clone(), Val::Str(text.clone()));
         }
         for f in &p.decl.params {
             if env.vars.contains_key(&f.name.name) {

@@ -12,7 +12,13 @@ impl Elab<'_> {
         let bad = || self.locate(errors::bad_window_attribute(v.1, callee, attribute, min));
         let whole = |x: &Val| match x {
             Val::Num(n) if n.fract() == 0.0 && *n >= min as f64 && *n <= u32::MAX as f64 => Ok(*n as usize),
-            Val::Tensor(_) | Val::Num(_) | Val::Bool(_) | Val::Init(_) | Val::List(_) | Val::Str(_) => Err(bad()),
+            Val::Tensor(_)
+            | Val::Num(_)
+            | Val::Bool(_)
+            | Val::Init(_)
+            | Val::List(_)
+            | Val::Str(_)
+            | Val::Record(_) => Err(bad()),
         };
         match &v.0 {
             Val::List(items) if items.len() == 2 => Ok([whole(&items[0])?, whole(&items[1])?]),

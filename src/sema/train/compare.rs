@@ -285,6 +285,7 @@ fn variants(
 fn partial_key(p: &Partial) -> String {
     let mut args: Vec<String> = p.args.iter().map(|(n, v, _)| format!("{n}={v}")).collect();
     args.extend(p.lists.iter().map(|(n, v)| format!("{n}={v:?}")));
+    args.extend(p.texts.iter().map(|(n, v)| format!("{n}={v:?}")));
     args.sort();
     format!("{}({})", p.decl.name.name, args.join(","))
 }
@@ -318,6 +319,7 @@ fn model_call<'a>(loss: &'a FuncDecl, funcs: &'a HashMap<String, FuncDecl>) -> O
                 ExprKind::Minus(a) => exprs.push(a),
                 ExprKind::Binary(_, a, b) => exprs.extend([&**a, &**b]),
                 ExprKind::List(items) => exprs.extend(items),
+                ExprKind::Record(fields) => exprs.extend(fields.iter().map(|f| &f.1)),
                 ExprKind::Call { func, args } => {
                     exprs.extend(args.iter().map(|a| &a.value));
                     match funcs.get(&func.name) {

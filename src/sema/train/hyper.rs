@@ -17,6 +17,8 @@ pub struct Partial {
     pub args: Vec<(String, f64, Span)>,
     /// List-valued hyper-parameters (`milestones: [30, 80]`), by formal name.
     pub lists: Vec<(String, Vec<f64>)>,
+    /// String-valued hyper-parameters (`mode: "exp_range"`), by formal name.
+    pub texts: Vec<(String, String)>,
     /// The use site.
     pub span: Span,
 }
@@ -78,6 +80,8 @@ const HYPER_RULES: &[(&str, f64, f64, bool, bool)] = &[
     ("lr", 0.0, f64::INFINITY, false, false),
     ("eps", 0.0, f64::INFINITY, true, false),
     ("momentum", 0.0, 1.0, true, false),
+    ("base_momentum", 0.0, 1.0, true, false),
+    ("max_momentum", 0.0, 1.0, true, false),
     ("beta", 0.0, 1.0, true, false),
     ("beta1", 0.0, 1.0, true, false),
     ("beta2", 0.0, 1.0, true, false),
@@ -140,6 +144,7 @@ pub(super) fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl
     };
     let mut bound: Vec<(String, f64, Span)> = Vec::new();
     let mut lists: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut texts: Vec<(String, String)> = Vec::new();
     for (i, arg) in args.iter().enumerate() {
         let formal = match &arg.name {
             Some(n) => match decl.params.iter().find(|f| f.name.name == n.name) {
@@ -151,27 +156,51 @@ pub(super) fn partial(e: &Expr, kind: FuncKind, funcs: &HashMap<String, FuncDecl
                 None => return Err(errors::too_many_arguments(arg.value.span, &decl, args.len())),
             },
         };
-        if bound.iter().any(|b| b.0 == formal.name.name) || lists.iter().any(|l| l.0 == formal.name.name) {
-            return Err(errors::duplicate_argument(arg.value.span, &formal.name.name));
+        let name = &formal.name.name;
+        if is_bound(name, &bound, &lists, &texts) {
+            return Err(errors::duplicate_argument(arg.value.span, name));
         }
-        if let Const::List(items) = const_eval(&arg.value)? {
-            let values = items.iter().map(number).collect::<Result<Vec<f64>, Diag>>()?;
-            lists.push((formal.name.name.clone(), values));
-            continue;
-        }
-        let value = match const_eval(&arg.value)? {
+        // A formal takes a string exactly when its default is one (`mode = "triangular"`).
+        let default_text = match formal.default.as_ref().map(|d| &d.kind) {
+            Some(ExprKind::Str(text)) => Some(text),
+            _ => None,
+        };
+        let value = match (const_eval(&arg.value)?, default_text) {
+            (Const::Str(text), Some(_)) => {
+                texts.push((name.clone(), text));
+                continue;
+            }
+            (Const::Str(_), None) => return Err(errors::expected("a number", arg.value.span, "a string")),
+            (_, Some(example)) => {
+                let what = format!("a string such as \"{example}\"");
+                return Err(errors::expected(&what, arg.value.span, "not a string"));
+            }
+            (Const::List(items), None) => {
+                let values = items.iter().map(number).collect::<Result<Vec<f64>, Diag>>()?;
+                lists.push((name.clone(), values));
+                continue;
+            }
             // Flags such as `nesterov: true` are hyper-parameters too, as 1 or 0.
-            Const::Bool(b) => f64::from(u8::from(b)),
-            _ => number(&arg.value)?,
+            (Const::Bool(b), None) => f64::from(u8::from(b)),
+            (_, None) => number(&arg.value)?,
         };
         check_hyper(&formal.name.name, value, arg.value.span)?;
         bound.push((formal.name.name.clone(), value, arg.value.span));
     }
     for f in &decl.params {
-        if f.default.is_none() && !bound.iter().any(|b| b.0 == f.name.name) && !lists.iter().any(|l| l.0 == f.name.name)
-        {
+        if f.default.is_none() && !is_bound(&f.name.name, &bound, &lists, &texts) {
             return Err(errors::missing_argument(e.span, &decl, &f.name.name));
         }
     }
-    Ok(Partial { decl, args: bound, lists, span: e.span })
+    Ok(Partial { decl, args: bound, lists, texts, span: e.span })
+}
+
+/// Whether formal `name` has a value among those bound so far.
+fn is_bound(
+    name: &str,
+    bound: &[(String, f64, Span)],
+    lists: &[(String, Vec<f64>)],
+    texts: &[(String, String)],
+) -> bool {
+    bound.iter().any(|b| b.0 == name) || lists.iter().any(|l| l.0 == name) || texts.iter().any(|t| t.0 == name)
 }

@@ -1,4 +1,4 @@
-//! The "did you mean" help of train, compare and data errors.
+//! The help lines of train, compare and data errors: "did you mean", and what to write.
 
 use crate::diag::SourceMap;
 
@@ -445,4 +445,16 @@ fn val_and_test_name_data_declarations_preprocessed_as_the_training_data() {
     // A validation set from `val = v` is one to watch.
     with_held_out("data v = spirals(n: 8)", "spirals(n: 8)", ", val = v, early_stop = patience(2, on: val_loss)")
         .unwrap_or_else(|d| panic!("{}", d.message));
+}
+
+#[test]
+fn a_string_hyper_parameter_is_one_whose_default_is_a_string() {
+    for (schedule, want) in [
+        ("cyclic(max_lr: 0.5, mode: 3)", "write a string such as \"triangular\" here"),
+        ("cyclic(max_lr: 0.5, mode: exp_range)", "write a string such as \"triangular\" here"),
+        ("one_cycle(max_lr: 0.5, total: 10, anneal_strategy: 1)", "write a string such as \"cos\" here"),
+        ("cyclic(max_lr: 0.5, gamma: \"x\")", "write a number here"),
+    ] {
+        assert_eq!(help(&program("spirals(n: 8)", &format!(", schedule = {schedule}"))), want, "{schedule}");
+    }
 }

@@ -25,6 +25,7 @@ pub(super) fn const_eval(e: &Expr) -> Result<Const, Diag> {
         ExprKind::Name(i) => Const::Name(i.clone()),
         ExprKind::Call { func, args } => Const::Call(func.clone(), args.clone()),
         ExprKind::List(items) => Const::List(items.clone()),
+        ExprKind::Record(_) => return Err(errors::not_constant(e.span)),
         ExprKind::Minus(inner) => Const::Num(-number(inner)?),
         ExprKind::Binary(op, a, b) => {
             let (a, b) = (number(a)?, number(b)?);

@@ -88,6 +88,7 @@ impl Lower {
         match pair.as_rule() {
             Rule::paren => self.lower_paren(pair),
             Rule::list => self.lower_list(pair),
+            Rule::record => self.lower_record(pair),
             Rule::call => self.lower_call(pair),
             Rule::number => self.lower_number(pair),
             Rule::string => Ok(self.lower_string(pair)),
@@ -189,6 +190,24 @@ impl Lower {
             return Err(errors::expression_too_deep(Span::new(self.file, span.start, span.start + 1), depth));
         }
         Ok(Operand { expr: Expr { kind: ExprKind::List(items), span }, depth, outer: span })
+    }
+
+    /// `{name: e, ...}`, each field's name and value.
+    fn lower_record(&self, pair: Pair<'_, Rule>) -> Result<Operand, Diag> {
+        let span = self.span(&pair);
+        let mut depth = 1;
+        let mut fields = vec![];
+        for p in parts(pair) {
+            let mut field = parts(p);
+            let name = self.lower_ident(next(&mut field, "field name"));
+            let value = self.lower_expr(next(&mut field, "field value"))?;
+            depth = depth.max(value.depth + 1);
+            fields.push((name, value.expr));
+        }
+        if depth > MAX_EXPR_DEPTH {
+            return Err(errors::expression_too_deep(Span::new(self.file, span.start, span.start + 1), depth));
+        }
+        Ok(Operand { expr: Expr { kind: ExprKind::Record(fields), span }, depth, outer: span })
     }
 
     fn lower_call(&self, pair: Pair<'_, Rule>) -> Result<Operand, Diag> {

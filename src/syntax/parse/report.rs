@@ -102,8 +102,10 @@ fn collapse_operand_starts(rules: &[Rule]) -> Vec<Rule> {
                 | Rule::quote
                 | Rule::lparen
                 | Rule::lbracket
+                | Rule::lbrace
                 | Rule::paren
                 | Rule::list
+                | Rule::record
                 | Rule::call
         )
     };
@@ -198,7 +200,8 @@ fn rule_name(rule: Rule) -> &'static str {
         | Rule::op_div
         | Rule::op_matmul
         | Rule::op_pow => "an operator",
-        Rule::op_neg | Rule::expr | Rule::paren | Rule::list | Rule::call => "an expression",
+        Rule::op_neg | Rule::expr | Rule::paren | Rule::list | Rule::record | Rule::call => "an expression",
+        Rule::field => "a field (`name: value`)",
         Rule::call_args => "an argument list",
         Rule::arg => "an argument",
         Rule::ty | Rule::ty_tensor | Rule::dtype | Rule::ty_int | Rule::ty_float => {

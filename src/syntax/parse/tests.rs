@@ -608,6 +608,25 @@ fn pipe_needs_a_function_on_the_right() {
 }
 
 #[test]
+fn records_name_their_fields() {
+    assert_eq!(ex("{lr: base * 2, momentum: 0.9,}"), "{lr:(* base 2) momentum:0.9}");
+    // Any word may name a field, and a record may sit where an operand does.
+    assert_eq!(ex("where(c, {lr: 1, final: 2}, 3)"), "(where c {lr:1 final:2} 3)");
+    // A block's result may be a record, after its statements.
+    let file = ok("schedule s() {\n  a = base\n  {lr: a}\n}");
+    assert_eq!(block_text(&func(&file, 0).body), ["a = base", "=> {lr:a}"]);
+    let file = ok("loss = {a: 1}");
+    let result = func(&file, 0).body.result.as_ref().expect("a result");
+    let ExprKind::Record(fields) = &result.kind else { panic!("not a record: {result:?}") };
+    assert_eq!(fields[0].0.span, sp(8, 9));
+    assert_eq!(result.span, sp(7, 13));
+    // `{}` is a block, never an empty record; a field needs its value.
+    for src in ["loss = {}", "loss = {a}", "loss = {a: }", "loss = {a: 1 b: 2}"] {
+        err(src);
+    }
+}
+
+#[test]
 fn a_call_needs_its_paren_right_after_the_name() {
     // In a block, `g` then `(x)` on the next line are a statement and the result.
     let file = ok("fn f(x) {\n  y = g\n  (x)\n}");
