@@ -30,6 +30,8 @@ pub enum Hint<'a> {
     ReservedWord(&'a str),
     /// A space between a function's name and its `(`.
     CallWithSpace,
+    /// A call's argument named with `=` (`adam(lr=0.01)`): the name and the value's text.
+    NamedWithEquals(&'a str, &'a str),
     /// Nothing more specific: look at the syntax.
     CheckSyntax,
 }
@@ -82,6 +84,9 @@ pub fn unexpected(span: Span, message: String, found: &str, hint: Hint<'_>) -> D
             diag.help(format!("{word} is a reserved word and cannot be used as a name; choose another name"))
         }
         Hint::CallWithSpace => diag.help("a call needs its `(` right after the function's name, with no space: `f(x)`"),
+        Hint::NamedWithEquals(name, value) => {
+            diag.help(format!("arguments are named with `:`, as in `{name}: {value}`"))
+        }
         Hint::CheckSyntax => diag.help("check the syntax near here; see docs/LANGUAGE.md"),
     }
 }

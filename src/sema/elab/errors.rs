@@ -187,6 +187,18 @@ pub fn unknown_name<'a>(id: &Ident, names: impl IntoIterator<Item = &'a str>) ->
     unknown_name_with(id, did_you_mean(&id.name, names, otherwise))
 }
 
+/// `id` names nothing, and reads like a dimension name (`B`, `C`): say how one is bound.
+pub fn unknown_dimension_name(id: &Ident) -> Diag {
+    let d = &id.name;
+    unknown_name_with(
+        id,
+        format!(
+            "`{d}` reads like a dimension: dimensions are bound by a typed argument, as in \
+             `loss(x: f32[{d}, 2], y)`, or read from a tensor with `size(x, 0)`"
+        ),
+    )
+}
+
 /// `id` names nothing in the user's file, but stdlib module `module` defines it.
 pub fn not_imported(id: &Ident, module: &str) -> Diag {
     let name = &id.name;
@@ -391,6 +403,18 @@ pub fn metrics_without_labels(span: Span) -> Diag {
     Diag::new(TRAIN_METRICS, "metrics need data with labels")
         .at(span, "needs labels")
         .help("give the loss two parameters, `loss(x, y)`, and data with a label column")
+}
+
+/// The metric `name` at `span` takes class labels, and the data has regression targets of `ty`.
+pub fn metric_needs_classes(span: Span, name: &str, ty: &Type) -> Diag {
+    let dims: Vec<String> = ty.shape.iter().skip(1).map(usize::to_string).collect();
+    let targets = format!("f32[{}]", ["B".to_string()].into_iter().chain(dims).collect::<Vec<_>>().join(", "));
+    Diag::new(
+        TRAIN_METRICS,
+        format!("`{name}` needs class labels (i32), and this data has regression targets {targets}"),
+    )
+    .at(span, "a classification metric")
+    .help("drop it for a regression; the final loss is the regression's score (and `mse`/`mae` can be the loss)")
 }
 
 /// A schedule on `optimizer`, used at `span`, which has no `lr`.

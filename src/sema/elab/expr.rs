@@ -100,6 +100,12 @@ impl Elab<'_> {
         }
         let mut names: Vec<&str> = env.vars.keys().map(|s| s.as_str()).collect();
         names.extend(self.m.visible_names(env.file));
+        // Dimension names are short and upper case (`B`, `C`, `H2`); a lower-case typo gets a
+        // "did you mean" instead.
+        let first_upper = id.name.starts_with(|c: char| c.is_ascii_uppercase());
+        if first_upper && id.name.len() <= 3 && id.name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+            return self.locate(errors::unknown_dimension_name(id));
+        }
         self.locate(errors::unknown_name(id, names))
     }
 

@@ -182,6 +182,14 @@ pub(super) fn forward(m: &Module, data: Option<DataShape>, batch: usize, mode: M
             let logits = e.call_decl(model, vec![(None, Val::Tensor(x), *span)], *span)?;
             // The metric is looked up where the train block named it, so it is a known `fn`.
             let decl = m.func(m.user, name).expect("metric checked by train::check");
+            let wants_classes = decl
+                .params
+                .get(1)
+                .and_then(|f| f.ty.as_ref())
+                .is_some_and(|t| matches!(t, TypeExpr::Tensor { dtype: ast::DTypeName::I32, .. }));
+            if wants_classes && e.g.ty(y).dtype == DType::F32 {
+                return Err(errors::metric_needs_classes(*span, name, e.g.ty(y)));
+            }
             let value = e.call_decl(decl, vec![(None, logits, *span), (None, Val::Tensor(y), *span)], *span)?;
             let node = e.scalar(value, *span, &format!("the metric `{name}`"))?;
             e.g.add_output(name, node, OutputRole::Metric);

@@ -46,10 +46,20 @@ pub(super) fn syntax_error(err: &pest::error::Error<Rule>, source: &str, file: F
     let spaced_call = rest.starts_with('(')
         && before.len() < pos
         && before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    // `f(name=value` or `f(a, name=value`: the Python habit for keyword arguments.
+    let name_start = before.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_').len();
+    let named_with_equals = rest.starts_with('=')
+        && !rest.starts_with("==")
+        && name_start < before.len()
+        && before[..name_start].trim_end().ends_with(['(', ',']);
     let hint = match (scan.unclosed, found.strip_prefix("keyword ")) {
         (Some((at, bracket)), _) if pos >= source.len() => Hint::Unclosed { at: Span::new(file, at, at + 1), bracket },
         (_, Some(word)) if positives.contains(&Rule::ident) => Hint::ReservedWord(word),
         _ if spaced_call => Hint::CallWithSpace,
+        _ if named_with_equals => {
+            let value = rest[1..].split([',', ')', '\n']).next().unwrap_or("").trim();
+            Hint::NamedWithEquals(&before[name_start..], if value.is_empty() { "…" } else { value })
+        }
         _ => Hint::CheckSyntax,
     };
     errors::unexpected(span, message, &found, hint)

@@ -791,6 +791,13 @@ fn snapshot_unclosed_brace() {
 }
 
 #[test]
+fn snapshot_argument_named_with_equals() {
+    insta::assert_snapshot!(snapshot_of(
+        "param w: f32 = 1.0\nloss = w * w\ntrain { optimizer = adam(beta1: 0.8, lr=0.01), steps = 3 }\n"
+    ));
+}
+
+#[test]
 fn snapshot_bad_token() {
     insta::assert_snapshot!(snapshot_of("loss = (theta - 3.0) $ 2\n"));
 }
