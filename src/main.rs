@@ -417,7 +417,11 @@ fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConf
         // Writing to a String cannot fail.
         writeln!(text, "wrote {}", path.display()).expect("write to String");
     }
-    emit(&text)
+    emit(&text)?;
+    if report.all_diverged() {
+        return Err((gradc::runtime::errors::every_run_diverged(report.runs.len()), front.sources));
+    }
+    Ok(())
 }
 
 fn grad(file: &Path, opts: &gradc::gradmath::Options) -> CliResult {

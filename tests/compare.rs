@@ -133,6 +133,51 @@ fn a_diverging_run_is_reported_and_the_others_still_drawn() {
     assert!(csv.lines().count() > 2, "the steps before the divergence are logged:\n{csv}");
 }
 
+/// When every run diverges the table says so, the charts show how, and the exit code is 1 (it
+/// was 0, with no charts and a "steps to loss ≤ NaN" column).
+#[test]
+fn every_run_diverging_draws_the_curves_and_fails() {
+    let dir = temp_dir("all_diverge");
+    let file = dir.join("bowl.grad");
+    std::fs::write(
+        &file,
+        "param a: f32 = 1.0\nparam b: f32 = -1.0\nloss = a^2 + 10 * b^2\ntrain { optimizer = sgd(lr: 0.01), steps = 50 }\n\
+         compare { optimizers = [sgd(lr: 0.5), momentum(lr: 0.5)] }\n",
+    )
+    .expect("write program");
+    let out_dir = dir.join("out");
+    let out = gradc(&["compare", file.to_str().expect("utf-8"), "--out", out_dir.to_str().expect("utf-8")]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("gradc::compare::diverged") && stderr.contains("every run diverged (2 of 2)"), "{stderr}");
+    assert!(!stdout.contains("NaN") && !stdout.contains("steps to loss"), "no target to reach:\n{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.contains("diverged: the loss became")).count(), 2, "{stdout}");
+    check_picture(&out_dir, "curves", &["sgd(lr: 0.5) (diverged)", "momentum(lr: 0.5) (diverged)"]);
+    check_picture(&out_dir, "trajectories", &["sgd(lr: 0.5) (diverged)", "momentum(lr: 0.5) (diverged)"]);
+}
+
+/// "Steps to target" compares the target, a whole-set loss, with whole-set losses: compare
+/// evaluates the training set at every logged step even without metrics (a noisy batch loss
+/// "reached" it early).
+#[test]
+fn steps_to_target_reads_whole_set_losses() {
+    let dir = temp_dir("target_whole_set");
+    let file = dir.join("reg.grad");
+    std::fs::write(
+        &file,
+        "use std.loss.mse\ndata d = linear(n: 64, dim: 3, noise: 0.5, seed: 3)\nparam w: f32[3, 1] = zeros\n\
+         loss(x, y) = mse(x @ w, y)\ntrain { data = d, batch = 4, steps = 40, optimizer = sgd(lr: 0.05) }\n\
+         compare { optimizers = [sgd(lr: 0.05), adam(lr: 0.05)] }\n",
+    )
+    .expect("write program");
+    let (out, _) = compare("target_whole_set_out", file.to_str().expect("utf-8"), &[]);
+    for run in ["sgd_lr_0.05", "adam_lr_0.05"] {
+        let (header, rows) = read_csv(&out.join(format!("{run}.csv")));
+        let at = header.iter().position(|h| h == "train_loss").unwrap_or_else(|| panic!("whole-set loss: {header:?}"));
+        assert!(rows.iter().all(|r| r.len() > at), "every logged step has it: {rows:?}");
+    }
+}
+
 #[test]
 fn a_two_parameter_model_with_data_gets_a_loss_surface() {
     let dir = temp_dir("line");
@@ -148,7 +193,7 @@ fn a_two_parameter_model_with_data_gets_a_loss_surface() {
     let svg = check_picture(&out, "trajectories", &["sgd(lr: 0.05)", "adam(lr: 0.1)", "w", "b"]);
     assert!(svg.contains("Loss surface over (w, b)"));
     let (header, rows) = read_csv(&out.join("sgd_lr_0.05.csv"));
-    assert_eq!(header, ["step", "loss", "lr", "w", "b"]);
+    assert_eq!(header, ["step", "loss", "lr", "train_loss", "w", "b"], "the batch loss, then the whole set's");
     assert_eq!(rows.len(), 100, "every step of ten epochs of ten batches");
     assert_eq!(rows[0][2], 0.05);
 }

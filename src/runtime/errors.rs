@@ -30,6 +30,8 @@ pub const TRAIN_DIVERGED: &str = "gradc::train::diverged";
 pub const DATA_BATCH: &str = "gradc::data::batch";
 /// A metrics log that cannot be created or written.
 pub const IO_LOG: &str = "gradc::io::log";
+/// Every run of a comparison diverged.
+pub const COMPARE_DIVERGED: &str = "gradc::compare::diverged";
 /// A comparison with no runs.
 pub const COMPARE_EMPTY: &str = "gradc::compare::empty";
 /// A comparison's output that cannot be written.
@@ -196,6 +198,12 @@ pub fn log_unwritable(e: io::Error) -> Diag {
 pub fn nothing_to_compare() -> Diag {
     Diag::new(COMPARE_EMPTY, "there is nothing to compare")
         .help("list optimizers or schedules in a `compare { ... }` block")
+}
+
+/// Every one of a comparison's `runs` diverged.
+pub fn every_run_diverged(runs: usize) -> Diag {
+    Diag::new(COMPARE_DIVERGED, format!("every run diverged ({runs} of {runs})"))
+        .help("lower the learning rates (or clip the gradients); the charts show where each run blew up")
 }
 
 /// A comparison's output `path` cannot be written.

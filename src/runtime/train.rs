@@ -43,6 +43,9 @@ pub struct RunConfig {
     pub init: Option<PathBuf>,
     /// Save the final parameters to this safetensors file.
     pub save: Option<PathBuf>,
+    /// Evaluate the whole training set at every logged step, metrics or not (compare's "steps
+    /// to target" needs the whole-set loss, not a noisy batch's).
+    pub evaluate_logged: bool,
 }
 
 /// One logged point of a run.
@@ -160,6 +163,8 @@ struct Trainer<'p, 'w> {
     test_rows: Vec<usize>,
     log: Option<MetricsLog<std::fs::File>>,
     log_every: usize,
+    /// Evaluate at every logged step ([`RunConfig::evaluate_logged`]).
+    evaluate_logged: bool,
     progress: Progress<&'w mut dyn Write>,
     stopper: Option<EarlyStopper<'p>>,
     plateau: Option<PlateauState<'p>>,
@@ -262,6 +267,8 @@ impl<'p, 'w> Trainer<'p, 'w> {
             test_rows: (0..program.test.map_or(0, |v| v.n)).collect(),
             log,
             log_every,
+            // Without data the step's loss is already the whole loss.
+            evaluate_logged: cfg.evaluate_logged && program.data.is_some(),
             progress,
             stopper: c.early_stop.as_ref().map(EarlyStopper::new),
             plateau: c.plateau.as_ref().map(PlateauState::new),
@@ -343,7 +350,8 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let epoch_done = self.program.data.is_none() || micro.is_multiple_of(per_epoch);
         let logged = updates.is_multiple_of(self.log_every) || updates == end;
         let monitoring = epoch_done && (self.stopper.is_some() || self.plateau.is_some());
-        let metrics = if (logged && !self.metric_names.is_empty()) || monitoring { self.evaluate() } else { vec![] };
+        let evaluates = !self.metric_names.is_empty() || self.evaluate_logged;
+        let metrics = if (logged && evaluates) || monitoring { self.evaluate() } else { vec![] };
         if logged {
             let params = read_params(&self.exes.step.exe, &self.small_params);
             let (lr, hypers) = (self.last_lr, self.last_hypers.clone());

@@ -17,7 +17,7 @@ use super::runner::Runner;
 use super::train::{self, total_steps, LogPoint, RunConfig, Summary};
 use crate::data::Dataset;
 use crate::diag::Diag;
-use crate::ir::{OutputRole, StepOutput};
+use crate::ir::StepOutput;
 
 /// Points per run to log when neither the command line nor the train block says: enough for
 /// smooth curves, few enough that evaluating the metrics stays cheap.
@@ -115,8 +115,8 @@ impl Report {
         self.target = loss;
     }
 
-    /// The first logged step whose loss is at most the target, else the end of training if the
-    /// final loss is.
+    /// The first logged step whose whole-set loss is at most the target, else the end of
+    /// training if the final loss is.
     pub fn steps_to_target(&self, run: &Run) -> Option<usize> {
         let s = run.summary()?;
         s.history
@@ -124,6 +124,11 @@ impl Report {
             .find(|p| logged_loss(p) <= self.target)
             .map(|p| p.step)
             .or_else(|| (s.final_loss <= self.target).then_some(s.steps))
+    }
+
+    /// Whether every run diverged.
+    pub fn all_diverged(&self) -> bool {
+        self.runs.iter().all(|r| r.summary().is_none())
     }
 
     /// Every file written: pictures first, then the CSV histories.
@@ -182,7 +187,11 @@ impl fmt::Display for Report {
         let mut header = vec!["run".to_string(), "final loss".into()];
         header.extend(metrics.iter().map(|m| m.to_string()));
         header.push("steps".into());
-        header.push(format!("steps to loss ≤ {}", fmt_loss(self.target)));
+        // No run finished, so there is no target to reach.
+        let targeted = !self.target.is_nan();
+        if targeted {
+            header.push(format!("steps to loss ≤ {}", fmt_loss(self.target)));
+        }
         header.push("wall".into());
         let rows: Vec<Vec<String>> = self
             .ranked()
@@ -197,7 +206,9 @@ impl fmt::Display for Report {
                             row.push(value.map_or("-".into(), |(_, v)| format!("{v:.4}")));
                         }
                         row.push(s.steps.to_string());
-                        row.push(self.steps_to_target(run).map_or("-".into(), |n| n.to_string()));
+                        if targeted {
+                            row.push(self.steps_to_target(run).map_or("-".into(), |n| n.to_string()));
+                        }
                         row.push(fmt_wall(s.wall));
                     }
                     Outcome::Diverged(d, _) => row.push(format!("diverged: {}", d.message)),
@@ -228,8 +239,8 @@ impl fmt::Display for Report {
     }
 }
 
-/// A logged point's loss over the whole training set when the run evaluated it (it does when
-/// there are metrics), else that step's batch loss.
+/// A logged point's loss over the whole training set (compare evaluates it at every logged
+/// step), else that step's batch loss.
 fn logged_loss(p: &LogPoint) -> f64 {
     p.metrics.iter().find(|(n, _)| n == StepOutput::Loss.name()).map_or(p.loss, |(_, v)| *v)
 }
@@ -262,7 +273,7 @@ pub fn compare(
         });
         // One JSON log or checkpoint per comparison would be overwritten by each run; the CSVs
         // replace the log.
-        let run_cfg = RunConfig { log_every: Some(every), log: None, save: None, ..cfg.clone() };
+        let run_cfg = RunConfig { log_every: Some(every), log: None, save: None, evaluate_logged: true, ..cfg.clone() };
         write!(progress, "[{}/{count}] {label} ... ", i + 1).map_err(errors::progress_unwritable)?;
         progress.flush().map_err(errors::progress_unwritable)?;
         let (outcome, csv) = match train::train(plan, &run_cfg, ProgressTo::Hidden) {
@@ -299,7 +310,9 @@ pub fn compare(
         curves: None,
         trajectories: None,
     };
-    if report.runs.iter().any(|r| r.summary().is_some()) {
+    // Diverged runs are drawn up to their divergence, so a comparison where all diverge still
+    // shows how.
+    if report.runs.iter().any(|r| r.summary().is_some() || !r.history().is_empty()) {
         let files = [out_dir.join("curves.svg"), out_dir.join("curves.png")];
         let chart = curves_chart(&report, &runs[0].1.program, cfg);
         plot::line_chart(&chart, &files[0], &files[1]).map_err(|e| errors::compare_unwritable(&files[0], e))?;
@@ -319,8 +332,8 @@ pub fn compare(
 /// [`MIN_CURVE_POINTS`]).
 fn curve_points(plan: &Plan, cfg: &RunConfig) -> usize {
     let p = &plan.program;
-    let evaluates = !plan.exes.eval.outputs(OutputRole::Metric).is_empty() || plan.exes.val_eval.is_some();
-    let Some(data) = p.data.filter(|_| evaluates) else { return CURVE_POINTS };
+    // Every logged point evaluates the whole training set (`evaluate_logged`).
+    let Some(data) = p.data else { return CURVE_POINTS };
     let evaluated = data.n + p.val.map_or(0, |v| v.n);
     let trained = total_steps(p, cfg) * p.batch * p.controls.accumulate;
     let affordable = EVALS_PER_ROW_TRAINED * trained as f64 / evaluated as f64;
