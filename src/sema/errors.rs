@@ -9,10 +9,12 @@ mod data;
 
 pub use data::*;
 
+use std::path::Path;
+
 use super::RESERVED_NAMES;
 use crate::diag::suggest::did_you_mean;
 use crate::diag::{Diag, Span};
-use crate::syntax::ast::{FuncDecl, Ident};
+use crate::syntax::ast::{FuncDecl, Ident, UseFile};
 
 /// A value of the wrong kind where a compile-time value was expected.
 pub const TYPE_EXPECTED: &str = "gradc::type::expected";
@@ -24,6 +26,10 @@ pub const NAME_UNKNOWN: &str = "gradc::name::unknown";
 pub const NAME_DUPLICATE: &str = "gradc::name::duplicate";
 /// A definition that takes a built-in's name.
 pub const NAME_BUILTIN: &str = "gradc::name::builtin";
+/// A `use "path"` whose file cannot be read, or holds what a library may not.
+pub const NAME_LIBRARY: &str = "gradc::name::library";
+/// Files that import each other.
+pub const NAME_CYCLE: &str = "gradc::name::cycle";
 /// A `use` of a module that does not exist.
 pub const NAME_MODULE: &str = "gradc::name::module";
 /// A program without a loss.
@@ -534,4 +540,53 @@ pub fn unknown_criterion(name: &Ident) -> Diag {
             ["update_norm", "loss_change"],
             "use `update_norm(tol)` or `loss_change(tol)`".into(),
         ))
+}
+
+/// `use "…"` at `u` names `path`, which does not exist (`e`).
+pub fn library_missing(u: &UseFile, path: &Path, e: std::io::Error) -> Diag {
+    Diag::new(NAME_LIBRARY, format!("cannot import `{}`: {e}", path.display()))
+        .at(u.path_span, "no such file")
+        .help("the path is relative to the directory of the file that imports it")
+}
+
+/// `use "…"` at `u` names `path`, which cannot be read for the reason `r`.
+pub fn library_unreadable(u: &UseFile, path: &Path, r: crate::files::Refusal) -> Diag {
+    use crate::files::Refusal;
+    let why = match r {
+        Refusal::Missing(e) | Refusal::Io(e) => e.to_string(),
+        Refusal::Directory => "it is a directory".into(),
+        Refusal::Special(kind) => format!("it is {kind}, not a regular file"),
+        Refusal::TooLarge { len, limit } => {
+            format!(
+                "it holds {}, over the {} a .grad file may hold",
+                crate::files::size(len),
+                crate::files::size(limit)
+            )
+        }
+    };
+    Diag::new(NAME_LIBRARY, format!("cannot import `{}`: {why}", path.display()))
+        .at(u.path_span, "imported here")
+        .help("name a .grad file of functions, layers, optimizers and schedules")
+}
+
+/// `use "…"` at `u` names `path`, which is not UTF-8 text.
+pub fn library_not_utf8(u: &UseFile, path: &Path) -> Diag {
+    Diag::new(NAME_LIBRARY, format!("cannot import `{}`: it is not UTF-8 text", path.display()))
+        .at(u.path_span, "imported here")
+        .help("save the file as UTF-8")
+}
+
+/// `use "…"` at `u` imports a file already being imported: `chain` is the files from it on.
+pub fn import_cycle(u: &UseFile, chain: &[&str]) -> Diag {
+    let first = chain.first().copied().unwrap_or("");
+    Diag::new(NAME_CYCLE, format!("files import each other: {} → {first}", chain.join(" → ")))
+        .at(u.path_span, "this import closes the cycle")
+        .help("move what both files need into a third file that each imports")
+}
+
+/// A library file declares `what` (a parameter, data, a model, a loss, a train block) at `span`.
+pub fn not_in_library(span: Span, what: &str) -> Diag {
+    Diag::new(NAME_LIBRARY, format!("an imported file cannot declare {what}"))
+        .at(span, "not allowed in an imported file")
+        .help("an imported file shares functions, layers, optimizers and schedules; declare the rest in the file that trains")
 }

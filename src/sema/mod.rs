@@ -8,6 +8,7 @@
 mod builtins;
 mod elab;
 mod errors;
+mod library;
 mod scope;
 mod train;
 

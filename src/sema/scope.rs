@@ -2,7 +2,9 @@
 //! function bodies look names up in.
 
 use std::collections::HashMap;
+use std::path::Path;
 
+use super::library::Libraries;
 use super::train::{self, Partial, Sched, Variant};
 use super::{builtins, errors, DataSpec, TrainConfig};
 use crate::diag::{Diag, FileId, SourceMap, Span};
@@ -29,6 +31,8 @@ pub struct Module {
     pub(super) user_funcs: HashMap<String, FuncDecl>,
     /// Every stdlib function, which is what stdlib bodies see.
     pub(super) std_funcs: HashMap<String, (String, FuncDecl)>,
+    /// What the bodies of each file imported with `use "path"` see, by file.
+    pub(super) lib_scopes: HashMap<FileId, HashMap<String, FuncDecl>>,
     /// Top-level parameter declarations, in order.
     pub(super) params: Vec<ast::ParamDecl>,
     /// The loss.
@@ -120,6 +124,8 @@ impl Module {
     pub(super) fn func(&self, file: FileId, name: &str) -> Option<&FuncDecl> {
         if file == self.user {
             self.user_funcs.get(name)
+        } else if let Some(scope) = self.lib_scopes.get(&file) {
+            scope.get(name)
         } else {
             self.std_funcs.get(name).map(|(_, f)| f)
         }
@@ -134,6 +140,8 @@ impl Module {
     pub(super) fn visible_names(&self, file: FileId) -> Vec<&str> {
         let mut names: Vec<&str> = if file == self.user {
             self.user_funcs.keys().map(|s| s.as_str()).collect()
+        } else if let Some(scope) = self.lib_scopes.get(&file) {
+            scope.keys().map(|s| s.as_str()).collect()
         } else {
             self.std_funcs.keys().map(|s| s.as_str()).collect()
         };
@@ -144,28 +152,62 @@ impl Module {
     }
 }
 
+/// The parsed stdlib: every function with its module, and each module's function names.
+pub(super) struct StdLib {
+    funcs: HashMap<String, (String, FuncDecl)>,
+    modules: HashMap<&'static str, Vec<String>>,
+}
+
+/// The functions every file sees without a `use`: the [`PRELUDE`] modules'.
+pub(super) fn prelude(std: &StdLib) -> HashMap<String, FuncDecl> {
+    let names = PRELUDE.iter().flat_map(|m| &std.modules[m]);
+    names.map(|name| (name.clone(), std.funcs[name].1.clone())).collect()
+}
+
+/// Adds what `use std.<module>.<names>` imports to `into`; errors go to `found`.
+pub(super) fn import_std(u: &ast::Use, std: &StdLib, into: &mut HashMap<String, FuncDecl>, found: &mut Vec<Diag>) {
+    let path: Vec<&str> = u.module.iter().map(|i| i.name.as_str()).collect();
+    let path = path.join(".");
+    let module_span = u.module[0].span.to(u.module[u.module.len() - 1].span);
+    let Some(names) = std.modules.get(path.as_str()) else {
+        let known: Vec<&str> = STDLIB.iter().map(|m| m.0).collect();
+        found.push(errors::unknown_module(module_span, &path, &known));
+        return;
+    };
+    let wanted: Vec<(String, Span)> = if u.glob {
+        names.iter().map(|n| (n.clone(), u.span)).collect()
+    } else {
+        u.names.iter().map(|n| (n.name.clone(), n.span)).collect()
+    };
+    for (name, span) in wanted {
+        if !names.contains(&name) {
+            found.push(errors::unknown_use_item(span, &path, &name, names));
+            continue;
+        }
+        into.insert(name.clone(), std.funcs[&name].1.clone());
+    }
+}
+
 /// Parses the stdlib into `sources` and resolves the user's file against it.
 pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) -> Result<Module, Diag> {
-    let mut std_funcs: HashMap<String, (String, FuncDecl)> = HashMap::new();
-    let mut modules: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut std = StdLib { funcs: HashMap::new(), modules: HashMap::new() };
     for (module, name, text) in STDLIB {
         let id = sources.add(name, text.to_string());
         // The stdlib is part of the compiler; a parse error in it is a build defect that tests catch.
         let parsed = crate::syntax::parse(text, id).map_err(|d| d.with_sources(sources))?;
         for item in parsed.items {
             if let Item::Func(f) = item {
-                modules.entry(module).or_default().push(f.name.name.clone());
-                std_funcs.insert(f.name.name.clone(), (module.to_string(), f));
+                std.modules.entry(module).or_default().push(f.name.name.clone());
+                std.funcs.insert(f.name.name.clone(), (module.to_string(), f));
             }
         }
     }
 
-    let mut user_funcs: HashMap<String, FuncDecl> = HashMap::new();
-    for module in PRELUDE {
-        for name in &modules[module] {
-            user_funcs.insert(name.clone(), std_funcs[name].1.clone());
-        }
-    }
+    let mut user_funcs = prelude(&std);
+    // `use "path"` is relative to the directory of the user's file.
+    let user_path = sources.name(user).to_string();
+    let user_dir = Path::new(&user_path).parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut libraries = Libraries::new(&user_path);
     let mut params = Vec::new();
     let mut data: HashMap<String, ast::DataDecl> = HashMap::new();
     let mut loss: Option<FuncDecl> = None;
@@ -186,28 +228,11 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
     let mut found: Vec<Diag> = Vec::new();
     for item in file.items {
         match item {
-            Item::Use(u) => {
-                let path: Vec<&str> = u.module.iter().map(|i| i.name.as_str()).collect();
-                let path = path.join(".");
-                let module_span = u.module[0].span.to(u.module[u.module.len() - 1].span);
-                let Some(names) = modules.get(path.as_str()) else {
-                    let known: Vec<&str> = STDLIB.iter().map(|m| m.0).collect();
-                    found.push(errors::unknown_module(module_span, &path, &known));
-                    continue;
-                };
-                let wanted: Vec<(String, Span)> = if u.glob {
-                    names.iter().map(|n| (n.clone(), u.span)).collect()
-                } else {
-                    u.names.iter().map(|n| (n.name.clone(), n.span)).collect()
-                };
-                for (name, span) in wanted {
-                    if !names.contains(&name) {
-                        found.push(errors::unknown_use_item(span, &path, &name, names));
-                        continue;
-                    }
-                    user_funcs.insert(name.clone(), std_funcs[&name].1.clone());
-                }
-            }
+            Item::Use(u) => import_std(&u, &std, &mut user_funcs, &mut found),
+            Item::UseFile(u) => match libraries.import(&u, &user_dir, &std, sources) {
+                Ok(decls) => user_funcs.extend(decls.into_iter().map(|d| (d.name.name.clone(), d))),
+                Err(d) => found.push(d),
+            },
             Item::Param(p) => match define(&p.name) {
                 Ok(()) => params.push(p),
                 Err(d) => found.push(d),
@@ -247,6 +272,8 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
             found.push(errors::no_train_block(Span::new(user, whole_file.end, whole_file.end)));
             None
         }
+        // A failed import was reported; the names it would have brought are then no news.
+        Some(_) if libraries.any_failed() => None,
         Some(block) => {
             let takes_data = loss.as_ref().is_some_and(|l| !l.params.is_empty());
             train::check(block, &user_funcs, &data, takes_data).map_err(|d| found.push(d)).ok()
@@ -285,7 +312,8 @@ pub(super) fn resolve(file: ast::File, user: FileId, sources: &mut SourceMap) ->
         optimum,
         user,
         user_funcs,
-        std_funcs,
+        std_funcs: std.funcs,
+        lib_scopes: libraries.scopes,
         params,
         loss,
         model,

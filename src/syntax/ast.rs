@@ -23,6 +23,8 @@ pub struct File {
 pub enum Item {
     /// `use std.nn.{dense, relu}` / `use std.loss.cross_entropy` / `use std.nn.*`
     Use(Use),
+    /// `use "lib/my_optim.grad"`
+    UseFile(UseFile),
     /// `param theta: f32 = 0.0`
     Param(ParamDecl),
     /// `data d = spirals(n: 200)`
@@ -33,6 +35,17 @@ pub enum Item {
     Train(TrainBlock),
     /// `compare { ... }`: the variants `gradc compare` runs.
     Compare(TrainBlock),
+}
+
+/// An import of every declaration of another `.grad` file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UseFile {
+    /// The path as written, relative to the importing file's directory.
+    pub path: String,
+    /// Where the path is written.
+    pub path_span: Span,
+    /// The whole item.
+    pub span: Span,
 }
 
 /// An import of names from a stdlib module.

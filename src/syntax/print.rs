@@ -22,6 +22,7 @@ fn item_text(item: &Item) -> String {
             let names: Vec<&str> = if u.glob { vec!["*"] } else { u.names.iter().map(|i| i.name.as_str()).collect() };
             format!("(use {} {})", module.join("."), names.join(" "))
         }
+        Item::UseFile(u) => format!("(use {:?})", u.path),
         Item::Param(p) => param_text(p),
         Item::Data(d) => format!("(data {} {})", d.name.name, expr(&d.value)),
         Item::Func(f) => {

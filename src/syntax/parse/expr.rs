@@ -258,7 +258,7 @@ impl Lower {
         Ok(Operand::leaf(ExprKind::Num(value), span))
     }
 
-    fn lower_string(&self, pair: Pair<'_, Rule>) -> Operand {
+    pub(super) fn lower_string(&self, pair: Pair<'_, Rule>) -> Operand {
         let span = self.span(&pair);
         let mut text = String::new();
         for p in parts(pair) {

@@ -10,7 +10,7 @@ use super::Rule;
 use crate::diag::{Diag, FileId, Span};
 use crate::syntax::ast::{
     BinOp, Block, DTypeName, DataDecl, Dim, Expr, ExprKind, File, FormalParam, FuncDecl, FuncKind, Ident, Item,
-    ParamDecl, Stmt, TrainBlock, TypeExpr, Use,
+    ParamDecl, Stmt, TrainBlock, TypeExpr, Use, UseFile,
 };
 use crate::syntax::errors;
 
@@ -102,7 +102,7 @@ impl Lower {
     fn lower_item(&self, pair: Pair<'_, Rule>) -> Result<Item, Diag> {
         let p = next(&mut parts(pair), "item body");
         Ok(match p.as_rule() {
-            Rule::use_item => Item::Use(self.lower_use_item(p)),
+            Rule::use_item => self.lower_use_item(p),
             Rule::param_decl => Item::Param(self.lower_param_decl(p)?),
             Rule::data_item => Item::Data(self.lower_data_item(p)?),
             Rule::func_item => Item::Func(self.lower_func_item(p)?),
@@ -114,10 +114,17 @@ impl Lower {
         })
     }
 
-    fn lower_use_item(&self, pair: Pair<'_, Rule>) -> Use {
+    fn lower_use_item(&self, pair: Pair<'_, Rule>) -> Item {
         let span = self.span(&pair);
         let mut parts = parts(pair);
-        let module = self.lower_use_path(next(&mut parts, "use path"));
+        let first = next(&mut parts, "use path");
+        if first.as_rule() == Rule::string {
+            let path_span = self.span(&first);
+            // lower_string always builds an ExprKind::Str.
+            let ExprKind::Str(path) = self.lower_string(first).expr.kind else { unreachable!("a string literal") };
+            return Item::UseFile(UseFile { path, path_span, span });
+        }
+        let module = self.lower_use_path(first);
         let tail = next(&mut parts, "use tail");
         let (names, glob) = match tail.as_rule() {
             Rule::glob => (vec![], true),
@@ -125,7 +132,7 @@ impl Lower {
             Rule::ident => (vec![self.lower_ident(tail)], false),
             _ => grammar_bug(&tail),
         };
-        Use { module, names, glob, span }
+        Item::Use(Use { module, names, glob, span })
     }
 
     fn lower_use_path(&self, pair: Pair<'_, Rule>) -> Vec<Ident> {

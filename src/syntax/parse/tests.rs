@@ -180,6 +180,7 @@ fn the_whole_example_parses() {
         .iter()
         .map(|item| match item {
             Item::Use(_) => "use".to_string(),
+            Item::UseFile(u) => format!("use {:?}", u.path),
             Item::Param(p) => format!("param {}", p.name.name),
             Item::Data(d) => format!("data {}", d.name.name),
             Item::Func(f) => format!("{:?} {}", f.kind, f.name.name),
@@ -235,6 +236,12 @@ fn use_forms() {
     assert_eq!(uses[3], (s(&["a", "b", "c"]), s(&["d"]), false, find(src, "use a.b.c.d")));
     let Item::Use(u) = &file.items[0] else { unreachable!() };
     assert_eq!(u.names[1].span, find(src, "relu"));
+    let src = "use \"lib/my optim.grad\"\n";
+    let Item::UseFile(u) = &ok(src).items[0] else { panic!("a file import") };
+    assert_eq!(
+        (u.path.as_str(), u.path_span, u.span),
+        ("lib/my optim.grad", find(src, "\"lib/my optim.grad\""), find(src, "use \"lib/my optim.grad\""))
+    );
 }
 
 #[test]
