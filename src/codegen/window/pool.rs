@@ -2,6 +2,9 @@
 //! 2×2 stride-2 unpadded max pool has its own straight-line loops; large inputs are split by
 //! planes over two threads (each plane computed as at one thread).
 
+use std::slice;
+
+use super::simd::{simd_entry, Path, Simd};
 use super::split::{run, share};
 use super::{out_slice, Geometry};
 
@@ -9,11 +12,11 @@ use super::{out_slice, Geometry};
 /// costs more than the half it saves.
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 17;
 
-/// Runs `f(planes)` over all `n·c` planes, in two parts when the input is large.
-fn by_planes(g: &Geometry, f: impl Fn(std::ops::Range<usize>) + Sync) {
+/// Runs `f(path, planes)` over all `n·c` planes, in two parts when the input is large.
+fn by_planes(g: &Geometry, f: impl Fn(Path, std::ops::Range<usize>) + Sync) {
     let planes = g.n * g.c;
     let two = g.threads > 1 && planes > 1 && planes * g.h * g.w >= PARALLEL_MIN_ELEMENTS;
-    run(two, &|_, part, parts| f(share(planes, part, parts)));
+    run(two, &|path, part, parts| f(path, share(planes, part, parts)));
 }
 
 /// Whether the pool is 2×2 with stride 2 and no padding (every window inside the input).
@@ -66,37 +69,70 @@ fn first_max(x: &[f32], w: usize, base: usize, rows: (usize, usize), cols: (usiz
     best.1
 }
 
-/// For each 2×2 window of `planes`: `f(y index, index of the first maximum in x)`.
+/// One output row of a 2×2 max pool from input rows `x0` and `x1`; a NaN wins as in `step`.
+/// Written as straight-line selects over pairs so the compiler vectorises it for each path.
 #[inline(always)]
-fn two_by_two_max(g: &Geometry, x: &[f32], planes: std::ops::Range<usize>, mut f: impl FnMut(usize, usize)) {
-    for plane in planes {
-        let base = plane * g.h * g.w;
-        for oy in 0..g.oh {
-            let r0 = base + 2 * oy * g.w;
-            let r1 = r0 + g.w;
-            let (x0, x1) = (&x[r0..r0 + 2 * g.ow], &x[r1..r1 + 2 * g.ow]);
-            for ox in 0..g.ow {
-                // Starting at the first element is `first_max`'s start at -inf, one step on.
-                let mut best = (x0[2 * ox], r0 + 2 * ox);
-                best = step(best, (x0[2 * ox + 1], r0 + 2 * ox + 1));
-                best = step(best, (x1[2 * ox], r1 + 2 * ox));
-                best = step(best, (x1[2 * ox + 1], r1 + 2 * ox + 1));
-                f((plane * g.oh + oy) * g.ow + ox, best.1);
-            }
-        }
+unsafe fn max_row<S: Simd>(x0: *const f32, x1: *const f32, y: *mut f32, ow: usize) {
+    // SAFETY: the caller guarantees `2·ow` elements in each row and `ow` in `y`.
+    let (x0, x1, y) = unsafe {
+        (slice::from_raw_parts(x0, 2 * ow), slice::from_raw_parts(x1, 2 * ow), slice::from_raw_parts_mut(y, ow))
+    };
+    let pick = |m: f32, v: f32| if v > m || v.is_nan() { v } else { m };
+    for ((o, a), b) in y.iter_mut().zip(x0.chunks_exact(2)).zip(x1.chunks_exact(2)) {
+        *o = pick(pick(pick(a[0], a[1]), b[0]), b[1]);
     }
+}
+
+simd_entry! {
+    /// `max_row` on `path`.
+    fn max_row_on => max_row(x0: *const f32, x1: *const f32, y: *mut f32, ow: usize)
+}
+
+/// The gradient of one output row of a 2×2 max pool: each window's `gy` goes to its first
+/// maximum in `x0`/`x1` (rows `dx0`/`dx1`), zeros to the rest.
+#[inline(always)]
+unsafe fn max_grad_row<S: Simd>(x0: *const f32, x1: *const f32, gy: *const f32, dx0: *mut f32, dx1: *mut f32, ow: usize) {
+    // SAFETY: the caller guarantees `2·ow` elements in each row and `ow` in `gy`.
+    let (x0, x1, gy, dx0, dx1) = unsafe {
+        (
+            slice::from_raw_parts(x0, 2 * ow),
+            slice::from_raw_parts(x1, 2 * ow),
+            slice::from_raw_parts(gy, ow),
+            slice::from_raw_parts_mut(dx0, 2 * ow),
+            slice::from_raw_parts_mut(dx1, 2 * ow),
+        )
+    };
+    let pick = |(m, k): (f32, u32), (v, j): (f32, u32)| if v > m || v.is_nan() { (v, j) } else { (m, k) };
+    let rows = dx0.chunks_exact_mut(2).zip(dx1.chunks_exact_mut(2)).zip(x0.chunks_exact(2).zip(x1.chunks_exact(2)));
+    for (((d0, d1), (a, b)), &g) in rows.zip(gy) {
+        let (_, k) = pick(pick(pick((a[0], 0), (a[1], 1)), (b[0], 2)), (b[1], 3));
+        let to = |j: u32| if k == j { g } else { 0.0 };
+        (d0[0], d0[1], d1[0], d1[1]) = (to(0), to(1), to(2), to(3));
+    }
+}
+
+simd_entry! {
+    /// `max_grad_row` on `path`.
+    fn max_grad_row_on => max_grad_row(x0: *const f32, x1: *const f32, gy: *const f32, dx0: *mut f32, dx1: *mut f32, ow: usize)
 }
 
 /// `y = max_pool2d(x)`.
 pub(super) fn max_pool(g: &Geometry, x: &[f32], y: &mut [f32]) {
     let y_at = y.as_mut_ptr() as usize;
-    by_planes(g, |planes| {
+    by_planes(g, |path, planes| {
         let per = g.oh * g.ow;
         // SAFETY: parts write disjoint planes of `y`, which outlives `by_planes`.
         let y = unsafe { out_slice(y_at, planes.start * per, planes.len() * per) };
         let first = planes.start * per;
         if two_by_two(g) {
-            two_by_two_max(g, x, planes, |yi, at| y[yi - first] = x[at]);
+            for (plane, out) in planes.zip(y.chunks_exact_mut(per)) {
+                for (oy, row) in out.chunks_exact_mut(g.ow).enumerate() {
+                    let x0 = &x[(plane * g.h + 2 * oy) * g.w..][..g.w + 2 * g.ow];
+                    // SAFETY: rows 2·oy and 2·oy + 1 hold 2·ow elements each (`x0` spans
+                    // them); `path` is this thread's.
+                    unsafe { max_row_on(path, x0.as_ptr(), x0[g.w..].as_ptr(), row.as_mut_ptr(), g.ow) };
+                }
+            }
         } else {
             windows(g, planes, |base, yi, r, c| y[yi - first] = x[first_max(x, g.w, base, r, c)]);
         }
@@ -106,16 +142,28 @@ pub(super) fn max_pool(g: &Geometry, x: &[f32], y: &mut [f32]) {
 /// `dx = max_pool2d_grad(x, gy)`: each window's gradient goes to its first maximum.
 pub(super) fn max_pool_grad(g: &Geometry, x: &[f32], gy: &[f32], dx: &mut [f32]) {
     let dx_at = dx.as_mut_ptr() as usize;
-    by_planes(g, |planes| {
+    by_planes(g, |path, planes| {
         let per = g.h * g.w;
         // SAFETY: parts write disjoint planes of `dx`, which outlives `by_planes`.
         let dx = unsafe { out_slice(dx_at, planes.start * per, planes.len() * per) };
         let first = planes.start * per;
-        dx.fill(0.0);
         if two_by_two(g) {
-            // Windows do not overlap: each input receives at most one gradient.
-            two_by_two_max(g, x, planes, |yi, at| dx[at - first] = gy[yi]);
+            for (plane, out) in planes.zip(dx.chunks_exact_mut(per)) {
+                // An odd last row or column is in no window.
+                out.fill(0.0);
+                for oy in 0..g.oh {
+                    let x0 = &x[(plane * g.h + 2 * oy) * g.w..][..g.w + 2 * g.ow];
+                    let gy = &gy[(plane * g.oh + oy) * g.ow..][..g.ow];
+                    let d0 = &mut out[2 * oy * g.w..][..g.w + 2 * g.ow];
+                    let (d0, d1) = d0.split_at_mut(g.w);
+                    // SAFETY: as in `max_pool`; `d0` and `d1` are the two output rows.
+                    unsafe {
+                        max_grad_row_on(path, x0.as_ptr(), x0[g.w..].as_ptr(), gy.as_ptr(), d0.as_mut_ptr(), d1.as_mut_ptr(), g.ow)
+                    };
+                }
+            }
         } else {
+            dx.fill(0.0);
             windows(g, planes, |base, yi, r, c| dx[first_max(x, g.w, base, r, c) - first] += gy[yi]);
         }
     });
