@@ -252,7 +252,7 @@ pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], y: &mut [f32]) {
     let (cg, og) = (g.cg(), g.og());
     let p = Plan::new(g.oh, g.ow, g);
     let y_at = y.as_mut_ptr() as usize;
-    let macs = g.n * g.o * g.oh * g.ow * g.taps();
+    let macs = g.n * g.o * g.oh * g.ow * cg * g.taps();
     run(two(g, macs, g.n), &|path, part, parts| {
         with_scratch([cg * p.plane, og * p.len, 0], |[xp, yp, _]| {
             for b in share(g.n, part, parts) {
@@ -280,7 +280,7 @@ pub(super) fn conv_input(g: &Geometry, gy: &[f32], w: &[f32], dx: &mut [f32]) {
     let p = Plan::new(g.h, g.w, g);
     let offset = ((((g.kh - 1) * g.dh) as isize) - g.ph as isize, (((g.kw - 1) * g.dw) as isize) - g.pw as isize);
     let dx_at = dx.as_mut_ptr() as usize;
-    let macs = g.n * g.o * g.oh * g.ow * taps;
+    let macs = g.n * g.o * g.oh * g.ow * cg * taps;
     run(two(g, macs, g.n), &|path, part, parts| {
         with_scratch([og * p.plane, cg * p.len, cg * og * taps], |[gp, dxp, wt]| {
             for grp in 0..g.groups {
@@ -312,7 +312,7 @@ pub(super) fn conv_weight(g: &Geometry, x: &[f32], gy: &[f32], dw: &mut [f32]) {
     let (cg, og, taps) = (g.cg(), g.og(), g.taps());
     let p = Plan::new(g.oh, g.ow, g);
     let dw_at = dw.as_mut_ptr() as usize;
-    let macs = g.n * g.o * g.oh * g.ow * taps;
+    let macs = g.n * g.o * g.oh * g.ow * cg * taps;
     run(two(g, macs, g.o), &|path, part, parts| {
         let mine = share(g.o, part, parts);
         with_scratch([cg * p.plane, og * p.len, og * cg * taps * MAX_LANES], |[xp, gp, acc]| {

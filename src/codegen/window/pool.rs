@@ -91,7 +91,14 @@ simd_entry! {
 /// The gradient of one output row of a 2×2 max pool: each window's `gy` goes to its first
 /// maximum in `x0`/`x1` (rows `dx0`/`dx1`), zeros to the rest.
 #[inline(always)]
-unsafe fn max_grad_row<S: Simd>(x0: *const f32, x1: *const f32, gy: *const f32, dx0: *mut f32, dx1: *mut f32, ow: usize) {
+unsafe fn max_grad_row<S: Simd>(
+    x0: *const f32,
+    x1: *const f32,
+    gy: *const f32,
+    dx0: *mut f32,
+    dx1: *mut f32,
+    ow: usize,
+) {
     // SAFETY: the caller guarantees `2·ow` elements in each row and `ow` in `gy`.
     let (x0, x1, gy, dx0, dx1) = unsafe {
         (
@@ -158,7 +165,15 @@ pub(super) fn max_pool_grad(g: &Geometry, x: &[f32], gy: &[f32], dx: &mut [f32])
                     let (d0, d1) = d0.split_at_mut(g.w);
                     // SAFETY: as in `max_pool`; `d0` and `d1` are the two output rows.
                     unsafe {
-                        max_grad_row_on(path, x0.as_ptr(), x0[g.w..].as_ptr(), gy.as_ptr(), d0.as_mut_ptr(), d1.as_mut_ptr(), g.ow)
+                        max_grad_row_on(
+                            path,
+                            x0.as_ptr(),
+                            x0[g.w..].as_ptr(),
+                            gy.as_ptr(),
+                            d0.as_mut_ptr(),
+                            d1.as_mut_ptr(),
+                            g.ow,
+                        )
                     };
                 }
             }
