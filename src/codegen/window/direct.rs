@@ -91,10 +91,15 @@ fn copy_row(dst: &mut [f32], src: &[f32]) {
     if n < 8 {
         return dst.copy_from_slice(src);
     }
-    for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
-        d.copy_from_slice(s);
+    let mut copy8 = |at: usize| {
+        if let (Some(d), Some(s)) = (dst[at..].first_chunk_mut::<8>(), src[at..].first_chunk::<8>()) {
+            *d = *s;
+        }
+    };
+    for at in (0..n - 8).step_by(8) {
+        copy8(at);
     }
-    dst[n - 8..].copy_from_slice(&src[n - 8..]);
+    copy8(n - 8);
 }
 
 /// Copies the `oh × ow` outputs of each computed plane (`len` apart, rows `wp` long) to `dst`.
