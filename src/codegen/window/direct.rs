@@ -261,6 +261,14 @@ pub(super) fn applies(g: &Geometry) -> bool {
     g.sh == 1 && g.sw == 1 && g.cg() <= 16 && g.og() <= 16 && g.kh > 0 && g.kw > 0
 }
 
+/// Images per unit of work the two threads claim.
+const IMAGES_PER_UNIT: usize = 4;
+
+/// The images of unit `unit`.
+fn images(g: &Geometry, unit: usize) -> std::ops::Range<usize> {
+    unit * IMAGES_PER_UNIT..((unit + 1) * IMAGES_PER_UNIT).min(g.n)
+}
+
 /// Whether a job of `macs` multiply-adds over `units` independent parts is split in two.
 fn two(g: &Geometry, macs: usize, units: usize) -> bool {
     g.threads > 1 && units > 1 && macs >= super::PARALLEL_MIN_FLOPS
@@ -272,9 +280,10 @@ pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], y: &mut [f32]) {
     let p = Plan::new(g.oh, g.ow, g);
     let y_at = y.as_mut_ptr() as usize;
     let macs = g.n * g.o * g.oh * g.ow * cg * g.taps();
-    run(two(g, macs, g.n), &|path, part, parts| {
+    let units = g.n.div_ceil(IMAGES_PER_UNIT);
+    run(two(g, macs, units), units, &|path, unit| {
         with_scratch([cg * p.plane, og * p.len, 0], |[xp, yp, _]| {
-            for b in share(g.n, part, parts) {
+            for b in images(g, unit) {
                 for grp in 0..g.groups {
                     let src = &x[(b * g.c + grp * cg) * g.h * g.w..][..cg * g.h * g.w];
                     place(src, (g.h, g.w), (g.ph as isize, g.pw as isize), (p.hp, p.wp, p.plane), xp);
@@ -283,7 +292,7 @@ pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], y: &mut [f32]) {
                     // SAFETY: the buffers hold what `correlate` reads and writes; `path` is
                     // this thread's (supported) path.
                     unsafe { correlate_on(path, xp.as_ptr(), cg, wg.as_ptr(), og, yp.as_mut_ptr(), p) };
-                    // SAFETY: parts write disjoint images of `y`, which outlives `run`.
+                    // SAFETY: units write disjoint images of `y`, which outlives `run`.
                     let out = unsafe { out_slice(y_at, (b * g.o + grp * og) * g.oh * g.ow, og * g.oh * g.ow) };
                     unplace(yp, &p, out);
                 }
@@ -300,7 +309,8 @@ pub(super) fn conv_input(g: &Geometry, gy: &[f32], w: &[f32], dx: &mut [f32]) {
     let offset = ((((g.kh - 1) * g.dh) as isize) - g.ph as isize, (((g.kw - 1) * g.dw) as isize) - g.pw as isize);
     let dx_at = dx.as_mut_ptr() as usize;
     let macs = g.n * g.o * g.oh * g.ow * cg * taps;
-    run(two(g, macs, g.n), &|path, part, parts| {
+    let units = g.n.div_ceil(IMAGES_PER_UNIT);
+    run(two(g, macs, units), units, &|path, unit| {
         with_scratch([og * p.plane, cg * p.len, cg * og * taps], |[gp, dxp, wt]| {
             for grp in 0..g.groups {
                 let wg = &w[grp * og * cg * taps..][..og * cg * taps];
@@ -311,12 +321,12 @@ pub(super) fn conv_input(g: &Geometry, gy: &[f32], w: &[f32], dx: &mut [f32]) {
                         }
                     }
                 }
-                for b in share(g.n, part, parts) {
+                for b in images(g, unit) {
                     let src = &gy[(b * g.o + grp * og) * g.oh * g.ow..][..og * g.oh * g.ow];
                     place(src, (g.oh, g.ow), offset, (p.hp, p.wp, p.plane), gp);
                     // SAFETY: as in `conv`.
                     unsafe { correlate_on(path, gp.as_ptr(), og, wt.as_ptr(), cg, dxp.as_mut_ptr(), p) };
-                    // SAFETY: parts write disjoint images of `dx`, which outlives `run`.
+                    // SAFETY: units write disjoint images of `dx`, which outlives `run`.
                     let out = unsafe { out_slice(dx_at, (b * g.c + grp * cg) * g.h * g.w, cg * g.h * g.w) };
                     unplace(dxp, &p, out);
                 }
@@ -332,7 +342,9 @@ pub(super) fn conv_weight(g: &Geometry, x: &[f32], gy: &[f32], dw: &mut [f32]) {
     let p = Plan::new(g.oh, g.ow, g);
     let dw_at = dw.as_mut_ptr() as usize;
     let macs = g.n * g.o * g.oh * g.ow * cg * taps;
-    run(two(g, macs, g.o), &|path, part, parts| {
+    // Halves of the output channels at two threads, all at one: each channel's sums are the same.
+    let parts = if two(g, macs, g.o) { 2 } else { 1 };
+    run(parts > 1, parts, &|path, part| {
         let mine = share(g.o, part, parts);
         with_scratch([cg * p.plane, og * p.len, og * cg * taps * MAX_LANES], |[xp, gp, acc]| {
             for grp in 0..g.groups {

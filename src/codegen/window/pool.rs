@@ -5,18 +5,22 @@
 use std::slice;
 
 use super::simd::{simd_entry, Path, Simd};
-use super::split::{run, share};
+use super::split::run;
 use super::{out_slice, Geometry};
 
 /// Inputs at least this large are pooled on two threads when allowed: below it the hand-off
 /// costs more than the half it saves.
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 17;
 
-/// Runs `f(path, planes)` over all `n·c` planes, in two parts when the input is large.
+/// Planes per unit of work the two threads claim.
+const PLANES_PER_UNIT: usize = 16;
+
+/// Runs `f(path, planes)` over all `n·c` planes in units, on two threads when the input is large.
 fn by_planes(g: &Geometry, f: impl Fn(Path, std::ops::Range<usize>) + Sync) {
     let planes = g.n * g.c;
-    let two = g.threads > 1 && planes > 1 && planes * g.h * g.w >= PARALLEL_MIN_ELEMENTS;
-    run(two, &|path, part, parts| f(path, share(planes, part, parts)));
+    let two = g.threads > 1 && planes * g.h * g.w >= PARALLEL_MIN_ELEMENTS;
+    let units = planes.div_ceil(PLANES_PER_UNIT);
+    run(two, units, &|path, unit| f(path, unit * PLANES_PER_UNIT..((unit + 1) * PLANES_PER_UNIT).min(planes)));
 }
 
 /// Whether the pool is 2×2 with stride 2 and no padding (every window inside the input).
@@ -128,7 +132,7 @@ pub(super) fn max_pool(g: &Geometry, x: &[f32], y: &mut [f32]) {
     let y_at = y.as_mut_ptr() as usize;
     by_planes(g, |path, planes| {
         let per = g.oh * g.ow;
-        // SAFETY: parts write disjoint planes of `y`, which outlives `by_planes`.
+        // SAFETY: units write disjoint planes of `y`, which outlives `by_planes`.
         let y = unsafe { out_slice(y_at, planes.start * per, planes.len() * per) };
         let first = planes.start * per;
         if two_by_two(g) {
@@ -151,7 +155,7 @@ pub(super) fn max_pool_grad(g: &Geometry, x: &[f32], gy: &[f32], dx: &mut [f32])
     let dx_at = dx.as_mut_ptr() as usize;
     by_planes(g, |path, planes| {
         let per = g.h * g.w;
-        // SAFETY: parts write disjoint planes of `dx`, which outlives `by_planes`.
+        // SAFETY: units write disjoint planes of `dx`, which outlives `by_planes`.
         let dx = unsafe { out_slice(dx_at, planes.start * per, planes.len() * per) };
         let first = planes.start * per;
         if two_by_two(g) {
