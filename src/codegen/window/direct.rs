@@ -14,7 +14,7 @@
 
 use super::simd::{simd_entry, Path, Simd};
 use super::split::{run, share};
-use super::{out_slice, with_scratch, Geometry};
+use super::{out_slice, Geometry};
 
 /// Lanes of the widest path: buffers are sized for it, so every path fits.
 const MAX_LANES: usize = 16;
@@ -281,23 +281,21 @@ pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], y: &mut [f32]) {
     let y_at = y.as_mut_ptr() as usize;
     let macs = g.n * g.o * g.oh * g.ow * cg * g.taps();
     let units = g.n.div_ceil(IMAGES_PER_UNIT);
-    run(two(g, macs, units), units, &|path, unit| {
-        with_scratch([cg * p.plane, og * p.len, 0], |[xp, yp, _]| {
-            for b in images(g, unit) {
-                for grp in 0..g.groups {
-                    let src = &x[(b * g.c + grp * cg) * g.h * g.w..][..cg * g.h * g.w];
-                    place(src, (g.h, g.w), (g.ph as isize, g.pw as isize), (p.hp, p.wp, p.plane), xp);
-                    let per = og * cg * g.taps();
-                    let wg = &w[grp * per..][..per];
-                    // SAFETY: the buffers hold what `correlate` reads and writes; `path` is
-                    // this thread's (supported) path.
-                    unsafe { correlate_on(path, xp.as_ptr(), cg, wg.as_ptr(), og, yp.as_mut_ptr(), p) };
-                    // SAFETY: units write disjoint images of `y`, which outlives `run`.
-                    let out = unsafe { out_slice(y_at, (b * g.o + grp * og) * g.oh * g.ow, og * g.oh * g.ow) };
-                    unplace(yp, &p, out);
-                }
+    run(two(g, macs, units), units, [cg * p.plane, og * p.len, 0], &|path, unit, [xp, yp, _]| {
+        for b in images(g, unit) {
+            for grp in 0..g.groups {
+                let src = &x[(b * g.c + grp * cg) * g.h * g.w..][..cg * g.h * g.w];
+                place(src, (g.h, g.w), (g.ph as isize, g.pw as isize), (p.hp, p.wp, p.plane), xp);
+                let per = og * cg * g.taps();
+                let wg = &w[grp * per..][..per];
+                // SAFETY: the buffers hold what `correlate` reads and writes; `path` is
+                // this thread's (supported) path.
+                unsafe { correlate_on(path, xp.as_ptr(), cg, wg.as_ptr(), og, yp.as_mut_ptr(), p) };
+                // SAFETY: units write disjoint images of `y`, which outlives `run`.
+                let out = unsafe { out_slice(y_at, (b * g.o + grp * og) * g.oh * g.ow, og * g.oh * g.ow) };
+                unplace(yp, &p, out);
             }
-        });
+        }
     });
 }
 
@@ -310,28 +308,26 @@ pub(super) fn conv_input(g: &Geometry, gy: &[f32], w: &[f32], dx: &mut [f32]) {
     let dx_at = dx.as_mut_ptr() as usize;
     let macs = g.n * g.o * g.oh * g.ow * cg * taps;
     let units = g.n.div_ceil(IMAGES_PER_UNIT);
-    run(two(g, macs, units), units, &|path, unit| {
-        with_scratch([og * p.plane, cg * p.len, cg * og * taps], |[gp, dxp, wt]| {
-            for grp in 0..g.groups {
-                let wg = &w[grp * og * cg * taps..][..og * cg * taps];
-                for c in 0..cg {
-                    for o in 0..og {
-                        for t in 0..taps {
-                            wt[(c * og + o) * taps + t] = wg[(o * cg + c) * taps + taps - 1 - t];
-                        }
+    run(two(g, macs, units), units, [og * p.plane, cg * p.len, cg * og * taps], &|path, unit, [gp, dxp, wt]| {
+        for grp in 0..g.groups {
+            let wg = &w[grp * og * cg * taps..][..og * cg * taps];
+            for c in 0..cg {
+                for o in 0..og {
+                    for t in 0..taps {
+                        wt[(c * og + o) * taps + t] = wg[(o * cg + c) * taps + taps - 1 - t];
                     }
                 }
-                for b in images(g, unit) {
-                    let src = &gy[(b * g.o + grp * og) * g.oh * g.ow..][..og * g.oh * g.ow];
-                    place(src, (g.oh, g.ow), offset, (p.hp, p.wp, p.plane), gp);
-                    // SAFETY: as in `conv`.
-                    unsafe { correlate_on(path, gp.as_ptr(), og, wt.as_ptr(), cg, dxp.as_mut_ptr(), p) };
-                    // SAFETY: units write disjoint images of `dx`, which outlives `run`.
-                    let out = unsafe { out_slice(dx_at, (b * g.c + grp * cg) * g.h * g.w, cg * g.h * g.w) };
-                    unplace(dxp, &p, out);
-                }
             }
-        });
+            for b in images(g, unit) {
+                let src = &gy[(b * g.o + grp * og) * g.oh * g.ow..][..og * g.oh * g.ow];
+                place(src, (g.oh, g.ow), offset, (p.hp, p.wp, p.plane), gp);
+                // SAFETY: as in `conv`.
+                unsafe { correlate_on(path, gp.as_ptr(), og, wt.as_ptr(), cg, dxp.as_mut_ptr(), p) };
+                // SAFETY: units write disjoint images of `dx`, which outlives `run`.
+                let out = unsafe { out_slice(dx_at, (b * g.c + grp * cg) * g.h * g.w, cg * g.h * g.w) };
+                unplace(dxp, &p, out);
+            }
+        }
     });
 }
 
@@ -344,32 +340,31 @@ pub(super) fn conv_weight(g: &Geometry, x: &[f32], gy: &[f32], dw: &mut [f32]) {
     let macs = g.n * g.o * g.oh * g.ow * cg * taps;
     // Halves of the output channels at two threads, all at one: each channel's sums are the same.
     let parts = if two(g, macs, g.o) { 2 } else { 1 };
-    run(parts > 1, parts, &|path, part| {
+    let lens = [cg * p.plane, og * p.len, og * cg * taps * MAX_LANES];
+    run(parts > 1, parts, lens, &|path, part, [xp, gp, acc]| {
         let mine = share(g.o, part, parts);
-        with_scratch([cg * p.plane, og * p.len, og * cg * taps * MAX_LANES], |[xp, gp, acc]| {
-            for grp in 0..g.groups {
-                // This part's output channels within the group.
-                let lo = mine.start.clamp(grp * og, (grp + 1) * og);
-                let hi = mine.end.clamp(grp * og, (grp + 1) * og);
-                if lo == hi {
-                    continue;
-                }
-                let (no, acc) = (hi - lo, &mut acc[..(hi - lo) * cg * taps * MAX_LANES]);
-                acc.fill(0.0);
-                for b in 0..g.n {
-                    let src = &x[(b * g.c + grp * cg) * g.h * g.w..][..cg * g.h * g.w];
-                    place(src, (g.h, g.w), (g.ph as isize, g.pw as isize), (p.hp, p.wp, p.plane), xp);
-                    let src = &gy[(b * g.o + lo) * g.oh * g.ow..][..no * g.oh * g.ow];
-                    place(src, (g.oh, g.ow), (0, 0), (g.oh, p.wp, p.len), &mut gp[..no * p.len]);
-                    // SAFETY: the buffers hold what `weight_sums` reads and writes.
-                    unsafe { weight_sums_on(path, gp.as_ptr(), no, xp.as_ptr(), cg, acc.as_mut_ptr(), p) };
-                }
-                // SAFETY: parts write disjoint output channels of `dw`, which outlives `run`.
-                let out = unsafe { out_slice(dw_at, lo * cg * taps, no * cg * taps) };
-                for (d, lanes_of) in out.iter_mut().zip(acc.chunks_exact(MAX_LANES)) {
-                    *d = lanes_of[..lanes(path)].iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
-                }
+        for grp in 0..g.groups {
+            // This part's output channels within the group.
+            let lo = mine.start.clamp(grp * og, (grp + 1) * og);
+            let hi = mine.end.clamp(grp * og, (grp + 1) * og);
+            if lo == hi {
+                continue;
             }
-        });
+            let (no, acc) = (hi - lo, &mut acc[..(hi - lo) * cg * taps * MAX_LANES]);
+            acc.fill(0.0);
+            for b in 0..g.n {
+                let src = &x[(b * g.c + grp * cg) * g.h * g.w..][..cg * g.h * g.w];
+                place(src, (g.h, g.w), (g.ph as isize, g.pw as isize), (p.hp, p.wp, p.plane), xp);
+                let src = &gy[(b * g.o + lo) * g.oh * g.ow..][..no * g.oh * g.ow];
+                place(src, (g.oh, g.ow), (0, 0), (g.oh, p.wp, p.len), &mut gp[..no * p.len]);
+                // SAFETY: the buffers hold what `weight_sums` reads and writes.
+                unsafe { weight_sums_on(path, gp.as_ptr(), no, xp.as_ptr(), cg, acc.as_mut_ptr(), p) };
+            }
+            // SAFETY: parts write disjoint output channels of `dw`, which outlives `run`.
+            let out = unsafe { out_slice(dw_at, lo * cg * taps, no * cg * taps) };
+            for (d, lanes_of) in out.iter_mut().zip(acc.chunks_exact(MAX_LANES)) {
+                *d = lanes_of[..lanes(path)].iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
+            }
+        }
     });
 }

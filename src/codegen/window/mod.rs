@@ -20,8 +20,6 @@ mod pool;
 mod simd;
 mod split;
 
-use std::cell::RefCell;
-
 use super::helpers::PARALLEL_MIN_FLOPS;
 use crate::ir::{Shape, WindowOp};
 #[cfg(test)]
@@ -155,25 +153,6 @@ impl Geometry {
     fn taps(&self) -> usize {
         self.kh * self.kw
     }
-}
-
-thread_local! {
-    /// The direct kernels' padded planes and sums, reused across calls and steps.
-    static SCRATCH: RefCell<[Vec<f32>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
-}
-
-/// Runs `f` on three stale scratch buffers of these lengths (`f` writes before it reads).
-fn with_scratch(lens: [usize; 3], f: impl FnOnce([&mut [f32]; 3])) {
-    SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        let [a, b, c] = &mut *s;
-        for (v, &len) in [&mut *a, &mut *b, &mut *c].into_iter().zip(&lens) {
-            if v.len() < len {
-                v.resize(len, 0.0);
-            }
-        }
-        f([&mut a[..lens[0]], &mut b[..lens[1]], &mut c[..lens[2]]]);
-    });
 }
 
 /// The `len` elements at `at` of an output buffer whose address is `base`: how a part of a

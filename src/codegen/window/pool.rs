@@ -20,7 +20,9 @@ fn by_planes(g: &Geometry, f: impl Fn(Path, std::ops::Range<usize>) + Sync) {
     let planes = g.n * g.c;
     let two = g.threads > 1 && planes * g.h * g.w >= PARALLEL_MIN_ELEMENTS;
     let units = planes.div_ceil(PLANES_PER_UNIT);
-    run(two, units, &|path, unit| f(path, unit * PLANES_PER_UNIT..((unit + 1) * PLANES_PER_UNIT).min(planes)));
+    run(two, units, [0; 3], &|path, unit, _| {
+        f(path, unit * PLANES_PER_UNIT..((unit + 1) * PLANES_PER_UNIT).min(planes))
+    });
 }
 
 /// Whether the pool is 2×2 with stride 2 and no padding (every window inside the input).

@@ -20,11 +20,20 @@ use super::simd::Path;
 /// thread applies to the worker too).
 #[derive(Clone, Copy)]
 struct Job {
-    f: *const (dyn Fn(Path, usize) + Sync),
+    f: *const Unit<'static>,
     next: *const AtomicUsize,
     units: usize,
     path: Path,
+    /// The worker's buffers, owned and sized by the caller.
+    scratch: *const Mutex<Buffers>,
+    lens: [usize; 3],
 }
+
+/// Scratch buffers of one thread's part of a job.
+type Buffers = [Vec<f32>; 3];
+
+/// What a job runs per unit: `f(path, unit, buffers)`.
+pub(super) type Unit<'a> = dyn Fn(Path, usize, [&mut [f32]; 3]) + Sync + 'a;
 
 // SAFETY: the closure is `Sync`, and `run` either withdraws the job before the worker takes it
 // or waits for the worker to finish with it, before the borrows it was made from end.
@@ -36,6 +45,7 @@ struct Slot {
     finished: bool,
     panicked: bool,
     quit: bool,
+    started: bool,
     /// Who waits on `changed`: a wake-up costs a system call, made only for a sleeper.
     worker_sleeps: bool,
     caller_sleeps: bool,
@@ -68,6 +78,8 @@ fn spin_on(flag: &AtomicBool) {
 struct Worker(Arc<Shared>);
 
 impl Worker {
+    /// Starts the worker and waits until it runs, so the thread's own start-up allocations
+    /// are over before the step that started it is.
     fn start() -> Worker {
         let shared = Arc::new(Shared::default());
         let theirs = Arc::clone(&shared);
@@ -75,6 +87,11 @@ impl Worker {
             .name("gradc-window".into())
             .spawn(move || serve(&theirs))
             .expect("spawning the window worker thread");
+        let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
+        while !slot.started {
+            slot = shared.changed.wait(slot).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(slot);
         Worker(shared)
     }
 }
@@ -88,6 +105,11 @@ impl Drop for Worker {
 }
 
 fn serve(shared: &Shared) {
+    {
+        let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
+        slot.started = true;
+        shared.changed.notify_all();
+    }
     loop {
         spin_on(&shared.offered);
         let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
@@ -104,9 +126,11 @@ fn serve(shared: &Shared) {
         };
         shared.offered.store(false, Ordering::Relaxed);
         drop(slot);
-        // SAFETY: the caller blocks in `run` until `finished`, so the closure and counter live.
-        let (f, next) = unsafe { (&*job.f, &*job.next) };
-        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| claim(f, next, job.units, job.path))).is_ok();
+        // SAFETY: the caller blocks in `run` until `finished`, so the closure, counter and
+        // buffers live.
+        let (f, next, scratch) = unsafe { (&*job.f, &*job.next, &*job.scratch) };
+        let part = || claim(f, next, job.units, job.path, scratch, job.lens);
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(part)).is_ok();
         let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
         slot.finished = true;
         slot.panicked = !ok;
@@ -119,63 +143,95 @@ fn serve(shared: &Shared) {
 
 thread_local! {
     static WORKER: OnceCell<Worker> = const { OnceCell::new() };
+    /// This thread's buffers and its worker's, reused across calls and steps. The caller sizes
+    /// both before a job starts, so nothing is allocated after the first step whichever thread
+    /// ends up doing which units.
+    static SCRATCH: [Mutex<Buffers>; 2] = const { [Mutex::new([Vec::new(), Vec::new(), Vec::new()]), Mutex::new([Vec::new(), Vec::new(), Vec::new()])] };
 }
 
-/// Calls `f(path, unit)` for units claimed from `next` until none is left.
-fn claim(f: &(dyn Fn(Path, usize) + Sync), next: &AtomicUsize, units: usize, path: Path) {
+/// Grows `buffers` to at least `lens`.
+fn size(buffers: &Mutex<Buffers>, lens: [usize; 3]) {
+    let mut b = buffers.lock().unwrap_or_else(|e| e.into_inner());
+    for (v, len) in b.iter_mut().zip(lens) {
+        if v.len() < len {
+            v.resize(len, 0.0);
+        }
+    }
+}
+
+/// Calls `f(path, unit, buffers)` for units claimed from `next` until none is left.
+fn claim(f: &Unit, next: &AtomicUsize, units: usize, path: Path, scratch: &Mutex<Buffers>, lens: [usize; 3]) {
+    let mut b = scratch.lock().unwrap_or_else(|e| e.into_inner());
+    let [x, y, z] = &mut *b;
     loop {
         let unit = next.fetch_add(1, Ordering::Relaxed);
         if unit >= units {
             return;
         }
-        f(path, unit);
+        f(path, unit, [&mut x[..lens[0]], &mut y[..lens[1]], &mut z[..lens[2]]]);
     }
 }
 
-/// Calls `f(path, unit)` once for every unit in `0..units`, on this thread and, when `two`, on
-/// its worker too; `path` is this thread's SIMD path.
-pub(super) fn run(two: bool, units: usize, f: &(dyn Fn(Path, usize) + Sync)) {
+/// Calls `f(path, unit, buffers)` once for every unit in `0..units`, on this thread and, when
+/// `two`, on its worker too; `path` is this thread's SIMD path, `buffers` stale scratch of
+/// lengths `lens` (`f` writes before it reads).
+pub(super) fn run(two: bool, units: usize, lens: [usize; 3], f: &Unit) {
     let path = Path::current();
     let next = AtomicUsize::new(0);
-    if !two || units < 2 {
-        return claim(f, &next, units, path);
-    }
-    WORKER.with(|w| {
-        let shared = &w.get_or_init(Worker::start).0;
-        // SAFETY (of the erased lifetime): below, the job is withdrawn or waited for.
-        let erased: *const (dyn Fn(Path, usize) + Sync + 'static) = unsafe { std::mem::transmute(f) };
-        {
-            let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
-            slot.job = Some(Job { f: erased, next: &next, units, path });
-            slot.finished = false;
-            shared.done.store(false, Ordering::Relaxed);
-            shared.offered.store(true, Ordering::Release);
-            if slot.worker_sleeps {
-                shared.changed.notify_all();
-            }
+    let two = two && units > 1;
+    SCRATCH.with(|scratch| {
+        size(&scratch[0], lens);
+        if !two {
+            return claim(f, &next, units, path, &scratch[0], lens);
         }
-        let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| claim(f, &next, units, path)));
-        let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
-        // Not taken yet: every unit is done, withdraw it. Taken: wait until the worker is done.
-        if slot.job.take().is_some() {
-            shared.offered.store(false, Ordering::Relaxed);
-        } else {
-            if !slot.finished {
-                drop(slot);
-                spin_on(&shared.done);
-                slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
-            }
-            while !slot.finished {
-                slot.caller_sleeps = true;
-                slot = shared.changed.wait(slot).unwrap_or_else(|e| e.into_inner());
-                slot.caller_sleeps = false;
-            }
-            assert!(!slot.panicked, "a window kernel panicked on the worker thread");
-        }
-        drop(slot);
+        size(&scratch[1], lens);
+        offer(f, &next, units, path, &scratch[1], lens);
+        let mine =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| claim(f, &next, units, path, &scratch[0], lens)));
+        finish();
         if let Err(e) = mine {
             std::panic::resume_unwind(e);
         }
+    });
+}
+
+/// Offers a job to this thread's worker, starting it on first use.
+fn offer(f: &Unit, next: &AtomicUsize, units: usize, path: Path, scratch: &Mutex<Buffers>, lens: [usize; 3]) {
+    WORKER.with(|w| {
+        let shared = &w.get_or_init(Worker::start).0;
+        // SAFETY (of the erased lifetime): `finish` withdraws the job or waits for it.
+        let erased: *const Unit<'static> = unsafe { std::mem::transmute(f) };
+        let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
+        slot.job = Some(Job { f: erased, next, units, path, scratch, lens });
+        slot.finished = false;
+        shared.done.store(false, Ordering::Relaxed);
+        shared.offered.store(true, Ordering::Release);
+        if slot.worker_sleeps {
+            shared.changed.notify_all();
+        }
+    });
+}
+
+/// Withdraws the offered job if the worker has not taken it, else waits until it is done.
+fn finish() {
+    WORKER.with(|w| {
+        let Some(Worker(shared)) = w.get() else { return };
+        let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.job.take().is_some() {
+            shared.offered.store(false, Ordering::Relaxed);
+            return;
+        }
+        if !slot.finished {
+            drop(slot);
+            spin_on(&shared.done);
+            slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
+        }
+        while !slot.finished {
+            slot.caller_sleeps = true;
+            slot = shared.changed.wait(slot).unwrap_or_else(|e| e.into_inner());
+            slot.caller_sleeps = false;
+        }
+        assert!(!slot.panicked, "a window kernel panicked on the worker thread");
     });
 }
 
