@@ -8,6 +8,10 @@
 //! computed and dropped. The input gradient is the same correlation of the padded output
 //! gradient with the flipped, transposed kernel.
 //!
+//! Known difference from the interpreter: the weight gradient also multiplies the zero
+//! gradient of the dropped positions by the inputs there, so an infinite input can turn a sum
+//! the interpreter keeps finite into NaN (im2col multiplies padding taps alike).
+//!
 //! Sums run in the same order whatever the thread count: the forward and input-gradient
 //! kernels split by images, the weight gradient by output channels, each summing over all
 //! images in image order.
