@@ -1,13 +1,19 @@
-"""The benchmark workloads in PyTorch, for a same-run reference: `cargo bench` runs this when
-`import torch` works in $GRADC_PYTHON (default python3) and reports gradc's speed as a ratio.
+"""The benchmark workloads in PyTorch (eager), for a same-run reference: `cargo bench` runs
+this when `import torch` works in $GRADC_PYTHON (default python3) and reports gradc's speed as
+a ratio.
 
-Prints one line per workload: `<name>\t<microseconds per step>`. The models, batch sizes and
-optimizer match benches/train.rs; data is random (only shapes matter for speed).
+Usage: reference.py THREADS CPU[,CPU...]. Pins itself to the CPUs before torch starts its
+threads, sets torch's intra-op threads to THREADS, then prints one line per workload:
+`<name>\t<microseconds per step>`. The models, batch sizes and optimizer match benches/train.rs;
+data is one fixed random batch reused every step (only shapes matter for speed).
 """
+import os
 import sys
 import time
 
-import torch
+os.sched_setaffinity(0, {int(c) for c in sys.argv[2].split(",")})
+
+import torch  # noqa: E402  (after pinning, so torch's threads inherit the CPU set)
 
 
 def mlp(sizes):
@@ -19,12 +25,22 @@ def mlp(sizes):
     return torch.nn.Sequential(*layers)
 
 
-def time_training(sizes, batch, steps, lr):
-    torch.manual_seed(0)
-    model = mlp(sizes)
+def cnn_small():
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(8, 16, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(784, 10),
+    )
+
+
+def time_training(model, x, classes, steps, lr):
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    x = torch.randn(batch, sizes[0])
-    y = torch.randint(0, sizes[-1], (batch,))
+    y = torch.randint(0, classes, (x.shape[0],))
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def step():
@@ -33,7 +49,7 @@ def time_training(sizes, batch, steps, lr):
         loss.backward()
         opt.step()
 
-    for _ in range(min(100, steps)):
+    for _ in range(min(50, steps)):
         step()
     start = time.perf_counter()
     for _ in range(steps):
@@ -42,9 +58,12 @@ def time_training(sizes, batch, steps, lr):
 
 
 def main():
-    torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
-    print(f"spiral\t{time_training([2, 64, 64, 2], 32, 5000, 0.01):.2f}")
-    print(f"mlp784\t{time_training([784, 128, 10], 64, 1000, 0.001):.2f}")
+    torch.set_num_threads(int(sys.argv[1]))
+    torch.manual_seed(0)
+    print(f"spiral\t{time_training(mlp([2, 64, 64, 2]), torch.randn(32, 2), 2, 2000, 0.01):.2f}", flush=True)
+    print(f"mlp784\t{time_training(mlp([784, 128, 10]), torch.randn(64, 784), 10, 1000, 0.001):.2f}", flush=True)
+    x = torch.randn(64, 1, 28, 28)
+    print(f"cnn_small\t{time_training(cnn_small(), x, 10, 200, 0.001):.2f}", flush=True)
 
 
 if __name__ == "__main__":

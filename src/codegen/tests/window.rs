@@ -1,17 +1,35 @@
 //! JIT against the interpreter for the window family (`ir::window`) over the corner cases of
-//! the autodiff tests, a whole convolutional backward pass, ties in max pooling, and
-//! bit-identical results at one and two threads.
+//! the autodiff tests, on every SIMD path this CPU supports, a whole convolutional backward
+//! pass, ties in max pooling, and bit-identical results at one and two threads.
 
 use super::*;
 use crate::autodiff::backward;
+use crate::codegen::window::Path;
 use crate::ir::window_cases::conv;
 use crate::ir::{Conv2d, Pool2d, WindowOp};
 
-/// The shared corner cases, and one big enough for the vector loops.
+/// The shared corner cases, and cases for the direct kernels' blocking and placement: one big
+/// enough for the vector loops, cnn-small's second layer at batch 1, more outputs than a block
+/// of four with a remainder, padding beyond the kernel's reach (the input gradient crops the
+/// output gradient), dilation with groups, and more than 16 channels (im2col at stride 1).
 fn conv_cases() -> Vec<([usize; 4], [usize; 4], Conv2d)> {
     let mut cases = crate::ir::window_cases::conv_cases();
-    cases.push(([3, 5, 9, 11], [6, 5, 3, 3], conv(1, [1, 1], 1, 1)));
+    cases.extend([
+        ([3, 5, 9, 11], [6, 5, 3, 3], conv(1, [1, 1], 1, 1)),
+        ([1, 8, 14, 14], [16, 8, 3, 3], conv(1, [1, 1], 1, 1)),
+        ([2, 3, 7, 5], [9, 3, 3, 3], conv(1, [1, 1], 1, 1)),
+        ([1, 2, 5, 6], [3, 2, 3, 3], conv(1, [3, 3], 1, 1)),
+        ([1, 4, 9, 8], [6, 2, 3, 2], conv(1, [2, 1], 2, 2)),
+        ([1, 17, 5, 6], [3, 17, 3, 3], conv(1, [1, 1], 1, 1)),
+    ]);
     cases
+}
+
+/// Runs `f` once on every SIMD path this CPU supports.
+fn on_every_path(f: impl Fn()) {
+    for path in Path::ALL.into_iter().filter(|p| p.supported()) {
+        Path::forced(path, &f);
+    }
 }
 
 fn pool_cases() -> Vec<([usize; 4], Pool2d)> {
@@ -21,6 +39,9 @@ fn pool_cases() -> Vec<([usize; 4], Pool2d)> {
         ([1, 1, 5, 7], p(3, 2, 1)),
         ([1, 3, 5, 5], p(3, 1, 0)),
         ([2, 1, 7, 5], Pool2d { kernel: [2, 3], stride: [1, 2], pad: [1, 1] }),
+        // 2×2 stride 2 over odd sizes: the last row and column are in no window.
+        ([2, 3, 7, 9], p(2, 2, 0)),
+        ([1, 2, 28, 28], p(2, 2, 0)),
     ]
 }
 
@@ -42,9 +63,11 @@ fn conv_graph(x: [usize; 4], w: [usize; 4], c: Conv2d) -> Graph {
 
 #[test]
 fn conv2d_and_its_gradients() {
-    for (x, w, c) in conv_cases() {
-        check(&conv_graph(x, w, c));
-    }
+    on_every_path(|| {
+        for (x, w, c) in conv_cases() {
+            check(&conv_graph(x, w, c));
+        }
+    });
 }
 
 fn pool_graph(x: [usize; 4], p: Pool2d) -> Graph {
@@ -64,14 +87,20 @@ fn pool_graph(x: [usize; 4], p: Pool2d) -> Graph {
 
 #[test]
 fn pools_and_their_gradients() {
-    for (x, p) in pool_cases() {
-        check(&pool_graph(x, p));
-    }
+    on_every_path(|| {
+        for (x, p) in pool_cases() {
+            check(&pool_graph(x, p));
+        }
+    });
 }
 
 /// Small integers tie often: both sides send each gradient to the window's first maximum.
 #[test]
 fn max_pool_ties_go_to_the_first_maximum() {
+    on_every_path(max_pool_ties);
+}
+
+fn max_pool_ties() {
     for (x, p) in pool_cases() {
         let g = pool_graph(x, p);
         let mut rng = Rng(11);
@@ -111,22 +140,33 @@ fn conv_net_backward() {
     check(&backward(&g));
 }
 
-/// Products large enough for two threads give the same bits as one thread.
+/// Jobs large enough for two threads give the same bits as one thread: a convolution on
+/// im2col + GEMM, one on the direct kernels, and pooling, on every SIMD path.
 #[test]
 fn threads_give_identical_bits() {
-    let g = conv_graph([4, 16, 32, 32], [32, 16, 3, 3], conv(1, [1, 1], 1, 1));
-    let mut rng = Rng(3);
-    let inputs: Vec<Tensor> = g.inputs.iter().map(|i| random_input(i, &mut rng, (-1.0, 1.0))).collect();
-    let run = |threads: usize| {
-        let mut exe = Executable::compile(&g, &CompileOptions { threads, ..opts() }).expect("compiles");
-        for (t, i) in inputs.iter().zip(&g.inputs) {
-            let dst = exe.input_mut(&i.name).expect("input");
-            dst.iter_mut().zip(&t.data).for_each(|(d, &s)| *d = s as f32);
+    let pool = Pool2d { kernel: [2, 2], stride: [2, 2], pad: [0, 0] };
+    let graphs = [
+        (conv_graph([4, 16, 32, 32], [32, 16, 3, 3], conv(1, [1, 1], 1, 1)), vec!["y", "dx", "dw"]),
+        (conv_graph([9, 8, 14, 14], [16, 8, 3, 3], conv(1, [1, 1], 1, 1)), vec!["y", "dx", "dw"]),
+        (pool_graph([6, 16, 40, 40], pool), vec!["max", "dmax"]),
+    ];
+    on_every_path(|| {
+        for (g, outputs) in &graphs {
+            let mut rng = Rng(3);
+            let inputs: Vec<Tensor> = g.inputs.iter().map(|i| random_input(i, &mut rng, (-1.0, 1.0))).collect();
+            let run = |threads: usize| {
+                let mut exe = Executable::compile(g, &CompileOptions { threads, ..opts() }).expect("compiles");
+                for (t, i) in inputs.iter().zip(&g.inputs) {
+                    let dst = exe.input_mut(&i.name).expect("input");
+                    dst.iter_mut().zip(&t.data).for_each(|(d, &s)| *d = s as f32);
+                }
+                exe.run();
+                let bits = |o: &&str| exe.output(o).expect("output").iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
+                outputs.iter().map(bits).collect::<Vec<_>>()
+            };
+            assert!(run(1) == run(2), "one and two threads differ for {outputs:?}");
         }
-        exe.run();
-        ["y", "dx", "dw"].map(|o| exe.output(o).expect("output").iter().map(|v| v.to_bits()).collect::<Vec<u32>>())
-    };
-    assert!(run(1) == run(2), "one and two threads differ");
+    });
 }
 
 /// A reshaped operand is read from its producer's buffer, whose own shape is not rank 4: the
