@@ -156,9 +156,9 @@ struct Training {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Start from this safetensors file: parameters named as `gradc ir` prints them, and, in a
-    /// file `--save` wrote, the optimizer state and step to resume from (state of another
-    /// optimizer is left unused: the run starts afresh at step 0) and the standardization
-    /// statistics.
+    /// file `--save` wrote, the optimizer state, step and stopping rules' counters to resume
+    /// from (state of another optimizer is left unused: the run starts afresh at step 0) and
+    /// the standardization statistics.
     #[arg(long, value_name = "FILE")]
     init: Option<PathBuf>,
     /// Threads for large matrix products.
