@@ -202,10 +202,8 @@ fn a_signal_during_save_leaves_no_temporary_file() {
             }
         }
         let status = child.wait().expect("wait");
-        if signalled {
-            if status.signal() == Some(*signal) {
-                hits += 1;
-            }
+        if signalled && status.signal() == Some(*signal) {
+            hits += 1;
         }
         assert_eq!(temps(&dir).0, 0, "attempt {attempt}: a temporary file was left in {}", dir.display());
         if out.exists() {
