@@ -156,9 +156,9 @@ struct Training {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Start from this safetensors file: parameters named as `gradc ir` prints them, and, in a
-    /// file `--save` wrote, the optimizer state and step to resume from (state of another
-    /// optimizer is left unused: the run starts afresh at step 0) and the standardization
-    /// statistics.
+    /// file `--save` wrote, the optimizer state, step and stopping rules' counters to resume
+    /// from (state of another optimizer is left unused: the run starts afresh at step 0) and
+    /// the standardization statistics.
     #[arg(long, value_name = "FILE")]
     init: Option<PathBuf>,
     /// Threads for large matrix products.
@@ -299,8 +299,13 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
         t.optimizer,
         if rows > 0 { format!("{rows} rows, batch {}", compiled.batch) } else { "no data".into() },
     );
+    // Ctrl-C stops training after the current step, which still reports and saves.
+    #[cfg(unix)]
+    let watch = gradc::runtime::interrupt::watch();
     let summary = driver::train(&compiled, cfg, ProgressTo::stderr(&mut std::io::stderr()))
         .map_err(|d| (d, front.sources.clone()))?;
+    #[cfg(unix)]
+    drop(watch);
     if let Some(d) = summary.stopped.diagnostic() {
         return Err((d, front.sources));
     }
@@ -332,7 +337,13 @@ fn run(file: &Path, cfg: &RunConfig) -> CliResult {
     line("wall time", fmt_wall(summary.wall));
     line("steps/s", format!("{:.0}", summary.steps_per_sec()));
     line("compile time", format!("{:.1} ms", summary.compile.as_secs_f64() * 1e3));
-    emit(&text)
+    emit(&text)?;
+    // An interrupted run, reported and saved, ends as the signal would have ended it.
+    #[cfg(unix)]
+    if let train::StopReason::Interrupted { signal } = summary.stopped {
+        gradc::runtime::interrupt::exit_by(signal);
+    }
+    Ok(())
 }
 
 /// Writes a command's report to standard output: a closed pipe (`| head -0`) ends the command

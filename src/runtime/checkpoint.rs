@@ -2,10 +2,12 @@
 //! (`h1.w`), so a file written by PyTorch's `safetensors.torch.save_file` with the same names and
 //! shapes loads as is.
 //!
-//! `gradc run --save` also stores the optimizer state (`h1.w.m`, ...) and, in the metadata
-//! entry `gradc.step`, the updates made, so `--init` of such a file resumes the run exactly
-//! where it stopped: same moments, same step for bias corrections and schedules, same batch.
-//! A file with parameters only (from PyTorch, say) starts fresh state at step 0.
+//! `gradc run --save` also stores the optimizer state (`h1.w.m`, ...), in the metadata entry
+//! `gradc.step` the updates made, and in `gradc.*` tensors the rest of where the run stands
+//! ([`run_state`]: seed, early-stopping and plateau counters), so `--init` of such a file
+//! resumes the run exactly where it stopped: same moments, same step for bias corrections and
+//! schedules, same batch, same counters. A file with parameters only (from PyTorch, say)
+//! starts fresh state at step 0.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -19,6 +21,9 @@ use crate::data::transform::Scaling;
 use crate::diag::Diag;
 use crate::spec::ParamInfo;
 
+mod run_state;
+pub use run_state::{kinds, RunState};
+
 /// The metadata key holding the number of updates a saved run had made.
 const STEP_KEY: &str = "gradc.step";
 
@@ -26,12 +31,15 @@ const STEP_KEY: &str = "gradc.step";
 pub const STANDARDIZE_MEAN: &str = "gradc.standardize.mean";
 /// The tensor holding the standard deviation of each standardized feature or channel.
 pub const STANDARDIZE_STD: &str = "gradc.standardize.std";
-/// Tensors whose names start so are gradc's own, not a program's; a parameter cannot be
-/// named so (a name has no `gradc.` prefix: layers are named after bindings).
-const RESERVED: [&str; 2] = [STANDARDIZE_MEAN, STANDARDIZE_STD];
 /// The suffix of PyTorch's batch-norm counters, which loading skips: gradc has no use for them
 /// (with the default momentum), and a state dict saved from PyTorch carries them.
 const TORCH_COUNTER: &str = ".num_batches_tracked";
+
+/// Whether tensor `name` is gradc's own, not a program's: a parameter cannot be named so (a
+/// name has no `gradc.` prefix: layers are named after bindings).
+fn gradcs_own(name: &str) -> bool {
+    name.starts_with("gradc.")
+}
 
 /// What a checkpoint restores.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,10 +51,13 @@ pub struct Restored {
     /// The optimizer state the file holds when it is not this program's optimizer's, by name
     /// (empty if the file has a step but no state): left unused, so the run starts afresh.
     pub other_state: Option<Vec<String>>,
+    /// Where the saved run stood besides (the default when the run starts afresh).
+    pub run: RunState,
 }
 
 /// A checkpoint's bytes, read once.
 struct File<'p> {
+    /// Where it was read from, for diagnostics.
     path: &'p Path,
     bytes: Vec<u8>,
 }
@@ -117,13 +128,15 @@ fn state_of<'a>(name: &str, mut owners: impl Iterator<Item = &'a str>) -> bool {
 /// tensors' names), from the safetensors file at `path`, for `gradc run --init`.
 ///
 /// Every parameter must have a tensor of its name, of dtype F32 and of its shape; state
-/// tensors likewise. State tensors of another optimizer (tensors `<param>.<name>` that are not
-/// exactly the program optimizer's, e.g. `h1.w.m` when the program uses SGD) are left unused:
-/// the run starts with fresh state at step 0, and [`Restored::other_state`] names them. The
-/// file must hold no other tensor besides gradc's standardization statistics (an extra tensor
-/// usually means a renamed layer, which would silently start from its initializer). Each
-/// violation is a `gradc::checkpoint::*` diagnostic naming the tensor; so is a file that
-/// cannot be read or is not safetensors.
+/// tensors likewise. The file was saved by this program's optimizer when it kept the same kinds
+/// of state (`m` and `v` of `h1.w.m`, `h1.w.v`), as its record says (or, in a file without one,
+/// as its state tensors do); then every state tensor of the optimizer must be there, or the
+/// run would resume with zeros for it. State of another optimizer (e.g. `h1.w.m` when the
+/// program uses SGD) is left unused: the run starts with fresh state at step 0, and
+/// [`Restored::other_state`] names it. The file must hold no other tensor besides gradc's own
+/// (an extra tensor usually means a renamed layer, which would silently start from its
+/// initializer). Each violation is a `gradc::checkpoint::*` diagnostic naming the tensor; so is
+/// a file that cannot be read or is not safetensors.
 pub fn load(
     path: &Path,
     params: &[ParamInfo],
@@ -143,9 +156,7 @@ pub fn load(
     let mut extra: Vec<&str> = tensors
         .keys()
         .map(String::as_str)
-        .filter(|n| {
-            !wanted.contains(n) && !saved_state.contains(n) && !RESERVED.contains(n) && !n.ends_with(TORCH_COUNTER)
-        })
+        .filter(|n| !wanted.contains(n) && !saved_state.contains(n) && !gradcs_own(n) && !n.ends_with(TORCH_COUNTER))
         .collect();
     extra.sort_unstable();
     let mut values = Vec::with_capacity(params.len() + state.len());
@@ -155,18 +166,29 @@ pub fn load(
     if let Some(name) = extra.first() {
         return Err(errors::checkpoint_extra(path, name, &wanted));
     }
-    let ours = optimizer.iter().all(|n| saved_state.contains(&n.as_str()))
-        && saved_state.iter().all(|n| state.iter().any(|(s, _)| s == n));
-    if !ours && (step > 0 || !saved_state.is_empty()) {
-        let other = saved_state.iter().map(|n| n.to_string()).collect();
-        return Ok(Restored { values, step: 0, other_state: Some(other) });
+    let afresh = |values, other_state| Ok(Restored { values, step: 0, other_state, run: RunState::default() });
+    if step == 0 && saved_state.is_empty() {
+        return afresh(values, None);
     }
-    if ours {
-        for (name, shape) in state.iter().filter(|(n, _)| saved_state.contains(&n.as_str())) {
-            values.push((name.clone(), file.values(&tensors, name, shape, &extra)?));
-        }
+    let run = run_state::read(&file, &tensors, params)?;
+    let ours = kinds(optimizer.iter().map(String::as_str), &wanted);
+    let theirs = run.optimizer.clone().unwrap_or_else(|| {
+        // This program's accumulators (`h1.w.acc`) are no optimizer's state.
+        let accumulators = state.iter().map(|(n, _)| n.as_str()).filter(|n| !optimizer.iter().any(|o| o == n));
+        let accumulators = kinds(accumulators, &wanted);
+        let saved = kinds(saved_state.iter().copied(), &wanted);
+        saved.into_iter().filter(|k| !accumulators.contains(k)).collect()
+    });
+    if ours != theirs {
+        return afresh(values, Some(saved_state.iter().map(|n| n.to_string()).collect()));
     }
-    Ok(Restored { values, step: if ours { step } else { 0 }, other_state: None })
+    if let Some(missing) = optimizer.iter().find(|n| !saved_state.contains(&n.as_str())) {
+        return Err(errors::checkpoint_missing_state(path, missing, step));
+    }
+    for (name, shape) in state.iter().filter(|(n, _)| saved_state.contains(&n.as_str())) {
+        values.push((name.clone(), file.values(&tensors, name, shape, &extra)?));
+    }
+    Ok(Restored { values, step, other_state: None, run })
 }
 
 /// Reads the tensors `inputs` (name and shape: a scoring graph's parameters) from the
@@ -178,10 +200,7 @@ pub fn load_weights(path: &Path, inputs: &[(String, Vec<usize>)]) -> Result<Vec<
     let tensors = file.tensors()?;
     let wanted: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
     let known = |n: &str| {
-        wanted.contains(&n)
-            || RESERVED.contains(&n)
-            || n.ends_with(TORCH_COUNTER)
-            || state_of(n, wanted.iter().copied())
+        wanted.contains(&n) || gradcs_own(n) || n.ends_with(TORCH_COUNTER) || state_of(n, wanted.iter().copied())
     };
     let mut extra: Vec<&str> = tensors.keys().map(String::as_str).filter(|n| !known(n)).collect();
     extra.sort_unstable();
@@ -225,7 +244,7 @@ pub fn load_scaling(path: &Path) -> Result<Option<Scaling>, Diag> {
 /// Writes `values` (by parameter name, as `Summary::params` holds them) to `path` as a
 /// safetensors file with each parameter's shape from `params`, then the optimizer `state`
 /// tensors (name, shape, values), the standardization statistics `scaling` if the data has
-/// them, and the updates made, `step`, for resuming.
+/// them, the updates made, `step`, and where the run stands, `run`, for resuming.
 ///
 /// The write is atomic ([`write_atomically`]), so an interrupted run never leaves a truncated
 /// checkpoint.
@@ -239,6 +258,7 @@ pub fn save(
     state: &[(String, Vec<usize>, Vec<f32>)],
     scaling: Option<&Scaling>,
     step: usize,
+    run: &RunState,
 ) -> Result<(), Diag> {
     let mut tensors: Vec<(&str, &[usize], &[f32])> = params
         .iter()
@@ -253,17 +273,18 @@ pub fn save(
         tensors.push((STANDARDIZE_MEAN, shape, &s.mean));
         tensors.push((STANDARDIZE_STD, shape, &s.std));
     }
-    let bytes: Vec<Vec<u8>> = tensors
+    let mut raw: Vec<run_state::Raw> = tensors
         .iter()
         .map(|(name, shape, v)| {
             assert_eq!(v.len(), shape.iter().product::<usize>(), "`{name}` has the wrong number of values");
-            v.iter().flat_map(|x| x.to_le_bytes()).collect()
+            (name.to_string(), Dtype::F32, shape.to_vec(), v.iter().flat_map(|x| x.to_le_bytes()).collect())
         })
         .collect();
-    let views = tensors.iter().zip(&bytes).map(|((name, shape, _), b)| {
-        // The length was checked above, so the view is valid.
-        let view = TensorView::new(Dtype::F32, shape.to_vec(), b).expect("data matches the shape");
-        (*name, view)
+    raw.extend(run_state::tensors(run, params));
+    let views = raw.iter().map(|(name, dtype, shape, b)| {
+        // Each length matches its shape (checked above, or built so by `run_state::tensors`).
+        let view = TensorView::new(*dtype, shape.clone(), b).expect("data matches the shape");
+        (name.as_str(), view)
     });
     let meta = HashMap::from([(STEP_KEY.to_string(), step.to_string())]);
     let encoded = safetensors::serialize(views, Some(meta)).map_err(|e| errors::checkpoint_unencodable(path, e))?;

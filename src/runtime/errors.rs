@@ -22,6 +22,8 @@ pub const CHECKPOINT_DTYPE: &str = "gradc::checkpoint::dtype";
 pub const CHECKPOINT_SHAPE: &str = "gradc::checkpoint::shape";
 /// A checkpoint tensor that is no parameter of the program.
 pub const CHECKPOINT_EXTRA: &str = "gradc::checkpoint::extra";
+/// A resumed run whose seed is not the one its checkpoint was saved with (a warning).
+pub const CHECKPOINT_SEED: &str = "gradc::checkpoint::seed";
 /// A checkpoint that cannot be encoded or written.
 pub const CHECKPOINT_WRITE: &str = "gradc::checkpoint::write";
 /// A loss that stopped being finite.
@@ -93,6 +95,43 @@ pub fn checkpoint_missing(path: &Path, name: &str, extra: &[&str]) -> Diag {
         ),
     };
     Diag::new(CHECKPOINT_MISSING, format!("the checkpoint `{}` has no tensor `{name}`", path.display())).help(help)
+}
+
+/// The checkpoint at `path`, saved after `step` updates by this program's optimizer, has no
+/// tensor `name` of its state: the run would resume with zeros for it.
+pub fn checkpoint_missing_state(path: &Path, name: &str, step: usize) -> Diag {
+    Diag::new(
+        CHECKPOINT_MISSING,
+        format!(
+            "the checkpoint `{}` has no tensor `{name}`, optimizer state the run needs to resume at step {step}",
+            path.display()
+        ),
+    )
+    .help(
+        "pass the file `gradc run --save` wrote, unedited; to start the optimizer afresh from its parameters \
+         instead, keep only the parameters in the file",
+    )
+}
+
+/// The run state `name` (a `gradc.*` tensor) in the checkpoint at `path` is unusable: `problem`
+/// says why.
+pub fn checkpoint_bad_run_state(path: &Path, name: &str, problem: &str) -> Diag {
+    Diag::new(CHECKPOINT_CORRUPT, format!("tensor `{name}` in `{}` {problem}", path.display()))
+        .help("it is written by `gradc run --save`; pass a file it wrote, unedited")
+}
+
+/// The warning that a run resumes from the checkpoint at `path`, saved by a run of seed
+/// `saved`, with another seed, `seed`.
+pub fn resume_seed(path: &Path, saved: u64, seed: u64) -> Diag {
+    Diag::new(
+        CHECKPOINT_SEED,
+        format!("resuming `{}`, saved by a run of seed {saved}, with seed {seed}", path.display()),
+    )
+    .help(format!(
+        "the shuffled order of the batches and dropout's masks follow the seed, so this run goes on \
+         differently from the saved one; pass `--seed {saved}` to continue it exactly"
+    ))
+    .as_warning()
 }
 
 /// Tensor `name` in the checkpoint at `path` is of `dtype`, not F32.

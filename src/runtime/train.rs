@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::batch::Batcher;
-use super::checkpoint;
+use super::checkpoint::{self, RunState};
 use super::errors;
 use super::init;
 use super::log::{self, MetricsLog, Progress, ProgressTo, Record};
@@ -199,6 +199,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
         // optimizer state and the step, so the run continues where it stopped.
         let mut start = 0;
         let mut note = None;
+        let mut run = RunState::default();
         if let Some(path) = &cfg.init {
             let model: Vec<ParamInfo> = program.params.iter().chain(program.buffers).cloned().collect();
             let restored = checkpoint::load(path, &model, &program.optimizer_state(), &program.state_slots)?;
@@ -207,6 +208,11 @@ impl<'p, 'w> Trainer<'p, 'w> {
             }
             start = restored.step;
             note = restored.other_state.map(|other| errors::other_optimizer_note(path, &other));
+            if let Some(saved) = restored.run.seed.filter(|s| start > 0 && *s != seed) {
+                // Rendered as `gradc run` renders warnings when stderr is no terminal.
+                note = Some(errors::resume_seed(path, saved, seed).render_plain().trim_end().to_string());
+            }
+            run = restored.run;
         }
         if let Some(path) = &cfg.save {
             checkpoint::check_writable(path)?;
@@ -270,13 +276,13 @@ impl<'p, 'w> Trainer<'p, 'w> {
             // Without data the step's loss is already the whole loss.
             evaluate_logged: cfg.evaluate_logged && program.data.is_some(),
             progress,
-            stopper: c.early_stop.as_ref().map(EarlyStopper::new),
-            plateau: c.plateau.as_ref().map(PlateauState::new),
+            stopper: c.early_stop.as_ref().map(|spec| EarlyStopper::new(spec, run.early_stop)),
+            plateau: c.plateau.as_ref().map(|spec| PlateauState::new(spec, run.plateau)),
             history: Vec::new(),
             seed,
             last_lr: f64::NAN,
             last_hypers: Vec::new(),
-            last_loss: f64::NAN,
+            last_loss: run.last_loss,
         })
     }
 
@@ -285,6 +291,11 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let at = &mut self.at;
         at.batcher.start_epoch((at.micro / at.per_epoch) as u64);
         while self.at.updates < self.at.end {
+            // A signal stops the run between updates, never inside an accumulation, where its
+            // checkpoint resumes.
+            if let (Some(signal), true) = (interrupted(), self.at.micro.is_multiple_of(self.at.k)) {
+                return Ok(StopReason::Interrupted { signal });
+            }
             let (loss, update_norm, applies) = self.micro_step();
             if !loss.is_finite() {
                 let params = read_params(&self.exes.step.exe, &self.small_params);
@@ -324,7 +335,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             runner.load_rows(d, at.batcher.indices(in_epoch));
         }
         let applies = (at.micro + 1).is_multiple_of(at.k);
-        let lr_scale = self.plateau.as_ref().map_or(1.0, |p| p.scale);
+        let lr_scale = self.plateau.as_ref().map_or(1.0, |p| p.counters.scale);
         runner.set_steps(&Steps {
             t: at.micro / at.k + 1,
             apply: applies,
@@ -438,7 +449,15 @@ impl<'p, 'w> Trainer<'p, 'w> {
                 .collect();
             let model: Vec<ParamInfo> = self.program.params.iter().chain(self.program.buffers).cloned().collect();
             let values = read_params(exe, &self.model_names);
-            checkpoint::save(path, &model, &values, &state, self.program.scaling, updates)?;
+            let owners: Vec<&str> = self.model_names.iter().map(String::as_str).collect();
+            let run = RunState {
+                seed: Some(self.seed),
+                optimizer: Some(checkpoint::kinds(self.program.states.iter().map(|s| s.name.as_str()), &owners)),
+                last_loss: self.last_loss,
+                early_stop: self.stopper.as_ref().map(|s| s.state.clone()),
+                plateau: self.plateau.as_ref().map(|p| p.counters),
+            };
+            checkpoint::save(path, &model, &values, &state, self.program.scaling, updates, &run)?;
         }
         let history = self.history;
         Ok(Summary {
@@ -479,6 +498,14 @@ fn write_line(
         last: tested.is_some(),
     };
     log.record(&record).map_err(errors::log_unwritable)
+}
+
+/// The signal that asked the run to stop, if one did (only while `gradc run` watches for them).
+fn interrupted() -> Option<i32> {
+    #[cfg(unix)]
+    return super::interrupt::requested();
+    #[cfg(not(unix))]
+    None
 }
 
 /// A named value from a list, NaN if absent.

@@ -50,7 +50,7 @@ fn round_trip_keeps_names_shapes_and_bits() {
         ("theta".to_string(), vec![std::f32::consts::PI]),
     ];
     let state = [("h1.b.m".to_string(), vec![2], vec![0.5, -0.5])];
-    save(&path, &program(), &values, &state, None, 7).expect("save");
+    save(&path, &program(), &values, &state, None, 7, &RunState::default()).expect("save");
     // `h1.b.m` is the optimizer's state, `h1.b.v` another slot (an accumulator, say).
     let slots = [("h1.b.m".to_string(), vec![2]), ("h1.b.v".to_string(), vec![2])];
     let restored = load(&path, &program(), &["h1.b.m".to_string()], &slots).expect("load");
@@ -72,7 +72,7 @@ fn save_replaces_an_existing_file() {
     let path = dir("replace").join("w.safetensors");
     std::fs::write(&path, b"old").expect("write");
     let values = vec![("theta".to_string(), vec![2.0])];
-    save(&path, &[param("theta", &[])], &values, &[], None, 0).expect("save");
+    save(&path, &[param("theta", &[])], &values, &[], None, 0, &RunState::default()).expect("save");
     assert_eq!(load(&path, &[param("theta", &[])], &[], &[]).expect("load").values, values);
 }
 
@@ -81,8 +81,8 @@ fn save_into_a_missing_directory_is_a_diagnostic() {
     let path = dir("no_dir").join("absent").join("w.safetensors");
     assert_eq!(check_writable(&path).expect_err("no directory").code, errors::CHECKPOINT_WRITE);
     check_writable(&dir("no_dir").join("w.safetensors")).expect("the directory exists");
-    let d =
-        save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])], &[], None, 0).expect_err("no directory");
+    let d = save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])], &[], None, 0, &RunState::default())
+        .expect_err("no directory");
     assert_eq!(d.code, errors::CHECKPOINT_WRITE);
     assert!(d.render_plain().contains("w.safetensors"));
 }
@@ -101,8 +101,8 @@ fn a_failed_save_leaves_no_temporary_file_and_the_old_file_intact() {
     let path = d.join("w.safetensors");
     std::fs::create_dir(&path).expect("a directory where the checkpoint goes");
     std::fs::write(path.join("keep"), b"mine").expect("write");
-    let err =
-        save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])], &[], None, 0).expect_err("rename fails");
+    let err = save(&path, &[param("theta", &[])], &[("theta".into(), vec![1.0])], &[], None, 0, &RunState::default())
+        .expect_err("rename fails");
     assert_eq!(err.code, errors::CHECKPOINT_WRITE);
     assert_eq!(entries(&d), ["w.safetensors"], "no temporary file is left behind");
     assert_eq!(std::fs::read(path.join("keep")).expect("read"), b"mine", "what was there is untouched");
@@ -214,7 +214,12 @@ fn saved(test: &str, state: &[(&str, Vec<usize>, Vec<f32>)], scaling: Option<&Sc
         vec![("h1.w".to_string(), vec![1.0; 6]), ("h1.b".to_string(), vec![2.0; 2]), ("theta".to_string(), vec![3.0])];
     let state: Vec<(String, Vec<usize>, Vec<f32>)> =
         state.iter().map(|(n, s, v)| (n.to_string(), s.clone(), v.clone())).collect();
-    save(&path, &program(), &values, &state, scaling, step).expect("save");
+    // Recorded as a run of the optimizer whose state it is.
+    let params = program();
+    let owners: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    let run =
+        RunState { optimizer: Some(kinds(state.iter().map(|(n, _, _)| n.as_str()), &owners)), ..RunState::default() };
+    save(&path, &program(), &values, &state, scaling, step, &run).expect("save");
     path
 }
 
@@ -305,11 +310,73 @@ fn a_symbolic_link_or_a_fifo_is_not_replaced() {
     for path in [&link, &fifo] {
         let e = check_writable(path).expect_err("refused before training");
         assert_eq!(e.code, errors::CHECKPOINT_WRITE);
-        let e = save(path, &[param("theta", &[])], &values, &[], None, 0).expect_err("refused");
+        let e = save(path, &[param("theta", &[])], &values, &[], None, 0, &RunState::default()).expect_err("refused");
         assert!(e.message.contains("gradc does not replace"), "{}", e.message);
     }
     assert!(std::fs::symlink_metadata(&link).expect("still there").file_type().is_symlink());
     assert!(!std::fs::symlink_metadata(&fifo).expect("still there").is_file());
     assert_eq!(std::fs::read(&target).expect("read"), b"mine");
     assert_eq!(entries(&d).len(), 3, "no temporary file is left behind: {:?}", entries(&d));
+}
+
+#[test]
+fn the_run_state_round_trips_bit_for_bit() {
+    use crate::runtime::stopping::{EarlyStopState, PlateauCounters};
+    let path = dir("run_state").join("w.safetensors");
+    let values =
+        vec![("h1.w".to_string(), vec![1.0; 6]), ("h1.b".to_string(), vec![2.0; 2]), ("theta".to_string(), vec![3.0])];
+    let state = [("theta.m".to_string(), vec![], vec![0.25])];
+    let best_params = vec![
+        ("h1.w".to_string(), vec![-1.5; 6]),
+        ("h1.b".to_string(), vec![0.5, 0.75]),
+        ("theta".to_string(), vec![1e-30]),
+    ];
+    let run = RunState {
+        seed: Some(u64::MAX - 3),
+        optimizer: Some(vec!["m".to_string()]),
+        last_loss: 0.1 + 0.2,
+        early_stop: Some(EarlyStopState { best: 1.0 / 3.0, best_epoch: 41, wait: 3, best_params }),
+        plateau: Some(PlateauCounters { best: f64::INFINITY, bad_epochs: 1, cooldown: 2, scale: 0.125 }),
+    };
+    save(&path, &program(), &values, &state, None, 650, &run).expect("save");
+    let r = load(&path, &program(), &["theta.m".to_string()], &[("theta.m".to_string(), vec![])]).expect("load");
+    assert_eq!((r.step, &r.run), (650, &run), "every counter, value and best parameter comes back");
+    // The record is gradc's own: scoring a saved model ignores it.
+    let inputs: Vec<(String, Vec<usize>)> = program().iter().map(|p| (p.name.clone(), p.shape.clone())).collect();
+    assert_eq!(load_weights(&path, &inputs).expect("loads").len(), 3);
+}
+
+#[test]
+fn the_same_optimizer_s_missing_state_is_named_and_another_s_starts_afresh() {
+    let adam: Vec<String> = ["h1.b.m", "h1.b.v"].map(String::from).to_vec();
+    let slots: Vec<(String, Vec<usize>)> = adam.iter().map(|n| (n.clone(), vec![2])).collect();
+    // Saved by Adam, one moment lost: an error naming it, not zeros for it.
+    let path = saved("lost_moment", &[("h1.b.m", vec![2], vec![0.5; 2]), ("h1.b.v", vec![2], vec![0.5; 2])], None, 9);
+    let d = path.parent().expect("in a directory");
+    let partial = d.join("partial.safetensors");
+    let bytes = std::fs::read(&path).expect("read");
+    let file = SafeTensors::deserialize(&bytes).expect("valid");
+    let kept = file.tensors().into_iter().filter(|(n, _)| n != "h1.b.v");
+    let meta = HashMap::from([(STEP_KEY.to_string(), "9".to_string())]);
+    std::fs::write(&partial, safetensors::serialize(kept, Some(meta.clone())).expect("encode")).expect("write");
+    let e = load(&partial, &program(), &adam, &slots).expect_err("a moment is missing");
+    assert_eq!(e.code, errors::CHECKPOINT_MISSING);
+    assert!(e.message.contains("`h1.b.v`") && e.message.contains("step 9") && e.help.is_some(), "{}", e.message);
+    // All of it lost, with the record saying it was Adam's: an error too.
+    let bare = d.join("bare.safetensors");
+    let kept = file.tensors().into_iter().filter(|(n, _)| !n.starts_with("h1.b."));
+    std::fs::write(&bare, safetensors::serialize(kept, Some(meta.clone())).expect("encode")).expect("write");
+    let e = load(&bare, &program(), &adam, &slots).expect_err("the state is missing");
+    assert!(e.message.contains("`h1.b.m`"), "{}", e.message);
+    // Without the record (an older gradc's file), the state tensors tell: one of Adam's kinds
+    // left is still Adam's, none left is an optimizer without state, as before.
+    let old = d.join("old.safetensors");
+    let kept = file.tensors().into_iter().filter(|(n, _)| n != "h1.b.v" && !n.starts_with("gradc."));
+    std::fs::write(&old, safetensors::serialize(kept, Some(meta.clone())).expect("encode")).expect("write");
+    let r = load(&old, &program(), &adam, &slots).expect("loads");
+    assert_eq!((r.step, r.other_state), (0, Some(vec!["h1.b.m".to_string()])), "only `m`: another optimizer's");
+    let kept = file.tensors().into_iter().filter(|(n, _)| !n.starts_with("h1.b.") && !n.starts_with("gradc."));
+    std::fs::write(&old, safetensors::serialize(kept, Some(meta)).expect("encode")).expect("write");
+    let r = load(&old, &program(), &adam, &slots).expect("loads");
+    assert_eq!((r.step, r.other_state), (0, Some(vec![])));
 }
