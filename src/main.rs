@@ -133,6 +133,23 @@ enum Command {
         #[arg(long, default_value_t = 2, value_parser = threads)]
         threads: usize,
     },
+    /// Check each parameter's gradient against central finite differences (f64, first batch).
+    Gradcheck {
+        /// The .grad file.
+        file: PathBuf,
+        /// Take the parameters from this safetensors file instead of their initialisers.
+        #[arg(long, value_name = "FILE")]
+        init: Option<PathBuf>,
+        /// Check only these parameters (comma-separated).
+        #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+        params: Option<Vec<String>>,
+        /// Check N entries of each larger parameter, drawn with the run's seed.
+        #[arg(long, value_name = "N", default_value_t = gradc::gradcheck::SAMPLE, value_parser = count)]
+        sample: usize,
+        /// Check every entry of every parameter.
+        #[arg(long, conflicts_with = "sample")]
+        all: bool,
+    },
     /// Print FILE's program at one stage of the pipeline.
     Ir {
         /// The .grad file.
@@ -234,6 +251,9 @@ fn main() -> ExitCode {
         Command::Ir { file, stage } => ir(&file, stage),
         Command::Grad { file, param, latex, values, init, save, threads } => {
             grad(&file, &gradc::gradmath::Options { param, latex, values, init, save, threads })
+        }
+        Command::Gradcheck { file, init, params, sample, all } => {
+            gradcheck(&file, &gradc::gradcheck::Options { params, init, sample: (!all).then_some(sample) })
         }
     };
     match result {
@@ -425,6 +445,18 @@ fn grad(file: &Path, opts: &gradc::gradmath::Options) -> CliResult {
     let c = driver::compile_from(&mut front, opts.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
     let text = gradc::gradmath::command(&c, opts).map_err(|d| (d, front.sources.clone()))?;
     emit(&text)
+}
+
+fn gradcheck(file: &Path, opts: &gradc::gradcheck::Options) -> CliResult {
+    let mut front = driver::parse(file)?;
+    let c = driver::compile_from(&mut front, opts.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
+    let report = gradc::gradcheck::command(&c, opts).map_err(|d| (d, front.sources.clone()))?;
+    emit(&gradc::gradcheck::render(&report))?;
+    let failed: Vec<&str> = report.failures().iter().map(|r| r.param.as_str()).collect();
+    match failed.as_slice() {
+        [] => Ok(()),
+        _ => Err((gradc::gradcheck::errors::failed(&failed, report.checks.len()), front.sources)),
+    }
 }
 
 fn ir(file: &Path, stage: Stage) -> CliResult {
