@@ -34,6 +34,8 @@ pub const IO_LOG: &str = "gradc::io::log";
 pub const COMPARE_EMPTY: &str = "gradc::compare::empty";
 /// A comparison's output that cannot be written.
 pub const IO_COMPARE: &str = "gradc::io::compare";
+/// An lr-find output could not be written.
+pub const IO_LR_FIND: &str = "gradc::io::lr_find";
 /// Progress output that cannot be written.
 pub const IO_PROGRESS: &str = "gradc::io::progress";
 /// A predictions file of an unknown format, or one that cannot be written.
@@ -201,6 +203,12 @@ pub fn nothing_to_compare() -> Diag {
 /// A comparison's output `path` cannot be written.
 pub fn compare_unwritable(path: &Path, e: io::Error) -> Diag {
     Diag::new(IO_COMPARE, format!("cannot write `{}`: {e}", path.display()))
+        .help("check that the output directory is writable (choose another with --out)")
+}
+
+/// `gradc lr-find` could not write `path`.
+pub fn lr_find_unwritable(path: &Path, e: io::Error) -> Diag {
+    Diag::new(IO_LR_FIND, format!("cannot write `{}`: {e}", path.display()))
         .help("check that the output directory is writable (choose another with --out)")
 }
 
