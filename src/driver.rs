@@ -133,6 +133,19 @@ pub fn compile_variants(front: &mut Front) -> Result<Vec<(Label, Compiled)>, Dia
     Ok(runs)
 }
 
+/// Compiles a parsed file for `gradc lr-find`: its optimizer's learning rate grows from `from`
+/// to `to` over `steps` updates, exponentially, by the compiled step's own schedule
+/// (`exponential` with `gamma = (to / from)^(1 / (steps − 1))`).
+pub fn compile_lr_range(front: &mut Front, from: f64, to: f64, steps: usize) -> Result<Compiled, Diag> {
+    if to <= from {
+        return Err(errors::lr_range_empty(from, to));
+    }
+    let started = Instant::now();
+    let module = resolve(front)?;
+    let gamma = (to / from).powf(1.0 / (steps.max(2) - 1) as f64);
+    compile_module(module.with_lr_range(from, gamma), &front.dir, started, None)
+}
+
 /// Compiles a parsed file and every run of its `compare` block, as `gradc check` does: a compare
 /// run's model that does not fit the data is an error of the file.
 pub fn check(front: &mut Front) -> Result<Compiled, Diag> {

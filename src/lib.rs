@@ -10,6 +10,7 @@ pub mod data;
 pub mod diag;
 pub mod driver;
 pub mod files;
+pub mod gradcheck;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod gradmath;
 #[deny(clippy::wildcard_enum_match_arm)]

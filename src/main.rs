@@ -133,6 +133,44 @@ enum Command {
         #[arg(long, default_value_t = 2, value_parser = threads)]
         threads: usize,
     },
+    /// Check each parameter's gradient against central finite differences (f64, first batch).
+    Gradcheck {
+        /// The .grad file.
+        file: PathBuf,
+        /// Take the parameters from this safetensors file instead of their initialisers.
+        #[arg(long, value_name = "FILE")]
+        init: Option<PathBuf>,
+        /// Check only these parameters (comma-separated).
+        #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+        params: Option<Vec<String>>,
+        /// Check N entries of each larger parameter, drawn with the run's seed.
+        #[arg(long, value_name = "N", default_value_t = gradc::gradcheck::SAMPLE, value_parser = count)]
+        sample: usize,
+        /// Check every entry of every parameter.
+        #[arg(long, conflicts_with = "sample")]
+        all: bool,
+    },
+    /// The learning-rate range test: train with an exponentially growing lr, plot the smoothed
+    /// loss against it and suggest one (nothing is saved).
+    LrFind {
+        /// The .grad file.
+        file: PathBuf,
+        /// The first learning rate.
+        #[arg(long, value_name = "LR", default_value_t = 1e-7, value_parser = positive)]
+        from: f64,
+        /// The last learning rate.
+        #[arg(long, value_name = "LR", default_value_t = 10.0, value_parser = positive)]
+        to: f64,
+        /// Updates from the first learning rate to the last.
+        #[arg(long, value_name = "N", default_value_t = 100, value_parser = range_steps)]
+        steps: usize,
+        /// Where to write lr_find.csv, .svg and .png (default: `<stem>-lr-find`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Threads for large matrix products.
+        #[arg(long, default_value_t = 2, value_parser = threads)]
+        threads: usize,
+    },
     /// Print FILE's program at one stage of the pipeline.
     Ir {
         /// The .grad file.
@@ -172,6 +210,19 @@ fn threads(s: &str) -> Result<usize, String> {
         Ok(n) if (1..=256).contains(&n) => Ok(n),
         _ => Err("expected a whole number from 1 to 256".into()),
     }
+}
+
+/// `--from` and `--to`: a finite number above 0.
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err("expected a finite number above 0".into()),
+    }
+}
+
+/// `lr-find --steps`: from 2 (the first and the last learning rate) to 2^32 − 1.
+fn range_steps(s: &str) -> Result<usize, String> {
+    bounded(s, 2)
 }
 
 /// `--log-every`: a whole number from 1 to 2^32 − 1, the bounds the train block's key has.
@@ -234,6 +285,12 @@ fn main() -> ExitCode {
         Command::Ir { file, stage } => ir(&file, stage),
         Command::Grad { file, param, latex, values, init, save, threads } => {
             grad(&file, &gradc::gradmath::Options { param, latex, values, init, save, threads })
+        }
+        Command::LrFind { file, from, to, steps, out, threads } => {
+            lr_find(&file, &gradc::runtime::lr_find::Range { from, to, steps }, out, threads)
+        }
+        Command::Gradcheck { file, init, params, sample, all } => {
+            gradcheck(&file, &gradc::gradcheck::Options { params, init, sample: (!all).then_some(sample) })
         }
     };
     match result {
@@ -439,6 +496,60 @@ fn grad(file: &Path, opts: &gradc::gradmath::Options) -> CliResult {
     let mut front = driver::parse(file)?;
     let c = driver::compile_from(&mut front, opts.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
     let text = gradc::gradmath::command(&c, opts).map_err(|d| (d, front.sources.clone()))?;
+    emit(&text)
+}
+
+fn gradcheck(file: &Path, opts: &gradc::gradcheck::Options) -> CliResult {
+    let mut front = driver::parse(file)?;
+    let c = driver::compile_from(&mut front, opts.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
+    let report = gradc::gradcheck::command(&c, opts).map_err(|d| (d, front.sources.clone()))?;
+    emit(&gradc::gradcheck::render(&report))?;
+    let failed: Vec<&str> = report.failures().iter().map(|r| r.param.as_str()).collect();
+    match failed.as_slice() {
+        [] => Ok(()),
+        _ => Err((gradc::gradcheck::errors::failed(&failed, report.checks.len()), front.sources)),
+    }
+}
+
+fn lr_find(file: &Path, range: &gradc::runtime::lr_find::Range, out: Option<PathBuf>, threads: usize) -> CliResult {
+    use gradc::runtime::lr_find::{self, End};
+    let mut front = driver::parse(file)?;
+    let c = driver::compile_lr_range(&mut front, range.from, range.to, range.steps)
+        .map_err(|d| (d, front.sources.clone()))?;
+    warn(&c.lowered.warnings, &front.sources);
+    let out = out.unwrap_or_else(|| {
+        let stem = file.file_stem().map_or("gradc".into(), |s| s.to_string_lossy().into_owned());
+        PathBuf::from(format!("{stem}-lr-find"))
+    });
+    eprintln!(
+        "gradc: {} — lr from {:e} to {:e} over {} steps, output in {}",
+        file.display(),
+        range.from,
+        range.to,
+        range.steps,
+        out.display()
+    );
+    let cfg = RunConfig { threads, ..RunConfig::default() };
+    let mut plan = driver::plan(&c, &cfg).map_err(|d| (d, front.sources.clone()))?;
+    let seed = c.module.train().seed;
+    let f = lr_find::run(&mut plan, range, seed, &out).map_err(|d| (d, front.sources.clone()))?;
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let last = f.points.last().map_or(range.from, |p| p.lr);
+    let ended = match f.end {
+        End::Completed => format!("reached lr {last:.2e}"),
+        End::Diverged => format!("stopped at lr {last:.2e}: the smoothed loss passed {}× its best", lr_find::DIVERGED),
+        End::NonFinite(lr) => format!("stopped at lr {lr:.2e}: the loss was not finite"),
+    };
+    writeln!(text, "{} steps, {ended}", f.points.len()).expect("write to String");
+    match f.suggested_lr() {
+        Some(lr) => writeln!(text, "suggested lr {lr:.2e} (the steepest descent of the smoothed loss)"),
+        None => writeln!(text, "no suggestion: fewer than {} steps ran", lr_find::SKIP.0 + lr_find::SKIP.1 + 2),
+    }
+    .expect("write to String");
+    for path in &f.files {
+        writeln!(text, "wrote {}", path.display()).expect("write to String");
+    }
     emit(&text)
 }
 

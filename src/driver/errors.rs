@@ -30,6 +30,8 @@ pub const IO_STDOUT: &str = "gradc::io::stdout";
 pub const EVAL_DATA: &str = "gradc::eval::data";
 /// `gradc predict` of a program it cannot predict with.
 pub const PREDICT_MODEL: &str = "gradc::predict::model";
+/// `lr-find --to` not above `--from`.
+pub const LR_RANGE: &str = "gradc::lr_find::range";
 
 /// `gradc eval` of a program whose loss takes no data.
 pub fn eval_without_data() -> Diag {
@@ -125,4 +127,10 @@ pub fn no_compare_block(file: FileId) -> Diag {
 pub fn codegen_failed(graph: &str, e: impl Display) -> Diag {
     Diag::new(CODEGEN_FAILED, format!("code generation failed for `{graph}`: {e}"))
         .help("this is a limit of the compiler (e.g. a tensor too large for memory); please report it with the program")
+}
+
+/// `gradc lr-find --from FROM --to TO` with TO not above FROM.
+pub fn lr_range_empty(from: f64, to: f64) -> Diag {
+    Diag::new(LR_RANGE, format!("the learning rate would not grow: --to {to:e} is not above --from {from:e}"))
+        .help("give a --to above --from, e.g. --from 1e-7 --to 10")
 }

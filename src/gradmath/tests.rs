@@ -4,51 +4,14 @@
 use std::path::Path;
 
 use super::{of, values};
-use crate::data::{Labels, LabelsOut};
 use crate::driver::{self, Compiled};
-use crate::ir::interp::{eval, Tensor};
-use crate::ir::{Graph, InputRole, OutputRole};
+use crate::ir::interp::eval;
+use crate::ir::OutputRole;
 
 fn compile(example: &str) -> Compiled {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(example);
     let mut front = driver::parse(&path).unwrap_or_else(|(d, s)| panic!("{}", d.with_sources(&s).render_plain()));
     driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.with_sources(&front.sources).render_plain()))
-}
-
-/// The inputs of `graph` for the feed's batch, as the interpreter takes them.
-fn inputs(c: &Compiled, graph: &Graph, feed: &values::Feed) -> Vec<Tensor> {
-    let rows = &feed.rows;
-    graph
-        .inputs
-        .iter()
-        .map(|i| {
-            let shape = i.ty.shape.clone();
-            let d = c.data.as_ref();
-            match i.role {
-                InputRole::Data => {
-                    let mut x = vec![0f32; i.ty.numel()];
-                    d.expect("data").copy_features(rows, &mut x);
-                    Tensor::from_f32(shape, &x)
-                }
-                InputRole::Label => match &d.expect("data").labels {
-                    Labels::Classes { .. } => {
-                        let mut y = vec![0i32; i.ty.numel()];
-                        d.expect("data").copy_labels(rows, LabelsOut::Classes(&mut y));
-                        Tensor::new(shape, y.iter().map(|&v| f64::from(v)).collect())
-                    }
-                    Labels::Targets { .. } | Labels::None => {
-                        let mut y = vec![0f32; i.ty.numel()];
-                        d.expect("data").copy_labels(rows, LabelsOut::Targets(&mut y));
-                        Tensor::from_f32(shape, &y)
-                    }
-                },
-                InputRole::Param | InputRole::Buffer | InputRole::State | InputRole::Step | InputRole::Grad => {
-                    let v = feed.values.iter().find(|(n, _)| *n == i.name).expect("a value for every weight");
-                    Tensor::from_f32(shape, &v.1)
-                }
-            }
-        })
-        .collect()
 }
 
 /// The compiled gradients agree with the interpreter's on the unoptimised backward graph.
@@ -58,7 +21,7 @@ fn agrees_with_interpreter(example: &str) {
     let feed = values::feed(&c, &backward, None).expect("feed");
     let got = values::compute(&c, &backward, &feed, 1).expect("values");
     let raw = crate::autodiff::backward(&c.lowered.forward);
-    let want = eval(&raw, &inputs(&c, &raw, &feed));
+    let want = eval(&raw, &values::tensors(&c, &raw, &feed));
     let grads = raw.outputs.iter().zip(&want).filter(|(o, _)| o.role == OutputRole::Grad);
     let mut compared = 0;
     for (o, t) in grads {

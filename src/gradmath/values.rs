@@ -7,9 +7,11 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::codegen::CompileOptions;
+use crate::data::{Labels, LabelsOut};
 use crate::diag::Diag;
 use crate::driver::{self, Compiled};
-use crate::ir::{Graph, InputRole, OutputRole};
+use crate::ir::interp::Tensor;
+use crate::ir::{Graph, InputRole, OutputRole, StepInput};
 use crate::rng::Rng;
 use crate::runtime::batch::Batcher;
 use crate::runtime::runner::{Runner, Steps};
@@ -84,6 +86,57 @@ pub fn compute(c: &Compiled, backward: &Graph, feed: &Feed, threads: usize) -> R
             Value { shape: shapes.get(param.as_str()).map_or(vec![], |s| s.to_vec()), param, data }
         })
         .collect())
+}
+
+/// The inputs of `graph` for the feed's batch, in f64 as the reference interpreter takes them:
+/// the batch's rows, the feed's values, and the step inputs of the run's first step (so `rand`
+/// draws the mask the first step draws).
+pub fn tensors(c: &Compiled, graph: &Graph, feed: &Feed) -> Vec<Tensor> {
+    let rows = &feed.rows;
+    let data = || c.data.as_ref().expect("a graph reading data is compiled with its dataset");
+    graph
+        .inputs
+        .iter()
+        .map(|i| {
+            let shape = i.ty.shape.clone();
+            match i.role {
+                InputRole::Data => {
+                    let mut x = vec![0f32; i.ty.numel()];
+                    data().copy_features(rows, &mut x);
+                    Tensor::from_f32(shape, &x)
+                }
+                InputRole::Label => match &data().labels {
+                    Labels::Classes { .. } => {
+                        let mut y = vec![0i32; i.ty.numel()];
+                        data().copy_labels(rows, LabelsOut::Classes(&mut y));
+                        Tensor::new(shape, y.iter().map(|&v| f64::from(v)).collect())
+                    }
+                    Labels::Targets { .. } | Labels::None => {
+                        let mut y = vec![0f32; i.ty.numel()];
+                        data().copy_labels(rows, LabelsOut::Targets(&mut y));
+                        Tensor::from_f32(shape, &y)
+                    }
+                },
+                InputRole::Step => Tensor::new(shape, step_value(&i.name, feed.seed)),
+                InputRole::Param | InputRole::Buffer | InputRole::State | InputRole::Grad => {
+                    // `feed` holds every parameter, buffer and state slot of the run.
+                    let v = feed.values.iter().find(|(n, _)| *n == i.name).expect("a value for every weight");
+                    Tensor::from_f32(shape, &v.1)
+                }
+            }
+        })
+        .collect()
+}
+
+/// The value of the step input `name` on the run's first step, as [`compute`] sets it.
+fn step_value(name: &str, seed: u64) -> Vec<f64> {
+    let which = StepInput::ALL.into_iter().find(|s| s.name() == name).expect("step inputs are named by `StepInput`");
+    match which {
+        StepInput::T | StepInput::Apply | StepInput::LrScale => vec![1.0],
+        StepInput::Epoch => vec![0.0],
+        // The i32 words carry the bits of the seed's halves and the micro-batch counter 0.
+        StepInput::Rng => vec![f64::from(seed as u32 as i32), f64::from((seed >> 32) as u32 as i32), 0.0],
+    }
 }
 
 /// A summary of a gradient: all of it up to 8 numbers, else its shape, norm and first numbers.

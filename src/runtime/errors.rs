@@ -38,6 +38,8 @@ pub const COMPARE_DIVERGED: &str = "gradc::compare::diverged";
 pub const COMPARE_EMPTY: &str = "gradc::compare::empty";
 /// A comparison's output that cannot be written.
 pub const IO_COMPARE: &str = "gradc::io::compare";
+/// An lr-find output could not be written.
+pub const IO_LR_FIND: &str = "gradc::io::lr_find";
 /// Progress output that cannot be written.
 pub const IO_PROGRESS: &str = "gradc::io::progress";
 /// A predictions file of an unknown format, or one that cannot be written.
@@ -248,6 +250,12 @@ pub fn every_run_diverged(runs: usize) -> Diag {
 /// A comparison's output `path` cannot be written.
 pub fn compare_unwritable(path: &Path, e: io::Error) -> Diag {
     Diag::new(IO_COMPARE, format!("cannot write `{}`: {e}", path.display()))
+        .help("check that the output directory is writable (choose another with --out)")
+}
+
+/// `gradc lr-find` could not write `path`.
+pub fn lr_find_unwritable(path: &Path, e: io::Error) -> Diag {
+    Diag::new(IO_LR_FIND, format!("cannot write `{}`: {e}", path.display()))
         .help("check that the output directory is writable (choose another with --out)")
 }
 

@@ -10,6 +10,7 @@ pub mod init;
 #[cfg(unix)]
 pub mod interrupt;
 pub mod log;
+pub mod lr_find;
 pub mod plan;
 pub mod plot;
 pub mod runner;

@@ -98,6 +98,25 @@ impl Module {
         m
     }
 
+    /// This program for `gradc lr-find`: the learning rate starts at `from` and the schedule is
+    /// `exponential(gamma)`, counted by update, so step `s` trains at `from · gammaˢ`; nothing
+    /// evaluates to stop or reduce it (early stopping, convergence and plateau are dropped).
+    pub fn with_lr_range(&self, from: f64, gamma: f64) -> Module {
+        let mut m = self.clone();
+        let span = m.optimizer.span;
+        m.optimizer.args.retain(|a| a.0 != "lr");
+        m.optimizer.args.push(("lr".into(), from, span));
+        // std.schedule, which the stdlib always loads, declares `exponential`.
+        let decl = self.std_funcs["exponential"].1.clone();
+        let args = vec![("gamma".into(), gamma, span)];
+        m.schedule = Some(Sched::One(Box::new(Partial { decl, args, lists: vec![], texts: vec![], span })));
+        m.train.schedule_by_epoch = false;
+        m.train.early_stop = None;
+        m.train.converge = vec![];
+        m.train.plateau = None;
+        m
+    }
+
     /// The error for `model(...)` at `span` when the run has no model: none is declared, or
     /// several and the train block does not say which.
     pub(super) fn no_model_to_call(&self, span: Span) -> Diag {

@@ -484,6 +484,7 @@ fn curves_chart(report: &Report, first: &Program, cfg: &RunConfig) -> Chart {
         y_label: "loss".into(),
         log_y: spans_decades(&|p| Some(logged_loss(p))),
         series: series(report, |r, p| Some((step(r, p), logged_loss(p)))),
+        ..Panel::default()
     }];
     let names: Vec<&str> = history().next().map_or(vec![], |p| p.metrics.iter().map(|(n, _)| n.as_str()).collect());
     let train_metrics = names.iter().filter(|n| **n != "loss" && !n.starts_with("val_"));
@@ -500,6 +501,7 @@ fn curves_chart(report: &Report, first: &Program, cfg: &RunConfig) -> Chart {
             y_label: y_label.into(),
             log_y: name == "val_loss" && spans_decades(&|p| metric(p, name)),
             series: series(report, |r, p| metric(p, name).map(|v| (step(r, p), v))),
+            ..Panel::default()
         });
     }
     // Schedules are easier to judge beside the learning rate they produced.
@@ -512,6 +514,7 @@ fn curves_chart(report: &Report, first: &Program, cfg: &RunConfig) -> Chart {
             y_label: "lr".into(),
             log_y: false,
             series: series(report, |r, p| Some((step(r, p), p.lr))),
+            ..Panel::default()
         });
     }
     Chart {

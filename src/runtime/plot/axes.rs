@@ -12,8 +12,10 @@ use super::Series;
 /// The ranges of a set of axes, in axis space, and what they leave out.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Frame {
-    /// The x range.
+    /// The x range; of log10 x on a log axis.
     pub x: (f64, f64),
+    /// Whether x is on a log scale.
+    pub log_x: bool,
     /// The y range; of log10 y on a log axis.
     pub y: (f64, f64),
     /// Whether y is on a log scale.
@@ -28,10 +30,10 @@ impl Frame {
     /// The frame for `series`: over the points of those that did not diverge (all of them if
     /// every one did), with y on a log scale if asked and any value is positive. `None` when
     /// there is no point to show.
-    pub fn fit(series: &[Series], log_y: bool) -> Option<Frame> {
+    pub fn fit(series: &[Series], log_x: bool, log_y: bool) -> Option<Frame> {
         let positive = |s: &&Series| s.points.iter().any(|p| p.0.is_finite() && p.1.is_finite() && p.1 > 0.0);
         let log_y = log_y && series.iter().any(|s| positive(&s));
-        let place = |p: &(f64, f64)| place(*p, log_y);
+        let place = |p: &(f64, f64)| place(*p, log_x, log_y);
         let trained: Vec<&Series> =
             series.iter().filter(|s| !s.diverged && s.points.iter().any(|p| place(p).is_some())).collect();
         let framing = if trained.is_empty() { series.iter().collect() } else { trained };
@@ -51,7 +53,7 @@ impl Frame {
                 (a - by.max(a.abs() * 0.1), b + by.max(a.abs() * 0.1))
             }
         };
-        let x = widen((x0, x1), 0.5);
+        let x = if log_x { widen((x0, x1), 0.15) } else { widen((x0, x1), 0.5) };
         let y = if log_y {
             // At least a third of a decade tall, and 4% of the span clear above and below.
             let (a, b) = widen((y0, y1), 0.15);
@@ -64,7 +66,12 @@ impl Frame {
         let hidden =
             || series.iter().flat_map(|s| &s.points).filter(|p| p.0.is_finite() && p.1.is_finite() && p.1 <= 0.0);
         let non_positive = if log_y { hidden().count() } else { 0 };
-        Some(Frame { x, y, log_y, non_positive, all_zero: hidden().all(|p| p.1 == 0.0) })
+        Some(Frame { x, log_x, y, log_y, non_positive, all_zero: hidden().all(|p| p.1 == 0.0) })
+    }
+
+    /// A point in axis space, if it can be shown.
+    pub fn place(&self, p: (f64, f64)) -> Option<(f64, f64)> {
+        place(p, self.log_x, self.log_y)
     }
 
     /// A line saying what the log axis leaves out, if anything.
@@ -117,7 +124,7 @@ impl Frame {
         let mut part: Vec<(f64, f64)> = vec![];
         let mut prev = None;
         for p in points {
-            let Some(q) = place(*p, self.log_y) else {
+            let Some(q) = self.place(*p) else {
                 prev = None;
                 parts.extend((!part.is_empty()).then(|| std::mem::take(&mut part)));
                 continue;
@@ -178,10 +185,11 @@ pub(super) fn strokes(part: &[(f64, f64)], frame: &Frame, size: (f64, f64)) -> V
     strokes
 }
 
-/// A point in axis space, if it can be shown.
-fn place((x, y): (f64, f64), log_y: bool) -> Option<(f64, f64)> {
-    let ok = x.is_finite() && y.is_finite() && (!log_y || y > 0.0);
-    ok.then(|| (x, if log_y { y.log10() } else { y }))
+/// A point in axis space, if it can be shown (a log x axis shows only positive x, as the
+/// learning rates it is for are).
+fn place((x, y): (f64, f64), log_x: bool, log_y: bool) -> Option<(f64, f64)> {
+    let ok = x.is_finite() && y.is_finite() && (!log_y || y > 0.0) && (!log_x || x > 0.0);
+    ok.then(|| (if log_x { x.log10() } else { x }, if log_y { y.log10() } else { y }))
 }
 
 /// Ticks of an axis over `(lo, hi)` in axis space: labelled ones and unlabelled minor ones.

@@ -102,10 +102,10 @@ fn draw_panel<DB: DrawingBackend>(
     empty: &str,
     s: f64,
 ) -> Drawn<DB> {
-    let Some(frame) = Frame::fit(&panel.series, panel.log_y) else {
+    let Some(frame) = Frame::fit(&panel.series, panel.log_x, panel.log_y) else {
         return empty_panel(cell, panel, if empty.is_empty() { "nothing to draw" } else { empty }, s);
     };
-    let (xt, yt) = (Ticks::new(frame.x.0, frame.x.1, false, 6), Ticks::new(frame.y.0, frame.y.1, frame.log_y, 6));
+    let (xt, yt) = (Ticks::new(frame.x.0, frame.x.1, frame.log_x, 6), Ticks::new(frame.y.0, frame.y.1, frame.log_y, 6));
     let mut chart = ChartBuilder::on(cell)
         .caption(panel.title.as_str(), bold(13.0, s))
         .margin(px(10.0, s))
@@ -155,6 +155,11 @@ fn draw_panel<DB: DrawingBackend>(
             let label = EmptyElement::at(end) + Text::new("diverged", off, font(11.5, s).color(&c).pos(pos));
             chart.plotting_area().draw(&label)?;
         }
+    }
+    for (at, label) in panel.marks.iter().filter_map(|(x, y, l)| Some((frame.place((*x, *y))?, l))) {
+        chart.plotting_area().draw(&marker(at, Marker::Optimum, s))?;
+        let (pos, off) = inward(at, &frame, s);
+        chart.plotting_area().draw(&(EmptyElement::at(at) + Text::new(label.clone(), off, font(11.5, s).pos(pos))))?;
     }
     if let Some(note) = frame.note() {
         let at = EmptyElement::at((x.1, y.1));

@@ -51,8 +51,12 @@ pub struct Panel {
     pub y_label: String,
     /// A logarithmic y axis (for losses spanning decades).
     pub log_y: bool,
+    /// A logarithmic x axis (for learning rates).
+    pub log_x: bool,
     /// The curves.
     pub series: Vec<Series>,
+    /// Points marked with a cross and labelled, as `(x, y, label)`.
+    pub marks: Vec<(f64, f64, String)>,
 }
 
 /// A line chart: panels in rows of two with one legend for all of them.

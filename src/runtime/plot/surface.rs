@@ -150,6 +150,7 @@ impl<'c> Surface<'c> {
         // The axes end exactly at the grid: nothing outside it is known.
         let frame = Frame {
             x: (g.xs[0], g.xs[g.xs.len() - 1]),
+            log_x: false,
             y: (g.ys[0], g.ys[g.ys.len() - 1]),
             log_y: false,
             non_positive: 0,

@@ -54,7 +54,14 @@ fn decaying(rate: f64, noise: f64) -> Vec<(f64, f64)> {
 }
 
 fn loss_panel(series: Vec<Series>) -> Panel {
-    Panel { title: "loss".into(), x_label: "step".into(), y_label: "loss".into(), log_y: true, series }
+    Panel {
+        title: "loss".into(),
+        x_label: "step".into(),
+        y_label: "loss".into(),
+        log_y: true,
+        series,
+        ..Panel::default()
+    }
 }
 
 #[test]
@@ -105,7 +112,7 @@ fn with_diverged() -> Vec<Series> {
 
 #[test]
 fn a_diverged_run_does_not_stretch_the_axes_and_is_marked() {
-    let frame = Frame::fit(&with_diverged(), true).expect("points to show");
+    let frame = Frame::fit(&with_diverged(), false, true).expect("points to show");
     assert!(frame.log_y);
     assert!(frame.y.1 < 2f64.log10() + 0.2, "framed by the run that trained, not by 1e34: {:?}", frame.y);
     assert!(frame.x.1 <= 2000.0 && frame.x.0 >= 10.0);
@@ -127,10 +134,10 @@ fn a_diverged_run_does_not_stretch_the_axes_and_is_marked() {
 fn zeros_on_a_log_axis_are_counted_in_a_note() {
     let mut points = decaying(0.02, 0.0);
     points.extend([(2010.0, 0.0), (2020.0, 0.0)]);
-    let frame = Frame::fit(&[series("adam", points.clone())], true).expect("points");
+    let frame = Frame::fit(&[series("adam", points.clone())], false, true).expect("points");
     assert_eq!(frame.note().as_deref(), Some("2 points at 0 not shown on the log axis"));
     assert_eq!(
-        Frame::fit(&[series("adam", points.clone())], false).expect("points").note(),
+        Frame::fit(&[series("adam", points.clone())], false, false).expect("points").note(),
         None,
         "linear axes show 0"
     );
@@ -143,7 +150,7 @@ fn zeros_on_a_log_axis_are_counted_in_a_note() {
 
 #[test]
 fn a_chart_with_no_points_says_why_instead_of_drawing_empty_axes() {
-    assert_eq!(Frame::fit(&[series("sgd", vec![])], true), None);
+    assert_eq!(Frame::fit(&[series("sgd", vec![])], false, true), None);
     let dir = out_dir("empty");
     let chart = Chart {
         panels: vec![loss_panel(vec![series("sgd", vec![])])],
@@ -158,7 +165,7 @@ fn a_chart_with_no_points_says_why_instead_of_drawing_empty_axes() {
 
 #[test]
 fn curves_are_cut_at_the_frame_and_where_they_cannot_be_placed() {
-    let frame = Frame { x: (0.0, 1.0), y: (0.0, 1.0), log_y: false, non_positive: 0, all_zero: true };
+    let frame = Frame { x: (0.0, 1.0), log_x: false, y: (0.0, 1.0), log_y: false, non_positive: 0, all_zero: true };
     // A diverging path: inside, out to 1e18, back in, a gap, then inside again.
     let parts =
         frame.parts(&[(0.5, 0.5), (0.5, 1e18), (0.5, -1e18), (0.25, 0.25), (0.3, f64::NAN), (0.1, 0.1), (0.2, 0.2)]);
@@ -170,7 +177,7 @@ fn curves_are_cut_at_the_frame_and_where_they_cannot_be_placed() {
 
 #[test]
 fn zigzags_are_drawn_as_strokes_without_spikes() {
-    let frame = Frame { x: (0.0, 10.0), y: (0.0, 10.0), log_y: false, non_positive: 0, all_zero: true };
+    let frame = Frame { x: (0.0, 10.0), log_x: false, y: (0.0, 10.0), log_y: false, non_positive: 0, all_zero: true };
     let zigzag = [(1.0, 1.0), (5.0, 1.0), (1.0, 1.2), (5.0, 1.4)];
     let s = strokes(&zigzag, &frame, (100.0, 100.0));
     assert_eq!(s, vec![vec![(1.0, 1.0), (5.0, 1.0)], vec![(5.0, 1.0), (1.0, 1.2)], vec![(1.0, 1.2), (5.0, 1.4)]]);
