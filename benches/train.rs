@@ -22,6 +22,8 @@ const WORKLOADS: &[(&str, &str, usize, &str)] = &[
     ("spiral MLP 2-64-64-2, batch 32, Adam", "examples/spiral_mlp.grad", 5000, "spiral"),
     ("MLP 784-128-10, batch 64, Adam", "benches/mlp_784_128_10.grad", 1000, "mlp784"),
     ("cnn-small [64,1,28,28], Adam", "benches/cnn_small.grad", 500, "cnn_small"),
+    // No peer: its figure that matters is the compile time.
+    ("deep chain of 2^12 tanh (compile time)", "benches/deep_chain.grad", 2, "-"),
 ];
 
 const ROUNDS: usize = 3;

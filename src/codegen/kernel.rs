@@ -243,6 +243,24 @@ pub struct Program {
 }
 
 impl Program {
+    /// The expressions of every kernel body: a measure of how much code the step is.
+    pub fn body_size(&self) -> usize {
+        self.kernels
+            .iter()
+            .map(|k| match k {
+                Kernel::Elementwise(e) => e.body.len(),
+                Kernel::Reduce(r) => r.body.len(),
+                Kernel::MatMul(_)
+                | Kernel::OneHot { .. }
+                | Kernel::Argmax { .. }
+                | Kernel::Window { .. }
+                | Kernel::Concat { .. }
+                | Kernel::Gather { .. }
+                | Kernel::Rand { .. } => 1,
+            })
+            .sum()
+    }
+
     /// The graph input an in-place output replaces, if the output is in place.
     pub fn in_place_target(&self, o: &ProgramOutput) -> Option<ValueId> {
         match o.role {

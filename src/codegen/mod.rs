@@ -140,7 +140,7 @@ impl Executable {
         let plan = memplan::plan(&program)?;
         let arena = Arena::new(plan.slots)?;
 
-        let isa = native_isa(opts)?;
+        let isa = native_isa(opts, program.body_size() > LARGE_BODY)?;
         let fma = isa.has_native_fma();
         let mut jit = JITBuilder::with_isa(isa, default_libcall_names());
         helpers::register(&mut jit);
@@ -314,8 +314,15 @@ impl Drop for Executable {
     }
 }
 
-/// The host ISA with its native features (FMA, SSE4.1, AVX), so `fma` and `nearest` are instructions.
-fn native_isa(opts: &CompileOptions) -> Result<OwnedTargetIsa, CodegenError> {
+/// Kernel-body expressions above which the step is register-allocated in a single pass:
+/// regalloc2's backtracking allocator grows faster than linearly on one huge function (a chain
+/// of 2^11 tanh calls, about 30,000 body expressions, took minutes), while every example's step
+/// is under a tenth of this.
+const LARGE_BODY: usize = 5000;
+
+/// The host ISA with its native features (FMA, SSE4.1, AVX), so `fma` and `nearest` are
+/// instructions; `large` picks the single-pass register allocator.
+fn native_isa(opts: &CompileOptions, large: bool) -> Result<OwnedTargetIsa, CodegenError> {
     let mut flags = settings::builder();
     let set = |flags: &mut settings::Builder, k: &str, v: &str| {
         flags.set(k, v).map_err(|e| CodegenError::Isa(format!("setting {k}={v}: {e}")))
@@ -324,6 +331,7 @@ fn native_isa(opts: &CompileOptions) -> Result<OwnedTargetIsa, CodegenError> {
     set(&mut flags, "is_pic", "false")?;
     set(&mut flags, "use_colocated_libcalls", "false")?;
     set(&mut flags, "enable_verifier", if opts.verify { "true" } else { "false" })?;
+    set(&mut flags, "regalloc_algorithm", if large { "single_pass" } else { "backtracking" })?;
     let isa = cranelift_native::builder().map_err(|e| CodegenError::Isa(e.to_string()))?;
     isa.finish(settings::Flags::new(flags)).map_err(|e| CodegenError::Isa(e.to_string()))
 }

@@ -77,9 +77,18 @@ struct Fuser<'g> {
     absorbed: Vec<Option<usize>>,
     /// Absorbed producers and the reduction itself, ascending, keyed by the reduction node.
     reduce_members: HashMap<usize, Vec<usize>>,
+    /// Each node's group, as first assigned: [`Fuser::root`] follows merges to the live group.
     group_of: Vec<Option<usize>>,
-    /// Members ascending; groups merged into another are left empty.
+    /// The group each group was merged into, if it was (while grouping; then group_of is
+    /// resolved and this is no longer read).
+    merged_into: Vec<Option<usize>>,
+    /// Members (ascending once grouping is done); groups merged into another are left empty.
     groups: Vec<Vec<usize>>,
+    /// Each live group's operands outside it, ascending, so a cycle check walks a group in the
+    /// time of its boundary rather than of its members (fusion stays linear on long chains).
+    externals: Vec<Vec<usize>>,
+    /// The same for each reduction with its absorbed producers, by reduction node.
+    reduce_externals: HashMap<usize, Vec<usize>>,
     values: Vec<Value>,
     value_of: Vec<Option<ValueId>>,
     /// A copy of an input, per input, for outputs that name an input node.
@@ -137,7 +146,10 @@ impl<'g> Fuser<'g> {
             absorbed: vec![None; n],
             reduce_members: HashMap::new(),
             group_of: vec![None; n],
+            merged_into: Vec::new(),
             groups: Vec::new(),
+            externals: Vec::new(),
+            reduce_externals: HashMap::new(),
             values,
             value_of,
             input_copy: HashMap::new(),
@@ -194,12 +206,30 @@ impl<'g> Fuser<'g> {
             }
             let mut members: Vec<usize> = set.into_iter().collect();
             members.push(r);
+            let mut outside: Vec<usize> =
+                members.iter().flat_map(|&m| self.args(m)).filter(|a| !members.contains(a)).collect();
+            outside.sort_unstable();
+            outside.dedup();
+            self.reduce_externals.insert(r, outside);
             self.reduce_members.insert(r, members);
         }
     }
 
+    /// The live group a group id stands for, following merges.
+    fn root(&self, mut g: usize) -> usize {
+        while let Some(next) = self.merged_into[g] {
+            g = next;
+        }
+        g
+    }
+
+    /// The live group of node `x`, if it is in one.
+    fn group(&self, x: usize) -> Option<usize> {
+        self.group_of[x].map(|g| self.root(g))
+    }
+
     fn unit(&self, x: usize) -> Unit {
-        if let Some(g) = self.group_of[x] {
+        if let Some(g) = self.group(x) {
             Unit::Group(g)
         } else if let Some(r) = self.absorbed[x] {
             Unit::Reduce(r)
@@ -210,22 +240,24 @@ impl<'g> Fuser<'g> {
         }
     }
 
-    /// The nodes of a unit.
-    fn unit_nodes(&self, u: Unit) -> Vec<usize> {
+    /// The operands of a unit that lie outside it.
+    fn unit_externals(&self, u: Unit) -> Vec<usize> {
         match u {
-            Unit::Node(x) => vec![x],
-            Unit::Group(g) => self.groups[g].clone(),
-            Unit::Reduce(r) => self.reduce_members[&r].clone(),
+            Unit::Node(x) => self.args(x).collect(),
+            Unit::Group(g) => self.externals[g].clone(),
+            Unit::Reduce(r) => self.reduce_externals[&r].clone(),
         }
     }
 
-    /// Whether running `merged` (node indices) as one kernel would put it on a cycle of kernels.
-    fn creates_cycle(&self, merged: &[usize]) -> bool {
-        let inside: HashSet<usize> = merged.iter().copied().collect();
+    /// Whether running the live groups `merged` and the node `extra` as one kernel would put it
+    /// on a cycle of kernels.
+    fn creates_cycle(&self, merged: &[usize], extra: Option<usize>) -> bool {
+        let inside = |a: usize| Some(a) == extra || self.group(a).is_some_and(|g| merged.contains(&g));
         let mut seen: HashSet<Unit> = HashSet::new();
         let mut stack: Vec<Unit> = Vec::new();
-        let mut frontier: Vec<usize> =
-            merged.iter().flat_map(|&m| self.args(m)).filter(|a| !inside.contains(a)).collect();
+        let mut frontier: Vec<usize> = merged.iter().flat_map(|&g| self.externals[g].iter().copied()).collect();
+        frontier.extend(extra.into_iter().flat_map(|x| self.args(x)));
+        frontier.retain(|&a| !inside(a));
         loop {
             for a in frontier.drain(..) {
                 // No unit is skipped for preceding `merged` in node order: a kernel depends on
@@ -237,15 +269,21 @@ impl<'g> Fuser<'g> {
                 }
             }
             let Some(u) = stack.pop() else { return false };
-            for m in self.unit_nodes(u) {
-                for a in self.args(m) {
-                    if inside.contains(&a) {
-                        return true;
-                    }
-                    frontier.push(a);
+            for a in self.unit_externals(u) {
+                if inside(a) {
+                    return true;
                 }
+                frontier.push(a);
             }
         }
+    }
+
+    /// The operands outside the union of `parts` (node lists), ascending: `inside` tells a member.
+    fn boundary(&self, parts: impl IntoIterator<Item = usize>, inside: impl Fn(usize) -> bool) -> Vec<usize> {
+        let mut out: Vec<usize> = parts.into_iter().filter(|&a| !inside(a)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Groups the elementwise nodes that no reduction absorbed.
@@ -254,35 +292,48 @@ impl<'g> Fuser<'g> {
             if !self.op(x).is_elementwise() || self.absorbed[x].is_some() {
                 continue;
             }
-            let mut merged = vec![x];
             let mut taken: Vec<usize> = Vec::new();
             for a in self.args(x) {
-                let Some(g) = self.group_of[a] else { continue };
+                let Some(g) = self.group(a) else { continue };
                 if taken.contains(&g) {
                     continue;
                 }
-                let mut trial = merged.clone();
-                trial.extend_from_slice(&self.groups[g]);
-                if !self.creates_cycle(&trial) {
-                    merged = trial;
+                let trial: Vec<usize> = taken.iter().copied().chain([g]).collect();
+                if !self.creates_cycle(&trial, Some(x)) {
                     taken.push(g);
                 }
             }
-            merged.sort_unstable();
+            let outside = {
+                let inside = |a: usize| a == x || self.group(a).is_some_and(|g| taken.contains(&g));
+                let parts = taken.iter().flat_map(|&g| self.externals[g].iter().copied()).chain(self.args(x));
+                self.boundary(parts, inside)
+            };
             let id = match taken.first() {
                 Some(&g) => g,
                 None => {
                     self.groups.push(Vec::new());
+                    self.externals.push(Vec::new());
+                    self.merged_into.push(None);
                     self.groups.len() - 1
                 }
             };
-            for &g in &taken {
-                self.groups[g].clear();
+            // The surviving group keeps its members and takes the others' (sorted once, below),
+            // so a long chain joins in constant time per node.
+            for &g in &taken[1.min(taken.len())..] {
+                let moved = std::mem::take(&mut self.groups[g]);
+                self.groups[id].extend(moved);
+                self.externals[g].clear();
+                self.merged_into[g] = Some(id);
             }
-            for &m in &merged {
-                self.group_of[m] = Some(id);
-            }
-            self.groups[id] = merged;
+            self.groups[id].push(x);
+            self.group_of[x] = Some(id);
+            self.externals[id] = outside;
+        }
+        for x in 0..self.g.nodes.len() {
+            self.group_of[x] = self.group(x);
+        }
+        for members in &mut self.groups {
+            members.sort_unstable();
         }
     }
 
@@ -311,17 +362,23 @@ impl<'g> Fuser<'g> {
                 if target == other || self.shape(first) != self.shape(m) {
                     continue;
                 }
-                let mut trial = self.groups[target].clone();
-                trial.extend_from_slice(&self.groups[other]);
-                if self.creates_cycle(&trial) {
+                if self.creates_cycle(&[target, other], None) {
                     continue;
                 }
-                trial.sort_unstable();
-                for &x in &self.groups[other] {
+                let outside = {
+                    let inside = |a: usize| self.group_of[a].is_some_and(|g| g == target || g == other);
+                    let parts = self.externals[target].iter().chain(&self.externals[other]).copied();
+                    self.boundary(parts, inside)
+                };
+                let mut trial = std::mem::take(&mut self.groups[other]);
+                for &x in &trial {
                     self.group_of[x] = Some(target);
                 }
-                self.groups[other].clear();
+                trial.extend_from_slice(&self.groups[target]);
+                trial.sort_unstable();
                 self.groups[target] = trial;
+                self.externals[target] = outside;
+                self.externals[other].clear();
             }
         }
     }
