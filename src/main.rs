@@ -110,6 +110,16 @@ enum Command {
         /// The .grad file.
         file: PathBuf,
     },
+    /// Draw the curves of JSON-lines logs written by `run --log`: loss, metrics (validation
+    /// beside training), learning rate and every other logged number, one colour per log.
+    Plot {
+        /// The logs, each `gradc run --log` output.
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+        /// Write OUT.svg and OUT.png (default: the first log's path without its extension).
+        #[arg(long, value_name = "OUT")]
+        out: Option<PathBuf>,
+    },
     /// Print each parameter's gradient as maths, in FILE's own names.
     Grad {
         /// The .grad file.
@@ -282,6 +292,7 @@ fn main() -> ExitCode {
             predict(&file, &init, (&input, &output), what, threads)
         }
         Command::Check { file } => check(&file),
+        Command::Plot { logs, out } => plot(&logs, out),
         Command::Ir { file, stage } => ir(&file, stage),
         Command::Grad { file, param, latex, values, init, save, threads } => {
             grad(&file, &gradc::gradmath::Options { param, latex, values, init, save, threads })
@@ -490,6 +501,13 @@ fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConf
         return Err((gradc::runtime::errors::every_run_diverged(report.runs.len()), front.sources));
     }
     Ok(())
+}
+
+fn plot(logs: &[PathBuf], out: Option<PathBuf>) -> CliResult {
+    // clap requires at least one log.
+    let out = out.unwrap_or_else(|| logs[0].with_extension(""));
+    let files = gradc::runtime::plot::plot_logs(logs, &out).map_err(|d| (d, SourceMap::default()))?;
+    emit(&files.iter().map(|f| format!("wrote {}\n", f.display())).collect::<String>())
 }
 
 fn grad(file: &Path, opts: &gradc::gradmath::Options) -> CliResult {

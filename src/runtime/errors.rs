@@ -241,6 +241,34 @@ pub fn nothing_to_compare() -> Diag {
         .help("list optimizers or schedules in a `compare { ... }` block")
 }
 
+/// The log at `path` cannot be read for `gradc plot`, for the reason `r`.
+pub fn log_unreadable(path: &Path, r: crate::files::Refusal) -> Diag {
+    use crate::files::Refusal;
+    let why = match r {
+        Refusal::Missing(e) | Refusal::Io(e) => e.to_string(),
+        Refusal::Directory => "it is a directory".into(),
+        Refusal::Special(kind) => format!("it is {kind}, not a regular file"),
+        Refusal::TooLarge { len, limit } => {
+            format!("it holds {}, over the {} a log may hold", crate::files::size(len), crate::files::size(limit))
+        }
+    };
+    Diag::new(IO_LOG, format!("cannot read the log `{}`: {why}", path.display()))
+        .help("pass a JSON-lines file written by `gradc run --log`")
+}
+
+/// Line `line` (1-based; 0 for the whole file) of the log at `path` is not a log line: `why`.
+pub fn log_malformed(path: &Path, line: usize, why: &str) -> Diag {
+    let at = if line == 0 { String::new() } else { format!(", line {line}") };
+    Diag::new(IO_LOG, format!("`{}`{at} is not a gradc log: {why}", path.display()))
+        .help("pass a JSON-lines file written by `gradc run --log`, one JSON object per line")
+}
+
+/// The picture `path` of `gradc plot` cannot be written.
+pub fn plot_unwritable(path: &Path, e: std::io::Error) -> Diag {
+    Diag::new(IO_LOG, format!("cannot write `{}`: {e}", path.display()))
+        .help("choose another --out; gradc replaces only regular files it can write")
+}
+
 /// Every one of a comparison's `runs` diverged.
 pub fn every_run_diverged(runs: usize) -> Diag {
     Diag::new(COMPARE_DIVERGED, format!("every run diverged ({runs} of {runs})"))

@@ -8,6 +8,7 @@
 
 mod axes;
 mod curves;
+mod logs;
 mod surface;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ use plotters::prelude::*;
 use plotters::style::{register_font, text_anchor, FontStyle};
 use plotters_backend::DrawingErrorKind;
 
+pub use logs::{log_chart, plot_logs};
 pub use surface::contour_levels;
 
 /// A named sequence of `(x, y)` points: a curve of a line chart or a path over a contour plot.
