@@ -116,7 +116,7 @@ fn test_dir_passes_when_every_snapshot_matches() {
     assert!(ok, "{out}{err}");
     assert!(out.contains("  ok      backward   matches\n  ok      optimized  matches\n"), "{out}");
     assert!(out.contains("  ok      kernels    matches\n"), "{out}");
-    assert!(out.contains("ok      gradcheck  1 parameter agree") && out.contains("2 parameters agree"), "{out}");
+    assert!(out.contains("ok      gradcheck  1 parameter agrees") && out.contains("2 parameters agree"), "{out}");
     assert!(out.ends_with("2 models, 3 snapshots: 2 passed, 0 failed\n"), "{out}");
 }
 

@@ -167,7 +167,8 @@ fn model(file: &Path, snapshots: &[(&str, &Path)], write: bool) -> Model {
     let outcome = match gradcheck::command(&c, &opts) {
         Ok(r) if r.passes() => {
             let n = r.checks.len();
-            Outcome::Passed(format!("{n} parameter{} agree with finite differences", if n == 1 { "" } else { "s" }))
+            let (noun, verb) = if n == 1 { ("parameter", "agrees") } else { ("parameters", "agree") };
+            Outcome::Passed(format!("{n} {noun} {verb} with finite differences"))
         }
         Ok(r) => Outcome::Failed(gradcheck::render(&r)),
         Err(d) => Outcome::Failed(d.with_sources(&front.sources).render_plain()),
