@@ -20,5 +20,6 @@ pub mod passes;
 pub mod rng;
 pub mod runtime;
 pub mod sema;
+pub mod snapshot;
 pub mod spec;
 pub mod syntax;

@@ -5,13 +5,14 @@ use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use gradc::diag::{Diag, SourceMap};
 use gradc::driver;
 use gradc::driver::score::Part;
 use gradc::runtime::log::{fmt_loss, fmt_wall, ProgressTo};
 use gradc::runtime::score::{Prediction, Scores};
 use gradc::runtime::train::{self, RunConfig};
+use gradc::snapshot::Stage;
 
 /// gradc: compile and train `.grad` models.
 #[derive(Parser)]
@@ -181,13 +182,30 @@ enum Command {
         #[arg(long, default_value_t = 2, value_parser = threads)]
         threads: usize,
     },
-    /// Print FILE's program at one stage of the pipeline.
+    /// Print FILE's program at one stage of the pipeline, or check it against a stored snapshot.
     Ir {
         /// The .grad file.
         file: PathBuf,
         /// Which stage to print.
         #[arg(long, value_enum, default_value = "optimized")]
         stage: Stage,
+        /// Print the backward stage as differentiation leaves it, before simplification.
+        #[arg(long)]
+        raw: bool,
+        /// Compare the printed IR with this file: a diff and a failure when they differ.
+        #[arg(long, value_name = "FILE.ir")]
+        check: Option<PathBuf>,
+        /// With --check, write the printed IR to its file instead (a new or regular file only).
+        #[arg(long, requires = "check")]
+        update: bool,
+    },
+    /// Check every `M.grad` in DIR against its `M.<stage>.ir` snapshots beside it, and its gradients.
+    Test {
+        /// The directory.
+        dir: PathBuf,
+        /// Write the printed IR to every snapshot that differs instead of failing.
+        #[arg(long)]
+        update: bool,
     },
 }
 
@@ -261,20 +279,6 @@ impl Training {
     }
 }
 
-/// Pipeline stages `gradc ir` can print.
-#[derive(Clone, Copy, ValueEnum)]
-enum Stage {
-    Ast,
-    Forward,
-    /// The forward graph in evaluation mode: running statistics, no dropout.
-    Eval,
-    Backward,
-    Update,
-    Optimized,
-    Kernels,
-    Clif,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -293,7 +297,8 @@ fn main() -> ExitCode {
         }
         Command::Check { file } => check(&file),
         Command::Plot { logs, out } => plot(&logs, out),
-        Command::Ir { file, stage } => ir(&file, stage),
+        Command::Ir { file, stage, raw, check, update } => ir(&file, stage, raw, check.as_deref(), update),
+        Command::Test { dir, update } => test(&dir, update),
         Command::Grad { file, param, latex, values, init, save, threads } => {
             grad(&file, &gradc::gradmath::Options { param, latex, values, init, save, threads })
         }
@@ -330,14 +335,6 @@ fn report(diag: &Diag) {
 fn warn(warnings: &[Diag], sources: &SourceMap) {
     for w in warnings {
         report(&w.clone().with_sources(sources));
-    }
-}
-
-fn front_and_compile(file: &Path) -> Result<(driver::Front, driver::Compiled), (Diag, SourceMap)> {
-    let mut front = driver::parse(file)?;
-    match driver::compile(&mut front) {
-        Ok(c) => Ok((front, c)),
-        Err(d) => Err((d, front.sources)),
     }
 }
 
@@ -571,27 +568,34 @@ fn lr_find(file: &Path, range: &gradc::runtime::lr_find::Range, out: Option<Path
     emit(&text)
 }
 
-fn ir(file: &Path, stage: Stage) -> CliResult {
-    if let Stage::Ast = stage {
-        let front = driver::parse(file)?;
-        return emit(&gradc::syntax::print::print(&front.ast));
-    }
-    let (front, c) = front_and_compile(file)?;
-    let text = match stage {
-        Stage::Ast => unreachable!("handled above"),
-        Stage::Forward => gradc::ir::print::print(&c.lowered.forward),
-        Stage::Eval => gradc::ir::print::print(&driver::eval_graph(&c).map_err(|d| (d, front.sources.clone()))?),
-        Stage::Backward => gradc::ir::print::print(&c.backward),
-        Stage::Update => gradc::ir::print::print(&c.lowered.update),
-        Stage::Optimized => gradc::ir::print::print(&c.optimized),
-        Stage::Kernels | Stage::Clif => {
-            let opts = gradc::codegen::CompileOptions { verify: true, keep_clif: true, threads: 1 };
-            let exe = driver::jit(&c.optimized, &opts).map_err(|d| (d, front.sources.clone()))?;
-            match stage {
-                Stage::Kernels => exe.kernels().to_string(),
-                _ => exe.clif().unwrap_or_default().to_string(),
-            }
+fn ir(file: &Path, stage: Stage, raw: bool, check: Option<&Path>, update: bool) -> CliResult {
+    use gradc::snapshot::{self, errors, Comparison};
+    let text = snapshot::text(file, stage, raw)?;
+    let no_source = |d| (d, SourceMap::default());
+    match (check, update) {
+        (None, _) => emit(&text),
+        (Some(path), true) => {
+            let wrote = snapshot::update(&text, path).map_err(no_source)?;
+            let what = if wrote { "wrote" } else { "unchanged:" };
+            emit(&format!("{what} {}\n", path.display()))
         }
-    };
-    emit(&text)
+        (Some(path), false) => match snapshot::compare(&text, path).map_err(no_source)? {
+            Comparison::Matches => Ok(()),
+            Comparison::Differs(diff) => {
+                emit(&diff)?;
+                Err(no_source(errors::differs(path)))
+            }
+            Comparison::Missing => Err(no_source(errors::missing(path))),
+        },
+    }
+}
+
+fn test(dir: &Path, update: bool) -> CliResult {
+    use gradc::snapshot::{errors, suite};
+    let report = suite::run(dir, update).map_err(|d| (d, SourceMap::default()))?;
+    emit(&suite::render(&report))?;
+    match report.passes() {
+        true => Ok(()),
+        false => Err((errors::failed(report.failed(), report.models.len()), SourceMap::default())),
+    }
 }

@@ -25,7 +25,10 @@ fn every_stage_of_every_example() {
         } else {
             insta::assert_snapshot!("eval", eval);
         }
-        insta::assert_snapshot!("backward", gradc::ir::print::print(&c.backward));
+        // What `gradc ir --stage backward` prints (simplified), and with `--raw`.
+        let backward = |raw| gradc::snapshot::stage_text(&front, &c, gradc::snapshot::Stage::Backward, raw);
+        insta::assert_snapshot!("backward", backward(false).expect("prints"));
+        insta::assert_snapshot!("backward_raw", backward(true).expect("prints"));
         insta::assert_snapshot!("update", gradc::ir::print::print(&c.lowered.update));
         insta::assert_snapshot!("optimized", gradc::ir::print::print(&c.optimized));
         let opts = CompileOptions { verify: true, keep_clif: true, threads: 1 };
