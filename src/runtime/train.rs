@@ -10,7 +10,7 @@ use super::batch::Batcher;
 use super::checkpoint::{self, RunState};
 use super::errors;
 use super::init;
-use super::log::{self, MetricsLog, Progress, ProgressTo, Record};
+use super::log::{self, MetricsCsv, MetricsLog, Progress, ProgressTo, Record};
 use super::plan::{Executables, Plan, Program};
 use super::runner::{Runner, Steps};
 pub use super::stopping::StopReason;
@@ -33,6 +33,8 @@ pub struct RunConfig {
     pub seed: Option<u64>,
     /// Write JSON lines here.
     pub log: Option<PathBuf>,
+    /// Write a CSV row per logged step here.
+    pub metrics: Option<PathBuf>,
     /// Log every this many steps.
     pub log_every: Option<usize>,
     /// Threads for large matrix products (1 or 2).
@@ -162,6 +164,7 @@ struct Trainer<'p, 'w> {
     val_rows: Vec<usize>,
     test_rows: Vec<usize>,
     log: Option<MetricsLog<std::fs::File>>,
+    csv: Option<MetricsCsv>,
     log_every: usize,
     /// Evaluate at every logged step ([`RunConfig::evaluate_logged`]).
     evaluate_logged: bool,
@@ -248,6 +251,10 @@ impl<'p, 'w> Trainer<'p, 'w> {
             }
             None => None,
         };
+        let csv = match &cfg.metrics {
+            Some(path) => Some(MetricsCsv::create(path, &log_keys).map_err(|e| errors::log_uncreatable(path, e))?),
+            None => None,
+        };
         let log_every = cfg.log_every.or(c.log_every).unwrap_or((total / 20).max(1));
         let mut progress = match progress_out {
             ProgressTo::Bar => Progress::bar(total as u64, log::terminal()),
@@ -272,6 +279,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             val_rows: (0..program.val.map_or(0, |v| v.n)).collect(),
             test_rows: (0..program.test.map_or(0, |v| v.n)).collect(),
             log,
+            csv,
             log_every,
             // Without data the step's loss is already the whole loss.
             evaluate_logged: cfg.evaluate_logged && program.data.is_some(),
@@ -369,6 +377,12 @@ impl<'p, 'w> Trainer<'p, 'w> {
             let point = LogPoint { step: updates, loss, lr, hypers, metrics: metrics.clone(), params };
             if let Some(log) = &mut self.log {
                 write_line(log, &self.log_keys, &point, None)?;
+            }
+            if let Some(csv) = &mut self.csv {
+                let values = key_values(&self.log_keys, &point);
+                let epoch = ((micro - 1) / per_epoch + 1) as u64;
+                csv.row(updates as u64, epoch, loss as f32, point.lr as f32, &values)
+                    .map_err(errors::log_unwritable)?;
             }
             self.history.push(point);
             self.progress.update((updates - start) as u64, loss as f32).map_err(errors::log_unwritable)?;
@@ -484,10 +498,7 @@ fn write_line(
     p: &LogPoint,
     tested: Option<&[(String, f32)]>,
 ) -> Result<(), Diag> {
-    let values: Vec<f32> = names
-        .iter()
-        .map(|n| p.hypers.iter().find(|h| h.0 == *n).map_or_else(|| lookup(&p.metrics, n), |h| h.1) as f32)
-        .collect();
+    let values = key_values(names, p);
     let record = Record {
         step: p.step as u64,
         loss: p.loss as f32,
@@ -498,6 +509,13 @@ fn write_line(
         last: tested.is_some(),
     };
     log.record(&record).map_err(errors::log_unwritable)
+}
+
+/// The point's hyper-parameters and metrics in the order of the log's keys, `names`; NaN for
+/// those it lacks.
+fn key_values(names: &[String], p: &LogPoint) -> Vec<f32> {
+    let value = |n: &String| p.hypers.iter().find(|h| h.0 == *n).map_or_else(|| lookup(&p.metrics, n), |h| h.1);
+    names.iter().map(|n| value(n) as f32).collect()
 }
 
 /// The signal that asked the run to stop, if one did (only while `gradc run` watches for them).

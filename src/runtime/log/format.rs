@@ -52,9 +52,37 @@ pub(super) fn format_duration(secs: f64) -> String {
     }
 }
 
+/// Values of a tensor a summary prints in full; larger ones are summarised.
+const IN_FULL: usize = 8;
+
+/// A parameter for a summary: a scalar as a number, a tensor of at most eight values as its
+/// shape and every value, a larger one as its shape, norm and first values.
+pub fn fmt_param(shape: &[usize], values: &[f32]) -> String {
+    let list = |vs: &[f32]| vs.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(", ");
+    let dims = shape.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+    match values {
+        [v] if shape.iter().all(|d| *d == 1) => format!("{v:.6}"),
+        vs if vs.len() <= IN_FULL => format!("[{dims}]  [{}]", list(vs)),
+        vs => {
+            let norm = vs.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
+            format!("[{dims}]  norm {norm:.4}  first [{}, ...]", list(&vs[..4]))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_print_in_full_or_summarised() {
+        assert_eq!(fmt_param(&[], &[1.5]), "1.500000");
+        assert_eq!(fmt_param(&[1], &[-2.0]), "-2.000000");
+        assert_eq!(fmt_param(&[3, 1], &[1.0, -2.5, 0.25]), "[3, 1]  [1.000000, -2.500000, 0.250000]");
+        let big: Vec<f32> = (0..9).map(|i| i as f32).collect();
+        // sqrt(0² + 1² + ... + 8²) = sqrt(204).
+        assert_eq!(fmt_param(&[9], &big), "[9]  norm 14.2829  first [0.000000, 1.000000, 2.000000, 3.000000, ...]");
+    }
 
     #[test]
     fn durations_rates_and_losses_format_compactly() {

@@ -1,10 +1,13 @@
 //! Training output: a JSON-lines metrics log (serde_json) and a human-readable progress display
 //! (an indicatif bar on a terminal, plain lines elsewhere).
 
+mod csv;
 mod format;
 mod progress;
+pub mod summary;
 
-pub use format::{fmt_loss, fmt_wall};
+pub use csv::MetricsCsv;
+pub use format::{fmt_loss, fmt_param, fmt_wall};
 pub use progress::{terminal, Progress, ProgressTo};
 
 use std::io::{self, Write};
