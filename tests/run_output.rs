@@ -104,3 +104,36 @@ fn metrics_csv_does_not_replace_a_symbolic_link() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
 }
+
+#[test]
+fn progress_has_a_line_per_epoch_with_validation_metrics() {
+    let (_, stderr) = stdout_of(&["run", "examples/glyphs_mlp.grad", "--epochs", "3"]);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("Epoch")).collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    for (i, line) in lines.iter().enumerate() {
+        assert!(line.starts_with(&format!("Epoch {}/3  step ", i + 1)), "{line}");
+        for key in ["  loss ", "  accuracy ", "  val_loss ", "  val_accuracy ", "  elapsed ", "  ETA "] {
+            assert!(line.contains(key), "`{key}` missing: {line}");
+        }
+    }
+}
+
+#[test]
+fn an_early_stop_ends_the_progress_at_the_step_reached_without_an_eta() {
+    let dir = temp_dir("early_progress");
+    let file = dir.join("early.grad");
+    std::fs::write(
+        &file,
+        "use std.nn.{dense, relu}\nuse std.loss.cross_entropy\ndata d = spirals(n: 200, noise: 0.3, seed: 2) |> split(val: 0.3)\n\
+         model m(x: f32[B, 2]) -> f32[B, 2] { dense(relu(dense(x, 64, init: he_normal)), 2) }\nloss(x, y) = cross_entropy(m(x), y)\n\
+         train { data = d, batch = 20, epochs = 400, optimizer = adam(lr: 0.05), metrics = [accuracy], early_stop = patience(5, on: val_loss) }\n",
+    )
+    .unwrap();
+    let (stdout, stderr) = stdout_of(&["run", file.to_str().unwrap()]);
+    let steps = stdout.lines().find_map(|l| l.strip_prefix("steps")).expect("steps in the summary").trim();
+    assert!(stdout.contains("stopped      early stopping"), "{stdout}");
+    let last = stderr.lines().rfind(|l| l.starts_with("Epoch")).expect("progress lines");
+    let reached = last.split("  step ").nth(1).expect("a step").trim_start();
+    assert!(reached.starts_with(&format!("{steps}/")), "{last} vs {steps} steps");
+    assert!(!last.contains("ETA"), "{last}");
+}

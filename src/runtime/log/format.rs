@@ -31,19 +31,12 @@ pub fn fmt_wall(wall: Duration) -> String {
     }
 }
 
-/// About three significant digits.
-pub(super) fn format_rate(rate: f64) -> String {
-    if rate >= 100.0 {
-        format!("{rate:.0}")
-    } else if rate >= 10.0 {
-        format!("{rate:.1}")
-    } else {
-        format!("{rate:.2}")
-    }
-}
-
-/// `42s`, `3m07s` or `2h05m`, rounded to whole seconds.
+/// `0.4s` (tenths under ten seconds, so a short run's times are not all `0s`), `42s`, `3m07s`
+/// or `2h05m`.
 pub(super) fn format_duration(secs: f64) -> String {
+    if secs < 9.95 {
+        return format!("{secs:.1}s");
+    }
     let s = secs.round() as u64;
     match s {
         0..=59 => format!("{s}s"),
@@ -85,13 +78,12 @@ mod tests {
     }
 
     #[test]
-    fn durations_rates_and_losses_format_compactly() {
-        assert_eq!(format_duration(0.4), "0s");
+    fn durations_and_losses_format_compactly() {
+        assert_eq!(format_duration(0.44), "0.4s");
+        assert_eq!(format_duration(9.96), "10s");
         assert_eq!(format_duration(59.6), "1m00s");
         assert_eq!(format_duration(187.0), "3m07s");
         assert_eq!(format_duration(7500.0), "2h05m");
-        assert_eq!(format_rate(1234.5), "1234");
-        assert_eq!(format_rate(5.678), "5.68");
         assert_eq!(format_loss(0.0), "0.0000");
         assert_eq!(format_loss(123456.0), "1.235e5");
         assert_eq!(format_loss(f32::INFINITY), "inf");
