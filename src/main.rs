@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use gradc::diag::{Diag, SourceMap};
 use gradc::driver;
 use gradc::driver::score::Part;
-use gradc::runtime::log::{fmt_loss, fmt_wall, ProgressTo};
+use gradc::runtime::log::{fmt_loss, summary, ProgressTo};
 use gradc::runtime::score::{Prediction, Scores};
 use gradc::runtime::train::{self, RunConfig};
 use gradc::snapshot::Stage;
@@ -43,9 +43,18 @@ enum Command {
         /// Write one JSON object per logged step to FILE.
         #[arg(long, value_name = "FILE")]
         log: Option<PathBuf>,
+        /// Write one CSV row per logged step to FILE: step, epoch, loss, lr, metrics, validation metrics.
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
         /// Log every N steps.
         #[arg(long, value_name = "N", value_parser = count)]
         log_every: Option<usize>,
+        /// Print no progress, only the summary.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Print the summary as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
         /// Save the final parameters, optimizer state, step and standardization statistics to
         /// this safetensors file.
         #[arg(long, value_name = "FILE")]
@@ -282,8 +291,9 @@ impl Training {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { file, training, log, log_every, save } => {
-            run(&file, &RunConfig { log, log_every, save, ..training.config() })
+        Command::Run { file, training, log, metrics, log_every, quiet, json, save } => {
+            let output = RunOutput { quiet, json };
+            run(&file, &RunConfig { log, metrics, log_every, save, ..training.config() }, output)
         }
         Command::Compare { file, training, out, target } => compare(&file, out, target, &training.config()),
         Command::Eval { file, init, data, json, threads } => eval(&file, &init, data.as_deref(), json, threads),
@@ -350,59 +360,44 @@ fn check(file: &Path) -> CliResult {
     Ok(())
 }
 
-fn run(file: &Path, cfg: &RunConfig) -> CliResult {
+/// How `gradc run` reports.
+#[derive(Clone, Copy)]
+struct RunOutput {
+    /// No header and no progress, only the summary.
+    quiet: bool,
+    /// The summary as JSON.
+    json: bool,
+}
+
+fn run(file: &Path, cfg: &RunConfig, output: RunOutput) -> CliResult {
     let mut front = driver::parse(file)?;
     let compiled = driver::compile_from(&mut front, cfg.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
     warn(&compiled.lowered.warnings, &front.sources);
     let t = compiled.module.train();
     let rows = compiled.data.as_ref().map_or(0, |d| d.n);
-    eprintln!(
-        "gradc: {} — {} parameters ({} values), optimizer {}, {}",
-        file.display(),
-        compiled.lowered.params.len(),
-        compiled.lowered.params.iter().map(|p| p.shape.iter().product::<usize>()).sum::<usize>(),
-        t.optimizer,
-        if rows > 0 { format!("{rows} rows, batch {}", compiled.batch) } else { "no data".into() },
-    );
+    if !output.quiet {
+        eprintln!(
+            "gradc: {} — {} parameters ({} values), optimizer {}, {}",
+            file.display(),
+            compiled.lowered.params.len(),
+            compiled.lowered.params.iter().map(|p| p.shape.iter().product::<usize>()).sum::<usize>(),
+            t.optimizer,
+            if rows > 0 { format!("{rows} rows, batch {}", compiled.batch) } else { "no data".into() },
+        );
+    }
     // Ctrl-C stops training after the current step, which still reports and saves.
     #[cfg(unix)]
     let watch = gradc::runtime::interrupt::watch();
-    let summary = driver::train(&compiled, cfg, ProgressTo::stderr(&mut std::io::stderr()))
-        .map_err(|d| (d, front.sources.clone()))?;
+    let mut stderr = std::io::stderr();
+    let progress = if output.quiet { ProgressTo::Hidden } else { ProgressTo::stderr(&mut stderr) };
+    let summary = driver::train(&compiled, cfg, progress).map_err(|d| (d, front.sources.clone()))?;
     #[cfg(unix)]
     drop(watch);
     if let Some(d) = summary.stopped.diagnostic() {
         return Err((d, front.sources));
     }
-    let scalars: Vec<(&String, &Vec<f32>)> =
-        summary.params.iter().filter(|(_, v)| v.len() == 1).map(|(n, v)| (n, v)).collect();
-    // One column of names, as wide as the longest (`test_accuracy`, a parameter's).
-    let names = summary.metrics.iter().chain(&summary.test).map(|(n, _)| n).chain(scalars.iter().map(|s| s.0));
-    let w = names.map(|n| n.chars().count()).chain([12]).max().unwrap_or(12);
-    // Writing to a String cannot fail.
-    let mut text = String::new();
-    let mut line = |name: &str, value: String| writeln!(text, "{name:<w$} {value}").expect("write to String");
-    line("final loss", fmt_loss(summary.final_loss));
-    for (name, value) in summary.metrics.iter().chain(&summary.test) {
-        line(name, format!("{value:.4}"));
-    }
-    for (name, values) in scalars {
-        line(name, format!("{:.6}", values[0]));
-    }
-    line(
-        "steps",
-        match summary.resumed {
-            0 => summary.steps.to_string(),
-            from => format!("{} ({} in all, resumed at step {from})", summary.steps, summary.steps + from),
-        },
-    );
-    if summary.stopped != train::StopReason::Completed {
-        line("stopped", summary.stopped.to_string());
-    }
-    line("wall time", fmt_wall(summary.wall));
-    line("steps/s", format!("{:.0}", summary.steps_per_sec()));
-    line("compile time", format!("{:.1} ms", summary.compile.as_secs_f64() * 1e3));
-    emit(&text)?;
+    let params = &compiled.lowered.params;
+    emit(&if output.json { summary::json(&summary, params) } else { summary::table(&summary, params) })?;
     // An interrupted run, reported and saved, ends as the signal would have ended it.
     #[cfg(unix)]
     if let train::StopReason::Interrupted { signal } = summary.stopped {

@@ -10,7 +10,7 @@ use super::batch::Batcher;
 use super::checkpoint::{self, RunState};
 use super::errors;
 use super::init;
-use super::log::{self, MetricsLog, Progress, ProgressTo, Record};
+use super::log::{self, MetricsCsv, MetricsLog, Point, Progress, ProgressTo, Record};
 use super::plan::{Executables, Plan, Program};
 use super::runner::{Runner, Steps};
 pub use super::stopping::StopReason;
@@ -33,6 +33,8 @@ pub struct RunConfig {
     pub seed: Option<u64>,
     /// Write JSON lines here.
     pub log: Option<PathBuf>,
+    /// Write a CSV row per logged step here.
+    pub metrics: Option<PathBuf>,
     /// Log every this many steps.
     pub log_every: Option<usize>,
     /// Threads for large matrix products (1 or 2).
@@ -162,6 +164,7 @@ struct Trainer<'p, 'w> {
     val_rows: Vec<usize>,
     test_rows: Vec<usize>,
     log: Option<MetricsLog<std::fs::File>>,
+    csv: Option<MetricsCsv>,
     log_every: usize,
     /// Evaluate at every logged step ([`RunConfig::evaluate_logged`]).
     evaluate_logged: bool,
@@ -174,6 +177,8 @@ struct Trainer<'p, 'w> {
     last_lr: f64,
     last_hypers: Vec<(String, f64)>,
     last_loss: f64,
+    /// The sum and count of this epoch's update losses, for the progress' running mean.
+    epoch_loss: (f64, usize),
 }
 
 impl<'p, 'w> Trainer<'p, 'w> {
@@ -248,12 +253,22 @@ impl<'p, 'w> Trainer<'p, 'w> {
             }
             None => None,
         };
+        let csv = match &cfg.metrics {
+            Some(path) => Some(MetricsCsv::create(path, &log_keys).map_err(|e| errors::log_uncreatable(path, e))?),
+            None => None,
+        };
         let log_every = cfg.log_every.or(c.log_every).unwrap_or((total / 20).max(1));
         let mut progress = match progress_out {
             ProgressTo::Bar => Progress::bar(total as u64, log::terminal()),
             ProgressTo::Lines(out) => Progress::lines(out, total as u64, log_every as u64),
             ProgressTo::Hidden => Progress::hidden(total as u64),
         };
+        // A line per epoch (per few epochs, so that a long run shows about 20) when there are
+        // epochs to count; a run without data or of one epoch shows a line per `log_every` steps.
+        let epochs = (at.end * k).div_ceil(at.per_epoch);
+        if program.data.is_some() && epochs > 1 {
+            progress = progress.epochs(epochs as u64, epochs.div_ceil(20) as u64);
+        }
         if let Some(note) = &note {
             progress.note(note).map_err(errors::log_unwritable)?;
         }
@@ -272,6 +287,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             val_rows: (0..program.val.map_or(0, |v| v.n)).collect(),
             test_rows: (0..program.test.map_or(0, |v| v.n)).collect(),
             log,
+            csv,
             log_every,
             // Without data the step's loss is already the whole loss.
             evaluate_logged: cfg.evaluate_logged && program.data.is_some(),
@@ -283,6 +299,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             last_lr: f64::NAN,
             last_hypers: Vec::new(),
             last_loss: run.last_loss,
+            epoch_loss: (0.0, 0),
         })
     }
 
@@ -362,7 +379,20 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let logged = updates.is_multiple_of(self.log_every) || updates == end;
         let monitoring = epoch_done && (self.stopper.is_some() || self.plateau.is_some());
         let evaluates = !self.metric_names.is_empty() || self.evaluate_logged;
-        let metrics = if (logged && evaluates) || monitoring { self.evaluate() } else { vec![] };
+        self.epoch_loss = (self.epoch_loss.0 + loss, self.epoch_loss.1 + 1);
+        let mean = self.epoch_loss.0 / self.epoch_loss.1 as f64;
+        let epoch = ((micro - 1) / per_epoch + 1) as u64;
+        let step = (updates - start) as u64;
+        let shown = self.progress.due(&Point { step, epoch, epoch_done, loss: mean as f32, metrics: &[] });
+        let wanted = (logged || shown) && !self.metric_names.is_empty();
+        let metrics = if (logged && evaluates) || wanted || monitoring { self.evaluate() } else { vec![] };
+        if logged || shown {
+            let point = Point { step, epoch, epoch_done, loss: mean as f32, metrics: &metrics };
+            self.progress.update(&point).map_err(errors::log_unwritable)?;
+        }
+        if epoch_done {
+            self.epoch_loss = (0.0, 0);
+        }
         if logged {
             let params = read_params(&self.exes.step.exe, &self.small_params);
             let (lr, hypers) = (self.last_lr, self.last_hypers.clone());
@@ -370,8 +400,12 @@ impl<'p, 'w> Trainer<'p, 'w> {
             if let Some(log) = &mut self.log {
                 write_line(log, &self.log_keys, &point, None)?;
             }
+            if let Some(csv) = &mut self.csv {
+                let values = key_values(&self.log_keys, &point);
+                csv.row(updates as u64, epoch, loss as f32, point.lr as f32, &values)
+                    .map_err(errors::log_unwritable)?;
+            }
             self.history.push(point);
-            self.progress.update((updates - start) as u64, loss as f32).map_err(errors::log_unwritable)?;
         }
         if let Some(stop) = converged(&self.program.controls.converge, update_norm, loss, self.last_loss) {
             return Ok(Some(stop));
@@ -430,7 +464,15 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let exe = &self.exes.step.exe;
         let params = read_params(exe, &self.param_names);
         let (updates, steps) = (self.at.updates, self.at.updates - self.at.start);
-        self.progress.finish(steps as u64, final_loss as f32).map_err(errors::log_unwritable)?;
+        let epoch = (self.at.micro.max(1) - 1) / self.at.per_epoch + 1;
+        let end = Point {
+            step: steps as u64,
+            epoch: epoch as u64,
+            epoch_done: false,
+            loss: final_loss as f32,
+            metrics: &metrics,
+        };
+        self.progress.finish(&end).map_err(errors::log_unwritable)?;
         if let Some(log) = &mut self.log {
             let small = read_params(exe, &self.small_params);
             let (lr, hypers) = (self.last_lr, self.last_hypers.clone());
@@ -484,10 +526,7 @@ fn write_line(
     p: &LogPoint,
     tested: Option<&[(String, f32)]>,
 ) -> Result<(), Diag> {
-    let values: Vec<f32> = names
-        .iter()
-        .map(|n| p.hypers.iter().find(|h| h.0 == *n).map_or_else(|| lookup(&p.metrics, n), |h| h.1) as f32)
-        .collect();
+    let values = key_values(names, p);
     let record = Record {
         step: p.step as u64,
         loss: p.loss as f32,
@@ -498,6 +537,13 @@ fn write_line(
         last: tested.is_some(),
     };
     log.record(&record).map_err(errors::log_unwritable)
+}
+
+/// The point's hyper-parameters and metrics in the order of the log's keys, `names`; NaN for
+/// those it lacks.
+fn key_values(names: &[String], p: &LogPoint) -> Vec<f32> {
+    let value = |n: &String| p.hypers.iter().find(|h| h.0 == *n).map_or_else(|| lookup(&p.metrics, n), |h| h.1);
+    names.iter().map(|n| value(n) as f32).collect()
 }
 
 /// The signal that asked the run to stop, if one did (only while `gradc run` watches for them).
