@@ -68,6 +68,21 @@ pub fn read_capped(r: impl Read, limit: u64) -> Result<Vec<u8>, Refusal> {
     Ok(bytes)
 }
 
+impl Refusal {
+    /// Why the file was not read, for a message about a `what` ("a checkpoint", "a log"):
+    /// "it is a directory", "it holds 17.0 MiB or more, over the 16.0 MiB a log may hold".
+    pub fn reason(&self, what: &str) -> String {
+        match self {
+            Refusal::Missing(e) | Refusal::Io(e) => e.to_string(),
+            Refusal::Directory => "it is a directory".into(),
+            Refusal::Special(kind) => format!("it is {kind}, not a regular file"),
+            Refusal::TooLarge { len, limit } => {
+                format!("it holds {} or more, over the {} {what} may hold", size(*len), size(*limit))
+            }
+        }
+    }
+}
+
 /// `n` bytes in the largest binary unit that keeps it whole or nearly so (`16 MiB`).
 pub fn size(n: u64) -> String {
     match n {

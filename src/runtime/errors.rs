@@ -47,19 +47,7 @@ pub const IO_PREDICT: &str = "gradc::io::predict";
 
 /// The checkpoint at `path` cannot be read.
 pub fn checkpoint_unreadable(path: &Path, r: crate::files::Refusal) -> Diag {
-    use crate::files::Refusal;
-    let why = match r {
-        Refusal::Missing(e) | Refusal::Io(e) => e.to_string(),
-        Refusal::Directory => "it is a directory".into(),
-        Refusal::Special(kind) => format!("it is {kind}, not a regular file"),
-        Refusal::TooLarge { len, limit } => {
-            format!(
-                "it holds {} or more, over the {} a checkpoint may hold",
-                crate::files::size(len),
-                crate::files::size(limit)
-            )
-        }
-    };
+    let why = r.reason("a checkpoint");
     Diag::new(CHECKPOINT_READ, format!("cannot read the checkpoint `{}`: {why}", path.display()))
         .help("name a .safetensors file written by `gradc run --save`; the path is relative to the current directory")
 }
@@ -243,15 +231,7 @@ pub fn nothing_to_compare() -> Diag {
 
 /// The log at `path` cannot be read for `gradc plot`, for the reason `r`.
 pub fn log_unreadable(path: &Path, r: crate::files::Refusal) -> Diag {
-    use crate::files::Refusal;
-    let why = match r {
-        Refusal::Missing(e) | Refusal::Io(e) => e.to_string(),
-        Refusal::Directory => "it is a directory".into(),
-        Refusal::Special(kind) => format!("it is {kind}, not a regular file"),
-        Refusal::TooLarge { len, limit } => {
-            format!("it holds {}, over the {} a log may hold", crate::files::size(len), crate::files::size(limit))
-        }
-    };
+    let why = r.reason("a log");
     Diag::new(IO_LOG, format!("cannot read the log `{}`: {why}", path.display()))
         .help("pass a JSON-lines file written by `gradc run --log`")
 }

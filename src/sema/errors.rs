@@ -551,19 +551,7 @@ pub fn library_missing(u: &UseFile, path: &Path, e: std::io::Error) -> Diag {
 
 /// `use "…"` at `u` names `path`, which cannot be read for the reason `r`.
 pub fn library_unreadable(u: &UseFile, path: &Path, r: crate::files::Refusal) -> Diag {
-    use crate::files::Refusal;
-    let why = match r {
-        Refusal::Missing(e) | Refusal::Io(e) => e.to_string(),
-        Refusal::Directory => "it is a directory".into(),
-        Refusal::Special(kind) => format!("it is {kind}, not a regular file"),
-        Refusal::TooLarge { len, limit } => {
-            format!(
-                "it holds {}, over the {} a .grad file may hold",
-                crate::files::size(len),
-                crate::files::size(limit)
-            )
-        }
-    };
+    let why = r.reason("a .grad file");
     Diag::new(NAME_LIBRARY, format!("cannot import `{}`: {why}", path.display()))
         .at(u.path_span, "imported here")
         .help("name a .grad file of functions, layers, optimizers and schedules")

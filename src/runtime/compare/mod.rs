@@ -4,8 +4,10 @@
 //! metric, and the loss and metric curves are drawn; for a program whose parameters are two
 //! scalars, so is the loss surface with every run's path.
 
+mod history;
+
 use std::fmt;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::checkpoint;
@@ -18,6 +20,7 @@ use super::train::{self, total_steps, LogPoint, RunConfig, Summary};
 use crate::data::Dataset;
 use crate::diag::Diag;
 use crate::ir::StepOutput;
+use history::write_csv;
 
 /// Points per run to log when neither the command line nor the train block says: enough for
 /// smooth curves, few enough that evaluating the metrics stays cheap.
@@ -399,34 +402,6 @@ fn file_stem(label: &str, taken: &mut Vec<String>) -> String {
     }
     taken.push(unique.clone());
     unique
-}
-
-/// `step,loss,lr` (the batch's loss), the metrics (`train_loss` for the loss over the training
-/// set), then each single-number parameter, one row per logged step.
-fn write_csv(path: &Path, s: &Summary) -> io::Result<()> {
-    let mut out = io::BufWriter::new(std::fs::File::create(path)?);
-    let Some(first) = s.history.first() else {
-        return writeln!(out, "step,loss,lr");
-    };
-    let metrics: Vec<&str> = first.metrics.iter().map(|(n, _)| n.as_str()).collect();
-    let scalars: Vec<&str> = first.params.iter().filter(|(_, v)| v.len() == 1).map(|(n, _)| n.as_str()).collect();
-    let mut header = vec!["step", "loss", "lr"];
-    header.extend(metrics.iter().map(|n| if *n == "loss" { "train_loss" } else { n }));
-    header.extend(&scalars);
-    writeln!(out, "{}", header.join(","))?;
-    // By name, so that a point without a value leaves its cell empty rather than shifting the row.
-    // Values print as the f32 the compiled step computed them in: `0.05`, not `0.05000000074505806`.
-    for p in &s.history {
-        let mut row = vec![p.step.to_string(), (p.loss as f32).to_string(), (p.lr as f32).to_string()];
-        row.extend(metrics.iter().map(|m| cell(p.metrics.iter().find(|(n, _)| n == m).map(|(_, v)| *v as f32))));
-        row.extend(scalars.iter().map(|s| cell(p.params.iter().find(|(n, _)| n == s).map(|(_, v)| v[0]))));
-        writeln!(out, "{}", row.join(","))?;
-    }
-    out.flush()
-}
-
-fn cell(value: Option<impl fmt::Display>) -> String {
-    value.map_or(String::new(), |v| v.to_string())
 }
 
 fn seed(p: &Program, cfg: &RunConfig) -> u64 {
