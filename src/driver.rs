@@ -280,11 +280,26 @@ pub fn eval_at(c: &Compiled, rows: usize) -> Result<Graph, Diag> {
     Ok(passes::optimize(&c.module.lower_eval(shape, rows)?))
 }
 
-/// The optimised train step at another batch size (for a last, shorter batch).
-pub fn train_step_at(c: &Compiled, rows: usize) -> Result<Graph, Diag> {
+/// The optimised train step at another batch size (for a last, shorter batch), with the
+/// gradient-health statistics when `stats` asks for them.
+pub fn train_step_at(c: &Compiled, rows: usize, stats: bool) -> Result<Graph, Diag> {
     let shape = c.data.as_ref().map(data_shape);
     let lowered = c.module.lower(shape, rows)?;
-    Ok(passes::optimize(&step_graphs(&c.module, &lowered).1))
+    let (backward, train_step) = step_graphs(&c.module, &lowered);
+    Ok(if stats { with_stats(&lowered, &backward, &train_step) } else { passes::optimize(&train_step) })
+}
+
+/// The optimised train step with the gradient-health statistics ([`autodiff::stats`]) as
+/// extra outputs; `backward` and `train_step` are [`step_graphs`]' of `lowered`.
+fn with_stats(lowered: &Lowered, backward: &Graph, train_step: &Graph) -> Graph {
+    let relus = autodiff::stats::relu_layers(&lowered.forward, &lowered.names);
+    passes::optimize(&autodiff::stats::grad_stats(train_step, backward, &relus))
+}
+
+/// Whether a run of `c` computes gradient-health statistics: the command line or the train
+/// block asks for them. Only then are they compiled into the step.
+pub fn wants_stats(c: &Compiled, cfg: &RunConfig) -> bool {
+    cfg.grad_stats.is_some() || c.module.train().grad_stats.is_some()
 }
 
 /// The program a run of `c` trains, as the runtime sees it: data, parameters, state and the
@@ -308,6 +323,7 @@ pub fn program(c: &Compiled) -> Program<'_> {
             shuffle: t.shuffle,
             seed: t.seed,
             log_every: t.log_every,
+            grad_stats: t.grad_stats,
             accumulate: t.accumulate,
             early_stop: t.early_stop.clone(),
             converge: t.converge.clone(),
@@ -327,10 +343,11 @@ pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
     let runner = |graph: &Graph| jit(graph, &opts).map(|exe| Runner::new(graph, exe));
     let program = program(c);
     let rows = program.rows();
-    let step = runner(&c.optimized)?;
+    let stats = wants_stats(c, cfg);
+    let step = if stats { runner(&with_stats(&c.lowered, &c.backward, &c.train_step))? } else { runner(&c.optimized)? };
     let short_step = match rows % c.batch {
         0 => None,
-        tail => Some(runner(&train_step_at(c, tail)?)?),
+        tail => Some(runner(&train_step_at(c, tail, stats)?)?),
     };
     let eval = runner(&eval_at(c, rows)?)?;
     let eval_of = |part: &Option<Dataset>| part.as_ref().map(|d| runner(&eval_at(c, d.n)?)).transpose();

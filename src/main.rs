@@ -11,7 +11,7 @@ use gradc::driver;
 use gradc::driver::score::Part;
 use gradc::runtime::log::{fmt_loss, summary, ProgressTo};
 use gradc::runtime::score::{Prediction, Scores};
-use gradc::runtime::train::{self, RunConfig};
+use gradc::runtime::train::{self, RunConfig, StatsEvery};
 use gradc::snapshot::Stage;
 
 /// gradc: compile and train `.grad` models.
@@ -49,6 +49,10 @@ enum Command {
         /// Log every N steps.
         #[arg(long, value_name = "N", value_parser = count)]
         log_every: Option<usize>,
+        /// Log gradient-health statistics every N steps (every logged step without N): each
+        /// parameter's gradient norm and update-to-weight ratio, each ReLU layer's dead units.
+        #[arg(long, value_name = "N", value_parser = count)]
+        grad_stats: Option<Option<usize>>,
         /// Print no progress, only the summary.
         #[arg(long, short)]
         quiet: bool,
@@ -291,9 +295,10 @@ impl Training {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { file, training, log, metrics, log_every, quiet, json, save } => {
+        Command::Run { file, training, log, metrics, log_every, grad_stats, quiet, json, save } => {
             let output = RunOutput { quiet, json };
-            run(&file, &RunConfig { log, metrics, log_every, save, ..training.config() }, output)
+            let grad_stats = grad_stats.map(|n| n.map_or(StatsEvery::Logged, StatsEvery::Steps));
+            run(&file, &RunConfig { log, metrics, log_every, grad_stats, save, ..training.config() }, output)
         }
         Command::Compare { file, training, out, target } => compare(&file, out, target, &training.config()),
         Command::Eval { file, init, data, json, threads } => eval(&file, &init, data.as_deref(), json, threads),
@@ -393,6 +398,7 @@ fn run(file: &Path, cfg: &RunConfig, output: RunOutput) -> CliResult {
     let summary = driver::train(&compiled, cfg, progress).map_err(|d| (d, front.sources.clone()))?;
     #[cfg(unix)]
     drop(watch);
+    warn(&summary.warnings, &front.sources);
     if let Some(d) = summary.stopped.diagnostic() {
         return Err((d, front.sources));
     }

@@ -3,6 +3,7 @@
 //! update graph into the `train_step` graph.
 
 pub mod control;
+pub mod stats;
 
 #[cfg(test)]
 mod tests;

@@ -272,7 +272,8 @@ impl Program {
             | OutputRole::Grad
             | OutputRole::Lr
             | OutputRole::Hyper
-            | OutputRole::Prediction => None,
+            | OutputRole::Prediction
+            | OutputRole::Stat => None,
         }
     }
 }

@@ -67,6 +67,8 @@ pub enum OutputRole {
     Hyper,
     /// The model's output for each row of the batch (`gradc predict`).
     Prediction,
+    /// A gradient-health statistic of the step (`--grad-stats`), named by [`super::Stat::output_name`].
+    Stat,
 }
 
 impl OutputRole {
@@ -80,7 +82,8 @@ impl OutputRole {
             | OutputRole::Grad
             | OutputRole::Lr
             | OutputRole::Hyper
-            | OutputRole::Prediction => false,
+            | OutputRole::Prediction
+            | OutputRole::Stat => false,
         }
     }
 }

@@ -18,7 +18,7 @@ pub(crate) mod window_cases;
 pub use elementwise::{BinOp, Rewrite, UnOp};
 pub use graph::{Graph, Input, InputRole, Node, NodeId, Output, OutputRole};
 pub use op::{Class, Op, ReduceOp, ShapeError, ShapeErrorKind};
-pub use roles::{LogKey, StepInput, StepOutput};
+pub use roles::{LogKey, Stat, StepInput, StepOutput};
 pub use window::{Conv2d, Pool2d, WindowError, WindowOp};
 
 use std::fmt;

@@ -50,6 +50,7 @@ pub fn print(graph: &Graph) -> String {
             OutputRole::Lr => "lr",
             OutputRole::Hyper => "hyper",
             OutputRole::Prediction => "prediction",
+            OutputRole::Stat => "stat",
         };
         writeln!(out, "  {role} {} {arrow} {}", o.name, names[o.node.index()]).expect("write to String");
     }

@@ -79,6 +79,43 @@ impl StepOutput {
     }
 }
 
+/// A gradient-health statistic the train step computes when asked (`--grad-stats`): one
+/// scalar output per parameter or per ReLU layer, named `<key>:<parameter or layer>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stat {
+    /// The L2 norm of a parameter's gradient, as the update receives it.
+    GradNorm,
+    /// `‖θ_new − θ_old‖ / ‖θ_old‖` of a parameter: the step's update against the weights.
+    UpdateRatio,
+    /// The fraction of a ReLU layer's units that are 0 for every row of the batch.
+    DeadRelu,
+}
+
+impl Stat {
+    /// Every statistic, in the order the log writes them.
+    pub const ALL: [Stat; 3] = [Stat::GradNorm, Stat::UpdateRatio, Stat::DeadRelu];
+
+    /// The statistic's key in the training log.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Stat::GradNorm => "grad_norm",
+            Stat::UpdateRatio => "update_ratio",
+            Stat::DeadRelu => "dead_relu",
+        }
+    }
+
+    /// The name of the graph output holding this statistic of `of` (a parameter or a layer).
+    pub fn output_name(self, of: &str) -> String {
+        format!("{}:{of}", self.key())
+    }
+
+    /// The statistic and the parameter or layer an output named by [`Stat::output_name`] is of.
+    pub fn parse(name: &str) -> Option<(Stat, &str)> {
+        let (key, of) = name.split_once(':')?;
+        Stat::ALL.into_iter().find(|s| s.key() == key).map(|s| (s, of))
+    }
+}
+
 /// A key of each JSON line of the training log besides the metrics and parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LogKey {

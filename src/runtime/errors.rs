@@ -28,6 +28,10 @@ pub const CHECKPOINT_SEED: &str = "gradc::checkpoint::seed";
 pub const CHECKPOINT_WRITE: &str = "gradc::checkpoint::write";
 /// A loss that stopped being finite.
 pub const TRAIN_DIVERGED: &str = "gradc::train::diverged";
+/// A layer whose gradient vanished for a while (a warning).
+pub const TRAIN_VANISHING: &str = "gradc::train::vanishing";
+/// A layer whose gradient exploded for a while (a warning).
+pub const TRAIN_EXPLODING: &str = "gradc::train::exploding";
 /// A batch size of 0.
 pub const DATA_BATCH: &str = "gradc::data::batch";
 /// A metrics log that cannot be created or written.

@@ -6,6 +6,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod compare;
 pub mod errors;
+pub mod health;
 pub mod init;
 #[cfg(unix)]
 pub mod interrupt;

@@ -23,6 +23,8 @@ pub struct Controls {
     pub seed: u64,
     /// Log every this many steps; `None` chooses about 20 lines per run.
     pub log_every: Option<usize>,
+    /// Compute gradient-health statistics every this many steps (the train block's `grad_stats`).
+    pub grad_stats: Option<usize>,
     /// Micro-batches per update.
     pub accumulate: usize,
     /// Stop when a monitored value stops improving.

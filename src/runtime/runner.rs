@@ -37,6 +37,8 @@ pub struct Runner {
     /// The other hyper-parameters the schedule sets, by name, and their slots.
     hypers: Vec<(String, usize)>,
     update_norm: Option<usize>,
+    /// The gradient-health statistics (`--grad-stats`), by output name, and their slots.
+    stats: Vec<(String, usize)>,
 }
 
 impl Runner {
@@ -44,6 +46,10 @@ impl Runner {
     pub fn new(graph: &Graph, exe: Executable) -> Runner {
         let by_role = |role| graph.inputs.iter().find(|i| i.role == role).and_then(|i| exe.input_slot(&i.name));
         let output = |which: StepOutput| exe.output_slot(which.name());
+        let slots = |role| {
+            let of_role = graph.outputs.iter().filter(|o| o.role == role);
+            of_role.filter_map(|o| Some((o.name.clone(), exe.output_slot(&o.name)?))).collect()
+        };
         Runner {
             outputs: graph.outputs.iter().map(|o| (o.name.clone(), o.role)).collect(),
             x: by_role(InputRole::Data),
@@ -51,12 +57,8 @@ impl Runner {
             steps: StepInput::ALL.map(|which| exe.input_slot(which.name())),
             loss: output(StepOutput::Loss),
             lr: output(StepOutput::Lr),
-            hypers: graph
-                .outputs
-                .iter()
-                .filter(|o| o.role == OutputRole::Hyper)
-                .filter_map(|o| Some((o.name.clone(), exe.output_slot(&o.name)?)))
-                .collect(),
+            hypers: slots(OutputRole::Hyper),
+            stats: slots(OutputRole::Stat),
             update_norm: output(StepOutput::UpdateNorm),
             exe,
         }
@@ -122,6 +124,12 @@ impl Runner {
     /// The update norm of the last run, NaN if the graph has none.
     pub fn update_norm(&self) -> f64 {
         self.scalar(self.update_norm)
+    }
+
+    /// The gradient-health statistics of the last run, by output name (as
+    /// [`crate::ir::Stat::output_name`] makes them); empty for a step compiled without them.
+    pub fn stats(&self) -> Vec<(String, f64)> {
+        self.stats.iter().map(|(n, s)| (n.clone(), self.scalar(Some(*s)))).collect()
     }
 
     fn scalar(&self, slot: Option<usize>) -> f64 {

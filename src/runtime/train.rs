@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use super::batch::Batcher;
 use super::checkpoint::{self, RunState};
 use super::errors;
+pub use super::health::StatsEvery;
+use super::health::{Health, StatsPoint};
 use super::init;
 use super::log::{self, MetricsCsv, MetricsLog, Point, Progress, ProgressTo, Record};
 use super::plan::{Executables, Plan, Program};
@@ -18,7 +20,7 @@ use super::stopping::{converged, EarlyStopper, PlateauState};
 use crate::codegen::Executable;
 use crate::data::Dataset;
 use crate::diag::Diag;
-use crate::ir::{OutputRole, StepOutput};
+use crate::ir::{OutputRole, Stat, StepOutput};
 use crate::rng::Rng;
 use crate::spec::ParamInfo;
 
@@ -48,6 +50,9 @@ pub struct RunConfig {
     /// Evaluate the whole training set at every logged step, metrics or not (compare's "steps
     /// to target" needs the whole-set loss, not a noisy batch's).
     pub evaluate_logged: bool,
+    /// Compute gradient-health statistics (`--grad-stats`), overriding the train block's
+    /// `grad_stats`.
+    pub grad_stats: Option<StatsEvery>,
 }
 
 /// One logged point of a run.
@@ -86,6 +91,10 @@ pub struct Summary {
     pub params: Vec<(String, Vec<f32>)>,
     /// Every logged point, in order.
     pub history: Vec<LogPoint>,
+    /// The gradient-health statistics of every step that computed them, in order.
+    pub stats: Vec<StatsPoint>,
+    /// Warnings about the run's gradients (a layer's that vanished or exploded).
+    pub warnings: Vec<Diag>,
     /// Why the run ended.
     pub stopped: StopReason,
     /// Time in the training loop.
@@ -166,6 +175,12 @@ struct Trainer<'p, 'w> {
     log: Option<MetricsLog<std::fs::File>>,
     csv: Option<MetricsCsv>,
     log_every: usize,
+    /// Compute the gradient-health statistics every this many updates.
+    stats_every: Option<usize>,
+    /// The statistics of the update just made, on a step that computes them.
+    pending_stats: Option<StatsPoint>,
+    stats: Vec<StatsPoint>,
+    health: Health,
     /// Evaluate at every logged step ([`RunConfig::evaluate_logged`]).
     evaluate_logged: bool,
     progress: Progress<&'w mut dyn Write>,
@@ -258,6 +273,11 @@ impl<'p, 'w> Trainer<'p, 'w> {
             None => None,
         };
         let log_every = cfg.log_every.or(c.log_every).unwrap_or((total / 20).max(1));
+        let stats_every = match cfg.grad_stats {
+            Some(StatsEvery::Logged) => Some(log_every),
+            Some(StatsEvery::Steps(n)) => Some(n),
+            None => c.grad_stats,
+        };
         let mut progress = match progress_out {
             ProgressTo::Bar => Progress::bar(total as u64, log::terminal()),
             ProgressTo::Lines(out) => Progress::lines(out, total as u64, log_every as u64),
@@ -289,6 +309,10 @@ impl<'p, 'w> Trainer<'p, 'w> {
             log,
             csv,
             log_every,
+            stats_every,
+            pending_stats: None,
+            stats: Vec::new(),
+            health: Health::default(),
             // Without data the step's loss is already the whole loss.
             evaluate_logged: cfg.evaluate_logged && program.data.is_some(),
             progress,
@@ -363,6 +387,11 @@ impl<'p, 'w> Trainer<'p, 'w> {
         });
         runner.exe.run();
         let (loss, update_norm) = (runner.loss(), runner.update_norm());
+        // The statistics are read only on the updates that report them.
+        let update = at.updates + 1;
+        if applies && self.stats_every.is_some_and(|n| update.is_multiple_of(n)) {
+            self.pending_stats = Some(StatsPoint::new(update, runner.stats()));
+        }
         self.last_lr = runner.lr();
         self.last_hypers = runner.hypers();
         if let (Some(s), true) = (&exes.short_step, is_short) {
@@ -407,6 +436,11 @@ impl<'p, 'w> Trainer<'p, 'w> {
             }
             self.history.push(point);
         }
+        if let Some(point) = self.pending_stats.take() {
+            self.write_stats(&point)?;
+            self.health.observe(&point);
+            self.stats.push(point);
+        }
         if let Some(stop) = converged(&self.program.controls.converge, update_norm, loss, self.last_loss) {
             return Ok(Some(stop));
         }
@@ -424,6 +458,14 @@ impl<'p, 'w> Trainer<'p, 'w> {
             }
         }
         Ok(None)
+    }
+
+    /// Writes a line of gradient-health statistics to the log, if there is one.
+    fn write_stats(&mut self, point: &StatsPoint) -> Result<(), Diag> {
+        let Some(log) = &mut self.log else { return Ok(()) };
+        let group = |stat| point.group(stat).iter().map(|(n, v)| (n.clone(), *v as f32)).collect();
+        let groups: Vec<(&str, Vec<(String, f32)>)> = Stat::ALL.into_iter().map(|s| (s.key(), group(s))).collect();
+        log.stats(point.step as u64, &groups).map_err(errors::log_unwritable)
     }
 
     /// Loss and metrics over the training set (as `loss`, `<metric>`) and the validation set
@@ -501,7 +543,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             };
             checkpoint::save(path, &model, &values, &state, self.program.scaling, updates, &run)?;
         }
-        let history = self.history;
+        let (history, stats) = (self.history, self.stats);
         Ok(Summary {
             steps,
             resumed: self.at.start,
@@ -510,6 +552,8 @@ impl<'p, 'w> Trainer<'p, 'w> {
             test,
             params,
             history,
+            stats,
+            warnings: self.health.warnings().to_vec(),
             stopped,
             wall: Duration::ZERO,
             compile: Duration::ZERO,

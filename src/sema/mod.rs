@@ -103,6 +103,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Log every this many steps; `None` chooses about 20 lines per run.
     pub log_every: Option<usize>,
+    /// Compute gradient-health statistics every this many steps (`grad_stats = N`).
+    pub grad_stats: Option<usize>,
     /// Metric functions to evaluate, with where they were named.
     pub metrics: Vec<(String, Span)>,
     /// The optimizer's name, for reports.

@@ -20,6 +20,8 @@ fn trained(label: &str, history: Vec<LogPoint>, final_loss: f64) -> Run {
         test: vec![],
         params: vec![],
         history,
+        stats: vec![],
+        warnings: vec![],
         stopped: StopReason::Completed,
         wall: Duration::from_millis(1500),
         compile: Duration::ZERO,

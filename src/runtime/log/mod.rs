@@ -88,6 +88,24 @@ impl<W: Write> MetricsLog<W> {
         self.out.flush()
     }
 
+    /// Writes the gradient-health statistics of one step as a line of its own: `step`, then for
+    /// each statistic with values an object from parameter or layer name to value, e.g.
+    /// `{"step": 50, "grad_norm": {"h1.w": 0.12}, "update_ratio": {"h1.w": 0.001}, "dead_relu": {"h1": 0.0}}`.
+    /// A value that is not finite is `null`, and the line gains `non_finite` listing it as
+    /// `<statistic>:<name>`.
+    pub fn stats(&mut self, step: u64, groups: &[(&str, Vec<(String, f32)>)]) -> io::Result<()> {
+        let mut non_finite: Vec<String> = Vec::new();
+        for (key, values) in groups {
+            non_finite.extend(values.iter().filter(|v| !v.1.is_finite()).map(|v| format!("{key}:{}", v.0)));
+        }
+        let line = StatsLine { step, groups, non_finite: &non_finite };
+        self.line.clear();
+        line.serialize(&mut serde_json::Serializer::with_formatter(&mut self.line, Spaced))?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
+        self.out.flush()
+    }
+
     /// The first logged step at which some value was NaN or infinite.
     pub fn first_non_finite(&self) -> Option<u64> {
         self.first_non_finite
@@ -147,6 +165,40 @@ impl<'a, I: Iterator<Item = (&'a str, f32)> + Clone> Serialize for Line<'a, '_, 
         }
         if !self.non_finite.is_empty() {
             map.serialize_entry(LogKey::NonFinite.name(), self.non_finite)?;
+        }
+        map.end()
+    }
+}
+
+/// A line of gradient-health statistics ([`MetricsLog::stats`]).
+struct StatsLine<'a> {
+    step: u64,
+    groups: &'a [(&'a str, Vec<(String, f32)>)],
+    non_finite: &'a [String],
+}
+
+impl Serialize for StatsLine<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry(LogKey::Step.name(), &self.step)?;
+        for (key, values) in self.groups.iter().filter(|g| !g.1.is_empty()) {
+            map.serialize_entry(key, &Named(values))?;
+        }
+        if !self.non_finite.is_empty() {
+            map.serialize_entry(LogKey::NonFinite.name(), self.non_finite)?;
+        }
+        map.end()
+    }
+}
+
+/// Values by name, serialised as a JSON object in their order.
+struct Named<'a>(&'a [(String, f32)]);
+
+impl Serialize for Named<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, v) in self.0 {
+            map.serialize_entry(name, &finite(*v))?;
         }
         map.end()
     }
@@ -249,6 +301,23 @@ mod tests {
         let mut log = MetricsLog::new(Vec::new(), &["top \"5\""]);
         log.log(0, 1.0, 1.0, &[0.5]).unwrap();
         assert_eq!(text(log.into_inner()), "{\"step\": 0, \"loss\": 1.0, \"lr\": 1.0, \"top \\\"5\\\"\": 0.5}\n");
+    }
+
+    #[test]
+    fn stats_lines_nest_values_by_name() {
+        let mut log = MetricsLog::new(Vec::new(), &[]);
+        let named = |vs: &[(&str, f32)]| vs.iter().map(|(n, v)| (n.to_string(), *v)).collect::<Vec<_>>();
+        let groups = [
+            ("grad_norm", named(&[("h1.w", 0.5), ("h1.b", 0.25)])),
+            ("update_ratio", named(&[("h1.w", 1e-3), ("h1.b", f32::INFINITY)])),
+            ("dead_relu", named(&[])),
+        ];
+        log.stats(50, &groups).unwrap();
+        assert_eq!(
+            text(log.into_inner()),
+            "{\"step\": 50, \"grad_norm\": {\"h1.w\": 0.5, \"h1.b\": 0.25}, \
+             \"update_ratio\": {\"h1.w\": 0.001, \"h1.b\": null}, \"non_finite\": [\"update_ratio:h1.b\"]}\n"
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ const KEYS: &[&str] = &[
     "schedule_by",
     "metrics",
     "log_every",
+    "grad_stats",
     "clip",
     "accumulate",
     "early_stop",
@@ -67,6 +68,7 @@ pub(in crate::sema) fn check(
         shuffle: true,
         seed: 0,
         log_every: None,
+        grad_stats: None,
         metrics: vec![],
         optimizer: String::new(),
         clip: None,
@@ -100,6 +102,7 @@ pub(in crate::sema) fn check(
                 "epochs" => config.epochs = Some(count(value, "epochs", 1.0)?),
                 "steps" => config.steps = Some(count(value, "steps", 1.0)?),
                 "log_every" => config.log_every = Some(count(value, "log_every", 1.0)?),
+                "grad_stats" => config.grad_stats = Some(count(value, "grad_stats", 1.0)?),
                 "seed" => config.seed = count(value, "seed", 0.0)? as u64,
                 "shuffle" => match const_eval(value)? {
                     Const::Bool(b) => config.shuffle = b,
