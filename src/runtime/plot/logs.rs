@@ -1,11 +1,17 @@
 //! The curves of JSON-lines training logs (`gradc plot`): a panel per logged quantity, the
-//! validation set's beside the training set's, one colour per log.
+//! validation set's beside the training set's, one colour per log. A quantity logged as an
+//! object of named values (the gradient-health statistics, `"grad_norm": {"h1.w": ...}`) is one
+//! panel with a colour per name and a dash pattern per log; gradient norms are drawn per layer
+//! (the norm of all its parameters' gradients together), as vanishing and exploding gradients
+//! are read.
 
 use std::path::{Path, PathBuf};
 
 use super::{Chart, Panel, Series};
 use crate::diag::Diag;
+use crate::ir::Stat;
 use crate::runtime::errors;
+use crate::runtime::health::layer_of;
 
 /// The most bytes of one log `gradc plot` reads.
 const MAX_LOG_BYTES: u64 = 1 << 30;
@@ -49,7 +55,8 @@ pub fn log_chart(logs: &[(String, Vec<serde_json::Value>)]) -> Chart {
         let Some(object) = line.as_object() else { continue };
         for (key, value) in object {
             let base = key.strip_prefix("val_").unwrap_or(key);
-            if is_curve(key) && value.is_number() && !keys.iter().any(|k| k == base) {
+            let plotted = value.is_number() || value.is_object();
+            if is_curve(key) && plotted && !keys.iter().any(|k| k == base) {
                 keys.push(base.to_string());
             }
         }
@@ -68,6 +75,39 @@ pub fn log_chart(logs: &[(String, Vec<serde_json::Value>)]) -> Chart {
             .filter(|p| p.0.is_finite() && p.1.is_finite())
             .collect()
     };
+    // A gradient norm is drawn as its layer's; other names are drawn as they are.
+    let per_layer = |key: &str| key == Stat::GradNorm.key();
+    let member_of =
+        |key: &str, name: &'_ str| if per_layer(key) { layer_of(name).to_string() } else { name.to_string() };
+    // The names inside an object-valued quantity, in order of first appearance.
+    let members = |key: &str| -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for line in logs.iter().flat_map(|(_, lines)| lines) {
+            let Some(object) = line.get(key).and_then(serde_json::Value::as_object) else { continue };
+            for name in object.keys().map(|n| member_of(key, n)) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        names
+    };
+    // A layer's norm from its parameters': the square root of the sum of their squares (none
+    // if one of them is not a number).
+    let member_value = |line: &serde_json::Value, key: &str, member: &str| -> Option<f64> {
+        let object = line.get(key)?.as_object()?;
+        if !per_layer(key) {
+            return object.get(member)?.as_f64();
+        }
+        let parts: Vec<Option<f64>> =
+            object.iter().filter(|(n, _)| layer_of(n) == member).map(|(_, v)| v.as_f64()).collect();
+        let squares: Option<Vec<f64>> = parts.into_iter().map(|v| v.map(|x| x * x)).collect();
+        squares.filter(|s| !s.is_empty()).map(|s| s.iter().sum::<f64>().sqrt())
+    };
+    let member_points = |lines: &[serde_json::Value], key: &str, member: &str| -> Vec<(f64, f64)> {
+        let value = |l: &serde_json::Value| member_value(l, key, member);
+        lines.iter().filter_map(|l| Some((step(l)?, value(l)?))).filter(|p| p.0.is_finite()).collect()
+    };
     // The loss first and the learning rate last, as a reader looks for them; serde_json's
     // objects iterate in key order, which places the rest.
     keys.sort_by_key(|k| match k.as_str() {
@@ -79,7 +119,19 @@ pub fn log_chart(logs: &[(String, Vec<serde_json::Value>)]) -> Chart {
         .iter()
         .map(|key| {
             let mut series = Vec::new();
-            for (i, (label, lines)) in logs.iter().enumerate() {
+            let names = members(key);
+            for (n, name) in names.iter().enumerate() {
+                for (i, (label, lines)) in logs.iter().enumerate() {
+                    let points = member_points(lines, key, name);
+                    if !points.is_empty() {
+                        let label = if logs.len() == 1 { name.clone() } else { format!("{label}: {name}") };
+                        // The palette repeats after ten colours; the dash pattern tells those apart.
+                        let dash = i + n / 10;
+                        series.push(Series { label, points, diverged: false, colour: Some(n), dash });
+                    }
+                }
+            }
+            for (i, (label, lines)) in logs.iter().enumerate().filter(|_| names.is_empty()) {
                 for (name, dash, suffix) in [(key.clone(), 0, ""), (format!("val_{key}"), 1, " (validation)")] {
                     let points = points(lines, &name);
                     if !points.is_empty() {
@@ -91,11 +143,13 @@ pub fn log_chart(logs: &[(String, Vec<serde_json::Value>)]) -> Chart {
             let values = || series.iter().flat_map(|s| &s.points).map(|p| p.1);
             let lo = values().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
             let spans_decades = lo.is_finite() && values().all(|v| v > 0.0) && values().fold(0.0, f64::max) / lo > 10.0;
+            let title = if per_layer(key) { format!("{key} (per layer)") } else { key.clone() };
             Panel {
-                title: key.clone(),
+                title,
                 x_label: "step".into(),
                 y_label: key.clone(),
-                log_y: key.ends_with("loss") && spans_decades,
+                // Losses and named statistics (gradient norms, update ratios) span decades.
+                log_y: (key.ends_with("loss") || !names.is_empty()) && spans_decades,
                 series,
                 ..Panel::default()
             }
@@ -134,5 +188,40 @@ mod tests {
             vec![line(r#"{"step": 1, "loss": 2.0, "lr": 0.1}"#), line(r#"{"step": 2, "loss": 1.0, "lr": 0.1}"#)];
         let titles: Vec<String> = log_chart(&[("run".into(), constant)]).panels.into_iter().map(|p| p.title).collect();
         assert_eq!(titles, ["loss"], "a constant learning rate is no curve");
+    }
+
+    #[test]
+    fn named_statistics_are_one_panel_with_a_series_per_name() {
+        let line = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        let lines = |scale: f64| {
+            let first = format!(
+                r#"{{"step": 10, "grad_norm": {{"h1.w": {}, "h1.b": 0.0, "out.w": 0.6, "out.b": 0.8}}, "dead_relu": {{"h1": 0.0}}}}"#,
+                1e-4 * scale
+            );
+            vec![
+                line(r#"{"step": 10, "loss": 2.0, "lr": 0.1}"#),
+                line(&first),
+                line(r#"{"step": 20, "loss": 1.0, "lr": 0.1}"#),
+                line(
+                    r#"{"step": 20, "grad_norm": {"h1.w": null, "h1.b": 1.0, "out.w": 0.5}, "dead_relu": {"h1": 0.0}}"#,
+                ),
+            ]
+        };
+        let chart = log_chart(&[("run".into(), lines(1.0))]);
+        let titles: Vec<&str> = chart.panels.iter().map(|p| p.title.as_str()).collect();
+        assert_eq!(titles, ["loss", "grad_norm (per layer)"], "a statistic that never changes is no curve");
+        let norms = &chart.panels[1];
+        assert!(norms.log_y, "1e-4 to 1 spans decades");
+        let labels: Vec<&str> = norms.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["h1", "out"], "a series per layer");
+        assert_eq!(norms.series[0].points, [(10.0, 1e-4)], "a null value is no point");
+        assert_eq!(norms.series[1].points, [(10.0, 1.0), (20.0, 0.5)], "sqrt(0.6² + 0.8²) = 1");
+        let two = log_chart(&[("a".into(), lines(1.0)), ("b".into(), lines(2.0))]);
+        let styles: Vec<(&str, Option<usize>, usize)> =
+            two.panels[1].series.iter().map(|s| (s.label.as_str(), s.colour, s.dash)).collect();
+        assert_eq!(
+            styles,
+            [("a: h1", Some(0), 0), ("b: h1", Some(0), 1), ("a: out", Some(1), 0), ("b: out", Some(1), 1)]
+        );
     }
 }
