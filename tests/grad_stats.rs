@@ -98,7 +98,12 @@ fn statistics_equal_norms_of_the_saved_gradients_and_weights() {
 
 #[test]
 fn statistics_leave_the_run_unchanged_whatever_the_thread_count() {
-    for (file, stats) in [("examples/spiral_mlp.grad", "25"), ("examples/mlp_training_control.grad", "7")] {
+    let files = [
+        ("examples/spiral_mlp.grad", "25"),
+        ("examples/mlp_training_control.grad", "7"),
+        ("tests/fixtures/health/accumulate.grad", "10"),
+    ];
+    for (file, stats) in files {
         let dir = temp_dir("grad-stats-identity");
         let mut runs = Vec::new();
         for (name, extra) in [
