@@ -59,6 +59,10 @@ enum Command {
         /// this safetensors file.
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
+        /// Run every step in its own native call, never many in one (same numbers, slower: for
+        /// measuring what the bursts save).
+        #[arg(long)]
+        step_by_step: bool,
     },
     /// Train each run of FILE's compare block from the same seed; print a table, write CSVs and charts.
     Compare {
@@ -291,9 +295,9 @@ impl Training {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { file, training, log, metrics, log_every, quiet, json, save } => {
+        Command::Run { file, training, log, metrics, log_every, quiet, json, save, step_by_step } => {
             let output = RunOutput { quiet, json };
-            run(&file, &RunConfig { log, metrics, log_every, save, ..training.config() }, output)
+            run(&file, &RunConfig { log, metrics, log_every, save, step_by_step, ..training.config() }, output)
         }
         Command::Compare { file, training, out, target } => compare(&file, out, target, &training.config()),
         Command::Eval { file, init, data, json, threads } => eval(&file, &init, data.as_deref(), json, threads),
