@@ -51,7 +51,8 @@ enum Command {
         log_every: Option<usize>,
         /// Log gradient-health statistics every N steps (every logged step without N): each
         /// parameter's gradient norm and update-to-weight ratio, each ReLU layer's dead units.
-        #[arg(long, value_name = "N", value_parser = count)]
+        // `=` required: with an optional value, `--grad-stats FILE` would read FILE as N.
+        #[arg(long, value_name = "N", value_parser = count, require_equals = true)]
         grad_stats: Option<Option<usize>>,
         /// Print no progress, only the summary.
         #[arg(long, short)]
@@ -63,6 +64,10 @@ enum Command {
         /// this safetensors file.
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
+        /// Run every step in its own native call, never many in one (same numbers, slower: for
+        /// measuring what the bursts save).
+        #[arg(long)]
+        step_by_step: bool,
     },
     /// Train each run of FILE's compare block from the same seed; print a table, write CSVs and charts.
     Compare {
@@ -295,10 +300,11 @@ impl Training {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { file, training, log, metrics, log_every, grad_stats, quiet, json, save } => {
+        Command::Run { file, training, log, metrics, log_every, grad_stats, quiet, json, save, step_by_step } => {
             let output = RunOutput { quiet, json };
             let grad_stats = grad_stats.map(|n| n.map_or(StatsEvery::Logged, StatsEvery::Steps));
-            run(&file, &RunConfig { log, metrics, log_every, grad_stats, save, ..training.config() }, output)
+            let config = RunConfig { log, metrics, log_every, grad_stats, save, step_by_step, ..training.config() };
+            run(&file, &config, output)
         }
         Command::Compare { file, training, out, target } => compare(&file, out, target, &training.config()),
         Command::Eval { file, init, data, json, threads } => eval(&file, &init, data.as_deref(), json, threads),

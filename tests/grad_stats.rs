@@ -74,7 +74,7 @@ fn statistics_equal_norms_of_the_saved_gradients_and_weights() {
     ];
     write_tensors(&dir.join("w0.safetensors"), &w0);
     run_ok(&["grad", file, "--values", "--init", &path("w0.safetensors"), "--save", &path("g.safetensors")]);
-    let run = ["run", file, "--init", &path("w0.safetensors"), "--steps", "1", "--grad-stats", "1"];
+    let run = ["run", file, "--init", &path("w0.safetensors"), "--steps", "1", "--grad-stats=1"];
     run_ok(&[&run[..], &["--save", &path("w1.safetensors"), "--log", &path("log.jsonl")]].concat());
     let (stats, _) = split(read_log(&dir.join("log.jsonl")));
     assert_eq!(stats.len(), 1, "{stats:?}");
@@ -99,18 +99,14 @@ fn statistics_equal_norms_of_the_saved_gradients_and_weights() {
 #[test]
 fn statistics_leave_the_run_unchanged_whatever_the_thread_count() {
     let files = [
-        ("examples/spiral_mlp.grad", "25"),
-        ("examples/mlp_training_control.grad", "7"),
-        ("tests/fixtures/health/accumulate.grad", "10"),
+        ("examples/spiral_mlp.grad", "--grad-stats=25"),
+        ("examples/mlp_training_control.grad", "--grad-stats=7"),
+        ("tests/fixtures/health/accumulate.grad", "--grad-stats=10"),
     ];
     for (file, stats) in files {
         let dir = temp_dir("grad-stats-identity");
         let mut runs = Vec::new();
-        for (name, extra) in [
-            ("off", vec![]),
-            ("on", vec!["--grad-stats", stats]),
-            ("on1", vec!["--grad-stats", stats, "--threads", "1"]),
-        ] {
+        for (name, extra) in [("off", vec![]), ("on", vec![stats]), ("on1", vec![stats, "--threads", "1"])] {
             let (log, save) = (dir.join(format!("{name}.jsonl")), dir.join(format!("{name}.safetensors")));
             let (log_s, save_s) = (log.to_str().unwrap(), save.to_str().unwrap());
             let args = [&["run", file, "--steps", "100", "--log", log_s, "--save", save_s][..], &extra].concat();
@@ -123,7 +119,7 @@ fn statistics_leave_the_run_unchanged_whatever_the_thread_count() {
             assert_eq!(lines, off_lines, "{file}: the same losses, metrics and parameters at every logged step");
             assert!(weights == off_weights, "{file}: the same final weights and optimizer state, bit for bit");
             let steps: Vec<f64> = stats_lines.iter().map(|l| num(l, "step")).collect();
-            let every: f64 = stats.parse().unwrap();
+            let every: f64 = stats.trim_start_matches("--grad-stats=").parse().unwrap();
             let want: Vec<f64> = (1..).map(|k| k as f64 * every).take_while(|s| *s <= 100.0).collect();
             assert_eq!(steps, want, "{file}: a statistics line every {stats} steps");
         }

@@ -5,8 +5,8 @@
 //!   reductions with their producer chains, GEMM calls, one-hot and argmax);
 //! - [`memplan`] places every buffer in one arena: inputs persistent, temporaries reused by
 //!   liveness, in-place parameter and state updates written straight into the input when safe;
-//! - `lower` emits one Cranelift function `gradc_step(arena)` that runs every kernel in schedule order,
-//!   with `f32x4` loops and polynomial `exp`/`log`/`tanh`/`sin`/`cos` from `math`, calling the
+//! - `lower` emits one Cranelift function `gradc_step(arena, n, steps, data, losses)` that runs
+//!   every kernel in schedule order `n` times (see [`Executable::run_steps`]), with `f32x4` loops and polynomial `exp`/`log`/`tanh`/`sin`/`cos` from `math`, calling the
 //!   Rust helpers in `helpers` for GEMM, one-hot, argmax, `powf` and out-of-range `sin`/`cos`;
 //! - [`Executable`] owns the JIT module, the arena and the entry point: one native call per `run`.
 //!
@@ -25,7 +25,7 @@ mod window;
 
 use std::time::{Duration, Instant};
 
-use cranelift_codegen::ir::{AbiParam, Function, UserFuncName};
+use cranelift_codegen::ir::{types, AbiParam, Function, UserFuncName};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
@@ -33,7 +33,7 @@ use cranelift_frontend::FunctionBuilderContext;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{default_libcall_names, FuncId, Linkage, Module, ModuleError};
 
-use crate::ir::{DType, Graph};
+use crate::ir::{DType, Graph, InputRole, OutputRole};
 
 pub use fuse::print_kernels;
 pub use memplan::print_plan;
@@ -114,19 +114,32 @@ pub struct Executable {
     arena: Arena,
     inputs: Vec<Slot>,
     outputs: Vec<Slot>,
+    /// The input indices of the step inputs and of the data inputs, in record order.
+    records: [Vec<usize>; 2],
     kernels: String,
     clif: Option<String>,
     stats: Stats,
 }
 
-/// The compiled function: takes the arena's base address.
-type StepFn = unsafe extern "C" fn(*mut u8);
+/// The compiled function: the arena's base address, the iterations to run, the step and data
+/// records (or null), where to store each iteration's loss; returns the iterations run.
+type StepFn = unsafe extern "C" fn(*mut u8, i64, *const f32, *const f32, *mut f32) -> i64;
+
+/// The two kinds of record [`Executable::run_steps`] feeds: the step inputs (`t`, `epoch`,
+/// `rng`, ...) and the data inputs (a batch of features and labels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// The inputs of role `Step`, in input order.
+    Steps,
+    /// The inputs of role `Data` and `Label`, in input order.
+    Data,
+}
 
 /// Turns the finalized code address into a callable function pointer.
 ///
 /// # Safety
-/// `code` must be the finalized address of a function defined with the signature `(i64)` and the
-/// host's default calling convention, and the JIT module that owns it must outlive every call.
+/// `code` must be the finalized address of a function defined with the signature of [`StepFn`]
+/// and the host's default calling convention, and the JIT module that owns it must outlive every call.
 unsafe fn step_fn(code: *const u8) -> StepFn {
     // SAFETY: guaranteed by the caller; a code pointer and a fn pointer have the same size.
     unsafe { std::mem::transmute::<*const u8, StepFn>(code) }
@@ -139,6 +152,14 @@ impl Executable {
         let program = fuse::fuse(graph)?;
         let plan = memplan::plan(&program)?;
         let arena = Arena::new(plan.slots)?;
+        let fed = |roles: &[InputRole]| -> Vec<usize> {
+            graph.inputs.iter().enumerate().filter(|(_, i)| roles.contains(&i.role)).map(|(k, _)| k).collect()
+        };
+        let records = [fed(&[InputRole::Step]), fed(&[InputRole::Data, InputRole::Label])];
+        let fields =
+            |inputs: &[usize]| inputs.iter().map(|&k| (plan.offsets[k], program.values[k].ty.numel())).collect();
+        let loss = program.outputs.iter().find(|o| o.role == OutputRole::Loss).map(|o| plan.offsets[o.value]);
+        let feed = lower::Feed { steps: fields(&records[0]), data: fields(&records[1]), loss };
 
         let isa = native_isa(opts, program.body_size() > LARGE_BODY)?;
         let fma = isa.has_native_fma();
@@ -146,7 +167,7 @@ impl Executable {
         helpers::register(&mut jit);
         let mut module = JITModule::new(jit);
         let threads = opts.threads.clamp(1, 2);
-        let defined = define_step(&mut module, &program, &plan, fma, threads, opts.keep_clif);
+        let defined = define_step(&mut module, &program, &plan, &feed, fma, threads, opts.keep_clif);
         let (func_id, clif, clif_insts) = match defined {
             Ok(defined) => defined,
             Err(e) => {
@@ -180,6 +201,7 @@ impl Executable {
             arena,
             inputs,
             outputs,
+            records,
             kernels: kernel::print_program(&program),
             clif,
             stats,
@@ -246,9 +268,48 @@ impl Executable {
 
     /// Runs the step: one call into native code.
     pub fn run(&mut self) {
+        let mut loss = 0.0;
         // SAFETY: the code reads and writes only arena slots below `plan.slots`, which is the
-        // arena's length (memplan places every buffer inside it); the module is alive.
-        unsafe { (self.entry)(self.arena.as_mut_ptr()) }
+        // arena's length (memplan places every buffer inside it), and one loss; the module is
+        // alive; null records are not read.
+        unsafe { (self.entry)(self.arena.as_mut_ptr(), 1, std::ptr::null(), std::ptr::null(), &mut loss) };
+    }
+
+    /// Words of one record of this kind: the fed inputs' lengths summed.
+    pub fn record_len(&self, kind: Record) -> usize {
+        self.records[kind as usize].iter().map(|&k| self.inputs[k].len).sum()
+    }
+
+    /// Where input `slot` (as from `input_slot`) starts in its record, if it is fed.
+    pub fn record_offset(&self, slot: usize) -> Option<usize> {
+        self.records.iter().find_map(|inputs| {
+            let at = inputs.iter().position(|&k| k == slot)?;
+            Some(inputs[..at].iter().map(|&k| self.inputs[k].len).sum())
+        })
+    }
+
+    /// Runs the step up to `n` times in one native call, stopping after the first whose loss is
+    /// not finite; returns how many ran. Before step `i` it copies record `i` of `steps` and of
+    /// `data` into their inputs (a `None` leaves the arena's values, as for a batch that stays
+    /// put); after it, stores the step's loss in `losses[i]`. Running it with `n` records gives
+    /// the bits `n` calls of `run` give with the same inputs set before each.
+    ///
+    /// # Panics
+    /// If `n` is 0, or `losses` or a record buffer is shorter than `n` records.
+    pub fn run_steps(&mut self, n: usize, steps: Option<&[f32]>, data: Option<&[f32]>, losses: &mut [f32]) -> usize {
+        assert!(n >= 1 && losses.len() >= n, "{n} steps with room for {} losses", losses.len());
+        let record = |kind: Record, buf: Option<&[f32]>| match buf {
+            Some(b) => {
+                assert!(b.len() >= n * self.record_len(kind), "{kind:?} records too short for {n} steps");
+                b.as_ptr()
+            }
+            None => std::ptr::null(),
+        };
+        let (steps, data) = (record(Record::Steps, steps), record(Record::Data, data));
+        // SAFETY: as in `run`; the record buffers hold `n` records each (checked above), and
+        // `losses` holds `n` values.
+        let done = unsafe { (self.entry)(self.arena.as_mut_ptr(), n as i64, steps, data, losses.as_mut_ptr()) };
+        done as usize
     }
 
     /// The CLIF text of the compiled function, when compiled with `keep_clif`.
@@ -273,12 +334,15 @@ fn define_step(
     module: &mut JITModule,
     program: &kernel::Program,
     plan: &memplan::Plan,
+    feed: &lower::Feed,
     fma: bool,
     threads: usize,
     keep_clif: bool,
 ) -> Result<(FuncId, Option<String>, usize), CodegenError> {
     let mut sig = module.make_signature();
-    sig.params.push(AbiParam::new(module.target_config().pointer_type()));
+    let ptr = module.target_config().pointer_type();
+    sig.params.extend([ptr, types::I64, ptr, ptr, ptr].map(AbiParam::new));
+    sig.returns.push(AbiParam::new(types::I64));
     // A fixed name: graph names are free text and could collide with a helper.
     let func_id = module.declare_function("gradc_step", Linkage::Local, &sig)?;
     let mut ctx = Context::for_function(Function::with_name_signature(UserFuncName::user(0, func_id.as_u32()), sig));
@@ -290,7 +354,7 @@ fn define_step(
     let callees = helpers::declare(module, &mut ctx.func, optional)?;
     let mut fctx = FunctionBuilderContext::new();
     let target = lower::Target { config: module.target_config(), fma, threads };
-    lower::lower(program, plan, &callees, target, &mut ctx.func, &mut fctx)?;
+    lower::lower(program, plan, feed, &callees, target, &mut ctx.func, &mut fctx)?;
 
     let clif_insts = ctx.func.layout.blocks().map(|b| ctx.func.layout.block_insts(b).count()).sum();
     let clif = keep_clif.then(|| ctx.func.display().to_string());

@@ -3,6 +3,7 @@
 //! saved models. It compiles nothing itself and depends on no stage before code generation.
 
 pub mod batch;
+mod burst;
 pub mod checkpoint;
 pub mod compare;
 pub mod errors;

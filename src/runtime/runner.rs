@@ -2,7 +2,7 @@
 //! runner is made: data inputs by role, the step's own inputs and outputs by [`StepInput`] and
 //! [`StepOutput`].
 
-use crate::codegen::Executable;
+use crate::codegen::{Executable, Record};
 use crate::data::{Dataset, Labels, LabelsOut};
 use crate::ir::{Graph, InputRole, OutputRole, StepInput, StepOutput};
 
@@ -32,6 +32,11 @@ pub struct Runner {
     y: Option<usize>,
     /// The slot of each step input, in the order of [`StepInput::ALL`].
     steps: [Option<usize>; StepInput::ALL.len()],
+    /// The step inputs the graph has, and where each starts in a step record.
+    steps_at: Vec<(StepInput, usize)>,
+    /// Where the features and the labels start in a data record.
+    x_at: Option<usize>,
+    y_at: Option<usize>,
     loss: Option<usize>,
     lr: Option<usize>,
     /// The other hyper-parameters the schedule sets, by name, and their slots.
@@ -50,11 +55,17 @@ impl Runner {
             let of_role = graph.outputs.iter().filter(|o| o.role == role);
             of_role.filter_map(|o| Some((o.name.clone(), exe.output_slot(&o.name)?))).collect()
         };
+        let (x, y) = (by_role(InputRole::Data), by_role(InputRole::Label));
+        let steps = StepInput::ALL.map(|which| exe.input_slot(which.name()));
+        let at = |slot: Option<usize>| slot.and_then(|s| exe.record_offset(s));
         Runner {
             outputs: graph.outputs.iter().map(|o| (o.name.clone(), o.role)).collect(),
-            x: by_role(InputRole::Data),
-            y: by_role(InputRole::Label),
-            steps: StepInput::ALL.map(|which| exe.input_slot(which.name())),
+            x,
+            y,
+            steps,
+            steps_at: StepInput::ALL.into_iter().zip(steps).filter_map(|(w, s)| Some((w, at(s)?))).collect(),
+            x_at: at(x),
+            y_at: at(y),
             loss: output(StepOutput::Loss),
             lr: output(StepOutput::Lr),
             hypers: slots(OutputRole::Hyper),
@@ -83,31 +94,49 @@ impl Runner {
     /// draws from.
     pub fn set_steps(&mut self, s: &Steps) {
         for (which, slot) in StepInput::ALL.into_iter().zip(self.steps) {
-            let Some(slot) = slot else { continue };
-            let value = match which {
-                StepInput::T => s.t as f64,
-                StepInput::Apply => f64::from(u8::from(s.apply)),
-                StepInput::Epoch => s.epoch as f64,
-                StepInput::LrScale => s.lr_scale,
-                StepInput::Rng => {
-                    // The words carry the bits of u32s: the seed's halves and the counter,
-                    // which wraps after 2³² micro-batches.
-                    let words = [s.seed as u32, (s.seed >> 32) as u32, s.micro as u32];
-                    for (w, v) in self.exe.slot_i32_mut(slot).iter_mut().zip(words) {
-                        *w = v as i32;
-                    }
-                    continue;
-                }
-            };
-            self.exe.slot_mut(slot)[0] = value as f32;
+            if let Some(slot) = slot {
+                write_step(which, s, self.exe.slot_mut(slot));
+            }
         }
+    }
+
+    /// Fills one step record of the executable (see [`Executable::run_steps`]) with the values
+    /// `set_steps` would set.
+    pub fn step_record(&self, s: &Steps, record: &mut [f32]) {
+        for &(which, at) in &self.steps_at {
+            write_step(which, s, &mut record[at..]);
+        }
+    }
+
+    /// Fills one data record of the executable with the dataset rows `rows` (a full batch), as
+    /// `load_rows` fills the data inputs.
+    pub fn data_record(&self, data: &Dataset, rows: &[usize], record: &mut [f32]) {
+        if let Some(at) = self.x_at {
+            data.copy_features(rows, &mut record[at..]);
+        }
+        let Some(at) = self.y_at else { return };
+        let out = &mut record[at..];
+        let out = match &data.labels {
+            // SAFETY: f32 and i32 have the same size and alignment and every bit pattern is
+            // valid for both; the borrow of `out` moves into the result.
+            Labels::Classes { .. } => {
+                LabelsOut::Classes(unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<i32>(), out.len()) })
+            }
+            Labels::Targets { .. } => LabelsOut::Targets(out),
+            Labels::None => return,
+        };
+        data.copy_labels(rows, out);
+    }
+
+    /// Words of one record of this kind.
+    pub fn record_len(&self, kind: Record) -> usize {
+        self.exe.record_len(kind)
     }
 
     /// The loss of the last run.
     pub fn loss(&self) -> f64 {
-        // Every forward graph has a loss output (sema adds it). Adding +0 turns a loss of -0
-        // (`-mean(...)` of zeros) into 0, so no report shows `-0.0000`; any other value is kept.
-        f64::from(self.exe.output_at(self.loss.expect("graphs have a loss"))[0]) + 0.0
+        // Every forward graph has a loss output (sema adds it).
+        loss_value(self.exe.output_at(self.loss.expect("graphs have a loss"))[0])
     }
 
     /// The learning rate of the last run, NaN if the graph has none.
@@ -149,4 +178,32 @@ impl Runner {
             }
         }
     }
+}
+
+/// A step's loss as reported. Adding +0 turns a loss of -0 (`-mean(...)` of zeros) into 0, so
+/// no report shows `-0.0000`; any other value is kept.
+pub fn loss_value(loss: f32) -> f64 {
+    f64::from(loss) + 0.0
+}
+
+/// Writes the value of step input `which` for `s` to the front of `out`: an f32 scalar, or
+/// the random number generator's three i32 words (as f32 bits).
+#[inline]
+fn write_step(which: StepInput, s: &Steps, out: &mut [f32]) {
+    let value = match which {
+        StepInput::T => s.t as f64,
+        StepInput::Apply => f64::from(u8::from(s.apply)),
+        StepInput::Epoch => s.epoch as f64,
+        StepInput::LrScale => s.lr_scale,
+        StepInput::Rng => {
+            // The words carry the bits of u32s: the seed's halves and the counter, which wraps
+            // after 2³² micro-batches.
+            let words = [s.seed as u32, (s.seed >> 32) as u32, s.micro as u32];
+            for (o, w) in out.iter_mut().zip(words) {
+                *o = f32::from_bits(w);
+            }
+            return;
+        }
+    };
+    out[0] = value as f32;
 }

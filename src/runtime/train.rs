@@ -1,20 +1,25 @@
 //! The training loop: initialise parameters, feed batches to the compiled train step, evaluate,
 //! log and summarise. Every executable and per-step buffer exists before the first step (the
 //! driver compiles them into a [`Plan`]); the stopping rules are in [`super::stopping`].
+//!
+//! Over 600 lines because the `Trainer`'s methods (stepping one at a time and in bursts, what
+//! is due after an update, evaluation, the summary) share its private state; the burst buffers
+//! are in [`super::burst`].
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::batch::Batcher;
+use super::burst::Burst;
 use super::checkpoint::{self, RunState};
 use super::errors;
 pub use super::health::StatsEvery;
 use super::health::{Health, StatsPoint};
 use super::init;
-use super::log::{self, MetricsCsv, MetricsLog, Point, Progress, ProgressTo, Record};
+use super::log::{self, Cadence, MetricsCsv, MetricsLog, Point, Progress, ProgressTo, Record};
 use super::plan::{Executables, Plan, Program};
-use super::runner::{Runner, Steps};
+use super::runner::{loss_value, Runner, Steps};
 pub use super::stopping::StopReason;
 use super::stopping::{converged, EarlyStopper, PlateauState};
 use crate::codegen::Executable;
@@ -53,6 +58,9 @@ pub struct RunConfig {
     /// Compute gradient-health statistics (`--grad-stats`), overriding the train block's
     /// `grad_stats`.
     pub grad_stats: Option<StatsEvery>,
+    /// Run every step in its own native call instead of many in one when the host has nothing
+    /// to do between them (the numbers are the same).
+    pub step_by_step: bool,
 }
 
 /// One logged point of a run.
@@ -194,6 +202,20 @@ struct Trainer<'p, 'w> {
     last_loss: f64,
     /// The sum and count of this epoch's update losses, for the progress' running mean.
     epoch_loss: (f64, usize),
+    /// Buffers for running many steps in one native call.
+    burst: Burst,
+}
+
+/// What the host has to do after an update.
+struct Due {
+    /// The update ended an epoch (every update does without data).
+    epoch_done: bool,
+    /// It is logged.
+    logged: bool,
+    /// The progress display shows it.
+    shown: bool,
+    /// Early stopping or the plateau rule looks at it.
+    monitoring: bool,
 }
 
 impl<'p, 'w> Trainer<'p, 'w> {
@@ -207,7 +229,8 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let c = &program.controls;
         let seed = cfg.seed.unwrap_or(c.seed);
         let rows = program.rows();
-        let shuffle = if c.shuffle { Some(Rng::new(seed).fork("shuffle")) } else { None };
+        // A program without data has one row to order: nothing to shuffle.
+        let shuffle = (c.shuffle && program.data.is_some()).then(|| Rng::new(seed).fork("shuffle"));
         let batcher = Batcher::new(rows, program.batch, shuffle, c.span)?;
         // Parameters and state start in the main executable; the others copy them when they run.
         let mut carried: Vec<String> = Vec::new();
@@ -292,7 +315,13 @@ impl<'p, 'w> Trainer<'p, 'w> {
         if let Some(note) = &note {
             progress.note(note).map_err(errors::log_unwritable)?;
         }
+        // Bursts of steps need one micro-batch per update and no per-step test of the loss; the
+        // batch stays put when every step takes all rows in their order.
+        let allowed = k == 1 && c.converge.is_empty() && !cfg.step_by_step;
+        let feeds_data = program.data.is_some() && (at.per_epoch > 1 || c.shuffle);
+        let burst = Burst::new(&exes.step, allowed, feeds_data);
         Ok(Trainer {
+            burst,
             program,
             exes,
             at,
@@ -337,23 +366,125 @@ impl<'p, 'w> Trainer<'p, 'w> {
             if let (Some(signal), true) = (interrupted(), self.at.micro.is_multiple_of(self.at.k)) {
                 return Ok(StopReason::Interrupted { signal });
             }
-            let (loss, update_norm, applies) = self.micro_step();
-            if !loss.is_finite() {
-                let params = read_params(&self.exes.step.exe, &self.small_params);
-                let step = self.at.updates + 1;
-                let hypers = self.last_hypers.clone();
-                self.history.push(LogPoint { step, loss, lr: self.last_lr, hypers, metrics: vec![], params });
-                return Ok(StopReason::Diverged { step, loss, lr: self.last_lr });
-            }
-            self.at.micro += 1;
-            if applies {
-                self.at.updates += 1;
-                if let Some(stop) = self.after_update(loss, update_norm)? {
-                    return Ok(stop);
-                }
+            let n = self.burst_len();
+            let stop = if n > 1 {
+                self.run_burst(n)?
+            } else {
+                let (loss, update_norm, applies) = self.micro_step();
+                self.after_micro(loss, update_norm, applies)?
+            };
+            if let Some(stop) = stop {
+                return Ok(stop);
             }
         }
         Ok(StopReason::Completed)
+    }
+
+    /// Stops a diverged run, else counts the micro-batch and, when it applied the update, does
+    /// what the update asks of the host; returns why to stop, if it is time.
+    fn after_micro(&mut self, loss: f64, update_norm: f64, applies: bool) -> Result<Option<StopReason>, Diag> {
+        if !loss.is_finite() {
+            let params = read_params(&self.exes.step.exe, &self.small_params);
+            let step = self.at.updates + 1;
+            let hypers = self.last_hypers.clone();
+            self.history.push(LogPoint { step, loss, lr: self.last_lr, hypers, metrics: vec![], params });
+            return Ok(Some(StopReason::Diverged { step, loss, lr: self.last_lr }));
+        }
+        self.at.micro += 1;
+        if !applies {
+            return Ok(None);
+        }
+        self.at.updates += 1;
+        self.after_update(loss, update_norm)
+    }
+
+    /// How many steps to run in the next native call: up to the first update that the host
+    /// has something to do after (see [`Trainer::due`], whose rules this solves for the next
+    /// update they hold at), or the end, and short of the short batch.
+    fn burst_len(&self) -> usize {
+        let at = &self.at;
+        let (u, m) = (at.updates, at.micro);
+        // The first multiple of `every` above `x`.
+        let above = |x: usize, every: usize| (x / every + 1) * every;
+        // Updates (of one micro-batch each) until micro-batch count `micro` is next a multiple of `every`.
+        let until = |every: usize| above(m, every) - m;
+        let mut next = at.end.min(above(u, self.log_every));
+        if self.stopper.is_some() || self.plateau.is_some() {
+            next = next.min(u + until(at.per_epoch));
+        }
+        if let Some(every) = self.stats_every {
+            next = next.min(above(u, every));
+        }
+        next = match self.progress.cadence() {
+            Cadence::Never => next,
+            Cadence::Steps(every) => next.min(at.start + above(u - at.start, every as usize)),
+            Cadence::Epochs(every) => next.min(u + until(at.per_epoch * every as usize)),
+        };
+        let mut n = self.burst.cap().min(next - u);
+        if self.exes.short_step.is_some() {
+            // Full batches left before the short one (none when it is next).
+            n = n.min(at.full_batches.saturating_sub(m % at.per_epoch));
+        }
+        n.max(1)
+    }
+
+    /// Runs `n` updates (of one micro-batch each, none taking the short batch) in one native
+    /// call, then does the host's work after each of them in order, as if they had run one by
+    /// one: only the last can have anything due but counting (see `burst_len`).
+    fn run_burst(&mut self, n: usize) -> Result<Option<StopReason>, Diag> {
+        let at = &mut self.at;
+        let runner = &mut self.exes.step;
+        let lr_scale = self.plateau.as_ref().map_or(1.0, |p| p.counters.scale);
+        let feeds_data = self.burst.feeds_data();
+        let (mut in_epoch, mut epoch) = (at.micro % at.per_epoch, at.micro / at.per_epoch);
+        for j in 0..n {
+            let micro = at.micro + j;
+            if j > 0 {
+                in_epoch += 1;
+                if in_epoch == at.per_epoch {
+                    (in_epoch, epoch) = (0, epoch + 1);
+                }
+            }
+            // Without data there is no order to draw.
+            if in_epoch == 0 && self.program.data.is_some() {
+                at.batcher.start_epoch(epoch as u64);
+            }
+            let (steps, data) = self.burst.records(j);
+            let s = Steps { t: micro + 1, apply: true, epoch, lr_scale, seed: self.seed, micro };
+            runner.step_record(&s, steps);
+            match self.program.data {
+                Some(d) if feeds_data => runner.data_record(d, at.batcher.indices(in_epoch), data),
+                // The one batch of every step, in the arena from now on.
+                Some(d) if j == 0 => runner.load_rows(d, at.batcher.indices(in_epoch)),
+                _ => {}
+            }
+        }
+        let done = self.burst.run(runner, n);
+        let update_norm = runner.update_norm();
+        // Only the burst's last update can be one that reports statistics (see `burst_len`).
+        let last = at.updates + done;
+        if self.stats_every.is_some_and(|every| last.is_multiple_of(every)) {
+            self.pending_stats = Some(StatsPoint::new(last, runner.stats()));
+        }
+        self.last_lr = runner.lr();
+        self.last_hypers = runner.hypers();
+        // The updates before the last have nothing due but counting, which `after_update`
+        // would do: their losses enter the epoch's running mean, restarted at each epoch's
+        // end, and the last loss (no loss in a burst but the last can be non-finite).
+        let at = &mut self.at;
+        let mut in_epoch = at.micro % at.per_epoch;
+        for j in 0..done - 1 {
+            let loss = loss_value(self.burst.loss(j));
+            self.epoch_loss = (self.epoch_loss.0 + loss, self.epoch_loss.1 + 1);
+            self.last_loss = loss;
+            in_epoch += 1;
+            if in_epoch == at.per_epoch || self.program.data.is_none() {
+                (in_epoch, self.epoch_loss) = (0, (0.0, 0));
+            }
+        }
+        at.micro += done - 1;
+        at.updates += done - 1;
+        self.after_micro(loss_value(self.burst.loss(done - 1)), update_norm, true)
     }
 
     /// Runs the next micro-batch; returns its loss, update norm and whether it applied the update.
@@ -403,16 +534,13 @@ impl<'p, 'w> Trainer<'p, 'w> {
     /// Logs, tests convergence and, at the end of an epoch, applies the plateau and early
     /// stopping rules; returns why to stop, if it is time.
     fn after_update(&mut self, loss: f64, update_norm: f64) -> Result<Option<StopReason>, Diag> {
-        let Position { micro, updates, per_epoch, start, end, .. } = self.at;
-        let epoch_done = self.program.data.is_none() || micro.is_multiple_of(per_epoch);
-        let logged = updates.is_multiple_of(self.log_every) || updates == end;
-        let monitoring = epoch_done && (self.stopper.is_some() || self.plateau.is_some());
+        let Position { micro, updates, per_epoch, start, .. } = self.at;
+        let Due { epoch_done, logged, shown, monitoring } = self.due(updates, micro);
         let evaluates = !self.metric_names.is_empty() || self.evaluate_logged;
         self.epoch_loss = (self.epoch_loss.0 + loss, self.epoch_loss.1 + 1);
         let mean = self.epoch_loss.0 / self.epoch_loss.1 as f64;
         let epoch = ((micro - 1) / per_epoch + 1) as u64;
         let step = (updates - start) as u64;
-        let shown = self.progress.due(&Point { step, epoch, epoch_done, loss: mean as f32, metrics: &[] });
         let wanted = (logged || shown) && !self.metric_names.is_empty();
         let metrics = if (logged && evaluates) || wanted || monitoring { self.evaluate() } else { vec![] };
         if logged || shown {
@@ -466,6 +594,19 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let group = |stat| point.group(stat).iter().map(|(n, v)| (n.clone(), *v as f32)).collect();
         let groups: Vec<(&str, Vec<(String, f32)>)> = Stat::ALL.into_iter().map(|s| (s.key(), group(s))).collect();
         log.stats(point.step as u64, &groups).map_err(errors::log_unwritable)
+    }
+
+    /// What the host has to do after update `updates`, micro-batch `micro` (both counted from
+    /// the start of training, resumed runs included).
+    fn due(&self, updates: usize, micro: usize) -> Due {
+        let Position { per_epoch, start, end, .. } = self.at;
+        let epoch_done = self.program.data.is_none() || micro.is_multiple_of(per_epoch);
+        let logged = updates.is_multiple_of(self.log_every) || updates == end;
+        let monitoring = epoch_done && (self.stopper.is_some() || self.plateau.is_some());
+        let (step, epoch) = ((updates - start) as u64, ((micro - 1) / per_epoch + 1) as u64);
+        // What is shown depends on where the run is, never on the loss or the metrics.
+        let shown = self.progress.due(&Point { step, epoch, epoch_done, loss: 0.0, metrics: &[] });
+        Due { epoch_done, logged, shown, monitoring }
     }
 
     /// Loss and metrics over the training set (as `loss`, `<metric>`) and the validation set

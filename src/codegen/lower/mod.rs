@@ -29,7 +29,7 @@
 mod expr;
 mod reduce;
 
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, Function, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -53,10 +53,25 @@ pub(crate) struct Target {
     pub(crate) threads: usize,
 }
 
-/// Builds the body of `func` (whose signature is `(pointer)`) from the program and its plan.
+/// Where the step's per-iteration inputs sit: each fed input's arena offset and length in
+/// 4-byte words, in record order, for the step inputs and for the data inputs; and the loss
+/// output's offset, if the graph has one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Feed {
+    pub(crate) steps: Vec<(usize, usize)>,
+    pub(crate) data: Vec<(usize, usize)>,
+    pub(crate) loss: Option<usize>,
+}
+
+/// Builds the body of `func` (whose signature is `(arena, n, steps, data, losses) -> done`) from
+/// the program and its plan: the step `n >= 1` times, stopping early after a step whose loss is
+/// not finite; before iteration `i` it copies record `i` of `steps` and of `data` (each when
+/// not null) into the fed inputs, after it stores the loss in `losses[i]`; returns the
+/// iterations run.
 pub(crate) fn lower(
     program: &Program,
     plan: &Plan,
+    feed: &Feed,
     callees: &Callees,
     target: Target,
     func: &mut Function,
@@ -67,8 +82,19 @@ pub(crate) fn lower(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     b.seal_block(entry);
-    let arena = b.block_params(entry)[0];
+    let &[arena, n, steps, data, losses] = b.block_params(entry) else {
+        return Err(CodegenError::Internal("the step function takes five parameters".into()));
+    };
+    let i_var = b.declare_var(types::I64);
+    let zero = b.ins().iconst(types::I64, 0);
+    b.def_var(i_var, zero);
+    let top = b.create_block();
+    b.ins().jump(top, &[]);
+    b.switch_to_block(top);
     let mut l = Lowerer { b, arena, program, plan, callees, fma: target.fma, threads: target.threads };
+    let i = l.b.use_var(i_var);
+    l.feed_records(i, steps, &feed.steps);
+    l.feed_records(i, data, &feed.data);
     for k in &program.kernels {
         l.kernel(k)?;
     }
@@ -77,10 +103,32 @@ pub(crate) fn lower(
         let body = vec![Expr::Load { value: from, strides: vec![1], offset: 0 }];
         l.elementwise(&Elementwise { shape, body, outputs: vec![(0, to)] })?;
     }
-    l.b.ins().return_(&[]);
+    let next = l.b.ins().iadd_imm_s(i, 1);
+    let mut more = l.b.ins().icmp(IntCC::SignedLessThan, next, n);
+    if let Some(offset) = feed.loss {
+        let loss = l.b.ins().load(types::F32, flags(), arena, (offset * 4) as i32);
+        let at = l.b.ins().ishl_imm_s(i, 2);
+        let slot = l.b.ins().iadd(losses, at);
+        l.b.ins().store(flags(), loss, slot, 0);
+        // `|loss| < inf` is false for inf and NaN alike: the host stops a diverged run there.
+        let size = l.b.ins().fabs(loss);
+        let inf = l.b.ins().f32const(f32::INFINITY);
+        let finite = l.b.ins().fcmp(FloatCC::LessThan, size, inf);
+        more = l.b.ins().band(more, finite);
+    }
+    let exit = l.b.create_block();
+    l.b.def_var(i_var, next);
+    l.b.ins().brif(more, top, &[], exit, &[]);
+    l.b.seal_block(top);
+    l.b.switch_to_block(exit);
+    l.b.seal_block(exit);
+    l.b.ins().return_(&[next]);
     l.b.finalize(target.config);
     Ok(())
 }
+
+/// Fed inputs of at most this many words are copied by loads and stores, longer ones by a call.
+const INLINE_WORDS: usize = 8;
 
 /// One loop dim: its extent, whether it is reduced, and each stream's element stride along it.
 #[derive(Debug, Clone)]
@@ -200,6 +248,40 @@ impl<'a> Lowerer<'a> {
                 Ok(())
             }
         }
+    }
+
+    /// Copies record `i` of `records` (when not null) into the fed inputs `fields`, each
+    /// `(arena offset, words)` in record order: fields of a few words inline, longer ones (a
+    /// batch of data) by `gradc_copy_rows`.
+    fn feed_records(&mut self, i: Value, records: Value, fields: &[(usize, usize)]) {
+        let len: usize = fields.iter().map(|f| f.1).sum();
+        if len == 0 {
+            return;
+        }
+        let (copy, join) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(records, copy, &[], join, &[]);
+        self.b.seal_block(copy);
+        self.b.switch_to_block(copy);
+        let start = self.b.ins().imul_imm_s(i, (len * 4) as i64);
+        let record = self.b.ins().iadd(records, start);
+        let mut at = 0;
+        for &(offset, words) in fields {
+            if words <= INLINE_WORDS {
+                for w in 0..words {
+                    let v = self.b.ins().load(types::I32, flags(), record, ((at + w) * 4) as i32);
+                    self.b.ins().store(flags(), v, self.arena, ((offset + w) * 4) as i32);
+                }
+            } else {
+                let dst = self.b.ins().iadd_imm_s(self.arena, (offset * 4) as i64);
+                let src = self.b.ins().iadd_imm_s(record, (at * 4) as i64);
+                let (one, n) = (self.int(1), self.int(words));
+                self.b.ins().call(self.callees.copy_rows, &[dst, src, one, n, n]);
+            }
+            at += words;
+        }
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(join);
+        self.b.seal_block(join);
     }
 
     /// The address of a value's buffer.

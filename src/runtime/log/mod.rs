@@ -8,7 +8,7 @@ pub mod summary;
 
 pub use csv::MetricsCsv;
 pub use format::{fmt_loss, fmt_param, fmt_wall};
-pub use progress::{terminal, Point, Progress, ProgressTo};
+pub use progress::{terminal, Cadence, Point, Progress, ProgressTo};
 
 use std::io::{self, Write};
 

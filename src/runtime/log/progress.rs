@@ -66,6 +66,17 @@ impl Point<'_> {
     }
 }
 
+/// Which points a [`Progress`] shows besides the last step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cadence {
+    /// None.
+    Never,
+    /// Every this many steps.
+    Steps(u64),
+    /// The end of every this many epochs.
+    Epochs(u64),
+}
+
 /// How a [`Progress`] shows itself.
 #[derive(Debug)]
 enum Kind<W: Write> {
@@ -112,12 +123,22 @@ impl<W: Write> Progress<W> {
 
     /// Whether a line is shown for this point (so the run can evaluate its metrics for it).
     pub fn due(&self, p: &Point<'_>) -> bool {
+        let hidden = matches!(self.kind, Kind::Hidden);
+        !hidden
+            && (p.step == self.total
+                || match self.cadence() {
+                    Cadence::Never => false,
+                    Cadence::Epochs(every) => p.epoch_done && p.epoch.is_multiple_of(every),
+                    Cadence::Steps(every) => p.step > 0 && p.step.is_multiple_of(every),
+                })
+    }
+
+    /// Which points besides the last step [`Progress::due`] shows.
+    pub fn cadence(&self) -> Cadence {
         match (&self.kind, self.epochs) {
-            (Kind::Hidden, _) => false,
-            _ if p.step == self.total => true,
-            (_, Some((_, every))) => p.epoch_done && p.epoch.is_multiple_of(every),
-            (Kind::Lines { every, .. }, None) => p.step > 0 && p.step.is_multiple_of(*every),
-            (Kind::Bar(_), None) => false,
+            (Kind::Hidden, _) | (Kind::Bar(_), None) => Cadence::Never,
+            (_, Some((_, every))) => Cadence::Epochs(every),
+            (Kind::Lines { every, .. }, None) => Cadence::Steps(*every),
         }
     }
 
