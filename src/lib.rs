@@ -15,6 +15,7 @@ pub mod gradcheck;
 pub mod gradmath;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod ir;
+pub mod output;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod passes;
 pub mod rng;

@@ -247,7 +247,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             exes.step.outputs(OutputRole::Hyper).into_iter().chain(metric_names.clone()).collect();
         let log = match &cfg.log {
             Some(path) => {
-                let file = std::fs::File::create(path).map_err(|e| errors::log_uncreatable(path, e))?;
+                let file = crate::output::create(path).map_err(|e| errors::log_uncreatable(path, e))?;
                 let names: Vec<&str> = log_keys.iter().map(String::as_str).collect();
                 Some(MetricsLog::new(file, &names))
             }

@@ -20,6 +20,7 @@ use super::train::{self, total_steps, LogPoint, RunConfig, Summary};
 use crate::data::Dataset;
 use crate::diag::Diag;
 use crate::ir::StepOutput;
+use crate::output;
 use history::write_csv;
 
 /// Points per run to log when neither the command line nor the train block says: enough for
@@ -264,6 +265,13 @@ pub fn compare(
     std::fs::create_dir_all(out_dir).map_err(|e| errors::compare_unwritable(out_dir, e))?;
     let pair = scalar_pair(&runs[0].1.program);
     let mut names = vec!["curves".to_string(), "trajectories".to_string()];
+    let csvs: Vec<PathBuf> =
+        runs.iter().map(|(l, _)| out_dir.join(format!("{}.csv", file_stem(&l.text, &mut names)))).collect();
+    // Every output is checked before the first run trains, so a bad path costs no training.
+    let charts = ["curves.svg", "curves.png", "trajectories.svg", "trajectories.png"].map(|f| out_dir.join(f));
+    for path in csvs.iter().chain(&charts) {
+        output::check(path).map_err(|e| errors::compare_unwritable(path, e))?;
+    }
     let mut results = vec![];
     let count = runs.len();
     let labels: Vec<&Label> = runs.iter().map(|r| &r.0).collect();
@@ -283,12 +291,12 @@ pub fn compare(
             Ok(summary) if summary.stopped.diagnostic().is_some() => {
                 let d = summary.stopped.diagnostic().expect("checked by the guard");
                 writeln!(progress, "diverged: {}", d.message).map_err(errors::progress_unwritable)?;
-                let path = out_dir.join(format!("{}.csv", file_stem(label, &mut names)));
+                let path = csvs[i].clone();
                 write_csv(&path, &summary).map_err(|e| errors::compare_unwritable(&path, e))?;
                 (Outcome::Diverged(d, summary), Some(path))
             }
             Ok(summary) => {
-                let path = out_dir.join(format!("{}.csv", file_stem(label, &mut names)));
+                let path = csvs[i].clone();
                 write_csv(&path, &summary).map_err(|e| errors::compare_unwritable(&path, e))?;
                 writeln!(
                     progress,
