@@ -478,8 +478,8 @@ fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConf
         PathBuf::from(format!("{stem}-compare"))
     });
     eprintln!("gradc: {} — {} runs from the same seed, output in {}", file.display(), runs.len(), out.display());
-    let mut report =
-        driver::compare(&runs, cfg, &out, &mut std::io::stderr()).map_err(|d| (d, front.sources.clone()))?;
+    let mut report = driver::compare(&runs, cfg, &out, ProgressTo::stderr(&mut std::io::stderr()))
+        .map_err(|d| (d, front.sources.clone()))?;
     if let Some(loss) = target {
         report.set_target(loss);
     }

@@ -258,16 +258,18 @@ impl<'p, 'w> Trainer<'p, 'w> {
             None => None,
         };
         let log_every = cfg.log_every.or(c.log_every).unwrap_or((total / 20).max(1));
+        let per_epoch_lines = !matches!(progress_out, ProgressTo::Labelled(_));
         let mut progress = match progress_out {
             ProgressTo::Bar => Progress::bar(total as u64, log::terminal()),
+            ProgressTo::Labelled(label) => Progress::bar(total as u64, log::terminal()).labelled(&label),
             ProgressTo::Lines(out) => Progress::lines(out, total as u64, log_every as u64),
             ProgressTo::Hidden => Progress::hidden(total as u64),
         };
         // A line per epoch (per few epochs, so that a long run shows about 20) when there are
         // epochs to count; a run without data or of one epoch shows a line per `log_every` steps.
         let epochs = (at.end * k).div_ceil(at.per_epoch);
-        if program.data.is_some() && epochs > 1 {
-            progress = progress.epochs(epochs as u64, epochs.div_ceil(20) as u64);
+        if program.data.is_some() && epochs > 1 && per_epoch_lines {
+            progress = progress.epochs(epochs as u64, epochs.div_ceil(20) as u64, at.per_epoch.div_ceil(k) as u64);
         }
         if let Some(note) = &note {
             progress.note(note).map_err(errors::log_unwritable)?;
@@ -386,9 +388,11 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let shown = self.progress.due(&Point { step, epoch, epoch_done, loss: mean as f32, metrics: &[] });
         let wanted = (logged || shown) && !self.metric_names.is_empty();
         let metrics = if (logged && evaluates) || wanted || monitoring { self.evaluate() } else { vec![] };
-        if logged || shown {
+        if logged || shown || epoch_done {
             let point = Point { step, epoch, epoch_done, loss: mean as f32, metrics: &metrics };
             self.progress.update(&point).map_err(errors::log_unwritable)?;
+        } else {
+            self.progress.tick(step);
         }
         if epoch_done {
             self.epoch_loss = (0.0, 0);

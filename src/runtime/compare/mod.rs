@@ -251,13 +251,14 @@ fn logged_loss(p: &LogPoint) -> f64 {
 
 /// Trains every `(label, plan)` with the same overrides, writes `out_dir/<label>.csv` for
 /// each, `out_dir/curves.{svg,png}` and, when the parameters are two scalars,
-/// `out_dir/trajectories.{svg,png}`; one line per run goes to `progress`. A run whose loss
-/// diverges is reported as such rather than stopping the comparison.
+/// `out_dir/trajectories.{svg,png}`; one line per run goes to `progress` (`[2/5] adam ...` and
+/// its result), and on a terminal ([`ProgressTo::Bar`]) a bar while the run trains. A run whose
+/// loss diverges is reported as such rather than stopping the comparison.
 pub fn compare(
     runs: &mut [(Label, Plan)],
     cfg: &RunConfig,
     out_dir: &Path,
-    progress: &mut dyn Write,
+    mut progress: ProgressTo,
 ) -> Result<Report, Diag> {
     if runs.is_empty() {
         return Err(errors::nothing_to_compare());
@@ -285,31 +286,38 @@ pub fn compare(
         // One JSON log or checkpoint per comparison would be overwritten by each run; the CSVs
         // replace the log.
         let run_cfg = RunConfig { log_every: Some(every), log: None, save: None, evaluate_logged: true, ..cfg.clone() };
-        write!(progress, "[{}/{count}] {label} ... ", i + 1).map_err(errors::progress_unwritable)?;
-        progress.flush().map_err(errors::progress_unwritable)?;
-        let (outcome, csv) = match train::train(plan, &run_cfg, ProgressTo::Hidden) {
-            Ok(summary) if summary.stopped.diagnostic().is_some() => {
-                let d = summary.stopped.diagnostic().expect("checked by the guard");
-                writeln!(progress, "diverged: {}", d.message).map_err(errors::progress_unwritable)?;
-                let path = csvs[i].clone();
-                write_csv(&path, &summary).map_err(|e| errors::compare_unwritable(&path, e))?;
-                (Outcome::Diverged(d, summary), Some(path))
+        let heading = format!("[{}/{count}] {label}", i + 1);
+        let shown = match &mut progress {
+            ProgressTo::Lines(out) => {
+                write!(out, "{heading} ... ").and_then(|()| out.flush()).map_err(errors::progress_unwritable)?;
+                ProgressTo::Hidden
             }
-            Ok(summary) => {
-                let path = csvs[i].clone();
-                write_csv(&path, &summary).map_err(|e| errors::compare_unwritable(&path, e))?;
-                writeln!(
-                    progress,
+            ProgressTo::Bar | ProgressTo::Labelled(_) => ProgressTo::Labelled(heading.clone()),
+            ProgressTo::Hidden => ProgressTo::Hidden,
+        };
+        let summary = train::train(plan, &run_cfg, shown)?;
+        let path = csvs[i].clone();
+        write_csv(&path, &summary).map_err(|e| errors::compare_unwritable(&path, e))?;
+        let (result, outcome) = match summary.stopped.diagnostic() {
+            Some(d) => (format!("diverged: {}", d.message), Outcome::Diverged(d, summary)),
+            None => {
+                let result = format!(
                     "{} steps in {}, final loss {}",
                     summary.steps,
                     fmt_wall(summary.wall),
                     fmt_loss(summary.final_loss)
-                )
-                .map_err(errors::progress_unwritable)?;
-                (Outcome::Trained(summary), Some(path))
+                );
+                (result, Outcome::Trained(summary))
             }
-            Err(d) => return Err(d),
         };
+        match &mut progress {
+            ProgressTo::Lines(out) => writeln!(out, "{result}"),
+            // The bar was cleared: its line becomes the run's result.
+            ProgressTo::Bar | ProgressTo::Labelled(_) => writeln!(std::io::stderr(), "{heading} ... {result}"),
+            ProgressTo::Hidden => Ok(()),
+        }
+        .map_err(errors::progress_unwritable)?;
+        let csv = Some(path);
         let p = &plan.program;
         let steps_per_epoch = p.data.map(|d| d.n.div_ceil(p.batch) as f64 / p.controls.accumulate as f64);
         results.push(Run { label: label.clone(), style: styles[i], steps_per_epoch, outcome, csv });
