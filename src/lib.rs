@@ -4,6 +4,7 @@
 // Adding an op makes the compiler list every match that must learn it.
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod autodiff;
+pub mod cli;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod codegen;
 pub mod data;
