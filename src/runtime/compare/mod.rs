@@ -301,13 +301,8 @@ pub fn compare(
         let (result, outcome) = match summary.stopped.diagnostic() {
             Some(d) => (format!("diverged: {}", d.message), Outcome::Diverged(d, summary)),
             None => {
-                let result = format!(
-                    "{} steps in {}, final loss {}",
-                    summary.steps,
-                    fmt_wall(summary.wall),
-                    fmt_loss(summary.final_loss)
-                );
-                (result, Outcome::Trained(summary))
+                let (steps, wall, loss) = (summary.steps, fmt_wall(summary.wall), fmt_loss(summary.final_loss));
+                (format!("{steps} steps in {wall}, final loss {loss}"), Outcome::Trained(summary))
             }
         };
         match &mut progress {
@@ -317,10 +312,9 @@ pub fn compare(
             ProgressTo::Hidden => Ok(()),
         }
         .map_err(errors::progress_unwritable)?;
-        let csv = Some(path);
         let p = &plan.program;
         let steps_per_epoch = p.data.map(|d| d.n.div_ceil(p.batch) as f64 / p.controls.accumulate as f64);
-        results.push(Run { label: label.clone(), style: styles[i], steps_per_epoch, outcome, csv });
+        results.push(Run { label: label.clone(), style: styles[i], steps_per_epoch, outcome, csv: Some(path) });
     }
     let best = results.iter().filter_map(Run::summary).map(|s| s.final_loss).fold(f64::INFINITY, f64::min);
     let mut report = Report {
