@@ -4,7 +4,6 @@
 //! Data flows one way: the driver compiles every executable a run needs into a
 //! [`runtime::plan::Plan`] before the first step, and the runtime never calls back.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -367,7 +366,7 @@ pub fn compare(
     runs: &[(Label, Compiled)],
     cfg: &RunConfig,
     out_dir: &Path,
-    progress: &mut dyn Write,
+    progress: ProgressTo,
 ) -> Result<Report, Diag> {
     let mut plans = Vec::with_capacity(runs.len());
     for (label, c) in runs {

@@ -4,6 +4,7 @@
 // Adding an op makes the compiler list every match that must learn it.
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod autodiff;
+pub mod cli;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod codegen;
 pub mod data;
@@ -15,6 +16,7 @@ pub mod gradcheck;
 pub mod gradmath;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod ir;
+pub mod output;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod passes;
 pub mod rng;

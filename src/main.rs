@@ -5,7 +5,8 @@ use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{CommandFactory, Parser};
+use gradc::cli::{Cli, Command};
 use gradc::diag::{Diag, SourceMap};
 use gradc::driver;
 use gradc::driver::score::Part;
@@ -13,289 +14,6 @@ use gradc::runtime::log::{fmt_loss, summary, ProgressTo};
 use gradc::runtime::score::{Prediction, Scores};
 use gradc::runtime::train::{self, RunConfig, StatsEvery};
 use gradc::snapshot::Stage;
-
-/// gradc: compile and train `.grad` models.
-#[derive(Parser)]
-#[command(name = "gradc", version, about, after_help = EXAMPLES)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-/// Shown after `gradc --help`'s list of commands.
-const EXAMPLES: &str = "\
-Examples:
-  gradc run examples/glyphs_mlp.grad --save w.safetensors --log log.jsonl
-  gradc eval examples/glyphs_mlp.grad --init w.safetensors               (the test set)
-  gradc eval examples/glyphs_mlp.grad --init w.safetensors --data glyphs  (the training rows)
-  gradc predict examples/glyphs_mlp.grad --init w.safetensors --input x.npy --output y.npy --classes
-  gradc predict examples/blobs_softmax.grad --init w.safetensors --input x.csv --output p.csv --probabilities
-  gradc compare examples/compare_optimizers.grad --out runs";
-
-#[derive(Subcommand)]
-enum Command {
-    /// Compile FILE and train it, printing progress and a summary.
-    Run {
-        /// The .grad file.
-        file: PathBuf,
-        #[command(flatten)]
-        training: Training,
-        /// Write one JSON object per logged step to FILE.
-        #[arg(long, value_name = "FILE")]
-        log: Option<PathBuf>,
-        /// Write one CSV row per logged step to FILE: step, epoch, loss, lr, metrics, validation metrics.
-        #[arg(long, value_name = "FILE")]
-        metrics: Option<PathBuf>,
-        /// Log every N steps.
-        #[arg(long, value_name = "N", value_parser = count)]
-        log_every: Option<usize>,
-        /// Log gradient-health statistics every N steps (every logged step without N): each
-        /// parameter's gradient norm and update-to-weight ratio, each ReLU layer's dead units.
-        // `=` required: with an optional value, `--grad-stats FILE` would read FILE as N.
-        #[arg(long, value_name = "N", value_parser = count, require_equals = true)]
-        grad_stats: Option<Option<usize>>,
-        /// Print no progress, only the summary.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Print the summary as one JSON object on stdout.
-        #[arg(long)]
-        json: bool,
-        /// Save the final parameters, optimizer state, step and standardization statistics to
-        /// this safetensors file.
-        #[arg(long, value_name = "FILE")]
-        save: Option<PathBuf>,
-        /// Run every step in its own native call, never many in one (same numbers, slower: for
-        /// measuring what the bursts save).
-        #[arg(long)]
-        step_by_step: bool,
-    },
-    /// Train each run of FILE's compare block from the same seed; print a table, write CSVs and charts.
-    Compare {
-        /// The .grad file, with a `compare { ... }` block.
-        file: PathBuf,
-        #[command(flatten)]
-        training: Training,
-        /// Directory for the CSV histories and the charts [default: FILE's name + `-compare`].
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Count steps until the loss reaches LOSS [default: 1.1 × the best final loss].
-        #[arg(long, value_name = "LOSS")]
-        target: Option<f64>,
-    },
-    /// Score a saved model on a data declaration without training: its loss and every metric.
-    Eval {
-        /// The .grad file the model was trained with.
-        file: PathBuf,
-        /// The model's parameters, as `run --save` wrote them (optimizer state is not read).
-        #[arg(long, value_name = "FILE")]
-        init: PathBuf,
-        /// The data declaration to score; the train block's data scores its training rows
-        /// [default: the train block's test set].
-        #[arg(long, value_name = "NAME")]
-        data: Option<String>,
-        /// Print one JSON object (numbers as the log writes them) instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Threads for large matrix products.
-        #[arg(long, default_value_t = 2, value_parser = threads)]
-        threads: usize,
-    },
-    /// Run a saved model on rows of features and write its outputs (logits, by default).
-    Predict {
-        /// The .grad file the model was trained with.
-        file: PathBuf,
-        /// The model's parameters, as `run --save` wrote them.
-        #[arg(long, value_name = "FILE")]
-        init: PathBuf,
-        /// The rows: a .npy array [N, ...] or a .csv file with the training file's feature
-        /// columns; preprocessed as the training data (`scale`, stored `standardize` statistics).
-        #[arg(long, value_name = "FILE")]
-        input: PathBuf,
-        /// Where to write the outputs: .npy (f32 [N, K], or i32 [N] classes) or .csv.
-        #[arg(long, value_name = "FILE")]
-        output: PathBuf,
-        /// Write each row's softmax probabilities instead of its logits.
-        #[arg(long, conflicts_with = "classes")]
-        probabilities: bool,
-        /// Write each row's class: the index of its largest output.
-        #[arg(long)]
-        classes: bool,
-        /// Threads for large matrix products.
-        #[arg(long, default_value_t = 2, value_parser = threads)]
-        threads: usize,
-    },
-    /// Report errors in FILE without running it.
-    Check {
-        /// The .grad file.
-        file: PathBuf,
-    },
-    /// Draw the curves of JSON-lines logs written by `run --log`: loss, metrics (validation
-    /// beside training), learning rate and every other logged number, one colour per log.
-    Plot {
-        /// The logs, each `gradc run --log` output.
-        #[arg(required = true)]
-        logs: Vec<PathBuf>,
-        /// Write OUT.svg and OUT.png (default: the first log's path without its extension).
-        #[arg(long, value_name = "OUT")]
-        out: Option<PathBuf>,
-    },
-    /// Print each parameter's gradient as maths, in FILE's own names.
-    Grad {
-        /// The .grad file.
-        file: PathBuf,
-        /// Print only this parameter's gradient (and the lines it reads).
-        #[arg(long, value_name = "NAME")]
-        param: Option<String>,
-        /// Write a LaTeX document instead of text.
-        #[arg(long)]
-        latex: bool,
-        /// Print each gradient's numbers on the first batch, too.
-        #[arg(long)]
-        values: bool,
-        /// Take the parameters from this safetensors file instead of their initialisers.
-        #[arg(long, value_name = "FILE")]
-        init: Option<PathBuf>,
-        /// Write the gradients' numbers on the first batch to this safetensors file.
-        #[arg(long, value_name = "FILE")]
-        save: Option<PathBuf>,
-        /// Threads for large matrix products.
-        #[arg(long, default_value_t = 2, value_parser = threads)]
-        threads: usize,
-    },
-    /// Check each parameter's gradient against central finite differences (f64, first batch).
-    Gradcheck {
-        /// The .grad file.
-        file: PathBuf,
-        /// Take the parameters from this safetensors file instead of their initialisers.
-        #[arg(long, value_name = "FILE")]
-        init: Option<PathBuf>,
-        /// Check only these parameters (comma-separated).
-        #[arg(long, value_name = "NAMES", value_delimiter = ',')]
-        params: Option<Vec<String>>,
-        /// Check N entries of each larger parameter, drawn with the run's seed.
-        #[arg(long, value_name = "N", default_value_t = gradc::gradcheck::SAMPLE, value_parser = count)]
-        sample: usize,
-        /// Check every entry of every parameter.
-        #[arg(long, conflicts_with = "sample")]
-        all: bool,
-    },
-    /// The learning-rate range test: train with an exponentially growing lr, plot the smoothed
-    /// loss against it and suggest one (nothing is saved).
-    LrFind {
-        /// The .grad file.
-        file: PathBuf,
-        /// The first learning rate.
-        #[arg(long, value_name = "LR", default_value_t = 1e-7, value_parser = positive)]
-        from: f64,
-        /// The last learning rate.
-        #[arg(long, value_name = "LR", default_value_t = 10.0, value_parser = positive)]
-        to: f64,
-        /// Updates from the first learning rate to the last.
-        #[arg(long, value_name = "N", default_value_t = 100, value_parser = range_steps)]
-        steps: usize,
-        /// Where to write lr_find.csv, .svg and .png (default: `<stem>-lr-find`).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Threads for large matrix products.
-        #[arg(long, default_value_t = 2, value_parser = threads)]
-        threads: usize,
-    },
-    /// Print FILE's program at one stage of the pipeline, or check it against a stored snapshot.
-    Ir {
-        /// The .grad file.
-        file: PathBuf,
-        /// Which stage to print.
-        #[arg(long, value_enum, default_value = "optimized")]
-        stage: Stage,
-        /// Print the backward stage as differentiation leaves it, before simplification.
-        #[arg(long)]
-        raw: bool,
-        /// Compare the printed IR with this file: a diff and a failure when they differ.
-        #[arg(long, value_name = "FILE.ir")]
-        check: Option<PathBuf>,
-        /// With --check, write the printed IR to its file instead (a new or regular file only).
-        #[arg(long, requires = "check")]
-        update: bool,
-    },
-    /// Check every `M.grad` in DIR against its `M.<stage>.ir` snapshots beside it, and its gradients.
-    Test {
-        /// The directory.
-        dir: PathBuf,
-        /// Write the printed IR to every snapshot that differs instead of failing.
-        #[arg(long)]
-        update: bool,
-    },
-}
-
-/// The training flags `run` and `compare` share.
-#[derive(Args)]
-struct Training {
-    /// Train for N steps (overrides the train block).
-    #[arg(long, value_name = "N", value_parser = length)]
-    steps: Option<usize>,
-    /// Train for N epochs (overrides the train block).
-    #[arg(long, value_name = "N", value_parser = length)]
-    epochs: Option<usize>,
-    /// Seed for initialisation and shuffling (overrides the train block).
-    #[arg(long, value_name = "N")]
-    seed: Option<u64>,
-    /// Start from this safetensors file: parameters named as `gradc ir` prints them, and, in a
-    /// file `--save` wrote, the optimizer state, step and stopping rules' counters to resume
-    /// from (state of another optimizer is left unused: the run starts afresh at step 0) and
-    /// the standardization statistics.
-    #[arg(long, value_name = "FILE")]
-    init: Option<PathBuf>,
-    /// Threads for large matrix products.
-    #[arg(long, default_value_t = 2, value_parser = threads)]
-    threads: usize,
-}
-
-/// `--threads`: from 1 to 256.
-fn threads(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if (1..=256).contains(&n) => Ok(n),
-        _ => Err("expected a whole number from 1 to 256".into()),
-    }
-}
-
-/// `--from` and `--to`: a finite number above 0.
-fn positive(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        _ => Err("expected a finite number above 0".into()),
-    }
-}
-
-/// `lr-find --steps`: from 2 (the first and the last learning rate) to 2^32 − 1.
-fn range_steps(s: &str) -> Result<usize, String> {
-    bounded(s, 2)
-}
-
-/// `--log-every`: a whole number from 1 to 2^32 − 1, the bounds the train block's key has.
-fn count(s: &str) -> Result<usize, String> {
-    bounded(s, 1)
-}
-
-/// `--steps` and `--epochs`: from 0 (evaluate the start, train nothing) to 2^32 − 1.
-fn length(s: &str) -> Result<usize, String> {
-    bounded(s, 0)
-}
-
-/// A whole number from `min` to 2^32 − 1.
-fn bounded(s: &str, min: u64) -> Result<usize, String> {
-    match s.parse::<u64>() {
-        Ok(n) if (min..=u64::from(u32::MAX)).contains(&n) => Ok(n as usize),
-        _ => Err(format!("expected a whole number from {min} to {}", u32::MAX)),
-    }
-}
-
-impl Training {
-    /// The run configuration these flags ask for.
-    fn config(self) -> RunConfig {
-        let Training { steps, epochs, seed, init, threads } = self;
-        RunConfig { steps, epochs, seed, init, threads, ..RunConfig::default() }
-    }
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -325,6 +43,11 @@ fn main() -> ExitCode {
         }
         Command::LrFind { file, from, to, steps, out, threads } => {
             lr_find(&file, &gradc::runtime::lr_find::Range { from, to, steps }, out, threads)
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "gradc", &mut script);
+            emit(&String::from_utf8_lossy(&script))
         }
         Command::Gradcheck { file, init, params, sample, all } => {
             gradcheck(&file, &gradc::gradcheck::Options { params, init, sample: (!all).then_some(sample) })
@@ -490,8 +213,8 @@ fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConf
         PathBuf::from(format!("{stem}-compare"))
     });
     eprintln!("gradc: {} — {} runs from the same seed, output in {}", file.display(), runs.len(), out.display());
-    let mut report =
-        driver::compare(&runs, cfg, &out, &mut std::io::stderr()).map_err(|d| (d, front.sources.clone()))?;
+    let mut report = driver::compare(&runs, cfg, &out, ProgressTo::stderr(&mut std::io::stderr()))
+        .map_err(|d| (d, front.sources.clone()))?;
     if let Some(loss) = target {
         report.set_target(loss);
     }

@@ -53,6 +53,7 @@ fn json_is_a_machine_readable_summary() {
     assert_eq!(num(&v, "steps"), 30.0);
     assert_eq!(num(&v, "resumed_from"), 0.0);
     assert_eq!(v["stopped"], "completed");
+    assert_eq!(v["stop_reason"], "completed");
     for key in ["wall_time_s", "steps_per_sec", "compile_time_s"] {
         assert!(num(&v, key) > 0.0, "{key}: {v}");
     }
@@ -132,6 +133,12 @@ fn an_early_stop_ends_the_progress_at_the_step_reached_without_an_eta() {
     let (stdout, stderr) = stdout_of(&["run", file.to_str().unwrap()]);
     let steps = stdout.lines().find_map(|l| l.strip_prefix("steps")).expect("steps in the summary").trim();
     assert!(stdout.contains("stopped      early stopping"), "{stdout}");
+    // `--json` names the reason by a stable code, its wording beside it.
+    let (json, _) = stdout_of(&["run", file.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(v["stopped"], "early_stopping", "{v}");
+    let reason = v["stop_reason"].as_str().expect("the wording");
+    assert!(reason.starts_with("early stopping: `val_loss` stopped improving"), "{reason}");
     let last = stderr.lines().rfind(|l| l.starts_with("Epoch")).expect("progress lines");
     let reached = last.split("  step ").nth(1).expect("a step").trim_start();
     assert!(reached.starts_with(&format!("{steps}/")), "{last} vs {steps} steps");

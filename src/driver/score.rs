@@ -105,7 +105,7 @@ pub fn predict(
 ) -> Result<Predicted, Diag> {
     let format = Format::of(output)?;
     // Refused before any work, as `--save` is.
-    checkpoint::check_replaceable(output).map_err(|e| crate::runtime::errors::predict_unwritable(output, e))?;
+    crate::output::check(output).map_err(|e| crate::runtime::errors::predict_unwritable(output, e))?;
     let (Some(train), Some(spec)) = (&c.data, c.module.data()) else {
         return Err(errors::predict_without_data());
     };

@@ -81,6 +81,10 @@ pub fn command(c: &Compiled, opts: &Options) -> Result<String, Diag> {
         maths.check_param(p)?;
     }
     let wanted = opts.values || opts.save.is_some();
+    if let Some(path) = &opts.save {
+        // Before the values are computed, so a bad path costs no work.
+        crate::output::check_writable(path).map_err(|e| crate::runtime::errors::checkpoint_unwritable(path, e))?;
+    }
     let numbers = if wanted {
         let feed = values::feed(c, &backward, opts.init.as_deref())?;
         let mut v = values::compute(c, &backward, &feed, opts.threads)?;

@@ -163,5 +163,5 @@ pub fn save(path: &Path, values: &[Value]) -> Result<(), Diag> {
         (v.param.as_str(), view)
     });
     let encoded = safetensors::serialize(views, None).map_err(|e| errors::checkpoint_unencodable(path, e))?;
-    checkpoint::write_atomically(path, &encoded).map_err(|e| errors::checkpoint_unwritable(path, e))
+    crate::output::write_atomically(path, &encoded).map_err(|e| errors::checkpoint_unwritable(path, e))
 }

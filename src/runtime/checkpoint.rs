@@ -10,7 +10,6 @@
 //! starts fresh state at step 0.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
@@ -19,6 +18,7 @@ use safetensors::SafeTensors;
 use super::errors;
 use crate::data::transform::Scaling;
 use crate::diag::Diag;
+use crate::output;
 use crate::spec::ParamInfo;
 
 mod run_state;
@@ -246,7 +246,7 @@ pub fn load_scaling(path: &Path) -> Result<Option<Scaling>, Diag> {
 /// tensors (name, shape, values), the standardization statistics `scaling` if the data has
 /// them, the updates made, `step`, and where the run stands, `run`, for resuming.
 ///
-/// The write is atomic ([`write_atomically`]), so an interrupted run never leaves a truncated
+/// The write is atomic ([`output::write_atomically`]), so an interrupted run never leaves a truncated
 /// checkpoint.
 ///
 /// # Panics
@@ -288,87 +288,13 @@ pub fn save(
     });
     let meta = HashMap::from([(STEP_KEY.to_string(), step.to_string())]);
     let encoded = safetensors::serialize(views, Some(meta)).map_err(|e| errors::checkpoint_unencodable(path, e))?;
-    write_atomically(path, &encoded).map_err(|e| errors::checkpoint_unwritable(path, e))
+    output::write_atomically(path, &encoded).map_err(|e| errors::checkpoint_unwritable(path, e))
 }
 
-/// Writes `bytes` to `path` atomically and durably: to a temporary file in the same directory
-/// (a rename is atomic only within one file system), synced, renamed over `path`, and then the
-/// directory synced so the rename itself survives a crash. The temporary file exists only for
-/// this call, and is removed when any step fails (by `NamedTempFile`'s drop) or the process is
-/// interrupted while writing it (by [`super::interrupt`]). Only a regular file is replaced
-/// ([`check_replaceable`]).
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    check_replaceable(path)?;
-    let mut temp = temp_file(path)?;
-    #[cfg(unix)]
-    let _interrupt = super::interrupt::guard(temp.path());
-    temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
-    sync_dir(parent_dir(path))
-}
-
-/// Checks that `path` is new or a regular file, which a write may replace: a rename over a
-/// symbolic link would replace the link, not what it points to, and one over a device, a FIFO
-/// or a socket would remove it, none of which a user who names it means. (A rename over a
-/// directory fails by itself.)
-pub fn check_replaceable(path: &Path) -> std::io::Result<()> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            Err(std::io::Error::other("it is a symbolic link, which gradc does not replace"))
-        }
-        Ok(meta) if !meta.is_file() && !meta.is_dir() => Err(std::io::Error::other(
-            "it is not a regular file (a device, FIFO or socket), which gradc does not replace",
-        )),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-/// Checks that [`save`] will be able to write `path`, by creating and removing a temporary file
-/// beside it: run before training, so a mistyped directory is reported before the run, not after it.
+/// Checks that [`save`] will be able to write `path` ([`output::check_writable`]): run before
+/// training, so a mistyped directory is reported before the run, not after it.
 pub fn check_writable(path: &Path) -> Result<(), Diag> {
-    let probe = |t: tempfile::NamedTempFile| {
-        #[cfg(unix)]
-        let _interrupt = super::interrupt::guard(t.path());
-        t.close()
-    };
-    check_replaceable(path)
-        .and_then(|()| temp_file(path))
-        .and_then(probe)
-        .map_err(|e| errors::checkpoint_unwritable(path, e))
-}
-
-/// A new temporary file beside `path`, hidden and named after it (`.ckpt.safetensors.XXXXXX.tmp`,
-/// unique, so concurrent runs saving to one directory do not collide).
-fn temp_file(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path does not name a file"))?;
-    let mut prefix = std::ffi::OsString::from(".");
-    prefix.push(name);
-    prefix.push(".");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    // A checkpoint is created as any new file is (0666 less the umask), not tempfile's 0600.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    builder.tempfile_in(parent_dir(path))
-}
-
-/// The directory `path` is in (`.` for a bare file name).
-fn parent_dir(path: &Path) -> &Path {
-    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
-}
-
-/// Makes a rename in `dir` durable. Only Unix can open a directory to sync it; elsewhere the
-/// rename is as durable as the file system makes it.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    if cfg!(unix) {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    output::check_writable(path).map_err(|e| errors::checkpoint_unwritable(path, e))
 }
 
 #[cfg(test)]

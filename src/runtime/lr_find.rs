@@ -12,7 +12,7 @@ use super::batch::Batcher;
 use super::plan::Plan;
 use super::plot::{self, Chart, Panel, Series};
 use super::runner::Steps;
-use super::{checkpoint, errors, train};
+use super::{errors, train};
 use crate::diag::Diag;
 use crate::rng::Rng;
 
@@ -80,6 +80,10 @@ impl Finding {
 /// Runs the range test on `plan` (whose step's schedule grows the learning rate) with the run's
 /// seed, and writes `out_dir/lr_find.{csv,svg,png}`.
 pub fn run(plan: &mut Plan, range: &Range, seed: u64, out_dir: &Path) -> Result<Finding, Diag> {
+    // Before the test runs, so a bad output path costs no training.
+    for path in outputs(out_dir) {
+        crate::output::check(&path).map_err(|e| errors::lr_find_unwritable(&path, e))?;
+    }
     let program = &plan.program;
     let step = &mut plan.exes.step;
     for (name, values) in train::initial_values(program, seed) {
@@ -153,20 +157,22 @@ pub fn steepest(points: &[Point]) -> Option<usize> {
     Some(a + least)
 }
 
+/// The files the test writes in `out_dir`: `lr_find.csv`, `.svg` and `.png`.
+fn outputs(out_dir: &Path) -> [std::path::PathBuf; 3] {
+    ["csv", "svg", "png"].map(|ext| out_dir.join(format!("lr_find.{ext}")))
+}
+
 /// Writes the points as CSV and the plot of smoothed loss against lr, with the suggestion
 /// marked; only a new or regular file is replaced.
 fn write(f: &mut Finding, out_dir: &Path) -> Result<(), Diag> {
     std::fs::create_dir_all(out_dir).map_err(|e| errors::lr_find_unwritable(out_dir, e))?;
-    let [csv, svg, png] = ["csv", "svg", "png"].map(|ext| out_dir.join(format!("lr_find.{ext}")));
-    for path in [&csv, &svg, &png] {
-        checkpoint::check_replaceable(path).map_err(|e| errors::lr_find_unwritable(path, e))?;
-    }
+    let [csv, svg, png] = outputs(out_dir);
     let mut text = String::from("step,lr,loss,smoothed_loss\n");
     for (i, p) in f.points.iter().enumerate() {
         // Writing to a String cannot fail.
         writeln!(text, "{i},{},{},{}", p.lr, p.loss, p.smoothed).expect("write to String");
     }
-    std::fs::write(&csv, text).map_err(|e| errors::lr_find_unwritable(&csv, e))?;
+    crate::output::write_atomically(&csv, text.as_bytes()).map_err(|e| errors::lr_find_unwritable(&csv, e))?;
     let marks = match (f.suggestion, f.suggested_lr()) {
         (Some(i), Some(lr)) => vec![(lr, f.points[i].smoothed, format!("suggested lr {lr:.2e}"))],
         _ => vec![],

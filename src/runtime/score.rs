@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use super::checkpoint;
 use super::errors;
 use super::runner::Runner;
 use crate::data::array::Values;
@@ -141,7 +140,7 @@ pub fn write(path: &Path, format: Format, what: Prediction, shape: &[usize], val
         Format::Npy => npy::encode(shape, values),
         Format::Csv => csv(what, shape, values).into_bytes(),
     };
-    checkpoint::write_atomically(path, &bytes).map_err(|e| errors::predict_unwritable(path, e))
+    crate::output::write_atomically(path, &bytes).map_err(|e| errors::predict_unwritable(path, e))
 }
 
 /// Predictions as CSV: a header (`class`; `p0,p1,…` for probabilities; `out0,out1,…` for

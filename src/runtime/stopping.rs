@@ -63,6 +63,18 @@ impl std::fmt::Display for StopReason {
 }
 
 impl StopReason {
+    /// A stable name of the reason, for `--json`: `completed`, `early_stopping`, `converged`,
+    /// `diverged` or `interrupted` (the wording, which may change, is the `Display`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            StopReason::Completed => "completed",
+            StopReason::EarlyStopped { .. } => "early_stopping",
+            StopReason::Converged { .. } => "converged",
+            StopReason::Diverged { .. } => "diverged",
+            StopReason::Interrupted { .. } => "interrupted",
+        }
+    }
+
     /// The error a diverged run is, with what to try; `None` for the other reasons.
     pub fn diagnostic(&self) -> Option<Diag> {
         let StopReason::Diverged { step, loss, lr } = *self else { return None };

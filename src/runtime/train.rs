@@ -285,7 +285,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             exes.step.outputs(OutputRole::Hyper).into_iter().chain(metric_names.clone()).collect();
         let log = match &cfg.log {
             Some(path) => {
-                let file = std::fs::File::create(path).map_err(|e| errors::log_uncreatable(path, e))?;
+                let file = crate::output::create(path).map_err(|e| errors::log_uncreatable(path, e))?;
                 let names: Vec<&str> = log_keys.iter().map(String::as_str).collect();
                 Some(MetricsLog::new(file, &names))
             }
@@ -301,16 +301,18 @@ impl<'p, 'w> Trainer<'p, 'w> {
             Some(StatsEvery::Steps(n)) => Some(n),
             None => c.grad_stats,
         };
+        let per_epoch_lines = !matches!(progress_out, ProgressTo::Labelled(_));
         let mut progress = match progress_out {
             ProgressTo::Bar => Progress::bar(total as u64, log::terminal()),
+            ProgressTo::Labelled(label) => Progress::bar(total as u64, log::terminal()).labelled(&label),
             ProgressTo::Lines(out) => Progress::lines(out, total as u64, log_every as u64),
             ProgressTo::Hidden => Progress::hidden(total as u64),
         };
         // A line per epoch (per few epochs, so that a long run shows about 20) when there are
         // epochs to count; a run without data or of one epoch shows a line per `log_every` steps.
         let epochs = (at.end * k).div_ceil(at.per_epoch);
-        if program.data.is_some() && epochs > 1 {
-            progress = progress.epochs(epochs as u64, epochs.div_ceil(20) as u64);
+        if program.data.is_some() && epochs > 1 && per_epoch_lines {
+            progress = progress.epochs(epochs as u64, epochs.div_ceil(20) as u64, at.per_epoch.div_ceil(k) as u64);
         }
         if let Some(note) = &note {
             progress.note(note).map_err(errors::log_unwritable)?;
@@ -409,7 +411,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
         // Updates (of one micro-batch each) until micro-batch count `micro` is next a multiple of `every`.
         let until = |every: usize| above(m, every) - m;
         let mut next = at.end.min(above(u, self.log_every));
-        if self.stopper.is_some() || self.plateau.is_some() {
+        if self.stopper.is_some() || self.plateau.is_some() || self.progress.restarts_each_epoch() {
             next = next.min(u + until(at.per_epoch));
         }
         if let Some(every) = self.stats_every {
@@ -543,9 +545,11 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let step = (updates - start) as u64;
         let wanted = (logged || shown) && !self.metric_names.is_empty();
         let metrics = if (logged && evaluates) || wanted || monitoring { self.evaluate() } else { vec![] };
-        if logged || shown {
+        if logged || shown || epoch_done {
             let point = Point { step, epoch, epoch_done, loss: mean as f32, metrics: &metrics };
             self.progress.update(&point).map_err(errors::log_unwritable)?;
+        } else {
+            self.progress.tick(step);
         }
         if epoch_done {
             self.epoch_loss = (0.0, 0);

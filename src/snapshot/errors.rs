@@ -31,7 +31,7 @@ pub fn missing(path: &Path) -> Diag {
 }
 
 /// The snapshot at `path` cannot be read.
-pub fn unreadable(path: &Path, e: &io::Error) -> Diag {
+pub fn unreadable(path: &Path, e: &str) -> Diag {
     Diag::new(READ, format!("cannot read the snapshot `{}`: {e}", path.display()))
         .help("check the path and its permissions")
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::codegen::CompileOptions;
 use crate::diag::{Diag, SourceMap};
 use crate::driver::{self, Compiled, Front};
+use crate::files::Refusal;
 use crate::ir::print::print;
 
 /// Pipeline stages `gradc ir` can print; [`Stage::name`] is also the middle of a snapshot's
@@ -111,12 +112,16 @@ pub enum Comparison {
     Missing,
 }
 
+/// The most bytes of a stored snapshot that are read.
+const MAX_SNAPSHOT_BYTES: u64 = 1 << 28;
+
 /// Compares `printed` with the snapshot stored at `path`.
 pub fn compare(printed: &str, path: &Path) -> Result<Comparison, Diag> {
-    let stored = match std::fs::read(path) {
+    // Read as any named file is: a FIFO would block and a device never end.
+    let stored = match crate::files::read_regular(path, MAX_SNAPSHOT_BYTES) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Comparison::Missing),
-        Err(e) => return Err(errors::unreadable(path, &e)),
+        Err(Refusal::Missing(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Comparison::Missing),
+        Err(r) => return Err(errors::unreadable(path, &r.reason("a snapshot"))),
     };
     let stored = String::from_utf8(stored).map_err(|_| errors::not_text(path))?;
     if stored == printed {
@@ -136,12 +141,13 @@ pub fn diff(stored: &str, printed: &str, path: &Path) -> String {
 }
 
 /// Writes `printed` to `path` unless it already holds it; whether it wrote. Only a new or
-/// regular file is replaced, atomically ([`crate::runtime::checkpoint::write_atomically`]).
+/// regular file is replaced, atomically ([`crate::output::write_atomically`]).
 pub fn update(printed: &str, path: &Path) -> Result<bool, Diag> {
+    crate::output::check(path).map_err(|e| errors::unwritable(path, &e))?;
     if compare(printed, path)? == Comparison::Matches {
         return Ok(false);
     }
-    crate::runtime::checkpoint::write_atomically(path, printed.as_bytes()).map_err(|e| errors::unwritable(path, &e))?;
+    crate::output::write_atomically(path, printed.as_bytes()).map_err(|e| errors::unwritable(path, &e))?;
     Ok(true)
 }
 

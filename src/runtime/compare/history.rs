@@ -9,7 +9,7 @@ use crate::runtime::train::Summary;
 /// `step,loss,lr` (the batch's loss), the metrics (`train_loss` for the loss over the training
 /// set), then each single-number parameter, one row per logged step.
 pub(super) fn write_csv(path: &Path, s: &Summary) -> io::Result<()> {
-    let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+    let mut out = io::BufWriter::new(crate::output::create(path)?);
     let Some(first) = s.history.first() else {
         return writeln!(out, "step,loss,lr");
     };

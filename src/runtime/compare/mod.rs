@@ -20,6 +20,7 @@ use super::train::{self, total_steps, LogPoint, RunConfig, Summary};
 use crate::data::Dataset;
 use crate::diag::Diag;
 use crate::ir::StepOutput;
+use crate::output;
 use history::write_csv;
 
 /// Points per run to log when neither the command line nor the train block says: enough for
@@ -250,13 +251,14 @@ fn logged_loss(p: &LogPoint) -> f64 {
 
 /// Trains every `(label, plan)` with the same overrides, writes `out_dir/<label>.csv` for
 /// each, `out_dir/curves.{svg,png}` and, when the parameters are two scalars,
-/// `out_dir/trajectories.{svg,png}`; one line per run goes to `progress`. A run whose loss
-/// diverges is reported as such rather than stopping the comparison.
+/// `out_dir/trajectories.{svg,png}`; one line per run goes to `progress` (`[2/5] adam ...` and
+/// its result), and on a terminal ([`ProgressTo::Bar`]) a bar while the run trains. A run whose
+/// loss diverges is reported as such rather than stopping the comparison.
 pub fn compare(
     runs: &mut [(Label, Plan)],
     cfg: &RunConfig,
     out_dir: &Path,
-    progress: &mut dyn Write,
+    mut progress: ProgressTo,
 ) -> Result<Report, Diag> {
     if runs.is_empty() {
         return Err(errors::nothing_to_compare());
@@ -264,6 +266,13 @@ pub fn compare(
     std::fs::create_dir_all(out_dir).map_err(|e| errors::compare_unwritable(out_dir, e))?;
     let pair = scalar_pair(&runs[0].1.program);
     let mut names = vec!["curves".to_string(), "trajectories".to_string()];
+    let csvs: Vec<PathBuf> =
+        runs.iter().map(|(l, _)| out_dir.join(format!("{}.csv", file_stem(&l.text, &mut names)))).collect();
+    // Every output is checked before the first run trains, so a bad path costs no training.
+    let charts = ["curves.svg", "curves.png", "trajectories.svg", "trajectories.png"].map(|f| out_dir.join(f));
+    for path in csvs.iter().chain(&charts) {
+        output::check(path).map_err(|e| errors::compare_unwritable(path, e))?;
+    }
     let mut results = vec![];
     let count = runs.len();
     let labels: Vec<&Label> = runs.iter().map(|r| &r.0).collect();
@@ -277,34 +286,35 @@ pub fn compare(
         // One JSON log or checkpoint per comparison would be overwritten by each run; the CSVs
         // replace the log.
         let run_cfg = RunConfig { log_every: Some(every), log: None, save: None, evaluate_logged: true, ..cfg.clone() };
-        write!(progress, "[{}/{count}] {label} ... ", i + 1).map_err(errors::progress_unwritable)?;
-        progress.flush().map_err(errors::progress_unwritable)?;
-        let (outcome, csv) = match train::train(plan, &run_cfg, ProgressTo::Hidden) {
-            Ok(summary) if summary.stopped.diagnostic().is_some() => {
-                let d = summary.stopped.diagnostic().expect("checked by the guard");
-                writeln!(progress, "diverged: {}", d.message).map_err(errors::progress_unwritable)?;
-                let path = out_dir.join(format!("{}.csv", file_stem(label, &mut names)));
-                write_csv(&path, &summary).map_err(|e| errors::compare_unwritable(&path, e))?;
-                (Outcome::Diverged(d, summary), Some(path))
+        let heading = format!("[{}/{count}] {label}", i + 1);
+        let shown = match &mut progress {
+            ProgressTo::Lines(out) => {
+                write!(out, "{heading} ... ").and_then(|()| out.flush()).map_err(errors::progress_unwritable)?;
+                ProgressTo::Hidden
             }
-            Ok(summary) => {
-                let path = out_dir.join(format!("{}.csv", file_stem(label, &mut names)));
-                write_csv(&path, &summary).map_err(|e| errors::compare_unwritable(&path, e))?;
-                writeln!(
-                    progress,
-                    "{} steps in {}, final loss {}",
-                    summary.steps,
-                    fmt_wall(summary.wall),
-                    fmt_loss(summary.final_loss)
-                )
-                .map_err(errors::progress_unwritable)?;
-                (Outcome::Trained(summary), Some(path))
-            }
-            Err(d) => return Err(d),
+            ProgressTo::Bar | ProgressTo::Labelled(_) => ProgressTo::Labelled(heading.clone()),
+            ProgressTo::Hidden => ProgressTo::Hidden,
         };
+        let summary = train::train(plan, &run_cfg, shown)?;
+        let path = csvs[i].clone();
+        write_csv(&path, &summary).map_err(|e| errors::compare_unwritable(&path, e))?;
+        let (result, outcome) = match summary.stopped.diagnostic() {
+            Some(d) => (format!("diverged: {}", d.message), Outcome::Diverged(d, summary)),
+            None => {
+                let (steps, wall, loss) = (summary.steps, fmt_wall(summary.wall), fmt_loss(summary.final_loss));
+                (format!("{steps} steps in {wall}, final loss {loss}"), Outcome::Trained(summary))
+            }
+        };
+        match &mut progress {
+            ProgressTo::Lines(out) => writeln!(out, "{result}"),
+            // The bar was cleared: its line becomes the run's result.
+            ProgressTo::Bar | ProgressTo::Labelled(_) => writeln!(std::io::stderr(), "{heading} ... {result}"),
+            ProgressTo::Hidden => Ok(()),
+        }
+        .map_err(errors::progress_unwritable)?;
         let p = &plan.program;
         let steps_per_epoch = p.data.map(|d| d.n.div_ceil(p.batch) as f64 / p.controls.accumulate as f64);
-        results.push(Run { label: label.clone(), style: styles[i], steps_per_epoch, outcome, csv });
+        results.push(Run { label: label.clone(), style: styles[i], steps_per_epoch, outcome, csv: Some(path) });
     }
     let best = results.iter().filter_map(Run::summary).map(|s| s.final_loss).fold(f64::INFINITY, f64::min);
     let mut report = Report {

@@ -142,6 +142,6 @@ fn the_csv_has_a_row_per_logged_step_with_scalar_parameters() {
 
 #[test]
 fn comparing_nothing_is_a_diagnostic() {
-    let err = compare(&mut [], &RunConfig::default(), Path::new("unused"), &mut std::io::sink()).expect_err("no runs");
+    let err = compare(&mut [], &RunConfig::default(), Path::new("unused"), ProgressTo::Hidden).expect_err("no runs");
     assert_eq!(err.code, errors::COMPARE_EMPTY);
 }

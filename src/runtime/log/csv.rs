@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use crate::runtime::checkpoint::check_replaceable;
+use crate::output;
 
 /// Writes `step,epoch,loss,lr,<keys...>` then a row per logged step; a value the step did not
 /// evaluate (or that is not finite) is an empty cell. Each row is flushed as it is written.
@@ -18,8 +18,7 @@ pub struct MetricsCsv {
 impl MetricsCsv {
     /// Creates (or replaces) `path`, which must be new or a regular file, and writes the header.
     pub fn create(path: &Path, keys: &[String]) -> io::Result<MetricsCsv> {
-        check_replaceable(path)?;
-        let mut out = csv::Writer::from_writer(File::create(path)?);
+        let mut out = csv::Writer::from_writer(output::create(path)?);
         let header = ["step", "epoch", "loss", "lr"].into_iter().chain(keys.iter().map(String::as_str));
         out.write_record(header)?;
         out.flush()?;

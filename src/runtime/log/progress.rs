@@ -14,6 +14,9 @@ pub enum ProgressTo<'a> {
     /// A line every `every` steps (none if 0) plus one at the last step, to this writer: for
     /// logs and pipes.
     Lines(&'a mut dyn Write),
+    /// A bar on the terminal (stderr) after this label, for one run among several (`compare`):
+    /// steps only, and cleared when the run ends, for the caller to print its result.
+    Labelled(String),
     /// Nowhere.
     Hidden,
 }
@@ -38,9 +41,15 @@ pub struct Progress<W: Write> {
     /// Epochs the run ends after (counting a resumed run's), and every how many epochs a line
     /// is shown; `None` shows steps only (a run without data, or of one epoch).
     epochs: Option<(u64, u64)>,
+    /// Steps in an epoch, the length of a bar (which is per epoch, as Keras' is, with epochs).
+    epoch_len: u64,
+    /// The step the current epoch began after.
+    epoch_start: u64,
     start: Instant,
     /// The last step a line was printed for, so [`Progress::finish`] does not repeat it.
     last_step: Option<u64>,
+    /// Whether the bar is cleared at the end ([`Progress::labelled`]) rather than left.
+    transient: bool,
 }
 
 /// Where a run stands after an update.
@@ -98,7 +107,8 @@ impl<W: Write> Progress<W> {
     /// A bar towards `total` drawn on `target` (the terminal: `ProgressDrawTarget::stderr()`).
     /// indicatif redraws it in place, throttled, and the `wide_bar` takes only the columns the
     /// numbers leave, so the line fits the terminal however narrow it is. With
-    /// [`Progress::epochs`] the epochs' lines are printed above it.
+    /// [`Progress::epochs`] the bar is per epoch, as Keras' is: when an epoch ends its line
+    /// takes the bar's place and the next epoch's bar starts below it.
     pub fn bar(total: u64, target: ProgressDrawTarget) -> Progress<W> {
         let bar = ProgressBar::with_draw_target(Some(total), target);
         // The template is a constant that parses (a test constructs it).
@@ -111,14 +121,54 @@ impl<W: Write> Progress<W> {
         Progress::with(Kind::Hidden, total)
     }
 
-    /// Shows a line every `every` epochs (and at the last step), the run ending after epoch `epochs`.
-    pub fn epochs(mut self, epochs: u64, every: u64) -> Progress<W> {
+    /// Shows a line every `every` epochs (and at the last step), the run ending after epoch
+    /// `epochs`, each of `epoch_len` steps (the bar's length).
+    pub fn epochs(mut self, epochs: u64, every: u64, epoch_len: u64) -> Progress<W> {
         self.epochs = Some((epochs, every.max(1)));
+        self.epoch_len = epoch_len.max(1);
+        if let Kind::Bar(bar) = &self.kind {
+            bar.set_length(self.epoch_len.min(self.total));
+            bar.set_prefix(format!("Epoch {}/{epochs} ", 1));
+        }
         self
     }
 
     fn with(kind: Kind<W>, total: u64) -> Progress<W> {
-        Progress { kind, total, epochs: None, start: Instant::now(), last_step: None }
+        Progress {
+            kind,
+            total,
+            epochs: None,
+            epoch_len: total,
+            epoch_start: 0,
+            start: Instant::now(),
+            last_step: None,
+            transient: false,
+        }
+    }
+
+    /// Puts `label` before the bar, which is cleared when the run ends (see [`ProgressTo::Labelled`]).
+    pub fn labelled(mut self, label: &str) -> Progress<W> {
+        if let Kind::Bar(bar) = &self.kind {
+            bar.set_prefix(format!("{label} "));
+        }
+        self.transient = true;
+        self
+    }
+
+    /// Moves the bar to step `step` without redrawing its numbers: called at every step, so
+    /// the bar moves smoothly while the numbers change at the logged ones.
+    pub fn tick(&self, step: u64) {
+        if let Kind::Bar(bar) = &self.kind {
+            bar.set_position(self.bar_position(step));
+        }
+    }
+
+    /// Where the bar stands at `step`: the step within the epoch when the bar is per epoch.
+    fn bar_position(&self, step: u64) -> u64 {
+        match self.epochs {
+            Some(_) => (step - self.epoch_start.min(step)).min(self.epoch_len),
+            None => step,
+        }
     }
 
     /// Whether a line is shown for this point (so the run can evaluate its metrics for it).
@@ -131,6 +181,11 @@ impl<W: Write> Progress<W> {
                     Cadence::Epochs(every) => p.epoch_done && p.epoch.is_multiple_of(every),
                     Cadence::Steps(every) => p.step > 0 && p.step.is_multiple_of(every),
                 })
+    }
+
+    /// Whether the end of every epoch needs the host: a bar per epoch restarts there.
+    pub fn restarts_each_epoch(&self) -> bool {
+        matches!(self.kind, Kind::Bar(_)) && self.epochs.is_some()
     }
 
     /// Which points besides the last step [`Progress::due`] shows.
@@ -154,11 +209,22 @@ impl<W: Write> Progress<W> {
             Kind::Lines { .. } if due => self.print_line(p, elapsed, true),
             Kind::Lines { .. } | Kind::Hidden => Ok(()),
             Kind::Bar(bar) => {
-                if due && self.epochs.is_some() {
-                    bar.println(self.line(p, elapsed, true));
-                }
+                let bar = bar.clone();
                 bar.set_message(self.stats(p, elapsed, true));
-                bar.set_position(p.step);
+                bar.set_position(self.bar_position(p.step));
+                if self.epochs.is_some() && p.epoch_done {
+                    if due {
+                        bar.println(self.line(p, elapsed, true));
+                        self.last_step = Some(p.step);
+                    }
+                    // The next epoch's bar, as long as the steps left allow.
+                    self.epoch_start = p.step;
+                    bar.set_position(0);
+                    bar.set_length(self.epoch_len.min(self.total.saturating_sub(p.step)).max(1));
+                    if let Some((epochs, _)) = self.epochs {
+                        bar.set_prefix(format!("Epoch {}/{epochs} ", p.epoch + 1));
+                    }
+                }
                 Ok(())
             }
         }
@@ -191,6 +257,18 @@ impl<W: Write> Progress<W> {
             // A run that stopped early ends on a line without an ETA, even at a step just shown.
             Kind::Lines { .. } if self.last_step == Some(p.step) && p.step == self.total => Ok(()),
             Kind::Lines { .. } => self.print_line(p, elapsed, false),
+            Kind::Bar(bar) if self.transient => {
+                bar.finish_and_clear();
+                Ok(())
+            }
+            // Per epoch, the last line takes the bar's place (unless the last step's was just printed).
+            Kind::Bar(bar) if self.epochs.is_some() => {
+                if self.last_step != Some(p.step) || p.step != self.total {
+                    bar.println(self.line(p, elapsed, false));
+                }
+                bar.finish_and_clear();
+                Ok(())
+            }
             Kind::Bar(bar) => {
                 bar.set_message(self.stats(p, elapsed, false));
                 bar.set_position(p.step);
@@ -238,10 +316,9 @@ impl<W: Write> Progress<W> {
         line + "  " + &self.times(p.step, elapsed, eta)
     }
 
-    /// The bar's message: `epoch 3/20  loss 0.1234  elapsed 2s  ETA 11s`.
+    /// The bar's message: `loss 0.1234  elapsed 2s  ETA 11s` (the epoch is the bar's prefix).
     fn stats(&self, p: &Point<'_>, elapsed: Duration, eta: bool) -> String {
-        let epoch = self.epochs.map_or(String::new(), |(epochs, _)| format!("epoch {}/{epochs}  ", p.epoch));
-        format!("{epoch}loss {}  {}", format_loss(p.loss), self.times(p.step, elapsed, eta))
+        format!("loss {}  {}", format_loss(p.loss), self.times(p.step, elapsed, eta))
     }
 
     /// `elapsed 2s  ETA 11s` (ETA `--` before the first step), or only the elapsed time.
@@ -260,9 +337,10 @@ impl<W: Write> Progress<W> {
     }
 }
 
-/// `[####----] 12/50  loss 0.1234  56.7 steps/s  ETA 1m05s`, the bar as wide as the rest allows.
+/// `Epoch 3/20 [####----] 12/50  loss 0.1234  elapsed 2s  ETA 11s` (the prefix only with epochs),
+/// the bar as wide as the rest allows.
 fn bar_style() -> Result<IndicatifStyle, indicatif::style::TemplateError> {
-    Ok(IndicatifStyle::with_template("[{wide_bar}] {pos}/{len}  {msg}")?.progress_chars("##-"))
+    Ok(IndicatifStyle::with_template("{prefix}[{wide_bar}] {pos}/{len}  {msg}")?.progress_chars("##-"))
 }
 
 /// The terminal's draw target for [`Progress::bar`], redrawn at most ten times a second.
@@ -308,7 +386,7 @@ mod tests {
     #[test]
     fn progress_lines_per_epoch_show_metrics_and_stop_early() {
         let metrics = [("loss".to_string(), 9.0), ("accuracy".to_string(), 0.9), ("val_loss".to_string(), 0.5)];
-        let mut p = Progress::lines(Vec::new(), 120, 7).epochs(12, 2);
+        let mut p = Progress::lines(Vec::new(), 120, 7).epochs(12, 2, 10);
         for step in 1..=50 {
             let (epoch, epoch_done) = ((step - 1) / 10 + 1, step % 10 == 0);
             let point = Point { step, epoch, epoch_done, loss: 0.25, metrics: &metrics };
@@ -396,5 +474,37 @@ mod tests {
             // Each redraw after the first returns to the bar's line rather than starting a new one.
             assert!(screen.lines.lock().unwrap().1 >= lines.len() - 1, "redrawn in place");
         }
+    }
+
+    #[test]
+    fn with_epochs_the_bar_is_per_epoch_and_each_epoch_ends_on_its_line() {
+        let screen = std::sync::Arc::new(Screen { width: 100, ..Screen::default() });
+        let target = ProgressDrawTarget::term_like_with_hz(Box::new(Term(screen.clone())), 255);
+        let mut p: Progress<Vec<u8>> = Progress::bar(25, target).epochs(3, 1, 10);
+        for step in 1..=25 {
+            let (epoch, epoch_done) = ((step - 1) / 10 + 1, step % 10 == 0);
+            let point = Point { step, epoch, epoch_done, loss: 0.5, metrics: &[] };
+            if epoch_done || step % 4 == 0 {
+                p.update_at(&point, Duration::from_millis(step * 100)).unwrap();
+            } else {
+                p.tick(step);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        p.finish_at(&Point { step: 25, epoch: 3, epoch_done: false, loss: 0.25, metrics: &[] }, Duration::from_secs(3))
+            .unwrap();
+        let lines: Vec<String> = screen.lines.lock().unwrap().0.iter().filter(|l| !l.is_empty()).cloned().collect();
+        let epochs: Vec<&String> = lines.iter().filter(|l| l.contains("  step ")).collect();
+        assert_eq!(epochs.len(), 3, "one line per epoch: {lines:?}");
+        assert!(epochs[0].starts_with("Epoch 1/3  step 10/25  loss 0.5000") && epochs[0].contains("ETA"), "{lines:?}");
+        assert!(epochs[1].starts_with("Epoch 2/3  step 20/25"), "{lines:?}");
+        assert!(epochs[2].starts_with("Epoch 3/3  step 25/25  loss 0.2500") && !epochs[2].contains("ETA"), "{lines:?}");
+        let bars: Vec<&String> = lines.iter().filter(|l| l.contains("] ")).collect();
+        let bar = |epoch: &str, at: &str| bars.iter().any(|b| b.starts_with(epoch) && b.contains(at));
+        // (indicatif skips draws closer together than its rate, so not every step is seen.)
+        assert!(bar("Epoch 1/3 [", "/10  loss 0.5000"), "the first epoch's bar: {bars:?}");
+        assert!(bar("Epoch 2/3 [", "/10  loss"), "the second's: {bars:?}");
+        assert!(bar("Epoch 3/3 [", "/5  loss"), "the last, shorter epoch's bar: {bars:?}");
+        assert!(bars.iter().all(|b| !b.contains("/25")), "no bar for the whole run: {bars:?}");
     }
 }

@@ -42,7 +42,7 @@ pub fn table(s: &Summary, params: &[ParamInfo]) -> String {
 }
 
 /// The summary as one JSON object: `final_loss`, `metrics` and `test` (by name), `steps`,
-/// `resumed_from`, `stopped`, `wall_time_s`, `steps_per_sec`, `compile_time_s` and `params`
+/// `resumed_from`, `stopped` (a [`StopReason::code`]) and `stop_reason` (its wording), `wall_time_s`, `steps_per_sec`, `compile_time_s` and `params`
 /// (each with its `shape`, `norm` and `values`, the first eight of a larger tensor). Numbers
 /// are written as the log writes them, `null` when not finite.
 pub fn json(s: &Summary, params: &[ParamInfo]) -> String {
@@ -66,12 +66,13 @@ pub fn json(s: &Summary, params: &[ParamInfo]) -> String {
     let params: Vec<String> = s.params.iter().map(param).collect();
     format!(
         "{{\"final_loss\": {}, \"metrics\": {}, \"test\": {}, \"steps\": {}, \"resumed_from\": {}, \
-         \"stopped\": {}, \"wall_time_s\": {}, \"steps_per_sec\": {}, \"compile_time_s\": {}, \"params\": {{{}}}}}\n",
+         \"stopped\": {}, \"stop_reason\": {}, \"wall_time_s\": {}, \"steps_per_sec\": {}, \"compile_time_s\": {}, \"params\": {{{}}}}}\n",
         number(s.final_loss),
         scores(&s.metrics),
         scores(&s.test),
         s.steps,
         s.resumed,
+        string(s.stopped.code()),
         string(&s.stopped.to_string()),
         s.wall.as_secs_f64(),
         s.steps_per_sec(),

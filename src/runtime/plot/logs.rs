@@ -36,7 +36,7 @@ pub fn plot_logs(paths: &[PathBuf], out: &Path) -> Result<[PathBuf; 2], Diag> {
     }
     let files = [out.with_extension("svg"), out.with_extension("png")];
     for f in &files {
-        crate::runtime::checkpoint::check_replaceable(f).map_err(|e| errors::plot_unwritable(f, e))?;
+        crate::output::check(f).map_err(|e| errors::plot_unwritable(f, e))?;
     }
     super::line_chart(&log_chart(&logs), &files[0], &files[1]).map_err(|e| errors::plot_unwritable(&files[0], e))?;
     Ok(files)

@@ -126,17 +126,30 @@ trait Picture {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, s: f64) -> Drawn<DB>;
 }
 
-/// Draws `picture` twice: as SVG at one pixel per drawing unit, and as PNG at [`PNG_SCALE`].
+/// Draws `picture` twice: as SVG at one pixel per drawing unit, and as PNG at [`PNG_SCALE`],
+/// each into memory and then written by [`crate::output::write_atomically`] (so a chart replaces
+/// only a new or regular file, and an interrupted write leaves no half-drawn one).
 fn render(picture: &impl Picture, svg: &Path, png: &Path) -> io::Result<()> {
     register_fonts();
     let (w, h) = picture.size();
+    let mut text = String::new();
     {
-        let root = SVGBackend::new(svg, (w, h)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut text, (w, h)).into_drawing_area();
         picture.draw(&root, 1.0).and_then(|()| root.present()).map_err(failed)?;
     }
-    let scaled = (w * PNG_SCALE as u32, h * PNG_SCALE as u32);
-    let root = BitMapBackend::new(png, scaled).into_drawing_area();
-    picture.draw(&root, PNG_SCALE).and_then(|()| root.present()).map_err(failed)
+    let (pw, ph) = (w * PNG_SCALE as u32, h * PNG_SCALE as u32);
+    let mut pixels = vec![0u8; pw as usize * ph as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (pw, ph)).into_drawing_area();
+        picture.draw(&root, PNG_SCALE).and_then(|()| root.present()).map_err(failed)?;
+    }
+    let mut encoded = Vec::new();
+    let mut encoder = ::png::Encoder::new(&mut encoded, pw, ph);
+    encoder.set_color(::png::ColorType::Rgb);
+    encoder.set_depth(::png::BitDepth::Eight);
+    encoder.write_header().and_then(|mut out| out.write_image_data(&pixels)).map_err(io::Error::other)?;
+    crate::output::write_atomically(svg, text.as_bytes())?;
+    crate::output::write_atomically(png, &encoded)
 }
 
 fn failed<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> io::Error {
