@@ -9,6 +9,10 @@
 //!   (stride 0 along broadcast dims, never a copy), a view of a constant stays an immediate. A
 //!   `Reshape` that strides cannot express (e.g. flattening a broadcast) first materialises its
 //!   operand with a copy kernel, as do GEMM/one-hot/argmax operands that are not contiguous.
+//! - First, the elementwise work right after a convolution (bias, ReLU) or a max-pool gradient
+//!   (ReLU's gradient mask) folds into that window kernel's epilogue (`epilogue`); folded nodes
+//!   join no group, and a folded user reads nothing, since its kernel reads the window op's
+//!   operands.
 //! - A reduction absorbs the elementwise producers (of its input's shape) whose every use is
 //!   inside the reduction's cone, so `sum(exp(x - m))` is one loop whose intermediates stay in
 //!   registers. Such an absorbed set is convex by construction: all its users are inside it.

@@ -11,8 +11,12 @@
 //!   output element is computed in the same order whatever the thread count: results are
 //!   bit-identical at one and two threads (`codegen::tests::window::threads_give_identical_bits`).
 //! - Pooling is direct loops (`pool`).
+//! - A kernel's epilogue (`kernel::Epilogue`, chosen by `fuse::epilogue`) is applied as the
+//!   result is written: a convolution's bias and ReLU in its copy out of the padded planes
+//!   (`direct`) or right after each image's product (`im2col`), ReLU's gradient mask in the
+//!   pool gradient's own pass (`pool`). The bias comes as the call's fifth argument.
 //! - The op's geometry arrives as a pointer to a small `#[repr(C)]` table the generated code
-//!   fills on its stack, so the call takes five arguments whatever the op.
+//!   fills on its stack, so the call takes six arguments whatever the op.
 
 mod direct;
 mod im2col;
