@@ -326,7 +326,7 @@ pub(crate) fn declare(
         pow64: import("gradc_pow64", &[types::F64, types::F64], Some(types::F64))?,
         unary64: import("gradc_unary64", &[types::I32, types::F64], Some(types::F64))?,
         unary32: import("gradc_unary32", &[types::I32, types::F32], Some(types::F32))?,
-        window: if optional.window { Some(import("gradc_window", &[ptr; 5], None)?) } else { None },
+        window: if optional.window { Some(import("gradc_window", &[ptr; 6], None)?) } else { None },
         copy_rows: import("gradc_copy_rows", &[ptr; 5], None)?,
         gather: import("gradc_gather", &[ptr; 6], None)?,
         scatter_add: import("gradc_scatter_add", &[ptr; 6], None)?,

@@ -102,6 +102,26 @@ pub struct MatMul {
     pub out: ValueId,
 }
 
+/// The elementwise work a window kernel does on its result as it writes it, instead of
+/// separate kernels reading it back (`fuse::epilogue` decides). Each computes what the
+/// elementwise kernels it replaces would, in the same f32 operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Epilogue {
+    /// The op's result as it is.
+    None,
+    /// `conv2d` then `y + bias[o]` (a contiguous `[O]` value) if there is one, then ReLU,
+    /// `max(y, 0)`, if `relu`.
+    Conv {
+        /// The per-channel bias.
+        bias: Option<ValueId>,
+        /// Whether ReLU follows.
+        relu: bool,
+    },
+    /// `max_pool2d_grad(x, g)` then `select(gt(x, 0), dx, 0)`: the gradient of a ReLU whose
+    /// output `x` is the pool's input, whose mask `gt(z, 0)` equals `gt(max(z, 0), 0)`.
+    ReluMask,
+}
+
 /// One kernel of the schedule.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kernel {
@@ -128,6 +148,8 @@ pub enum Kernel {
         args: Vec<ValueId>,
         /// The operands' shapes as the op sees them (a buffer may hold a reshaped value).
         shapes: Vec<Shape>,
+        /// What is applied to each result element before it is stored (`fuse::epilogue`).
+        epilogue: Epilogue,
         /// The result.
         out: ValueId,
     },
@@ -195,6 +217,9 @@ impl Kernel {
             Kernel::MatMul(k) => vec![k.a, k.b],
             Kernel::OneHot { labels, .. } => vec![*labels],
             Kernel::Argmax { x, .. } => vec![*x],
+            Kernel::Window { args, epilogue: Epilogue::Conv { bias: Some(b), .. }, .. } => {
+                args.iter().copied().chain([*b]).collect()
+            }
             Kernel::Window { args, .. } => args.clone(),
             Kernel::Concat { parts, .. } => parts.iter().map(|&(v, _)| v).collect(),
             Kernel::Gather { src, ids, .. } => vec![*src, *ids],
@@ -367,9 +392,18 @@ pub fn print_program(p: &Program) -> String {
             Kernel::Argmax { x, axis, out: o } => {
                 writeln!(out, "k{i} argmax[{axis}] {} = {}", name(*o), name(*x)).expect("write to String");
             }
-            Kernel::Window { op, args, out: o, .. } => {
+            Kernel::Window { op, args, epilogue, out: o, .. } => {
                 let args: Vec<String> = args.iter().map(|&a| name(a)).collect();
-                writeln!(out, "k{i} {}{} {} = {}", op.name(), op.attrs(), name(*o), args.join(", "))
+                let then = match epilogue {
+                    Epilogue::None => String::new(),
+                    Epilogue::Conv { bias, relu } => {
+                        let bias = bias.map(|b| format!(" + bias {}", name(b)));
+                        let relu = if *relu { " then relu" } else { "" };
+                        format!("{}{relu}", bias.unwrap_or_default())
+                    }
+                    Epilogue::ReluMask => " then relu mask".into(),
+                };
+                writeln!(out, "k{i} {}{} {} = {}{then}", op.name(), op.attrs(), name(*o), args.join(", "))
                     .expect("write to String");
             }
             Kernel::Gather { src, ids, scatter, out: o, .. } => {

@@ -1346,5 +1346,6 @@ mod approx {
     }
 }
 
+mod epilogue;
 mod tensor_ops;
 mod window;

@@ -1,9 +1,10 @@
 //! Building kernels from the fused groups: kernel bodies, views resolved to strided loads,
 //! materialised operands, and the schedule.
 
+use super::epilogue::{Fold, Folded};
 use super::{Fuser, Resolved};
 use crate::codegen::kernel::{
-    row_major, Elementwise, Expr, ExprId, Kernel, MatMul, Program, ProgramOutput, Reduce, ValueId,
+    row_major, Elementwise, Epilogue, Expr, ExprId, Kernel, MatMul, Program, ProgramOutput, Reduce, ValueId,
 };
 use crate::codegen::CodegenError;
 use crate::ir::{Class, Op};
@@ -116,10 +117,16 @@ impl Fuser<'_> {
         for x in 0..n {
             let materialised = match self.op(x).class() {
                 Class::Leaf | Class::View => false,
-                Class::Reduction | Class::CallOut => true,
+                Class::CallOut => !self.folds.contains_key(&x),
+                Class::Reduction => true,
                 Class::Elementwise if self.absorbed[x].is_some() => false,
+                Class::Elementwise if self.folded[x].is_some() => self.folds.values().any(|f| f.last == x),
+                // A folded user reads nothing: its window kernel reads the window node's operands.
                 Class::Elementwise => {
-                    self.is_output[x] || self.users[x].iter().any(|&u| self.group_of[u] != self.group_of[x])
+                    self.is_output[x]
+                        || self.users[x]
+                            .iter()
+                            .any(|&u| self.folded[u].is_none() && self.group_of[u] != self.group_of[x])
                 }
             };
             if materialised {
@@ -172,7 +179,15 @@ impl Fuser<'_> {
                     let nodes = self.g.nodes[x].args.clone();
                     let args = nodes.iter().map(|a| self.contiguous(a.index())).collect::<Result<_, _>>()?;
                     let shapes = nodes.iter().map(|a| self.shape(a.index()).clone()).collect();
-                    Kernel::Window { op: *op, args, shapes, out: self.value(x)? }
+                    let (epilogue, last) = match self.folds.get(&x).copied() {
+                        None => (Epilogue::None, x),
+                        Some(Fold { what: Folded::ReluMask, last }) => (Epilogue::ReluMask, last),
+                        Some(Fold { what: Folded::Conv { bias, relu }, last }) => {
+                            let bias = bias.map(|b| self.value(b)).transpose()?;
+                            (Epilogue::Conv { bias, relu }, last)
+                        }
+                    };
+                    Kernel::Window { op: *op, args, shapes, epilogue, out: self.value(last)? }
                 }
                 Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast(_) => continue,
                 Op::Concat { axis, .. } => {

@@ -9,6 +9,10 @@
 //!   (stride 0 along broadcast dims, never a copy), a view of a constant stays an immediate. A
 //!   `Reshape` that strides cannot express (e.g. flattening a broadcast) first materialises its
 //!   operand with a copy kernel, as do GEMM/one-hot/argmax operands that are not contiguous.
+//! - First, the elementwise work right after a convolution (bias, ReLU) or a max-pool gradient
+//!   (ReLU's gradient mask) folds into that window kernel's epilogue (`epilogue`); folded nodes
+//!   join no group, and a folded user reads nothing, since its kernel reads the window op's
+//!   operands.
 //! - A reduction absorbs the elementwise producers (of its input's shape) whose every use is
 //!   inside the reduction's cone, so `sum(exp(x - m))` is one loop whose intermediates stay in
 //!   registers. Such an absorbed set is convex by construction: all its users are inside it.
@@ -28,6 +32,7 @@
 //!   re-checks acyclicity.
 
 mod build;
+mod epilogue;
 
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
@@ -40,6 +45,7 @@ use super::CodegenError;
 /// Partitions a graph into scheduled kernels.
 pub fn fuse(graph: &Graph) -> Result<Program, CodegenError> {
     let mut f = Fuser::new(graph);
+    f.fold_epilogues();
     f.absorb_into_reductions();
     f.group_elementwise();
     f.merge_siblings();
@@ -54,7 +60,8 @@ pub fn print_kernels(graph: &Graph) -> Result<String, CodegenError> {
 /// The kernel a node belongs to while partitioning; cycle checks treat each as one unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Unit {
-    /// A node alone: input, constant, view, GEMM, one-hot, argmax, or an ungrouped node.
+    /// A node alone: input, constant, view, GEMM, one-hot, argmax, or an ungrouped node; a
+    /// window node with the nodes of its epilogue.
     Node(usize),
     /// An elementwise group.
     Group(usize),
@@ -73,6 +80,10 @@ struct Fuser<'g> {
     g: &'g Graph,
     users: Vec<Vec<usize>>,
     is_output: Vec<bool>,
+    /// The window node whose kernel computes each node folded into an epilogue.
+    folded: Vec<Option<usize>>,
+    /// The epilogue of each window node that has one.
+    folds: HashMap<usize, epilogue::Fold>,
     /// The reduction each absorbed node belongs to.
     absorbed: Vec<Option<usize>>,
     /// Absorbed producers and the reduction itself, ascending, keyed by the reduction node.
@@ -143,6 +154,8 @@ impl<'g> Fuser<'g> {
             g,
             users,
             is_output,
+            folded: vec![None; n],
+            folds: HashMap::new(),
             absorbed: vec![None; n],
             reduce_members: HashMap::new(),
             group_of: vec![None; n],
@@ -188,6 +201,7 @@ impl<'g> Fuser<'g> {
             let mut seen = HashSet::from([arg]);
             while let Some(x) = heap.pop() {
                 let fits = self.op(x).is_elementwise()
+                    && self.folded[x].is_none()
                     && !self.is_output[x]
                     && self.absorbed[x].is_none()
                     && self.shape(x) == shape
@@ -236,14 +250,14 @@ impl<'g> Fuser<'g> {
         } else if self.is_reduction(x) {
             Unit::Reduce(x)
         } else {
-            Unit::Node(x)
+            Unit::Node(self.folded[x].unwrap_or(x))
         }
     }
 
     /// The operands of a unit that lie outside it.
     fn unit_externals(&self, u: Unit) -> Vec<usize> {
         match u {
-            Unit::Node(x) => self.args(x).collect(),
+            Unit::Node(x) => self.args(x).chain(self.fold_bias(x)).collect(),
             Unit::Group(g) => self.externals[g].clone(),
             Unit::Reduce(r) => self.reduce_externals[&r].clone(),
         }
@@ -289,7 +303,7 @@ impl<'g> Fuser<'g> {
     /// Groups the elementwise nodes that no reduction absorbed.
     fn group_elementwise(&mut self) {
         for x in 0..self.g.nodes.len() {
-            if !self.op(x).is_elementwise() || self.absorbed[x].is_some() {
+            if !self.op(x).is_elementwise() || self.absorbed[x].is_some() || self.folded[x].is_some() {
                 continue;
             }
             let mut taken: Vec<usize> = Vec::new();

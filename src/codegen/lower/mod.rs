@@ -35,7 +35,7 @@ use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
 use super::helpers::{Callees, PARALLEL_MIN_FLOPS};
-use super::kernel::{expr_dtype, row_major, Elementwise, Expr, ExprId, Kernel, MatMul, Program, ValueId};
+use super::kernel::{expr_dtype, row_major, Elementwise, Epilogue, Expr, ExprId, Kernel, MatMul, Program, ValueId};
 use super::math::{Emit, Width};
 use super::memplan::Plan;
 use super::window;
@@ -219,7 +219,7 @@ impl<'a> Lowerer<'a> {
                 self.b.ins().call(self.callees.argmax, &args);
                 Ok(())
             }
-            Kernel::Window { op, args, shapes, out } => self.window(op, args, shapes, *out),
+            Kernel::Window { op, args, shapes, epilogue, out } => self.window(op, args, shapes, *epilogue, *out),
             Kernel::Gather { src, ids, rows, row, scatter, out } => {
                 let n = self.program.values[*ids].ty.numel();
                 let f = if *scatter { self.callees.scatter_add } else { self.callees.gather };
@@ -503,12 +503,26 @@ impl<'a> Lowerer<'a> {
         })
     }
 
-    /// Calls `gradc_window` with the op's geometry table, filled in a stack slot.
-    fn window(&mut self, op: &WindowOp, args: &[ValueId], shapes: &[Shape], out: ValueId) -> Result<(), CodegenError> {
+    /// Calls `gradc_window` with the op's geometry table, filled in a stack slot, and the
+    /// epilogue's bias (a null pointer for none).
+    fn window(
+        &mut self,
+        op: &WindowOp,
+        args: &[ValueId],
+        shapes: &[Shape],
+        epilogue: Epilogue,
+        out: ValueId,
+    ) -> Result<(), CodegenError> {
         let callee =
             self.callees.window.ok_or_else(|| CodegenError::Internal("gradc_window was not declared".into()))?;
         let shapes: Vec<&Shape> = shapes.iter().collect();
-        let (kind, geometry) = window::geometry(op, &shapes, &self.program.values[out].ty.shape, self.threads);
+        let (relu, bias) = match epilogue {
+            Epilogue::None => (false, None),
+            Epilogue::Conv { bias, relu } => (relu, bias),
+            Epilogue::ReluMask => (true, None),
+        };
+        let out_shape = &self.program.values[out].ty.shape;
+        let (kind, geometry) = window::geometry(op, &shapes, out_shape, relu, self.threads);
         let words = geometry.words();
         let bytes = (words.len() * 8) as u32;
         let slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 3));
@@ -521,7 +535,11 @@ impl<'a> Lowerer<'a> {
         let a = self.ptr(args[0]);
         // A one-operand op gets its operand twice; the helper never reads the second.
         let b = self.ptr(*args.get(1).unwrap_or(&args[0]));
-        let args = [self.int(kind as usize), table, a, b, self.ptr(out)];
+        let bias = match bias {
+            Some(v) => self.ptr(v),
+            None => self.int(0),
+        };
+        let args = [self.int(kind as usize), table, a, b, bias, self.ptr(out)];
         self.b.ins().call(callee, &args);
         Ok(())
     }

@@ -18,7 +18,7 @@
 
 use super::simd::{simd_entry, Path, Simd};
 use super::split::{run, share};
-use super::{out_slice, Geometry};
+use super::{out_slice, Activation, Geometry};
 
 /// Lanes of the widest path: buffers are sized for it, so every path fits.
 const MAX_LANES: usize = 16;
@@ -91,19 +91,26 @@ fn place(
 /// fixed-size copies of 8 the compiler inlines, the last one overlapping: a call to `memmove`
 /// per row cost a tenth of cnn-small's step.
 fn copy_row(dst: &mut [f32], src: &[f32]) {
+    map_row(dst, src, |v| v);
+}
+
+/// `dst[i] = f(src[i])` in the way of `copy_row`; the overlapping last chunk is computed from
+/// `src` again, so it writes what it wrote before.
+#[inline(always)]
+fn map_row(dst: &mut [f32], src: &[f32], f: impl Fn(f32) -> f32) {
     let n = src.len();
     if n < 8 {
-        return dst.copy_from_slice(src);
+        return dst.iter_mut().zip(src).for_each(|(d, &s)| *d = f(s));
     }
-    let mut copy8 = |at: usize| {
+    let mut map8 = |at: usize| {
         if let (Some(d), Some(s)) = (dst[at..].first_chunk_mut::<8>(), src[at..].first_chunk::<8>()) {
-            *d = *s;
+            *d = s.map(&f);
         }
     };
     for at in (0..n - 8).step_by(8) {
-        copy8(at);
+        map8(at);
     }
-    copy8(n - 8);
+    map8(n - 8);
 }
 
 /// Copies the `oh × ow` outputs of each computed plane (`len` apart, rows `wp` long) to `dst`.
@@ -111,6 +118,20 @@ fn unplace(src: &[f32], p: &Plan, dst: &mut [f32]) {
     for (s, d) in src.chunks_exact(p.len).zip(dst.chunks_exact_mut(p.oh * p.ow)) {
         for (oy, row) in d.chunks_exact_mut(p.ow).enumerate() {
             copy_row(row, &s[oy * p.wp..oy * p.wp + p.ow]);
+        }
+    }
+}
+
+/// `unplace` applying `act` on the way, the planes being output channels `first..`: the
+/// activated result is written once.
+fn unplace_activated(src: &[f32], p: &Plan, act: Activation, first: usize, dst: &mut [f32]) {
+    if act.is_identity() {
+        return unplace(src, p, dst);
+    }
+    for (o, (s, d)) in src.chunks_exact(p.len).zip(dst.chunks_exact_mut(p.oh * p.ow)).enumerate() {
+        let b = act.bias(first + o);
+        for (oy, row) in d.chunks_exact_mut(p.ow).enumerate() {
+            map_row(row, &s[oy * p.wp..oy * p.wp + p.ow], |v| act.apply(v, b));
         }
     }
 }
@@ -278,8 +299,8 @@ fn two(g: &Geometry, macs: usize, units: usize) -> bool {
     g.threads > 1 && units > 1 && macs >= super::PARALLEL_MIN_FLOPS
 }
 
-/// `y[N, O, OH, OW] = conv2d(x, w)`.
-pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], y: &mut [f32]) {
+/// `y[N, O, OH, OW] = act(conv2d(x, w))`.
+pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], act: Activation, y: &mut [f32]) {
     let (cg, og) = (g.cg(), g.og());
     let p = Plan::new(g.oh, g.ow, g);
     let y_at = y.as_mut_ptr() as usize;
@@ -297,7 +318,7 @@ pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], y: &mut [f32]) {
                 unsafe { correlate_on(path, xp.as_ptr(), cg, wg.as_ptr(), og, yp.as_mut_ptr(), p) };
                 // SAFETY: units write disjoint images of `y`, which outlives `run`.
                 let out = unsafe { out_slice(y_at, (b * g.o + grp * og) * g.oh * g.ow, og * g.oh * g.ow) };
-                unplace(yp, &p, out);
+                unplace_activated(yp, &p, act, grp * og, out);
             }
         }
     });

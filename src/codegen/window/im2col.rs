@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 
-use super::{Geometry, PARALLEL_MIN_FLOPS};
+use super::{Activation, Geometry, PARALLEL_MIN_FLOPS};
 
 thread_local! {
     /// The im2col column matrix, reused across calls and steps (the helper is not reentrant).
@@ -156,12 +156,15 @@ unsafe fn product(
 }
 
 /// `y[N, O, OH, OW] = conv2d(x, w)`.
-pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], y: &mut [f32]) {
+pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], act: Activation, y: &mut [f32]) {
     let (k, p, og, cg) = (g.rows_per_column(), g.positions(), g.og(), g.cg());
     let par = g.threads_for(og * p * k);
     if k == 0 {
         // No taps: every output is an empty sum (gemm wants a nonzero inner dimension).
         y.fill(0.0);
+        for b in 0..g.n {
+            act.planes(&mut y[b * g.o * p..][..g.o * p], p, 0);
+        }
         return;
     }
     with_columns(k * p, |col| {
@@ -173,6 +176,7 @@ pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], y: &mut [f32]) {
                 let bm = Mat { ptr: col.as_ptr(), rs: p as isize, cs: 1 };
                 // SAFETY: `a` is the group's [og, k] weights, `bm` the [k, p] columns, `dst` [og, p].
                 unsafe { product((og, p, k), dst.as_mut_ptr(), p, a, bm, false, par) };
+                act.planes(dst, p, grp * og);
             }
         }
     });

@@ -11,8 +11,12 @@
 //!   output element is computed in the same order whatever the thread count: results are
 //!   bit-identical at one and two threads (`codegen::tests::window::threads_give_identical_bits`).
 //! - Pooling is direct loops (`pool`).
+//! - A kernel's epilogue (`kernel::Epilogue`, chosen by `fuse::epilogue`) is applied as the
+//!   result is written: a convolution's bias and ReLU in its copy out of the padded planes
+//!   (`direct`) or right after each image's product (`im2col`), ReLU's gradient mask in the
+//!   pool gradient's own pass (`pool`). The bias comes as the call's fifth argument.
 //! - The op's geometry arrives as a pointer to a small `#[repr(C)]` table the generated code
-//!   fills on its stack, so the call takes five arguments whatever the op.
+//!   fills on its stack, so the call takes six arguments whatever the op.
 
 mod direct;
 mod im2col;
@@ -45,6 +49,9 @@ pub(crate) struct Geometry {
     dh: usize,
     dw: usize,
     groups: usize,
+    /// The epilogue's ReLU: after a convolution `max(y, 0)`, after a max-pool gradient the
+    /// mask `select(x > 0, dx, 0)` (`kernel::Epilogue`); 0 or 1.
+    relu: usize,
     threads: usize,
 }
 
@@ -82,15 +89,20 @@ impl Kind {
 
 impl Geometry {
     /// The table as the generated code stores it.
-    pub(crate) fn words(&self) -> [usize; 17] {
+    pub(crate) fn words(&self) -> [usize; 18] {
         let g = self;
-        [g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, g.threads]
+        [
+            g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, g.relu,
+            g.threads,
+        ]
     }
 }
 
 /// The helper's kind and geometry for `op` with operand shapes `args` and result shape `out`
-/// (all rank 4, as the op's shape rule checked); `threads` is what the helper may use.
-pub(crate) fn geometry(op: &WindowOp, args: &[&Shape], out: &Shape, threads: usize) -> (Kind, Geometry) {
+/// (all rank 4, as the op's shape rule checked), with the epilogue's ReLU if `relu`; `threads`
+/// is what the helper may use.
+pub(crate) fn geometry(op: &WindowOp, args: &[&Shape], out: &Shape, relu: bool, threads: usize) -> (Kind, Geometry) {
+    let relu = usize::from(relu);
     let conv = |c: &crate::ir::Conv2d, x: &Shape, w: &Shape, y: &Shape| Geometry {
         n: x[0],
         c: x[1],
@@ -108,6 +120,7 @@ pub(crate) fn geometry(op: &WindowOp, args: &[&Shape], out: &Shape, threads: usi
         dh: c.dilation[0],
         dw: c.dilation[1],
         groups: c.groups,
+        relu,
         threads,
     };
     let pool = |p: &crate::ir::Pool2d, x: &Shape, y: &Shape| Geometry {
@@ -127,6 +140,7 @@ pub(crate) fn geometry(op: &WindowOp, args: &[&Shape], out: &Shape, threads: usi
         dh: 1,
         dw: 1,
         groups: 1,
+        relu,
         threads,
     };
     match op {
@@ -155,6 +169,50 @@ impl Geometry {
     }
 }
 
+/// A convolution's epilogue (`kernel::Epilogue::Conv`): `max(y + bias[o], 0)`, each part
+/// optional.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Activation<'a> {
+    bias: Option<&'a [f32]>,
+    relu: bool,
+}
+
+impl Activation<'_> {
+    /// Whether it changes anything.
+    fn is_identity(&self) -> bool {
+        self.bias.is_none() && !self.relu
+    }
+
+    /// The bias of output channel `o`; without one -0, the exact identity of addition
+    /// (`-0 + -0 = -0`), so one loop serves both.
+    fn bias(&self, o: usize) -> f32 {
+        self.bias.map_or(-0.0, |b| b[o])
+    }
+
+    /// `v` plus the bias `b`, then ReLU as the JIT's `max(v, 0)` computes it: 0 where `v < 0`,
+    /// else `v` (NaN and -0 stay).
+    #[inline(always)]
+    fn apply(&self, v: f32, b: f32) -> f32 {
+        let v = v + b;
+        if self.relu && v < 0.0 {
+            0.0
+        } else {
+            v
+        }
+    }
+
+    /// Applies it to consecutive `len`-element planes of output channels `first..`.
+    fn planes(&self, y: &mut [f32], len: usize, first: usize) {
+        if self.is_identity() || len == 0 {
+            return;
+        }
+        for (o, plane) in y.chunks_exact_mut(len).enumerate() {
+            let b = self.bias(first + o);
+            plane.iter_mut().for_each(|v| *v = self.apply(*v, b));
+        }
+    }
+}
+
 /// The `len` elements at `at` of an output buffer whose address is `base`: how a part of a
 /// job split over two threads reaches its own disjoint share of the output.
 ///
@@ -166,16 +224,19 @@ unsafe fn out_slice<'a>(base: usize, at: usize, len: usize) -> &'a mut [f32] {
     unsafe { std::slice::from_raw_parts_mut((base as *mut f32).add(at), len) }
 }
 
-/// Runs op `kind` with geometry `geo` on `a` (and `b`), writing `out`.
+/// Runs op `kind` with geometry `geo` on `a` (and `b`), writing `out`; a convolution adds
+/// `bias` (`[O]`, unless null) and applies the epilogue's ReLU.
 ///
 /// # Safety
-/// `kind` must be a `Kind` discriminant, `geo` a valid table for it, and `a`, `b` and `out` must
-/// hold the operands and the result the geometry describes; `out` must not overlap them.
+/// `kind` must be a `Kind` discriminant, `geo` a valid table for it, and `a`, `b`, `bias` and
+/// `out` must hold the operands and the result the geometry describes; `out` must not overlap
+/// them.
 pub(crate) unsafe extern "C" fn gradc_window(
     kind: usize,
     geo: *const Geometry,
     a: *const f32,
     b: *const f32,
+    bias: *const f32,
     out: *mut f32,
 ) {
     // SAFETY: guaranteed by the caller.
@@ -188,9 +249,10 @@ pub(crate) unsafe extern "C" fn gradc_window(
     let slice = |p: *const f32, n: usize| unsafe { std::slice::from_raw_parts(p, n) };
     let slice_mut = |p: *mut f32, n: usize| unsafe { std::slice::from_raw_parts_mut(p, n) };
     let direct = direct::applies(&g);
+    let act = Activation { bias: (!bias.is_null()).then(|| slice(bias, g.o)), relu: g.relu != 0 };
     match kind {
-        Kind::Conv if direct => direct::conv(&g, slice(a, input), slice(b, weights), slice_mut(out, output)),
-        Kind::Conv => im2col::conv(&g, slice(a, input), slice(b, weights), slice_mut(out, output)),
+        Kind::Conv if direct => direct::conv(&g, slice(a, input), slice(b, weights), act, slice_mut(out, output)),
+        Kind::Conv => im2col::conv(&g, slice(a, input), slice(b, weights), act, slice_mut(out, output)),
         Kind::ConvInput if direct => direct::conv_input(&g, slice(a, output), slice(b, weights), slice_mut(out, input)),
         Kind::ConvInput => im2col::conv_input(&g, slice(a, output), slice(b, weights), slice_mut(out, input)),
         Kind::ConvWeight if direct => {

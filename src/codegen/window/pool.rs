@@ -95,7 +95,8 @@ simd_entry! {
 }
 
 /// The gradient of one output row of a 2×2 max pool: each window's `gy` goes to its first
-/// maximum in `x0`/`x1` (rows `dx0`/`dx1`), zeros to the rest.
+/// maximum in `x0`/`x1` (rows `dx0`/`dx1`), zeros to the rest; with `mask`, only where that
+/// maximum is above 0 (`select(x > 0, dx, 0)`, the ReLU gradient epilogue).
 #[inline(always)]
 unsafe fn max_grad_row<S: Simd>(
     x0: *const f32,
@@ -104,6 +105,7 @@ unsafe fn max_grad_row<S: Simd>(
     dx0: *mut f32,
     dx1: *mut f32,
     ow: usize,
+    mask: bool,
 ) {
     // SAFETY: the caller guarantees `2·ow` elements in each row and `ow` in `gy`.
     let (x0, x1, gy, dx0, dx1) = unsafe {
@@ -118,7 +120,9 @@ unsafe fn max_grad_row<S: Simd>(
     let pick = |(m, k): (f32, u32), (v, j): (f32, u32)| if v > m || v.is_nan() { (v, j) } else { (m, k) };
     let rows = dx0.chunks_exact_mut(2).zip(dx1.chunks_exact_mut(2)).zip(x0.chunks_exact(2).zip(x1.chunks_exact(2)));
     for (((d0, d1), (a, b)), &g) in rows.zip(gy) {
-        let (_, k) = pick(pick(pick((a[0], 0), (a[1], 1)), (b[0], 2)), (b[1], 3));
+        let (m, k) = pick(pick(pick((a[0], 0), (a[1], 1)), (b[0], 2)), (b[1], 3));
+        // Masked, a window whose maximum is not above 0 sends nothing (NaN is not).
+        let g = if !mask || m > 0.0 { g } else { 0.0 };
         let to = |j: u32| if k == j { g } else { 0.0 };
         (d0[0], d0[1], d1[0], d1[1]) = (to(0), to(1), to(2), to(3));
     }
@@ -126,7 +130,7 @@ unsafe fn max_grad_row<S: Simd>(
 
 simd_entry! {
     /// `max_grad_row` on `path`.
-    fn max_grad_row_on => max_grad_row(x0: *const f32, x1: *const f32, gy: *const f32, dx0: *mut f32, dx1: *mut f32, ow: usize)
+    fn max_grad_row_on => max_grad_row(x0: *const f32, x1: *const f32, gy: *const f32, dx0: *mut f32, dx1: *mut f32, ow: usize, mask: bool)
 }
 
 /// `y = max_pool2d(x)`.
@@ -179,13 +183,18 @@ pub(super) fn max_pool_grad(g: &Geometry, x: &[f32], gy: &[f32], dx: &mut [f32])
                             d0.as_mut_ptr(),
                             d1.as_mut_ptr(),
                             g.ow,
+                            g.relu != 0,
                         )
                     };
                 }
             }
         } else {
             dx.fill(0.0);
-            windows(g, planes, |base, yi, r, c| dx[first_max(x, g.w, base, r, c) - first] += gy[yi]);
+            windows(g, planes.clone(), |base, yi, r, c| dx[first_max(x, g.w, base, r, c) - first] += gy[yi]);
+            if g.relu != 0 {
+                let x = &x[first..][..dx.len()];
+                dx.iter_mut().zip(x).for_each(|(d, &v)| *d = if v > 0.0 { *d } else { 0.0 });
+            }
         }
     });
 }
