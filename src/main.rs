@@ -115,6 +115,21 @@ enum Command {
         #[arg(long, default_value_t = 2, value_parser = threads)]
         threads: usize,
     },
+    /// Write a saved model as an ONNX model (opset 17): its evaluation forward graph, with the
+    /// checkpoint's weights as initializers, taking the rows `predict --input` takes.
+    Export {
+        /// The .grad file the model was trained with.
+        file: PathBuf,
+        /// The model's parameters, as `run --save` wrote them.
+        #[arg(long, value_name = "FILE")]
+        init: PathBuf,
+        /// Where to write the ONNX model.
+        #[arg(long, value_name = "FILE")]
+        onnx: PathBuf,
+        /// Rows per batch: the size of the model's first input axis.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = count)]
+        batch: usize,
+    },
     /// Report errors in FILE without running it.
     Check {
         /// The .grad file.
@@ -305,6 +320,7 @@ fn main() -> ExitCode {
             };
             predict(&file, &init, (&input, &output), what, threads)
         }
+        Command::Export { file, init, onnx, batch } => export(&file, &init, &onnx, batch),
         Command::Check { file } => check(&file),
         Command::Plot { logs, out } => plot(&logs, out),
         Command::Ir { file, stage, raw, check, update } => ir(&file, stage, raw, check.as_deref(), update),
@@ -460,6 +476,12 @@ fn predict(file: &Path, init: &Path, (input, output): (&Path, &Path), what: Pred
     let (front, c) = front_and_compile_from(file, init)?;
     let p = driver::score::predict(&c, init, input, output, what, threads).map_err(|d| (d, front.sources.clone()))?;
     emit(&format!("wrote {} ({} rows, shape {:?})\n", output.display(), p.rows, p.shape))
+}
+
+fn export(file: &Path, init: &Path, onnx: &Path, batch: usize) -> CliResult {
+    let (front, c) = front_and_compile_from(file, init)?;
+    let e = driver::export::onnx(&c, init, onnx, batch).map_err(|d| (d, front.sources.clone()))?;
+    emit(&format!("wrote {} (input {:?}, output {:?}, {} bytes)\n", onnx.display(), e.input, e.output, e.bytes))
 }
 
 fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConfig) -> CliResult {
