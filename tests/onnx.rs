@@ -12,6 +12,7 @@ use gradc::data::array::{Array, Values};
 use gradc::data::errors::{Origin, DATA_NPY};
 use gradc::data::npy;
 use gradc::ir::InputRole;
+use gradc::runtime::checkpoint::{STANDARDIZE_MEAN, STANDARDIZE_STD};
 use safetensors::tensor::{Dtype, TensorView};
 use tract_onnx::prelude::*;
 
@@ -38,7 +39,8 @@ impl Uniform {
 
 /// Writes a checkpoint for the model of `file` with weights drawn from `seed`: parameters
 /// uniform in ±1/√fan-in, buffers (running means and variances) in [0.5, 1.5], so batch norm's
-/// evaluation form is no identity.
+/// evaluation form is no identity; standardization statistics, when the data is standardized,
+/// unlike the data's own (so reading them from the checkpoint is what is checked).
 fn random_weights(file: &Path, seed: u64, to: &Path) {
     let mut front = gradc::driver::parse(file).unwrap_or_else(|(d, _)| panic!("{}", d.render_plain()));
     let c = gradc::driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.render_plain()));
@@ -62,6 +64,13 @@ fn random_weights(file: &Path, seed: u64, to: &Path) {
             input.ty.shape.clone(),
             values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         ));
+    }
+    if let Some(scaling) = &c.scaling {
+        let shifted: Vec<f32> = scaling.mean.iter().map(|m| m + 0.5).collect();
+        let widened: Vec<f32> = scaling.std.iter().map(|s| s * 1.5).collect();
+        for (name, values) in [(STANDARDIZE_MEAN, shifted), (STANDARDIZE_STD, widened)] {
+            tensors.push((name.to_string(), vec![values.len()], values.iter().flat_map(|v| v.to_le_bytes()).collect()));
+        }
     }
     let views = tensors.iter().map(|(name, shape, bytes)| {
         (name.clone(), TensorView::new(Dtype::F32, shape.clone(), bytes).expect("a valid tensor"))
@@ -96,10 +105,11 @@ fn tract_run(path: &Path, shape: &[usize], x: &[f32]) -> Vec<f32> {
     view.iter().copied().collect()
 }
 
-/// Exports `example` with random weights and checks tract's outputs on a batch of `rows` rows
-/// (features drawn by `feature`) against `gradc predict`'s, to 1e-5 of the largest output.
-fn agrees(example: &str, rows: usize, feature: impl Fn(&mut Uniform) -> f32) -> f64 {
-    let dir = temp_dir(&example.replace(['/', '.'], "_"));
+/// Exports the model of `example` (relative to the repository root, or absolute) with random
+/// weights and checks tract's outputs on a batch of `rows` rows (features drawn by `feature`)
+/// against `gradc predict`'s, to 1e-5 of the largest output.
+fn agrees(example: &str, rows: usize, feature: impl Fn(&mut Uniform) -> f32) {
+    let dir = temp_dir("onnx");
     let file = root().join(example);
     let (w, x_path, y_path, model) =
         (dir.join("w.safetensors"), dir.join("x.npy"), dir.join("y.npy"), dir.join("model.onnx"));
@@ -123,7 +133,6 @@ fn agrees(example: &str, rows: usize, feature: impl Fn(&mut Uniform) -> f32) -> 
     let relative = worst / largest;
     eprintln!("{example}: max |onnx - gradc| / max |gradc| = {relative:.3e} over {} outputs", got.len());
     assert!(relative <= 1e-5, "{example}: relative error {relative:e}");
-    relative
 }
 
 #[test]
@@ -140,6 +149,58 @@ fn cnn_with_batch_norm_and_dropout_matches_predict() {
 #[test]
 fn residual_cnn_matches_predict() {
     agrees("examples/residual_cnn.grad", 8, |u| (255.0 * u.next()).floor());
+}
+
+/// A model using every kind of op a network's evaluation graph holds: convolutions with stride,
+/// padding, dilation and groups, both poolings, batch norm, dropout, every activation,
+/// softmax and log-softmax, layer norm, an embedding (with ids out of range), one-hot of an
+/// argmax, concat, slice, transpose, flatten, reductions and elementwise arithmetic; its data
+/// is standardized, which the export does first.
+const ZOO: &str = r#"use std.nn.{conv2d, batch_norm, dense, dropout, layer_norm, embedding}
+use std.nn.{relu, leaky_relu, sigmoid, silu, softplus, gelu, gelu_tanh, elu, selu, softmax, log_softmax}
+use std.loss.cross_entropy
+
+data pics = npy("x.npy", labels: "y.npy") |> standardize
+
+model zoo(x: f32[B, 2, 8, 8]) -> f32[B, 5] {
+    a = conv2d(x, 4, 3, stride: 2, padding: 1, groups: 2)
+    b = conv2d(x, 4, 3, padding: 2, dilation: 2)
+    bn = batch_norm(b)
+    m = concat([a, avg_pool2d(b, 3, stride: 2, padding: 1), max_pool2d(bn, 2)], axis: 1)
+    s = slice(transpose(m, 2, 3), 3, 1, 4, step: 2)
+    dr = dropout(flatten(s), 0.3)
+    hid = dense(dr, 16)
+    acts = concat([relu(hid), leaky_relu(hid, 0.1), sigmoid(hid), silu(hid), softplus(hid), gelu(hid), gelu_tanh(hid),
+                   elu(hid), selu(hid), tanh(hid)], axis: 1)
+    d = dense(acts, 8)
+    g = layer_norm(d)
+    r = sum(g * g, axis: 1, keepdims: true) / mean(abs(g) + 1, axis: 1, keepdims: true)
+    k = max(sign(g) * floor(g) + cos(g) * sin(g) - exp(-g) + log1p(abs(g)), axis: 1, keepdims: true)
+    e = embedding(i32(clip(g * 3, -2, 12)), 10, 2)
+    o = one_hot(argmax(g, axis: 1), 8)
+    parts = concat([g, r, k, flatten(e), o, softmax(g), log_softmax(g), sqrt(abs(g)), maximum(g, 0.2), minimum(g, -0.2)], axis: 1)
+    out = dense(parts, 5)
+    out
+}
+
+loss(x, y: i32[B]) = cross_entropy(zoo(x), y)
+
+train {
+    data = pics, batch = 8, steps = 3, seed = 3
+    optimizer = adam(lr: 0.01)
+}"#;
+
+#[test]
+fn every_kind_of_op_matches_predict() {
+    let dir = temp_dir("onnx_zoo");
+    let mut u = Uniform(5);
+    let x: Vec<f32> = (0..24 * 2 * 8 * 8).map(|_| 5.0 + 6.0 * u.next()).collect();
+    let y: Vec<i32> = (0..24).map(|i| i % 5).collect();
+    std::fs::write(dir.join("x.npy"), npy::encode(&[24, 2, 8, 8], &Values::F32(x))).expect("write npy");
+    std::fs::write(dir.join("y.npy"), npy::encode(&[24], &Values::I32(y))).expect("write npy");
+    let file = dir.join("zoo.grad");
+    std::fs::write(&file, ZOO).expect("write grad file");
+    agrees(s(&file), 12, |u| 2.0 + 8.0 * u.next());
 }
 
 #[test]

@@ -82,6 +82,13 @@ pub fn lower(
             let perm = perm.iter().map(|&p| i64_of(p)).collect();
             b.node("Transpose", &[args[0]], &[("perm", Attr::Ints(perm))])
         }
+        // A strided slice gathers its indices: tract 0.23 (a pure-Rust runtime) takes the wrong
+        // elements of a `Slice` with a start past 0 and a step past 1, which ONNX Runtime gets right.
+        Op::Slice { axis, start, end, step } if *step > 1 => {
+            let picked: Vec<usize> = (*start..*end).step_by(*step).collect();
+            let indices = b.sizes(&picked);
+            b.node("Gather", &[args[0], &indices], &[("axis", Attr::Int(i64_of(*axis)))])
+        }
         Op::Slice { axis, start, end, step } => {
             let [starts, ends, axes, steps] = [start, end, axis, step].map(|v| b.sizes(&[*v]));
             b.node("Slice", &[args[0], &starts, &ends, &axes, &steps], &[])
