@@ -30,6 +30,7 @@ Examples:
   gradc eval examples/glyphs_mlp.grad --init w.safetensors --data glyphs  (the training rows)
   gradc predict examples/glyphs_mlp.grad --init w.safetensors --input x.npy --output y.npy --classes
   gradc predict examples/blobs_softmax.grad --init w.safetensors --input x.csv --output p.csv --probabilities
+  gradc export examples/mnist_cnn.grad --init w.safetensors --onnx cnn.onnx --batch 32
   gradc compare examples/compare_optimizers.grad --out runs";
 
 #[derive(Subcommand)]
