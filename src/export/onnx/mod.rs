@@ -124,3 +124,60 @@ fn value_info(name: &str, ty: &Type) -> ValueInfoProto {
     let tensor = TensorTypeProto { elem_type: ops::elem_type(ty.dtype) as i32, shape: Some(TensorShapeProto { dim }) };
     ValueInfoProto { name: name.to_string(), r#type: Some(TypeProto { tensor_type: Some(tensor) }) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Op, OutputRole};
+
+    /// `x[2, 3] @ w[3, 4]`, named as a prediction graph names its input and output.
+    fn product() -> Graph {
+        let mut g = Graph::new("predict");
+        let x = g.add_input("x", Type::f32(vec![2, 3]), InputRole::Data);
+        let w = g.add_input("w", Type::f32(vec![3, 4]), InputRole::Param);
+        let y = g.build(Op::MatMul { ta: false, tb: false }, vec![x, w]);
+        g.add_output("output", y, OutputRole::Prediction);
+        g
+    }
+
+    #[test]
+    fn weights_are_initializers_and_the_features_the_one_input() {
+        let w: Vec<f32> = (0..12).map(|i| i as f32 / 4.0).collect();
+        let bytes = model(&product(), &[("w".into(), w.clone())], Preprocess::default()).expect("exports");
+        let m = ModelProto::decode(bytes.as_slice()).expect("decodes");
+        assert_eq!((m.ir_version, m.opset_import[0].version), (IR_VERSION, OPSET));
+        let g = m.graph.expect("a graph");
+        let names = |v: &[ValueInfoProto]| v.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
+        assert_eq!((names(&g.input), names(&g.output)), (vec!["x".to_string()], vec!["output".to_string()]));
+        let init = &g.initializer[0];
+        assert_eq!((init.name.as_str(), init.dims.as_slice()), ("w", &[3i64, 4][..]));
+        let stored: Vec<f32> =
+            init.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        assert_eq!(stored, w);
+        let ops: Vec<&str> = g.node.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["Gemm", "Identity"]);
+    }
+
+    #[test]
+    fn preprocessing_comes_before_the_model() {
+        let scaling = Scaling { mean: vec![1.0, 2.0], std: vec![3.0, 4.0] };
+        let mut g = Graph::new("predict");
+        let x = g.add_input("x", Type::f32(vec![5, 2]), InputRole::Data);
+        g.add_output("output", x, OutputRole::Prediction);
+        let prep = Preprocess { scale: Some(0.5), scaling: Some(&scaling) };
+        let m = ModelProto::decode(model(&g, &[], prep).expect("exports").as_slice()).expect("decodes");
+        let ops: Vec<String> = m.graph.expect("a graph").node.iter().map(|n| n.op_type.clone()).collect();
+        assert_eq!(ops, ["Mul", "Sub", "Div", "Identity"]);
+    }
+
+    #[test]
+    fn an_op_without_an_onnx_form_is_named() {
+        let mut g = Graph::new("predict");
+        let counter = g.add_input("counter", Type::new(crate::ir::DType::I32, vec![3]), InputRole::Data);
+        let r = g.build(Op::Rand { key: 1, shape: vec![2] }, vec![counter]);
+        g.add_output("output", r, OutputRole::Prediction);
+        let d = model(&g, &[], Preprocess::default()).expect_err("rand has no ONNX form");
+        assert_eq!(d.code, errors::EXPORT_UNSUPPORTED);
+        assert!(d.message.contains("`rand`"), "{}", d.message);
+    }
+}
