@@ -26,6 +26,7 @@ Examples:
   gradc eval examples/glyphs_mlp.grad --init w.safetensors --data glyphs  (the training rows)
   gradc predict examples/glyphs_mlp.grad --init w.safetensors --input x.npy --output y.npy --classes
   gradc predict examples/blobs_softmax.grad --init w.safetensors --input x.csv --output p.csv --probabilities
+  gradc export examples/mnist_cnn.grad --init w.safetensors --onnx cnn.onnx --batch 32
   gradc compare examples/compare_optimizers.grad --out runs";
 
 /// The commands.
@@ -124,6 +125,22 @@ pub enum Command {
         /// Threads for large matrix products.
         #[arg(long, default_value_t = 2, value_parser = threads)]
         threads: usize,
+    },
+    /// Write a saved model as an ONNX model (opset 17): its evaluation forward graph, with the
+    /// checkpoint's weights as initializers, taking the rows `predict --input` takes.
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export {
+        /// The .grad file the model was trained with.
+        file: PathBuf,
+        /// The model's parameters, as `run --save` wrote them.
+        #[arg(long, value_name = "FILE")]
+        init: PathBuf,
+        /// Where to write the ONNX model.
+        #[arg(long, value_name = "FILE")]
+        onnx: PathBuf,
+        /// Rows per batch: the size of the model's first input axis.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = count)]
+        batch: usize,
     },
     /// Report errors in FILE without running it.
     #[command(after_help = CHECK_EXAMPLES)]
@@ -324,6 +341,9 @@ const EVAL_EXAMPLES: &str = "Examples:\n  gradc eval examples/glyphs_mlp.grad --
 const PREDICT_EXAMPLES: &str = "Examples:\n  gradc predict examples/glyphs_mlp.grad --init w.safetensors --input x.npy --output y.npy --classes\n  gradc predict examples/blobs_softmax.grad --init w.safetensors --input x.csv --output p.csv --probabilities";
 
 /// `gradc check --help`'s examples.
+/// `gradc export --help`'s examples.
+const EXPORT_EXAMPLES: &str = "Examples:\n  gradc export examples/mnist_cnn.grad --init w.safetensors --onnx cnn.onnx --batch 32\n  gradc export examples/spiral_mlp.grad --init w.safetensors --onnx mlp.onnx";
+
 const CHECK_EXAMPLES: &str = "Examples:\n  gradc check examples/glyphs_mlp.grad\n  gradc check model.grad";
 
 /// `gradc plot --help`'s examples.

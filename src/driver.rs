@@ -24,6 +24,7 @@ use crate::syntax::{self, ast};
 use crate::{autodiff, passes, runtime};
 
 pub mod errors;
+pub mod export;
 pub mod score;
 
 /// Largest source file accepted, so a mistaken path to a huge file fails fast.

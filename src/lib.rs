@@ -10,6 +10,8 @@ pub mod codegen;
 pub mod data;
 pub mod diag;
 pub mod driver;
+#[deny(clippy::wildcard_enum_match_arm)]
+pub mod export;
 pub mod files;
 pub mod gradcheck;
 #[deny(clippy::wildcard_enum_match_arm)]

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             };
             predict(&file, &init, (&input, &output), what, threads)
         }
+        Command::Export { file, init, onnx, batch } => export(&file, &init, &onnx, batch),
         Command::Check { file } => check(&file),
         Command::Plot { logs, out } => plot(&logs, out),
         Command::Ir { file, stage, raw, check, update } => ir(&file, stage, raw, check.as_deref(), update),
@@ -195,6 +196,12 @@ fn predict(file: &Path, init: &Path, (input, output): (&Path, &Path), what: Pred
     let (front, c) = front_and_compile_from(file, init)?;
     let p = driver::score::predict(&c, init, input, output, what, threads).map_err(|d| (d, front.sources.clone()))?;
     emit(&format!("wrote {} ({} rows, shape {:?})\n", output.display(), p.rows, p.shape))
+}
+
+fn export(file: &Path, init: &Path, onnx: &Path, batch: usize) -> CliResult {
+    let (front, c) = front_and_compile_from(file, init)?;
+    let e = driver::export::onnx(&c, init, onnx, batch).map_err(|d| (d, front.sources.clone()))?;
+    emit(&format!("wrote {} (input {:?}, output {:?}, {} bytes)\n", onnx.display(), e.input, e.output, e.bytes))
 }
 
 fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConfig) -> CliResult {

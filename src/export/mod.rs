@@ -1,0 +1,4 @@
+//! Writing a trained model in other tools' formats: ONNX, for ONNX Runtime and the runtimes that
+//! read it.
+
+pub mod onnx;
