@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use gradc::data::array::{Array, Values};
 use gradc::diag::{Diag, SourceMap};
 use gradc::driver::{self, rows, score as scoring, Compiled, Front};
-use gradc::runtime::checkpoint;
+use gradc::files::Refusal;
 use gradc::runtime::log::{summary, ProgressTo};
 use gradc::runtime::score::Prediction;
 use gradc::runtime::train::{total_steps, RunConfig, Summary};
+use gradc::runtime::{checkpoint, errors};
 use gradc::sema::Module;
 use gradc::snapshot::{stage_text, Stage};
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
@@ -68,13 +69,15 @@ fn load(path: PathBuf) -> PyResult<Model> {
     Model::new(path.display().to_string(), front)
 }
 
-/// Compiles a program from its source text; its data paths are relative to the working directory.
+/// Compiles a program from its source text; its data paths are relative to the working
+/// directory of this call.
 #[pyfunction]
 fn compile(source: String) -> PyResult<Model> {
     let name = "<source>";
     let mut sources = SourceMap::default();
     let user = sources.add(name, source);
-    let front = driver::parse_source(sources, user, PathBuf::new()).map_err(|(d, s)| raise(d, &s))?;
+    let dir = std::env::current_dir().map_err(|e| GradcError::new_err(format!("gradc: no working directory: {e}")))?;
+    let front = driver::parse_source(sources, user, dir).map_err(|(d, s)| raise(d, &s))?;
     Model::new(name.into(), front)
 }
 
@@ -246,8 +249,7 @@ impl Model {
     /// `gradc run --save` does (`gradc eval`, `predict` and `run --init` read it).
     fn save(&self, path: PathBuf) -> PyResult<()> {
         let bytes = std::fs::read(self.weights()?).map_err(|e| GradcError::new_err(format!("gradc: {e}")))?;
-        checkpoint::write_atomically(&path, &bytes)
-            .map_err(|e| self.raise(gradc::runtime::errors::checkpoint_unwritable(&path, e)))
+        checkpoint::write_atomically(&path, &bytes).map_err(|e| self.raise(errors::checkpoint_unwritable(&path, e)))
     }
 
     /// Takes the weights (and optimizer state and step, if it keeps them) from a safetensors
@@ -262,12 +264,12 @@ impl Model {
         let wanted = driver::eval_at(&c, c.batch).map(|g| gradc::runtime::score::weight_inputs(&g));
         let checked = wanted
             .and_then(|w| checkpoint::load_weights(&path, &w))
-            .and_then(|_| std::fs::read(&path).map_err(|e| gradc::runtime::errors::checkpoint_unwritable(&path, e)));
+            .and_then(|_| std::fs::read(&path).map_err(|e| errors::checkpoint_unreadable(&path, Refusal::Io(e))));
         self.compiled = Some(c);
         let bytes = checked.map_err(|d| self.raise(d))?;
         let target = self.weights_path();
         checkpoint::write_atomically(&target, &bytes)
-            .map_err(|e| self.raise(gradc::runtime::errors::checkpoint_unwritable(&target, e)))?;
+            .map_err(|e| self.raise(errors::checkpoint_unwritable(&target, e)))?;
         self.trained = true;
         Ok(())
     }
