@@ -25,6 +25,7 @@ use crate::{autodiff, passes, runtime};
 
 pub mod errors;
 pub mod export;
+pub mod rows;
 pub mod score;
 
 /// Largest source file accepted, so a mistaken path to a huge file fails fast.
@@ -61,11 +62,16 @@ pub fn read(path: &Path) -> Result<(SourceMap, FileId), Diag> {
 /// Reads and parses a file.
 pub fn parse(path: &Path) -> Result<Front, (Diag, SourceMap)> {
     let (sources, user) = read(path).map_err(|d| (d, SourceMap::default()))?;
+    parse_source(sources, user, path.parent().map(Path::to_path_buf).unwrap_or_default())
+}
+
+/// Parses the source `user` of `sources` (read from a file, or given as text), whose data
+/// paths are relative to `dir`.
+pub fn parse_source(sources: SourceMap, user: FileId, dir: PathBuf) -> Result<Front, (Diag, SourceMap)> {
     let ast = match syntax::parse(sources.text(user), user) {
         Ok(ast) => ast,
         Err(d) => return Err((d.with_sources(&sources), sources)),
     };
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(Front { sources, user, dir, ast })
 }
 
@@ -103,8 +109,13 @@ pub fn compile(front: &mut Front) -> Result<Compiled, Diag> {
 /// Compiles a parsed file whose model starts from, or is, the checkpoint `init` (`--init`):
 /// its data is standardized with the statistics the checkpoint keeps, if it keeps some.
 pub fn compile_from(front: &mut Front, init: Option<&Path>) -> Result<Compiled, Diag> {
-    let stored = init.map(checkpoint::load_scaling).transpose()?.flatten();
+    let stored = stored_scaling(init)?;
     compile_with(front, stored.as_ref().zip(init))
+}
+
+/// The standardization statistics the checkpoint `init` keeps, if it is given and keeps some.
+fn stored_scaling(init: Option<&Path>) -> Result<Option<Scaling>, Diag> {
+    Ok(init.map(checkpoint::load_scaling).transpose()?.flatten())
 }
 
 /// Compiles a parsed file as [`compile`] does, standardizing its data with `stored`
@@ -113,7 +124,7 @@ pub fn compile_from(front: &mut Front, init: Option<&Path>) -> Result<Compiled, 
 pub fn compile_with(front: &mut Front, stored: Option<(&Scaling, &Path)>) -> Result<Compiled, Diag> {
     let started = Instant::now();
     let module = resolve(front)?;
-    compile_module(module, &front.dir, started, stored)
+    compile_module(module, &front.dir, started, stored, None)
 }
 
 /// Compiles each run of the file's `compare` block, named by what sets it apart; the runs share
@@ -128,7 +139,7 @@ pub fn compile_variants(front: &mut Front) -> Result<Vec<(Label, Compiled)>, Dia
     let mut runs = Vec::new();
     for (i, v) in module.variant_list().iter().enumerate() {
         let label = Label { text: v.label.clone(), model: v.model_part.clone(), setting: v.setting.clone() };
-        runs.push((label, compile_module(module.with_variant(i), &front.dir, started, None)?));
+        runs.push((label, compile_module(module.with_variant(i), &front.dir, started, None, None)?));
     }
     Ok(runs)
 }
@@ -143,7 +154,7 @@ pub fn compile_lr_range(front: &mut Front, from: f64, to: f64, steps: usize) -> 
     let started = Instant::now();
     let module = resolve(front)?;
     let gamma = (to / from).powf(1.0 / (steps.max(2) - 1) as f64);
-    compile_module(module.with_lr_range(from, gamma), &front.dir, started, None)
+    compile_module(module.with_lr_range(from, gamma), &front.dir, started, None, None)
 }
 
 /// Compiles a parsed file and every run of its `compare` block, as `gradc check` does: a compare
@@ -151,31 +162,57 @@ pub fn compile_lr_range(front: &mut Front, from: f64, to: f64, steps: usize) -> 
 pub fn check(front: &mut Front) -> Result<Compiled, Diag> {
     let started = Instant::now();
     let module = resolve(front)?;
-    let base = compile_module(module.clone(), &front.dir, started, None)?;
+    let base = compile_module(module.clone(), &front.dir, started, None, None)?;
     for i in 0..module.variant_list().len() {
-        compile_module(module.with_variant(i), &front.dir, started, None)?;
+        compile_module(module.with_variant(i), &front.dir, started, None, None)?;
     }
     Ok(base)
 }
 
+/// Compiles a resolved program to train on `rows` (a caller's arrays: the Python package's)
+/// instead of the rows its training declaration reads, preprocessed as that declaration says
+/// (scaled, split, standardized); from the checkpoint `init` as [`compile_from`] does.
+pub fn compile_rows(module: Module, dir: &Path, rows: Dataset, init: Option<&Path>) -> Result<Compiled, Diag> {
+    let started = Instant::now();
+    if module.data().is_none() {
+        return Err(errors::rows_without_data());
+    }
+    let stored = stored_scaling(init)?;
+    compile_module(module, dir, started, stored.as_ref().zip(init), Some(rows))
+}
+
+/// Compiles a resolved program, reading the data it declares, as [`compile_from`] does.
+pub fn compile_resolved(module: Module, dir: &Path, init: Option<&Path>) -> Result<Compiled, Diag> {
+    let started = Instant::now();
+    let stored = stored_scaling(init)?;
+    compile_module(module, dir, started, stored.as_ref().zip(init), None)
+}
+
 /// Resolves the parsed file against the stdlib (the AST moves into the module).
-fn resolve(front: &mut Front) -> Result<Module, Diag> {
+pub fn resolve(front: &mut Front) -> Result<Module, Diag> {
     let ast = std::mem::replace(&mut front.ast, ast::File { items: vec![] });
     sema::resolve(ast, front.user, &mut front.sources)
 }
 
-/// Loads the data and lowers, differentiates and optimises a resolved program.
+/// Loads the data (or takes `rows` in place of what the training declaration reads) and
+/// lowers, differentiates and optimises a resolved program.
 fn compile_module(
     module: Module,
     dir: &Path,
     started: Instant,
     stored: Option<(&Scaling, &Path)>,
+    rows: Option<Dataset>,
 ) -> Result<Compiled, Diag> {
     let seed = module.train().seed;
     let from = stored.map(|(_, path)| format!("the checkpoint `{}`", path.display()));
-    let parts = match module.data() {
-        Some(spec) => Some(data::load(spec, dir, seed, stored.map(|(s, _)| s).zip(from.as_deref()))?),
-        None => None,
+    let statistics = stored.map(|(s, _)| s).zip(from.as_deref());
+    let parts = match (module.data(), rows) {
+        (Some(spec), None) => Some(data::load(spec, dir, seed, statistics)?),
+        (Some(spec), Some(mut rows)) => {
+            data::source::scale(spec, &mut rows);
+            Some(data::source::prepare(spec, rows, seed, statistics)?)
+        }
+        (None, _) => None,
     };
     let (data, mut val, mut test, scaling) = match parts {
         Some(p) => (Some(p.train), p.val, p.test, p.scaling),
@@ -261,6 +298,21 @@ pub fn data_shape(d: &Dataset) -> DataShape {
         data::Labels::None => LabelShape::Targets(0),
     };
     DataShape { features: d.shape.clone(), labels }
+}
+
+impl Compiled {
+    /// The line `gradc run` starts with: the program `name`, its parameters, optimizer and data.
+    pub fn header(&self, name: &str) -> String {
+        let rows = self.data.as_ref().map_or(0, |d| d.n);
+        let params = &self.lowered.params;
+        format!(
+            "gradc: {name} — {} parameters ({} values), optimizer {}, {}",
+            params.len(),
+            params.iter().map(|p| p.shape.iter().product::<usize>()).sum::<usize>(),
+            self.module.train().optimizer,
+            if rows > 0 { format!("{rows} rows, batch {}", self.batch) } else { "no data".into() },
+        )
+    }
 }
 
 /// Compiles a graph to native code, mapping resource errors to diagnostics.

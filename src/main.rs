@@ -108,17 +108,8 @@ fn run(file: &Path, cfg: &RunConfig, output: RunOutput) -> CliResult {
     let mut front = driver::parse(file)?;
     let compiled = driver::compile_from(&mut front, cfg.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
     warn(&compiled.lowered.warnings, &front.sources);
-    let t = compiled.module.train();
-    let rows = compiled.data.as_ref().map_or(0, |d| d.n);
     if !output.quiet {
-        eprintln!(
-            "gradc: {} — {} parameters ({} values), optimizer {}, {}",
-            file.display(),
-            compiled.lowered.params.len(),
-            compiled.lowered.params.iter().map(|p| p.shape.iter().product::<usize>()).sum::<usize>(),
-            t.optimizer,
-            if rows > 0 { format!("{rows} rows, batch {}", compiled.batch) } else { "no data".into() },
-        );
+        eprintln!("{}", compiled.header(&file.display().to_string()));
     }
     // Ctrl-C stops training after the current step, which still reports and saves.
     #[cfg(unix)]

@@ -70,7 +70,7 @@ fn classes(values: &[i64], o: &Origin) -> Result<Vec<i32>, crate::diag::Diag> {
 
 /// The rows of features `x` (shape `[N, ...]`; each row keeps the rest of the shape) as an
 /// unlabelled dataset, every value checked to be a finite f32.
-pub(crate) fn features(x: Array, xo: &Origin) -> Result<Dataset, crate::diag::Diag> {
+pub fn features(x: Array, xo: &Origin) -> Result<Dataset, crate::diag::Diag> {
     let (n, shape) = match x.shape.split_first() {
         Some((&n, row)) if !row.is_empty() && n > 0 && row.iter().all(|&d| d > 0) => (n, row.to_vec()),
         _ => return Err(errors::features_shape(xo, &x.shape)),
@@ -82,7 +82,7 @@ pub(crate) fn features(x: Array, xo: &Origin) -> Result<Dataset, crate::diag::Di
 
 /// The dataset of features `x` (shape `[N, ...]`; each row keeps the rest of the shape) and
 /// labels `y`: integers are class labels (`[N]`), floats regression targets (`[N]` or `[N, K]`).
-pub(crate) fn dataset(x: Array, xo: &Origin, y: Array, yo: &Origin) -> Result<Dataset, crate::diag::Diag> {
+pub fn dataset(x: Array, xo: &Origin, y: Array, yo: &Origin) -> Result<Dataset, crate::diag::Diag> {
     let Dataset { features, n, d, shape, .. } = features(x, xo)?;
     let integral = matches!(y.values, Values::I32(_) | Values::I64(_) | Values::U8(_));
     let m = y.shape.first().copied().unwrap_or(0);

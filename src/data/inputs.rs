@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use super::array::features;
+use super::array::{features, Array};
 use super::csv::{load_csv, LabelSpec};
-use super::errors;
+use super::errors::{self, Origin};
 use super::npy::{load_npy, origin};
-use super::source::{DataSource, DataSpec};
+use super::source::{scale, DataSource, DataSpec};
 use super::transform::Scaling;
 use super::Dataset;
 use crate::diag::Diag;
@@ -21,13 +21,10 @@ use crate::diag::Diag;
 /// Diagnostics name the file; they point at no source, the path came from the command line.
 pub fn load_inputs(path: &Path, spec: &DataSpec, row: &[usize], scaling: Option<&Scaling>) -> Result<Dataset, Diag> {
     let file = path.display().to_string();
-    let mut ds = match extension(path).as_deref() {
+    let ds = match extension(path).as_deref() {
         Some("npy") => {
             let array = load_npy(path, spec.span).map_err(unlabelled)?;
-            if array.shape.get(1..) != Some(row) {
-                return Err(errors::inputs_shape(&file, &array.shape, row));
-            }
-            features(array, &origin(path, spec.span)).map_err(unlabelled)?
+            return from_array(array, &origin(path, spec.span), spec, row, scaling);
         }
         Some("csv") => {
             let labels = match &spec.source {
@@ -47,14 +44,33 @@ pub fn load_inputs(path: &Path, spec: &DataSpec, row: &[usize], scaling: Option<
         }
         _ => return Err(errors::inputs_format(&file)),
     };
-    if let Some(factor) = spec.scale {
-        let factor = factor as f32;
-        ds.features.iter_mut().for_each(|x| *x *= factor);
+    Ok(preprocess(spec, ds, scaling))
+}
+
+/// The rows of features in `array` (read from the file `o` names, or a caller's array named so)
+/// for a model trained on the data `spec` declares, whose rows have shape `row`: checked to be
+/// of shape `[N, ...row]` and preprocessed as [`load_inputs`] preprocesses a file's.
+pub fn from_array(
+    array: Array,
+    o: &Origin,
+    spec: &DataSpec,
+    row: &[usize],
+    scaling: Option<&Scaling>,
+) -> Result<Dataset, Diag> {
+    if array.shape.get(1..) != Some(row) {
+        return Err(errors::inputs_shape(&o.file, &array.shape, row));
     }
+    let ds = features(array, o).map_err(unlabelled)?;
+    Ok(preprocess(spec, ds, scaling))
+}
+
+/// Rows preprocessed as the training rows were: `spec`'s `scale`, then the statistics `scaling`.
+pub fn preprocess(spec: &DataSpec, mut ds: Dataset, scaling: Option<&Scaling>) -> Dataset {
+    scale(spec, &mut ds);
     if let Some(s) = scaling {
         s.apply(&mut ds);
     }
-    Ok(ds)
+    ds
 }
 
 /// A path's extension, lower case.

@@ -96,7 +96,12 @@ pub struct Splits {
 /// the training rows' statistics, or with `stored` ones (from a checkpoint, named by `from`
 /// in diagnostics) when given.
 pub fn load(spec: &DataSpec, dir: &Path, seed: u64, stored: Option<(&Scaling, &str)>) -> Result<Splits, Diag> {
-    let ds = read(spec, dir)?;
+    prepare(spec, read(spec, dir)?, seed, stored)
+}
+
+/// Splits and standardizes rows read for the training declaration `spec` (by [`read`], or
+/// given by a caller and [`scale`]d) as [`load`] does.
+pub fn prepare(spec: &DataSpec, ds: Dataset, seed: u64, stored: Option<(&Scaling, &str)>) -> Result<Splits, Diag> {
     let (mut train, mut val, mut test) = split_parts(&ds, spec.validation, spec.test, seed, spec.span)?;
     let scaling = match (spec.standardize, stored) {
         (false, None) => None,
@@ -194,11 +199,16 @@ pub fn read(spec: &DataSpec, dir: &Path) -> Result<Dataset, Diag> {
             }
         }
     };
+    scale(spec, &mut ds);
+    Ok(ds)
+}
+
+/// Multiplies every feature of rows loaded for `spec` by its `|> scale` factor, if it has one.
+pub fn scale(spec: &DataSpec, ds: &mut Dataset) {
     if let Some(factor) = spec.scale {
         let factor = factor as f32;
         ds.features.iter_mut().for_each(|x| *x *= factor);
     }
-    Ok(ds)
 }
 
 /// Checks that every class label of the rows `load` returned for `spec` and `seed` (`train`,
@@ -237,17 +247,21 @@ pub fn check_like(spec: &DataSpec, ds: &Dataset, train: &Dataset, train_name: &s
     if ds.shape != train.shape {
         return Err(errors::rows_unlike(spec.span, &spec.name, &ds.shape, train_name, &train.shape));
     }
-    let kind = |l: &Labels| match l {
-        Labels::None => "no labels".to_string(),
-        Labels::Classes { .. } => "class labels".to_string(),
-        Labels::Targets { k: 1, .. } => "one regression target".to_string(),
-        Labels::Targets { k, .. } => format!("{k} regression targets"),
-    };
-    let (mine, theirs) = (kind(&ds.labels), kind(&train.labels));
+    let (mine, theirs) = (labels_kind(&ds.labels), labels_kind(&train.labels));
     if mine != theirs {
         return Err(errors::labels_unlike(spec.span, &spec.name, &mine, train_name, &theirs));
     }
     Ok(())
+}
+
+/// The kind of labels rows have, as diagnostics name it ("class labels", "one regression target").
+pub fn labels_kind(l: &Labels) -> String {
+    match l {
+        Labels::None => "no labels".to_string(),
+        Labels::Classes { .. } => "class labels".to_string(),
+        Labels::Targets { k: 1, .. } => "one regression target".to_string(),
+        Labels::Targets { k, .. } => format!("{k} regression targets"),
+    }
 }
 
 #[cfg(test)]

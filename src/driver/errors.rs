@@ -30,6 +30,8 @@ pub const IO_STDOUT: &str = "gradc::io::stdout";
 pub const EVAL_DATA: &str = "gradc::eval::data";
 /// `gradc predict` of a program it cannot predict with.
 pub const PREDICT_MODEL: &str = "gradc::predict::model";
+/// Rows given to train on (the Python package's `fit`) for a program that declares no training data.
+pub const ROWS_DATA: &str = "gradc::rows::data";
 /// `lr-find --to` not above `--from`.
 pub const LR_RANGE: &str = "gradc::lr_find::range";
 
@@ -45,6 +47,20 @@ pub fn no_test_set(data: &str) -> Diag {
         "name one with `test = t` in the train block or `|> split(test: 0.2)` of `{data}`, \
              or pass `--data NAME` to score a data declaration"
     ))
+}
+
+/// Rows given to train on for a program whose train block names no data: nothing says how the
+/// rows feed the loss, nor how to preprocess them.
+pub fn rows_without_data() -> Diag {
+    Diag::new(ROWS_DATA, "the train block names no data, so there is nothing the given rows can stand for").help(
+        "declare the data (`data d = npy(\"x.npy\", \"y.npy\")`, say) and name it with `data = d` in the train block",
+    )
+}
+
+/// Labels to score a model on of kind `kind`, where its training rows have `train_kind`.
+pub fn rows_labels_unlike(kind: &str, train_kind: &str) -> Diag {
+    Diag::new(EVAL_DATA, format!("`y` holds {kind}, but the model was trained on {train_kind}"))
+        .help("give labels as the model was trained on: int32 or int64 class labels, or float32 targets")
 }
 
 /// `gradc predict` of a program whose loss takes no data.

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::{data_shape, errors, eval_at, jit, one_hot_classes, Compiled};
 use crate::codegen::CompileOptions;
+use crate::data::array::Values;
 use crate::data::{self, Dataset};
 use crate::diag::Diag;
 use crate::ir::DType;
@@ -77,11 +78,16 @@ pub fn eval(c: &Compiled, dir: &Path, init: &Path, name: Option<&str>, threads: 
             }
         },
     };
+    let scores = score_rows(c, init, &rows, threads)?;
+    Ok(Evaluated { data: data.to_string(), part, rows: rows.n, scores })
+}
+
+/// The loss and metrics of the model saved in `init` over `rows`, preprocessed as training rows.
+pub fn score_rows(c: &Compiled, init: &Path, rows: &Dataset, threads: usize) -> Result<Scores, Diag> {
     let graph = eval_at(c, rows.n)?;
     let mut runner = Runner::new(&graph, jit(&graph, &options(threads))?);
     let weights = checkpoint::load_weights(init, &score::weight_inputs(&graph))?;
-    let scores = score::score(&mut runner, &weights, &rows);
-    Ok(Evaluated { data: data.to_string(), part, rows: rows.n, scores })
+    Ok(score::score(&mut runner, &weights, rows))
 }
 
 /// What `gradc predict` wrote.
@@ -106,13 +112,34 @@ pub fn predict(
     let format = Format::of(output)?;
     // Refused before any work, as `--save` is.
     crate::output::check(output).map_err(|e| crate::runtime::errors::predict_unwritable(output, e))?;
+    let (train, spec) = predicting(c)?;
+    let rows = data::inputs::load_inputs(input, spec, &train.shape, c.scaling.as_ref())?;
+    let (shape, values) = predict_rows(c, init, &rows, what, threads)?;
+    score::write(output, format, what, &shape, &values)?;
+    Ok(Predicted { rows: rows.n, shape })
+}
+
+/// The training rows and declaration of a program `gradc predict` can run, or why it cannot.
+pub fn predicting(c: &Compiled) -> Result<(&Dataset, &data::DataSpec), Diag> {
     let (Some(train), Some(spec)) = (&c.data, c.module.data()) else {
         return Err(errors::predict_without_data());
     };
     if !c.module.has_model() {
         return Err(errors::predict_without_model(c.module.loss_span()));
     }
-    let rows = data::inputs::load_inputs(input, spec, &train.shape, c.scaling.as_ref())?;
+    Ok((train, spec))
+}
+
+/// `what` of each of `rows` (preprocessed as training rows) by the model saved in `init`: the
+/// shape and values of the predictions.
+pub fn predict_rows(
+    c: &Compiled,
+    init: &Path,
+    rows: &Dataset,
+    what: Prediction,
+    threads: usize,
+) -> Result<(Vec<usize>, Values), Diag> {
+    let (train, _) = predicting(c)?;
     let graph = passes::optimize(&c.module.predict_graph(&data_shape(train), rows.n)?);
     // The prediction graph has its one output (sema adds it).
     let out = graph.output(sema::PREDICTION).expect("the prediction output");
@@ -125,9 +152,7 @@ pub fn predict(
     }
     let mut runner = Runner::new(&graph, jit(&graph, &options(threads))?);
     let weights = checkpoint::load_weights(init, &score::weight_inputs(&graph))?;
-    let (shape, values) = score::predict(&mut runner, &weights, &rows, (sema::PREDICTION, &ty.shape), what);
-    score::write(output, format, what, &shape, &values)?;
-    Ok(Predicted { rows: rows.n, shape })
+    Ok(score::predict(&mut runner, &weights, rows, (sema::PREDICTION, &ty.shape), what))
 }
 
 /// Native code options for a scoring graph, with the threads a run uses, so its matrix
