@@ -329,3 +329,36 @@ fn a_batch_norm_model_is_scored_with_its_saved_running_statistics() {
     let right = classes.iter().zip(&y).filter(|(a, b)| a == b).count();
     assert_eq!((right as f32 / y.len() as f32).to_bits(), bits(&last["test_accuracy"]), "{last}");
 }
+
+/// A layer with parameters whose argument is a dropout in the same binding: the dropout's
+/// `rand` site once claimed the binding's instance name in training only, so the training graph
+/// named the dense layer `hid_2.*` and the evaluation graph `hid.*`, and eval could not read
+/// the checkpoint run had written.
+#[test]
+fn dropout_inside_a_layer_s_argument_names_its_parameters_alike_in_training_and_evaluation() {
+    let dir = temp_dir("dropout-names");
+    let file = dir.join("m.grad");
+    std::fs::write(
+        &file,
+        "use std.nn.{dense, relu, dropout}
+use std.loss.cross_entropy
+data spiral = spirals(n: 100, classes: 2, noise: 0.05, seed: 1) |> split(test: 0.2)
+model mlp(x: f32[B, 2]) -> f32[B, 2] {
+    hid = dense(dropout(relu(x), 0.3), 16)
+    dense(hid, 2)
+}
+loss(x, y: i32[B]) = cross_entropy(mlp(x), y)
+train { data = spiral, batch = 20, epochs = 2, seed = 42, optimizer = sgd(lr: 0.1) }
+",
+    )
+    .expect("writing the program");
+    let save = dir.join("w.safetensors");
+    ok(&["run", s(&file), "-q", "--save", s(&save)]);
+    let forward = ok(&["ir", s(&file), "--stage", "forward"]);
+    let eval = ok(&["ir", s(&file), "--stage", "eval"]);
+    for text in [&forward, &eval] {
+        assert!(text.contains("hid.w: f32[2,16] param"), "the dense layer is `hid`:\n{text}");
+    }
+    let scored = ok(&["eval", s(&file), "--init", s(&save), "--json"]);
+    assert!(scored.contains("\"loss\""), "eval scores the saved model: {scored}");
+}

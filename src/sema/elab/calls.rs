@@ -136,7 +136,7 @@ impl Elab<'_> {
     /// prefixed as the layer's parameters are (`r1.c1`), so two calls' bindings differ.
     fn name_binding(&mut self, node: NodeId, local: &str) {
         let prefix = match self.frames.last() {
-            Some(f) if !f.transparent => f.prefix.clone().unwrap_or_else(|| format!("{}.", f.instance)),
+            Some(f) if !f.transparent => f.params.prefix.clone().unwrap_or_else(|| format!("{}.", f.instance)),
             Some(_) | None => String::new(),
         };
         self.names.push((node, format!("{prefix}{local}")));

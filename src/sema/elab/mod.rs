@@ -82,6 +82,22 @@ pub enum Mode {
     Eval,
 }
 
+/// The instance names one namespace of a frame has handed out, and the frame's own prefix in it.
+#[derive(Default)]
+struct Claims {
+    /// This frame's prefix, once something in it asked for one.
+    prefix: Option<String>,
+    /// How many instances of each name this frame has handed out to the calls it makes.
+    instances: HashMap<String, usize>,
+}
+
+/// Which of a frame's [`Claims`] a name is claimed in.
+#[derive(Clone, Copy)]
+enum Space {
+    Params,
+    Sites,
+}
+
 /// One active call, for parameter naming and error locations.
 struct Frame {
     /// Where the call is.
@@ -92,14 +108,26 @@ struct Frame {
     transparent: bool,
     /// The instance name this call will take if it declares parameters.
     instance: String,
-    /// The parameter-name prefix, resolved when the first parameter is declared.
-    prefix: Option<String>,
-    /// How many instances of each name this frame has handed out.
-    instances: HashMap<String, usize>,
+    /// Instance names for parameters: the prefix resolved when the first parameter is declared.
+    params: Claims,
+    /// Instance names for `rand` sites, apart from the parameters': evaluation elaborates no
+    /// `rand` (dropout is the identity there), so a site claiming a parameter instance would
+    /// name the training graph's parameters differently from the evaluation graph's.
+    sites: Claims,
     /// The let-binding being evaluated, which names layer calls inside it.
     binding: Option<String>,
     /// `rand` calls made in this frame so far, which tell its call sites apart.
     rands: usize,
+}
+
+impl Frame {
+    /// Its names in `space`.
+    fn claims(&mut self, space: Space) -> &mut Claims {
+        match space {
+            Space::Params => &mut self.params,
+            Space::Sites => &mut self.sites,
+        }
+    }
 }
 
 /// The elaborator's state for one graph.
@@ -239,8 +267,8 @@ impl<'m> Elab<'m> {
             callee: callee.into(),
             transparent,
             instance,
-            prefix: None,
-            instances: HashMap::new(),
+            params: Claims::default(),
+            sites: Claims::default(),
             binding: None,
             rands: 0,
         }
@@ -318,20 +346,24 @@ impl<'m> Elab<'m> {
         self.push(op, vec![a, b], span)
     }
 
-    /// The prefix for parameters declared in the innermost frame, claiming an instance name.
+    /// The prefix for parameters declared in frame `depth`, claiming an instance name.
     fn prefix(&mut self, depth: usize) -> String {
-        if let Some(p) = &self.frames[depth].prefix {
+        self.claim(depth, Space::Params)
+    }
+
+    /// Frame `depth`'s prefix in `space`, claiming an instance name there (and in its callers).
+    fn claim(&mut self, depth: usize, space: Space) -> String {
+        if let Some(p) = &self.frames[depth].claims(space).prefix {
             return p.clone();
         }
-        let parent = if depth == 0 { String::new() } else { self.prefix(depth - 1) };
+        let parent = if depth == 0 { String::new() } else { self.claim(depth - 1, space) };
         let prefix = if self.frames[depth].transparent {
             parent
         } else {
             let base = self.frames[depth].instance.clone();
-            let owner = if depth == 0 { None } else { Some(depth - 1) };
-            let n = match owner {
-                Some(o) => {
-                    let c = self.frames[o].instances.entry(base.clone()).or_insert(0);
+            let n = match depth.checked_sub(1) {
+                Some(owner) => {
+                    let c = self.frames[owner].claims(space).instances.entry(base.clone()).or_insert(0);
                     *c += 1;
                     *c
                 }
@@ -340,7 +372,7 @@ impl<'m> Elab<'m> {
             let name = if n == 1 { base } else { format!("{base}_{n}") };
             format!("{parent}{name}.")
         };
-        self.frames[depth].prefix = Some(prefix.clone());
+        self.frames[depth].claims(space).prefix = Some(prefix.clone());
         prefix
     }
 
@@ -461,7 +493,7 @@ impl<'m> Elab<'m> {
             n => {
                 let count = self.frames[n - 1].rands;
                 self.frames[n - 1].rands += 1;
-                format!("{}rand{count}", self.prefix(n - 1))
+                format!("{}rand{count}", self.claim(n - 1, Space::Sites))
             }
         };
         let words = self.g.step_input(ir::StepInput::Rng);
