@@ -1,10 +1,9 @@
-//! The training loop: initialise parameters, feed batches to the compiled train step, evaluate,
-//! log and summarise. Every executable and per-step buffer exists before the first step (the
-//! driver compiles them into a [`Plan`]); the stopping rules are in [`super::stopping`].
-//!
-//! Over 600 lines because the `Trainer`'s methods (stepping one at a time and in bursts, what
-//! is due after an update, evaluation, the summary) share its private state; the burst buffers
-//! are in [`super::burst`].
+//! The training loop (long because the `Trainer`'s methods — stepping one at a time and in
+//! bursts, what is due after an update, evaluation, the summary — share its private state; the
+//! burst buffers are in [`super::burst`]): initialise parameters, feed batches to the compiled
+//! train step, evaluate, log and summarise. Every executable and per-step buffer exists before
+//! the first step (the driver compiles them into a [`Plan`]); the stopping rules are in
+//! [`super::stopping`].
 
 use std::io::Write;
 use std::path::PathBuf;
