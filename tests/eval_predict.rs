@@ -76,7 +76,7 @@ fn project(name: &str) -> PathBuf {
     let test = points(61, 0.5);
     write_csv(&dir.join("test.csv"), &test);
     let x: Vec<f32> = test.iter().flat_map(|r| r.0).collect();
-    std::fs::write(dir.join("test.npy"), npy::encode(&[test.len(), 4], &Values::F32(x))).expect("write npy");
+    std::fs::write(dir.join("test.npy"), npy::encode(&[test.len(), 4], &Values::F32(x.into()))).expect("write npy");
     let labels: Vec<i32> = test.iter().map(|r| r.1).collect();
     std::fs::write(dir.join("labels.npy"), npy::encode(&[test.len()], &Values::I32(labels))).expect("write npy");
     std::fs::write(
@@ -210,7 +210,7 @@ fn eval_and_predict_errors_are_diagnostics() {
     std::fs::write(path("three.csv"), "a,b,c\n1,2,3\n").expect("write");
     let e = run(predict(&path("three.csv"), &path("o.npy")), "gradc::data::shape");
     assert!(e.contains("3 feature columns, but the model takes 4"), "{e}");
-    std::fs::write(path("flat.npy"), npy::encode(&[1, 2, 2], &Values::F32(vec![0.0; 4]))).expect("write");
+    std::fs::write(path("flat.npy"), npy::encode(&[1, 2, 2], &Values::F32(vec![0.0; 4].into()))).expect("write");
     let e = run(predict(&path("flat.npy"), &path("o.npy")), "gradc::data::shape");
     assert!(e.contains("[N, 4]"), "{e}");
     run(predict(&path("test.npy"), &path("o.txt")), "gradc::io::predict");

@@ -87,7 +87,7 @@ fn load_f32(path: &Path) -> Vec<f32> {
     };
     let a: Array = npy::parse(&std::fs::read(path).expect("read npy"), &o).expect("a valid NPY file");
     match a.values {
-        Values::F32(v) => v,
+        Values::F32(v) => v.into_vec(),
         other => panic!("f32 expected, got {other:?}"),
     }
 }
@@ -120,7 +120,7 @@ fn agrees(example: &str, rows: usize, feature: impl Fn(&mut Uniform) -> f32) {
     let shape = [&[rows][..], &row].concat();
     let mut u = Uniform(11);
     let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| feature(&mut u)).collect();
-    std::fs::write(&x_path, npy::encode(&shape, &Values::F32(x.clone()))).expect("write npy");
+    std::fs::write(&x_path, npy::encode(&shape, &Values::F32(x.clone().into()))).expect("write npy");
     ok(&["predict", example, "--init", s(&w), "--input", s(&x_path), "--output", s(&y_path)]);
     let wrote = ok(&["export", example, "--init", s(&w), "--onnx", s(&model), "--batch", &rows.to_string()]);
     assert!(wrote.starts_with("wrote "), "{wrote}");
@@ -196,7 +196,7 @@ fn every_kind_of_op_matches_predict() {
     let mut u = Uniform(5);
     let x: Vec<f32> = (0..24 * 2 * 8 * 8).map(|_| 5.0 + 6.0 * u.next()).collect();
     let y: Vec<i32> = (0..24).map(|i| i % 5).collect();
-    std::fs::write(dir.join("x.npy"), npy::encode(&[24, 2, 8, 8], &Values::F32(x))).expect("write npy");
+    std::fs::write(dir.join("x.npy"), npy::encode(&[24, 2, 8, 8], &Values::F32(x.into()))).expect("write npy");
     std::fs::write(dir.join("y.npy"), npy::encode(&[24], &Values::I32(y))).expect("write npy");
     let file = dir.join("zoo.grad");
     std::fs::write(&file, ZOO).expect("write grad file");

@@ -6,20 +6,22 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use gradc::data::array::{Array, Values};
+use gradc::data::buffer::{Buffer, Elements};
 use gradc::diag::{Diag, SourceMap};
 use gradc::driver::{self, rows, score as scoring, Compiled, Front};
 use gradc::files::Refusal;
 use gradc::runtime::log::{summary, ProgressTo};
 use gradc::runtime::score::Prediction;
-use gradc::runtime::train::{total_steps, RunConfig, Summary};
+use gradc::runtime::train::{total_steps, RunConfig, StopReason, Summary};
 use gradc::runtime::{checkpoint, errors};
 use gradc::sema::Module;
 use gradc::snapshot::{stage_text, Stage};
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -133,7 +135,9 @@ impl Model {
     /// float32 targets) with the train block's settings, from the current weights if there are
     /// some; `epochs`, `steps` and `seed` override the train block's. Prints progress as
     /// `gradc run` does unless `verbose=False`. Returns the history: per epoch, the step, the
-    /// learning rate, the loss over the training rows and each metric.
+    /// learning rate, the loss over the training rows and each metric. Ctrl-C stops it after
+    /// the current step and raises `KeyboardInterrupt`; the model keeps that step's weights (a
+    /// second Ctrl-C ends the process at once, as in `gradc run`).
     #[pyo3(signature = (x, y, *, epochs=None, steps=None, seed=None, verbose=true, threads=THREADS))]
     // One argument per keyword of the Python method.
     #[allow(clippy::too_many_arguments)]
@@ -178,15 +182,27 @@ impl Model {
             (true, true) => ProgressTo::Bar,
             (true, false) => ProgressTo::Lines(&mut err),
         };
-        let s = driver::train(&c, &cfg, progress).map_err(|d| self.raise(d))?;
+        // Ctrl-C stops training after the current step, as in `gradc run`; Python's own handler
+        // is back when the watch is dropped.
+        let watch = gradc::runtime::interrupt::watch();
+        let s = driver::train(&c, &cfg, progress);
+        drop(watch);
+        let s = s.map_err(|d| self.raise(d))?;
         if let Some(d) = s.stopped.diagnostic() {
             return Err(self.raise(d));
         }
         if verbose {
             write!(PyStdout(py), "{}", summary::table(&s, &c.lowered.params))?;
         }
+        // The run saved the weights of the step it stopped at: the model keeps them.
         self.trained = true;
         self.compiled = Some(c);
+        if let StopReason::Interrupted { .. } = s.stopped {
+            let steps = s.resumed + s.steps;
+            return Err(PyKeyboardInterrupt::new_err(format!(
+                "fit stopped after step {steps}; the model keeps that step's weights"
+            )));
+        }
         history(py, &s)
     }
 
@@ -240,7 +256,7 @@ impl Model {
         let (shape, values) = out.map_err(|d| self.raise(d))?;
         Ok(match values {
             Values::I32(v) => v.into_pyarray(py).reshape(shape)?.into_any().cast_into()?,
-            Values::F32(v) => v.into_pyarray(py).reshape(shape)?.into_any().cast_into()?,
+            Values::F32(v) => v.into_vec().into_pyarray(py).reshape(shape)?.into_any().cast_into()?,
             Values::F64(_) | Values::I64(_) | Values::U8(_) => unreachable!("predictions are f32 or i32"),
         })
     }
@@ -322,13 +338,58 @@ fn history<'py>(py: Python<'py>, s: &Summary) -> PyResult<Bound<'py, PyDict>> {
     Ok(out)
 }
 
-/// Features from a NumPy float32 array, as an array of gradc's (one copy: gradc's datasets own
-/// their rows, which standardization rewrites in place).
+/// Features from a NumPy float32 array, as an array of gradc's: a C-contiguous array's buffer
+/// is read in place (a preprocessing step that rewrites the rows, `scale` or `standardize`,
+/// copies them first); any other layout is gathered into C order.
 fn features(x: &Bound<'_, PyAny>) -> PyResult<Array> {
     let a = ndarray(x, "x")?;
-    match a.cast::<PyArrayDyn<f32>>() {
-        Ok(a) => Ok(Array { shape: a.shape().to_vec(), values: Values::F32(elements(a)?) }),
-        Err(_) => Err(dtype_error("x", a, "float32", "x.astype(numpy.float32)")),
+    let Ok(a) = a.cast::<PyArrayDyn<f32>>() else {
+        return Err(dtype_error("x", a, "float32", "x.astype(numpy.float32)"));
+    };
+    let shape = a.shape().to_vec();
+    let values = match a.is_c_contiguous() {
+        true => Buffer::Shared(Arc::new(Lent::new(a))),
+        false => elements(a)?.into(),
+    };
+    Ok(Array { shape, values: Values::F32(values) })
+}
+
+/// A C-contiguous float32 NumPy array's elements, read in place: gradc reads them while it
+/// trains or scores and never writes them (as with `torch.from_numpy`, the caller must not
+/// change the array meanwhile).
+struct Lent {
+    /// Keeps the array, and so its buffer, alive.
+    _array: Py<PyArrayDyn<f32>>,
+    /// Its first element.
+    data: *const f32,
+    /// Its number of elements.
+    len: usize,
+}
+
+impl Lent {
+    /// Lends the elements of `a`, which must be C-contiguous.
+    fn new(a: &Bound<'_, PyArrayDyn<f32>>) -> Lent {
+        debug_assert!(a.is_c_contiguous());
+        Lent { _array: a.clone().unbind(), data: a.data().cast_const(), len: a.len() }
+    }
+}
+
+// SAFETY: the buffer is only read, through `elements`, and the reference in `_array` keeps it
+// from being freed (NumPy frees an array's data only when the array is deallocated); the
+// pointer is valid from any thread.
+unsafe impl Send for Lent {}
+// SAFETY: as for Send: shared reads of memory nothing writes.
+unsafe impl Sync for Lent {}
+
+impl Elements<f32> for Lent {
+    fn elements(&self) -> &[f32] {
+        match self.len {
+            // An empty array's data pointer may be null, which a slice may not be.
+            0 => &[],
+            // SAFETY: `data` points at `len` contiguous, initialised f32s that live as long as
+            // `_array` (see the Send impl).
+            len => unsafe { std::slice::from_raw_parts(self.data, len) },
+        }
     }
 }
 
@@ -341,7 +402,7 @@ fn labels(y: &Bound<'_, PyAny>) -> PyResult<Array> {
     } else if let Ok(v) = a.cast::<PyArrayDyn<i64>>() {
         Values::I64(elements(v)?)
     } else if let Ok(v) = a.cast::<PyArrayDyn<f32>>() {
-        Values::F32(elements(v)?)
+        Values::F32(elements(v)?.into())
     } else {
         let want = "int32 or int64 (class labels) or float32 (regression targets)";
         return Err(dtype_error("y", a, want, "y.astype(numpy.int32) or y.astype(numpy.float32)"));

@@ -5,7 +5,9 @@ with `gradc run` on the same rows (bit-identical weights)."""
 import json
 import os
 import pathlib
+import signal
 import subprocess
+import sys
 
 import numpy
 import pytest
@@ -209,3 +211,50 @@ def test_errors_raise_gradc_error(program, tmp_path):
         m.load_weights(str(tmp_path / "missing.safetensors"))
     # A failed load leaves the weights as they were.
     assert m.predict(x).shape == (120, 3)
+
+
+INTERRUPTED = """
+import sys
+import numpy
+import gradc
+
+x, y = numpy.load("x.npy"), numpy.load("y.npy")
+m = gradc.load("blobs.grad")
+try:
+    m.fit(x, y, epochs=1_000_000)
+    print("finished")
+except KeyboardInterrupt as e:
+    print("interrupted:", e)
+    step = int(str(e).split("step ")[1].split(";")[0])
+    # The weights are those of the step it stopped at, and training goes on from there.
+    print("loss", m.evaluate(x, y)["loss"])
+    print("next", m.fit(x, y, epochs=1, verbose=False)["step"][-1] > step)
+"""
+
+
+def test_ctrl_c_stops_fit_after_the_step_and_keeps_the_weights(program):
+    path, _, _ = program
+    child = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED],
+        cwd=path.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # The header comes before training; the first progress line from within it.
+        lines = []
+        while not any(line.lower().startswith("epoch") for line in lines):
+            line = child.stderr.readline()
+            assert line, f"fit ended before any progress: {''.join(lines)}"
+            lines.append(line)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert "interrupted: fit stopped after step" in out, out
+    loss = float(out.split("loss ")[1].split()[0])
+    assert numpy.isfinite(loss)
+    assert "next True" in out
+    assert "stopping after the current step" in err

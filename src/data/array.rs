@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use super::errors::{self, Origin};
-use super::{Dataset, Labels};
+use super::{Buffer, Dataset, Labels};
 
 /// The elements of an [`Array`], in C order, in their stored type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
     /// 32-bit floats.
-    F32(Vec<f32>),
+    F32(Buffer<f32>),
     /// 64-bit floats.
     F64(Vec<f64>),
     /// 32-bit signed integers (IDX's i8 and i16 widened to them).
@@ -44,8 +44,9 @@ pub(crate) fn elements(shape: &[usize]) -> Option<usize> {
 }
 
 /// Features as f32, checking each is finite; `row` is the number of elements per row.
-fn finite_f32(values: Values, row: usize, o: &Origin) -> Result<Vec<f32>, crate::diag::Diag> {
-    let x: Vec<f32> = match values {
+fn finite_f32(values: Values, row: usize, o: &Origin) -> Result<Buffer<f32>, crate::diag::Diag> {
+    let x: Buffer<f32> = match values {
+        // Read in place when a caller lent them.
         Values::F32(v) => v,
         // A value beyond f32's range becomes infinite, and the check below rejects it.
         Values::F64(v) => v.into_iter().map(|x| x as f32).collect(),
@@ -98,8 +99,8 @@ pub fn dataset(x: Array, xo: &Origin, y: Array, yo: &Origin) -> Result<Dataset, 
         Values::I32(v) => class_labels(classes(&v.into_iter().map(i64::from).collect::<Vec<_>>(), yo)?),
         Values::I64(v) => class_labels(classes(&v, yo)?),
         Values::U8(v) => class_labels(v.into_iter().map(i32::from).collect()),
-        Values::F32(v) => Labels::Targets { y: finite_f32(Values::F32(v), k, yo)?, k },
-        Values::F64(v) => Labels::Targets { y: finite_f32(Values::F64(v), k, yo)?, k },
+        Values::F32(v) => Labels::Targets { y: finite_f32(Values::F32(v), k, yo)?.into_vec(), k },
+        Values::F64(v) => Labels::Targets { y: finite_f32(Values::F64(v), k, yo)?.into_vec(), k },
     };
     Ok(Dataset { features, n, d, shape, labels })
 }

@@ -170,7 +170,7 @@ fn parse(text: &str, label: &LabelSpec, ctx: &Context) -> Result<Dataset, Diag> 
         }
         LabelSpec::Targets(_) => Labels::Targets { y: targets, k },
     };
-    Ok(Dataset { features, n, d, shape: vec![d], labels })
+    Ok(Dataset { features: features.into(), n, d, shape: vec![d], labels })
 }
 
 /// Line numbers of records, counted from the text itself: the reader's own line count leaves
@@ -385,7 +385,7 @@ mod tests {
     fn loads_targets_in_the_listed_order() {
         let text = "t2,x,t1\n1,2,3\n4,5,6\n";
         let ds = load("targets", text, LabelSpec::Targets(vec!["t1".into(), "t2".into()])).unwrap();
-        assert_eq!((ds.n, ds.d, ds.features.clone()), (2, 1, vec![2.0, 5.0]));
+        assert_eq!((ds.n, ds.d, ds.features.clone()), (2, 1, vec![2.0, 5.0].into()));
         assert_eq!(ds.labels, Labels::Targets { y: vec![3.0, 1.0, 6.0, 4.0], k: 2 });
     }
 
@@ -393,9 +393,9 @@ mod tests {
     fn label_columns_can_be_left_out_where_present() {
         let without = |names: &[&str]| LabelSpec::Without(names.iter().map(|n| n.to_string()).collect());
         let ds = load("without", "t2,x,t1\n1,2,3\n", without(&["t1", "t2"])).unwrap();
-        assert_eq!((ds.d, ds.features.clone(), ds.labels.clone()), (1, vec![2.0], Labels::None));
+        assert_eq!((ds.d, ds.features.clone(), ds.labels.clone()), (1, vec![2.0].into(), Labels::None));
         let ds = load("without_absent", "x,z\n1,2\n", without(&["label"])).unwrap();
-        assert_eq!((ds.d, ds.features), (2, vec![1.0, 2.0]), "a file without them is all features");
+        assert_eq!((ds.d, ds.features), (2, vec![1.0, 2.0].into()), "a file without them is all features");
     }
 
     #[test]
@@ -542,7 +542,7 @@ mod tests {
         let file = TempFile::new("roundtrip", &text);
         assert_eq!(load_csv(&file.0, class("label"), span()).unwrap(), ds);
         let targets = Dataset {
-            features: vec![0.1, 0.2],
+            features: vec![0.1, 0.2].into(),
             n: 2,
             d: 1,
             shape: vec![1],

@@ -224,7 +224,7 @@ pub fn spirals(p: &Spirals, seed: u64, span: Span) -> Result<Dataset, Diag> {
         let theta = TAU * c as f64 / p.classes as f64 + TAU * p.turns * r + p.noise * rng.normal();
         features.extend([(r * theta.sin()) as f32, (r * theta.cos()) as f32]);
     }
-    Ok(Dataset { features, n: p.n, d: 2, shape: vec![2], labels: interleaved_classes(p.n, p.classes) })
+    Ok(Dataset { features: features.into(), n: p.n, d: 2, shape: vec![2], labels: interleaved_classes(p.n, p.classes) })
 }
 
 /// Generates a [`Blobs`] dataset.
@@ -248,7 +248,13 @@ pub fn blobs(p: &Blobs, seed: u64, span: Span) -> Result<Dataset, Diag> {
         let at = centre(i % p.classes);
         features.extend((0..p.dim).map(|k| (at.get(k).copied().unwrap_or(0.0) + p.std * rng.normal()) as f32));
     }
-    Ok(Dataset { features, n: p.n, d: p.dim, shape: vec![p.dim], labels: interleaved_classes(p.n, p.classes) })
+    Ok(Dataset {
+        features: features.into(),
+        n: p.n,
+        d: p.dim,
+        shape: vec![p.dim],
+        labels: interleaved_classes(p.n, p.classes),
+    })
 }
 
 /// Generates an [`Xor`] dataset.
@@ -264,7 +270,7 @@ pub fn xor(p: &Xor, seed: u64, span: Span) -> Result<Dataset, Diag> {
         let (x, y) = (sx * rng.uniform(), sy * rng.uniform());
         features.extend([(x + p.noise * rng.normal()) as f32, (y + p.noise * rng.normal()) as f32]);
     }
-    Ok(Dataset { features, n: p.n, d: 2, shape: vec![2], labels: interleaved_classes(p.n, 2) })
+    Ok(Dataset { features: features.into(), n: p.n, d: 2, shape: vec![2], labels: interleaved_classes(p.n, 2) })
 }
 
 /// The true weights and bias of the [`linear`] dataset with these arguments and seed.
@@ -320,7 +326,7 @@ pub fn linear(p: &Linear, seed: u64, span: Span) -> Result<Dataset, Diag> {
         }
         y.push((dot + p.noise * noise.normal()) as f32);
     }
-    Ok(Dataset { features, n: p.n, d: p.dim, shape: vec![p.dim], labels: Labels::Targets { y, k: 1 } })
+    Ok(Dataset { features: features.into(), n: p.n, d: p.dim, shape: vec![p.dim], labels: Labels::Targets { y, k: 1 } })
 }
 
 /// Generates a [`Sine`] regression dataset (one feature, one target).
@@ -336,7 +342,7 @@ pub fn sine(p: &Sine, seed: u64, span: Span) -> Result<Dataset, Diag> {
         features.push(x as f32);
         y.push((x.sin() + p.noise * noise.normal()) as f32);
     }
-    Ok(Dataset { features, n: p.n, d: 1, shape: vec![1], labels: Labels::Targets { y, k: 1 } })
+    Ok(Dataset { features: features.into(), n: p.n, d: 1, shape: vec![1], labels: Labels::Targets { y, k: 1 } })
 }
 
 /// `random(...)`: features uniform in `[-1, 1)` and labels uniform over the classes, unrelated

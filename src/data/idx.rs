@@ -148,7 +148,7 @@ mod tests {
             (typed(0x09, &[0xff, 3]), Values::I32(vec![-1, 3])),
             (typed(0x0B, &[0xff, 0xfe, 1, 0]), Values::I32(vec![-2, 256])),
             (typed(0x0C, &[0, 0, 1, 0, 0xff, 0xff, 0xff, 0xff]), Values::I32(vec![256, -1])),
-            (typed(0x0D, &[0x3f, 0x80, 0, 0, 0xc0, 0, 0, 0]), Values::F32(vec![1.0, -2.0])),
+            (typed(0x0D, &[0x3f, 0x80, 0, 0, 0xc0, 0, 0, 0]), Values::F32(vec![1.0, -2.0].into())),
             (typed(0x0E, &[[0x3f, 0xf0, 0, 0, 0, 0, 0, 0], [0; 8]].concat()), Values::F64(vec![1.0, 0.0])),
         ];
         for (bytes, values) in cases {

@@ -7,6 +7,7 @@
 //! [`source::load`] dispatches to it. Their diagnostics are in [`errors`].
 
 pub mod array;
+pub mod buffer;
 pub mod csv;
 pub mod errors;
 pub mod generate;
@@ -17,13 +18,14 @@ pub mod npy;
 pub mod source;
 pub mod transform;
 
+pub use buffer::Buffer;
 pub use source::{load, DataSource, DataSpec};
 
 /// A dataset held in memory: `n` rows of `d` features, and their labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// Row-major `[n, d]` features (each row in C order when its shape has several dimensions).
-    pub features: Vec<f32>,
+    pub features: Buffer<f32>,
     /// Number of rows.
     pub n: usize,
     /// Number of features per row: the product of `shape`.

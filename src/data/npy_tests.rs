@@ -47,7 +47,10 @@ fn message(bytes: &[u8]) -> (String, &'static str) {
 #[test]
 fn reads_every_dtype_and_version() {
     let f = npy("<f4", "(2, 2)", &f32s(&[1.0, -2.5, 3.0, 0.0]));
-    assert_eq!(parse(&f, &o()).unwrap(), Array { shape: vec![2, 2], values: Values::F32(vec![1.0, -2.5, 3.0, 0.0]) });
+    assert_eq!(
+        parse(&f, &o()).unwrap(),
+        Array { shape: vec![2, 2], values: Values::F32(vec![1.0, -2.5, 3.0, 0.0].into()) }
+    );
     let cases = [
         ("<f8", [1.5f64.to_le_bytes(), (-2f64).to_le_bytes()].concat(), Values::F64(vec![1.5, -2.0])),
         ("<i4", [7i32.to_le_bytes(), (-1i32).to_le_bytes()].concat(), Values::I32(vec![7, -1])),
@@ -67,7 +70,7 @@ fn reads_every_dtype_and_version() {
         assert_eq!(parse(&npy_v(major, dict, &[1, 2, 3]), &o()).unwrap().shape, [3]);
     }
     assert_eq!(parse(&npy("<f4", "()", &f32s(&[2.0])), &o()).unwrap().shape, Vec::<usize>::new());
-    assert_eq!(parse(&npy("<f4", "(0, 3)", &[]), &o()).unwrap().values, Values::F32(vec![]));
+    assert_eq!(parse(&npy("<f4", "(0, 3)", &[]), &o()).unwrap().values, Values::F32(vec![].into()));
 }
 
 #[test]
@@ -172,7 +175,7 @@ fn features_and_labels_make_a_dataset() {
     assert_eq!(ds.labels, Labels::Classes { y: vec![1, 0], classes: 2 });
     // Float labels are regression targets, [N] or [N, K].
     let x = || array(&[2, 1], Values::F64(vec![0.5, 1.5]));
-    let ds = dataset(x(), &o(), array(&[2], Values::F32(vec![3.0, 4.0])), &yo()).unwrap();
+    let ds = dataset(x(), &o(), array(&[2], Values::F32(vec![3.0, 4.0].into())), &yo()).unwrap();
     assert_eq!((ds.shape.clone(), ds.labels), (vec![1], Labels::Targets { y: vec![3.0, 4.0], k: 1 }));
     let ds = dataset(x(), &o(), array(&[2, 2], Values::F64(vec![1.0, 2.0, 3.0, 4.0])), &yo()).unwrap();
     assert_eq!(ds.labels, Labels::Targets { y: vec![1.0, 2.0, 3.0, 4.0], k: 2 });
@@ -187,22 +190,22 @@ fn dataset_errors() {
         assert_eq!((d.code, d.message.as_str()), (code, want));
     };
     let y2 = || array(&[2], Values::U8(vec![0, 1]));
-    let x2 = || array(&[2, 2], Values::F32(vec![0.0; 4]));
+    let x2 = || array(&[2, 2], Values::F32(vec![0.0; 4].into()));
     for shape in [vec![2], vec![0, 3], vec![2, 0], vec![]] {
         let n = shape.iter().product();
         let want = format!("`t.npy`: features of shape {shape:?} are not rows of features");
-        check(array(&shape, Values::F32(vec![0.0; n])), y2(), DATA_SHAPE, &want);
+        check(array(&shape, Values::F32(vec![0.0; n].into())), y2(), DATA_SHAPE, &want);
     }
     check(x2(), array(&[2, 1], Values::I32(vec![0, 1])), DATA_SHAPE, "`y.npy`: labels of shape [2, 1] do not fit");
-    check(x2(), array(&[2, 0], Values::F32(vec![])), DATA_SHAPE, "`y.npy`: labels of shape [2, 0] do not fit");
-    check(x2(), array(&[], Values::F32(vec![1.0])), DATA_SHAPE, "`y.npy`: labels of shape [] do not fit");
+    check(x2(), array(&[2, 0], Values::F32(vec![].into())), DATA_SHAPE, "`y.npy`: labels of shape [2, 0] do not fit");
+    check(x2(), array(&[], Values::F32(vec![1.0].into())), DATA_SHAPE, "`y.npy`: labels of shape [] do not fit");
     check(
         x2(),
         array(&[3], Values::U8(vec![0; 3])),
         DATA_SHAPE,
         "`y.npy`: holds 3 labels, but `t.npy` holds 2 rows of features",
     );
-    let nan = array(&[2, 2], Values::F32(vec![0.0, 0.0, f32::NAN, 0.0]));
+    let nan = array(&[2, 2], Values::F32(vec![0.0, 0.0, f32::NAN, 0.0].into()));
     check(nan, y2(), DATA_VALUE, "`t.npy`: row 1 (counting from 0) holds a value that is not a finite f32");
     let huge = array(&[2, 1], Values::F64(vec![1e39, 0.0]));
     check(huge, y2(), DATA_VALUE, "`t.npy`: row 0 (counting from 0) holds a value that is not a finite f32");
@@ -294,9 +297,9 @@ fn member_errors_name_the_array() {
 #[test]
 fn encoded_arrays_read_back() {
     for (shape, values) in [
-        (vec![2, 3], Values::F32(vec![1.0, -2.5, 3.0, 0.0, f32::MIN_POSITIVE, 1e30])),
+        (vec![2, 3], Values::F32(vec![1.0, -2.5, 3.0, 0.0, f32::MIN_POSITIVE, 1e30].into())),
         (vec![4], Values::I32(vec![0, 9, -1, 3])),
-        (vec![1, 2, 2, 1], Values::F32(vec![0.5; 4])),
+        (vec![1, 2, 2, 1], Values::F32(vec![0.5; 4].into())),
     ] {
         let bytes = encode(&shape, &values);
         assert_eq!(bytes.iter().position(|&b| b == b'\n').map(|i| (i + 1) % 64), Some(0), "data starts aligned");

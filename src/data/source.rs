@@ -207,7 +207,7 @@ pub fn read(spec: &DataSpec, dir: &Path) -> Result<Dataset, Diag> {
 pub fn scale(spec: &DataSpec, ds: &mut Dataset) {
     if let Some(factor) = spec.scale {
         let factor = factor as f32;
-        ds.features.iter_mut().for_each(|x| *x *= factor);
+        ds.features.to_mut().iter_mut().for_each(|x| *x *= factor);
     }
 }
 
@@ -277,8 +277,13 @@ mod tests {
     #[test]
     fn a_label_outside_the_model_s_classes_names_its_row_in_the_file() {
         let y = vec![0, 1, 0, 1, 0, 1, 3, 1, 4, 0];
-        let ds =
-            Dataset { features: vec![0.0; 10], n: 10, d: 1, shape: vec![1], labels: Labels::Classes { y, classes: 5 } };
+        let ds = Dataset {
+            features: vec![0.0; 10].into(),
+            n: 10,
+            d: 1,
+            shape: vec![1],
+            labels: Labels::Classes { y, classes: 5 },
+        };
         assert!(check_classes(&spec(None, None), 0, &ds, None, None, 5).is_ok());
         let d = check_classes(&spec(None, None), 0, &ds, None, None, 3).unwrap_err();
         assert_eq!(d.code, errors::DATA_LABEL);

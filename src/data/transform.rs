@@ -54,7 +54,7 @@ impl Scaling {
             return;
         }
         let inner = ds.d / c;
-        for row in ds.features.chunks_exact_mut(ds.d) {
+        for row in ds.features.to_mut().chunks_exact_mut(ds.d) {
             for ((run, m), s) in row.chunks_exact_mut(inner).zip(&self.mean).zip(&self.std) {
                 run.iter_mut().for_each(|x| *x = (*x - m) / s);
             }
@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn standardize_gives_zero_mean_unit_std() {
         let mut ds = Dataset {
-            features: vec![1.0, 5.0, 3.0, 5.0, 5.0, 5.0],
+            features: vec![1.0, 5.0, 3.0, 5.0, 5.0, 5.0].into(),
             n: 3,
             d: 2,
             shape: vec![2],
@@ -183,7 +183,7 @@ mod tests {
         assert!(ds.features.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6), "{:?}", ds.features);
         assert_eq!(targets(&ds), [10.0, 20.0, 30.0]);
         // Applying the same scaling to new data uses the training statistics.
-        let mut test = Dataset { features: vec![3.0, 7.0], n: 1, d: 2, shape: vec![2], labels: Labels::None };
+        let mut test = Dataset { features: vec![3.0, 7.0].into(), n: 1, d: 2, shape: vec![2], labels: Labels::None };
         scaling.apply(&mut test);
         assert_eq!(test.features, [0.0, 2.0]);
     }
@@ -192,7 +192,7 @@ mod tests {
     fn images_are_standardized_per_channel() {
         // Two images of 2 channels × 2 pixels: channel 0 holds 0, 2, 4, 6; channel 1 holds 10 everywhere.
         let features = vec![0.0, 2.0, 10.0, 10.0, 4.0, 6.0, 10.0, 10.0];
-        let mut ds = Dataset { features, n: 2, d: 4, shape: vec![2, 1, 2], labels: Labels::None };
+        let mut ds = Dataset { features: features.into(), n: 2, d: 4, shape: vec![2, 1, 2], labels: Labels::None };
         let scaling = standardize(&mut ds);
         // As torchvision's Normalize with the population std over N, H and W (numpy's x.std()).
         assert_eq!(scaling.mean, [3.0, 10.0]);

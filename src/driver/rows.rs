@@ -99,7 +99,7 @@ train { data = d, batch = 8, epochs = 1, optimizer = sgd(lr: 0.1) }
         let own = compile_resolved(m.clone(), &PathBuf::new(), None).unwrap();
         // The generator's rows before `scale`, which `compile_rows` applies as `read` does.
         let mut rows = crate::data::source::read(m.data().unwrap(), &PathBuf::new()).unwrap();
-        rows.features.iter_mut().for_each(|x| *x /= 2.0);
+        rows.features.to_mut().iter_mut().for_each(|x| *x /= 2.0);
         let given = compile_rows(m, &PathBuf::new(), rows, None).unwrap();
         assert_eq!(given.data, own.data);
         assert_eq!(given.val, own.val);
@@ -110,7 +110,8 @@ train { data = d, batch = 8, epochs = 1, optimizer = sgd(lr: 0.1) }
     #[test]
     fn rows_for_a_program_without_data_are_an_error() {
         let m = module("param t: f32 = 0.0\nloss = (t - 3.0)^2\ntrain { optimizer = sgd(lr: 0.1), steps = 1 }\n");
-        let rows = training(array(&[2, 1], Values::F32(vec![1.0, 2.0])), array(&[2], Values::I32(vec![0, 1]))).unwrap();
+        let rows =
+            training(array(&[2, 1], Values::F32(vec![1.0, 2.0].into())), array(&[2], Values::I32(vec![0, 1]))).unwrap();
         let d = compile_rows(m, &PathBuf::new(), rows, None).err().unwrap();
         assert_eq!(d.code, errors::ROWS_DATA);
     }
@@ -118,12 +119,12 @@ train { data = d, batch = 8, epochs = 1, optimizer = sgd(lr: 0.1) }
     #[test]
     fn rows_to_score_have_the_training_rows_shape_and_labels() {
         let c = compile_resolved(module(PROGRAM), &PathBuf::new(), None).unwrap();
-        let x = |d: usize| array(&[3, d], Values::F32(vec![0.5; 3 * d]));
+        let x = |d: usize| array(&[3, d], Values::F32(vec![0.5; 3 * d].into()));
         let classes = || array(&[3], Values::I64(vec![0, 1, 1]));
         let d = scoring(&c, x(3), classes(), None).unwrap_err();
         assert_eq!(d.code, DATA_SHAPE);
         assert!(d.message.contains("`x` holds an array of shape [3, 3]"), "{}", d.message);
-        let d = scoring(&c, x(2), array(&[3], Values::F32(vec![0.0; 3])), None).unwrap_err();
+        let d = scoring(&c, x(2), array(&[3], Values::F32(vec![0.0; 3].into())), None).unwrap_err();
         assert_eq!(d.message, "`y` holds one regression target, but the model was trained on class labels");
         let d = scoring(&c, x(2), array(&[3], Values::I32(vec![0, 2, 1])), None).unwrap_err();
         assert_eq!(d.code, crate::data::errors::DATA_LABEL);
@@ -133,5 +134,31 @@ train { data = d, batch = 8, epochs = 1, optimizer = sgd(lr: 0.1) }
         let rows = scoring(&c, x(2), classes(), Some(&s)).unwrap();
         assert_eq!(rows.features, [0.0, 0.5].repeat(3));
         assert_eq!(predicting(&c, x(2), Some(&s)).unwrap().features, rows.features);
+    }
+
+    /// Features a caller lends, as the Python package lends a NumPy array's buffer.
+    struct Lent(Vec<f32>);
+
+    impl crate::data::buffer::Elements<f32> for Lent {
+        fn elements(&self) -> &[f32] {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn rows_a_caller_lends_are_read_in_place_unless_preprocessing_rewrites_them() {
+        let lent = std::sync::Arc::new(Lent(vec![0.5, 1.5, 2.5, 3.5]));
+        let x = || array(&[2, 2], Values::F32(crate::data::Buffer::Shared(lent.clone())));
+        let plain = PROGRAM.replace(" |> scale(2.0) |> standardize", "");
+        let c = compile_resolved(module(&plain), &PathBuf::new(), None).unwrap();
+        let rows = predicting(&c, x(), None).unwrap();
+        assert!(rows.features.is_shared() && rows.features.as_ptr() == lent.0.as_ptr(), "no copy");
+        let trained = training(x(), array(&[2], Values::I32(vec![0, 1]))).unwrap();
+        assert!(trained.features.is_shared());
+        // `scale` rewrites the rows: a copy of them, the caller's untouched.
+        let c = compile_resolved(module(PROGRAM), &PathBuf::new(), None).unwrap();
+        let rows = predicting(&c, x(), None).unwrap();
+        assert!(!rows.features.is_shared());
+        assert_eq!((rows.features, lent.0.clone()), (vec![1.0, 3.0, 5.0, 7.0].into(), vec![0.5, 1.5, 2.5, 3.5]));
     }
 }

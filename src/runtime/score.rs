@@ -100,7 +100,7 @@ pub fn predict(
     // The prediction graph's output is an f32 tensor (the driver checks).
     let out = runner.exe.output(output).expect("prediction output").to_vec();
     match (what, shape) {
-        (Prediction::Outputs, _) => (shape.to_vec(), Values::F32(out)),
+        (Prediction::Outputs, _) => (shape.to_vec(), Values::F32(out.into())),
         (Prediction::Probabilities, [_, k]) => {
             (shape.to_vec(), Values::F32(out.chunks_exact((*k).max(1)).flat_map(softmax).collect()))
         }
