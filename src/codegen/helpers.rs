@@ -18,11 +18,19 @@ use cranelift_module::{Linkage, Module};
 use super::CodegenError;
 use crate::ir::UnOp;
 
-/// Products with at least this many multiply-adds (m·n·k) use two threads when allowed. Measured
-/// with gemm 0.19 on the 2-core build machine: below 2^20 gemm does not split the work anyway
-/// (speedup 1.00), at 2^20 two threads give 1.26x, at 64x128x784 2.0x; a few shapes (256^3)
-/// lose up to 7%.
+/// Jobs of the window helpers' own two-thread split ([`crate::codegen::window`]) with at least
+/// this many multiply-adds use two threads when allowed: below it the hand-off costs more than
+/// the second thread saves.
 pub(crate) const PARALLEL_MIN_FLOPS: usize = 1 << 20;
+
+/// Products gemm computes with at least this many multiply-adds (m·n·k) use its two-thread
+/// (rayon) split when allowed. Back to back, gemm 0.19's split pays from 2^20 (1.26x, 2.0x at
+/// 64x128x784); inside a training step it did not: mlp-small (784-128-10, batch 64, products
+/// of 6.4M) ran at 1,414 steps/s at two threads against 1,799 at one (`cargo bench`, quiet
+/// machine), probably because rayon's workers sleep between the step's products and waking
+/// them costs about what the second thread saves. mlp-wide's products (205M, 268M) gained
+/// 1.47x (30 to 44 steps/s).
+pub(crate) const GEMM_PARALLEL_MIN_FLOPS: usize = 1 << 24;
 
 /// `dst[m, n] = op(a) @ op(b)`, where element (i, p) of op(a) is `a[i * a_rs + p * a_cs]` and
 /// element (p, j) of op(b) is `b[p * b_rs + j * b_cs]`; `dst` is row-major.

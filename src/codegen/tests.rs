@@ -773,6 +773,32 @@ mod reductions {
         assert!(run(1) == run(2), "one and two threads differ");
     }
 
+    /// A product large enough for gemm's two-thread split, transposed operands included, has
+    /// the same bits at one and two threads.
+    #[test]
+    fn threads_give_identical_products() {
+        let n = 256;
+        assert!(n * n * n >= crate::codegen::helpers::GEMM_PARALLEL_MIN_FLOPS, "the product is split at two threads");
+        let mut g = Graph::new("products");
+        let a = f32_input(&mut g, "a", &[n, n]);
+        let b = f32_input(&mut g, "b", &[n, n]);
+        for (name, ta, tb) in [("ab", false, false), ("atb", true, false), ("abt", false, true)] {
+            let c = push(&mut g, Op::MatMul { ta, tb }, &[a, b]);
+            g.add_output(name, c, OutputRole::Metric);
+        }
+        let mut rng = Rng(9);
+        let data: Vec<f32> = (0..n * n).map(|_| rng.uniform(-1.0, 1.0) as f32).collect();
+        let run = |threads: usize| {
+            let mut exe = Executable::compile(&g, &CompileOptions { threads, ..opts() }).expect("compiles");
+            exe.input_mut("a").expect("input").copy_from_slice(&data);
+            exe.input_mut("b").expect("input").iter_mut().zip(data.iter().rev()).for_each(|(b, &d)| *b = d);
+            exe.run();
+            ["ab", "atb", "abt"]
+                .map(|o| exe.output(o).expect("output").iter().map(|v| v.to_bits()).collect::<Vec<u32>>())
+        };
+        assert!(run(1) == run(2), "one and two threads differ");
+    }
+
     /// sin and cos (whose out-of-range path is a branch inside the loop) feeding sums over the
     /// inner axis (reduced innermost) and the outer axis (blocks of output columns),
     /// with rows of small and of large arguments.

@@ -4,13 +4,14 @@
 //! output (forward), the column gradient (input gradient, scattered back by col2im) or the
 //! weight gradient (accumulated over the batch in image order).
 //!
-//! A product uses two threads under the same rule as `@` (`PARALLEL_MIN_FLOPS`). gemm splits
+//! A product uses two threads under the same rule as `@` (`GEMM_PARALLEL_MIN_FLOPS`). gemm splits
 //! the work by output blocks and each output element's inner sum runs in one order whatever
 //! the thread count, so results are bit-identical at one and two threads.
 
 use std::cell::RefCell;
 
-use super::{Activation, Geometry, PARALLEL_MIN_FLOPS};
+use super::{Activation, Geometry};
+use crate::codegen::helpers::GEMM_PARALLEL_MIN_FLOPS;
 
 thread_local! {
     /// The im2col column matrix, reused across calls and steps (the helper is not reentrant).
@@ -41,7 +42,7 @@ impl Geometry {
 
     /// Threads for a product of this many multiply-adds.
     fn threads_for(&self, flops: usize) -> gemm::Parallelism {
-        if self.threads > 1 && flops >= PARALLEL_MIN_FLOPS {
+        if self.threads > 1 && flops >= GEMM_PARALLEL_MIN_FLOPS {
             gemm::Parallelism::Rayon(self.threads)
         } else {
             gemm::Parallelism::None
