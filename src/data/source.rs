@@ -102,7 +102,7 @@ pub fn load(spec: &DataSpec, dir: &Path, seed: u64, stored: Option<(&Scaling, &s
 /// Splits and standardizes rows read for the training declaration `spec` (by [`read`], or
 /// given by a caller and [`scale`]d) as [`load`] does.
 pub fn prepare(spec: &DataSpec, ds: Dataset, seed: u64, stored: Option<(&Scaling, &str)>) -> Result<Splits, Diag> {
-    let (mut train, mut val, mut test) = split_parts(&ds, spec.validation, spec.test, seed, spec.span)?;
+    let (mut train, mut val, mut test) = split_parts(ds, spec.validation, spec.test, seed, spec.span)?;
     let scaling = match (spec.standardize, stored) {
         (false, None) => None,
         (false, Some((_, from))) => return Err(errors::scaling_unused(spec.span, &spec.name, from)),
@@ -293,7 +293,7 @@ mod tests {
         // After a split the row is still the file's, whichever part it went to.
         for seed in 0..8 {
             for (val, test) in [(Some(0.5), None), (Some(0.3), Some(0.3)), (None, Some(0.4))] {
-                let (train, val_part, test_part) = split_parts(&ds, val, test, seed, span()).unwrap();
+                let (train, val_part, test_part) = split_parts(ds.clone(), val, test, seed, span()).unwrap();
                 let d = check_classes(&spec(val, test), seed, &train, val_part.as_ref(), test_part.as_ref(), 2)
                     .unwrap_err();
                 assert_eq!(

@@ -106,14 +106,15 @@ pub fn split(ds: &Dataset, train_frac: f64, seed: u64, span: Span) -> Result<(Da
 /// without a test fraction the parts are [`split`]'s at `1 − v`, and the test rows are the
 /// same whatever `v` is. Fractions are checked by sema: each in (0, 1), their sum below 1.
 pub fn split_parts(
-    ds: &Dataset,
+    ds: Dataset,
     val: Option<f64>,
     test: Option<f64>,
     seed: u64,
     span: Span,
 ) -> Result<(Dataset, Option<Dataset>, Option<Dataset>), Diag> {
     if val.is_none() && test.is_none() {
-        return Ok((ds.clone(), None, None));
+        // The rows as they are: no copy of what may be most of the process's memory.
+        return Ok((ds, None, None));
     }
     let n = ds.n;
     let rows = |f: f64| ((n as f64 * f).round() as usize).min(n);
@@ -208,15 +209,15 @@ mod tests {
         let ds = blobs(&Blobs { n: 101, ..Blobs::default() }, 1, span()).unwrap();
         for seed in 0..4 {
             let (train, val) = split(&ds, 0.8, seed, span()).unwrap();
-            assert_eq!(split_parts(&ds, Some(0.2), None, seed, span()).unwrap(), (train, Some(val), None));
+            assert_eq!(split_parts(ds.clone(), Some(0.2), None, seed, span()).unwrap(), (train, Some(val), None));
         }
-        assert_eq!(split_parts(&ds, None, None, 0, span()).unwrap(), (ds.clone(), None, None));
+        assert_eq!(split_parts(ds.clone(), None, None, 0, span()).unwrap(), (ds.clone(), None, None));
     }
 
     #[test]
     fn split_parts_partitions_three_ways_and_keeps_the_test_rows_whatever_the_validation_fraction() {
         let ds = blobs(&Blobs { n: 100, ..Blobs::default() }, 1, span()).unwrap();
-        let (train, val, test) = split_parts(&ds, Some(0.1), Some(0.2), 3, span()).unwrap();
+        let (train, val, test) = split_parts(ds.clone(), Some(0.1), Some(0.2), 3, span()).unwrap();
         let (val, test) = (val.unwrap(), test.unwrap());
         assert_eq!((train.n, val.n, test.n), (70, 10, 20));
         let key = |p: &Dataset| -> Vec<Vec<u32>> {
@@ -227,9 +228,9 @@ mod tests {
         all.sort();
         want.sort();
         assert_eq!(all, want, "every row lands in exactly one part");
-        let (_, none, same) = split_parts(&ds, None, Some(0.2), 3, span()).unwrap();
+        let (_, none, same) = split_parts(ds.clone(), None, Some(0.2), 3, span()).unwrap();
         assert_eq!((none, same.as_ref()), (None, Some(&test)), "the test rows do not depend on `val`");
-        let (_, _, same) = split_parts(&ds, Some(0.3), Some(0.2), 3, span()).unwrap();
+        let (_, _, same) = split_parts(ds.clone(), Some(0.3), Some(0.2), 3, span()).unwrap();
         assert_eq!(same.as_ref(), Some(&test));
     }
 
@@ -241,7 +242,7 @@ mod tests {
             (None, Some(0.04), "splitting 10 rows with test: 0.04 leaves the test set empty"),
             (Some(0.5), Some(0.46), "splitting 10 rows with val: 0.5, test: 0.46 leaves the training set empty"),
         ] {
-            let d = split_parts(&ds, val, test, 0, span()).expect_err(message);
+            let d = split_parts(ds.clone(), val, test, 0, span()).expect_err(message);
             assert_eq!((d.code, d.message.as_str()), ("gradc::data::split", message));
         }
     }
