@@ -77,36 +77,8 @@ impl Shapes {
     /// or the same multiple of the batch size, and no op may combine the batch's rows.
     pub fn symbolic(at: [&Graph; 2]) -> Result<Shapes, Diag> {
         let [a, b] = at;
-        let mut inputs = Vec::with_capacity(a.inputs.len());
-        if a.inputs.len() != b.inputs.len() {
-            return Err(errors::fixed_batch("input", "list differs with the batch size"));
-        }
-        for (x, y) in a.inputs.iter().zip(&b.inputs) {
-            if (&x.name, x.role, x.ty.dtype) != (&y.name, y.role, y.ty.dtype) {
-                return Err(errors::fixed_batch("input", "list differs with the batch size"));
-            }
-            let dims = dims("input", &x.ty.shape, &y.ty.shape)?;
-            let weight = matches!(x.role, InputRole::Param | InputRole::Buffer);
-            if weight && dims.iter().any(|d| matches!(d, Dim::Batch(_))) {
-                return Err(errors::fixed_batch(&x.name, "weight has a size that grows with the batch"));
-            }
-            inputs.push(dims);
-        }
-        let mut nodes: Vec<Vec<Dim>> = Vec::with_capacity(a.nodes.len());
-        if a.nodes.len() != b.nodes.len() {
-            return Err(errors::fixed_batch("graph", "has a different number of nodes at each batch size"));
-        }
-        for (x, y) in a.nodes.iter().zip(&b.nodes) {
-            let name = x.op.name();
-            if !alike(&x.op, &y.op) || x.args != y.args || x.ty.dtype != y.ty.dtype {
-                return Err(errors::fixed_batch(name, "is not the same op at every batch size"));
-            }
-            let args: Vec<&[Dim]> = x.args.iter().map(|n| nodes[n.index()].as_slice()).collect();
-            if let Some(why) = mixes_rows(&x.op, &args) {
-                return Err(errors::fixed_batch(name, why));
-            }
-            nodes.push(dims(name, &x.ty.shape, &y.ty.shape)?);
-        }
+        let inputs = input_shapes(a, b)?;
+        let nodes = node_shapes(a, b)?;
         let outputs = |g: &Graph| g.outputs.iter().map(|o| (o.name.clone(), o.node, o.role)).collect::<Vec<_>>();
         if outputs(a) != outputs(b) {
             return Err(errors::fixed_batch("output", "list differs with the batch size"));
@@ -118,6 +90,48 @@ impl Shapes {
         }
         Ok(Shapes { inputs, nodes, batch })
     }
+}
+
+/// The symbolic shapes of the inputs of `a` and `b`, built at the batch sizes [`PROBES`]: the
+/// same inputs, and no weight whose size grows with the batch.
+fn input_shapes(a: &Graph, b: &Graph) -> Result<Vec<Vec<Dim>>, Diag> {
+    if a.inputs.len() != b.inputs.len() {
+        return Err(errors::fixed_batch("input", "list differs with the batch size"));
+    }
+    let mut inputs = Vec::with_capacity(a.inputs.len());
+    for (x, y) in a.inputs.iter().zip(&b.inputs) {
+        if (&x.name, x.role, x.ty.dtype) != (&y.name, y.role, y.ty.dtype) {
+            return Err(errors::fixed_batch("input", "list differs with the batch size"));
+        }
+        let dims = dims("input", &x.ty.shape, &y.ty.shape)?;
+        let weight = matches!(x.role, InputRole::Param | InputRole::Buffer);
+        if weight && dims.iter().any(|d| matches!(d, Dim::Batch(_))) {
+            return Err(errors::fixed_batch(&x.name, "weight has a size that grows with the batch"));
+        }
+        inputs.push(dims);
+    }
+    Ok(inputs)
+}
+
+/// The symbolic shapes of the nodes of `a` and `b`, built at the batch sizes [`PROBES`]: the
+/// same ops on the same operands in the same order, none combining the batch's rows.
+fn node_shapes(a: &Graph, b: &Graph) -> Result<Vec<Vec<Dim>>, Diag> {
+    if a.nodes.len() != b.nodes.len() {
+        return Err(errors::fixed_batch("graph", "has a different number of nodes at each batch size"));
+    }
+    let mut nodes: Vec<Vec<Dim>> = Vec::with_capacity(a.nodes.len());
+    for (x, y) in a.nodes.iter().zip(&b.nodes) {
+        let name = x.op.name();
+        if !alike(&x.op, &y.op) || x.args != y.args || x.ty.dtype != y.ty.dtype {
+            return Err(errors::fixed_batch(name, "is not the same op at every batch size"));
+        }
+        let args: Vec<&[Dim]> = x.args.iter().map(|n| nodes[n.index()].as_slice()).collect();
+        if let Some(why) = mixes_rows(&x.op, &args) {
+            return Err(errors::fixed_batch(name, why));
+        }
+        nodes.push(dims(name, &x.ty.shape, &y.ty.shape)?);
+    }
+    Ok(nodes)
 }
 
 /// The first input axis of exactly the batch's size, from which the model reads it.

@@ -198,6 +198,30 @@ mod tests {
     }
 
     #[test]
+    fn a_symbolic_shape_reads_the_batch_size_once() {
+        let reshaped = |rows: usize| {
+            let mut g = Graph::new("predict");
+            let x = g.add_input("x", Type::f32(vec![rows, 6]), InputRole::Data);
+            let y = g.build(Op::Reshape(vec![2 * rows, 3]), vec![x]);
+            let z = g.build(Op::Reshape(vec![rows, 6]), vec![y]);
+            let w = g.build(Op::Reshape(vec![2 * rows, 3]), vec![z]);
+            g.add_output("output", w, OutputRole::Prediction);
+            g
+        };
+        let [p, q] = batch::PROBES;
+        let shapes = Shapes::symbolic([&reshaped(p), &reshaped(q)]).expect("symbolic");
+        let bytes = model(&reshaped(p), &shapes, &[], Preprocess::default()).expect("exports");
+        let g = ModelProto::decode(bytes.as_slice()).expect("decodes").graph.expect("a graph");
+        let ops: Vec<&str> = g.node.iter().map(|n| n.op_type.as_str()).collect();
+        // The batch is read once, doubled once, and each target shape made once.
+        assert_eq!(ops, ["Shape", "Gather", "Mul", "Concat", "Reshape", "Concat", "Reshape", "Reshape", "Identity"]);
+        let first = |v: &ValueInfoProto| v.r#type.clone().and_then(|t| t.tensor_type?.shape).map(|s| s.dim[0].clone());
+        // The output's `2*batch` has no ONNX name: a dim with neither value nor name.
+        let (batch, unnamed) = (Dimension { dim_value: None, dim_param: Some(BATCH.into()) }, Dimension::default());
+        assert_eq!((first(&g.input[0]), first(&g.output[0])), (Some(batch), Some(unnamed)));
+    }
+
+    #[test]
     fn an_op_without_an_onnx_form_is_named() {
         let mut g = Graph::new("predict");
         let counter = g.add_input("counter", Type::new(crate::ir::DType::I32, vec![3]), InputRole::Data);
