@@ -344,7 +344,7 @@ const PREDICT_EXAMPLES: &str = "Examples:\n  gradc predict examples/glyphs_mlp.g
 
 /// `gradc check --help`'s examples.
 /// `gradc export --help`'s examples.
-const EXPORT_EXAMPLES: &str = "Examples:\n  gradc export examples/mnist_cnn.grad --init w.safetensors --onnx cnn.onnx            # input [batch, 1, 28, 28]\n  gradc export examples/mnist_cnn.grad --init w.safetensors --onnx cnn.onnx --batch 32 # input [32, 1, 28, 28]";
+const EXPORT_EXAMPLES: &str = "Examples:\n  gradc export examples/mnist_cnn.grad --init w.safetensors --onnx cnn.onnx\n  gradc export examples/mnist_cnn.grad --init w.safetensors --onnx cnn32.onnx --batch 32";
 
 const CHECK_EXAMPLES: &str = "Examples:\n  gradc check examples/glyphs_mlp.grad\n  gradc check model.grad";
 
