@@ -127,7 +127,8 @@ pub enum Command {
         threads: usize,
     },
     /// Write a saved model as an ONNX model (opset 17): its evaluation forward graph, with the
-    /// checkpoint's weights as initializers, taking the rows `predict --input` takes.
+    /// checkpoint's weights as initializers, taking batches of any size (or `--batch N`) of the
+    /// rows `predict --input` takes.
     #[command(after_help = EXPORT_EXAMPLES)]
     Export {
         /// The .grad file the model was trained with.
@@ -138,9 +139,10 @@ pub enum Command {
         /// Where to write the ONNX model.
         #[arg(long, value_name = "FILE")]
         onnx: PathBuf,
-        /// Rows per batch: the size of the model's first input axis.
-        #[arg(long, value_name = "N", default_value_t = 1, value_parser = count)]
-        batch: usize,
+        /// Fix the batch at N rows. Without it the model's first input and output axis is the
+        /// symbol `batch`, and the model takes any number of rows.
+        #[arg(long, value_name = "N", value_parser = count)]
+        batch: Option<usize>,
     },
     /// Report errors in FILE without running it.
     #[command(after_help = CHECK_EXAMPLES)]
@@ -342,7 +344,7 @@ const PREDICT_EXAMPLES: &str = "Examples:\n  gradc predict examples/glyphs_mlp.g
 
 /// `gradc check --help`'s examples.
 /// `gradc export --help`'s examples.
-const EXPORT_EXAMPLES: &str = "Examples:\n  gradc export examples/mnist_cnn.grad --init w.safetensors --onnx cnn.onnx --batch 32\n  gradc export examples/spiral_mlp.grad --init w.safetensors --onnx mlp.onnx";
+const EXPORT_EXAMPLES: &str = "Examples:\n  gradc export examples/mnist_cnn.grad --init w.safetensors --onnx cnn.onnx\n  gradc export examples/mnist_cnn.grad --init w.safetensors --onnx cnn32.onnx --batch 32";
 
 const CHECK_EXAMPLES: &str = "Examples:\n  gradc check examples/glyphs_mlp.grad\n  gradc check model.grad";
 

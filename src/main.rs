@@ -10,6 +10,7 @@ use gradc::cli::{Cli, Command};
 use gradc::diag::{Diag, SourceMap};
 use gradc::driver;
 use gradc::driver::score::Part;
+use gradc::export::onnx::batch::show;
 use gradc::runtime::log::{fmt_loss, summary, ProgressTo};
 use gradc::runtime::score::{Prediction, Scores};
 use gradc::runtime::train::{self, RunConfig, StatsEvery};
@@ -189,10 +190,11 @@ fn predict(file: &Path, init: &Path, (input, output): (&Path, &Path), what: Pred
     emit(&format!("wrote {} ({} rows, shape {:?})\n", output.display(), p.rows, p.shape))
 }
 
-fn export(file: &Path, init: &Path, onnx: &Path, batch: usize) -> CliResult {
+fn export(file: &Path, init: &Path, onnx: &Path, batch: Option<usize>) -> CliResult {
     let (front, c) = front_and_compile_from(file, init)?;
     let e = driver::export::onnx(&c, init, onnx, batch).map_err(|d| (d, front.sources.clone()))?;
-    emit(&format!("wrote {} (input {:?}, output {:?}, {} bytes)\n", onnx.display(), e.input, e.output, e.bytes))
+    let (input, output) = (show(&e.input), show(&e.output));
+    emit(&format!("wrote {} (input {input}, output {output}, {} bytes)\n", onnx.display(), e.bytes))
 }
 
 fn compare(file: &Path, out: Option<PathBuf>, target: Option<f64>, cfg: &RunConfig) -> CliResult {

@@ -1,7 +1,9 @@
 //! `gradc export --onnx` end to end: the exported file, run by an independent ONNX runtime
 //! (tract), gives what `gradc predict` gives on the same rows, for an MLP, a CNN with batch norm
-//! and dropout, and a residual CNN, with non-trivial weights and running statistics; a model
-//! with an op that has no ONNX form is a diagnostic naming it.
+//! and dropout, a residual CNN and a model with every kind of op, with non-trivial weights and
+//! running statistics, at two batch sizes from one file with a symbolic batch; `--batch N`
+//! fixes it; a model tied to its batch size, or with an op that has no ONNX form, is a
+//! diagnostic naming the op.
 
 mod common;
 
@@ -11,8 +13,10 @@ use common::{gradc, root, temp_dir};
 use gradc::data::array::{Array, Values};
 use gradc::data::errors::{Origin, DATA_NPY};
 use gradc::data::npy;
+use gradc::export::onnx::proto::{Dimension, ModelProto, ValueInfoProto};
 use gradc::ir::InputRole;
 use gradc::runtime::checkpoint::{STANDARDIZE_MEAN, STANDARDIZE_STD};
+use prost::Message;
 use safetensors::tensor::{Dtype, TensorView};
 use tract_onnx::prelude::*;
 
@@ -92,7 +96,8 @@ fn load_f32(path: &Path) -> Vec<f32> {
     }
 }
 
-/// Runs the ONNX model at `path` with tract on `x` of `shape`; its one output's values.
+/// Runs the ONNX model at `path` with tract on `x` of `shape`; its one output's values. The
+/// model is optimized as loaded, with its batch dim still symbolic, and run at `shape`.
 fn tract_run(path: &Path, shape: &[usize], x: &[f32]) -> Vec<f32> {
     let model = tract_onnx::onnx()
         .model_for_path(path)
@@ -105,10 +110,23 @@ fn tract_run(path: &Path, shape: &[usize], x: &[f32]) -> Vec<f32> {
     view.iter().copied().collect()
 }
 
+/// The first dim of the model's one input and of its one output: a `dim_value` or a `dim_param`.
+fn batch_dims(path: &Path) -> [Dimension; 2] {
+    let m = ModelProto::decode(std::fs::read(path).expect("read model").as_slice()).expect("an ONNX model");
+    let g = m.graph.expect("a graph");
+    let first = |v: &ValueInfoProto| {
+        let shape = v.r#type.as_ref().and_then(|t| t.tensor_type.as_ref()).and_then(|t| t.shape.as_ref());
+        shape.expect("a tensor shape").dim[0].clone()
+    };
+    [first(&g.input[0]), first(&g.output[0])]
+}
+
 /// Exports the model of `example` (relative to the repository root, or absolute) with random
-/// weights and checks tract's outputs on a batch of `rows` rows (features drawn by `feature`)
-/// against `gradc predict`'s, to 1e-5 of the largest output.
-fn agrees(example: &str, rows: usize, feature: impl Fn(&mut Uniform) -> f32) {
+/// weights, with `--batch N` if `batch` is `Some(N)` else with a symbolic batch, and checks the
+/// model's batch dims say so; then for each of `runs` (a number of rows), checks tract's
+/// outputs on that many rows (features drawn by `feature`) against `gradc predict`'s, to 1e-5
+/// of the largest output.
+fn agrees(example: &str, batch: Option<usize>, runs: &[usize], feature: impl Fn(&mut Uniform) -> f32) {
     let dir = temp_dir("onnx");
     let file = root().join(example);
     let (w, x_path, y_path, model) =
@@ -117,38 +135,60 @@ fn agrees(example: &str, rows: usize, feature: impl Fn(&mut Uniform) -> f32) {
     let mut front = gradc::driver::parse(&file).unwrap_or_else(|(d, _)| panic!("{}", d.render_plain()));
     let c = gradc::driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.render_plain()));
     let row = c.data.as_ref().expect("data").shape.clone();
-    let shape = [&[rows][..], &row].concat();
-    let mut u = Uniform(11);
-    let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| feature(&mut u)).collect();
-    std::fs::write(&x_path, npy::encode(&shape, &Values::F32(x.clone().into()))).expect("write npy");
-    ok(&["predict", example, "--init", s(&w), "--input", s(&x_path), "--output", s(&y_path)]);
-    let wrote = ok(&["export", example, "--init", s(&w), "--onnx", s(&model), "--batch", &rows.to_string()]);
+    let fixed = batch.map(|n| n.to_string());
+    let mut export = vec!["export", example, "--init", s(&w), "--onnx", s(&model)];
+    export.extend(fixed.as_deref().map(|n| ["--batch", n]).into_iter().flatten());
+    let wrote = ok(&export);
     assert!(wrote.starts_with("wrote "), "{wrote}");
-    let expected = load_f32(&y_path);
-    let got = tract_run(&model, &shape, &x);
-    assert_eq!(got.len(), expected.len(), "output sizes");
-    let largest = expected.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
-    assert!(largest > 1e-3, "{example}: outputs all near 0, a weak comparison");
-    let worst = got.iter().zip(&expected).map(|(&a, &b)| (f64::from(a) - f64::from(b)).abs()).fold(0.0, f64::max);
-    let relative = worst / largest;
-    eprintln!("{example}: max |onnx - gradc| / max |gradc| = {relative:.3e} over {} outputs", got.len());
-    assert!(relative <= 1e-5, "{example}: relative error {relative:e}");
+    let expected_dim = match batch {
+        Some(n) => Dimension { dim_value: Some(n as i64), dim_param: None },
+        None => Dimension { dim_value: None, dim_param: Some("batch".into()) },
+    };
+    assert_eq!(batch_dims(&model), [expected_dim.clone(), expected_dim], "{example}: the batch dims");
+    for &rows in runs {
+        let shape = [&[rows][..], &row].concat();
+        let mut u = Uniform(11 + rows as u64);
+        let x: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| feature(&mut u)).collect();
+        std::fs::write(&x_path, npy::encode(&shape, &Values::F32(x.clone().into()))).expect("write npy");
+        ok(&["predict", example, "--init", s(&w), "--input", s(&x_path), "--output", s(&y_path)]);
+        let expected = load_f32(&y_path);
+        let got = tract_run(&model, &shape, &x);
+        assert_eq!(got.len(), expected.len(), "output sizes");
+        let largest = expected.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
+        assert!(largest > 1e-3, "{example}: outputs all near 0, a weak comparison");
+        let worst = got.iter().zip(&expected).map(|(&a, &b)| (f64::from(a) - f64::from(b)).abs()).fold(0.0, f64::max);
+        let relative = worst / largest;
+        eprintln!(
+            "{example} at {rows} rows: max |onnx - gradc| / max |gradc| = {relative:.3e} over {} outputs",
+            got.len()
+        );
+        assert!(relative <= 1e-5, "{example} at {rows} rows: relative error {relative:e}");
+    }
+}
+
+/// The row counts a model with a symbolic batch is run at: a single row and a batch that is
+/// neither of the sizes the export builds the graph at.
+const RUNS: [usize; 2] = [1, 7];
+
+#[test]
+fn mlp_matches_predict_at_any_batch_size() {
+    agrees("examples/spiral_mlp.grad", None, &RUNS, |u| 2.0 * u.next() - 1.0);
 }
 
 #[test]
-fn mlp_matches_predict() {
-    agrees("examples/spiral_mlp.grad", 16, |u| 2.0 * u.next() - 1.0);
+fn a_fixed_batch_is_fixed_in_the_file() {
+    agrees("examples/spiral_mlp.grad", Some(16), &[16], |u| 2.0 * u.next() - 1.0);
 }
 
 #[test]
 fn cnn_with_batch_norm_and_dropout_matches_predict() {
     // Raw pixels: the export scales them by 1/255 first, as the data declaration says.
-    agrees("examples/mnist_cnn.grad", 8, |u| (255.0 * u.next()).floor());
+    agrees("examples/mnist_cnn.grad", None, &RUNS, |u| (255.0 * u.next()).floor());
 }
 
 #[test]
 fn residual_cnn_matches_predict() {
-    agrees("examples/residual_cnn.grad", 8, |u| (255.0 * u.next()).floor());
+    agrees("examples/residual_cnn.grad", None, &RUNS, |u| (255.0 * u.next()).floor());
 }
 
 /// A model using every kind of op a network's evaluation graph holds: convolutions with stride,
@@ -200,7 +240,7 @@ fn every_kind_of_op_matches_predict() {
     std::fs::write(dir.join("y.npy"), npy::encode(&[24], &Values::I32(y))).expect("write npy");
     let file = dir.join("zoo.grad");
     std::fs::write(&file, ZOO).expect("write grad file");
-    agrees(s(&file), 12, |u| 2.0 + 8.0 * u.next());
+    agrees(s(&file), None, &RUNS, |u| 2.0 + 8.0 * u.next());
 }
 
 #[test]
@@ -225,4 +265,32 @@ fn an_op_without_an_onnx_form_is_a_diagnostic_naming_it() {
     assert!(stderr.contains("gradc::export::unsupported"), "{stderr}");
     assert!(stderr.contains("`rand`") && stderr.contains("help:"), "{stderr}");
     assert!(!out_path.exists(), "a file was written");
+}
+
+#[test]
+fn a_model_tied_to_its_batch_size_needs_a_fixed_batch() {
+    let dir = temp_dir("onnx_batch");
+    let file = dir.join("centred.grad");
+    // Each batch centred on its own mean: a reduction over the batch axis.
+    std::fs::write(
+        &file,
+        "use std.nn.dense\nuse std.loss.cross_entropy\n\
+         data spiral = spirals(n: 40, classes: 2, noise: 0.05, seed: 1)\n\
+         model centred(x: f32[B, 2]) -> f32[B, 2] { dense(x - mean(x, axis: 0, keepdims: true), 2) }\n\
+         loss(x, y: i32[B]) = cross_entropy(centred(x), y)\n\
+         train { data = spiral, batch = 8, steps = 2, optimizer = sgd(lr: 0.1) }\n",
+    )
+    .expect("write grad file");
+    let w = dir.join("w.safetensors");
+    ok(&["run", s(&file), "--quiet", "--save", s(&w)]);
+    let out_path = dir.join("m.onnx");
+    let out = gradc(&["export", s(&file), "--init", s(&w), "--onnx", s(&out_path)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "export of a model reducing over the batch succeeded");
+    assert!(stderr.contains("gradc::export::batch"), "{stderr}");
+    assert!(stderr.contains("--batch N"), "{stderr}");
+    assert!(!out_path.exists(), "a file was written");
+    ok(&["export", s(&file), "--init", s(&w), "--onnx", s(&out_path), "--batch", "8"]);
+    let [input, output] = batch_dims(&out_path);
+    assert_eq!((input.dim_value, output.dim_value), (Some(8), Some(8)));
 }

@@ -1,6 +1,7 @@
 //! Building an ONNX graph: nodes with fresh value names, constant tensors as initializers, and
-//! attributes.
+//! attributes, and shape operands that read the batch size when the model runs.
 
+use super::batch::Dim;
 use super::proto::{AttributeProto, AttributeType, ElemType, NodeProto, TensorProto};
 
 /// A node attribute's value.
@@ -21,6 +22,10 @@ pub struct Builder {
     pub initializers: Vec<TensorProto>,
     /// How many fresh names were given out.
     fresh: usize,
+    /// The graph input (by name) and axis whose size is the batch size.
+    batch_from: Option<(String, usize)>,
+    /// The shape operands made so far, by their dims, so each is made once.
+    shapes: Vec<(Vec<Dim>, String)>,
 }
 
 /// An ONNX size or index from a gradc one (both far below 2^63).
@@ -95,6 +100,68 @@ impl Builder {
     pub fn sizes(&mut self, values: &[usize]) -> String {
         let values: Vec<i64> = values.iter().map(|&v| i64_of(v)).collect();
         self.i64s(&values)
+    }
+
+    /// Reads the batch size from axis `axis` of the graph input `input` when the model runs.
+    pub fn read_batch_from(&mut self, input: &str, axis: usize) {
+        self.batch_from = Some((input.to_string(), axis));
+    }
+
+    /// The shape `dims` as an i64 vector, for a `Reshape` or `Expand`: a constant if every dim
+    /// is fixed, else its fixed runs and batch multiples concatenated. Made once per shape.
+    pub fn shape(&mut self, dims: &[Dim]) -> String {
+        if let Some((_, name)) = self.shapes.iter().find(|(d, _)| d == dims) {
+            return name.clone();
+        }
+        let mut parts = Vec::new();
+        let mut run = Vec::new();
+        for &d in dims {
+            match d {
+                Dim::Fixed(n) => run.push(n),
+                Dim::Batch(a) => {
+                    if !run.is_empty() {
+                        parts.push(self.sizes(&run));
+                        run.clear();
+                    }
+                    parts.push(self.batch_times(a));
+                }
+            }
+        }
+        if !run.is_empty() || parts.is_empty() {
+            parts.push(self.sizes(&run));
+        }
+        let name = match parts.as_slice() {
+            [one] => one.clone(),
+            _ => {
+                let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+                self.node("Concat", &parts, &[("axis", Attr::Int(0))])
+            }
+        };
+        self.shapes.push((dims.to_vec(), name.clone()));
+        name
+    }
+
+    /// `a` times the batch size as an i64 `[1]`: the input's size along the batch axis, read
+    /// with `Shape` and `Gather`, times `a`. Made once per `a`.
+    fn batch_times(&mut self, a: usize) -> String {
+        let key = vec![Dim::Batch(a)];
+        if let Some((_, name)) = self.shapes.iter().find(|(d, _)| *d == key) {
+            return name.clone();
+        }
+        let name = if a == 1 {
+            // `Shapes::symbolic` names a batch source whenever a dim is the batch's, and
+            // `onnx::model` passes it here before lowering any node.
+            let (input, axis) = self.batch_from.clone().expect("a batch dim comes with its source");
+            let shape = self.node("Shape", &[&input], &[]);
+            let axis = self.sizes(&[axis]);
+            self.node("Gather", &[&shape, &axis], &[("axis", Attr::Int(0))])
+        } else {
+            let batch = self.batch_times(1);
+            let a = self.sizes(&[a]);
+            self.node("Mul", &[&batch, &a], &[])
+        };
+        self.shapes.push((key, name.clone()));
+        name
     }
 }
 

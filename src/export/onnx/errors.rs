@@ -7,6 +7,8 @@ use crate::diag::Diag;
 
 /// A model that uses an op with no ONNX form.
 pub const EXPORT_UNSUPPORTED: &str = "gradc::export::unsupported";
+/// A model whose ONNX form needs a fixed batch size, exported without `--batch`.
+pub const EXPORT_BATCH: &str = "gradc::export::batch";
 /// An ONNX file that cannot be written.
 pub const EXPORT_WRITE: &str = "gradc::export::write";
 
@@ -15,6 +17,13 @@ pub fn unsupported(op: &str, why: &str) -> Diag {
     Diag::new(EXPORT_UNSUPPORTED, format!("the model uses `{op}`, which has no ONNX form: {why}")).help(format!(
         "export a model whose evaluation mode does without `{op}` (`gradc ir --stage eval` shows its graph)"
     ))
+}
+
+/// The model's `what` (an op, or the graph's inputs or outputs) `why`, which ties the model to
+/// one batch size.
+pub fn fixed_batch(what: &str, why: &str) -> Diag {
+    Diag::new(EXPORT_BATCH, format!("the model's `{what}` {why}, so its ONNX form cannot take batches of any size"))
+        .help("pass `--batch N` to export the model for batches of exactly N rows")
 }
 
 /// The ONNX file `path` cannot be written.

@@ -2,8 +2,10 @@
 //! running statistics, dropout as identity) as an ONNX model of opset 17, the features as its
 //! named input, the model's output as its named output, and the weights as initializers.
 //! The features' preprocessing (`scale`, `standardize` with the checkpoint's statistics) comes
-//! first in the graph, so the model takes the rows `gradc predict --input` takes.
+//! first in the graph, so the model takes the rows `gradc predict --input` takes. Its batch
+//! size is the symbol `batch` or fixed, as the graph's [`Shapes`] say.
 
+pub mod batch;
 pub mod builder;
 pub mod errors;
 pub mod ops;
@@ -11,6 +13,7 @@ pub mod proto;
 
 use prost::Message;
 
+use self::batch::{Dim, Shapes};
 use self::builder::{i64_of, Builder};
 use self::proto::{Dimension, GraphProto, ModelProto, OperatorSetIdProto, TensorShapeProto, TensorTypeProto};
 use self::proto::{TypeProto, ValueInfoProto};
@@ -32,13 +35,25 @@ pub struct Preprocess<'a> {
     pub scaling: Option<&'a Scaling>,
 }
 
-/// The ONNX model of `graph` (a prediction graph) with `weights` (its parameters and buffers,
-/// by name) as initializers, encoded; an op with no ONNX form is a diagnostic naming it.
-pub fn model(graph: &Graph, weights: &[(String, Vec<f32>)], prep: Preprocess<'_>) -> Result<Vec<u8>, Diag> {
+/// The name of the batch size in the model's input and output shapes.
+pub const BATCH: &str = "batch";
+
+/// The ONNX model of `graph` (a prediction graph) with the symbolic `shapes` of its values and
+/// `weights` (its parameters and buffers, by name) as initializers, encoded; an op with no ONNX
+/// form is a diagnostic naming it.
+pub fn model(
+    graph: &Graph,
+    shapes: &Shapes,
+    weights: &[(String, Vec<f32>)],
+    prep: Preprocess<'_>,
+) -> Result<Vec<u8>, Diag> {
     let mut b = Builder::default();
+    if let Some(source) = shapes.batch {
+        b.read_batch_from(&graph.inputs[source.input].name, source.axis);
+    }
     let mut inputs = Vec::new();
     let mut names = Vec::with_capacity(graph.inputs.len());
-    for input in &graph.inputs {
+    for (input, dims) in graph.inputs.iter().zip(&shapes.inputs) {
         let weight = weights.iter().find(|(name, _)| *name == input.name);
         let name = match (input.role, weight) {
             (InputRole::Param | InputRole::Buffer, Some((_, values))) => {
@@ -47,7 +62,7 @@ pub fn model(graph: &Graph, weights: &[(String, Vec<f32>)], prep: Preprocess<'_>
                 input.name.clone()
             }
             (InputRole::Data, _) => {
-                inputs.push(value_info(&input.name, &input.ty));
+                inputs.push(value_info(&input.name, &input.ty, dims));
                 preprocess(&mut b, &input.name, &input.ty, prep)
             }
             // A weight the caller has no value for, or a role a prediction graph does not have,
@@ -61,23 +76,25 @@ pub fn model(graph: &Graph, weights: &[(String, Vec<f32>)], prep: Preprocess<'_>
                 | InputRole::Grad,
                 _,
             ) => {
-                inputs.push(value_info(&input.name, &input.ty));
+                inputs.push(value_info(&input.name, &input.ty, dims));
                 input.name.clone()
             }
         };
         names.push(name);
     }
     let mut values: Vec<String> = Vec::with_capacity(graph.nodes.len());
-    for node in &graph.nodes {
+    for (node, shape) in graph.nodes.iter().zip(&shapes.nodes) {
         let args: Vec<&str> = node.args.iter().map(|a| values[a.index()].as_str()).collect();
         let types: Vec<&Type> = node.args.iter().map(|&a| graph.ty(a)).collect();
-        let value = ops::lower(&mut b, node, (&args, &types), &names).map_err(|u| errors::unsupported(u.op, u.why))?;
+        let arg_shapes: Vec<&[Dim]> = node.args.iter().map(|a| shapes.nodes[a.index()].as_slice()).collect();
+        let operands = ops::Operands { names: &args, types: &types, shapes: &arg_shapes };
+        let value = ops::lower(&mut b, node, shape, operands, &names).map_err(|u| errors::unsupported(u.op, u.why))?;
         values.push(value);
     }
     let mut outputs = Vec::new();
     for out in &graph.outputs {
         b.node_to("Identity", &[&values[out.node.index()]], &[], &out.name);
-        outputs.push(value_info(&out.name, graph.ty(out.node)));
+        outputs.push(value_info(&out.name, graph.ty(out.node), &shapes.nodes[out.node.index()]));
     }
     let graph = GraphProto {
         node: b.nodes,
@@ -118,9 +135,17 @@ fn preprocess(b: &mut Builder, x: &str, ty: &Type, prep: Preprocess<'_>) -> Stri
     value
 }
 
-/// The value info of a tensor `name` of type `ty`.
-fn value_info(name: &str, ty: &Type) -> ValueInfoProto {
-    let dim = ty.shape.iter().map(|&d| Dimension { dim_value: Some(i64_of(d)), dim_param: None }).collect();
+/// The value info of a tensor `name` of type `ty` and symbolic shape `dims`: the batch size is
+/// the dim named [`BATCH`], and a multiple of it a dim left unnamed (ONNX names no products).
+fn value_info(name: &str, ty: &Type, dims: &[Dim]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => Dimension { dim_value: Some(i64_of(*n)), dim_param: None },
+            Dim::Batch(1) => Dimension { dim_value: None, dim_param: Some(BATCH.to_string()) },
+            Dim::Batch(_) => Dimension { dim_value: None, dim_param: None },
+        })
+        .collect();
     let tensor = TensorTypeProto { elem_type: ops::elem_type(ty.dtype) as i32, shape: Some(TensorShapeProto { dim }) };
     ValueInfoProto { name: name.to_string(), r#type: Some(TypeProto { tensor_type: Some(tensor) }) }
 }
@@ -143,7 +168,8 @@ mod tests {
     #[test]
     fn weights_are_initializers_and_the_features_the_one_input() {
         let w: Vec<f32> = (0..12).map(|i| i as f32 / 4.0).collect();
-        let bytes = model(&product(), &[("w".into(), w.clone())], Preprocess::default()).expect("exports");
+        let bytes = model(&product(), &Shapes::fixed(&product()), &[("w".into(), w.clone())], Preprocess::default())
+            .expect("exports");
         let m = ModelProto::decode(bytes.as_slice()).expect("decodes");
         assert_eq!((m.ir_version, m.opset_import[0].version), (IR_VERSION, OPSET));
         let g = m.graph.expect("a graph");
@@ -165,9 +191,34 @@ mod tests {
         let x = g.add_input("x", Type::f32(vec![5, 2]), InputRole::Data);
         g.add_output("output", x, OutputRole::Prediction);
         let prep = Preprocess { scale: Some(0.5), scaling: Some(&scaling) };
-        let m = ModelProto::decode(model(&g, &[], prep).expect("exports").as_slice()).expect("decodes");
+        let m =
+            ModelProto::decode(model(&g, &Shapes::fixed(&g), &[], prep).expect("exports").as_slice()).expect("decodes");
         let ops: Vec<String> = m.graph.expect("a graph").node.iter().map(|n| n.op_type.clone()).collect();
         assert_eq!(ops, ["Mul", "Sub", "Div", "Identity"]);
+    }
+
+    #[test]
+    fn a_symbolic_shape_reads_the_batch_size_once() {
+        let reshaped = |rows: usize| {
+            let mut g = Graph::new("predict");
+            let x = g.add_input("x", Type::f32(vec![rows, 6]), InputRole::Data);
+            let y = g.build(Op::Reshape(vec![2 * rows, 3]), vec![x]);
+            let z = g.build(Op::Reshape(vec![rows, 6]), vec![y]);
+            let w = g.build(Op::Reshape(vec![2 * rows, 3]), vec![z]);
+            g.add_output("output", w, OutputRole::Prediction);
+            g
+        };
+        let [p, q] = batch::PROBES;
+        let shapes = Shapes::symbolic([&reshaped(p), &reshaped(q)]).expect("symbolic");
+        let bytes = model(&reshaped(p), &shapes, &[], Preprocess::default()).expect("exports");
+        let g = ModelProto::decode(bytes.as_slice()).expect("decodes").graph.expect("a graph");
+        let ops: Vec<&str> = g.node.iter().map(|n| n.op_type.as_str()).collect();
+        // The batch is read once, doubled once, and each target shape made once.
+        assert_eq!(ops, ["Shape", "Gather", "Mul", "Concat", "Reshape", "Concat", "Reshape", "Reshape", "Identity"]);
+        let first = |v: &ValueInfoProto| v.r#type.clone().and_then(|t| t.tensor_type?.shape).map(|s| s.dim[0].clone());
+        // The output's `2*batch` has no ONNX name: a dim with neither value nor name.
+        let (batch, unnamed) = (Dimension { dim_value: None, dim_param: Some(BATCH.into()) }, Dimension::default());
+        assert_eq!((first(&g.input[0]), first(&g.output[0])), (Some(batch), Some(unnamed)));
     }
 
     #[test]
@@ -176,7 +227,7 @@ mod tests {
         let counter = g.add_input("counter", Type::new(crate::ir::DType::I32, vec![3]), InputRole::Data);
         let r = g.build(Op::Rand { key: 1, shape: vec![2] }, vec![counter]);
         g.add_output("output", r, OutputRole::Prediction);
-        let d = model(&g, &[], Preprocess::default()).expect_err("rand has no ONNX form");
+        let d = model(&g, &Shapes::fixed(&g), &[], Preprocess::default()).expect_err("rand has no ONNX form");
         assert_eq!(d.code, errors::EXPORT_UNSUPPORTED);
         assert!(d.message.contains("`rand`"), "{}", d.message);
     }

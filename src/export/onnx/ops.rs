@@ -1,8 +1,11 @@
 //! Each IR op as ONNX nodes: one exhaustive match per op enum, so a new op makes the compiler
 //! ask how it exports. Each lowering computes what the op's reference semantics say, including
 //! the cases where ONNX's operator alone differs (an `argmax`'s i32 result, a `gather` id out
-//! of range, a `select` mask of NaN).
+//! of range, a `select` mask of NaN). A shape operand (a reshape's or broadcast's target, the
+//! helper reshapes of `one_hot` and `gather`) is built from the symbolic shapes, so it holds
+//! the batch size the model runs at.
 
+use super::batch::Dim;
 use super::builder::{i64_of, Attr, Builder};
 use super::proto::ElemType;
 use crate::ir::elementwise::{BinOp, UnOp};
@@ -26,15 +29,27 @@ pub fn elem_type(dtype: DType) -> ElemType {
     }
 }
 
-/// Emits the nodes computing `node` from its operands' values `args` (with types `arg_types`);
-/// returns the name of the result. Graph input `k` is the value named `inputs[k]`.
+/// A node's operands, as the lowering reads them.
+#[derive(Debug, Clone, Copy)]
+pub struct Operands<'a> {
+    /// Their values' names.
+    pub names: &'a [&'a str],
+    /// Their types, at the batch size the graph was built for.
+    pub types: &'a [&'a Type],
+    /// Their symbolic shapes.
+    pub shapes: &'a [&'a [Dim]],
+}
+
+/// Emits the nodes computing `node`, of symbolic shape `shape`, from its `operands`; returns
+/// the name of the result. Graph input `k` is the value named `inputs[k]`.
 pub fn lower(
     b: &mut Builder,
     node: &Node,
-    (args, arg_types): (&[&str], &[&Type]),
+    shape: &[Dim],
+    operands: Operands<'_>,
     inputs: &[String],
 ) -> Result<String, Unsupported> {
-    let shape = &node.ty.shape;
+    let args = operands.names;
     Ok(match &node.op {
         Op::Input(k) => inputs[*k].clone(),
         Op::Const(v) => b.f32_scalar(*v as f32),
@@ -47,12 +62,13 @@ pub fn lower(
             let mask = b.node("Not", &[&is_zero], &[]);
             b.node("Where", &[&mask, args[1], args[2]], &[])
         }
-        Op::Broadcast(to) => {
-            let to = b.sizes(to);
+        // The target is the node's shape, which `Shapes` holds with the batch's dims marked.
+        Op::Broadcast(_) => {
+            let to = b.shape(shape);
             b.node("Expand", &[args[0], &to], &[])
         }
-        Op::Reshape(to) => {
-            let to = b.sizes(to);
+        Op::Reshape(_) => {
+            let to = b.shape(shape);
             b.node("Reshape", &[args[0], &to], &[])
         }
         Op::Reduce(r, axes) => reduce(b, *r, axes, args[0]),
@@ -63,7 +79,7 @@ pub fn lower(
         // Rows compared with the class indices: an id outside the range matches none and gives
         // a zero row (ONNX's `OneHot` would wrap a negative one).
         Op::OneHot(classes) => {
-            let column = b.sizes(&[arg_types[0].shape[0], 1]);
+            let column = b.shape(&[shape[0], Dim::Fixed(1)]);
             let ids = b.node("Reshape", &[args[0], &column], &[]);
             let range: Vec<i32> = (0..*classes).map(|c| i32::try_from(c).expect("a class index fits i32")).collect();
             let range = b.i32s(&[*classes], &range);
@@ -94,7 +110,7 @@ pub fn lower(
             b.node("Slice", &[args[0], &starts, &ends, &axes, &steps], &[])
         }
         Op::Concat { axis, .. } => b.node("Concat", args, &[("axis", Attr::Int(i64_of(*axis)))]),
-        Op::Gather => gather(b, args, arg_types, shape),
+        Op::Gather => gather(b, operands, shape),
         Op::ScatterAdd(_) => {
             return Err(Unsupported {
                 op: node.op.name(),
@@ -208,10 +224,11 @@ fn window(b: &mut Builder, w: &WindowOp, args: &[&str]) -> Result<String, Unsupp
 
 /// `gather(table, ids)` with gradc's zero row for an id outside `0..V` (ONNX's `Gather`
 /// rejects one): gathered at a clamped id, then masked.
-fn gather(b: &mut Builder, args: &[&str], arg_types: &[&Type], shape: &[usize]) -> String {
-    let (table, ids) = (args[0], args[1]);
+fn gather(b: &mut Builder, operands: Operands<'_>, shape: &[Dim]) -> String {
+    let (table, ids) = (operands.names[0], operands.names[1]);
     // A table holds at most 2^31 elements, so fewer rows than i32::MAX but for an empty row.
-    let rows = i32::try_from(arg_types[0].shape[0]).unwrap_or(i32::MAX);
+    // Its rows are fixed: `Shapes::symbolic` refuses a table whose rows are the batch's.
+    let rows = i32::try_from(operands.types[0].shape[0]).unwrap_or(i32::MAX);
     let (zero, limit) = (b.i32s(&[], &[0]), b.i32s(&[], &[rows]));
     let above = b.node("GreaterOrEqual", &[ids, &zero], &[]);
     let below = b.node("Less", &[ids, &limit], &[]);
@@ -219,9 +236,9 @@ fn gather(b: &mut Builder, args: &[&str], arg_types: &[&Type], shape: &[usize]) 
     let safe = b.node("Where", &[&valid, ids, &zero], &[]);
     let picked = b.node("Gather", &[table, &safe], &[("axis", Attr::Int(0))]);
     // The mask with a 1 for each of a row's axes, to broadcast over them.
-    let mut mask_shape = arg_types[1].shape.clone();
-    mask_shape.resize(shape.len(), 1);
-    let mask_shape = b.sizes(&mask_shape);
+    let mut mask_shape = operands.shapes[1].to_vec();
+    mask_shape.resize(shape.len(), Dim::Fixed(1));
+    let mask_shape = b.shape(&mask_shape);
     let mask = b.node("Reshape", &[&valid, &mask_shape], &[]);
     let none = b.f32_scalar(0.0);
     b.node("Where", &[&mask, &picked, &none], &[])
