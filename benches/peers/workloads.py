@@ -75,7 +75,7 @@ WORKLOADS = {
     },
 }
 
-# The quadratic's program, its one parameter's start and its learning rate.
+# The quadratic's program and its one parameter's start (its learning rate is in WORKLOADS).
 QUADRATIC_GRAD = "quadratic.grad"
 QUADRATIC_START = 0.0
 
