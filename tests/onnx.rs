@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{gradc, root, temp_dir};
 use gradc::data::array::{Array, Values};
@@ -243,53 +243,42 @@ fn every_kind_of_op_matches_predict() {
     agrees(s(&file), None, &RUNS, |u| 2.0 + 8.0 * u.next());
 }
 
-#[test]
-fn an_op_without_an_onnx_form_is_a_diagnostic_naming_it() {
-    let dir = temp_dir("onnx_rand");
-    let file = dir.join("noisy.grad");
-    std::fs::write(
-        &file,
+/// Trains the model `name` with body `body` (over the spiral data) for two steps and exports it
+/// without `--batch`; checks that the export failed and wrote nothing, and returns the program,
+/// its weights, the path the export was given and its stderr.
+fn failed_export(name: &str, body: &str) -> (PathBuf, PathBuf, PathBuf, String) {
+    let dir = temp_dir(&format!("onnx_{name}"));
+    let file = dir.join(format!("{name}.grad"));
+    let program = format!(
         "use std.nn.dense\nuse std.loss.cross_entropy\n\
          data spiral = spirals(n: 40, classes: 2, noise: 0.05, seed: 1)\n\
-         model noisy(x: f32[B, 2]) -> f32[B, 2] { dense(x + 0.1 * rand(shape(x)), 2) }\n\
-         loss(x, y: i32[B]) = cross_entropy(noisy(x), y)\n\
-         train { data = spiral, batch = 8, steps = 2, optimizer = sgd(lr: 0.1) }\n",
-    )
-    .expect("write grad file");
+         model {name}(x: f32[B, 2]) -> f32[B, 2] {{ {body} }}\n\
+         loss(x, y: i32[B]) = cross_entropy({name}(x), y)\n\
+         train {{ data = spiral, batch = 8, steps = 2, optimizer = sgd(lr: 0.1) }}\n"
+    );
+    std::fs::write(&file, program).expect("write grad file");
     let w = dir.join("w.safetensors");
     ok(&["run", s(&file), "--quiet", "--save", s(&w)]);
     let out_path = dir.join("m.onnx");
     let out = gradc(&["export", s(&file), "--init", s(&w), "--onnx", s(&out_path)]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "export of a model with rand succeeded");
+    assert!(!out.status.success(), "export of `{body}` succeeded");
+    assert!(!out_path.exists(), "a file was written");
+    (file, w, out_path, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn an_op_without_an_onnx_form_is_a_diagnostic_naming_it() {
+    let (_, _, _, stderr) = failed_export("noisy", "dense(x + 0.1 * rand(shape(x)), 2)");
     assert!(stderr.contains("gradc::export::unsupported"), "{stderr}");
     assert!(stderr.contains("`rand`") && stderr.contains("help:"), "{stderr}");
-    assert!(!out_path.exists(), "a file was written");
 }
 
 #[test]
 fn a_model_tied_to_its_batch_size_needs_a_fixed_batch() {
-    let dir = temp_dir("onnx_batch");
-    let file = dir.join("centred.grad");
     // Each batch centred on its own mean: a reduction over the batch axis.
-    std::fs::write(
-        &file,
-        "use std.nn.dense\nuse std.loss.cross_entropy\n\
-         data spiral = spirals(n: 40, classes: 2, noise: 0.05, seed: 1)\n\
-         model centred(x: f32[B, 2]) -> f32[B, 2] { dense(x - mean(x, axis: 0, keepdims: true), 2) }\n\
-         loss(x, y: i32[B]) = cross_entropy(centred(x), y)\n\
-         train { data = spiral, batch = 8, steps = 2, optimizer = sgd(lr: 0.1) }\n",
-    )
-    .expect("write grad file");
-    let w = dir.join("w.safetensors");
-    ok(&["run", s(&file), "--quiet", "--save", s(&w)]);
-    let out_path = dir.join("m.onnx");
-    let out = gradc(&["export", s(&file), "--init", s(&w), "--onnx", s(&out_path)]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "export of a model reducing over the batch succeeded");
+    let (file, w, out_path, stderr) = failed_export("centred", "dense(x - mean(x, axis: 0, keepdims: true), 2)");
     assert!(stderr.contains("gradc::export::batch"), "{stderr}");
     assert!(stderr.contains("--batch N"), "{stderr}");
-    assert!(!out_path.exists(), "a file was written");
     ok(&["export", s(&file), "--init", s(&w), "--onnx", s(&out_path), "--batch", "8"]);
     let [input, output] = batch_dims(&out_path);
     assert_eq!((input.dim_value, output.dim_value), (Some(8), Some(8)));
