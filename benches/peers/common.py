@@ -1,4 +1,5 @@
 """What the peer processes share: their command line and the timing loop."""
+import json
 import time
 
 
@@ -29,3 +30,15 @@ def measure(run, block, target, repeats):
             run(block)
         rates.append(count * block / (time.perf_counter() - start))
     return first, rates
+
+
+def report(peer, name, version, make_run, block, target, repeats):
+    """Measures `make_run()` (a run as `measure` takes) for workload `name` and prints its JSON
+    line: the first loss and rates, or the error, so one variant failing on one workload does
+    not hide the rest."""
+    try:
+        first, rates = measure(make_run(), block, target, repeats)
+        line = {"first_loss": first, "steps_per_sec": rates, "version": version}
+    except Exception as e:
+        line = {"error": f"{type(e).__name__}: {e}"[:300]}
+    print(json.dumps({"peer": peer, "workload": name, **line}), flush=True)

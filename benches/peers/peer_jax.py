@@ -6,7 +6,6 @@ Usage: peer_jax.py WORKDIR THREADS TARGET_SECONDS REPEATS WORKLOAD[,WORKLOAD...]
 torch defines them (Adam with eps 1e-8 added after the square root; SGD whose momentum buffer
 starts as the first gradient), so the numbers follow gradc's and torch's.
 """
-import json
 import os
 import sys
 
@@ -140,12 +139,8 @@ def main():
     for peer, fori in (("jax-jit", False), ("jax-fori", True)):
         for name in names:
             w = dict(workloads.WORKLOADS[name], name=name)
-            try:
-                first, rates = common.measure(make_run(w, workdir, fori), w["block"], target, repeats)
-                line = {"first_loss": first, "steps_per_sec": rates, "version": jax.__version__}
-            except Exception as e:  # a variant failing on one workload should not hide the rest
-                line = {"error": f"{type(e).__name__}: {e}"[:300]}
-            print(json.dumps({"peer": peer, "workload": name, **line}), flush=True)
+            # Called at once, inside `report`, while `w` and `fori` are this iteration's.
+            common.report(peer, name, jax.__version__, lambda: make_run(w, workdir, fori), w["block"], target, repeats)
 
 
 if __name__ == "__main__":

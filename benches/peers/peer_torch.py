@@ -5,7 +5,6 @@ run.py starts it pinned (taskset) to THREADS CPUs. For each variant and workload
 JSON line: {"peer", "workload", "first_loss", "steps_per_sec": [one per repeat], "version"},
 or {"peer", "workload", "error"} if that variant fails there.
 """
-import json
 import sys
 
 import torch
@@ -121,17 +120,13 @@ def main():
     for peer, compiled in (("torch-eager", False), ("torch-compile", True)):
         for name in names:
             w = dict(workloads.WORKLOADS[name], name=name)
-            try:
+
+            def make():
+                # Called at once, inside `report`, while `w` and `compiled` are this iteration's.
                 torch.manual_seed(0)
-                if name == "quadratic":
-                    run = quadratic_block(w, compiled)
-                else:
-                    run = network_block(w, workdir, compiled)
-                first, rates = common.measure(run, w["block"], target, repeats)
-                line = {"first_loss": first, "steps_per_sec": rates, "version": torch.__version__}
-            except Exception as e:  # a variant failing on one workload should not hide the rest
-                line = {"error": f"{type(e).__name__}: {e}"[:300]}
-            print(json.dumps({"peer": peer, "workload": name, **line}), flush=True)
+                return quadratic_block(w, compiled) if w["name"] == "quadratic" else network_block(w, workdir, compiled)
+
+            common.report(peer, name, torch.__version__, make, w["block"], target, repeats)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,11 @@ pub(crate) const PARALLEL_MIN_FLOPS: usize = 1 << 20;
 /// Products gemm computes with at least this many multiply-adds (m·n·k) use its two-thread
 /// (rayon) split when allowed. Back to back, gemm 0.19's split pays from 2^20 (1.26x, 2.0x at
 /// 64x128x784); inside a training step it did not: mlp-small (784-128-10, batch 64, products
-/// of 6.4M) ran at 1,414 steps/s at two threads against 1,799 at one (`cargo bench`, quiet
-/// machine), probably because rayon's workers sleep between the step's products and waking
-/// them costs about what the second thread saves. mlp-wide's products (205M, 268M) gained
-/// 1.47x (30 to 44 steps/s).
+/// of 6.4M) ran at 1,414 steps/s at two threads against 1,799 at one (`cargo bench`, load
+/// about 1), probably because rayon's workers sleep between the step's products and waking
+/// them costs about what the second thread saves. With this threshold mlp-wide (products of
+/// 205M and 268M) runs at 53.7 steps/s at two threads against 34.5 at one
+/// (`benches/peers/run.py`, quiet machine).
 pub(crate) const GEMM_PARALLEL_MIN_FLOPS: usize = 1 << 24;
 
 /// `dst[m, n] = op(a) @ op(b)`, where element (i, p) of op(a) is `a[i * a_rs + p * a_cs]` and
