@@ -85,7 +85,7 @@ def network_block(w, workdir, compiled):
 
 
 def quadratic_block(w, compiled):
-    """(run one 100-step quadratic run from θ = 0 -> its first loss)."""
+    """(run n steps of the quadratic from θ = 0 -> its first loss)."""
     theta = torch.zeros((), requires_grad=True)
     _, lr, _ = w["optimizer"]
     opt = torch.optim.SGD([theta], lr=lr)

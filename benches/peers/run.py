@@ -46,7 +46,7 @@ CPUS = {1: "0", 2: "0,1"}
 LOSS_TOLERANCE = 1e-4
 BEGIN = "<!-- begin: peers table, written by benches/peers/run.py -->"
 END = "<!-- end: peers table -->"
-# gradc's quadratic runs are microseconds each: this many per round and thread count.
+# gradc's quadratic runs are a millisecond or two each: this many per round and thread count.
 QUADRATIC_RUNS = 25
 
 
@@ -98,7 +98,7 @@ def gradc_measure(args, name, threads, steps_for):
     """gradc's steps per second of each measurement of the workload at `threads` threads.
 
     `steps_for` remembers, per workload, the step count that takes about --target seconds (set
-    from a first short run); the quadratic is always its 100 steps, run QUADRATIC_RUNS times.
+    from a first short run); the quadratic is always one run of its block, QUADRATIC_RUNS times.
     """
     w = workloads.WORKLOADS[name]
     if "layers" not in w:
@@ -247,8 +247,9 @@ def main():
             f"Measured {started:%Y-%m-%d %H:%M} UTC by `benches/peers/run.py` (rounds: {args.rounds}, "
             f"measurements per round: {args.repeats} of ~{args.target:g} s, medians). Machine: {machine()}; load average "
             f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after. Versions: {versions}. "
-            "Figures are training steps per second; the quadratic's are of whole 100-step runs from "
-            "θ = 0 (one gradc process, one torch loop, 100 jit calls or one fori_loop call each). "
+            "Figures are training steps per second; the quadratic's are of whole runs of "
+            f"{workloads.WORKLOADS['quadratic']['block']:,} steps from θ = 0 (one gradc process, one "
+            "torch loop, a jit call per step or one fori_loop call each). "
             "First-step losses agreed to "
             f"{LOSS_TOLERANCE:g} relative across all implementations.",
             "",
