@@ -3,8 +3,9 @@
 //! scalar kernels, ops with no inline code), and `floorf`/`floor`
 //! for Cranelift's fallback on x86 hosts without SSE4.1.
 //!
-//! Decisions: GEMM goes to the `gemm` crate, which reaches ~96% of peak and takes row and column
-//! strides, so transposed operands cost nothing. One-hot and argmax are short, branchy loops run
+//! Decisions: GEMM goes to the `gemm` crate (through `matmul`, which splits large products over
+//! two threads), which reaches ~96% of peak and takes row and column strides, so transposed
+//! operands cost nothing. One-hot and argmax are short, branchy loops run
 //! once per step over small data; calling out keeps them obviously right at ~2 ns per call.
 //! `powf` is called per element for a general exponent (integral constant exponents are
 //! multiplications, emitted inline), so a negative base with an integral exponent is exact.
@@ -15,6 +16,7 @@ use cranelift_codegen::ir::{types, AbiParam, FuncRef, Function, Signature};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module};
 
+use super::matmul::{self, Mat};
 use super::CodegenError;
 use crate::ir::UnOp;
 
@@ -22,16 +24,6 @@ use crate::ir::UnOp;
 /// this many multiply-adds use two threads when allowed: below it the hand-off costs more than
 /// the second thread saves.
 pub(crate) const PARALLEL_MIN_FLOPS: usize = 1 << 20;
-
-/// Products gemm computes with at least this many multiply-adds (m·n·k) use its two-thread
-/// (rayon) split when allowed. Back to back, gemm 0.19's split pays from 2^20 (1.26x, 2.0x at
-/// 64x128x784); inside a training step it did not: mlp-small (784-128-10, batch 64, products
-/// of 6.4M) ran at 1,414 steps/s at two threads against 1,799 at one (`cargo bench`, load
-/// about 1), probably because rayon's workers sleep between the step's products and waking
-/// them costs about what the second thread saves. With this threshold mlp-wide (products of
-/// 205M and 268M) runs at 53.7 steps/s at two threads against 34.5 at one
-/// (`benches/peers/run.py`, quiet machine).
-pub(crate) const GEMM_PARALLEL_MIN_FLOPS: usize = 1 << 24;
 
 /// `dst[m, n] = op(a) @ op(b)`, where element (i, p) of op(a) is `a[i * a_rs + p * a_cs]` and
 /// element (p, j) of op(b) is `b[p * b_rs + j * b_cs]`; `dst` is row-major.
@@ -59,30 +51,16 @@ unsafe extern "C" fn gradc_matmul(
         unsafe { std::ptr::write_bytes(dst, 0, m * n) };
         return;
     }
-    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    // SAFETY: guaranteed by the caller. `read_dst = false` makes gemm ignore alpha and write
-    // dst = beta·(a @ b), so beta is 1.
+    // SAFETY: guaranteed by the caller.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        matmul::product(
+            (m, n, k),
             dst,
-            1,
-            n as isize,
+            n,
+            Mat { ptr: a, rs: a_rs, cs: a_cs },
+            Mat { ptr: b, rs: b_rs, cs: b_cs },
             false,
-            a,
-            a_cs,
-            a_rs,
-            b,
-            b_cs,
-            b_rs,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
+            threads,
         )
     }
 }

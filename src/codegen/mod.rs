@@ -20,7 +20,9 @@ mod helpers;
 pub mod kernel;
 mod lower;
 mod math;
+mod matmul;
 pub mod memplan;
+mod split;
 mod window;
 
 use std::time::{Duration, Instant};

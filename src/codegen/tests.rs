@@ -773,12 +773,12 @@ mod reductions {
         assert!(run(1) == run(2), "one and two threads differ");
     }
 
-    /// A product large enough for gemm's two-thread split, transposed operands included, has
+    /// A product large enough for the two-thread split, transposed operands included, has
     /// the same bits at one and two threads.
     #[test]
     fn threads_give_identical_products() {
         let n = 256;
-        assert!(n * n * n >= crate::codegen::helpers::GEMM_PARALLEL_MIN_FLOPS, "the product is split at two threads");
+        assert!(n * n * n >= crate::codegen::matmul::PARALLEL_MIN_FLOPS, "the product is split at two threads");
         let mut g = Graph::new("products");
         let a = f32_input(&mut g, "a", &[n, n]);
         let b = f32_input(&mut g, "b", &[n, n]);

@@ -34,7 +34,7 @@ use cranelift_codegen::ir::{types, Function, InstBuilder, MemFlagsData, StackSlo
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
-use super::helpers::{Callees, GEMM_PARALLEL_MIN_FLOPS};
+use super::helpers::Callees;
 use super::kernel::{expr_dtype, row_major, Elementwise, Epilogue, Expr, ExprId, Kernel, MatMul, Program, ValueId};
 use super::math::{Emit, Width};
 use super::memplan::Plan;
@@ -551,8 +551,6 @@ impl<'a> Lowerer<'a> {
         // op(a)[i, p] and op(b)[p, j] as (row, column) strides into the stored matrices.
         let (a_rs, a_cs) = if k.ta { (1, k.m) } else { (k.k, 1) };
         let (b_rs, b_cs) = if k.tb { (1, k.k) } else { (k.n, 1) };
-        let big = k.m.saturating_mul(k.n).saturating_mul(k.k) >= GEMM_PARALLEL_MIN_FLOPS;
-        let threads = if big { self.threads } else { 1 };
         let args = [
             self.ptr(k.out),
             self.ptr(k.a),
@@ -564,7 +562,7 @@ impl<'a> Lowerer<'a> {
             self.int(a_cs),
             self.int(b_rs),
             self.int(b_cs),
-            self.int(threads),
+            self.int(self.threads),
         ];
         self.b.ins().call(self.callees.matmul, &args);
     }

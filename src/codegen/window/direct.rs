@@ -17,8 +17,8 @@
 //! images in image order.
 
 use super::simd::{simd_entry, Path, Simd};
-use super::split::{run, share};
 use super::{out_slice, Activation, Geometry};
+use crate::codegen::split::{run, share};
 
 /// Lanes of the widest path: buffers are sized for it, so every path fits.
 const MAX_LANES: usize = 16;

@@ -4,14 +4,14 @@
 //! output (forward), the column gradient (input gradient, scattered back by col2im) or the
 //! weight gradient (accumulated over the batch in image order).
 //!
-//! A product uses two threads under the same rule as `@` (`GEMM_PARALLEL_MIN_FLOPS`). gemm splits
-//! the work by output blocks and each output element's inner sum runs in one order whatever
-//! the thread count, so results are bit-identical at one and two threads.
+//! Products go through `codegen::matmul`, as `@`'s do: large ones are halved over two threads,
+//! each output element's inner sum in one order whatever the thread count, so results are
+//! bit-identical at one and two threads.
 
 use std::cell::RefCell;
 
 use super::{Activation, Geometry};
-use crate::codegen::helpers::GEMM_PARALLEL_MIN_FLOPS;
+use crate::codegen::matmul::{self, Mat};
 
 thread_local! {
     /// The im2col column matrix, reused across calls and steps (the helper is not reentrant).
@@ -38,15 +38,6 @@ impl Geometry {
     /// Columns of the column matrix: output positions per image.
     fn positions(&self) -> usize {
         self.oh * self.ow
-    }
-
-    /// Threads for a product of this many multiply-adds.
-    fn threads_for(&self, flops: usize) -> gemm::Parallelism {
-        if self.threads > 1 && flops >= GEMM_PARALLEL_MIN_FLOPS {
-            gemm::Parallelism::Rayon(self.threads)
-        } else {
-            gemm::Parallelism::None
-        }
     }
 
     /// The outputs `ox` whose tap `k` (along an axis of `len`, stride `s`, dilation `d`, padding
@@ -109,57 +100,9 @@ impl Geometry {
     }
 }
 
-/// A strided matrix operand: element (i, j) is `ptr[i * rs + j * cs]`.
-struct Mat {
-    ptr: *const f32,
-    rs: isize,
-    cs: isize,
-}
-
-/// `dst[m, n] (+)= a @ b`, `dst` with row stride `dst_rs`; adds to `dst` when `accumulate`.
-///
-/// # Safety
-/// Every element the strides reach must be inside its buffer, and `dst` must not overlap `a`/`b`.
-unsafe fn product(
-    (m, n, k): (usize, usize, usize),
-    dst: *mut f32,
-    dst_rs: usize,
-    a: Mat,
-    b: Mat,
-    accumulate: bool,
-    par: gemm::Parallelism,
-) {
-    // SAFETY: guaranteed by the caller. With `read_dst`, gemm computes dst = 1·dst + 1·(a @ b);
-    // without, dst = 1·(a @ b).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            dst_rs as isize,
-            accumulate,
-            a.ptr,
-            a.cs,
-            a.rs,
-            b.ptr,
-            b.cs,
-            b.rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        )
-    }
-}
-
 /// `y[N, O, OH, OW] = conv2d(x, w)`.
 pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], act: Activation, y: &mut [f32]) {
     let (k, p, og, cg) = (g.rows_per_column(), g.positions(), g.og(), g.cg());
-    let par = g.threads_for(og * p * k);
     if k == 0 {
         // No taps: every output is an empty sum (gemm wants a nonzero inner dimension).
         y.fill(0.0);
@@ -176,7 +119,7 @@ pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], act: Activation, y: &mut 
                 let a = Mat { ptr: w[grp * og * k..].as_ptr(), rs: k as isize, cs: 1 };
                 let bm = Mat { ptr: col.as_ptr(), rs: p as isize, cs: 1 };
                 // SAFETY: `a` is the group's [og, k] weights, `bm` the [k, p] columns, `dst` [og, p].
-                unsafe { product((og, p, k), dst.as_mut_ptr(), p, a, bm, false, par) };
+                unsafe { matmul::product((og, p, k), dst.as_mut_ptr(), p, a, bm, false, g.threads) };
                 act.planes(dst, p, grp * og);
             }
         }
@@ -186,7 +129,6 @@ pub(super) fn conv(g: &Geometry, x: &[f32], w: &[f32], act: Activation, y: &mut 
 /// `dx[N, C, H, W] = conv2d_input_grad(g, w)`: per image and group, `col = wᵀ @ g`, then col2im.
 pub(super) fn conv_input(geo: &Geometry, gy: &[f32], w: &[f32], dx: &mut [f32]) {
     let (k, p, og, cg) = (geo.rows_per_column(), geo.positions(), geo.og(), geo.cg());
-    let par = geo.threads_for(og * p * k);
     dx.fill(0.0);
     if og == 0 {
         return;
@@ -198,7 +140,7 @@ pub(super) fn conv_input(geo: &Geometry, gy: &[f32], w: &[f32], dx: &mut [f32]) 
                 let a = Mat { ptr: w[grp * og * k..].as_ptr(), rs: 1, cs: k as isize };
                 let bm = Mat { ptr: gy[(b * geo.o + grp * og) * p..].as_ptr(), rs: p as isize, cs: 1 };
                 // SAFETY: `a` is the group's weights seen as [k, og], `bm` its [og, p] gradient, `col` [k, p].
-                unsafe { product((k, p, og), col.as_mut_ptr(), p, a, bm, false, par) };
+                unsafe { matmul::product((k, p, og), col.as_mut_ptr(), p, a, bm, false, geo.threads) };
                 geo.col2im(col, &mut dx[(b * geo.c + grp * cg) * geo.h * geo.w..][..cg * geo.h * geo.w]);
             }
         }
@@ -208,7 +150,6 @@ pub(super) fn conv_input(geo: &Geometry, gy: &[f32], w: &[f32], dx: &mut [f32]) 
 /// `dw[O, C/groups, KH, KW] = conv2d_weight_grad(x, g)`: `Σ_images g @ colᵀ`, in image order.
 pub(super) fn conv_weight(geo: &Geometry, x: &[f32], gy: &[f32], dw: &mut [f32]) {
     let (k, p, og, cg) = (geo.rows_per_column(), geo.positions(), geo.og(), geo.cg());
-    let par = geo.threads_for(og * p * k);
     if geo.n == 0 || p == 0 || k == 0 {
         dw.fill(0.0);
         return;
@@ -222,7 +163,7 @@ pub(super) fn conv_weight(geo: &Geometry, x: &[f32], gy: &[f32], dw: &mut [f32])
                 let bm = Mat { ptr: col.as_ptr(), rs: 1, cs: p as isize };
                 let dst = &mut dw[grp * og * k..][..og * k];
                 // SAFETY: `a` is [og, p], `bm` [p, k], `dst` the group's [og, k] weights.
-                unsafe { product((og, k, p), dst.as_mut_ptr(), k, a, bm, b > 0, par) };
+                unsafe { matmul::product((og, k, p), dst.as_mut_ptr(), k, a, bm, b > 0, geo.threads) };
             }
         }
     });

@@ -22,11 +22,9 @@ mod direct;
 mod im2col;
 mod pool;
 mod simd;
-mod split;
 
 use super::helpers::PARALLEL_MIN_FLOPS;
 use crate::ir::{Shape, WindowOp};
-#[cfg(test)]
 pub(crate) use simd::Path;
 
 /// An op's sizes and attributes, as the generated code lays them out (`usize` each, in order).

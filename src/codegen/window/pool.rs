@@ -5,8 +5,8 @@
 use std::slice;
 
 use super::simd::{simd_entry, Path, Simd};
-use super::split::run;
 use super::{out_slice, Geometry};
+use crate::codegen::split::run;
 
 /// Inputs at least this large are pooled on two threads when allowed: below it the hand-off
 /// costs more than the half it saves.

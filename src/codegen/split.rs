@@ -1,4 +1,5 @@
-//! Two-thread work splitting for the window helpers, without rayon and without allocating
+//! Two-thread work splitting for the helpers the generated code calls (window ops, large
+//! products), without rayon and without allocating
 //! after the first call: each calling thread owns one parked worker thread, started on first
 //! use, and offers it a job through a mutex and a condition variable. Both threads then claim
 //! the job's units from an atomic counter, so a worker that wakes late (the machine is busy)
@@ -13,7 +14,7 @@ use std::cell::OnceCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::simd::Path;
+use super::window::Path;
 
 /// A job offered to the worker: a borrowed closure and unit counter with their lifetimes
 /// erased, the number of units, and the caller's SIMD path (a path forced on the caller's
@@ -33,7 +34,7 @@ struct Job {
 type Buffers = [Vec<f32>; 3];
 
 /// What a job runs per unit: `f(path, unit, buffers)`.
-pub(super) type Unit<'a> = dyn Fn(Path, usize, [&mut [f32]; 3]) + Sync + 'a;
+pub(crate) type Unit<'a> = dyn Fn(Path, usize, [&mut [f32]; 3]) + Sync + 'a;
 
 // SAFETY: the closure is `Sync`, and `run` either withdraws the job before the worker takes it
 // or waits for the worker to finish with it, before the borrows it was made from end.
@@ -84,9 +85,9 @@ impl Worker {
         let shared = Arc::new(Shared::default());
         let theirs = Arc::clone(&shared);
         std::thread::Builder::new()
-            .name("gradc-window".into())
+            .name("gradc-split".into())
             .spawn(move || serve(&theirs))
-            .expect("spawning the window worker thread");
+            .expect("spawning the split worker thread");
         let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
         while !slot.started {
             slot = shared.changed.wait(slot).unwrap_or_else(|e| e.into_inner());
@@ -175,7 +176,7 @@ fn claim(f: &Unit, next: &AtomicUsize, units: usize, path: Path, scratch: &Mutex
 /// Calls `f(path, unit, buffers)` once for every unit in `0..units`, on this thread and, when
 /// `two`, on its worker too; `path` is this thread's SIMD path, `buffers` stale scratch of
 /// lengths `lens` (`f` writes before it reads).
-pub(super) fn run(two: bool, units: usize, lens: [usize; 3], f: &Unit) {
+pub(crate) fn run(two: bool, units: usize, lens: [usize; 3], f: &Unit) {
     let path = Path::current();
     let next = AtomicUsize::new(0);
     let two = two && units > 1;
@@ -231,11 +232,11 @@ fn finish() {
             slot = shared.changed.wait(slot).unwrap_or_else(|e| e.into_inner());
             slot.caller_sleeps = false;
         }
-        assert!(!slot.panicked, "a window kernel panicked on the worker thread");
+        assert!(!slot.panicked, "a helper panicked on the worker thread");
     });
 }
 
 /// Part `part` of `parts` of `0..n`: contiguous, in order, sizes differing by at most one.
-pub(super) fn share(n: usize, part: usize, parts: usize) -> std::ops::Range<usize> {
+pub(crate) fn share(n: usize, part: usize, parts: usize) -> std::ops::Range<usize> {
     n * part / parts..n * (part + 1) / parts
 }

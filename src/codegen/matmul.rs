@@ -1,0 +1,225 @@
+//! Products through the `gemm` crate, for `@` (`helpers::gradc_matmul`) and the im2col
+//! convolutions (`window::im2col`), split over two threads by halves of the output.
+//!
+//! Decisions:
+//! - gemm's own two-thread split (rayon) gained only 1.0–1.3× inside a training step on the
+//!   Intel machine kind (its workers sleep between the step's products, and the caller's
+//!   thread waits idle beside them). Two halves of the output, one computed on the calling
+//!   thread and one on the parked worker the window helpers use (`split`), gained about 1.5×
+//!   (`benches/peers/run.py`, mlp-wide).
+//! - Each half is one single-threaded gemm call, so an element's bits depend on how gemm
+//!   computes a product of that half's shape. For a general product (`general`) gemm sums
+//!   each element's k terms in depth blocks whose size depends on k alone, each block in order
+//!   with fused multiply-adds, so a half computes the same bits as the whole product does.
+//!   Shapes gemm treats specially (k ≤ 2, a single row or column, outputs of at most 256
+//!   elements or at most 64 × 64) are never split. `tests::halves_match_the_whole` holds this
+//!   to the gemm version the lock file pins, bit for bit, on shapes at those edges.
+
+use super::split;
+use super::window::Path;
+
+/// Products with at least this many multiply-adds (m·n·k) are split in two when two threads
+/// are allowed: below it the hand-off costs more than the second thread saves. mlp-small's
+/// products (64×128×784, 6.4M) stay on one thread, mlp-wide's (205M to 268M) are split.
+pub(crate) const PARALLEL_MIN_FLOPS: usize = 1 << 24;
+
+/// A strided matrix operand: element (i, j) is `ptr[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Mat {
+    pub(crate) ptr: *const f32,
+    pub(crate) rs: isize,
+    pub(crate) cs: isize,
+}
+
+/// Whether gemm computes an `m × n` product of depth `k` by its blocked kernels, whose
+/// per-element order depends on `k` alone (see the module's decisions).
+fn general(m: usize, n: usize, k: usize) -> bool {
+    k > 2 && m > 1 && n > 1 && m * n > 256 && (m > 64 || n > 64)
+}
+
+/// The rows or columns at which a product is halved for two threads, if it is: its longer
+/// output side, at a multiple of 16 (whole vectors), when both halves are general.
+fn halves(m: usize, n: usize, k: usize) -> Option<Half> {
+    if m.saturating_mul(n).saturating_mul(k) < PARALLEL_MIN_FLOPS || !general(m, n, k) {
+        return None;
+    }
+    let half = |len: usize| (len / 2).next_multiple_of(16);
+    if n >= m {
+        let h = half(n);
+        (h < n && general(m, h, k) && general(m, n - h, k)).then_some(Half::Columns(h))
+    } else {
+        let h = half(m);
+        (h < m && general(h, n, k) && general(m - h, n, k)).then_some(Half::Rows(h))
+    }
+}
+
+/// Where a product is halved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Half {
+    /// Output rows `0..h` and `h..m`.
+    Rows(usize),
+    /// Output columns `0..h` and `h..n`.
+    Columns(usize),
+}
+
+/// `dst[m, n] (+)= a @ b`, `dst` row-major with row stride `dst_rs`; adds to `dst` when
+/// `accumulate`. Large products use two threads when `threads > 1`.
+///
+/// # Safety
+/// Every element the strides reach must be inside its buffer, and `dst` must not overlap `a`
+/// or `b`.
+pub(crate) unsafe fn product(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    dst_rs: usize,
+    a: Mat,
+    b: Mat,
+    accumulate: bool,
+    threads: usize,
+) {
+    let Some(half) = halves(m, n, k).filter(|_| threads > 1) else {
+        // SAFETY: guaranteed by the caller.
+        return unsafe { one((m, n, k), dst, dst_rs, a, b, accumulate) };
+    };
+    // Raw pointers are not `Sync`; the halves write disjoint parts of `dst` and only read
+    // `a` and `b`.
+    let (dst_at, a_at, b_at) = (dst as usize, a.ptr as usize, b.ptr as usize);
+    let part = |_: Path, unit: usize, _: [&mut [f32]; 3]| {
+        let (dst, a, b) =
+            (dst_at as *mut f32, Mat { ptr: a_at as *const f32, ..a }, Mat { ptr: b_at as *const f32, ..b });
+        // SAFETY: each half reaches a sub-block of what the whole product reaches.
+        unsafe {
+            match (half, unit) {
+                (Half::Rows(h), 0) => one((h, n, k), dst, dst_rs, a, b, accumulate),
+                (Half::Rows(h), _) => {
+                    let a = Mat { ptr: a.ptr.offset(h as isize * a.rs), ..a };
+                    one((m - h, n, k), dst.add(h * dst_rs), dst_rs, a, b, accumulate)
+                }
+                (Half::Columns(h), 0) => one((m, h, k), dst, dst_rs, a, b, accumulate),
+                (Half::Columns(h), _) => {
+                    let b = Mat { ptr: b.ptr.offset(h as isize * b.cs), ..b };
+                    one((m, n - h, k), dst.add(h), dst_rs, a, b, accumulate)
+                }
+            }
+        }
+    };
+    split::run(true, 2, [0; 3], &part);
+}
+
+/// One single-threaded gemm call: `dst[m, n] (+)= a @ b`.
+///
+/// # Safety
+/// As [`product`].
+unsafe fn one((m, n, k): (usize, usize, usize), dst: *mut f32, dst_rs: usize, a: Mat, b: Mat, accumulate: bool) {
+    // SAFETY: guaranteed by the caller. With `read_dst`, gemm computes dst = 1·dst + 1·(a @ b);
+    // without, dst = 1·(a @ b). gemm names strides (column, row).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            accumulate,
+            a.ptr,
+            a.cs,
+            a.rs,
+            b.ptr,
+            b.cs,
+            b.rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A product of `m × n`, depth `k`, over operands made from `seed`, transposed as asked,
+    /// computed whole on one thread or in the halves two threads take (on this thread).
+    fn bits(m: usize, n: usize, k: usize, ta: bool, tb: bool, split: bool) -> Vec<u32> {
+        let mut state = 0x9e37_79b9_u32 ^ (m * 31 + n * 7 + k) as u32;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 8) as f32 / (1 << 24) as f32 - 0.5
+        };
+        let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| next()).collect();
+        let a = if ta {
+            Mat { ptr: a.as_ptr(), rs: 1, cs: m as isize }
+        } else {
+            Mat { ptr: a.as_ptr(), rs: k as isize, cs: 1 }
+        };
+        let b = if tb {
+            Mat { ptr: b.as_ptr(), rs: 1, cs: k as isize }
+        } else {
+            Mat { ptr: b.as_ptr(), rs: n as isize, cs: 1 }
+        };
+        let mut c = vec![f32::NAN; m * n];
+        let whole = || (Half::Rows(m), 0);
+        let parts: Vec<(Half, usize)> = match halves(m, n, k).filter(|_| split) {
+            Some(h) => vec![(h, 0), (h, 1)],
+            None => vec![whole()],
+        };
+        for (half, unit) in parts {
+            // SAFETY: the operands hold m·k and k·n elements, c holds m·n.
+            unsafe {
+                match (half, unit) {
+                    (Half::Rows(h), 0) => one((h, n, k), c.as_mut_ptr(), n, a, b, false),
+                    (Half::Rows(h), _) => {
+                        let a = Mat { ptr: a.ptr.offset(h as isize * a.rs), ..a };
+                        one((m - h, n, k), c.as_mut_ptr().add(h * n), n, a, b, false)
+                    }
+                    (Half::Columns(h), 0) => one((m, h, k), c.as_mut_ptr(), n, a, b, false),
+                    (Half::Columns(h), _) => {
+                        let b = Mat { ptr: b.ptr.offset(h as isize * b.cs), ..b };
+                        one((m, n - h, k), c.as_mut_ptr().add(h), n, a, b, false)
+                    }
+                }
+            }
+        }
+        c.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The premise of the two-thread split: a general product's halves have the bits of the
+    /// whole, for shapes at gemm's edges (outputs just over 64 wide, depths around its block
+    /// sizes, sides that leave partial tiles) and both layouts of each operand.
+    #[test]
+    fn halves_match_the_whole() {
+        let mut checked = 0;
+        for (m, n) in [(65, 1030), (1030, 65), (66, 300), (300, 130), (97, 97), (256, 1024), (2, 8200), (8200, 2)] {
+            for k in [3, 255, 256, 257, 511, 512, 513, 784, 1100, 2049] {
+                if m * n * k < PARALLEL_MIN_FLOPS {
+                    continue;
+                }
+                for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let split = halves(m, n, k).is_some();
+                    assert!(split || m.min(n) < 64, "{m}x{n}x{k} is not split");
+                    assert!(bits(m, n, k, ta, tb, true) == bits(m, n, k, ta, tb, false), "{m}x{n}x{k} ta={ta} tb={tb}");
+                    checked += usize::from(split);
+                }
+            }
+        }
+        assert!(checked > 100, "only {checked} split products checked");
+    }
+
+    #[test]
+    fn only_large_general_products_are_halved() {
+        assert_eq!(halves(64, 128, 784), None, "mlp-small's first layer, 6.4M multiply-adds");
+        assert_eq!(halves(256, 1024, 1024), Some(Half::Columns(512)));
+        assert_eq!(halves(1024, 300, 256), Some(Half::Rows(512)));
+        assert_eq!(halves(4096, 4096, 2), None, "depth 2 is gemm's outer-product path");
+        assert_eq!(halves(1 << 20, 1, 64), None, "a matrix-vector product");
+        assert_eq!(halves(100, 100, 2000), Some(Half::Columns(64)));
+        assert_eq!(halves(60, 100, 4000), None, "a half of 60 × 48 would take gemm's small-product path");
+    }
+}
