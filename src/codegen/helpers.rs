@@ -1,4 +1,5 @@
-//! Rust functions the generated code calls: GEMM, one-hot, argmax, `powf`, any unary op by the
+//! Rust functions the generated code calls: GEMM, the two halves of a large elementwise kernel,
+//! one-hot, argmax, `powf`, any unary op by the
 //! op table's semantics (`sin`/`cos` beyond the polynomial's range, the f64 transcendentals of
 //! scalar kernels, ops with no inline code), and `floorf`/`floor`
 //! for Cranelift's fallback on x86 hosts without SSE4.1.
@@ -17,6 +18,8 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module};
 
 use super::matmul::{self, Mat};
+use super::split;
+use super::window::Path;
 use super::CodegenError;
 use crate::ir::UnOp;
 
@@ -63,6 +66,25 @@ unsafe extern "C" fn gradc_matmul(
             threads,
         )
     }
+}
+
+/// A compiled half of an elementwise kernel: `(arena)`.
+type Half = unsafe extern "C" fn(*mut u8);
+
+/// Runs `first(arena)` on this thread and `second(arena)` on the split worker (or both here,
+/// if the worker is late): the two halves of one elementwise kernel (`lower::lower_half`).
+///
+/// # Safety
+/// `first` and `second` must be halves compiled for this arena, which write disjoint elements.
+unsafe extern "C" fn gradc_halves(first: Half, second: Half, arena: *mut u8) {
+    // A raw pointer is not `Sync`; both halves get the same arena.
+    let at = arena as usize;
+    let half = |_: Path, unit: usize, _: [&mut [f32]; 3]| {
+        let f = if unit == 0 { first } else { second };
+        // SAFETY: guaranteed by the caller.
+        unsafe { f(at as *mut u8) }
+    };
+    split::run(true, 2, [0; 3], &half);
 }
 
 /// Writes one-hot rows `out[n, classes]` for i32 `labels[n]`; a label outside the range gives a
@@ -252,6 +274,8 @@ pub(crate) struct Callees {
     pub(crate) copy_rows: FuncRef,
     /// `gradc_rand`, declared only for a program that draws random numbers.
     pub(crate) rand: Option<FuncRef>,
+    /// `gradc_halves`, declared only for a step with an elementwise kernel run in halves.
+    pub(crate) halves: Option<FuncRef>,
     /// `gradc_powf`.
     pub(crate) powf: FuncRef,
     /// `gradc_pow64`.
@@ -272,6 +296,7 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("gradc_gather", gradc_gather as *const u8);
     jit.symbol("gradc_scatter_add", gradc_scatter_add as *const u8);
     jit.symbol("gradc_rand", gradc_rand as *const u8);
+    jit.symbol("gradc_halves", gradc_halves as *const u8);
     jit.symbol("gradc_powf", gradc_powf as *const u8);
     jit.symbol("gradc_pow64", gradc_pow64 as *const u8);
     jit.symbol("gradc_unary64", gradc_unary64 as *const u8);
@@ -289,6 +314,8 @@ pub(crate) struct Optional {
     pub(crate) window: bool,
     /// The program draws random numbers.
     pub(crate) rand: bool,
+    /// The step runs an elementwise kernel in two halves (`lower::halved`).
+    pub(crate) halves: bool,
 }
 
 /// Declares the helpers in the module and makes them callable from `func`.
@@ -318,5 +345,6 @@ pub(crate) fn declare(
         gather: import("gradc_gather", &[ptr; 6], None)?,
         scatter_add: import("gradc_scatter_add", &[ptr; 6], None)?,
         rand: if optional.rand { Some(import("gradc_rand", &[ptr; 4], None)?) } else { None },
+        halves: if optional.halves { Some(import("gradc_halves", &[ptr; 3], None)?) } else { None },
     })
 }

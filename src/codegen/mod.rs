@@ -27,7 +27,7 @@ mod window;
 
 use std::time::{Duration, Instant};
 
-use cranelift_codegen::ir::{types, AbiParam, Function, UserFuncName};
+use cranelift_codegen::ir::{types, AbiParam, FuncRef, Function, UserFuncName};
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::Context;
@@ -330,8 +330,9 @@ impl Executable {
     }
 }
 
-/// Declares, lowers, compiles and links the step function; returns its id, and its CLIF text
-/// (when asked) and instruction count.
+/// Declares, lowers, compiles and links the step function (and the halves of the kernels it
+/// runs in halves, `lower::halved`); returns its id, and its CLIF text (when asked) and
+/// instruction count.
 fn define_step(
     module: &mut JITModule,
     program: &kernel::Program,
@@ -341,6 +342,19 @@ fn define_step(
     threads: usize,
     keep_clif: bool,
 ) -> Result<(FuncId, Option<String>, usize), CodegenError> {
+    let target = lower::Target { config: module.target_config(), fma, threads };
+    let mut fctx = FunctionBuilderContext::new();
+    let mut half_ids = Vec::with_capacity(program.kernels.len());
+    for (at, k) in program.kernels.iter().enumerate() {
+        half_ids.push(match lower::halved(k, threads) {
+            Some(e) => {
+                let first = define_half(module, program, plan, e, (at, 0), target, &mut fctx)?;
+                Some([first, define_half(module, program, plan, e, (at, 1), target, &mut fctx)?])
+            }
+            None => None,
+        });
+    }
+
     let mut sig = module.make_signature();
     let ptr = module.target_config().pointer_type();
     sig.params.extend([ptr, types::I64, ptr, ptr, ptr].map(AbiParam::new));
@@ -352,23 +366,52 @@ fn define_step(
     let optional = helpers::Optional {
         window: uses(|k| matches!(k, kernel::Kernel::Window { .. })),
         rand: uses(|k| matches!(k, kernel::Kernel::Rand { .. })),
+        halves: half_ids.iter().any(Option::is_some),
     };
     let callees = helpers::declare(module, &mut ctx.func, optional)?;
-    let mut fctx = FunctionBuilderContext::new();
-    let target = lower::Target { config: module.target_config(), fma, threads };
-    lower::lower(program, plan, feed, &callees, target, &mut ctx.func, &mut fctx)?;
+    let halves: Vec<Option<[FuncRef; 2]>> = half_ids
+        .iter()
+        .map(|ids| ids.map(|ids| ids.map(|id| module.declare_func_in_func(id, &mut ctx.func))))
+        .collect();
+    lower::lower(program, plan, feed, &callees, &halves, target, &mut ctx.func, &mut fctx)?;
 
     let clif_insts = ctx.func.layout.blocks().map(|b| ctx.func.layout.block_insts(b).count()).sum();
     let clif = keep_clif.then(|| ctx.func.display().to_string());
-    if let Err(e) = module.define_function(func_id, &mut ctx) {
-        return Err(if let ModuleError::Compilation(cranelift_codegen::CodegenError::Verifier(errors)) = e {
+    define(module, func_id, &mut ctx)?;
+    module.finalize_definitions()?;
+    Ok((func_id, clif, clif_insts))
+}
+
+/// Declares, lowers and compiles half `half` of elementwise kernel `at`, `(arena)`.
+fn define_half(
+    module: &mut JITModule,
+    program: &kernel::Program,
+    plan: &memplan::Plan,
+    k: &kernel::Elementwise,
+    (at, half): (usize, usize),
+    target: lower::Target,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<FuncId, CodegenError> {
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(module.target_config().pointer_type()));
+    let id = module.declare_function(&format!("gradc_k{at}_half{half}"), Linkage::Local, &sig)?;
+    let mut ctx = Context::for_function(Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig));
+    let optional = helpers::Optional { window: false, rand: false, halves: false };
+    let callees = helpers::declare(module, &mut ctx.func, optional)?;
+    lower::lower_half(program, plan, k, half, &callees, target, &mut ctx.func, fctx)?;
+    define(module, id, &mut ctx)?;
+    Ok(id)
+}
+
+/// Compiles a lowered function into the module, with the verifier's findings as text.
+fn define(module: &mut JITModule, id: FuncId, ctx: &mut Context) -> Result<(), CodegenError> {
+    module.define_function(id, ctx).map_err(|e| {
+        if let ModuleError::Compilation(cranelift_codegen::CodegenError::Verifier(errors)) = e {
             CodegenError::Verifier(cranelift_codegen::print_errors::pretty_verifier_error(&ctx.func, None, errors))
         } else {
             CodegenError::from(e)
-        });
-    }
-    module.finalize_definitions()?;
-    Ok((func_id, clif, clif_insts))
+        }
+    })
 }
 
 impl Drop for Executable {

@@ -799,6 +799,48 @@ mod reductions {
         assert!(run(1) == run(2), "one and two threads differ");
     }
 
+    /// Elementwise kernels large enough to run in halves at two threads have the same bits at
+    /// one and two threads: a row cut at a multiple of four with a scalar remainder (sin over
+    /// its polynomial's range and beyond, exp up to overflow), an outer dim of odd length with
+    /// a broadcast operand, and a transposed (strided, scalar) operand.
+    #[test]
+    fn threads_give_identical_elementwise() {
+        let n = crate::codegen::lower::PARALLEL_MIN_ELEMENTS + 3;
+        let mut g = Graph::new("halves");
+        let x = f32_input(&mut g, "x", &[n]);
+        let s = push(&mut g, Op::Unary(UnOp::Sin), &[x]);
+        let e = push(&mut g, Op::Unary(UnOp::Exp), &[x]);
+        let se = push(&mut g, Op::Binary(BinOp::Mul), &[s, e]);
+        g.add_output("row", se, OutputRole::Metric);
+        let a = f32_input(&mut g, "a", &[517, 513]);
+        let b = f32_input(&mut g, "b", &[513]);
+        let bb = push(&mut g, Op::Broadcast(vec![517, 513]), &[b]);
+        let ab = push(&mut g, Op::Binary(BinOp::Mul), &[a, bb]);
+        let t = push(&mut g, Op::Unary(UnOp::Tanh), &[ab]);
+        g.add_output("outer", t, OutputRole::Metric);
+        let at = push(&mut g, Op::Permute(vec![1, 0]), &[a]);
+        let ta = push(&mut g, Op::Unary(UnOp::Log), &[at]);
+        g.add_output("transposed", ta, OutputRole::Metric);
+        let program = fuse::fuse(&g).expect("fuses");
+        let halved = program.kernels.iter().filter(|k| crate::codegen::lower::halved(k, 2).is_some()).count();
+        assert!(halved >= 3, "{halved} kernels run in halves:\n{:?}", program.kernels);
+        let mut rng = Rng(11);
+        let xs: Vec<f32> =
+            (0..n).map(|i| rng.uniform(-1.0, 1.0) as f32 * if i % 3 == 0 { 2e4 } else { 90.0 }).collect();
+        let as_: Vec<f32> = (0..517 * 513).map(|_| rng.uniform(0.0, 3.0) as f32).collect();
+        let bs: Vec<f32> = (0..513).map(|_| rng.uniform(-2.0, 2.0) as f32).collect();
+        let run = |threads: usize| {
+            let mut exe = Executable::compile(&g, &CompileOptions { threads, ..opts() }).expect("compiles");
+            exe.input_mut("x").expect("input").copy_from_slice(&xs);
+            exe.input_mut("a").expect("input").copy_from_slice(&as_);
+            exe.input_mut("b").expect("input").copy_from_slice(&bs);
+            exe.run();
+            ["row", "outer", "transposed"]
+                .map(|o| exe.output(o).expect("output").iter().map(|v| v.to_bits()).collect::<Vec<u32>>())
+        };
+        assert!(run(1) == run(2), "one and two threads differ");
+    }
+
     /// sin and cos (whose out-of-range path is a branch inside the loop) feeding sums over the
     /// inner axis (reduced innermost) and the outer axis (blocks of output columns),
     /// with rows of small and of large arguments.

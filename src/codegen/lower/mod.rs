@@ -1,4 +1,5 @@
-//! Lowering: scheduled kernels and their memory plan become one CLIF function `gradc_step(arena)`.
+//! Lowering: scheduled kernels and their memory plan become the CLIF function `gradc_step(arena)`,
+//! and at two threads one function per half of each large elementwise kernel (`lower_half`).
 //!
 //! Assumes a program from `fuse` and its plan from `memplan`. Guarantees: every access stays
 //! inside the buffer the plan gave its value; kernels run in schedule order, then the plan's
@@ -25,12 +26,16 @@
 //!   lane by lane. `floor` is Cranelift's `floor` (one `roundps`/`roundss` with SSE4.1).
 //! - `select(c, a, b)` is `fcmp ne c, 0` and a `bitselect` (vectors) or `select` (scalars): the
 //!   result takes the picked operand's bits, so an inf or NaN in the other cannot leak.
+//! - At two threads an elementwise kernel of at least `PARALLEL_MIN_ELEMENTS` elements becomes
+//!   two functions of its own, one per half of its outermost loop dim (`lower_half`), which the
+//!   step hands to `gradc_halves`. A row split in two is cut at a multiple of four, so every
+//!   element runs the same vector or scalar code as on one thread: the bits do not change.
 
 mod expr;
 mod reduce;
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, Function, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value};
+use cranelift_codegen::ir::{types, FuncRef, Function, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 
@@ -68,11 +73,15 @@ pub(crate) struct Feed {
 /// not finite; before iteration `i` it copies record `i` of `steps` and of `data` (each when
 /// not null) into the fed inputs, after it stores the loss in `losses[i]`; returns the
 /// iterations run.
+/// `halves[k]` holds the two compiled halves of kernel `k` when it runs in halves ([`halved`]).
+// The step's inputs are all distinct; bundling them would only move the list.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn lower(
     program: &Program,
     plan: &Plan,
     feed: &Feed,
     callees: &Callees,
+    halves: &[Option<[FuncRef; 2]>],
     target: Target,
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
@@ -95,13 +104,16 @@ pub(crate) fn lower(
     let i = l.b.use_var(i_var);
     l.feed_records(i, steps, &feed.steps);
     l.feed_records(i, data, &feed.data);
-    for k in &program.kernels {
-        l.kernel(k)?;
+    for (at, k) in program.kernels.iter().enumerate() {
+        match halves.get(at).copied().flatten() {
+            Some(parts) => l.halves(parts)?,
+            None => l.kernel(k)?,
+        }
     }
     for &(from, to) in &plan.copies {
         let shape = vec![program.values[from].ty.numel()];
         let body = vec![Expr::Load { value: from, strides: vec![1], offset: 0 }];
-        l.elementwise(&Elementwise { shape, body, outputs: vec![(0, to)] })?;
+        l.elementwise(&Elementwise { shape, body, outputs: vec![(0, to)] }, None)?;
     }
     let next = l.b.ins().iadd_imm_s(i, 1);
     let mut more = l.b.ins().icmp(IntCC::SignedLessThan, next, n);
@@ -123,6 +135,43 @@ pub(crate) fn lower(
     l.b.switch_to_block(exit);
     l.b.seal_block(exit);
     l.b.ins().return_(&[next]);
+    l.b.finalize(target.config);
+    Ok(())
+}
+
+/// Elementwise kernels of at least this many elements run in two halves at two threads.
+pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
+
+/// The kernel, if `k` runs in two halves at `threads`: a large elementwise kernel at two threads.
+pub(crate) fn halved(k: &Kernel, threads: usize) -> Option<&Elementwise> {
+    let Kernel::Elementwise(e) = k else { return None };
+    (threads > 1 && e.shape.iter().product::<usize>() >= PARALLEL_MIN_ELEMENTS).then_some(e)
+}
+
+/// Builds the body of `func` (signature `(arena)`) from half `half` (0 or 1) of an elementwise
+/// kernel: the elements of that half of its outermost loop dim.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn lower_half(
+    program: &Program,
+    plan: &Plan,
+    kernel: &Elementwise,
+    half: usize,
+    callees: &Callees,
+    target: Target,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<(), CodegenError> {
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let &[arena] = b.block_params(entry) else {
+        return Err(CodegenError::Internal("a kernel half takes one parameter".into()));
+    };
+    let mut l = Lowerer { b, arena, program, plan, callees, fma: target.fma, threads: 1 };
+    l.elementwise(kernel, Some(half))?;
+    l.b.ins().return_(&[]);
     l.b.finalize(target.config);
     Ok(())
 }
@@ -199,7 +248,7 @@ fn flags() -> MemFlagsData {
 impl<'a> Lowerer<'a> {
     fn kernel(&mut self, k: &Kernel) -> Result<(), CodegenError> {
         match k {
-            Kernel::Elementwise(e) => self.elementwise(e),
+            Kernel::Elementwise(e) => self.elementwise(e, None),
             Kernel::Reduce(r) => self.reduce(r),
             Kernel::MatMul(m) => {
                 self.matmul(m);
@@ -466,7 +515,8 @@ impl<'a> Lowerer<'a> {
         n >= 4 && strides.iter().all(|&s| s <= 1)
     }
 
-    fn elementwise(&mut self, k: &Elementwise) -> Result<(), CodegenError> {
+    /// Lowers an elementwise kernel, or only half `half` of its outermost loop dim.
+    fn elementwise(&mut self, k: &Elementwise, half: Option<usize>) -> Result<(), CodegenError> {
         if k.shape.contains(&0) {
             return Ok(());
         }
@@ -480,12 +530,26 @@ impl<'a> Lowerer<'a> {
                 Dim { n: k.shape[d], reduced: false, strides }
             })
             .collect();
-        let dims = collapse(dims, streams);
-        let (row, outer) = dims.split_last().expect("collapse never returns an empty list");
+        let mut dims = collapse(dims, streams);
         let mut ptrs: Vec<Value> = loads.iter().map(|l| self.ptr_at(l.1, l.3)).collect();
         for &(_, v) in &k.outputs {
             ptrs.push(self.ptr(v));
         }
+        if let Some(half) = half {
+            // A row is cut at a multiple of four so that the vector loop and the scalar
+            // remainder cover the same elements as the whole row's do.
+            let whole = dims.len() == 1;
+            let d = &mut dims[0];
+            let cut = if whole { d.n / 2 / 4 * 4 } else { d.n / 2 };
+            let (lo, hi) = if half == 0 { (0, cut) } else { (cut, d.n) };
+            for (p, &stride) in ptrs.iter_mut().zip(&d.strides) {
+                if lo * stride > 0 {
+                    *p = self.b.ins().iadd_imm_s(*p, (lo * stride * 4) as i64);
+                }
+            }
+            d.n = hi - lo;
+        }
+        let (row, outer) = dims.split_last().expect("collapse never returns an empty list");
         // A kernel of one element is scalar hyper-parameter arithmetic: compute it in f64.
         let single = if k.shape.iter().product::<usize>() == 1 { Width::Double } else { Width::Scalar };
         let mode = (Self::vectorisable(row.n, &row.strides[..loads.len()]), single);
@@ -501,6 +565,17 @@ impl<'a> Lowerer<'a> {
                 Ok(())
             })
         })
+    }
+
+    /// Calls `gradc_halves` with the addresses of a kernel's two compiled halves.
+    fn halves(&mut self, [first, second]: [FuncRef; 2]) -> Result<(), CodegenError> {
+        let callee =
+            self.callees.halves.ok_or_else(|| CodegenError::Internal("gradc_halves was not declared".into()))?;
+        // Pointers are i64, as `int` and `ptr` assume.
+        let first = self.b.ins().func_addr(types::I64, first);
+        let second = self.b.ins().func_addr(types::I64, second);
+        self.b.ins().call(callee, &[first, second, self.arena]);
+        Ok(())
     }
 
     /// Calls `gradc_window` with the op's geometry table, filled in a stack slot, and the
