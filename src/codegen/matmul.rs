@@ -87,23 +87,43 @@ pub(crate) unsafe fn product(
     let part = |_: Path, unit: usize, _: [&mut [f32]; 3]| {
         let (dst, a, b) =
             (dst_at as *mut f32, Mat { ptr: a_at as *const f32, ..a }, Mat { ptr: b_at as *const f32, ..b });
-        // SAFETY: each half reaches a sub-block of what the whole product reaches.
-        unsafe {
-            match (half, unit) {
-                (Half::Rows(h), 0) => one((h, n, k), dst, dst_rs, a, b, accumulate),
-                (Half::Rows(h), _) => {
-                    let a = Mat { ptr: a.ptr.offset(h as isize * a.rs), ..a };
-                    one((m - h, n, k), dst.add(h * dst_rs), dst_rs, a, b, accumulate)
-                }
-                (Half::Columns(h), 0) => one((m, h, k), dst, dst_rs, a, b, accumulate),
-                (Half::Columns(h), _) => {
-                    let b = Mat { ptr: b.ptr.offset(h as isize * b.cs), ..b };
-                    one((m, n - h, k), dst.add(h), dst_rs, a, b, accumulate)
-                }
-            }
-        }
+        // SAFETY: guaranteed by the caller.
+        unsafe { one_half(half, unit, (m, n, k), dst, dst_rs, a, b, accumulate) }
     };
     split::run(true, 2, [0; 3], &part);
+}
+
+/// Half `unit` (0 or 1) of the product `dst[m, n] (+)= a @ b` halved at `half`.
+///
+/// # Safety
+/// As [`product`]; each half reaches a sub-block of what the whole product reaches.
+// The product's own arguments, plus which half.
+#[allow(clippy::too_many_arguments)]
+unsafe fn one_half(
+    half: Half,
+    unit: usize,
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    dst_rs: usize,
+    a: Mat,
+    b: Mat,
+    accumulate: bool,
+) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        match (half, unit) {
+            (Half::Rows(h), 0) => one((h, n, k), dst, dst_rs, a, b, accumulate),
+            (Half::Rows(h), _) => {
+                let a = Mat { ptr: a.ptr.offset(h as isize * a.rs), ..a };
+                one((m - h, n, k), dst.add(h * dst_rs), dst_rs, a, b, accumulate)
+            }
+            (Half::Columns(h), 0) => one((m, h, k), dst, dst_rs, a, b, accumulate),
+            (Half::Columns(h), _) => {
+                let b = Mat { ptr: b.ptr.offset(h as isize * b.cs), ..b };
+                one((m, n - h, k), dst.add(h), dst_rs, a, b, accumulate)
+            }
+        }
+    }
 }
 
 /// One single-threaded gemm call: `dst[m, n] (+)= a @ b`.
@@ -165,27 +185,10 @@ mod tests {
             Mat { ptr: b.as_ptr(), rs: n as isize, cs: 1 }
         };
         let mut c = vec![f32::NAN; m * n];
-        let whole = || (Half::Rows(m), 0);
-        let parts: Vec<(Half, usize)> = match halves(m, n, k).filter(|_| split) {
-            Some(h) => vec![(h, 0), (h, 1)],
-            None => vec![whole()],
-        };
-        for (half, unit) in parts {
-            // SAFETY: the operands hold m·k and k·n elements, c holds m·n.
-            unsafe {
-                match (half, unit) {
-                    (Half::Rows(h), 0) => one((h, n, k), c.as_mut_ptr(), n, a, b, false),
-                    (Half::Rows(h), _) => {
-                        let a = Mat { ptr: a.ptr.offset(h as isize * a.rs), ..a };
-                        one((m - h, n, k), c.as_mut_ptr().add(h * n), n, a, b, false)
-                    }
-                    (Half::Columns(h), 0) => one((m, h, k), c.as_mut_ptr(), n, a, b, false),
-                    (Half::Columns(h), _) => {
-                        let b = Mat { ptr: b.ptr.offset(h as isize * b.cs), ..b };
-                        one((m, n - h, k), c.as_mut_ptr().add(h), n, a, b, false)
-                    }
-                }
-            }
+        // SAFETY (both calls): the operands hold m·k and k·n elements, c holds m·n.
+        match halves(m, n, k).filter(|_| split) {
+            Some(h) => (0..2).for_each(|unit| unsafe { one_half(h, unit, (m, n, k), c.as_mut_ptr(), n, a, b, false) }),
+            None => unsafe { one((m, n, k), c.as_mut_ptr(), n, a, b, false) },
         }
         c.iter().map(|v| v.to_bits()).collect()
     }

@@ -86,12 +86,8 @@ pub(crate) fn lower(
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<(), CodegenError> {
-    let mut b = FunctionBuilder::new(func, fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let &[arena, n, steps, data, losses] = b.block_params(entry) else {
+    let (mut b, params) = begin(func, fctx);
+    let &[arena, n, steps, data, losses] = params.as_slice() else {
         return Err(CodegenError::Internal("the step function takes five parameters".into()));
     };
     let i_var = b.declare_var(types::I64);
@@ -139,6 +135,17 @@ pub(crate) fn lower(
     Ok(())
 }
 
+/// A builder for `func`, positioned in its entry block, and the function's parameters.
+fn begin<'f>(func: &'f mut Function, fctx: &'f mut FunctionBuilderContext) -> (FunctionBuilder<'f>, Vec<Value>) {
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let params = b.block_params(entry).to_vec();
+    (b, params)
+}
+
 /// Elementwise kernels of at least this many elements run in two halves at two threads.
 pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
 
@@ -161,12 +168,8 @@ pub(crate) fn lower_half(
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<(), CodegenError> {
-    let mut b = FunctionBuilder::new(func, fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let &[arena] = b.block_params(entry) else {
+    let (b, params) = begin(func, fctx);
+    let &[arena] = params.as_slice() else {
         return Err(CodegenError::Internal("a kernel half takes one parameter".into()));
     };
     let mut l = Lowerer { b, arena, program, plan, callees, fma: target.fma, threads: 1 };
