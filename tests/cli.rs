@@ -67,7 +67,22 @@ fn the_binary_works_alone_from_any_directory() {
     let text = std::fs::read_to_string(dir.join("m.grad")).expect("read");
     assert!(text.contains("use std."), "the example uses the standard library");
     for args in [&["check", "m.grad"][..], &["run", "m.grad", "--steps", "2", "--quiet"]] {
-        let out = Command::new(&bin).args(args).current_dir(&dir).output().expect("run");
+        let out = run_fresh(Command::new(&bin).args(args).current_dir(&dir));
         assert!(out.status.success(), "{args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+/// Runs a just-written executable. Until every process forked while it was open for writing
+/// has reached its own exec (another test thread starting `bash`, say), exec fails with "text
+/// file busy": that is retried for up to a second, and any other error fails the test.
+fn run_fresh(cmd: &mut Command) -> std::process::Output {
+    for _ in 0..50 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => return other.expect("run"),
+        }
+    }
+    panic!("the copied binary stayed busy for a second")
 }
