@@ -32,6 +32,7 @@
 //!   element runs the same vector or scalar code as on one thread: the bits do not change.
 
 mod expr;
+mod halves;
 mod reduce;
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -46,6 +47,10 @@ use super::memplan::Plan;
 use super::window;
 use super::CodegenError;
 use crate::ir::{DType, Shape, WindowOp};
+
+#[cfg(test)]
+pub(crate) use halves::PARALLEL_MIN_ELEMENTS;
+pub(crate) use halves::{halved, lower_half};
 
 /// What the generated code may assume about the machine.
 #[derive(Clone, Copy)]
@@ -144,39 +149,6 @@ fn begin<'f>(func: &'f mut Function, fctx: &'f mut FunctionBuilderContext) -> (F
     b.seal_block(entry);
     let params = b.block_params(entry).to_vec();
     (b, params)
-}
-
-/// Elementwise kernels of at least this many elements run in two halves at two threads.
-pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
-
-/// The kernel, if `k` runs in two halves at `threads`: a large elementwise kernel at two threads.
-pub(crate) fn halved(k: &Kernel, threads: usize) -> Option<&Elementwise> {
-    let Kernel::Elementwise(e) = k else { return None };
-    (threads > 1 && e.shape.iter().product::<usize>() >= PARALLEL_MIN_ELEMENTS).then_some(e)
-}
-
-/// Builds the body of `func` (signature `(arena)`) from half `half` (0 or 1) of an elementwise
-/// kernel: the elements of that half of its outermost loop dim.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn lower_half(
-    program: &Program,
-    plan: &Plan,
-    kernel: &Elementwise,
-    half: usize,
-    callees: &Callees,
-    target: Target,
-    func: &mut Function,
-    fctx: &mut FunctionBuilderContext,
-) -> Result<(), CodegenError> {
-    let (b, params) = begin(func, fctx);
-    let &[arena] = params.as_slice() else {
-        return Err(CodegenError::Internal("a kernel half takes one parameter".into()));
-    };
-    let mut l = Lowerer { b, arena, program, plan, callees, fma: target.fma, threads: 1 };
-    l.elementwise(kernel, Some(half))?;
-    l.b.ins().return_(&[]);
-    l.b.finalize(target.config);
-    Ok(())
 }
 
 /// Fed inputs of at most this many words are copied by loads and stores, longer ones by a call.
@@ -539,18 +511,7 @@ impl<'a> Lowerer<'a> {
             ptrs.push(self.ptr(v));
         }
         if let Some(half) = half {
-            // A row is cut at a multiple of four so that the vector loop and the scalar
-            // remainder cover the same elements as the whole row's do.
-            let whole = dims.len() == 1;
-            let d = &mut dims[0];
-            let cut = if whole { d.n / 2 / 4 * 4 } else { d.n / 2 };
-            let (lo, hi) = if half == 0 { (0, cut) } else { (cut, d.n) };
-            for (p, &stride) in ptrs.iter_mut().zip(&d.strides) {
-                if lo * stride > 0 {
-                    *p = self.b.ins().iadd_imm_s(*p, (lo * stride * 4) as i64);
-                }
-            }
-            d.n = hi - lo;
+            self.keep_half(half, &mut dims, &mut ptrs);
         }
         let (row, outer) = dims.split_last().expect("collapse never returns an empty list");
         // A kernel of one element is scalar hyper-parameter arithmetic: compute it in f64.
@@ -568,17 +529,6 @@ impl<'a> Lowerer<'a> {
                 Ok(())
             })
         })
-    }
-
-    /// Calls `gradc_halves` with the addresses of a kernel's two compiled halves.
-    fn halves(&mut self, [first, second]: [FuncRef; 2]) -> Result<(), CodegenError> {
-        let callee =
-            self.callees.halves.ok_or_else(|| CodegenError::Internal("gradc_halves was not declared".into()))?;
-        // Pointers are i64, as `int` and `ptr` assume.
-        let first = self.b.ins().func_addr(types::I64, first);
-        let second = self.b.ins().func_addr(types::I64, second);
-        self.b.ins().call(callee, &[first, second, self.arena]);
-        Ok(())
     }
 
     /// Calls `gradc_window` with the op's geometry table, filled in a stack slot, and the
