@@ -3,10 +3,10 @@
 //!
 //! Decisions:
 //! - gemm's own two-thread split (rayon) gained only 1.0–1.3× inside a training step on the
-//!   Intel machine kind (its workers sleep between the step's products, and the caller's
-//!   thread waits idle beside them). Two halves of the output, one computed on the calling
-//!   thread and one on the parked worker the window helpers use (`split`), gained about 1.5×
-//!   (`benches/peers/run.py`, mlp-wide).
+//!   Intel machine kind (probably because its workers sleep between the step's products while
+//!   the caller's thread waits idle beside them). Two halves of the output, one computed on the calling
+//!   thread and one on the parked worker the window helpers use (`split`), made mlp-wide's
+//!   two-thread step 12% faster than gemm's split did (`farm-bench`, A/B wall 0.88).
 //! - Each half is one single-threaded gemm call, so an element's bits depend on how gemm
 //!   computes a product of that half's shape. For a general product (`general`) gemm sums
 //!   each element's k terms in depth blocks whose size depends on k alone, each block in order
