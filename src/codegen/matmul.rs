@@ -62,6 +62,28 @@ enum Half {
     Columns(usize),
 }
 
+impl Half {
+    /// Half `unit` (0 or 1) of the product `dst[m, n] = a @ b`: its sizes, and `dst`, `a` and
+    /// `b` moved to its first element.
+    fn part(self, unit: usize, (m, n, k): (usize, usize, usize), dst: *mut f32, dst_rs: usize, a: Mat, b: Mat) -> Part {
+        match (self, unit) {
+            (Half::Rows(h), 0) => ((h, n, k), dst, a, b),
+            (Half::Rows(h), _) => {
+                let a = Mat { ptr: a.ptr.wrapping_offset(h as isize * a.rs), ..a };
+                ((m - h, n, k), dst.wrapping_add(h * dst_rs), a, b)
+            }
+            (Half::Columns(h), 0) => ((m, h, k), dst, a, b),
+            (Half::Columns(h), _) => {
+                let b = Mat { ptr: b.ptr.wrapping_offset(h as isize * b.cs), ..b };
+                ((m, n - h, k), dst.wrapping_add(h), a, b)
+            }
+        }
+    }
+}
+
+/// A part of a product: its sizes (m, n, k), `dst`, `a` and `b`.
+type Part = ((usize, usize, usize), *mut f32, Mat, Mat);
+
 /// `dst[m, n] (+)= a @ b`, `dst` row-major with row stride `dst_rs`; adds to `dst` when
 /// `accumulate`. Large products use two threads when `threads > 1`.
 ///
@@ -87,43 +109,12 @@ pub(crate) unsafe fn product(
     let part = |_: Path, unit: usize, _: [&mut [f32]; 3]| {
         let (dst, a, b) =
             (dst_at as *mut f32, Mat { ptr: a_at as *const f32, ..a }, Mat { ptr: b_at as *const f32, ..b });
-        // SAFETY: guaranteed by the caller.
-        unsafe { one_half(half, unit, (m, n, k), dst, dst_rs, a, b, accumulate) }
+        let (sizes, dst, a, b) = half.part(unit, (m, n, k), dst, dst_rs, a, b);
+        // SAFETY: guaranteed by the caller; each half reaches a sub-block of what the whole
+        // product reaches.
+        unsafe { one(sizes, dst, dst_rs, a, b, accumulate) }
     };
     split::run(true, 2, [0; 3], &part);
-}
-
-/// Half `unit` (0 or 1) of the product `dst[m, n] (+)= a @ b` halved at `half`.
-///
-/// # Safety
-/// As [`product`]; each half reaches a sub-block of what the whole product reaches.
-// The product's own arguments, plus which half.
-#[allow(clippy::too_many_arguments)]
-unsafe fn one_half(
-    half: Half,
-    unit: usize,
-    (m, n, k): (usize, usize, usize),
-    dst: *mut f32,
-    dst_rs: usize,
-    a: Mat,
-    b: Mat,
-    accumulate: bool,
-) {
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        match (half, unit) {
-            (Half::Rows(h), 0) => one((h, n, k), dst, dst_rs, a, b, accumulate),
-            (Half::Rows(h), _) => {
-                let a = Mat { ptr: a.ptr.offset(h as isize * a.rs), ..a };
-                one((m - h, n, k), dst.add(h * dst_rs), dst_rs, a, b, accumulate)
-            }
-            (Half::Columns(h), 0) => one((m, h, k), dst, dst_rs, a, b, accumulate),
-            (Half::Columns(h), _) => {
-                let b = Mat { ptr: b.ptr.offset(h as isize * b.cs), ..b };
-                one((m, n - h, k), dst.add(h), dst_rs, a, b, accumulate)
-            }
-        }
-    }
 }
 
 /// One single-threaded gemm call: `dst[m, n] (+)= a @ b`.
@@ -187,7 +178,10 @@ mod tests {
         let mut c = vec![f32::NAN; m * n];
         // SAFETY (both calls): the operands hold m·k and k·n elements, c holds m·n.
         match halves(m, n, k).filter(|_| split) {
-            Some(h) => (0..2).for_each(|unit| unsafe { one_half(h, unit, (m, n, k), c.as_mut_ptr(), n, a, b, false) }),
+            Some(h) => (0..2).for_each(|unit| {
+                let (sizes, dst, a, b) = h.part(unit, (m, n, k), c.as_mut_ptr(), n, a, b);
+                unsafe { one(sizes, dst, n, a, b, false) }
+            }),
             None => unsafe { one((m, n, k), c.as_mut_ptr(), n, a, b, false) },
         }
         c.iter().map(|v| v.to_bits()).collect()
