@@ -386,12 +386,18 @@ pub fn program(c: &Compiled) -> Program<'_> {
     }
 }
 
+/// Native code options for `c`'s graphs, run on `threads` threads.
+pub fn options(c: &Compiled, threads: usize) -> CompileOptions {
+    let flush_denormals = c.module.train().flush_denormals;
+    CompileOptions { verify: false, keep_clif: false, threads: threads.max(1), flush_denormals }
+}
+
 /// Compiles every executable a run of `c` needs, before its first step: the train step, the
 /// step for a shorter last batch, and evaluation at the training, validation and test sets'
 /// sizes (the first of which `compare` also draws the loss surface with).
 pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
     let started = Instant::now();
-    let opts = CompileOptions { verify: cfg.verify, keep_clif: false, threads: cfg.threads.max(1) };
+    let opts = CompileOptions { verify: cfg.verify, ..options(c, cfg.threads) };
     let runner = |graph: &Graph| jit(graph, &opts).map(|exe| Runner::new(graph, exe));
     let program = program(c);
     let rows = program.rows();

@@ -48,7 +48,7 @@ fn inputs(xs: &[f64], t: Option<&[f64]>) -> Vec<Tensor> {
 
 /// Runs `g` in the JIT on f32 inputs; returns the named output.
 fn jit(g: &Graph, xs: &[f64], t: Option<&[f64]>, output: &str) -> Vec<f64> {
-    let opts = CompileOptions { verify: true, keep_clif: false, threads: 1 };
+    let opts = CompileOptions { verify: true, keep_clif: false, threads: 1, flush_denormals: false };
     let mut exe = Executable::compile(g, &opts).unwrap_or_else(|e| panic!("compile: {e}"));
     for (name, v) in [("x", inputs(xs, t)[0].clone()), ("u", inputs(xs, t)[1].clone())] {
         if let Some(dst) = exe.input_mut(name) {

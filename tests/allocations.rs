@@ -56,7 +56,7 @@ train { data = d, batch = 64, steps = 10, optimizer = adam(lr: 0.001), seed = 1 
 fn allocations_after_the_first_step(file: &Path, threads: usize) -> usize {
     let mut front = driver::parse(file).unwrap_or_else(|(d, _)| panic!("{}", d.render_plain()));
     let compiled = driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.render_plain()));
-    let opts = CompileOptions { verify: false, keep_clif: false, threads };
+    let opts = CompileOptions { verify: false, keep_clif: false, threads, flush_denormals: false };
     let mut exe = driver::jit(&compiled.optimized, &opts).unwrap_or_else(|d| panic!("{}", d.render_plain()));
     exe.run();
     let before = ALLOCATIONS.load(Ordering::Relaxed);

@@ -103,7 +103,7 @@ fn train_step(text: &str) -> Runner {
     let file = program_file(text);
     let mut front = driver::parse(Path::new(&file)).unwrap_or_else(|(d, _)| panic!("{}", d.render_plain()));
     let compiled = driver::compile(&mut front).unwrap_or_else(|d| panic!("{}", d.render_plain()));
-    let opts = CompileOptions { verify: true, keep_clif: false, threads: 1 };
+    let opts = CompileOptions { verify: true, keep_clif: false, threads: 1, flush_denormals: false };
     let exe = driver::jit(&compiled.optimized, &opts).unwrap_or_else(|d| panic!("{}", d.render_plain()));
     Runner::new(&compiled.optimized, exe)
 }

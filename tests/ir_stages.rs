@@ -31,7 +31,7 @@ fn every_stage_of_every_example() {
         insta::assert_snapshot!("backward_raw", backward(true).expect("prints"));
         insta::assert_snapshot!("update", gradc::ir::print::print(&c.lowered.update));
         insta::assert_snapshot!("optimized", gradc::ir::print::print(&c.optimized));
-        let opts = CompileOptions { verify: true, keep_clif: true, threads: 1 };
+        let opts = CompileOptions { verify: true, keep_clif: true, threads: 1, flush_denormals: false };
         let exe = driver::jit(&c.optimized, &opts).expect("compiles");
         insta::assert_snapshot!("kernels", exe.kernels());
         insta::assert_snapshot!("clif", exe.clif().expect("kept CLIF"));

@@ -144,3 +144,23 @@ fn an_early_stop_ends_the_progress_at_the_step_reached_without_an_eta() {
     assert!(reached.starts_with(&format!("{steps}/")), "{last} vs {steps} steps");
     assert!(!last.contains("ETA"), "{last}");
 }
+
+/// `flush_denormals = true` flushes the step's subnormal values to zero; by default (PyTorch's)
+/// they underflow gradually. θ halves every step from 1e-30 and is subnormal after 27 steps.
+#[test]
+fn flush_denormals_flushes_subnormal_values() {
+    let dir = temp_dir("flush_denormals");
+    let theta = |flush: bool| {
+        let file = dir.join(format!("halving_{flush}.grad"));
+        let source = format!(
+            "param theta: f32 = 1e-30\nloss = theta^2\n\
+             train {{ optimizer = sgd(lr: 0.25), steps = 30, flush_denormals = {flush} }}\n"
+        );
+        std::fs::write(&file, source).expect("writes the program");
+        let (stdout, _) = stdout_of(&["run", file.to_str().unwrap(), "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        v["params"]["theta"]["values"][0].as_f64().expect("theta's value")
+    };
+    assert_eq!(theta(false) as f32, 1e-30_f32 * 0.5_f32.powi(30), "gradual underflow");
+    assert_eq!(theta(true), 0.0, "flushed");
+}

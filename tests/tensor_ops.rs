@@ -33,7 +33,7 @@ fn iota(g: &Graph) -> Vec<Tensor> {
 /// Runs `g` in the JIT and in the interpreter on `inputs`; asserts they agree on every output
 /// and returns the interpreter's.
 fn agree(g: &Graph, inputs: &[Tensor]) -> Vec<Tensor> {
-    let opts = CompileOptions { verify: true, keep_clif: false, threads: 1 };
+    let opts = CompileOptions { verify: true, keep_clif: false, threads: 1, flush_denormals: false };
     let mut exe = Executable::compile(g, &opts).unwrap_or_else(|e| panic!("compile: {e}"));
     for (t, i) in inputs.iter().zip(&g.inputs) {
         exe.input_mut(&i.name).expect("f32 input").iter_mut().zip(&t.data).for_each(|(d, &s)| *d = s as f32);

@@ -15,6 +15,7 @@
 //! The arena is addressed through the function's one argument rather than baked-in addresses, so
 //! the code does not depend on where the arena was allocated.
 
+mod fpmode;
 pub mod fuse;
 mod helpers;
 pub mod kernel;
@@ -49,11 +50,13 @@ pub struct CompileOptions {
     pub keep_clif: bool,
     /// Threads GEMM may use: 1, or 2 for large products.
     pub threads: usize,
+    /// Flush subnormal floats to zero while the step runs (the train block's `flush_denormals`).
+    pub flush_denormals: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> CompileOptions {
-        CompileOptions { verify: false, keep_clif: false, threads: 1 }
+        CompileOptions { verify: false, keep_clif: false, threads: 1, flush_denormals: false }
     }
 }
 
@@ -121,6 +124,8 @@ pub struct Executable {
     kernels: String,
     clif: Option<String>,
     stats: Stats,
+    /// Run the step with subnormals flushed to zero.
+    flush_denormals: bool,
 }
 
 /// The compiled function: the arena's base address, the iterations to run, the step and data
@@ -207,6 +212,7 @@ impl Executable {
             kernels: kernel::print_program(&program),
             clif,
             stats,
+            flush_denormals: opts.flush_denormals,
         })
     }
 
@@ -271,6 +277,7 @@ impl Executable {
     /// Runs the step: one call into native code.
     pub fn run(&mut self) {
         let mut loss = 0.0;
+        let _mode = self.mode();
         // SAFETY: the code reads and writes only arena slots below `plan.slots`, which is the
         // arena's length (memplan places every buffer inside it), and one loss; the module is
         // alive; null records are not read.
@@ -308,10 +315,16 @@ impl Executable {
             None => std::ptr::null(),
         };
         let (steps, data) = (record(Record::Steps, steps), record(Record::Data, data));
+        let _mode = self.mode();
         // SAFETY: as in `run`; the record buffers hold `n` records each (checked above), and
         // `losses` holds `n` values.
         let done = unsafe { (self.entry)(self.arena.as_mut_ptr(), n as i64, steps, data, losses.as_mut_ptr()) };
         done as usize
+    }
+
+    /// Sets the floating-point mode the step runs in, until the guard drops.
+    fn mode(&self) -> Option<fpmode::Scope> {
+        self.flush_denormals.then(|| fpmode::Scope::enter(fpmode::Mode::current().flushing()))
     }
 
     /// The CLIF text of the compiled function, when compiled with `keep_clif`.

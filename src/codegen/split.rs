@@ -14,17 +14,19 @@ use std::cell::OnceCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
+use super::fpmode::{Mode, Scope};
 use super::window::Path;
 
 /// A job offered to the worker: a borrowed closure and unit counter with their lifetimes
-/// erased, the number of units, and the caller's SIMD path (a path forced on the caller's
-/// thread applies to the worker too).
+/// erased, the number of units, and the caller's SIMD path and floating-point mode (a path
+/// forced, or subnormals flushed, on the caller's thread apply to the worker too).
 #[derive(Clone, Copy)]
 struct Job {
     f: *const Unit<'static>,
     next: *const AtomicUsize,
     units: usize,
     path: Path,
+    mode: Mode,
     /// The worker's buffers, owned and sized by the caller.
     scratch: *const Mutex<Buffers>,
     lens: [usize; 3],
@@ -130,7 +132,10 @@ fn serve(shared: &Shared) {
         // SAFETY: the caller blocks in `run` until `finished`, so the closure, counter and
         // buffers live.
         let (f, next, scratch) = unsafe { (&*job.f, &*job.next, &*job.scratch) };
-        let part = || claim(f, next, job.units, job.path, scratch, job.lens);
+        let part = || {
+            let _mode = Scope::enter(job.mode);
+            claim(f, next, job.units, job.path, scratch, job.lens)
+        };
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(part)).is_ok();
         let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
         slot.finished = true;
@@ -203,7 +208,7 @@ fn offer(f: &Unit, next: &AtomicUsize, units: usize, path: Path, scratch: &Mutex
         // SAFETY (of the erased lifetime): `finish` withdraws the job or waits for it.
         let erased: *const Unit<'static> = unsafe { std::mem::transmute(f) };
         let mut slot = shared.slot.lock().unwrap_or_else(|e| e.into_inner());
-        slot.job = Some(Job { f: erased, next, units, path, scratch, lens });
+        slot.job = Some(Job { f: erased, next, units, path, mode: Mode::current(), scratch, lens });
         slot.finished = false;
         shared.done.store(false, Ordering::Relaxed);
         shared.offered.store(true, Ordering::Release);

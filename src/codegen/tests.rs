@@ -22,7 +22,7 @@ impl Rng {
 }
 
 fn opts() -> CompileOptions {
-    CompileOptions { verify: true, keep_clif: false, threads: 1 }
+    CompileOptions { verify: true, keep_clif: false, threads: 1, flush_denormals: false }
 }
 
 fn f32_input(g: &mut Graph, name: &str, shape: &[usize]) -> NodeId {
@@ -839,6 +839,44 @@ mod reductions {
                 .map(|o| exe.output(o).expect("output").iter().map(|v| v.to_bits()).collect::<Vec<u32>>())
         };
         assert!(run(1) == run(2), "one and two threads differ");
+    }
+
+    /// `flush_denormals` flushes subnormal inputs and results in the JIT's loops and in the
+    /// products, on the calling thread and on the split worker alike (a kernel and a product
+    /// both large enough to run in halves at two threads), and leaves the caller's mode as it was.
+    #[test]
+    fn flushing_applies_to_both_threads() {
+        let n = crate::codegen::lower::PARALLEL_MIN_ELEMENTS + 3;
+        let mut g = Graph::new("flush");
+        let x = f32_input(&mut g, "x", &[n]);
+        let x2 = push(&mut g, Op::Binary(BinOp::Mul), &[x, x]);
+        let sum = push(&mut g, Op::Binary(BinOp::Add), &[x2, x]);
+        g.add_output("elementwise", sum, OutputRole::Metric);
+        // 256³ multiply-adds reach the split threshold; each product 1e-40 is subnormal, their
+        // sums up to 2.56e-38 normal.
+        let side = 256;
+        assert!(side * side * side >= crate::codegen::matmul::PARALLEL_MIN_FLOPS);
+        let a = f32_input(&mut g, "a", &[side, side]);
+        let ab = push(&mut g, Op::MatMul { ta: false, tb: false }, &[a, a]);
+        g.add_output("product", ab, OutputRole::Metric);
+        let run = |threads: usize, flush_denormals: bool| {
+            let opts = CompileOptions { threads, flush_denormals, ..opts() };
+            let mut exe = Executable::compile(&g, &opts).expect("compiles");
+            exe.input_mut("x").expect("input").fill(1e-39);
+            exe.input_mut("a").expect("input").fill(1e-20);
+            exe.run();
+            ["elementwise", "product"].map(|o| exe.output(o).expect("output").to_vec())
+        };
+        let halve = |v: f32| std::hint::black_box(v) * 0.5;
+        for threads in [1, 2] {
+            let [elementwise, product] = run(threads, false);
+            assert!(elementwise.iter().all(|&v| v == 1e-39), "{threads} threads keep subnormals");
+            assert!(product.iter().all(|&v| (v / 2.56e-38 - 1.0).abs() < 1e-3), "{threads} threads: {}", product[0]);
+            let [elementwise, product] = run(threads, true);
+            assert!(elementwise.iter().all(|&v| v == 0.0), "{threads} threads flush in the loops");
+            assert!(product.iter().all(|&v| v == 0.0), "{threads} threads flush in the product");
+            assert!(halve(f32::MIN_POSITIVE) > 0.0, "the caller's mode is restored");
+        }
     }
 
     /// sin and cos (whose out-of-range path is a branch inside the loop) feeding sums over the

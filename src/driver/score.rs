@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use super::{data_shape, errors, eval_at, jit, one_hot_classes, Compiled};
-use crate::codegen::CompileOptions;
 use crate::data::array::Values;
 use crate::data::{self, Dataset};
 use crate::diag::Diag;
@@ -85,7 +84,7 @@ pub fn eval(c: &Compiled, dir: &Path, init: &Path, name: Option<&str>, threads: 
 /// The loss and metrics of the model saved in `init` over `rows`, preprocessed as training rows.
 pub fn score_rows(c: &Compiled, init: &Path, rows: &Dataset, threads: usize) -> Result<Scores, Diag> {
     let graph = eval_at(c, rows.n)?;
-    let mut runner = Runner::new(&graph, jit(&graph, &options(threads))?);
+    let mut runner = Runner::new(&graph, jit(&graph, &super::options(c, threads))?);
     let weights = checkpoint::load_weights(init, &score::weight_inputs(&graph))?;
     Ok(score::score(&mut runner, &weights, rows))
 }
@@ -150,13 +149,7 @@ pub fn predict_rows(
     if what != Prediction::Outputs && !matches!(ty.shape[..], [_, k] if k > 0) {
         return Err(errors::predict_no_classes(&ty.shape, what == Prediction::Classes));
     }
-    let mut runner = Runner::new(&graph, jit(&graph, &options(threads))?);
+    let mut runner = Runner::new(&graph, jit(&graph, &super::options(c, threads))?);
     let weights = checkpoint::load_weights(init, &score::weight_inputs(&graph))?;
     Ok(score::predict(&mut runner, &weights, rows, (sema::PREDICTION, &ty.shape), what))
-}
-
-/// Native code options for a scoring graph, with the threads a run uses, so its matrix
-/// products split as the run's did.
-fn options(threads: usize) -> CompileOptions {
-    CompileOptions { verify: false, keep_clif: false, threads: threads.max(1) }
 }

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use safetensors::tensor::{Dtype, TensorView};
 
-use crate::codegen::CompileOptions;
 use crate::data::{Labels, LabelsOut};
 use crate::diag::Diag;
 use crate::driver::{self, Compiled};
@@ -62,8 +61,7 @@ pub fn feed(c: &Compiled, backward: &Graph, init: Option<&Path>) -> Result<Feed,
 /// Each parameter's gradient on the feed's batch, computed by the compiled backward graph.
 pub fn compute(c: &Compiled, backward: &Graph, feed: &Feed, threads: usize) -> Result<Vec<Value>, Diag> {
     let graph = crate::passes::dce::run(backward);
-    let opts = CompileOptions { verify: false, keep_clif: false, threads: threads.max(1) };
-    let mut runner = Runner::new(&graph, driver::jit(&graph, &opts)?);
+    let mut runner = Runner::new(&graph, driver::jit(&graph, &driver::options(c, threads))?);
     for (name, v) in &feed.values {
         // An input the optimiser found unused has no storage, and needs no value.
         if let Some(slot) = runner.exe.input_mut(name) {

@@ -99,6 +99,8 @@ pub struct TrainConfig {
     pub steps: Option<usize>,
     /// Reshuffle the rows every epoch.
     pub shuffle: bool,
+    /// Flush subnormal floats to zero in the compiled step (`flush_denormals = true`).
+    pub flush_denormals: bool,
     /// Seed for initialisation, shuffling and synthetic data.
     pub seed: u64,
     /// Log every this many steps; `None` chooses about 20 lines per run.

@@ -98,7 +98,7 @@ pub fn stage_text(front: &Front, c: &Compiled, stage: Stage, raw: bool) -> Resul
 
 /// The compiled step, verified and with its Cranelift IR kept for printing.
 fn jit(c: &Compiled) -> Result<crate::codegen::Executable, Diag> {
-    driver::jit(&c.optimized, &CompileOptions { verify: true, keep_clif: true, threads: 1 })
+    driver::jit(&c.optimized, &CompileOptions { verify: true, keep_clif: true, threads: 1, flush_denormals: false })
 }
 
 /// How a stored snapshot compares with the printed text.

@@ -35,6 +35,7 @@ const KEYS: &[&str] = &[
     "epochs",
     "steps",
     "shuffle",
+    "flush_denormals",
     "seed",
     "model",
     "optimizer",
@@ -51,6 +52,14 @@ const KEYS: &[&str] = &[
     "param_groups",
 ];
 
+/// A `true` or `false` value.
+fn boolean(value: &ast::Expr) -> Result<bool, Diag> {
+    match const_eval(value)? {
+        Const::Bool(b) => Ok(b),
+        _ => Err(errors::expected("`true` or `false`", value.span, "not a boolean")),
+    }
+}
+
 /// Checks the train block against the program's functions and data declarations.
 pub(in crate::sema) fn check(
     block: &ast::TrainBlock,
@@ -66,6 +75,7 @@ pub(in crate::sema) fn check(
         epochs: None,
         steps: None,
         shuffle: true,
+        flush_denormals: false,
         seed: 0,
         log_every: None,
         grad_stats: None,
@@ -104,10 +114,8 @@ pub(in crate::sema) fn check(
                 "log_every" => config.log_every = Some(count(value, "log_every", 1.0)?),
                 "grad_stats" => config.grad_stats = Some(count(value, "grad_stats", 1.0)?),
                 "seed" => config.seed = count(value, "seed", 0.0)? as u64,
-                "shuffle" => match const_eval(value)? {
-                    Const::Bool(b) => config.shuffle = b,
-                    _ => return Err(errors::expected("`true` or `false`", value.span, "not a boolean")),
-                },
+                "shuffle" => config.shuffle = boolean(value)?,
+                "flush_denormals" => config.flush_denormals = boolean(value)?,
                 "optimizer" => {
                     let p = partial(value, FuncKind::Optimizer, funcs)?;
                     config.optimizer = p.decl.name.name.clone();
