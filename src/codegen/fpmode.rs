@@ -1,7 +1,7 @@
 //! Flushing subnormal floats to zero while a step runs, when the train block asks for it
 //! (`flush_denormals = true`, as `torch.set_flush_denormal(True)` does; XLA flushes by default).
 //!
-//! Subnormal operands cost x86 cores a microcode assist of about a hundred cycles each, so a
+//! x86 cores take a slow microcode assist for subnormal operands and results, so a
 //! model whose values decay towards zero (a small network trained to a tiny loss) slows by
 //! several times as it converges. Flushing trades the gradual underflow below 2^-126 for speed.
 //!

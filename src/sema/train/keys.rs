@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::controls::{clip, converge, early_stop, param_group, plateau};
 use super::data::{data_spec, held_out_spec};
 use super::hyper::{partial, schedule, Partial, Sched};
-use super::value::{const_eval, count, Const};
+use super::value::{const_eval, count, flag, Const};
 use crate::diag::{Diag, Span};
 use crate::sema::{errors, TrainConfig, RESERVED_NAMES};
 use crate::syntax::ast::{self, FuncDecl, FuncKind};
@@ -51,14 +51,6 @@ const KEYS: &[&str] = &[
     "plateau",
     "param_groups",
 ];
-
-/// A `true` or `false` value.
-fn boolean(value: &ast::Expr) -> Result<bool, Diag> {
-    match const_eval(value)? {
-        Const::Bool(b) => Ok(b),
-        _ => Err(errors::expected("`true` or `false`", value.span, "not a boolean")),
-    }
-}
 
 /// Checks the train block against the program's functions and data declarations.
 pub(in crate::sema) fn check(
@@ -114,8 +106,8 @@ pub(in crate::sema) fn check(
                 "log_every" => config.log_every = Some(count(value, "log_every", 1.0)?),
                 "grad_stats" => config.grad_stats = Some(count(value, "grad_stats", 1.0)?),
                 "seed" => config.seed = count(value, "seed", 0.0)? as u64,
-                "shuffle" => config.shuffle = boolean(value)?,
-                "flush_denormals" => config.flush_denormals = boolean(value)?,
+                "shuffle" => config.shuffle = flag(value)?,
+                "flush_denormals" => config.flush_denormals = flag(value)?,
                 "optimizer" => {
                     let p = partial(value, FuncKind::Optimizer, funcs)?;
                     config.optimizer = p.decl.name.name.clone();
