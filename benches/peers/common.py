@@ -10,6 +10,20 @@ def args(argv):
     return workdir, int(threads), float(target), int(repeats), names.split(",")
 
 
+def first_step_args(argv):
+    """(variant, workload name) if the command line asks for a time to first step
+    (`WORKDIR THREADS first VARIANT WORKLOAD`, see peer_torch.py), else None."""
+    return (argv[4], argv[5]) if argv[3] == "first" else None
+
+
+def first_step(peer, name, make_run):
+    """Builds `make_run()`, trains its first step, and prints when that step's loss existed
+    (`done_at`, seconds since the epoch): run.py subtracts the moment it started this process,
+    so the time counts the interpreter's start, the framework's import and any compilation."""
+    loss = make_run()(1)
+    print(json.dumps({"peer": peer, "workload": name, "first_loss": loss, "done_at": time.time()}), flush=True)
+
+
 def measure(run, block, target, repeats):
     """(first loss, [steps per second of each repeat]) of `run(block)`, which trains `block`
     steps and returns the loss of the first of them.

@@ -1,8 +1,9 @@
 """The workloads in JAX: jit of one step per call, and jit of a `lax.fori_loop` over a block of
 steps per call. One peer process of run.py.
 
-Usage: peer_jax.py WORKDIR THREADS TARGET_SECONDS REPEATS WORKLOAD[,WORKLOAD...]
-(the same command line and output as peer_torch.py). The optimizers are written out here as
+Usage: peer_jax.py WORKDIR THREADS TARGET_SECONDS REPEATS WORKLOAD[,WORKLOAD...], or
+peer_jax.py WORKDIR THREADS first jax-jit WORKLOAD (the same command lines and output as
+peer_torch.py; the fori_loop variant's first call is a whole block, not a step). The optimizers are written out here as
 torch defines them (Adam with eps 1e-8 added after the square root; SGD whose momentum buffer
 starts as the first gradient), so the numbers follow gradc's and torch's.
 """
@@ -135,7 +136,16 @@ def make_run(w, workdir, fori):
 
 
 def main():
-    workdir, _, target, repeats, names = common.args(sys.argv)
+    workdir = sys.argv[1]
+    first = common.first_step_args(sys.argv)
+    if first:
+        peer, name = first
+        if peer != "jax-jit":
+            sys.exit(f"peer_jax.py: a time to first step is of jax-jit, not {peer}")
+        w = dict(workloads.WORKLOADS[name], name=name)
+        common.first_step(peer, name, lambda: make_run(w, workdir, False))
+        return
+    _, _, target, repeats, names = common.args(sys.argv)
     for peer, fori in (("jax-jit", False), ("jax-fori", True)):
         for name in names:
             w = dict(workloads.WORKLOADS[name], name=name)

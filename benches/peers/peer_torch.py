@@ -4,6 +4,9 @@ Usage: peer_torch.py WORKDIR THREADS TARGET_SECONDS REPEATS WORKLOAD[,WORKLOAD..
 run.py starts it pinned (taskset) to THREADS CPUs. For each variant and workload it prints one
 JSON line: {"peer", "workload", "first_loss", "steps_per_sec": [one per repeat], "version"},
 or {"peer", "workload", "error"} if that variant fails there.
+
+Or: peer_torch.py WORKDIR THREADS first VARIANT WORKLOAD, which trains one step of one variant
+and prints {"peer", "workload", "first_loss", "done_at"} (see common.first_step).
 """
 import sys
 
@@ -112,21 +115,31 @@ def quadratic_block(w, compiled):
     return run
 
 
+VARIANTS = (("torch-eager", False), ("torch-compile", True))
+
+
 def main():
-    workdir, threads, target, repeats, names = common.args(sys.argv)
+    workdir, threads = sys.argv[1], int(sys.argv[2])
     torch.set_num_threads(threads)
     # One inter-op thread: the workloads are one chain of operations.
     torch.set_num_interop_threads(1)
-    for peer, compiled in (("torch-eager", False), ("torch-compile", True)):
+
+    def make(w, compiled):
+        torch.manual_seed(0)
+        return quadratic_block(w, compiled) if w["name"] == "quadratic" else network_block(w, workdir, compiled)
+
+    first = common.first_step_args(sys.argv)
+    if first:
+        peer, name = first
+        w = dict(workloads.WORKLOADS[name], name=name)
+        common.first_step(peer, name, lambda: make(w, dict(VARIANTS)[peer]))
+        return
+    _, _, target, repeats, names = common.args(sys.argv)
+    for peer, compiled in VARIANTS:
         for name in names:
             w = dict(workloads.WORKLOADS[name], name=name)
-
-            def make():
-                # Called at once, inside `report`, while `w` and `compiled` are this iteration's.
-                torch.manual_seed(0)
-                return quadratic_block(w, compiled) if w["name"] == "quadratic" else network_block(w, workdir, compiled)
-
-            common.report(peer, name, torch.__version__, make, w["block"], target, repeats)
+            # Called at once, inside `report`, while `w` and `compiled` are this iteration's.
+            common.report(peer, name, torch.__version__, lambda: make(w, compiled), w["block"], target, repeats)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,13 @@ their order reversed every other round, and a figure is the median over all roun
 Before the table is written, every implementation's first-step loss must match gradc's to
 1e-4 relative; if one does not, the runner says so and stops without writing.
 
+Each round also times, FIRST_STEP_RUNS times per implementation, how long a fresh process takes
+to its first step of mlp-small: from its start (the interpreter's, the framework's import, the
+data and parameters read, compilation) until that step's loss exists. The variants timed are
+PyTorch eager and JAX's jit of a step (not its fori_loop, whose first call is a block, nor
+torch.compile: see FIRST_STEP_VARIANTS). gradc's
+figure is its whole process, `gradc run FILE --steps 1`, to its exit, so it is an upper bound.
+
 The machines are shared and noisy: compare the ratios of one run, never absolute figures from
 different runs.
 """
@@ -32,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import workloads
 
@@ -48,6 +56,13 @@ BEGIN = "<!-- begin: peers table, written by benches/peers/run.py -->"
 END = "<!-- end: peers table -->"
 # gradc's quadratic runs are a millisecond or two each: this many per round and thread count.
 QUADRATIC_RUNS = 25
+# The time to first step: of this workload, by these variants of each framework, this many
+# fresh processes per round and thread count.
+FIRST_STEP_WORKLOAD = "mlp-small"
+# torch.compile's first step takes tens of seconds (53 s once, while a build ran alongside),
+# several minutes of a run for a figure that is never the best peer's: it is not timed.
+FIRST_STEP_VARIANTS = {"torch": ("torch-eager",), "jax": ("jax-jit",)}
+FIRST_STEP_RUNS = 2
 
 
 def python_for(framework):
@@ -119,6 +134,42 @@ def peer_measure(args, framework, threads):
     if out.returncode != 0:
         sys.exit(f"peer {framework} failed: {' '.join(cmd)}\n{out.stderr[-3000:]}")
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+def first_step_ms(args, framework, variant, threads):
+    """Milliseconds from starting a fresh process of `variant` (of `framework`, or gradc) until
+    its first step of FIRST_STEP_WORKLOAD is done, or None if it failed (said on stdout)."""
+    name = FIRST_STEP_WORKLOAD
+    start = time.time()
+    if framework == "gradc":
+        gradc_run(args, name, threads, 1)
+        return 1000 * (time.time() - start)
+    script = os.path.join(HERE, PEERS[framework][0])
+    cmd = ["taskset", "-c", CPUS[threads], python_for(framework), script, args.workdir, str(threads), "first", variant, name]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        print(f"  {variant} failed its first step: {' '.join(cmd)}\n{out.stderr[-1000:]}", flush=True)
+        return None
+    return 1000 * (lines[-1]["done_at"] - start)
+
+
+def first_step_table(times):
+    """The Markdown table of times to first step (ms, medians) and the best peer's over gradc's."""
+    impls = [i for i in ["gradc"] + [v for vs in FIRST_STEP_VARIANTS.values() for v in vs] if any(k[0] == i for k in times)]
+    head = ["time to first step, mlp-small (ms)"] + impls + ["best peer / gradc"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for threads in (1, 2):
+        med = {i: statistics.median(times[(i, threads)]) for i in impls if times.get((i, threads))}
+        row = [f"{threads}T"] + [f"{med[i]:,.0f}" if i in med else "—" for i in impls]
+        peers = {i: t for i, t in med.items() if i != "gradc"}
+        if peers and "gradc" in med:
+            best = min(peers, key=peers.get)
+            row.append(f"**{peers[best] / med['gradc']:.1f}×** ({best})")
+        else:
+            row.append("—")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
 
 
 def fmt_rate(x):
@@ -202,14 +253,21 @@ def main():
     found = find_peers()
     impls = ["gradc"] + [v for f in found for v in PEERS[f][2]]
 
-    rates, first_losses = {}, {}
+    rates, first_losses, first_times = {}, {}, {}
     steps_for = {}
+    first_runs = 1 if args.quick else FIRST_STEP_RUNS
     for r in range(args.rounds):
         for threads in (1, 2):
             order = ["gradc"] + list(found)
             for who in order if r % 2 == 0 else order[::-1]:
                 elapsed = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
                 print(f"round {r + 1}/{args.rounds}, {threads}T: {who} (at {elapsed:.0f} s)", flush=True)
+                if FIRST_STEP_WORKLOAD in args.workloads:
+                    for variant in FIRST_STEP_VARIANTS.get(who, (who,)):
+                        for _ in range(first_runs):
+                            ms = first_step_ms(args, who, variant, threads)
+                            if ms is not None:
+                                first_times.setdefault((variant, threads), []).append(ms)
                 if who == "gradc":
                     for name in args.workloads:
                         rates.setdefault(("gradc", name, threads), []).extend(gradc_measure(args, name, threads, steps_for))
@@ -255,6 +313,17 @@ def main():
             "",
             table(args, medians, impls),
         ]
+        + (
+            [
+                "",
+                f"Time to first step, in the same run ({first_runs} fresh process{'es' if first_runs > 1 else ''} of each "
+                "per round and thread count, medians): from a process's start to its first step's loss; gradc's to its exit.",
+                "",
+                first_step_table(first_times),
+            ]
+            if first_times
+            else []
+        )
     )
     print(text)
     if args.quick:
