@@ -20,8 +20,9 @@ use super::window::Path;
 
 /// Products with at least this many multiply-adds (m·n·k) are split in two when two threads
 /// are allowed: below it the hand-off costs more than the second thread saves. mlp-small's
-/// products (64×128×784, 6.4M) stay on one thread, mlp-wide's (205M to 268M) are split.
-pub(crate) const PARALLEL_MIN_FLOPS: usize = 1 << 24;
+/// dW1 (784×128×64, 6.4M) is split, as mlp-wide's products (205M to 268M) are; its forward
+/// product (64×128×784) is not, as halves of 64 × 64 would take gemm's small-product path.
+pub(crate) const PARALLEL_MIN_FLOPS: usize = 1 << 22;
 
 /// A strided matrix operand: element (i, j) is `ptr[i * rs + j * cs]`.
 #[derive(Clone, Copy)]
@@ -211,7 +212,9 @@ mod tests {
 
     #[test]
     fn only_large_general_products_are_halved() {
-        assert_eq!(halves(64, 128, 784), None, "mlp-small's first layer, 6.4M multiply-adds");
+        assert_eq!(halves(64, 128, 784), None, "mlp-small's first layer: halves of 64 × 64 are small products");
+        assert_eq!(halves(784, 128, 64), Some(Half::Rows(400)), "mlp-small's dW1");
+        assert_eq!(halves(64, 64, 784), None, "3.2M multiply-adds");
         assert_eq!(halves(256, 1024, 1024), Some(Half::Columns(512)));
         assert_eq!(halves(1024, 300, 256), Some(Half::Rows(512)));
         assert_eq!(halves(4096, 4096, 2), None, "depth 2 is gemm's outer-product path");

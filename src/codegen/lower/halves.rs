@@ -11,7 +11,7 @@ use crate::codegen::memplan::Plan;
 use crate::codegen::CodegenError;
 
 /// Elementwise kernels of at least this many elements run in two halves at two threads.
-pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
+pub(crate) const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
 
 /// The kernel, if `k` runs in two halves at `threads`: a large elementwise kernel at two threads.
 pub(crate) fn halved(k: &Kernel, threads: usize) -> Option<&Elementwise> {
