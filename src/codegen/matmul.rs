@@ -216,10 +216,9 @@ unsafe fn gemm_call((m, n, k): (usize, usize, usize), dst: *mut f32, dst_rs: usi
 mod tests {
     use super::*;
 
-    /// A product of `m × n`, depth `k`, over operands made from `seed`, transposed as asked,
-    /// computed whole on one thread or in the halves two threads take (on this thread).
-    fn bits(m: usize, n: usize, k: usize, ta: bool, tb: bool, split: bool) -> Vec<u32> {
-        let mut state = 0x9e37_79b9_u32 ^ (m * 31 + n * 7 + k) as u32;
+    /// Operands of `m·k` and `k·n` values in [-0.5, 0.5), made from `seed` and the shape.
+    fn operands(m: usize, n: usize, k: usize, seed: u32) -> (Vec<f32>, Vec<f32>) {
+        let mut state = seed ^ (m * 31 + n * 7 + k) as u32;
         let mut next = || {
             state ^= state << 13;
             state ^= state >> 17;
@@ -227,7 +226,13 @@ mod tests {
             (state >> 8) as f32 / (1 << 24) as f32 - 0.5
         };
         let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
-        let b: Vec<f32> = (0..k * n).map(|_| next()).collect();
+        (a, (0..k * n).map(|_| next()).collect())
+    }
+
+    /// A product of `m × n`, depth `k`, over operands made from the shape, transposed as asked,
+    /// computed whole on one thread or in the halves two threads take (on this thread).
+    fn bits(m: usize, n: usize, k: usize, ta: bool, tb: bool, split: bool) -> Vec<u32> {
+        let (a, b) = operands(m, n, k, 0x9e37_79b9);
         let a = if ta {
             Mat { ptr: a.as_ptr(), rs: 1, cs: m as isize }
         } else {
@@ -279,15 +284,7 @@ mod tests {
     fn a_copied_right_operand_gives_the_same_bits() {
         for (m, n, k) in [(256, 1024, 1024), (65, 1030, 300), (1030, 65, 513), (300, 130, 2049), (97, 97, 2000)] {
             assert!(m * n * k >= COPY_MIN_FLOPS && general(m, n, k));
-            let mut state = 0x2545_f491_u32 ^ (m * 31 + n * 7 + k) as u32;
-            let mut next = || {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                (state >> 8) as f32 / (1 << 24) as f32 - 0.5
-            };
-            let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
-            let w: Vec<f32> = (0..n * k).map(|_| next()).collect();
+            let (a, w) = operands(m, n, k, 0x2545_f491);
             let a = Mat { ptr: a.as_ptr(), rs: k as isize, cs: 1 };
             // b = wᵀ, read down its columns.
             let b = Mat { ptr: w.as_ptr(), rs: 1, cs: k as isize };
