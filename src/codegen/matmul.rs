@@ -120,9 +120,10 @@ pub(crate) unsafe fn product(
     accumulate: bool,
     threads: usize,
 ) {
+    let copy = copies(m, n, k, b);
     let Some(half) = halves(m, n, k).filter(|_| threads > 1) else {
         // SAFETY: guaranteed by the caller.
-        return unsafe { one((m, n, k), dst, dst_rs, a, b, accumulate) };
+        return unsafe { one((m, n, k), dst, dst_rs, a, b, accumulate, copy) };
     };
     // Raw pointers are not `Sync`; the halves write disjoint parts of `dst` and only read
     // `a` and `b`.
@@ -133,9 +134,15 @@ pub(crate) unsafe fn product(
         let (sizes, dst, a, b) = half.part(unit, (m, n, k), dst, dst_rs, a, b);
         // SAFETY: guaranteed by the caller; each half reaches a sub-block of what the whole
         // product reaches.
-        unsafe { one(sizes, dst, dst_rs, a, b, accumulate) }
+        unsafe { one(sizes, dst, dst_rs, a, b, accumulate, copy) }
     };
     split::run(true, 2, [0; 3], &part);
+}
+
+/// Whether the product multiplies a row-major copy of `b`: large, general, and `b` read down
+/// its columns. Decided for the whole product, so its halves do as it does.
+fn copies(m: usize, n: usize, k: usize, b: Mat) -> bool {
+    b.rs == 1 && b.cs != 1 && m.saturating_mul(n).saturating_mul(k) >= COPY_MIN_FLOPS && general(m, n, k)
 }
 
 /// Copies the `rows × cols` operand `b` into `copy`, row-major, in tiles of 8 × 8: each row
@@ -161,13 +168,20 @@ unsafe fn copy_row_major(copy: &mut Vec<f32>, (rows, cols): (usize, usize), b: M
 }
 
 /// One single-threaded product `dst[m, n] (+)= a @ b`: a gemm call, on a row-major copy of
-/// `b` when `b` is read down its columns and the product is large (each half of a split
-/// product copies what it reads, on its own thread).
+/// `b` when `copy` (each half of a split product copies what it reads, on its own thread).
 ///
 /// # Safety
 /// As [`product`].
-unsafe fn one((m, n, k): (usize, usize, usize), dst: *mut f32, dst_rs: usize, a: Mat, b: Mat, accumulate: bool) {
-    if b.rs == 1 && b.cs != 1 && m.saturating_mul(n).saturating_mul(k) >= COPY_MIN_FLOPS && general(m, n, k) {
+unsafe fn one(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    dst_rs: usize,
+    a: Mat,
+    b: Mat,
+    accumulate: bool,
+    copy: bool,
+) {
+    if copy {
         return ROW_MAJOR.with_borrow_mut(|copy| {
             // SAFETY: guaranteed by the caller; the copy holds the k × n elements `b` reaches.
             unsafe {
@@ -248,9 +262,9 @@ mod tests {
         match halves(m, n, k).filter(|_| split) {
             Some(h) => (0..2).for_each(|unit| {
                 let (sizes, dst, a, b) = h.part(unit, (m, n, k), c.as_mut_ptr(), n, a, b);
-                unsafe { one(sizes, dst, n, a, b, false) }
+                unsafe { one(sizes, dst, n, a, b, false, false) }
             }),
-            None => unsafe { one((m, n, k), c.as_mut_ptr(), n, a, b, false) },
+            None => unsafe { one((m, n, k), c.as_mut_ptr(), n, a, b, false, false) },
         }
         c.iter().map(|v| v.to_bits()).collect()
     }
@@ -299,6 +313,16 @@ mod tests {
                 assert_eq!(differ, 0, "{m}x{n}x{k} at {threads} threads");
             }
         }
+    }
+
+    #[test]
+    fn the_whole_product_decides_the_copy() {
+        let columns = |k: usize| Mat { ptr: std::ptr::null(), rs: 1, cs: k as isize };
+        // 24M multiply-adds: its halves (12M each) would be below the threshold alone.
+        assert!(copies(200, 300, 400, columns(400)));
+        assert_eq!(halves(200, 300, 400), Some(Half::Columns(160)));
+        assert!(!copies(200, 300, 400, Mat { ptr: std::ptr::null(), rs: 300, cs: 1 }), "row-major already");
+        assert!(!copies(64, 128, 784, columns(784)), "6.4M multiply-adds");
     }
 
     #[test]
