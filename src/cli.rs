@@ -67,6 +67,11 @@ pub enum Command {
         /// measuring what the bursts save).
         #[arg(long)]
         step_by_step: bool,
+        /// Train data-parallel across the ranks of `mpirun -n R gradc run FILE --distributed`:
+        /// each rank takes its share of every batch and the gradients are summed over the
+        /// ranks inside the step; rank 0 prints, logs and saves (needs a build with `--features mpi`).
+        #[arg(long)]
+        distributed: bool,
     },
     /// Train each run of FILE's compare block from the same seed; print a table, write CSVs and charts.
     #[command(after_help = COMPARE_EXAMPLES)]

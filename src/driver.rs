@@ -242,7 +242,7 @@ fn compile_module(
             }
         }
     }
-    let (backward, train_step) = step_graphs(&module, &lowered);
+    let (backward, train_step) = step_graphs(&module, &lowered, None);
     let optimized = passes::optimize(&train_step);
     Ok(Compiled {
         module,
@@ -260,10 +260,15 @@ fn compile_module(
 }
 
 /// The backward graph (with clipping and accumulation, as the train block asks) and the
-/// composed train step (with the update norm, if a convergence test needs it).
-fn step_graphs(module: &Module, lowered: &Lowered) -> (Graph, Graph) {
+/// composed train step (with the update norm, if a convergence test needs it). A rank of a
+/// distributed run passes its `share` of the global batch's rows: its loss is weighted by it
+/// and the gradients and loss are summed over the ranks before clipping.
+fn step_graphs(module: &Module, lowered: &Lowered, share: Option<f64>) -> (Graph, Graph) {
     let train = module.train();
-    let mut backward = autodiff::backward(&lowered.forward);
+    let mut backward = match share {
+        None => autodiff::backward(&lowered.forward),
+        Some(s) => control::all_sum(&autodiff::backward(&control::share_loss(&lowered.forward, s))),
+    };
     let mut update = lowered.update.clone();
     if let Some(clip) = train.clip {
         let clip = match clip {
@@ -332,12 +337,13 @@ pub fn eval_at(c: &Compiled, rows: usize) -> Result<Graph, Diag> {
     Ok(passes::optimize(&c.module.lower_eval(shape, rows)?))
 }
 
-/// The optimised train step at another batch size (for a last, shorter batch), with the
+/// The optimised train step at another batch size (for a last, shorter batch, or a rank's
+/// share of a batch, which passes its `share` of the rows: [`step_graphs`]), with the
 /// gradient-health statistics when `stats` asks for them.
-pub fn train_step_at(c: &Compiled, rows: usize, stats: bool) -> Result<Graph, Diag> {
+pub fn train_step_at(c: &Compiled, rows: usize, stats: bool, share: Option<f64>) -> Result<Graph, Diag> {
     let shape = c.data.as_ref().map(data_shape);
     let lowered = c.module.lower(shape, rows)?;
-    let (backward, train_step) = step_graphs(&c.module, &lowered);
+    let (backward, train_step) = step_graphs(&c.module, &lowered, share);
     Ok(if stats { with_stats(&lowered, &backward, &train_step) } else { passes::optimize(&train_step) })
 }
 
@@ -402,16 +408,65 @@ pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
     let program = program(c);
     let rows = program.rows();
     let stats = wants_stats(c, cfg);
-    let step = if stats { runner(&with_stats(&c.lowered, &c.backward, &c.train_step))? } else { runner(&c.optimized)? };
-    let short_step = match rows % c.batch {
-        0 => None,
-        tail => Some(runner(&train_step_at(c, tail, stats)?)?),
+    let (step, short_step) = match cfg.place {
+        None => {
+            let step = if stats {
+                runner(&with_stats(&c.lowered, &c.backward, &c.train_step))?
+            } else {
+                runner(&c.optimized)?
+            };
+            let short_step = match rows % c.batch {
+                0 => None,
+                tail => Some(runner(&train_step_at(c, tail, stats, None)?)?),
+            };
+            (step, short_step)
+        }
+        Some(place) => {
+            let span = c.module.train().span;
+            if c.data.is_none() {
+                return Err(errors::distributed_without_data(span));
+            }
+            // This rank's step at its share of a batch of `rows`.
+            let share = |rows: usize, what: &str| -> Result<Runner, Diag> {
+                let mine = place.share(rows).len();
+                if mine == 0 {
+                    return Err(errors::batch_below_ranks(span, what, rows, place.ranks));
+                }
+                runner(&train_step_at(c, mine, stats, Some(mine as f64 / rows as f64))?)
+            };
+            let step = share(c.batch, "the batch")?;
+            let short_step = match rows % c.batch {
+                0 => None,
+                tail => Some(share(tail, "an epoch's last batch")?),
+            };
+            (step, short_step)
+        }
     };
     let eval = runner(&eval_at(c, rows)?)?;
     let eval_of = |part: &Option<Dataset>| part.as_ref().map(|d| runner(&eval_at(c, d.n)?)).transpose();
     let (val_eval, test_eval) = (eval_of(&c.val)?, eval_of(&c.test)?);
     let exes = Executables { step, short_step, eval, val_eval, test_eval };
     Ok(Plan { program, exes, compile: c.frontend_time + started.elapsed() })
+}
+
+/// What every rank of a distributed run of `c` must agree on, hashed: the optimised train step
+/// at the global batch (its every shape and constant), the training rows' values, and the
+/// run's length and seed.
+pub fn fingerprint(c: &Compiled, cfg: &RunConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: every process of one binary hashes alike.
+    let mut h = std::hash::DefaultHasher::new();
+    crate::ir::print::print(&c.optimized).hash(&mut h);
+    (cfg.steps, cfg.epochs, cfg.seed).hash(&mut h);
+    if let Some(d) = &c.data {
+        d.features.iter().for_each(|x| x.to_bits().hash(&mut h));
+        match &d.labels {
+            data::Labels::None => {}
+            data::Labels::Classes { y, .. } => y.hash(&mut h),
+            data::Labels::Targets { y, .. } => y.iter().for_each(|x| x.to_bits().hash(&mut h)),
+        }
+    }
+    h.finish()
 }
 
 /// Compiles a run of `c` and trains it; progress goes to `progress`.

@@ -7,6 +7,7 @@ pub mod autodiff;
 pub mod cli;
 #[deny(clippy::wildcard_enum_match_arm)]
 pub mod codegen;
+pub mod collective;
 pub mod data;
 pub mod diag;
 pub mod driver;

@@ -19,11 +19,31 @@ use gradc::snapshot::Stage;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { file, training, log, metrics, log_every, grad_stats, quiet, json, save, step_by_step } => {
+        Command::Run {
+            file,
+            training,
+            log,
+            metrics,
+            log_every,
+            grad_stats,
+            quiet,
+            json,
+            save,
+            step_by_step,
+            distributed,
+        } => {
             let output = RunOutput { quiet, json };
             let grad_stats = grad_stats.map(|n| n.map_or(StatsEvery::Logged, StatsEvery::Steps));
             let config = RunConfig { log, metrics, log_every, grad_stats, save, step_by_step, ..training.config() };
-            run(&file, &config, output)
+            if distributed || gradc::collective::launched() {
+                return run_distributed(&file, &config, output, distributed);
+            }
+            match run(&file, &config, output) {
+                Ok(Ran::Alone) => Ok(()),
+                // `distributed = true` in a process no launcher started: a run of one rank.
+                Ok(Ran::Distributed) => return run_distributed(&file, &config, output, true),
+                Err(e) => Err(e),
+            }
         }
         Command::Compare { file, training, out, target } => compare(&file, out, target, &training.config()),
         Command::Eval { file, init, data, json, threads } => eval(&file, &init, data.as_deref(), json, threads),
@@ -105,9 +125,18 @@ struct RunOutput {
     json: bool,
 }
 
-fn run(file: &Path, cfg: &RunConfig, output: RunOutput) -> CliResult {
+/// How `run` ended: it trained, or found the file asks to be trained distributed.
+enum Ran {
+    Alone,
+    Distributed,
+}
+
+fn run(file: &Path, cfg: &RunConfig, output: RunOutput) -> Result<Ran, (Diag, SourceMap)> {
     let mut front = driver::parse(file)?;
     let compiled = driver::compile_from(&mut front, cfg.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
+    if compiled.module.train().distributed {
+        return Ok(Ran::Distributed);
+    }
     warn(&compiled.lowered.warnings, &front.sources);
     if !output.quiet {
         eprintln!("{}", compiled.header(&file.display().to_string()));
@@ -131,7 +160,104 @@ fn run(file: &Path, cfg: &RunConfig, output: RunOutput) -> CliResult {
     if let train::StopReason::Interrupted { signal } = summary.stopped {
         gradc::runtime::interrupt::exit_by(signal);
     }
-    Ok(())
+    Ok(Ran::Alone)
+}
+
+/// `gradc run` as one rank of a distributed run (`--distributed`, or any run an MPI launcher
+/// started): every rank compiles, then the ranks agree, so that an error is reported once, by
+/// rank 0; rank 0 alone prints progress and the summary. A rank that fails after the ranks
+/// agreed ends the whole run (`MPI_Abort`), so that no rank waits for it forever.
+fn run_distributed(file: &Path, cfg: &RunConfig, output: RunOutput, asked: bool) -> ExitCode {
+    use gradc::collective;
+    let (_session, place) = match collective::join() {
+        Ok(joined) => joined,
+        Err(why) => {
+            report(&driver::errors::mpi_unavailable(&why));
+            return ExitCode::FAILURE;
+        }
+    };
+    let rendered = |(d, sources): (Diag, SourceMap)| {
+        let d = d.with_sources(&sources);
+        let more = if d.count() > 1 { format!("gradc: {} errors\n", d.count()) } else { String::new() };
+        format!("{}{more}", d.render_plain())
+    };
+    let built = driver::parse(file).and_then(|mut front| match driver::compile_from(&mut front, cfg.init.as_deref()) {
+        Ok(c) => Ok((front, c)),
+        Err(d) => Err((d, front.sources)),
+    });
+    let distributed = asked || built.as_ref().is_ok_and(|(_, c)| c.module.train().distributed);
+    let cfg = RunConfig { place: distributed.then_some(place), ..cfg.clone() };
+    let planned = match &built {
+        Ok(_) if !distributed && place.ranks > 1 => {
+            Err(rendered((driver::errors::ranks_not_distributed(place.ranks), SourceMap::default())))
+        }
+        Ok((front, c)) => match driver::plan(c, &cfg) {
+            Ok(plan) => Ok((front, c, plan)),
+            Err(d) => Err(rendered((d, front.sources.clone()))),
+        },
+        Err(e) => Err(rendered(e.clone())),
+    };
+    let status = planned.as_ref().map(|(_, c, _)| driver::fingerprint(c, &cfg)).map_err(String::clone);
+    match collective::agree(status) {
+        Ok(()) => {}
+        Err(Some(report)) => {
+            eprint!("{report}");
+            return ExitCode::FAILURE;
+        }
+        Err(None) => return ExitCode::FAILURE,
+    }
+    let Ok((front, c, mut plan)) = planned else {
+        // The ranks agreed, so every one of them planned.
+        return ExitCode::FAILURE;
+    };
+    let leads = place.leads();
+    if leads {
+        warn(&c.lowered.warnings, &front.sources);
+        if !output.quiet {
+            eprintln!(
+                "{} — {} rank{}",
+                c.header(&file.display().to_string()),
+                place.ranks,
+                if place.ranks == 1 { "" } else { "s" }
+            );
+        }
+    }
+    // Every rank keeps the same progress (lines, never a bar), so that all decide alike when
+    // to evaluate; rank 0's goes to stderr.
+    let (mut stderr, mut sink) = (std::io::stderr(), std::io::sink());
+    let progress = match (output.quiet, leads) {
+        (true, _) => ProgressTo::Hidden,
+        (false, true) => ProgressTo::Lines(&mut stderr),
+        (false, false) => ProgressTo::Lines(&mut sink),
+    };
+    let summary = match train::train(&mut plan, &cfg, progress) {
+        Ok(s) => s,
+        Err(d) => {
+            let report = rendered((d, front.sources.clone()));
+            match leads {
+                true => eprint!("{report}"),
+                false => eprint!("gradc: rank {} of {}: {report}", place.rank, place.ranks),
+            }
+            collective::abort(1);
+        }
+    };
+    if !leads {
+        return if summary.stopped.diagnostic().is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+    }
+    warn(&summary.warnings, &front.sources);
+    if let Some(d) = summary.stopped.diagnostic() {
+        report(&d.with_sources(&front.sources));
+        return ExitCode::FAILURE;
+    }
+    let params = &c.lowered.params;
+    let text = if output.json { summary::json(&summary, params) } else { summary::table(&summary, params) };
+    match emit(&text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((d, _)) => {
+            report(&d);
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Writes a command's report to standard output: a closed pipe (`| head -0`) ends the command

@@ -1,5 +1,6 @@
-//! Between backward and update: gradient clipping, gradient accumulation and the update norm,
-//! each a rewrite of graphs that keeps their inputs and outputs typed as before.
+//! Between backward and update: a data-parallel rank's share of the loss and the sum of the
+//! ranks' gradients, gradient clipping, gradient accumulation and the update norm, each a
+//! rewrite of graphs that keeps their inputs and outputs typed as before.
 //!
 //! Assumes graphs from `backward` (gradients as `Grad` outputs) and from sema's update
 //! elaboration (new values as `Param`/`State` outputs). Guarantees: the rewritten graphs verify.
@@ -41,6 +42,34 @@ fn sum_of_squares(g: &mut Graph, nodes: &[NodeId]) -> NodeId {
         total = g.build(Op::Binary(BinOp::Add), vec![total, s]);
     }
     total
+}
+
+/// One rank's forward graph of a data-parallel step: its loss times `share`, the rank's
+/// fraction of the global batch's rows. A loss that averages over its rows then adds up over
+/// the ranks to the global batch's loss, and so do its gradients (terms that do not depend on
+/// the rows, a penalty on the weights, add up to themselves since the shares sum to 1).
+/// A share of 1 (one rank) leaves the graph's values unchanged.
+pub fn share_loss(forward: &Graph, share: f64) -> Graph {
+    let mut g = forward.clone();
+    let i = g.outputs.iter().position(|o| o.role == OutputRole::Loss).expect("a forward graph has a loss");
+    let s = g.constant(share);
+    g.outputs[i].node = g.build(Op::Binary(BinOp::Mul), vec![g.outputs[i].node, s]);
+    g
+}
+
+/// The backward graph of a data-parallel rank with every gradient and the loss summed over the
+/// ranks (`all_sum`): each rank then clips, accumulates and updates with the global batch's
+/// gradient, so the ranks' parameters stay identical, and logs the global batch's loss.
+/// Applied to [`share_loss`]'s graph, before clipping, so a global norm is the norm over all
+/// ranks.
+pub fn all_sum(backward: &Graph) -> Graph {
+    let mut g = backward.clone();
+    for i in 0..g.outputs.len() {
+        if matches!(g.outputs[i].role, OutputRole::Grad | OutputRole::Loss) {
+            g.outputs[i].node = g.build(Op::AllSum, vec![g.outputs[i].node]);
+        }
+    }
+    g
 }
 
 /// Clips the gradients of `backward` as torch.nn.utils does: by global norm, scaling every

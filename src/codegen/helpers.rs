@@ -219,6 +219,16 @@ unsafe extern "C" fn gradc_scatter_add(
     }
 }
 
+/// `out = Σ over ranks of src` (`collective::all_sum`), `n` elements on every rank.
+///
+/// # Safety
+/// `src` and `out` must each hold `n` elements, not overlapping.
+unsafe extern "C" fn gradc_all_sum(out: *mut f32, src: *const f32, n: usize) {
+    // SAFETY: guaranteed by the caller.
+    let (out, src) = unsafe { (std::slice::from_raw_parts_mut(out, n), std::slice::from_raw_parts(src, n)) };
+    crate::collective::all_sum(src, out);
+}
+
 /// `a^b`.
 extern "C" fn gradc_powf(a: f32, b: f32) -> f32 {
     a.powf(b)
@@ -274,6 +284,8 @@ pub(crate) struct Callees {
     pub(crate) copy_rows: FuncRef,
     /// `gradc_rand`, declared only for a program that draws random numbers.
     pub(crate) rand: Option<FuncRef>,
+    /// `gradc_all_sum`, declared only for a program that sums over the ranks.
+    pub(crate) all_sum: Option<FuncRef>,
     /// `gradc_halves`, declared only for a step with an elementwise kernel run in halves.
     pub(crate) halves: Option<FuncRef>,
     /// `gradc_powf`.
@@ -296,6 +308,7 @@ pub(crate) fn register(jit: &mut JITBuilder) {
     jit.symbol("gradc_gather", gradc_gather as *const u8);
     jit.symbol("gradc_scatter_add", gradc_scatter_add as *const u8);
     jit.symbol("gradc_rand", gradc_rand as *const u8);
+    jit.symbol("gradc_all_sum", gradc_all_sum as *const u8);
     jit.symbol("gradc_halves", gradc_halves as *const u8);
     jit.symbol("gradc_powf", gradc_powf as *const u8);
     jit.symbol("gradc_pow64", gradc_pow64 as *const u8);
@@ -314,6 +327,8 @@ pub(crate) struct Optional {
     pub(crate) window: bool,
     /// The program draws random numbers.
     pub(crate) rand: bool,
+    /// The program sums a value over the ranks of a distributed run.
+    pub(crate) all_sum: bool,
     /// The step runs an elementwise kernel in two halves (`lower::halved`).
     pub(crate) halves: bool,
 }
@@ -345,6 +360,7 @@ pub(crate) fn declare(
         gather: import("gradc_gather", &[ptr; 6], None)?,
         scatter_add: import("gradc_scatter_add", &[ptr; 6], None)?,
         rand: if optional.rand { Some(import("gradc_rand", &[ptr; 4], None)?) } else { None },
+        all_sum: if optional.all_sum { Some(import("gradc_all_sum", &[ptr; 3], None)?) } else { None },
         halves: if optional.halves { Some(import("gradc_halves", &[ptr; 3], None)?) } else { None },
     })
 }

@@ -189,6 +189,13 @@ pub enum Kernel {
         /// The result, contiguous.
         out: ValueId,
     },
+    /// Every rank's contiguous `src` summed into `out` (`collective::all_sum`).
+    AllSum {
+        /// This rank's values.
+        src: ValueId,
+        /// The sum, contiguous.
+        out: ValueId,
+    },
     /// Index of the largest element along `axis` of a contiguous f32 value.
     Argmax {
         /// The operand, contiguous.
@@ -224,6 +231,7 @@ impl Kernel {
             Kernel::Concat { parts, .. } => parts.iter().map(|&(v, _)| v).collect(),
             Kernel::Gather { src, ids, .. } => vec![*src, *ids],
             Kernel::Rand { words, .. } => vec![*words],
+            Kernel::AllSum { src, .. } => vec![*src],
         }
     }
 
@@ -238,7 +246,8 @@ impl Kernel {
             | Kernel::Window { out, .. }
             | Kernel::Concat { out, .. }
             | Kernel::Gather { out, .. }
-            | Kernel::Rand { out, .. } => vec![*out],
+            | Kernel::Rand { out, .. }
+            | Kernel::AllSum { out, .. } => vec![*out],
         }
     }
 }
@@ -281,7 +290,8 @@ impl Program {
                 | Kernel::Window { .. }
                 | Kernel::Concat { .. }
                 | Kernel::Gather { .. }
-                | Kernel::Rand { .. } => 1,
+                | Kernel::Rand { .. }
+                | Kernel::AllSum { .. } => 1,
             })
             .sum()
     }
@@ -412,6 +422,9 @@ pub fn print_program(p: &Program) -> String {
             }
             Kernel::Rand { key, words, out: o } => {
                 writeln!(out, "k{i} rand[{key:016x}] {} = {}", name(*o), name(*words)).expect("write to String");
+            }
+            Kernel::AllSum { src, out: o } => {
+                writeln!(out, "k{i} all_sum {} = {}", name(*o), name(*src)).expect("write to String");
             }
             Kernel::Concat { parts, outer, out: o } => {
                 let parts: Vec<String> =

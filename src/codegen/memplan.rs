@@ -154,7 +154,8 @@ fn safe_in_place(p: &Program, k: usize, input: ValueId, last_read: &[Option<usiz
         | Kernel::Window { .. }
         | Kernel::Concat { .. }
         | Kernel::Gather { .. }
-        | Kernel::Rand { .. }) => !kernel.reads().contains(&input),
+        | Kernel::Rand { .. }
+        | Kernel::AllSum { .. }) => !kernel.reads().contains(&input),
     }
 }
 

@@ -379,6 +379,7 @@ fn define_step(
     let optional = helpers::Optional {
         window: uses(|k| matches!(k, kernel::Kernel::Window { .. })),
         rand: uses(|k| matches!(k, kernel::Kernel::Rand { .. })),
+        all_sum: uses(|k| matches!(k, kernel::Kernel::AllSum { .. })),
         halves: half_ids.iter().any(Option::is_some),
     };
     let callees = helpers::declare(module, &mut ctx.func, optional)?;
@@ -409,7 +410,7 @@ fn define_half(
     sig.params.push(AbiParam::new(module.target_config().pointer_type()));
     let id = module.declare_function(&format!("gradc_k{at}_half{half}"), Linkage::Local, &sig)?;
     let mut ctx = Context::for_function(Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig));
-    let optional = helpers::Optional { window: false, rand: false, halves: false };
+    let optional = helpers::Optional { window: false, rand: false, all_sum: false, halves: false };
     let callees = helpers::declare(module, &mut ctx.func, optional)?;
     lower::lower_half(program, plan, k, half, &callees, target, &mut ctx.func, fctx)?;
     define(module, id, &mut ctx)?;

@@ -34,6 +34,9 @@ pub const PREDICT_MODEL: &str = "gradc::predict::model";
 pub const ROWS_DATA: &str = "gradc::rows::data";
 /// `lr-find --to` not above `--from`.
 pub const LR_RANGE: &str = "gradc::lr_find::range";
+/// A distributed run that cannot be: no MPI in this build or none to start, no data to split,
+/// a batch with fewer rows than ranks, or ranks started for a run that is not distributed.
+pub const DISTRIBUTED: &str = "gradc::distributed";
 
 /// `gradc eval` of a program whose loss takes no data.
 pub fn eval_without_data() -> Diag {
@@ -143,6 +146,33 @@ pub fn no_compare_block(file: FileId) -> Diag {
 pub fn codegen_failed(graph: &str, e: impl Display) -> Diag {
     Diag::new(CODEGEN_FAILED, format!("code generation failed for `{graph}`: {e}"))
         .help("this is a limit of the compiler (e.g. a tensor too large for memory); please report it with the program")
+}
+
+/// `--distributed` (or `distributed = true`) where MPI cannot start: `why`.
+pub fn mpi_unavailable(why: &str) -> Diag {
+    Diag::new(DISTRIBUTED, format!("cannot train distributed: {why}"))
+        .help("build gradc with `cargo build --release --features mpi` (Open MPI's development files installed), then start it with `mpirun -n R gradc run FILE --distributed`")
+}
+
+/// A distributed run of a program whose loss takes no data: there are no rows to split.
+pub fn distributed_without_data(train: Span) -> Diag {
+    Diag::new(DISTRIBUTED, "a distributed run splits each batch of data across the ranks, and this program has no data")
+        .at(train, "this train block trains on parameters alone")
+        .help("run it in one process, without --distributed")
+}
+
+/// A distributed batch (`what`: the batch, or an epoch's shorter last batch) of `rows` rows
+/// across more `ranks`: some rank would have no rows.
+pub fn batch_below_ranks(train: Span, what: &str, rows: usize, ranks: usize) -> Diag {
+    Diag::new(DISTRIBUTED, format!("{what} has {rows} row{}, fewer than the {ranks} ranks", if rows == 1 { "" } else { "s" }))
+        .at(train, "each rank takes a share of every batch of this train block")
+        .help("use at least as many rows per batch as ranks (a batch size, or a row count, that the ranks divide keeps every rank equally busy), or start fewer ranks")
+}
+
+/// Ranks started by an MPI launcher for a run that is not distributed: each would train alone.
+pub fn ranks_not_distributed(ranks: usize) -> Diag {
+    Diag::new(DISTRIBUTED, format!("gradc was started on {ranks} ranks, but the run is not distributed"))
+        .help("add --distributed (or `distributed = true` in the train block) to split each batch across the ranks, or start one process")
 }
 
 /// `gradc lr-find --from FROM --to TO` with TO not above FROM.

@@ -91,6 +91,10 @@ pub enum Op {
         /// The result's shape.
         shape: Shape,
     },
+    /// `all_sum(x)`: every rank's `x` summed element by element, the same on every rank
+    /// (`collective::all_sum`); one process's own `x` when it runs alone. The gradients of a
+    /// data-parallel step go through it before the update.
+    AllSum,
 }
 
 /// What a reduction combines with.
@@ -452,6 +456,7 @@ impl Op {
             Op::Gather => "gather",
             Op::ScatterAdd(_) => "scatter_add",
             Op::Rand { .. } => "rand",
+            Op::AllSum => "all_sum",
         }
     }
 
@@ -471,7 +476,7 @@ impl Op {
             Op::Argmax(_) | Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } => {
                 Notation::Function(self.name())
             }
-            Op::Gather | Op::ScatterAdd(_) | Op::Rand { .. } => Notation::Function(self.name()),
+            Op::Gather | Op::ScatterAdd(_) | Op::Rand { .. } | Op::AllSum => Notation::Function(self.name()),
             Op::Window(w) => Notation::Function(w.name()),
         }
     }
@@ -481,7 +486,7 @@ impl Op {
         match self {
             Op::Input(_) | Op::Const(_) => 0,
             Op::Unary(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::OneHot(_) | Op::Argmax(_) => 1,
-            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Rand { .. } => 1,
+            Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Rand { .. } | Op::AllSum => 1,
             Op::Concat { parts, .. } => *parts,
             Op::Gather | Op::ScatterAdd(_) => 2,
             Op::Binary(_) | Op::MatMul { .. } => 2,
@@ -496,7 +501,7 @@ impl Op {
             Op::Input(_) | Op::Const(_) => Class::Leaf,
             Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Cast(_) => Class::Elementwise,
             Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => Class::View,
-            Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) | Op::Rand { .. } => Class::CallOut,
+            Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) | Op::Rand { .. } | Op::AllSum => Class::CallOut,
             Op::Reduce(..) => Class::Reduction,
             Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Window(_) => Class::CallOut,
         }
@@ -646,6 +651,13 @@ impl Op {
             Op::ScatterAdd(_) => {
                 if wants[1] {
                     grads[1] = Some(gr.build(Op::Gather, vec![g, args[0]]));
+                }
+            }
+            // f(x_r) = Σ_s x_s on every rank s, each rank's result seeded with its own g_s
+            // df/dx_r = Σ_s g_s = all_sum(g)
+            Op::AllSum => {
+                if wants[0] {
+                    grads[0] = Some(gr.build(Op::AllSum, vec![g]));
                 }
             }
         }
@@ -825,6 +837,10 @@ impl Op {
                     return Err(ShapeError::DType { op: self.name(), found: args[0].clone() });
                 }
                 sized(Type::f32(shape.clone()))
+            }
+            Op::AllSum => {
+                f32_only(args[0])?;
+                Ok(args[0].clone())
             }
         }
     }

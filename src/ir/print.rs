@@ -89,7 +89,7 @@ fn attrs(op: &Op) -> String {
         Op::Slice { axis, start, end, step } => format!("[{axis}: {start}..{end} step {step}]"),
         Op::Concat { axis, .. } => format!("[{axis}]"),
         Op::ScatterAdd(rows) => format!("[{rows}]"),
-        Op::Gather => String::new(),
+        Op::Gather | Op::AllSum => String::new(),
         Op::Rand { key, shape } => format!("[{key:016x}]{}", fmt_shape(shape)),
         Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => String::new(),
     }

@@ -86,7 +86,7 @@ impl Simplifier {
             Op::Broadcast(_) | Op::Reshape(_) | Op::Reduce(..) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => {
                 None
             }
-            Op::Window(_) | Op::Rand { .. } => None,
+            Op::Window(_) | Op::Rand { .. } | Op::AllSum => None,
             Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => {
                 None
             }
@@ -156,7 +156,7 @@ impl Simplifier {
             Op::Slice { .. } if &self.out.ty(a).shape == shape => Some(a),
             Op::Concat { parts: 1, .. } => Some(a),
             Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => None,
-            Op::Window(_) | Op::Rand { .. } => None,
+            Op::Window(_) | Op::Rand { .. } | Op::AllSum => None,
             Op::Cast(_) | Op::Permute(_) | Op::Slice { .. } | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => {
                 None
             }

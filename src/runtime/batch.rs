@@ -1,6 +1,8 @@
-//! Mini-batching: the order in which the training loop visits a dataset's rows.
+//! Mini-batching: the order in which the training loop visits a dataset's rows, and which of
+//! each batch's rows a rank of a distributed run takes.
 
 use super::errors;
+use crate::collective::Place;
 use crate::data::{Dataset, LabelsOut};
 use crate::diag::{Diag, Span};
 use crate::rng::Rng;
@@ -16,6 +18,8 @@ pub struct Batcher {
     order: Vec<usize>,
     /// Source of per-epoch permutations; `None` keeps the dataset's order.
     shuffle: Option<Rng>,
+    /// The rank whose share of each batch [`Batcher::indices`] gives.
+    place: Place,
 }
 
 impl Batcher {
@@ -27,9 +31,16 @@ impl Batcher {
         if batch_size == 0 {
             return Err(errors::batch_size_zero(span));
         }
-        let mut batcher = Batcher { batch_size, order: (0..n).collect(), shuffle };
+        let mut batcher = Batcher { batch_size, order: (0..n).collect(), shuffle, place: Place::ALONE };
         batcher.start_epoch(0);
         Ok(batcher)
+    }
+
+    /// The batcher of one rank of a distributed run: batches, their order and the epochs'
+    /// shuffles are the single process's, and each batch gives the rank its share of its rows
+    /// ([`Place::share`]).
+    pub fn for_rank(self, place: Place) -> Batcher {
+        Batcher { place, ..self }
     }
 
     /// Rows per full batch.
@@ -63,14 +74,15 @@ impl Batcher {
         }
     }
 
-    /// The dataset rows in batch `b` of the current epoch.
+    /// The dataset rows in batch `b` of the current epoch (this rank's share of them).
     ///
     /// # Panics
     /// If `b >= num_batches()`.
     pub fn indices(&self, b: usize) -> &[usize] {
         assert!(b < self.num_batches(), "batch {b} of {}", self.num_batches());
         let start = b * self.batch_size;
-        &self.order[start..(start + self.batch_size).min(self.order.len())]
+        let batch = &self.order[start..(start + self.batch_size).min(self.order.len())];
+        &batch[self.place.share(batch.len())]
     }
 
     /// Copies batch `b`'s features into `x_out` (row-major) and labels into `y_out`; returns its row count.
@@ -141,6 +153,24 @@ mod tests {
         for (j, &i) in b.indices(0).iter().enumerate() {
             assert_eq!(x[2 * j..2 * j + 2], *ds.row(i));
             assert_eq!(y[j], classes(&ds).0[i]);
+        }
+    }
+
+    #[test]
+    fn ranks_share_the_single_process_batches() {
+        let alone = Batcher::new(23, 8, Some(Rng::new(3)), span()).unwrap();
+        for ranks in [2, 3, 4] {
+            let mut parts: Vec<Batcher> =
+                (0..ranks).map(|rank| alone.clone().for_rank(Place { rank, ranks })).collect();
+            for epoch in 0..2 {
+                let mut single = alone.clone();
+                single.start_epoch(epoch);
+                parts.iter_mut().for_each(|p| p.start_epoch(epoch));
+                for b in 0..single.num_batches() {
+                    let joined: Vec<usize> = parts.iter().flat_map(|p| p.indices(b).to_vec()).collect();
+                    assert_eq!(joined, single.indices(b), "{ranks} ranks, epoch {epoch}, batch {b}");
+                }
+            }
         }
     }
 

@@ -48,6 +48,8 @@ pub const IO_LR_FIND: &str = "gradc::io::lr_find";
 pub const IO_PROGRESS: &str = "gradc::io::progress";
 /// A predictions file of an unknown format, or one that cannot be written.
 pub const IO_PREDICT: &str = "gradc::io::predict";
+/// The ranks of a distributed run ended with different parameters.
+pub const RANKS_DIVERGED: &str = "gradc::distributed::diverged";
 
 /// The checkpoint at `path` cannot be read.
 pub fn checkpoint_unreadable(path: &Path, r: crate::files::Refusal) -> Diag {
@@ -207,6 +209,12 @@ pub fn predict_unwritable(path: &Path, e: io::Error) -> Diag {
 pub fn diverged(step: usize, loss: f64, lr: f64) -> Diag {
     Diag::new(TRAIN_DIVERGED, format!("the loss became {loss} at step {step}"))
         .help(format!("training diverged; lower the learning rate (it was {lr}) or clip gradients"))
+}
+
+/// The `ranks` of a distributed run hold different parameters after training.
+pub fn ranks_diverged(ranks: usize) -> Diag {
+    Diag::new(RANKS_DIVERGED, format!("the {ranks} ranks ended training with different parameters"))
+        .help("every rank must update with the same summed gradients; this is a bug in gradc or in the MPI library, so please report it with the program and the mpirun command")
 }
 
 /// A batch size of 0, given at `span`.

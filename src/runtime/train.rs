@@ -22,6 +22,7 @@ use super::runner::{loss_value, Runner, Steps};
 pub use super::stopping::StopReason;
 use super::stopping::{converged, EarlyStopper, PlateauState};
 use crate::codegen::Executable;
+use crate::collective::{self, Place};
 use crate::data::Dataset;
 use crate::diag::Diag;
 use crate::ir::{OutputRole, Stat, StepOutput};
@@ -60,6 +61,9 @@ pub struct RunConfig {
     /// Run every step in its own native call instead of many in one when the host has nothing
     /// to do between them (the numbers are the same).
     pub step_by_step: bool,
+    /// This process's rank in a distributed run (`--distributed`): it trains on its share of
+    /// each batch, and only rank 0 logs, reports progress and saves. `None` trains alone.
+    pub place: Option<Place>,
 }
 
 /// One logged point of a run.
@@ -203,6 +207,8 @@ struct Trainer<'p, 'w> {
     epoch_loss: (f64, usize),
     /// Buffers for running many steps in one native call.
     burst: Burst,
+    /// This process's rank: only rank 0 evaluates, logs and saves.
+    place: Place,
 }
 
 /// What the host has to do after an update.
@@ -230,7 +236,8 @@ impl<'p, 'w> Trainer<'p, 'w> {
         let rows = program.rows();
         // A program without data has one row to order: nothing to shuffle.
         let shuffle = (c.shuffle && program.data.is_some()).then(|| Rng::new(seed).fork("shuffle"));
-        let batcher = Batcher::new(rows, program.batch, shuffle, c.span)?;
+        let place = cfg.place.unwrap_or(Place::ALONE);
+        let batcher = Batcher::new(rows, program.batch, shuffle, c.span)?.for_rank(place);
         // Parameters and state start in the main executable; the others copy them when they run.
         let mut carried: Vec<String> = Vec::new();
         for (name, values) in initial_values(program, seed) {
@@ -256,7 +263,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             }
             run = restored.run;
         }
-        if let Some(path) = &cfg.save {
+        if let (Some(path), true) = (&cfg.save, place.leads()) {
             checkpoint::check_writable(path)?;
         }
         let total = total_steps(program, cfg);
@@ -282,7 +289,9 @@ impl<'p, 'w> Trainer<'p, 'w> {
         }
         let log_keys: Vec<String> =
             exes.step.outputs(OutputRole::Hyper).into_iter().chain(metric_names.clone()).collect();
-        let log = match &cfg.log {
+        // Only rank 0 writes the log and the metrics file.
+        let (log_path, csv_path) = if place.leads() { (&cfg.log, &cfg.metrics) } else { (&None, &None) };
+        let log = match log_path {
             Some(path) => {
                 let file = crate::output::create(path).map_err(|e| errors::log_uncreatable(path, e))?;
                 let names: Vec<&str> = log_keys.iter().map(String::as_str).collect();
@@ -290,7 +299,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             }
             None => None,
         };
-        let csv = match &cfg.metrics {
+        let csv = match csv_path {
             Some(path) => Some(MetricsCsv::create(path, &log_keys).map_err(|e| errors::log_uncreatable(path, e))?),
             None => None,
         };
@@ -354,6 +363,7 @@ impl<'p, 'w> Trainer<'p, 'w> {
             last_hypers: Vec::new(),
             last_loss: run.last_loss,
             epoch_loss: (0.0, 0),
+            place,
         })
     }
 
@@ -613,8 +623,25 @@ impl<'p, 'w> Trainer<'p, 'w> {
     }
 
     /// Loss and metrics over the training set (as `loss`, `<metric>`) and the validation set
-    /// (as `val_loss`, `val_<metric>`) with the parameters of the train step.
+    /// (as `val_loss`, `val_<metric>`) with the parameters of the train step. In a distributed
+    /// run rank 0 evaluates (its buffers are the model's: batch norm's running statistics are
+    /// rank 0's, as DistributedDataParallel broadcasts them from rank 0) and the other ranks
+    /// receive its values, so every rank's early stopping and plateau rule decide alike.
     fn evaluate(&mut self) -> Vec<(String, f64)> {
+        let mut out = if self.place.leads() {
+            self.evaluate_here()
+        } else {
+            let names = std::iter::once(StepOutput::Loss.name().to_string()).chain(self.metric_names.iter().cloned());
+            names.map(|n| (n, f64::NAN)).collect()
+        };
+        let mut values: Vec<f64> = out.iter().map(|v| v.1).collect();
+        collective::broadcast(&mut values);
+        out.iter_mut().zip(values).for_each(|(o, v)| o.1 = v);
+        out
+    }
+
+    /// [`Trainer::evaluate`]'s values, computed by this process.
+    fn evaluate_here(&mut self) -> Vec<(String, f64)> {
         let exes = &mut *self.exes;
         exes.eval.take_state(&exes.step.exe, &self.model_names);
         let (loss, mut out) = run_eval(&mut exes.eval, self.program.data, &self.all_rows, &self.train_metrics);
@@ -631,6 +658,9 @@ impl<'p, 'w> Trainer<'p, 'w> {
     /// Loss and metrics over the test set (as `test_loss`, `test_<metric>`) with the
     /// parameters of the train step; empty without a test set.
     fn evaluate_test(&mut self) -> Vec<(String, f64)> {
+        if !self.place.leads() {
+            return vec![];
+        }
         let exes = &mut *self.exes;
         let (Some(t), Some(test)) = (&mut exes.test_eval, self.program.test) else { return vec![] };
         t.take_state(&exes.step.exe, &self.model_names);
@@ -667,8 +697,17 @@ impl<'p, 'w> Trainer<'p, 'w> {
             let tested: Vec<(String, f32)> = test.iter().map(|(n, x)| (n.clone(), *x as f32)).collect();
             write_line(log, &self.log_keys, &point, Some(&tested))?;
         }
+        // Parameters and optimizer state, not buffers: batch norm's running statistics are
+        // each rank's own, and rank 0's are the model's.
+        if self.place.ranks > 1 {
+            let slots = self.program.state_slots.iter().map(|(n, _)| n.clone());
+            let names: Vec<String> = self.param_names.iter().cloned().chain(slots).collect();
+            if !collective::all_equal(fingerprint(exe, &names)) && self.place.leads() {
+                return Err(errors::ranks_diverged(self.place.ranks));
+            }
+        }
         // A diverged run's parameters are not worth keeping.
-        if let (Some(path), None) = (&cfg.save, stopped.diagnostic()) {
+        if let (Some(path), None, true) = (&cfg.save, stopped.diagnostic(), self.place.leads()) {
             let state: Vec<(String, Vec<usize>, Vec<f32>)> = self
                 .program
                 .state_slots
@@ -740,6 +779,19 @@ fn interrupted() -> Option<i32> {
     return super::interrupt::requested();
     #[cfg(not(unix))]
     None
+}
+
+/// A hash of the bits of the named inputs of `exe` (parameters and state), the same on every
+/// rank of a distributed run whose ranks agree.
+fn fingerprint(exe: &Executable, names: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: every process of one binary hashes alike.
+    let mut h = std::hash::DefaultHasher::new();
+    for n in names {
+        n.hash(&mut h);
+        exe.input(n).expect("param and state inputs exist").iter().for_each(|x| x.to_bits().hash(&mut h));
+    }
+    h.finish()
 }
 
 /// A named value from a list, NaN if absent.

@@ -101,6 +101,9 @@ pub struct TrainConfig {
     pub shuffle: bool,
     /// Flush subnormal floats to zero in the compiled step (`flush_denormals = true`).
     pub flush_denormals: bool,
+    /// Train data-parallel across the ranks `mpirun` starts (`distributed = true`), as
+    /// `gradc run --distributed` does.
+    pub distributed: bool,
     /// Seed for initialisation, shuffling and synthetic data.
     pub seed: u64,
     /// Log every this many steps; `None` chooses about 20 lines per run.

@@ -28,6 +28,7 @@ pub(super) fn apply(op: &Op, args: &[ExprId]) -> Result<Expr, CodegenError> {
         | Op::Gather
         | Op::ScatterAdd(_)
         | Op::Rand { .. }
+        | Op::AllSum
         | Op::Reduce(..)
         | Op::MatMul { .. }
         | Op::OneHot(_)
@@ -213,6 +214,10 @@ impl Fuser<'_> {
                     let words = self.contiguous(self.g.nodes[x].args[0].index())?;
                     Kernel::Rand { key: *key, words, out: self.value(x)? }
                 }
+                Op::AllSum => {
+                    let src = self.contiguous(self.g.nodes[x].args[0].index())?;
+                    Kernel::AllSum { src, out: self.value(x)? }
+                }
                 Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => continue,
             };
             let prio = if self.is_reduction(x) { self.reduce_members[&x][0] } else { x };
@@ -228,7 +233,7 @@ impl Fuser<'_> {
                 Op::Const(_) | Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => {
                     self.materialise(x)?
                 }
-                Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) | Op::Rand { .. } => self.value(x)?,
+                Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) | Op::Rand { .. } | Op::AllSum => self.value(x)?,
                 Op::Unary(_) | Op::Binary(_) | Op::Select | Op::Reduce(..) | Op::Cast(_) => self.value(x)?,
                 Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) => self.value(x)?,
             };
@@ -337,7 +342,7 @@ impl Fuser<'_> {
             Op::MatMul { .. } | Op::OneHot(_) | Op::Argmax(_) | Op::Concat { .. } | Op::Gather | Op::ScatterAdd(_) => {
                 self.buffer(x)
             }
-            Op::Rand { .. } => self.buffer(x),
+            Op::Rand { .. } | Op::AllSum => self.buffer(x),
         }
     }
 

@@ -261,6 +261,16 @@ impl<'a> Lowerer<'a> {
                 self.b.ins().call(rand, &args);
                 Ok(())
             }
+            Kernel::AllSum { src, out } => {
+                let n = self.program.values[*out].ty.numel();
+                let args = [self.ptr(*out), self.ptr(*src), self.int(n)];
+                let all_sum = self
+                    .callees
+                    .all_sum
+                    .ok_or_else(|| CodegenError::Internal("gradc_all_sum was not declared".into()))?;
+                self.b.ins().call(all_sum, &args);
+                Ok(())
+            }
             Kernel::Concat { parts, outer, out } => {
                 let total: usize = parts.iter().map(|&(_, len)| len).sum();
                 let mut at = 0;

@@ -184,7 +184,8 @@ fn alike(x: &Op, y: &Op) -> bool {
         | Op::Slice { .. }
         | Op::Concat { .. }
         | Op::Gather
-        | Op::ScatterAdd(_) => x == y,
+        | Op::ScatterAdd(_)
+        | Op::AllSum => x == y,
     }
 }
 
@@ -214,7 +215,8 @@ fn mixes_rows(op: &Op, args: &[&[Dim]]) -> Option<&'static str> {
         | Op::Permute(_)
         | Op::Concat { .. }
         | Op::ScatterAdd(_)
-        | Op::Rand { .. } => None,
+        | Op::Rand { .. }
+        | Op::AllSum => None,
     }
 }
 

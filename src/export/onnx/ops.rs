@@ -117,6 +117,12 @@ pub fn lower(
                 why: "it is a gradient op, which a model's forward graph never holds",
             })
         }
+        Op::AllSum => {
+            return Err(Unsupported {
+                op: node.op.name(),
+                why: "it sums the ranks of a distributed training step, which a model's forward graph never holds",
+            })
+        }
         Op::Rand { .. } => {
             return Err(Unsupported {
                 op: node.op.name(),

@@ -36,6 +36,7 @@ const KEYS: &[&str] = &[
     "steps",
     "shuffle",
     "flush_denormals",
+    "distributed",
     "seed",
     "model",
     "optimizer",
@@ -68,6 +69,7 @@ pub(in crate::sema) fn check(
         steps: None,
         shuffle: true,
         flush_denormals: false,
+        distributed: false,
         seed: 0,
         log_every: None,
         grad_stats: None,
@@ -108,6 +110,7 @@ pub(in crate::sema) fn check(
                 "seed" => config.seed = count(value, "seed", 0.0)? as u64,
                 "shuffle" => config.shuffle = flag(value)?,
                 "flush_denormals" => config.flush_denormals = flag(value)?,
+                "distributed" => config.distributed = flag(value)?,
                 "optimizer" => {
                     let p = partial(value, FuncKind::Optimizer, funcs)?;
                     config.optimizer = p.decl.name.name.clone();
