@@ -426,12 +426,13 @@ pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
             if c.data.is_none() {
                 return Err(errors::distributed_without_data(span));
             }
-            // This rank's step at its share of a batch of `rows`.
+            // This rank's step at its share of a batch of `rows`. Every rank refuses a batch
+            // that leaves any rank without rows, so the error is every rank's, reported once.
             let share = |rows: usize, what: &str| -> Result<Runner, Diag> {
-                let mine = place.share(rows).len();
-                if mine == 0 {
+                if rows < place.ranks {
                     return Err(errors::batch_below_ranks(span, what, rows, place.ranks));
                 }
+                let mine = place.share(rows).len();
                 runner(&train_step_at(c, mine, stats, Some(mine as f64 / rows as f64))?)
             };
             let step = share(c.batch, "the batch")?;
@@ -450,13 +451,17 @@ pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
 }
 
 /// What every rank of a distributed run of `c` must agree on, hashed: the optimised train step
-/// at the global batch (its every shape and constant), the training rows' values, and the
-/// run's length and seed.
-pub fn fingerprint(c: &Compiled, cfg: &RunConfig) -> u64 {
+/// at the global batch (its every shape and constant), the training rows' values, the run's
+/// length and seed, and the sums over the ranks each of the plan's steps runs, in order (each
+/// rank's steps are compiled at its share's size, and every rank must call the same sums in
+/// the same order).
+pub fn fingerprint(c: &Compiled, cfg: &RunConfig, plan: &Plan) -> u64 {
     use std::hash::{Hash, Hasher};
     // SipHash with fixed keys: every process of one binary hashes alike.
     let mut h = std::hash::DefaultHasher::new();
     crate::ir::print::print(&c.optimized).hash(&mut h);
+    plan.exes.step.exe.collectives().hash(&mut h);
+    plan.exes.short_step.as_ref().map(|s| s.exe.collectives()).hash(&mut h);
     (cfg.steps, cfg.epochs, cfg.seed).hash(&mut h);
     if let Some(d) = &c.data {
         d.features.iter().for_each(|x| x.to_bits().hash(&mut h));

@@ -197,7 +197,7 @@ fn run_distributed(file: &Path, cfg: &RunConfig, output: RunOutput, asked: bool)
         },
         Err(e) => Err(rendered(e.clone())),
     };
-    let status = planned.as_ref().map(|(_, c, _)| driver::fingerprint(c, &cfg)).map_err(String::clone);
+    let status = planned.as_ref().map(|(_, c, plan)| driver::fingerprint(c, &cfg, plan)).map_err(String::clone);
     match collective::agree(status) {
         Ok(()) => {}
         Err(Some(report)) => {
@@ -211,6 +211,10 @@ fn run_distributed(file: &Path, cfg: &RunConfig, output: RunOutput, asked: bool)
         return ExitCode::FAILURE;
     };
     let leads = place.leads();
+    #[cfg(unix)]
+    if leads && place.ranks > 1 {
+        gradc::runtime::interrupt::explain_termination();
+    }
     if leads {
         warn(&c.lowered.warnings, &front.sources);
         if !output.quiet {

@@ -7,29 +7,12 @@ mod common;
 
 use std::path::Path;
 
-use common::{gradc, read_log, temp_dir};
+use common::{gradc, read_log, temp_dir, tensors};
 use gradc::autodiff::backward;
 use gradc::diag::SourceMap;
 use gradc::ir::interp::{eval, Tensor};
 use gradc::ir::Graph;
-use safetensors::SafeTensors;
 use serde_json::Value;
-
-/// The program's tensors in a safetensors file, by name.
-fn tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
-    let bytes = std::fs::read(path).expect("read checkpoint");
-    let file = SafeTensors::deserialize(&bytes).expect("a safetensors file");
-    // gradc's own tensors (`gradc.seed`, ...) are not the program's, and not all F32.
-    let mut out: Vec<(String, Vec<f32>)> = file
-        .iter()
-        .filter(|(n, _)| !n.starts_with("gradc."))
-        .map(|(n, t)| {
-            (n.to_string(), t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
 
 /// Runs gradc with `args`, asserting success; returns stdout.
 fn ok(args: &[&str]) -> String {

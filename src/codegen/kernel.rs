@@ -191,6 +191,9 @@ pub enum Kernel {
     },
     /// Every rank's contiguous `src` summed into `out` (`collective::all_sum`).
     AllSum {
+        /// Which `all_sum` of the graph this is, counted in node order: every rank must run
+        /// them in one order.
+        seq: usize,
         /// This rank's values.
         src: ValueId,
         /// The sum, contiguous.
@@ -423,8 +426,8 @@ pub fn print_program(p: &Program) -> String {
             Kernel::Rand { key, words, out: o } => {
                 writeln!(out, "k{i} rand[{key:016x}] {} = {}", name(*o), name(*words)).expect("write to String");
             }
-            Kernel::AllSum { src, out: o } => {
-                writeln!(out, "k{i} all_sum {} = {}", name(*o), name(*src)).expect("write to String");
+            Kernel::AllSum { seq, src, out: o } => {
+                writeln!(out, "k{i} all_sum#{seq} {} = {}", name(*o), name(*src)).expect("write to String");
             }
             Kernel::Concat { parts, outer, out: o } => {
                 let parts: Vec<String> =

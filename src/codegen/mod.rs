@@ -122,6 +122,8 @@ pub struct Executable {
     /// The input indices of the step inputs and of the data inputs, in record order.
     records: [Vec<usize>; 2],
     kernels: String,
+    /// Each `all_sum` the step runs, in order: which of the graph's it is, and its length.
+    collectives: Vec<(usize, usize)>,
     clif: Option<String>,
     stats: Stats,
     /// Run the step with subnormals flushed to zero.
@@ -210,6 +212,17 @@ impl Executable {
             outputs,
             records,
             kernels: kernel::print_program(&program),
+            collectives: program
+                .kernels
+                .iter()
+                .filter_map(|k| {
+                    if let kernel::Kernel::AllSum { seq, out, .. } = k {
+                        Some((*seq, program.values[*out].ty.numel()))
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
             clif,
             stats,
             flush_denormals: opts.flush_denormals,
@@ -335,6 +348,13 @@ impl Executable {
     /// The kernel schedule, as `print_kernels` prints it.
     pub fn kernels(&self) -> &str {
         &self.kernels
+    }
+
+    /// Each sum over the ranks the step runs, in the order it runs them: which of the graph's
+    /// `all_sum`s it is (in node order) and its length. The ranks of a distributed run compare
+    /// these before the first step, since their steps are compiled at their own shares' sizes.
+    pub fn collectives(&self) -> &[(usize, usize)] {
+        &self.collectives
     }
 
     /// Figures about the compilation.

@@ -127,6 +127,25 @@ pub fn exit_by(signal: i32) -> ! {
     std::process::exit(128 + signal)
 }
 
+/// What rank 0 of a distributed run says when SIGTERM ends it.
+const ENDED: &[u8] = b"gradc: rank 0: the distributed run was ended by its launcher (a rank failed or the job \
+was stopped: see mpirun's report); what it trained since its last checkpoint is lost\n";
+
+/// Says why on stderr, then ends the process by `sig`.
+extern "C" fn on_end(sig: libc::c_int) {
+    // SAFETY: write is async-signal-safe; the buffer is a static.
+    unsafe { libc::write(libc::STDERR_FILENO, ENDED.as_ptr().cast(), ENDED.len()) };
+    die(sig);
+}
+
+/// From now on, SIGTERM ends the process with a line on stderr saying that the distributed
+/// run was ended by its launcher: what `mpirun` sends every rank when one of them has failed,
+/// while rank 0 may be waiting for it inside a sum. (A rank cannot stop between steps as
+/// [`watch`] lets one process do: the others would wait for it in their next sum.)
+pub fn explain_termination() {
+    install([libc::SIGTERM], on_end);
+}
+
 /// Removes the guarded file on an interrupting signal until dropped; then restores the handlers.
 pub struct Guard {
     /// Owns the bytes `PENDING` points at.

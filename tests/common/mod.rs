@@ -50,3 +50,19 @@ pub fn read_log(path: &Path) -> Vec<serde_json::Value> {
 pub fn num(line: &serde_json::Value, key: &str) -> f64 {
     line[key].as_f64().unwrap_or_else(|| panic!("no number `{key}` in {line}"))
 }
+
+/// The program's tensors in a safetensors file, by name.
+pub fn tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
+    let bytes = std::fs::read(path).expect("read checkpoint");
+    let file = safetensors::SafeTensors::deserialize(&bytes).expect("a safetensors file");
+    // gradc's own tensors (`gradc.seed`, ...) are not the program's, and not all F32.
+    let mut out: Vec<(String, Vec<f32>)> = file
+        .iter()
+        .filter(|(n, _)| !n.starts_with("gradc."))
+        .map(|(n, t)| {
+            (n.to_string(), t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}

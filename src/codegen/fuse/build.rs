@@ -216,7 +216,8 @@ impl Fuser<'_> {
                 }
                 Op::AllSum => {
                     let src = self.contiguous(self.g.nodes[x].args[0].index())?;
-                    Kernel::AllSum { src, out: self.value(x)? }
+                    let seq = self.g.nodes[..x].iter().filter(|n| n.op == Op::AllSum).count();
+                    Kernel::AllSum { seq, src, out: self.value(x)? }
                 }
                 Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice { .. } => continue,
             };

@@ -261,7 +261,7 @@ impl<'a> Lowerer<'a> {
                 self.b.ins().call(rand, &args);
                 Ok(())
             }
-            Kernel::AllSum { src, out } => {
+            Kernel::AllSum { src, out, .. } => {
                 let n = self.program.values[*out].ty.numel();
                 let args = [self.ptr(*out), self.ptr(*src), self.int(n)];
                 let all_sum = self

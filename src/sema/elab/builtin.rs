@@ -195,6 +195,11 @@ impl Elab<'_> {
                 let ids = self.tensor(a[1].0.clone(), a[1].1)?;
                 Ok(Val::Tensor(self.push(Op::Gather, vec![table, ids], span)?))
             }
+            // The sum over the ranks of a distributed run; one process's own value alone.
+            "all_sum" => {
+                let x = self.tensor(a[0].0.clone(), a[0].1)?;
+                Ok(Val::Tensor(self.push(Op::AllSum, vec![x], span)?))
+            }
             "concat" => {
                 let Val::List(items) = &a[0].0 else {
                     return Err(self.locate(expected("a list of tensors", a[0].1, &a[0].0.describe(&self.g))));
