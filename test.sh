@@ -5,6 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 cargo test --release
+# Data-parallel training on 2 and 4 local ranks, where Open MPI is installed (`.ci/run`
+# installs it and sets GRADC_REQUIRE_MPI, so CI never skips them).
+if command -v mpirun >/dev/null; then
+    cargo test --release --features mpi --test distributed
+elif [ -n "${GRADC_REQUIRE_MPI:-}" ]; then
+    echo "test.sh: GRADC_REQUIRE_MPI is set but mpirun is not installed" >&2
+    exit 1
+else
+    echo "test.sh: mpirun not found: skipping the multi-rank tests (tests/distributed.rs)" >&2
+fi
 
 venv="$PWD/target/pyenv"
 if [ ! -x "$venv/bin/python" ]; then

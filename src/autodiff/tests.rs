@@ -2,7 +2,7 @@
 //! interpreter, every test graph checked to give the same outputs once optimised, and
 //! snapshots of `backward` and `compose`.
 
-use super::{backward, compose};
+use super::{backward, compose, control};
 use crate::ir::interp::{eval, Tensor};
 use crate::ir::print::print;
 use crate::ir::{BinOp, DType, Graph, InputRole, NodeId, Op, OutputRole, ReduceOp, Shape, Type, UnOp};
@@ -672,6 +672,37 @@ fn compose_sgd_matches_manual_step() {
 #[test]
 fn optimized_backward_snapshot() {
     insta::assert_snapshot!("backward_mlp_optimized", print(&optimize(&backward(&mlp()))));
+}
+
+/// `all_sum` in one process is its operand: its gradient, `all_sum` of the cotangent, is too.
+#[test]
+fn all_sum() {
+    let (g, x) = case(81, &[("a", &[2, 3], Dist::Signed)], |g, p| {
+        let t = op(g, Op::Unary(UnOp::Tanh), &[p[0]]);
+        op(g, Op::AllSum, &[t])
+    });
+    check(&g, &x);
+}
+
+/// A rank's share of the loss and the sums over the ranks: the rewritten graphs as text, and
+/// in one process (where `all_sum` is its operand) the loss and gradients times the share.
+#[test]
+fn a_ranks_share_and_sums() {
+    let (f, x) = case(82, &[("w", &[3], Dist::Signed)], |g, p| op(g, Op::Unary(UnOp::Sin), &[p[0]]));
+    let ranked = control::all_sum(&backward(&control::share_loss(&f, 0.25)));
+    ranked.verify().expect("the rewritten graph verifies");
+    insta::assert_snapshot!("backward_of_a_rank", print(&ranked));
+    let (alone, mine) = (eval(&backward(&f), &x), eval(&ranked, &x));
+    for (a, m) in alone.iter().zip(&mine) {
+        for (p, q) in a.data.iter().zip(&m.data) {
+            assert!((q - 0.25 * p).abs() <= 1e-15 * p.abs(), "{q} is not a quarter of {p}");
+        }
+    }
+    // A share of 1 leaves the single process's graph once simplified.
+    let one = control::all_sum(&backward(&control::share_loss(&f, 1.0)));
+    let sums = optimize(&one).nodes.iter().filter(|n| n.op == Op::AllSum).count();
+    assert_eq!(sums, 2, "one sum per gradient and one of the loss");
+    assert_eq!(eval(&one, &x), alone);
 }
 
 mod tensor_ops;

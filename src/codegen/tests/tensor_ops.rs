@@ -240,3 +240,24 @@ mod gather {
         }
     }
 }
+
+/// The sum over the ranks, in one process: the operand, read from a strided view and from a
+/// scalar, and used by the kernels after it.
+mod all_sum {
+    use super::*;
+
+    #[test]
+    fn one_process_sums_to_its_own_values() {
+        let mut g = Graph::new("all_sum");
+        let x = f32_input(&mut g, "x", &[3, 4]);
+        let xt = push(&mut g, Op::Permute(vec![1, 0]), &[x]);
+        let s = push(&mut g, Op::AllSum, &[xt]);
+        let e = push(&mut g, Op::Unary(UnOp::Exp), &[s]);
+        g.add_output("e", e, OutputRole::Metric);
+        let total = push(&mut g, Op::Reduce(ReduceOp::Sum, vec![0, 1]), &[x]);
+        let t = push(&mut g, Op::AllSum, &[total]);
+        g.add_output("t", t, OutputRole::Metric);
+        let exe = check(&g);
+        assert_eq!(exe.collectives(), [(0, 12), (1, 1)]);
+    }
+}
