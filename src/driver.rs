@@ -443,8 +443,15 @@ pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
             (step, short_step)
         }
     };
-    let eval = runner(&eval_at(c, rows)?)?;
-    let eval_of = |part: &Option<Dataset>| part.as_ref().map(|d| runner(&eval_at(c, d.n)?)).transpose();
+    // Rank 0 evaluates alone: a sum over the ranks there would wait forever for the others.
+    let evaluated = |graph: Graph| -> Result<Runner, Diag> {
+        if cfg.place.is_some() && graph.nodes.iter().any(|n| n.op == Op::AllSum) {
+            return Err(errors::all_sum_in_evaluation(c.module.train().span));
+        }
+        runner(&graph)
+    };
+    let eval = evaluated(eval_at(c, rows)?)?;
+    let eval_of = |part: &Option<Dataset>| part.as_ref().map(|d| evaluated(eval_at(c, d.n)?)).transpose();
     let (val_eval, test_eval) = (eval_of(&c.val)?, eval_of(&c.test)?);
     let exes = Executables { step, short_step, eval, val_eval, test_eval };
     Ok(Plan { program, exes, compile: c.frontend_time + started.elapsed() })

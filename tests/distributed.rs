@@ -330,3 +330,18 @@ fn the_train_block_can_ask_for_it() {
     gradc_ok(&["run", &file, "-q", "--save", &at(&dir, "one.safetensors")]);
     assert_eq!(tensors(&dir.join("one.safetensors")), tensors(&dir.join("alone.safetensors")));
 }
+
+#[test]
+fn a_sum_over_the_ranks_in_evaluation_is_an_error() {
+    let dir = temp_dir("eval_sum");
+    let file = dir.join("summed.grad");
+    let text =
+        std::fs::read_to_string("tests/distributed/adam.grad").unwrap().replace("dense(h, 3)", "all_sum(dense(h, 3))");
+    std::fs::write(&file, text).unwrap();
+    let out = mpirun(2, &[bin(), "run", file.to_str().unwrap(), "--distributed"], &dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.matches("evaluation would sum over the ranks").count(), 1, "{stderr}");
+    // In one process the sum is the identity, and the program trains.
+    gradc_ok(&["run", file.to_str().unwrap(), "-q", "--steps", "2"]);
+}

@@ -13,7 +13,9 @@
 #[cfg(feature = "mpi")]
 mod world;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Where this process stands in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,6 +45,10 @@ impl Place {
 }
 
 static PLACE: OnceLock<Place> = OnceLock::new();
+
+/// Nanoseconds this process has spent in [`all_sum`] over several ranks: summing, and waiting
+/// for the other ranks to arrive.
+static SUMMING: AtomicU64 = AtomicU64::new(0);
 
 /// Where this process stands: [`Place::ALONE`] unless it has joined a distributed run.
 pub fn place() -> Place {
@@ -82,9 +88,18 @@ pub fn all_sum(src: &[f32], dst: &mut [f32]) {
     assert_eq!(src.len(), dst.len(), "all_sum of {} into {} elements", src.len(), dst.len());
     #[cfg(feature = "mpi")]
     if place().ranks > 1 {
-        return world::all_sum(src, dst);
+        let started = std::time::Instant::now();
+        world::all_sum(src, dst);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        SUMMING.fetch_add(nanos, Ordering::Relaxed);
+        return;
     }
     dst.copy_from_slice(src);
+}
+
+/// The time this process has spent in sums over several ranks, waiting for them included.
+pub fn summing() -> Duration {
+    Duration::from_nanos(SUMMING.load(Ordering::Relaxed))
 }
 
 /// Rank 0's `values`, copied into every rank's.

@@ -169,6 +169,13 @@ pub fn batch_below_ranks(train: Span, what: &str, rows: usize, ranks: usize) -> 
         .help("use at least as many rows per batch as ranks (a batch size, or a row count, that the ranks divide keeps every rank equally busy), or start fewer ranks")
 }
 
+/// A distributed run whose evaluation graph sums over the ranks, where rank 0 evaluates alone.
+pub fn all_sum_in_evaluation(train: Span) -> Diag {
+    Diag::new(DISTRIBUTED, "evaluation would sum over the ranks (`all_sum`), but in a distributed run rank 0 evaluates alone")
+        .at(train, "this train block trains distributed")
+        .help("sum over the ranks only in training: put `all_sum` inside `where(training, ..., ...)`, as `batch_norm(sync: true)` does")
+}
+
 /// Ranks started by an MPI launcher for a run that is not distributed: each would train alone.
 pub fn ranks_not_distributed(ranks: usize) -> Diag {
     Diag::new(DISTRIBUTED, format!("gradc was started on {ranks} ranks, but the run is not distributed"))

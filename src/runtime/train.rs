@@ -112,6 +112,11 @@ pub struct Summary {
     pub wall: Duration,
     /// Time from source to native code.
     pub compile: Duration,
+    /// Ranks the run trained on (1 alone).
+    pub ranks: usize,
+    /// Time this process spent in the training loop's sums over the ranks, waiting for the
+    /// other ranks included (zero alone).
+    pub summing: Duration,
 }
 
 impl Summary {
@@ -138,12 +143,13 @@ pub fn total_steps(p: &Program, cfg: &RunConfig) -> usize {
 /// `progress_out`. The executables keep the trained parameters.
 pub fn train(plan: &mut Plan, cfg: &RunConfig, progress_out: ProgressTo) -> Result<Summary, Diag> {
     let mut trainer = Trainer::new(&plan.program, &mut plan.exes, cfg, progress_out)?;
-    let started = Instant::now();
+    let (started, summed) = (Instant::now(), collective::summing());
     let stopped = trainer.run()?;
-    let wall = started.elapsed();
+    let (wall, summing) = (started.elapsed(), collective::summing() - summed);
     let mut summary = trainer.finish(stopped, cfg)?;
     summary.wall = wall;
     summary.compile = plan.compile;
+    summary.summing = summing;
     Ok(summary)
 }
 
@@ -740,6 +746,8 @@ impl<'p, 'w> Trainer<'p, 'w> {
             stopped,
             wall: Duration::ZERO,
             compile: Duration::ZERO,
+            ranks: self.place.ranks,
+            summing: Duration::ZERO,
         })
     }
 }

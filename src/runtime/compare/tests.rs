@@ -25,6 +25,8 @@ fn trained(label: &str, history: Vec<LogPoint>, final_loss: f64) -> Run {
         stopped: StopReason::Completed,
         wall: Duration::from_millis(1500),
         compile: Duration::ZERO,
+        ranks: 1,
+        summing: Duration::ZERO,
     };
     Run { label: label.into(), style: (0, 0), steps_per_epoch: None, outcome: Outcome::Trained(summary), csv: None }
 }

@@ -38,6 +38,10 @@ pub fn table(s: &Summary, params: &[ParamInfo]) -> String {
     line("wall time", fmt_wall(s.wall));
     line("steps/s", format!("{:.0}", s.steps_per_sec()));
     line("compile time", format!("{:.1} ms", s.compile.as_secs_f64() * 1e3));
+    if s.ranks > 1 {
+        let share = 100.0 * s.summing.as_secs_f64() / s.wall.as_secs_f64().max(1e-9);
+        line("ranks", format!("{}, {share:.1}% of rank 0's training time in sums over them", s.ranks));
+    }
     text
 }
 
@@ -64,9 +68,14 @@ pub fn json(s: &Summary, params: &[ParamInfo]) -> String {
         )
     };
     let params: Vec<String> = s.params.iter().map(param).collect();
+    // A distributed run says on how many ranks, and how long rank 0 spent summing over them.
+    let ranks = match s.ranks {
+        1 => String::new(),
+        r => format!("\"ranks\": {r}, \"all_sum_s\": {}, ", s.summing.as_secs_f64()),
+    };
     format!(
         "{{\"final_loss\": {}, \"metrics\": {}, \"test\": {}, \"steps\": {}, \"resumed_from\": {}, \
-         \"stopped\": {}, \"stop_reason\": {}, \"wall_time_s\": {}, \"steps_per_sec\": {}, \"compile_time_s\": {}, \"params\": {{{}}}}}\n",
+         \"stopped\": {}, \"stop_reason\": {}, \"wall_time_s\": {}, \"steps_per_sec\": {}, \"compile_time_s\": {}, {ranks}\"params\": {{{}}}}}\n",
         number(s.final_loss),
         scores(&s.metrics),
         scores(&s.test),
