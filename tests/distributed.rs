@@ -237,38 +237,42 @@ fn a_checkpoint_resumes_on_any_number_of_ranks() {
     }
 }
 
-/// `sh -c SCRIPT` on each rank, where the script sees its rank as `$OMPI_COMM_WORLD_RANK`.
-fn per_rank(ranks: usize, script: &str, dir: &Path) -> (Output, String) {
-    let out = mpirun(ranks, &["sh", "-c", script], dir);
+/// tests/distributed/adam.grad with `from` replaced by `to`, written into `dir`; its path.
+fn adam_with(dir: &Path, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string("tests/distributed/adam.grad").expect("read adam.grad");
+    assert!(text.contains(from), "adam.grad has no `{from}`");
+    let file = dir.join("variant.grad");
+    std::fs::write(&file, text.replace(from, to)).expect("write the variant");
+    file.to_str().expect("utf-8 temp path").to_string()
+}
+
+/// `argv` on `ranks` ranks, which must fail with `message` on stderr exactly once; stderr.
+fn fails_once(ranks: usize, argv: &[&str], dir: &Path, message: &str) -> String {
+    let out = mpirun(ranks, argv, dir);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "the run should fail:\n{stderr}");
-    (out, stderr)
+    assert_eq!(stderr.matches(message).count(), 1, "`{message}` once:\n{stderr}");
+    stderr
 }
 
 #[test]
 fn an_error_every_rank_meets_is_reported_once() {
     let dir = temp_dir("error_once");
-    let bad = dir.join("bad.grad");
-    let text =
-        std::fs::read_to_string("tests/distributed/adam.grad").unwrap().replace("dense(h, 3)", "dense(h, 3) + x");
-    std::fs::write(&bad, text).unwrap();
-    let out = mpirun(2, &[bin(), "run", bad.to_str().unwrap(), "--distributed"], &dir);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert_eq!(stderr.matches(bad.to_str().unwrap()).count(), 1, "reported once:\n{stderr}");
+    let bad = adam_with(&dir, "dense(h, 3)", "dense(h, 3) + x");
+    let stderr = fails_once(2, &[bin(), "run", &bad, "--distributed"], &dir, &bad);
     assert!(!stderr.contains("rank 1"), "{stderr}");
 }
 
 #[test]
 fn one_failing_rank_is_reported_by_rank_0() {
     let dir = temp_dir("one_fails");
+    // Each rank's `sh -c` reads its rank from Open MPI's environment.
     let script = format!(
         "if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then f=tests/distributed/missing.grad; else f=tests/distributed/adam.grad; fi; \
          exec {} run $f --distributed -q",
         bin()
     );
-    let (_, stderr) = per_rank(2, &script, &dir);
-    assert_eq!(stderr.matches("rank 1 of 2 failed").count(), 1, "{stderr}");
+    let stderr = fails_once(2, &["sh", "-c", &script], &dir, "rank 1 of 2 failed");
     assert!(stderr.contains("tests/distributed/missing.grad"), "{stderr}");
 }
 
@@ -277,8 +281,7 @@ fn ranks_that_would_train_different_programs_do_not_start() {
     let dir = temp_dir("disagree");
     let script =
         format!("exec {} run tests/distributed/adam.grad --distributed -q --seed $((5 + OMPI_COMM_WORLD_RANK))", bin());
-    let (_, stderr) = per_rank(2, &script, &dir);
-    assert_eq!(stderr.matches("the ranks compiled different programs").count(), 1, "{stderr}");
+    fails_once(2, &["sh", "-c", &script], &dir, "the ranks compiled different programs");
 }
 
 #[test]
@@ -288,39 +291,27 @@ fn a_rank_that_dies_ends_the_run() {
     let script = format!(
         "if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then {run} & pid=$!; sleep 1; kill -9 $pid; wait $pid; else exec {run}; fi"
     );
-    let (_, stderr) = per_rank(2, &script, &dir);
-    assert!(stderr.contains("gradc: rank 0: the distributed run was ended by its launcher"), "{stderr}");
+    fails_once(2, &["sh", "-c", &script], &dir, "gradc: rank 0: the distributed run was ended by its launcher");
 }
 
 #[test]
 fn a_batch_smaller_than_the_ranks_is_an_error() {
     let dir = temp_dir("small_batch");
-    let file = dir.join("tiny.grad");
-    let text = std::fs::read_to_string("tests/distributed/adam.grad").unwrap().replace("batch = 30", "batch = 3");
-    std::fs::write(&file, text).unwrap();
-    let out = mpirun(4, &[bin(), "run", file.to_str().unwrap(), "--distributed"], &dir);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert_eq!(stderr.matches("the batch has 3 rows, fewer than the 4 ranks").count(), 1, "{stderr}");
+    let tiny = adam_with(&dir, "batch = 30", "batch = 3");
+    fails_once(4, &[bin(), "run", &tiny, "--distributed"], &dir, "the batch has 3 rows, fewer than the 4 ranks");
 }
 
 #[test]
 fn ranks_of_a_run_that_is_not_distributed_refuse() {
     let dir = temp_dir("not_distributed");
-    let out = mpirun(2, &[bin(), "run", "tests/distributed/adam.grad", "-q"], &dir);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert_eq!(stderr.matches("started on 2 ranks, but the run is not distributed").count(), 1, "{stderr}");
+    let argv = [bin(), "run", "tests/distributed/adam.grad", "-q"];
+    fails_once(2, &argv, &dir, "started on 2 ranks, but the run is not distributed");
 }
 
 #[test]
 fn the_train_block_can_ask_for_it() {
     let dir = temp_dir("train_key");
-    let file = dir.join("keyed.grad");
-    let text =
-        std::fs::read_to_string("tests/distributed/adam.grad").unwrap().replace("log_every = 1", "distributed = true");
-    std::fs::write(&file, text).unwrap();
-    let file = file.to_str().unwrap().to_string();
+    let file = adam_with(&dir, "log_every = 1", "distributed = true");
     gradc_ok(&["run", "tests/distributed/adam.grad", "-q", "--save", &at(&dir, "alone.safetensors")]);
     let out = mpirun(2, &[bin(), "run", &file, "-q", "--save", &at(&dir, "two.safetensors")], &dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -334,14 +325,8 @@ fn the_train_block_can_ask_for_it() {
 #[test]
 fn a_sum_over_the_ranks_in_evaluation_is_an_error() {
     let dir = temp_dir("eval_sum");
-    let file = dir.join("summed.grad");
-    let text =
-        std::fs::read_to_string("tests/distributed/adam.grad").unwrap().replace("dense(h, 3)", "all_sum(dense(h, 3))");
-    std::fs::write(&file, text).unwrap();
-    let out = mpirun(2, &[bin(), "run", file.to_str().unwrap(), "--distributed"], &dir);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert_eq!(stderr.matches("evaluation would sum over the ranks").count(), 1, "{stderr}");
+    let summed = adam_with(&dir, "dense(h, 3)", "all_sum(dense(h, 3))");
+    fails_once(2, &[bin(), "run", &summed, "--distributed"], &dir, "evaluation would sum over the ranks");
     // In one process the sum is the identity, and the program trains.
-    gradc_ok(&["run", file.to_str().unwrap(), "-q", "--steps", "2"]);
+    gradc_ok(&["run", &summed, "-q", "--steps", "2"]);
 }
