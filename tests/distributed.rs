@@ -1,5 +1,5 @@
 //! Data-parallel training over MPI (`--features mpi`), on 2 and 4 local ranks started by
-//! `mpirun`: trajectories against one process with the combined batch, per-rank batch norm
+//! `mpirun`, over 100 steps: trajectories against one process with the combined batch, per-rank batch norm
 //! against torch's DistributedDataParallel (fixtures made by tests/distributed/gen.py),
 //! synchronised batch norm, checkpoints across rank counts, and how errors and a dead rank end
 //! a run. Needs Open MPI's `mpirun` on the PATH (`.ci/run` installs it).
@@ -168,8 +168,8 @@ fn per_rank_batch_norm_is_ddp_without_sync_batch_norm() {
     let init = "tests/batch_norm/init_mlp_bn.safetensors";
     for ranks in [2, 4] {
         let dir = temp_dir(&format!("bn{ranks}"));
-        let args = ["--init", init, "--log", &at(&dir, "log.jsonl"), "--save", &at(&dir, "out.safetensors")];
-        run_ranks(ranks, file, &args, &dir);
+        let (log, saved) = (at(&dir, "log.jsonl"), at(&dir, "out.safetensors"));
+        run_ranks(ranks, file, &["--init", init, "--steps", "100", "--log", &log, "--save", &saved], &dir);
         let text = std::fs::read_to_string(format!("tests/distributed/mlp_bn_ranks{ranks}.json")).expect("fixture");
         let fixture: Value = serde_json::from_str(&text).expect("fixture JSON");
         let floats = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<f64>>();
@@ -207,7 +207,8 @@ fn synchronised_batch_norm_trains_as_one_process() {
         &at(&dir, "alone.safetensors"),
     ]);
     // In one process the synchronised statistics are the batch's: the plain model's numbers.
-    gradc_ok(&["run", "tests/batch_norm/mlp_bn.grad", "-q", "--init", init, "--save", &at(&dir, "plain.safetensors")]);
+    let plain = at(&dir, "plain.safetensors");
+    gradc_ok(&["run", "tests/batch_norm/mlp_bn.grad", "-q", "--init", init, "--steps", "100", "--save", &plain]);
     assert_eq!(tensors(&dir.join("plain.safetensors")), tensors(&dir.join("alone.safetensors")));
     // Not the momentum buffers: the bias before batch norm has a gradient of exactly zero in
     // exact arithmetic, so its buffer holds rounding noise alone.

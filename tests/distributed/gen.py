@@ -2,7 +2,7 @@
 """Generates the fixtures tests/distributed.rs checks per-rank batch norm against.
 
 tests/batch_norm's mlp_bn (Linear(4, 8) -> BatchNorm1d(8) -> ReLU -> Linear(8, 3), SGD with
-momentum 0.9, from init_mlp_bn.safetensors, batches of 16 in order) trained as
+momentum 0.9, from init_mlp_bn.safetensors, batches of 16 in order) for 100 steps, trained as
 DistributedDataParallel without SyncBatchNorm trains it on R ranks: each rank takes its share
 of every batch (contiguous, in rank order, the first 16 % R ranks one row more), normalises
 by its own share's statistics, and the gradients of the ranks' losses, each weighted by the
@@ -26,7 +26,10 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "batch_norm"))
-from gen import F64, STEPS, gradc_names, init_from_f32  # noqa: E402
+from gen import F64, gradc_names, init_from_f32  # noqa: E402
+
+# Steps of each fixture (tests/batch_norm's run 12; the distributed ones run 100).
+STEPS = 100
 
 
 def share(rows, rank, ranks):
