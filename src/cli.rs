@@ -283,9 +283,10 @@ pub struct Training {
     /// the standardization statistics.
     #[arg(long, value_name = "FILE")]
     pub init: Option<PathBuf>,
-    /// Threads for large matrix products.
-    #[arg(long, default_value_t = 2, value_parser = threads)]
-    pub threads: usize,
+    /// Threads for large matrix products [default: 2; 1 on each rank of a distributed run of
+    /// several ranks, which take the cores themselves].
+    #[arg(long, value_name = "N", value_parser = threads)]
+    pub threads: Option<usize>,
 }
 
 /// `--threads`: from 1 to 256.
@@ -331,7 +332,7 @@ impl Training {
     /// The run configuration these flags ask for.
     pub fn config(self) -> RunConfig {
         let Training { steps, epochs, seed, init, threads } = self;
-        RunConfig { steps, epochs, seed, init, threads, ..RunConfig::default() }
+        RunConfig { steps, epochs, seed, init, threads: threads.unwrap_or(2), ..RunConfig::default() }
     }
 }
 

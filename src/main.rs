@@ -34,14 +34,15 @@ fn main() -> ExitCode {
         } => {
             let output = RunOutput { quiet, json };
             let grad_stats = grad_stats.map(|n| n.map_or(StatsEvery::Logged, StatsEvery::Steps));
+            let threads = training.threads;
             let config = RunConfig { log, metrics, log_every, grad_stats, save, step_by_step, ..training.config() };
             if distributed || gradc::collective::launched() {
-                return run_distributed(&file, &config, output, distributed);
+                return run_distributed(&file, &config, output, distributed, threads);
             }
             match run(&file, &config, output) {
                 Ok(Ran::Alone) => Ok(()),
                 // `distributed = true` in a process no launcher started: a run of one rank.
-                Ok(Ran::Distributed) => return run_distributed(&file, &config, output, true),
+                Ok(Ran::Distributed) => return run_distributed(&file, &config, output, true, threads),
                 Err(e) => Err(e),
             }
         }
@@ -166,8 +167,11 @@ fn run(file: &Path, cfg: &RunConfig, output: RunOutput) -> Result<Ran, (Diag, So
 /// `gradc run` as one rank of a distributed run (`--distributed`, or any run an MPI launcher
 /// started): every rank compiles, then the ranks agree, so that an error is reported once, by
 /// rank 0; rank 0 alone prints progress and the summary. A rank that fails after the ranks
-/// agreed ends the whole run (`MPI_Abort`), so that no rank waits for it forever.
-fn run_distributed(file: &Path, cfg: &RunConfig, output: RunOutput, asked: bool) -> ExitCode {
+/// agreed ends the whole run (`MPI_Abort`), so that no rank waits for it forever. Each of
+/// several ranks runs one thread unless `threads` (`--threads`) says otherwise: ranks started
+/// one per core would otherwise contend for the cores (mlp-wide on 2 ranks of 2 cores: 30%
+/// slower at two threads a rank).
+fn run_distributed(file: &Path, cfg: &RunConfig, output: RunOutput, asked: bool, threads: Option<usize>) -> ExitCode {
     use gradc::collective;
     let (_session, place) = match collective::join() {
         Ok(joined) => joined,
@@ -186,7 +190,8 @@ fn run_distributed(file: &Path, cfg: &RunConfig, output: RunOutput, asked: bool)
         Err(d) => Err((d, front.sources)),
     });
     let distributed = asked || built.as_ref().is_ok_and(|(_, c)| c.module.train().distributed);
-    let cfg = RunConfig { place: distributed.then_some(place), ..cfg.clone() };
+    let threads = threads.unwrap_or(if distributed && place.ranks > 1 { 1 } else { cfg.threads });
+    let cfg = RunConfig { place: distributed.then_some(place), threads, ..cfg.clone() };
     let planned = match &built {
         Ok(_) if !distributed && place.ranks > 1 => {
             Err(rendered((driver::errors::ranks_not_distributed(place.ranks), SourceMap::default())))
