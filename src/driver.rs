@@ -458,18 +458,24 @@ pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
 }
 
 /// What every rank of a distributed run of `c` must agree on, hashed: the optimised train step
-/// at the global batch (its every shape and constant), the training rows' values, the run's
-/// length and seed, and the sums over the ranks each of the plan's steps runs, in order (each
+/// at the global batch (its every shape and constant), the training rows' values and the
+/// held-out sets' sizes, the sums over the ranks each of the plan's steps runs, in order (each
 /// rank's steps are compiled at its share's size, and every rank must call the same sums in
-/// the same order).
-pub fn fingerprint(c: &Compiled, cfg: &RunConfig, plan: &Plan) -> u64 {
+/// the same order), and whatever decides when the host evaluates, which rank 0 broadcasts: the
+/// run's length, seed, logging cadence, whether progress is `shown`, and the checkpoint it
+/// starts from.
+pub fn fingerprint(c: &Compiled, cfg: &RunConfig, plan: &Plan, shown: bool) -> u64 {
     use std::hash::{Hash, Hasher};
     // SipHash with fixed keys: every process of one binary hashes alike.
     let mut h = std::hash::DefaultHasher::new();
     crate::ir::print::print(&c.optimized).hash(&mut h);
     plan.exes.step.exe.collectives().hash(&mut h);
     plan.exes.short_step.as_ref().map(|s| s.exe.collectives()).hash(&mut h);
-    (cfg.steps, cfg.epochs, cfg.seed).hash(&mut h);
+    (cfg.steps, cfg.epochs, cfg.seed, cfg.log_every, cfg.evaluate_logged, shown).hash(&mut h);
+    format!("{:?}", cfg.grad_stats).hash(&mut h);
+    (c.val.as_ref().map(|d| d.n), c.test.as_ref().map(|d| d.n)).hash(&mut h);
+    // The checkpoint was read whole already; one unreadable now hashes as absent.
+    cfg.init.as_ref().map(|p| std::fs::read(p).unwrap_or_default()).hash(&mut h);
     if let Some(d) = &c.data {
         d.features.iter().for_each(|x| x.to_bits().hash(&mut h));
         match &d.labels {

@@ -180,6 +180,15 @@ fn run_distributed(file: &Path, cfg: &RunConfig, output: RunOutput, asked: bool,
             return ExitCode::FAILURE;
         }
     };
+    if place.ranks > 1 {
+        // A rank that panics must not leave through `MPI_Finalize`, which waits for the others
+        // while they wait for it inside a collective: it ends the whole run.
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            collective::abort(101);
+        }));
+    }
     let rendered = |(d, sources): (Diag, SourceMap)| {
         let d = d.with_sources(&sources);
         let more = if d.count() > 1 { format!("gradc: {} errors\n", d.count()) } else { String::new() };
@@ -202,7 +211,8 @@ fn run_distributed(file: &Path, cfg: &RunConfig, output: RunOutput, asked: bool,
         },
         Err(e) => Err(rendered(e.clone())),
     };
-    let status = planned.as_ref().map(|(_, c, plan)| driver::fingerprint(c, &cfg, plan)).map_err(String::clone);
+    let status =
+        planned.as_ref().map(|(_, c, plan)| driver::fingerprint(c, &cfg, plan, !output.quiet)).map_err(String::clone);
     match collective::agree(status) {
         Ok(()) => {}
         Err(Some(report)) => {

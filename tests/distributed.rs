@@ -331,3 +331,37 @@ fn a_sum_over_the_ranks_in_evaluation_is_an_error() {
     // In one process the sum is the identity, and the program trains.
     gradc_ok(&["run", &summed, "-q", "--steps", "2"]);
 }
+
+#[test]
+fn early_stopping_and_plateau_decide_as_one_process() {
+    let dir = temp_dir("controls");
+    let file = "tests/distributed/controls.grad";
+    let summary = |out: &Output| -> Value { serde_json::from_slice(&out.stdout).expect("a JSON summary") };
+    let alone = gradc_ok(&["run", file, "--json", "--save", &at(&dir, "alone.safetensors")]);
+    let want = summary(&alone);
+    assert_eq!(want["stopped"], "early_stopping", "the fixture should stop early: {want}");
+    for ranks in [2, 4] {
+        let saved = at(&dir, &format!("r{ranks}.safetensors"));
+        // Not quiet: rank 0 prints progress lines, and the ranks decide alike all the same.
+        let out = mpirun(ranks, &[bin(), "run", file, "--distributed", "--json", "--save", &saved], &dir);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got = summary(&out);
+        assert_eq!((&got["steps"], &got["stopped"]), (&want["steps"], &want["stopped"]), "{ranks} ranks");
+        let (g, w) = (got["metrics"]["val_loss"].as_f64().unwrap(), want["metrics"]["val_loss"].as_f64().unwrap());
+        assert!((g - w).abs() <= 1e-6 * w, "{ranks} ranks: val_loss {g} against {w}");
+        let what = format!("early stopping on {ranks} ranks");
+        assert_tensors_close(&what, &model(Path::new(&saved)), &model(&dir.join("alone.safetensors")), 1e-6);
+        let progress = String::from_utf8_lossy(&out.stderr);
+        assert!(progress.contains("val_loss") && progress.contains(&format!("{ranks} ranks")), "{progress}");
+    }
+}
+
+#[test]
+fn ranks_that_would_evaluate_at_other_steps_do_not_start() {
+    let dir = temp_dir("log_every");
+    let script = format!(
+        "exec {} run tests/distributed/adam.grad --distributed -q --log-every $((1 + OMPI_COMM_WORLD_RANK))",
+        bin()
+    );
+    fails_once(2, &["sh", "-c", &script], &dir, "the ranks compiled different programs");
+}

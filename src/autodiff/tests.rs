@@ -698,7 +698,7 @@ fn a_ranks_share_and_sums() {
             assert!((q - 0.25 * p).abs() <= 1e-15 * p.abs(), "{q} is not a quarter of {p}");
         }
     }
-    // A share of 1 leaves the single process's graph once simplified.
+    // A share of 1 leaves the single process's values, with one sum per gradient and the loss.
     let one = control::all_sum(&backward(&control::share_loss(&f, 1.0)));
     let sums = optimize(&one).nodes.iter().filter(|n| n.op == Op::AllSum).count();
     assert_eq!(sums, 2, "one sum per gradient and one of the loss");

@@ -55,10 +55,12 @@ pub fn place() -> Place {
     PLACE.get().copied().unwrap_or(Place::ALONE)
 }
 
-/// Whether an MPI launcher started this process (`mpirun`, `mpiexec`, `srun`): it then joins
-/// the run before it reads its file, so that an error every rank meets is reported once.
+/// Whether this build has MPI and an MPI launcher started this process (`mpirun`, `mpiexec`,
+/// `srun`): it then joins the run before it reads its file, so that an error every rank meets
+/// is reported once. A build without MPI runs alone wherever it is started.
 pub fn launched() -> bool {
-    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].iter().any(|v| std::env::var_os(v).is_some())
+    cfg!(feature = "mpi")
+        && ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].iter().any(|v| std::env::var_os(v).is_some())
 }
 
 /// Membership of a distributed run; dropping it leaves the run (`MPI_Finalize`).
