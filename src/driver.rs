@@ -337,12 +337,29 @@ pub fn eval_at(c: &Compiled, rows: usize) -> Result<Graph, Diag> {
     Ok(passes::optimize(&c.module.lower_eval(shape, rows)?))
 }
 
-/// The optimised train step at another batch size (for a last, shorter batch, or a rank's
-/// share of a batch, which passes its `share` of the rows: [`step_graphs`]), with the
-/// gradient-health statistics when `stats` asks for them.
-pub fn train_step_at(c: &Compiled, rows: usize, stats: bool, share: Option<f64>) -> Result<Graph, Diag> {
+/// A rank's part of a batch of a distributed run.
+#[derive(Debug, Clone, Copy)]
+pub struct Part {
+    /// Where the rank's rows start in the batch.
+    pub first: usize,
+    /// The batch's rows, all ranks'.
+    pub of: usize,
+}
+
+/// The optimised train step at another batch size: for a last, shorter batch, or for a rank
+/// of a distributed run its `part` of a batch of `part.of` rows (`rows` of them), its loss
+/// weighted by its share ([`step_graphs`]) and its random numbers the single process's for its
+/// rows ([`control::offset_rand`]); with the gradient-health statistics when `stats` asks.
+pub fn train_step_at(c: &Compiled, rows: usize, stats: bool, part: Option<Part>) -> Result<Graph, Diag> {
     let shape = c.data.as_ref().map(data_shape);
-    let lowered = c.module.lower(shape, rows)?;
+    let mut lowered = c.module.lower(shape.clone(), rows)?;
+    let draws = lowered.forward.nodes.iter().any(|n| matches!(n.op, Op::Rand { .. }));
+    if let (Some(p), true) = (part, draws) {
+        let global = c.module.lower(shape, p.of)?;
+        lowered.forward = control::offset_rand(&lowered.forward, &global.forward, p.first)
+            .map_err(|_| errors::rand_across_rows(c.module.train().span))?;
+    }
+    let share = part.map(|p| rows as f64 / p.of as f64);
     let (backward, train_step) = step_graphs(&c.module, &lowered, share);
     Ok(if stats { with_stats(&lowered, &backward, &train_step) } else { passes::optimize(&train_step) })
 }
@@ -432,8 +449,8 @@ pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
                 if rows < place.ranks {
                     return Err(errors::batch_below_ranks(span, what, rows, place.ranks));
                 }
-                let mine = place.share(rows).len();
-                runner(&train_step_at(c, mine, stats, Some(mine as f64 / rows as f64))?)
+                let mine = place.share(rows);
+                runner(&train_step_at(c, mine.len(), stats, Some(Part { first: mine.start, of: rows }))?)
             };
             let step = share(c.batch, "the batch")?;
             let short_step = match rows % c.batch {

@@ -143,7 +143,7 @@ fn one_rank_trains_as_one_process_bit_for_bit() {
 
 #[test]
 fn ranks_follow_the_single_process_trajectory() {
-    for name in ["adam", "momentum"] {
+    for name in ["adam", "momentum", "dropout"] {
         let file = format!("tests/distributed/{name}.grad");
         let dir = temp_dir(name);
         let (log, saved) = (dir.join("alone.jsonl"), dir.join("alone.safetensors"));

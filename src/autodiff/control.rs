@@ -57,6 +57,34 @@ pub fn share_loss(forward: &Graph, share: f64) -> Graph {
     g
 }
 
+/// One rank's forward graph drawing, at every `rand` over the batch's rows, the numbers the
+/// single process draws for those rows, so that dropout masks are the single process's:
+/// `global` is the single process's forward graph at the whole batch, `first_row` where the
+/// rank's rows start in it. A `rand` of the same shape in both draws as it did (it does not
+/// depend on the batch). `Err` with the call site's key of a `rand` whose shape depends on
+/// the batch other than by its first axis: its numbers have no contiguous share to take.
+pub fn offset_rand(local: &Graph, global: &Graph, first_row: usize) -> Result<Graph, u64> {
+    let mut g = local.clone();
+    for node in &mut g.nodes {
+        let Op::Rand { key, shape, first } = &mut node.op else { continue };
+        let theirs = global.nodes.iter().find_map(|n| {
+            if let Op::Rand { key: k, shape: s, .. } = &n.op {
+                (k == key).then_some(s)
+            } else {
+                None
+            }
+        });
+        match theirs {
+            Some(s) if s == shape => {}
+            Some(s) if !s.is_empty() && !shape.is_empty() && s[1..] == shape[1..] => {
+                *first = (first_row * shape[1..].iter().product::<usize>()) as u64;
+            }
+            Some(_) | None => return Err(*key),
+        }
+    }
+    Ok(g)
+}
+
 /// The backward graph of a data-parallel rank with every gradient and the loss summed over the
 /// ranks (`all_sum`): each rank then clips, accumulates and updates with the global batch's
 /// gradient, so the ranks' parameters stay identical, and logs the global batch's loss.

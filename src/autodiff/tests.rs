@@ -705,5 +705,32 @@ fn a_ranks_share_and_sums() {
     assert_eq!(eval(&one, &x), alone);
 }
 
+/// A rank's `rand` over the batch's rows starts where its rows start in the single process's
+/// draw; one that does not depend on the batch draws as it did; one over another axis cannot
+/// be split.
+#[test]
+fn a_ranks_random_numbers_are_its_rows() {
+    let draws = |shapes: &[Vec<usize>]| {
+        let mut g = Graph::new("forward");
+        let words = g.add_step_input(crate::ir::StepInput::Rng);
+        let mut total = g.constant(0.0);
+        for (key, shape) in shapes.iter().enumerate() {
+            let r = op(&mut g, Op::Rand { key: key as u64, shape: shape.clone(), first: 0 }, &[words]);
+            let s = op(&mut g, Op::Reduce(ReduceOp::Sum, (0..shape.len()).collect()), &[r]);
+            total = op(&mut g, Op::Binary(BinOp::Add), &[total, s]);
+        }
+        g.add_output("loss", total, OutputRole::Loss);
+        g
+    };
+    let firsts = |g: &Graph| -> Vec<u64> {
+        g.nodes.iter().filter_map(|n| if let Op::Rand { first, .. } = n.op { Some(first) } else { None }).collect()
+    };
+    let global = draws(&[vec![6, 3], vec![5]]);
+    let local = draws(&[vec![2, 3], vec![5]]);
+    assert_eq!(firsts(&control::offset_rand(&local, &global, 2).unwrap()), [6, 0]);
+    let across = draws(&[vec![3, 2]]);
+    assert_eq!(control::offset_rand(&across, &draws(&[vec![3, 6]]), 2).map(|g| firsts(&g)), Err(0));
+}
+
 mod tensor_ops;
 mod window;

@@ -173,18 +173,18 @@ unsafe extern "C" fn gradc_gather(
     }
 }
 
-/// `out[i] = counter_uniform(seed, key, counter, i)` for `n` elements, with the seed and
+/// `out[i] = counter_uniform(seed, key, counter, first + i)` for `n` elements, with the seed and
 /// counter read from the `rng` step input's words `[seed_lo, seed_hi, counter]`.
 ///
 /// # Safety
 /// `words` must hold 3 i32s and `out` `n` f32s.
-unsafe extern "C" fn gradc_rand(out: *mut f32, n: usize, key: u64, words: *const i32) {
+unsafe extern "C" fn gradc_rand(out: *mut f32, n: usize, key: u64, words: *const i32, first: u64) {
     // SAFETY: guaranteed by the caller.
     let (out, words) = unsafe { (std::slice::from_raw_parts_mut(out, n), std::slice::from_raw_parts(words, 3)) };
     let word = |i: usize| words[i] as u32;
     let seed = u64::from(word(0)) | u64::from(word(1)) << 32;
     for (i, o) in out.iter_mut().enumerate() {
-        *o = crate::rng::counter_uniform(seed, key, word(2), i as u64);
+        *o = crate::rng::counter_uniform(seed, key, word(2), first + i as u64);
     }
 }
 
@@ -359,7 +359,7 @@ pub(crate) fn declare(
         copy_rows: import("gradc_copy_rows", &[ptr; 5], None)?,
         gather: import("gradc_gather", &[ptr; 6], None)?,
         scatter_add: import("gradc_scatter_add", &[ptr; 6], None)?,
-        rand: if optional.rand { Some(import("gradc_rand", &[ptr; 4], None)?) } else { None },
+        rand: if optional.rand { Some(import("gradc_rand", &[ptr; 5], None)?) } else { None },
         all_sum: if optional.all_sum { Some(import("gradc_all_sum", &[ptr; 3], None)?) } else { None },
         halves: if optional.halves { Some(import("gradc_halves", &[ptr; 3], None)?) } else { None },
     })

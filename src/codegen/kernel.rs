@@ -184,6 +184,8 @@ pub enum Kernel {
     Rand {
         /// The call site.
         key: u64,
+        /// The index of the first number drawn.
+        first: u64,
         /// The `rng` step input.
         words: ValueId,
         /// The result, contiguous.
@@ -423,8 +425,9 @@ pub fn print_program(p: &Program) -> String {
                 let kind = if *scatter { "scatter_add" } else { "gather" };
                 writeln!(out, "k{i} {kind} {} = {}, {}", name(*o), name(*src), name(*ids)).expect("write to String");
             }
-            Kernel::Rand { key, words, out: o } => {
-                writeln!(out, "k{i} rand[{key:016x}] {} = {}", name(*o), name(*words)).expect("write to String");
+            Kernel::Rand { key, first, words, out: o } => {
+                let from = if *first == 0 { String::new() } else { format!(" from {first}") };
+                writeln!(out, "k{i} rand[{key:016x}]{from} {} = {}", name(*o), name(*words)).expect("write to String");
             }
             Kernel::AllSum { seq, src, out: o } => {
                 writeln!(out, "k{i} all_sum#{seq} {} = {}", name(*o), name(*src)).expect("write to String");

@@ -176,6 +176,14 @@ pub fn all_sum_in_evaluation(train: Span) -> Diag {
         .help("sum over the ranks only in training: put `all_sum` inside `where(training, ..., ...)`, as `batch_norm(sync: true)` does")
 }
 
+/// A distributed run drawing random numbers whose shape depends on the batch other than by its
+/// first axis: no rank's share of them is a contiguous part of the single process's.
+pub fn rand_across_rows(train: Span) -> Diag {
+    Diag::new(DISTRIBUTED, "a distributed run cannot split this program's random numbers across the ranks: a `rand` shape depends on the batch other than by its first axis")
+        .at(train, "this train block trains distributed")
+        .help("draw `rand` with the batch's rows first (as `dropout` does: `rand(shape(x))` of an `x` of shape [B, ...]), then reshape or transpose the numbers")
+}
+
 /// Ranks started by an MPI launcher for a run that is not distributed: each would train alone.
 pub fn ranks_not_distributed(ranks: usize) -> Diag {
     Diag::new(DISTRIBUTED, format!("gradc was started on {ranks} ranks, but the run is not distributed"))

@@ -224,9 +224,10 @@ pub fn eval_op(op: &Op, args: &[&Tensor], out: &Type) -> Tensor {
             }
             Tensor::new(out.shape.clone(), data)
         }
-        Op::Rand { key, .. } => {
+        Op::Rand { key, first, .. } => {
             let (seed, counter) = rng_words(&args[0].data);
-            let data = (0..out.numel() as u64).map(|i| f64::from(crate::rng::counter_uniform(seed, *key, counter, i)));
+            let draw = |i| f64::from(crate::rng::counter_uniform(seed, *key, counter, first + i));
+            let data = (0..out.numel() as u64).map(draw);
             Tensor::new(out.shape.clone(), data.collect())
         }
     };

@@ -90,6 +90,9 @@ pub enum Op {
         key: u64,
         /// The result's shape.
         shape: Shape,
+        /// The index of the first number drawn: 0, or in a rank of a distributed run, where its
+        /// rows start in the single process's draw for the whole batch (`control::offset_rand`).
+        first: u64,
     },
     /// `all_sum(x)`: every rank's `x` summed element by element, the same on every rank
     /// (`collective::all_sum`); one process's own `x` when it runs alone. The gradients of a

@@ -90,7 +90,8 @@ fn attrs(op: &Op) -> String {
         Op::Concat { axis, .. } => format!("[{axis}]"),
         Op::ScatterAdd(rows) => format!("[{rows}]"),
         Op::Gather | Op::AllSum => String::new(),
-        Op::Rand { key, shape } => format!("[{key:016x}]{}", fmt_shape(shape)),
+        Op::Rand { key, shape, first: 0 } => format!("[{key:016x}]{}", fmt_shape(shape)),
+        Op::Rand { key, shape, first } => format!("[{key:016x}]{} from {first}", fmt_shape(shape)),
         Op::Input(_) | Op::Const(_) | Op::Unary(_) | Op::Binary(_) | Op::Select => String::new(),
     }
 }

@@ -210,9 +210,9 @@ impl Fuser<'_> {
                     let (src, ids) = (self.contiguous(src)?, self.contiguous(ids)?);
                     Kernel::Gather { src, ids, rows, row, scatter, out: self.value(x)? }
                 }
-                Op::Rand { key, .. } => {
+                Op::Rand { key, first, .. } => {
                     let words = self.contiguous(self.g.nodes[x].args[0].index())?;
-                    Kernel::Rand { key: *key, words, out: self.value(x)? }
+                    Kernel::Rand { key: *key, first: *first, words, out: self.value(x)? }
                 }
                 Op::AllSum => {
                     let src = self.contiguous(self.g.nodes[x].args[0].index())?;

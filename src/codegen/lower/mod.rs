@@ -252,10 +252,11 @@ impl<'a> Lowerer<'a> {
                 self.b.ins().call(f, &args);
                 Ok(())
             }
-            Kernel::Rand { key, words, out } => {
+            Kernel::Rand { key, first, words, out } => {
                 let n = self.program.values[*out].ty.numel();
-                let args =
-                    [self.ptr(*out), self.int(n), self.b.ins().iconst(types::I64, *key as i64), self.ptr(*words)];
+                let (key, first) =
+                    (self.b.ins().iconst(types::I64, *key as i64), self.b.ins().iconst(types::I64, *first as i64));
+                let args = [self.ptr(*out), self.int(n), key, self.ptr(*words), first];
                 let rand =
                     self.callees.rand.ok_or_else(|| CodegenError::Internal("gradc_rand was not declared".into()))?;
                 self.b.ins().call(rand, &args);

@@ -225,7 +225,7 @@ mod tests {
     fn an_op_without_an_onnx_form_is_named() {
         let mut g = Graph::new("predict");
         let counter = g.add_input("counter", Type::new(crate::ir::DType::I32, vec![3]), InputRole::Data);
-        let r = g.build(Op::Rand { key: 1, shape: vec![2] }, vec![counter]);
+        let r = g.build(Op::Rand { key: 1, shape: vec![2], first: 0 }, vec![counter]);
         g.add_output("output", r, OutputRole::Prediction);
         let d = model(&g, &Shapes::fixed(&g), &[], Preprocess::default()).expect_err("rand has no ONNX form");
         assert_eq!(d.code, errors::EXPORT_UNSUPPORTED);

@@ -497,7 +497,7 @@ impl<'m> Elab<'m> {
             }
         };
         let words = self.g.step_input(ir::StepInput::Rng);
-        let op = Op::Rand { key: crate::rng::site_key(&site), shape: out };
+        let op = Op::Rand { key: crate::rng::site_key(&site), shape: out, first: 0 };
         Ok(Val::Tensor(self.push(op, vec![words], span)?))
     }
 
