@@ -1,5 +1,7 @@
 //! Lowering: scheduled kernels and their memory plan become the CLIF function `gradc_step(arena)`,
 //! and at two threads one function per half of each large elementwise kernel (`lower_half`).
+//! (Long because every kind of kernel is lowered through the one `Lowerer` and its loop nests;
+//! expressions, reductions and halves are split out already.)
 //!
 //! Assumes a program from `fuse` and its plan from `memplan`. Guarantees: every access stays
 //! inside the buffer the plan gave its value; kernels run in schedule order, then the plan's
