@@ -355,8 +355,10 @@ pub fn train_step_at(c: &Compiled, rows: usize, stats: bool, part: Option<Part>)
     let mut lowered = c.module.lower(shape.clone(), rows)?;
     let draws = lowered.forward.nodes.iter().any(|n| matches!(n.op, Op::Rand { .. }));
     if let (Some(p), true) = (part, draws) {
-        let global = c.module.lower(shape, p.of)?;
-        lowered.forward = control::offset_rand(&lowered.forward, &global.forward, p.first)
+        // The single process's draw for the whole batch: compiled already at the batch size.
+        let other = if p.of == c.batch { None } else { Some(c.module.lower(shape, p.of)?.forward) };
+        let global = other.as_ref().unwrap_or(&c.lowered.forward);
+        lowered.forward = control::offset_rand(&lowered.forward, global, p.first)
             .map_err(|_| errors::rand_across_rows(c.module.train().span))?;
     }
     let share = part.map(|p| rows as f64 / p.of as f64);
@@ -425,45 +427,33 @@ pub fn plan<'a>(c: &'a Compiled, cfg: &RunConfig) -> Result<Plan<'a>, Diag> {
     let program = program(c);
     let rows = program.rows();
     let stats = wants_stats(c, cfg);
-    let (step, short_step) = match cfg.place {
-        None => {
-            let step = if stats {
-                runner(&with_stats(&c.lowered, &c.backward, &c.train_step))?
-            } else {
-                runner(&c.optimized)?
-            };
-            let short_step = match rows % c.batch {
-                0 => None,
-                tail => Some(runner(&train_step_at(c, tail, stats, None)?)?),
-            };
-            (step, short_step)
-        }
-        Some(place) => {
-            let span = c.module.train().span;
-            if c.data.is_none() {
-                return Err(errors::distributed_without_data(span));
-            }
-            // This rank's step at its share of a batch of `rows`. Every rank refuses a batch
-            // that leaves any rank without rows, so the error is every rank's, reported once.
-            let share = |rows: usize, what: &str| -> Result<Runner, Diag> {
-                if rows < place.ranks {
-                    return Err(errors::batch_below_ranks(span, what, rows, place.ranks));
-                }
+    let span = c.module.train().span;
+    if cfg.place.is_some() && c.data.is_none() {
+        return Err(errors::distributed_without_data(span));
+    }
+    // The step at a batch of `rows`; in a distributed run this rank's share of it. Every rank
+    // refuses a batch that leaves any rank without rows, so the error is every rank's, reported once.
+    let step_at = |rows: usize, what: &str| -> Result<Runner, Diag> {
+        match cfg.place {
+            None if rows == c.batch && stats => runner(&with_stats(&c.lowered, &c.backward, &c.train_step)),
+            None if rows == c.batch => runner(&c.optimized),
+            None => runner(&train_step_at(c, rows, stats, None)?),
+            Some(place) if rows < place.ranks => Err(errors::batch_below_ranks(span, what, rows, place.ranks)),
+            Some(place) => {
                 let mine = place.share(rows);
                 runner(&train_step_at(c, mine.len(), stats, Some(Part { first: mine.start, of: rows }))?)
-            };
-            let step = share(c.batch, "the batch")?;
-            let short_step = match rows % c.batch {
-                0 => None,
-                tail => Some(share(tail, "an epoch's last batch")?),
-            };
-            (step, short_step)
+            }
         }
+    };
+    let step = step_at(c.batch, "the batch")?;
+    let short_step = match rows % c.batch {
+        0 => None,
+        tail => Some(step_at(tail, "an epoch's last batch")?),
     };
     // Rank 0 evaluates alone: a sum over the ranks there would wait forever for the others.
     let evaluated = |graph: Graph| -> Result<Runner, Diag> {
         if cfg.place.is_some() && graph.nodes.iter().any(|n| n.op == Op::AllSum) {
-            return Err(errors::all_sum_in_evaluation(c.module.train().span));
+            return Err(errors::all_sum_in_evaluation(span));
         }
         runner(&graph)
     };

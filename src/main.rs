@@ -37,12 +37,15 @@ fn main() -> ExitCode {
             let threads = training.threads;
             let config = RunConfig { log, metrics, log_every, grad_stats, save, step_by_step, ..training.config() };
             if distributed || gradc::collective::launched() {
-                return run_distributed(&file, &config, output, distributed, threads);
+                return run_distributed(&file, &config, output, distributed, threads, None);
             }
             match run(&file, &config, output) {
                 Ok(Ran::Alone) => Ok(()),
-                // `distributed = true` in a process no launcher started: a run of one rank.
-                Ok(Ran::Distributed) => return run_distributed(&file, &config, output, true, threads),
+                // `distributed = true` in a process no launcher started: a run of one rank, of
+                // the program already compiled.
+                Ok(Ran::Distributed(built)) => {
+                    return run_distributed(&file, &config, output, true, threads, Some(Ok(*built)))
+                }
                 Err(e) => Err(e),
             }
         }
@@ -90,12 +93,19 @@ type CliResult = Result<(), (Diag, SourceMap)>;
 fn report(diag: &Diag) {
     if std::io::stderr().is_terminal() {
         eprintln!("{:?}", miette::Report::new(diag.clone()));
+        if diag.count() > 1 {
+            eprintln!("gradc: {} errors", diag.count());
+        }
     } else {
-        eprint!("{}", diag.render_plain());
+        eprint!("{}", plain(diag));
     }
-    if diag.count() > 1 {
-        eprintln!("gradc: {} errors", diag.count());
-    }
+}
+
+/// A diagnostic as `report` writes it where stderr is no terminal (and a rank of a distributed
+/// run sends it to rank 0).
+fn plain(diag: &Diag) -> String {
+    let more = if diag.count() > 1 { format!("gradc: {} errors\n", diag.count()) } else { String::new() };
+    format!("{}{more}", diag.render_plain())
 }
 
 /// Reports warnings on stderr, as errors are reported.
@@ -126,17 +136,21 @@ struct RunOutput {
     json: bool,
 }
 
-/// How `run` ended: it trained, or found the file asks to be trained distributed.
+/// How `run` ended: it trained, or found the file asks to be trained distributed (and hands
+/// over what it compiled).
 enum Ran {
     Alone,
-    Distributed,
+    Distributed(Box<(driver::Front, driver::Compiled)>),
 }
+
+/// A parsed and compiled file, or why not.
+type Built = Result<(driver::Front, driver::Compiled), (Diag, SourceMap)>;
 
 fn run(file: &Path, cfg: &RunConfig, output: RunOutput) -> Result<Ran, (Diag, SourceMap)> {
     let mut front = driver::parse(file)?;
     let compiled = driver::compile_from(&mut front, cfg.init.as_deref()).map_err(|d| (d, front.sources.clone()))?;
     if compiled.module.train().distributed {
-        return Ok(Ran::Distributed);
+        return Ok(Ran::Distributed(Box::new((front, compiled))));
     }
     warn(&compiled.lowered.warnings, &front.sources);
     if !output.quiet {
@@ -165,13 +179,20 @@ fn run(file: &Path, cfg: &RunConfig, output: RunOutput) -> Result<Ran, (Diag, So
 }
 
 /// `gradc run` as one rank of a distributed run (`--distributed`, or any run an MPI launcher
-/// started): every rank compiles, then the ranks agree, so that an error is reported once, by
+/// started): every rank compiles (or takes `built`, the file compiled already), then the ranks agree, so that an error is reported once, by
 /// rank 0; rank 0 alone prints progress and the summary. A rank that fails after the ranks
 /// agreed ends the whole run (`MPI_Abort`), so that no rank waits for it forever. Each of
 /// several ranks runs one thread unless `threads` (`--threads`) says otherwise: ranks started
 /// one per core would otherwise contend for the cores (mlp-wide on 2 ranks of 2 cores: 30%
 /// slower at two threads a rank).
-fn run_distributed(file: &Path, cfg: &RunConfig, output: RunOutput, asked: bool, threads: Option<usize>) -> ExitCode {
+fn run_distributed(
+    file: &Path,
+    cfg: &RunConfig,
+    output: RunOutput,
+    asked: bool,
+    threads: Option<usize>,
+    built: Option<Built>,
+) -> ExitCode {
     use gradc::collective;
     let (_session, place) = match collective::join() {
         Ok(joined) => joined,
@@ -189,14 +210,12 @@ fn run_distributed(file: &Path, cfg: &RunConfig, output: RunOutput, asked: bool,
             collective::abort(101);
         }));
     }
-    let rendered = |(d, sources): (Diag, SourceMap)| {
-        let d = d.with_sources(&sources);
-        let more = if d.count() > 1 { format!("gradc: {} errors\n", d.count()) } else { String::new() };
-        format!("{}{more}", d.render_plain())
-    };
-    let built = driver::parse(file).and_then(|mut front| match driver::compile_from(&mut front, cfg.init.as_deref()) {
-        Ok(c) => Ok((front, c)),
-        Err(d) => Err((d, front.sources)),
+    let rendered = |(d, sources): (Diag, SourceMap)| plain(&d.with_sources(&sources));
+    let built = built.unwrap_or_else(|| {
+        driver::parse(file).and_then(|mut front| match driver::compile_from(&mut front, cfg.init.as_deref()) {
+            Ok(c) => Ok((front, c)),
+            Err(d) => Err((d, front.sources)),
+        })
     });
     let distributed = asked || built.as_ref().is_ok_and(|(_, c)| c.module.train().distributed);
     let threads = threads.unwrap_or(if distributed && place.ranks > 1 { 1 } else { cfg.threads });
